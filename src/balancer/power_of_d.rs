@@ -1,0 +1,281 @@
+//! Power of d choices: sample `d` distinct eligible backends at random and send the request
+//! to the one with the fewest requests in flight. Two choices already cut the maximum load
+//! from `log n / log log n` to `log log n / log 2` (Mitzenmacher), using only local counts.
+
+use super::{Balancer, PoolView, RequestInfo};
+use crate::engine::{SimRng, SimTime};
+
+/// Best of `d` distinct uniformly sampled eligible backends, by in-flight count.
+///
+/// Follows the power-of-d-choices scheme of Mitzenmacher, "The Power of Two Choices in
+/// Randomized Load Balancing" (IEEE TPDS 12(10), 2001), as deployed with *distinct*
+/// candidates by Finagle's p2c balancer (`finagle-core/.../loadbalancer/p2c/P2CPick.scala`:
+/// `a = rng.nextInt(n); b = rng.nextInt(n - 1); if (b >= a) b += 1`) and by nginx
+/// `random two least_conn` (`src/http/modules/ngx_http_upstream_random_module.c`, which
+/// samples the two peers in proportion to weight; here sampling is uniform and weights only
+/// matter in that weight 0 is ineligible). The load signal is this load balancer's own
+/// in-flight count, as in both systems.
+///
+/// A pick samples `min(d, eligible)` distinct eligible backends and returns the one with
+/// the fewest in flight; on a tie the one sampled first wins. With `d == 2` and every
+/// backend eligible it uses the two-draw trick above; otherwise a partial Fisher–Yates
+/// shuffle over a scratch list of eligible indices kept in the struct (its capacity grows
+/// with the pool, so steady-state picks do not allocate). A single eligible backend is
+/// returned without drawing.
+///
+/// Defaults: `d = 2` is the scenario name `power-of-two`; `d = 0` is treated as 1 (which is
+/// [`Random`](super::Random) with a different draw sequence).
+#[derive(Clone, Debug)]
+pub struct PowerOfD {
+    /// Candidates sampled per pick (at least 1).
+    d: u32,
+    rng: SimRng,
+    /// Eligible indices, partially shuffled in place on each general-`d` pick.
+    scratch: Vec<u32>,
+}
+
+impl PowerOfD {
+    /// Best of `d` random choices, drawing from `rng`.
+    pub fn new(d: u32, rng: SimRng) -> Self {
+        PowerOfD {
+            d: d.max(1),
+            rng,
+            scratch: Vec::new(),
+        }
+    }
+}
+
+impl Balancer for PowerOfD {
+    fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
+        let backends = pool.backends;
+        let n = backends.len();
+        let m = backends.iter().filter(|b| b.eligible()).count();
+        match m {
+            0 => return None,
+            1 => return backends.iter().position(|b| b.eligible()),
+            _ => {}
+        }
+        let k = (self.d as usize).min(m);
+
+        if k == 2 && m == n {
+            // Two distinct uniform indices with two draws (Finagle P2CPick).
+            let i = self.rng.below(n as u64) as usize;
+            let mut j = self.rng.below(n as u64 - 1) as usize;
+            if j >= i {
+                j += 1;
+            }
+            return Some(if backends[j].in_flight < backends[i].in_flight {
+                j
+            } else {
+                i
+            });
+        }
+
+        // Partial Fisher–Yates: the first k slots become a uniform k-sample without
+        // replacement, in sampling order.
+        self.scratch.clear();
+        self.scratch.extend(
+            backends
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.eligible())
+                .map(|(i, _)| i as u32),
+        );
+        let mut best: Option<usize> = None;
+        for t in 0..k {
+            let r = t + self.rng.below((m - t) as u64) as usize;
+            self.scratch.swap(t, r);
+            let c = self.scratch[t] as usize;
+            match best {
+                Some(b) if backends[c].in_flight >= backends[b].in_flight => {}
+                _ => best = Some(c),
+            }
+        }
+        best
+    }
+
+    fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
+        // Size the scratch list once here so that picks never grow it.
+        self.scratch.clear();
+        self.scratch.reserve(pool.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::balancer::Backend;
+    use crate::engine::SeedTree;
+
+    fn rng() -> SimRng {
+        SeedTree::new(1).stream(0, "test")
+    }
+
+    /// Backends from in-flight counts, weight 1, all available.
+    fn pool(in_flight: &[u32]) -> Vec<Backend> {
+        in_flight
+            .iter()
+            .enumerate()
+            .map(|(i, &in_flight)| Backend {
+                id: i as u32,
+                weight: 1,
+                in_flight,
+                available: true,
+            })
+            .collect()
+    }
+
+    fn counts(p: &mut PowerOfD, backends: &[Backend], n: usize) -> Vec<u32> {
+        let view = PoolView::new(backends);
+        let mut c = vec![0u32; backends.len()];
+        for _ in 0..n {
+            let i = p
+                .pick(SimTime::ZERO, &view, &RequestInfo::default())
+                .unwrap();
+            c[i] += 1;
+        }
+        c
+    }
+
+    fn within(count: u32, n: f64, p: f64, sds: f64) -> bool {
+        let sd = (n * p * (1.0 - p)).sqrt();
+        (f64::from(count) - n * p).abs() < sds * sd
+    }
+
+    #[test]
+    fn d_equal_to_pool_always_finds_the_minimum() {
+        let b = pool(&[5, 0, 5, 5]);
+        assert_eq!(
+            counts(&mut PowerOfD::new(4, rng()), &b, 1000),
+            [0, 1000, 0, 0]
+        );
+        // d larger than the pool samples the whole pool.
+        assert_eq!(
+            counts(&mut PowerOfD::new(9, rng()), &b, 1000),
+            [0, 1000, 0, 0]
+        );
+    }
+
+    #[test]
+    fn two_choices_are_distinct() {
+        // With replacement the busier backend would win whenever both draws hit it (1/4).
+        let b = pool(&[3, 1]);
+        assert_eq!(counts(&mut PowerOfD::new(2, rng()), &b, 1000), [0, 1000]);
+        let b = pool(&[1, 3]);
+        assert_eq!(counts(&mut PowerOfD::new(2, rng()), &b, 1000), [1000, 0]);
+    }
+
+    #[test]
+    fn two_choices_distribution() {
+        // in_flight 0,1,2,3: backend i wins iff it is in the pair and the other is busier:
+        // P = (3, 2, 1, 0) / 6. 60_000 picks; tolerance 5 sd of Binomial(60000, p)
+        // (sd = 122.5, 115.5, 91.3).
+        let b = pool(&[0, 1, 2, 3]);
+        let n = 60_000;
+        let c = counts(&mut PowerOfD::new(2, rng()), &b, n);
+        assert_eq!(c[3], 0, "{c:?}");
+        for (i, p) in [(0, 3.0 / 6.0), (1, 2.0 / 6.0), (2, 1.0 / 6.0)] {
+            assert!(within(c[i], n as f64, p, 5.0), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn three_choices_distribution() {
+        // in_flight 4,3,2,1,0 with d = 3 of 5: the j-th least loaded wins iff it is sampled
+        // and the 2 others come from the 4 - j busier ones: P = C(4 - j, 2) / C(5, 3)
+        // = 6/10, 3/10, 1/10, 0, 0 (sd = 120, 112.2, 73.5 for 60_000 picks).
+        let b = pool(&[4, 3, 2, 1, 0]);
+        let n = 60_000;
+        let c = counts(&mut PowerOfD::new(3, rng()), &b, n);
+        assert_eq!((c[0], c[1]), (0, 0), "{c:?}");
+        for (i, p) in [(4, 0.6), (3, 0.3), (2, 0.1)] {
+            assert!(within(c[i], n as f64, p, 5.0), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn ties_are_broken_uniformly_by_sampling_order() {
+        // All idle: whoever is sampled first wins, so the choice is uniform.
+        // Binomial(40000, 1/4): sd = 86.6.
+        for d in [1, 2, 3] {
+            let b = pool(&[0, 0, 0, 0]);
+            let c = counts(&mut PowerOfD::new(d, rng()), &b, 40_000);
+            for &x in &c {
+                assert!(within(x, 40_000.0, 0.25, 5.0), "d={d} {c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fast_pair_matches_the_reference_draws() {
+        let b = pool(&[2, 0, 1, 7, 3]);
+        let view = PoolView::new(&b);
+        let mut p = PowerOfD::new(2, rng());
+        let mut reference = rng();
+        for _ in 0..200 {
+            let i = reference.below(5) as usize;
+            let mut j = reference.below(4) as usize;
+            if j >= i {
+                j += 1;
+            }
+            let want = if b[j].in_flight < b[i].in_flight {
+                j
+            } else {
+                i
+            };
+            assert_eq!(
+                p.pick(SimTime::ZERO, &view, &RequestInfo::default()),
+                Some(want)
+            );
+        }
+    }
+
+    #[test]
+    fn never_picks_ineligible() {
+        // The idle backends are down or weight 0; the others are busy.
+        let mut b = pool(&[0, 0, 5, 7, 6]);
+        b[0].available = false;
+        b[1].weight = 0;
+        for d in [1, 2, 3, 5] {
+            let c = counts(&mut PowerOfD::new(d, rng()), &b, 2000);
+            assert_eq!((c[0], c[1]), (0, 0), "d={d} {c:?}");
+        }
+        // d >= eligible count: always the least loaded eligible one.
+        assert_eq!(
+            counts(&mut PowerOfD::new(3, rng()), &b, 100),
+            [0, 0, 100, 0, 0]
+        );
+        // One eligible backend: returned whatever d is.
+        b[2].available = false;
+        b[4].available = false;
+        assert_eq!(
+            counts(&mut PowerOfD::new(2, rng()), &b, 10),
+            [0, 0, 0, 10, 0]
+        );
+    }
+
+    #[test]
+    fn none_when_nothing_is_eligible() {
+        let mut p = PowerOfD::new(2, rng());
+        let req = RequestInfo::default();
+        assert_eq!(p.pick(SimTime::ZERO, &PoolView::new(&[]), &req), None);
+        let mut b = pool(&[0, 0]);
+        b[0].available = false;
+        b[1].weight = 0;
+        assert_eq!(p.pick(SimTime::ZERO, &PoolView::new(&b), &req), None);
+    }
+
+    #[test]
+    fn scratch_is_sized_by_pool_change_and_not_grown_by_picks() {
+        let b = pool(&[1, 2, 3, 4, 5, 6]);
+        let view = PoolView::new(&b);
+        let mut p = PowerOfD::new(3, rng());
+        p.on_pool_change(SimTime::ZERO, &view);
+        let cap = p.scratch.capacity();
+        assert!(cap >= 6);
+        for _ in 0..100 {
+            p.pick(SimTime::ZERO, &view, &RequestInfo::default());
+        }
+        assert_eq!(p.scratch.capacity(), cap);
+    }
+}

@@ -1,0 +1,205 @@
+//! Uniform random choice among eligible backends, weights ignored: the baseline that needs
+//! no state and no coordination, and whose imbalance the smarter algorithms are measured
+//! against.
+
+use super::{Balancer, PoolView, RequestInfo};
+use crate::engine::{SimRng, SimTime};
+
+/// Uniform random over eligible backends, weights ignored.
+///
+/// Follows Envoy's `RANDOM` policy (`RandomLoadBalancer::peekOrChoose` in
+/// `source/extensions/load_balancing_policies/random/random_lb.cc`): one random draw
+/// selects `hosts_to_use[random % hosts_to_use.size()]` from the hosts that may take
+/// traffic. Here the draw is an unbiased [`SimRng::below`]; when every
+/// backend is eligible that draw is the index itself, otherwise it selects the k-th eligible
+/// backend in pool order. Exactly one draw per pick that has an eligible backend, none when
+/// there is none.
+///
+/// Defaults: no parameters; the randomness comes from the [`SimRng`] passed to [`new`].
+///
+/// [`new`]: Random::new
+#[derive(Clone, Debug)]
+pub struct Random {
+    rng: SimRng,
+}
+
+impl Random {
+    /// A balancer drawing from `rng`.
+    pub fn new(rng: SimRng) -> Self {
+        Random { rng }
+    }
+}
+
+impl Balancer for Random {
+    fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
+        let backends = pool.backends;
+        let eligible = backends.iter().filter(|b| b.eligible()).count();
+        if eligible == 0 {
+            return None;
+        }
+        let k = self.rng.below(eligible as u64) as usize;
+        if eligible == backends.len() {
+            return Some(k);
+        }
+        backends
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.eligible())
+            .nth(k)
+            .map(|(i, _)| i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::balancer::Backend;
+    use crate::engine::SeedTree;
+
+    fn rng() -> SimRng {
+        SeedTree::new(1).stream(0, "test")
+    }
+
+    fn pool(spec: &[(u32, bool)]) -> Vec<Backend> {
+        spec.iter()
+            .enumerate()
+            .map(|(i, &(weight, available))| Backend {
+                id: i as u32,
+                weight,
+                in_flight: 0,
+                available,
+            })
+            .collect()
+    }
+
+    fn counts(r: &mut Random, backends: &[Backend], n: usize) -> Vec<u32> {
+        let view = PoolView::new(backends);
+        let mut c = vec![0u32; backends.len()];
+        for _ in 0..n {
+            let i = r
+                .pick(SimTime::ZERO, &view, &RequestInfo::default())
+                .unwrap();
+            c[i] += 1;
+        }
+        c
+    }
+
+    #[test]
+    fn uniform_over_all_eligible_ignoring_weights() {
+        // 5 backends, 100_000 picks: each count is Binomial(100000, 1/5), mean 20_000,
+        // sd = sqrt(100000 * 0.2 * 0.8) = 126.5; 5 sd = 632.
+        let b = pool(&[(9, true), (1, true), (1, true), (3, true), (1, true)]);
+        let c = counts(&mut Random::new(rng()), &b, 100_000);
+        for &x in &c {
+            assert!((i64::from(x) - 20_000).abs() < 632, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn uniform_over_the_eligible_subset() {
+        // 3 of 6 eligible, 60_000 picks: Binomial(60000, 1/3), mean 20_000,
+        // sd = sqrt(60000 * 1/3 * 2/3) = 115.5; 5 sd = 577.
+        let b = pool(&[
+            (1, false),
+            (1, true),
+            (0, true),
+            (4, true),
+            (1, false),
+            (1, true),
+        ]);
+        let c = counts(&mut Random::new(rng()), &b, 60_000);
+        assert_eq!((c[0], c[2], c[4]), (0, 0, 0), "{c:?}");
+        for i in [1, 3, 5] {
+            assert!((i64::from(c[i]) - 20_000).abs() < 577, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn fast_path_is_the_draw_itself() {
+        let b = pool(&[(1, true); 7]);
+        let view = PoolView::new(&b);
+        let mut r = Random::new(rng());
+        let mut reference = rng();
+        for _ in 0..100 {
+            let want = reference.below(7) as usize;
+            assert_eq!(
+                r.pick(SimTime::ZERO, &view, &RequestInfo::default()),
+                Some(want)
+            );
+        }
+    }
+
+    /// Property check over every algorithm: on random pools (size 0..=8, weights 0..5,
+    /// random availability and in-flight counts), a pick is always an eligible index, and
+    /// `None` comes back exactly when no backend is eligible. Each balancer keeps its state
+    /// across pools of changing size, told of the change only some of the time.
+    #[test]
+    fn every_algorithm_picks_only_eligible_backends() {
+        use crate::balancer::AlgorithmSpec;
+        let specs = [
+            AlgorithmSpec::RoundRobin,
+            AlgorithmSpec::WeightedRoundRobin,
+            AlgorithmSpec::LeastConnections,
+            AlgorithmSpec::WeightedLeastConnections,
+            AlgorithmSpec::Random,
+            AlgorithmSpec::PowerOfD { d: 1 },
+            AlgorithmSpec::PowerOfD { d: 2 },
+            AlgorithmSpec::PowerOfD { d: 3 },
+            AlgorithmSpec::PowerOfD { d: 16 },
+        ];
+        let tree = SeedTree::new(1);
+        let mut draws = tree.stream(0, "pools");
+        let mut balancers: Vec<_> = specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.build(tree.stream(i as u32, "test")))
+            .collect();
+        let mut backends: Vec<Backend> = Vec::new();
+        let mut picks = 0u32;
+        for round in 0..3000 {
+            let len = draws.below(9) as usize;
+            let changed = len != backends.len();
+            backends.clear();
+            backends.extend((0..len).map(|i| Backend {
+                id: i as u32,
+                weight: draws.below(5) as u32,
+                in_flight: draws.below(6) as u32,
+                available: draws.below(4) != 0,
+            }));
+            let view = PoolView::new(&backends);
+            let any_eligible = backends.iter().any(|b| b.eligible());
+            for (spec, lb) in specs.iter().zip(balancers.iter_mut()) {
+                if changed && draws.below(2) == 0 {
+                    lb.on_pool_change(SimTime::ZERO, &view);
+                }
+                for _ in 0..3 {
+                    let got = lb.pick(SimTime(round), &view, &RequestInfo::default());
+                    match got {
+                        Some(i) => {
+                            assert!(
+                                i < len && backends[i].eligible(),
+                                "{spec:?} {i} {backends:?}"
+                            );
+                            picks += 1;
+                        }
+                        None => assert!(!any_eligible, "{spec:?} gave None for {backends:?}"),
+                    }
+                }
+            }
+        }
+        // The generator produced plenty of pools with something eligible.
+        assert!(picks > 40_000, "{picks}");
+    }
+
+    #[test]
+    fn single_eligible_and_none() {
+        let mut r = Random::new(rng());
+        let b = pool(&[(1, false), (0, true), (2, true)]);
+        assert_eq!(counts(&mut r, &b, 50), [0, 0, 50]);
+        let view = PoolView::new(&[]);
+        assert_eq!(r.pick(SimTime::ZERO, &view, &RequestInfo::default()), None);
+        let b = pool(&[(1, false), (0, true)]);
+        let view = PoolView::new(&b);
+        assert_eq!(r.pick(SimTime::ZERO, &view, &RequestInfo::default()), None);
+    }
+}

@@ -1,0 +1,122 @@
+//! Plain round robin: each request goes to the next eligible backend after the one chosen
+//! last, wrapping around the pool. Weights only matter in that a weight of 0 makes a
+//! backend ineligible; otherwise every eligible backend gets the same share.
+
+use super::{Balancer, PoolView, RequestInfo};
+use crate::engine::SimTime;
+
+/// Plain rotation over eligible backends, weights ignored.
+///
+/// Follows the Linux IPVS `rr` scheduler (`net/netfilter/ipvs/ip_vs_rr.c`,
+/// `ip_vs_rr_schedule`): a cursor remembers the position chosen last; each pick scans
+/// forward from the position after it, wrapping, skips backends that cannot take traffic
+/// (here: not [`eligible`](super::Backend::eligible)) and moves the cursor to the backend
+/// it returns. With `a, b, c` all eligible the sequence is `a b c a b c …`.
+///
+/// Defaults: no parameters; the first pick starts at index 0. A pool change keeps the
+/// cursor (reduced modulo the new pool length at the next pick), as IPVS keeps its list
+/// position when destinations are edited.
+#[derive(Clone, Debug, Default)]
+pub struct RoundRobin {
+    /// Index at which the next scan starts (one past the backend chosen last).
+    next: usize,
+}
+
+impl RoundRobin {
+    /// A rotation whose first pick is the first eligible backend.
+    pub fn new() -> Self {
+        RoundRobin { next: 0 }
+    }
+}
+
+impl Balancer for RoundRobin {
+    fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
+        let n = pool.len();
+        if n == 0 {
+            return None;
+        }
+        let start = self.next % n;
+        for k in 0..n {
+            let i = (start + k) % n;
+            if pool.backends[i].eligible() {
+                self.next = (i + 1) % n;
+                return Some(i);
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::balancer::Backend;
+
+    fn pool(spec: &[(u32, bool)]) -> Vec<Backend> {
+        spec.iter()
+            .enumerate()
+            .map(|(i, &(weight, available))| Backend {
+                id: i as u32,
+                weight,
+                in_flight: 0,
+                available,
+            })
+            .collect()
+    }
+
+    fn run(rr: &mut RoundRobin, backends: &[Backend], n: usize) -> String {
+        let view = PoolView::new(backends);
+        (0..n)
+            .map(
+                |_| match rr.pick(SimTime::ZERO, &view, &RequestInfo::default()) {
+                    Some(i) => (b'a' + i as u8) as char,
+                    None => '-',
+                },
+            )
+            .collect()
+    }
+
+    #[test]
+    fn rotates_over_all_eligible_ignoring_weights() {
+        let b = pool(&[(5, true), (1, true), (1, true)]);
+        assert_eq!(run(&mut RoundRobin::new(), &b, 9), "abcabcabc");
+    }
+
+    #[test]
+    fn skips_unavailable_and_zero_weight() {
+        let b = pool(&[(1, true), (1, false), (1, true), (0, true)]);
+        assert_eq!(run(&mut RoundRobin::new(), &b, 6), "acacac");
+    }
+
+    #[test]
+    fn continues_after_the_previous_choice_when_eligibility_changes() {
+        let mut rr = RoundRobin::new();
+        let mut b = pool(&[(1, true), (1, true), (1, true), (1, true)]);
+        assert_eq!(run(&mut rr, &b, 2), "ab");
+        // c goes down: the next pick after b is d, then wrap to a.
+        b[2].available = false;
+        assert_eq!(run(&mut rr, &b, 3), "dab");
+        // c comes back: rotation resumes right after b.
+        b[2].available = true;
+        assert_eq!(run(&mut rr, &b, 4), "cdab");
+    }
+
+    #[test]
+    fn none_when_empty_or_nothing_eligible() {
+        let mut rr = RoundRobin::new();
+        assert_eq!(run(&mut rr, &[], 2), "--");
+        let b = pool(&[(1, false), (0, true)]);
+        assert_eq!(run(&mut rr, &b, 3), "---");
+    }
+
+    #[test]
+    fn survives_a_shrinking_pool() {
+        let mut rr = RoundRobin::new();
+        let big = pool(&[(1, true); 5]);
+        assert_eq!(run(&mut rr, &big, 4), "abcd");
+        let small = pool(&[(1, true); 2]);
+        rr.on_pool_change(SimTime::ZERO, &PoolView::new(&small));
+        // Cursor 4 reduces to 0 modulo 2.
+        assert_eq!(run(&mut rr, &small, 4), "abab");
+    }
+}

@@ -1,0 +1,119 @@
+//! `lblab bench`: simulated requests per second and peak memory on the reference model.
+//!
+//! The model is the one the issue tracker and the README quote: 16 servers with one slot,
+//! exponential service with mean 1 s, Poisson arrivals at λ = 14.4/s (ρ = 0.9), a warm-up of
+//! 10,000 requests and then N requests (1,000,000 by default). It runs on one thread; the
+//! wall clock is read here, in the CLI, never inside the simulation.
+
+use std::time::Instant;
+
+use crate::balancer::AlgorithmSpec;
+use crate::engine::{SeedTree, SimTime};
+use crate::metrics::M;
+use crate::model::{
+    ClassConfig, ClientsConfig, Dist, Load, RateSchedule, ServerGroupConfig, World, WorldConfig,
+};
+
+use super::{CliError, out};
+
+#[derive(clap::Args, Debug)]
+pub(super) struct BenchArgs {
+    /// Algorithms to measure (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "random,least-connections"
+    )]
+    algorithms: Vec<String>,
+    /// Requests measured after the warm-up.
+    #[arg(long, default_value_t = 1_000_000)]
+    requests: u64,
+    /// Warm-up requests.
+    #[arg(long, default_value_t = 10_000)]
+    warmup: u64,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// The reference world for `algorithm` with `warmup + requests` expected arrivals.
+pub fn reference_world(algorithm: AlgorithmSpec, warmup: u64, requests: u64) -> WorldConfig {
+    let lambda = 14.4;
+    WorldConfig {
+        duration: SimTime::from_secs_f64((warmup + requests) as f64 / lambda),
+        warmup: SimTime::from_secs_f64(warmup as f64 / lambda),
+        max_events: u64::MAX,
+        clients: ClientsConfig {
+            load: Load::Open(RateSchedule::constant(lambda)),
+            timeout: None,
+        },
+        classes: vec![ClassConfig {
+            name: "default".into(),
+            share: 1.0,
+            service: Dist::Exponential { mean_ns: 1e9 },
+            pool: None,
+        }],
+        groups: vec![ServerGroupConfig {
+            name: "s".into(),
+            count: 16,
+            speed: 1.0,
+            slots: 1,
+            queue: u32::MAX,
+            weight: 1,
+            network_delay: None,
+        }],
+        algorithm,
+    }
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
+    let mut report = String::from(
+        "lblab bench: 16 servers × 1 slot, exp(1) service, Poisson λ = 14.4 (ρ = 0.9), one thread\n",
+    );
+    report.push_str(&format!(
+        "{:<20} {:>12} {:>14} {:>12} {:>14} {:>14}\n",
+        "algorithm", "requests", "wall s", "Mreq/s", "mean T (s)", "peak RSS MiB"
+    ));
+    out(&report)?;
+    for name in &a.algorithms {
+        let spec = match name.as_str() {
+            "random" => AlgorithmSpec::Random,
+            "least-connections" => AlgorithmSpec::LeastConnections,
+            "round-robin" => AlgorithmSpec::RoundRobin,
+            "power-of-two" => AlgorithmSpec::PowerOfD { d: 2 },
+            "weighted-round-robin" => AlgorithmSpec::WeightedRoundRobin,
+            "weighted-least-connections" => AlgorithmSpec::WeightedLeastConnections,
+            other => {
+                return Err(CliError::Input(format!(
+                    "lblab bench: unknown algorithm \"{other}\""
+                )));
+            }
+        };
+        let cfg = reference_world(spec, a.warmup, a.requests);
+        let start = Instant::now();
+        let r = World::new(&cfg, &SeedTree::new(a.seed), 0)
+            .run()
+            .map_err(|e| CliError::Sim(format!("lblab bench: {e}")))?;
+        let wall = start.elapsed().as_secs_f64();
+        let issued = r.get(M::Issued);
+        let total = issued + a.warmup as f64;
+        let line = format!(
+            "{:<20} {:>12.0} {:>14.3} {:>12.2} {:>14.4} {:>14.1}\n",
+            name,
+            issued,
+            wall,
+            total / wall / 1e6,
+            r.get(M::LatencyMean) / 1e3,
+            peak_rss_mib().unwrap_or(f64::NAN)
+        );
+        out(&line)?;
+    }
+    Ok(())
+}

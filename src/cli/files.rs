@@ -1,0 +1,89 @@
+//! Files: reading scenarios, writing results atomically, listing bundled scenarios.
+//!
+//! A results directory is complete when its `manifest.toml` exists: the manifest is removed
+//! first and written last, and every file is written to a temporary name and renamed, so an
+//! interrupted run never leaves a directory that looks complete but holds a mix of files.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use super::CliError;
+
+/// Reads a text file (the scenario loader's file reader).
+pub(crate) fn read(path: &Path) -> std::io::Result<String> {
+    fs::read_to_string(path)
+}
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> CliError {
+    CliError::Input(format!("lblab: cannot {what} {}: {e}", path.display()))
+}
+
+fn write_atomic(path: &Path, contents: &str) -> Result<(), CliError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(contents.as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err("write", path, e));
+    }
+    Ok(())
+}
+
+/// Writes `files` (name, contents) into `dir`, then `manifest.toml` last.
+pub(crate) fn write_results(
+    dir: &Path,
+    files: &[(&str, String)],
+    manifest: &str,
+) -> Result<(), CliError> {
+    fs::create_dir_all(dir).map_err(|e| io_err("create directory", dir, e))?;
+    let m = dir.join("manifest.toml");
+    match fs::remove_file(&m) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err("replace", &m, e)),
+    }
+    for (name, contents) in files {
+        write_atomic(&dir.join(name), contents)?;
+    }
+    write_atomic(&m, manifest)
+}
+
+/// One line per scenario under `./scenarios`: name and description.
+pub(crate) fn list_scenarios() -> Result<String, CliError> {
+    let dir = Path::new("scenarios");
+    let entries = fs::read_dir(dir).map_err(|e| io_err("list", dir, e))?;
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    let mut rows = Vec::new();
+    for p in &paths {
+        let (name, desc) = match crate::scenario::load(p, &[], &read) {
+            Ok(s) => (s.name, s.description),
+            Err(_) => (
+                String::from("?"),
+                String::from("(has problems: run lblab validate on it)"),
+            ),
+        };
+        rows.push((p.display().to_string(), name, desc));
+    }
+    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    let mut s = String::new();
+    for (path, _name, desc) in rows {
+        s.push_str(&format!("{path:<w$}  {desc}\n"));
+    }
+    if s.is_empty() {
+        s.push_str("no scenario files in ./scenarios\n");
+    }
+    Ok(s)
+}

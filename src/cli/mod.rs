@@ -1,0 +1,225 @@
+//! The command line: argument parsing (clap), the rayon fan-out over replications, files,
+//! progress bars and exit codes. This is the only module that touches the filesystem, the
+//! wall clock, threads or the terminal.
+//!
+//! Exit codes: 0 success, 1 a simulation failed (an invariant or the event cap), 2 bad
+//! input (usage, scenario, IO).
+
+mod bench;
+mod files;
+mod run;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad input: usage, scenario problems, unreadable or unwritable files (exit 2).
+    Input(String),
+    /// A simulation failed: invariant violation or event cap (exit 1).
+    Sim(String),
+}
+
+impl CliError {
+    fn code(&self) -> u8 {
+        match self {
+            CliError::Input(_) => 2,
+            CliError::Sim(_) => 1,
+        }
+    }
+}
+
+/// Deterministic discrete-event simulator and algorithm lab for load balancing.
+///
+/// Scenario files describe clients, request classes, servers and a balancing algorithm;
+/// lblab simulates them with the real algorithms' semantics and reports latency tails,
+/// errors and imbalance with 95% confidence intervals. The same scenario and seed always
+/// give byte-identical CSV files.
+#[derive(Parser, Debug)]
+#[command(name = "lblab", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run a scenario with its configured algorithm: print a summary table and write
+    /// summary.csv, servers.csv and manifest.toml under results/<scenario>/run/.
+    Run(RunArgs),
+    /// Check scenario files and report every problem with its file, line and key path.
+    Validate {
+        /// Scenario files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// key.path=value overrides applied before checking (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// List what exists: balancing algorithms, distributions or bundled scenarios.
+    List {
+        /// What to list.
+        what: ListWhat,
+    },
+    /// Measure simulation speed and memory on the reference model
+    /// (16 servers × 1 slot, exponential service mean 1, Poisson λ = 14.4).
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum ListWhat {
+    /// Balancing algorithms and their parameters.
+    Algorithms,
+    /// Service/think/network time distributions.
+    Distributions,
+    /// Scenario files under ./scenarios.
+    Scenarios,
+}
+
+/// Output format of the summary on stdout.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned table for people.
+    Table,
+    /// JSON document for scripts.
+    Json,
+    /// summary.csv on stdout.
+    Csv,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// The scenario file (TOML).
+    file: PathBuf,
+    /// Master seed (overrides scenario.seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Number of replications (overrides scenario.replications).
+    #[arg(short = 'r', long)]
+    replications: Option<u32>,
+    /// Balancing algorithm (shorthand for --set balancer.algorithm=NAME).
+    #[arg(short = 'a', long, value_name = "NAME")]
+    algorithm: Option<String>,
+    /// Override any scenario key, e.g. --set clients.rate=1200/s or
+    /// --set servers.web.slots=8 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Results directory (default: results/<scenario>/run).
+    #[arg(short = 'o', long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Worker threads for replications (default: all cores). Results do not depend on it.
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    jobs: Option<u32>,
+    /// Print nothing but errors (results files are still written).
+    #[arg(short = 'q', long)]
+    quiet: bool,
+}
+
+/// Parses the command line, runs it, and returns the process exit code.
+pub fn main() -> ExitCode {
+    install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let msg = match &e {
+                CliError::Input(m) | CliError::Sim(m) => m,
+            };
+            let _ = writeln!(std::io::stderr(), "{}", msg.trim_end());
+            ExitCode::from(e.code())
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<(), CliError> {
+    match cli.cmd {
+        Cmd::Run(a) => run::run(a),
+        Cmd::Validate { files, set } => run::validate(&files, &set),
+        Cmd::List { what } => list(what),
+        Cmd::Bench(a) => bench::bench(a),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`lblab ... | head`) is not an error.
+pub(crate) fn out(s: &str) -> Result<(), CliError> {
+    let mut o = std::io::stdout().lock();
+    match o.write_all(s.as_bytes()).and_then(|_| o.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError::Input(format!(
+            "lblab: cannot write to stdout: {e}"
+        ))),
+    }
+}
+
+fn list(what: ListWhat) -> Result<(), CliError> {
+    let mut s = String::new();
+    match what {
+        ListWhat::Algorithms => {
+            let w = crate::balancer::catalogue()
+                .iter()
+                .map(|a| a.name.len())
+                .max()
+                .unwrap_or(0);
+            for a in crate::balancer::catalogue() {
+                s.push_str(&format!("{:<w$}  {}\n", a.name, a.summary));
+                if !a.aliases.is_empty() {
+                    s.push_str(&format!("{:<w$}  aliases: {}\n", "", a.aliases.join(", ")));
+                }
+                if !a.params.is_empty() {
+                    s.push_str(&format!(
+                        "{:<w$}  parameters ([balancer] keys): {}\n",
+                        "", a.params
+                    ));
+                }
+            }
+        }
+        ListWhat::Distributions => {
+            let w = crate::model::dist::catalogue()
+                .iter()
+                .map(|d| d.name.len())
+                .max()
+                .unwrap_or(0);
+            for d in crate::model::dist::catalogue() {
+                s.push_str(&format!(
+                    "{:<w$}  {}\n{:<w$}  e.g. {}\n",
+                    d.name, d.summary, "", d.example
+                ));
+            }
+            s.push_str("\nA plain duration string such as \"10ms\" is shorthand for a constant.\n");
+        }
+        ListWhat::Scenarios => s = files::list_scenarios()?,
+    }
+    out(&s)
+}
+
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "lblab: internal error (a bug in lblab; please report it with the scenario): {msg}{at}"
+        );
+    }));
+}

@@ -1,0 +1,212 @@
+//! Metrics: what one replication measured, and how replications are aggregated.
+//!
+//! A replication produces a [`RepResult`]: one value per entry of [`METRICS`] plus one
+//! [`ServerRow`] per server. [`stats`] turns several replications into means with Student-t
+//! 95% confidence intervals; [`imbalance`] holds the fairness measures.
+
+pub mod imbalance;
+pub mod stats;
+
+/// Why a request failed, as the client sees it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorCause {
+    /// The server's queue was full (HTTP 503 from the server).
+    Rejected,
+    /// The client gave up waiting.
+    Timeout,
+    /// The balancer had no eligible backend (HTTP 502 "no live upstreams").
+    NoBackend,
+}
+
+impl ErrorCause {
+    /// Every cause, in reporting order.
+    pub const ALL: [ErrorCause; 3] = [
+        ErrorCause::Rejected,
+        ErrorCause::Timeout,
+        ErrorCause::NoBackend,
+    ];
+
+    /// Stable name used in CSV columns and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCause::Rejected => "rejected",
+            ErrorCause::Timeout => "timeout",
+            ErrorCause::NoBackend => "no_backend",
+        }
+    }
+
+    /// Dense index into per-cause arrays.
+    #[inline]
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Number of error causes.
+pub const N_CAUSES: usize = ErrorCause::ALL.len();
+
+/// Definition of one reported metric.
+#[derive(Copy, Clone, Debug)]
+pub struct MetricDef {
+    /// Column name in CSV/JSON.
+    pub key: &'static str,
+    /// Human label in tables.
+    pub label: &'static str,
+    /// Unit, as printed.
+    pub unit: &'static str,
+    /// Decimals in the terminal table.
+    pub decimals: usize,
+}
+
+macro_rules! metrics {
+    ($($id:ident = ($key:literal, $label:literal, $unit:literal, $dec:literal);)*) => {
+        /// Index of every metric in [`RepResult::values`].
+        #[allow(non_camel_case_types, missing_docs)]
+        #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+        pub enum M { $($id),* }
+        /// Every metric, in [`M`] order.
+        pub const METRICS: &[MetricDef] = &[
+            $(MetricDef { key: $key, label: $label, unit: $unit, decimals: $dec }),*
+        ];
+    };
+}
+
+metrics! {
+    Throughput = ("throughput", "throughput", "req/s", 2);
+    Issued = ("issued", "requests issued", "req", 0);
+    Completed = ("completed", "completed", "req", 0);
+    Errors = ("errors", "errors", "req", 0);
+    ErrorRate = ("error_rate", "error rate", "%", 3);
+    ErrorsRejected = ("errors_rejected", "  rejected (queue full)", "req", 0);
+    ErrorsTimeout = ("errors_timeout", "  timed out", "req", 0);
+    ErrorsNoBackend = ("errors_no_backend", "  no backend", "req", 0);
+    InFlightEnd = ("in_flight_end", "in flight at end", "req", 0);
+    LatencyMean = ("latency_mean_ms", "latency mean", "ms", 3);
+    LatencyP50 = ("latency_p50_ms", "latency p50", "ms", 3);
+    LatencyP90 = ("latency_p90_ms", "latency p90", "ms", 3);
+    LatencyP99 = ("latency_p99_ms", "latency p99", "ms", 3);
+    LatencyP999 = ("latency_p999_ms", "latency p99.9", "ms", 3);
+    LatencyMax = ("latency_max_ms", "latency max", "ms", 3);
+    WaitMean = ("wait_mean_ms", "queue wait mean", "ms", 3);
+    ServiceMean = ("service_mean_ms", "service time mean", "ms", 3);
+    Utilization = ("utilization", "utilization", "%", 2);
+    ReqMaxMean = ("imbalance_requests_max_mean", "imbalance requests max/mean", "x", 3);
+    ReqCov = ("imbalance_requests_cov", "imbalance requests CoV", "", 4);
+    ReqJain = ("imbalance_requests_jain", "imbalance requests Jain", "", 4);
+    BusyMaxMean = ("imbalance_busy_max_mean", "imbalance busy max/mean", "x", 3);
+    BusyCov = ("imbalance_busy_cov", "imbalance busy CoV", "", 4);
+    BusyJain = ("imbalance_busy_jain", "imbalance busy Jain", "", 4);
+}
+
+/// Number of metrics.
+pub const N_METRICS: usize = METRICS.len();
+
+/// Looks a metric up by its key.
+pub fn metric_index(key: &str) -> Option<usize> {
+    METRICS.iter().position(|m| m.key == key)
+}
+
+/// What one replication measured (warm-up excluded).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RepResult {
+    /// One value per [`METRICS`] entry (NaN where undefined, e.g. no completions).
+    pub values: Vec<f64>,
+    /// One row per server, in id order.
+    pub servers: Vec<ServerRow>,
+}
+
+impl RepResult {
+    /// The value of metric `m`.
+    pub fn get(&self, m: M) -> f64 {
+        self.values[m as usize]
+    }
+}
+
+/// Per-server results of one replication.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerRow {
+    /// Server name (`group-i`).
+    pub name: String,
+    /// Group name.
+    pub group: String,
+    /// Requests dispatched to it.
+    pub requests: u64,
+    /// Its share of all dispatched requests.
+    pub share: f64,
+    /// Seconds its workers spent serving (summed over slots).
+    pub busy_s: f64,
+    /// Busy time / (slots × measured window).
+    pub utilization: f64,
+    /// Requests it rejected because its queue was full.
+    pub rejected: u64,
+}
+
+/// All replications of one algorithm, with their aggregate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Aggregate {
+    /// Algorithm name.
+    pub algorithm: String,
+    /// Per-replication results, in replication order.
+    pub reps: Vec<RepResult>,
+    /// One estimate per metric, in [`METRICS`] order.
+    pub metrics: Vec<stats::Estimate>,
+    /// Per server: estimates of (requests, share, busy seconds, utilization, rejected).
+    pub servers: Vec<ServerAggregate>,
+}
+
+/// Mean and CI of one server's figures across replications.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerAggregate {
+    /// Server name.
+    pub name: String,
+    /// Group name.
+    pub group: String,
+    /// Requests dispatched.
+    pub requests: stats::Estimate,
+    /// Share of requests.
+    pub share: stats::Estimate,
+    /// Busy seconds.
+    pub busy_s: stats::Estimate,
+    /// Utilization (%).
+    pub utilization: stats::Estimate,
+    /// Rejections.
+    pub rejected: stats::Estimate,
+}
+
+impl Aggregate {
+    /// Aggregates replications (in order, so the result is deterministic).
+    pub fn new(algorithm: String, reps: Vec<RepResult>) -> Aggregate {
+        let metrics = (0..N_METRICS)
+            .map(|m| stats::estimate(&reps.iter().map(|r| r.values[m]).collect::<Vec<_>>()))
+            .collect();
+        let n_servers = reps.first().map_or(0, |r| r.servers.len());
+        let servers = (0..n_servers)
+            .map(|s| {
+                let col = |f: &dyn Fn(&ServerRow) -> f64| {
+                    stats::estimate(&reps.iter().map(|r| f(&r.servers[s])).collect::<Vec<_>>())
+                };
+                let first = &reps[0].servers[s];
+                ServerAggregate {
+                    name: first.name.clone(),
+                    group: first.group.clone(),
+                    requests: col(&|r| r.requests as f64),
+                    share: col(&|r| r.share),
+                    busy_s: col(&|r| r.busy_s),
+                    utilization: col(&|r| r.utilization),
+                    rejected: col(&|r| r.rejected as f64),
+                }
+            })
+            .collect();
+        Aggregate {
+            algorithm,
+            reps,
+            metrics,
+            servers,
+        }
+    }
+
+    /// The estimate of metric `m`.
+    pub fn get(&self, m: M) -> &stats::Estimate {
+        &self.metrics[m as usize]
+    }
+}

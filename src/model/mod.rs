@@ -1,0 +1,14 @@
+//! The model: clients, request classes, servers and the world that drives the balancer.
+//!
+//! [`config`] holds the validated, typed description of a world (built by `scenario`);
+//! [`World`] runs one replication of it on the engine and returns its metrics.
+//! The world owns everything with a true state (servers, requests, clients) and feeds the
+//! sans-IO balancer only what a real load balancer would know.
+
+pub mod config;
+pub mod dist;
+pub mod world;
+
+pub use config::*;
+pub use dist::Dist;
+pub use world::{RunError, World};

@@ -1,0 +1,127 @@
+//! `summary.csv` and `servers.csv`: tidy tables that load straight into pandas.
+//!
+//! `summary.csv` has one row per algorithm × replication (`stat = value`) plus aggregated
+//! rows per algorithm (`stat` = `mean`, `ci95_half`, `ci95_lo`, `ci95_hi`, `sd`, with an
+//! empty `replication`); each metric is a column named with its unit. `servers.csv` has the
+//! same shape with one row per server.
+
+use crate::metrics::stats::Estimate;
+use crate::metrics::{Aggregate, METRICS};
+
+use super::{RunInfo, csv_float};
+
+const STATS: [&str; 5] = ["mean", "ci95_half", "ci95_lo", "ci95_hi", "sd"];
+
+fn stat_of(e: &Estimate, stat: &str) -> f64 {
+    match stat {
+        "mean" => e.mean,
+        "ci95_half" => e.ci95,
+        "ci95_lo" => e.lo(),
+        "ci95_hi" => e.hi(),
+        _ => e.sd,
+    }
+}
+
+fn decimals(d: usize) -> usize {
+    if d == 0 { 0 } else { 6 }
+}
+
+/// Renders `summary.csv`.
+pub fn summary_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec![
+        "scenario".to_string(),
+        "algorithm".into(),
+        "stat".into(),
+        "replication".into(),
+    ];
+    header.extend(METRICS.iter().map(|m| m.key.to_string()));
+    w.write_record(&header).expect("in-memory write");
+    for a in aggs {
+        for (i, r) in a.reps.iter().enumerate() {
+            let mut row = vec![
+                info.scenario.clone(),
+                a.algorithm.clone(),
+                "value".into(),
+                i.to_string(),
+            ];
+            row.extend(
+                METRICS
+                    .iter()
+                    .zip(&r.values)
+                    .map(|(m, v)| csv_float(*v, decimals(m.decimals))),
+            );
+            w.write_record(&row).expect("in-memory write");
+        }
+        for stat in STATS {
+            let mut row = vec![
+                info.scenario.clone(),
+                a.algorithm.clone(),
+                stat.into(),
+                String::new(),
+            ];
+            row.extend(a.metrics.iter().map(|e| csv_float(stat_of(e, stat), 6)));
+            w.write_record(&row).expect("in-memory write");
+        }
+    }
+    String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv")
+}
+
+/// Renders `servers.csv`.
+pub fn servers_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "scenario",
+        "algorithm",
+        "stat",
+        "replication",
+        "server",
+        "group",
+        "requests",
+        "share",
+        "busy_s",
+        "utilization",
+        "rejected",
+    ])
+    .expect("in-memory write");
+    for a in aggs {
+        for (i, r) in a.reps.iter().enumerate() {
+            for s in &r.servers {
+                w.write_record([
+                    info.scenario.as_str(),
+                    &a.algorithm,
+                    "value",
+                    &i.to_string(),
+                    &s.name,
+                    &s.group,
+                    &s.requests.to_string(),
+                    &csv_float(s.share, 6),
+                    &csv_float(s.busy_s, 6),
+                    &csv_float(s.utilization, 6),
+                    &s.rejected.to_string(),
+                ])
+                .expect("in-memory write");
+            }
+        }
+        for stat in STATS {
+            for s in &a.servers {
+                let f = |e: &Estimate| csv_float(stat_of(e, stat), 6);
+                w.write_record([
+                    info.scenario.as_str(),
+                    &a.algorithm,
+                    stat,
+                    "",
+                    &s.name,
+                    &s.group,
+                    &f(&s.requests),
+                    &f(&s.share),
+                    &f(&s.busy_s),
+                    &f(&s.utilization),
+                    &f(&s.rejected),
+                ])
+                .expect("in-memory write");
+            }
+        }
+    }
+    String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv")
+}

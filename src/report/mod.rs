@@ -1,0 +1,37 @@
+//! Reports: terminal tables, CSV files, JSON and the run manifest, all rendered to strings.
+//!
+//! Rendering is pure (no IO); the CLI decides where the bytes go. Floats are printed at a
+//! fixed precision so that the same results always give the same bytes.
+
+pub mod csv_out;
+pub mod json;
+pub mod manifest;
+pub mod table;
+
+/// What a report is about: the scenario facts printed in headers and manifests.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario description.
+    pub description: String,
+    /// Master seed.
+    pub seed: u64,
+    /// Replications.
+    pub replications: u32,
+    /// Simulated duration per replication, seconds.
+    pub duration_s: f64,
+    /// Warm-up, seconds.
+    pub warmup_s: f64,
+    /// Number of servers.
+    pub n_servers: usize,
+}
+
+/// Formats a float for CSV: empty for NaN, otherwise fixed `decimals`.
+pub fn csv_float(x: f64, decimals: usize) -> String {
+    if x.is_finite() {
+        format!("{x:.decimals$}")
+    } else {
+        String::new()
+    }
+}

@@ -1,0 +1,187 @@
+//! Scenario problems, reported the way a compiler reports them: file, line, column, the
+//! TOML key path, what was expected, and a hint where one helps.
+
+use std::fmt;
+use std::ops::Range;
+
+/// Where a problem comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A byte range of the scenario file.
+    File(Range<usize>),
+    /// A `--set` argument from the command line.
+    Override(String),
+    /// The file as a whole (for example it could not be read).
+    Whole,
+}
+
+/// One problem found in a scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// TOML key path, e.g. `servers[1].slots` (empty for the document itself).
+    pub path: String,
+    /// What is wrong and what was expected.
+    pub message: String,
+    /// A suggestion, e.g. "did you mean `slots`?".
+    pub hint: Option<String>,
+    /// Where it is.
+    pub origin: Origin,
+}
+
+/// Every problem found in one scenario file (never empty).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file as the user named it.
+    pub file: String,
+    /// Its text (for line numbers and snippets; empty if it could not be read).
+    pub source: String,
+    /// The problems, in file order.
+    pub problems: Vec<Problem>,
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl ScenarioError {
+    /// A single problem about the whole file.
+    pub fn whole(file: &str, message: String) -> ScenarioError {
+        ScenarioError {
+            file: file.to_string(),
+            source: String::new(),
+            problems: vec![Problem {
+                path: String::new(),
+                message,
+                hint: None,
+                origin: Origin::Whole,
+            }],
+        }
+    }
+
+    /// `(line, column)`, both 1-based, of a problem located in the file.
+    pub fn line_col(&self, p: &Problem) -> Option<(usize, usize)> {
+        match &p.origin {
+            Origin::File(r) => Some(line_col(&self.source, r.start)),
+            _ => None,
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `src`.
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = &src[..floor_char_boundary(src, offset)];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            let path = if p.path.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", p.path)
+            };
+            match &p.origin {
+                Origin::File(r) => {
+                    let (line, col) = line_col(&self.source, r.start);
+                    writeln!(f, "{}:{}:{}: {}{}", self.file, line, col, path, p.message)?;
+                    if let Some(text) = self.source.lines().nth(line - 1) {
+                        let width = (line.to_string()).len();
+                        let text = text.trim_end();
+                        let len = self.source[r.clone()]
+                            .lines()
+                            .next()
+                            .map_or(1, |s| s.chars().count().max(1));
+                        let len = len.min(text.chars().count().saturating_sub(col - 1).max(1));
+                        writeln!(f, "{:width$} |", "")?;
+                        writeln!(f, "{line} | {text}")?;
+                        write!(
+                            f,
+                            "{:width$} | {}{}",
+                            "",
+                            " ".repeat(col - 1),
+                            "^".repeat(len)
+                        )?;
+                    }
+                }
+                Origin::Override(arg) => {
+                    write!(f, "{} (--set {}): {}{}", self.file, arg, path, p.message)?
+                }
+                Origin::Whole => write!(f, "{}: {}{}", self.file, path, p.message)?,
+            }
+            if let Some(h) = &p.hint {
+                write!(f, "\n  = help: {h}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The closest candidate to `word` by edit distance, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(2);
+    candidates
+        .into_iter()
+        .map(|c| (levenshtein(&word.to_lowercase(), &c.to_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Edit distance (insertions, deletions, substitutions).
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(
+            did_you_mean("slot", ["slots", "speed", "queue"]),
+            Some("slots")
+        );
+        assert_eq!(
+            did_you_mean("algoritm", ["algorithm", "d"]),
+            Some("algorithm")
+        );
+        assert_eq!(did_you_mean("zzzzzz", ["slots", "speed"]), None);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn line_and_column() {
+        let src = "a = 1\nbb = 2\n";
+        assert_eq!(line_col(src, 0), (1, 1));
+        assert_eq!(line_col(src, 6), (2, 1));
+        assert_eq!(line_col(src, 11), (2, 6));
+        assert_eq!(line_col(src, 999), (3, 1));
+    }
+}

@@ -1,0 +1,1285 @@
+//! The scenario schema: walks the spanned document and builds a validated [`Scenario`].
+//!
+//! Every key, its type, range and default is checked here; the scenario reference
+//! (`docs/scenario-reference.md`) documents the same schema and must be kept in step.
+
+use std::path::Path;
+
+use toml::de::{DeTable, DeValue};
+
+use crate::balancer::{AlgorithmSpec, catalogue, lookup};
+use crate::engine::SimTime;
+use crate::engine::rng::fnv1a64;
+use crate::model::{
+    ClassConfig, ClientsConfig, Dist, Load, RatePoint, RateSchedule, ServerGroupConfig, WorldConfig,
+};
+
+use super::doc::{Cx, SET_MARK, Tbl, V, join};
+use super::error::{Origin, Problem, ScenarioError, did_you_mean};
+use super::units::parse_duration;
+use super::{ReadFile, Scenario, overrides};
+
+/// Default waiting-room size of a server.
+pub(crate) const DEFAULT_QUEUE: u32 = 10_000;
+/// Default hard cap on events per replication.
+pub(crate) const DEFAULT_MAX_EVENTS: u64 = 1_000_000_000;
+
+struct Reader<'r> {
+    cx: Cx,
+    base_dir: &'r Path,
+    read: ReadFile<'r>,
+    stem: String,
+}
+
+pub(super) fn parse(
+    file: &str,
+    text: &str,
+    base_dir: &Path,
+    sets: &[String],
+    read: ReadFile<'_>,
+) -> Result<Scenario, ScenarioError> {
+    let fail = |problems: Vec<Problem>| ScenarioError {
+        file: file.to_string(),
+        source: text.to_string(),
+        problems,
+    };
+    let (doc, syntax) = DeTable::parse_recoverable(text);
+    if !syntax.is_empty() {
+        let problems = syntax
+            .iter()
+            .map(|e| Problem {
+                path: String::new(),
+                message: format!("TOML syntax error: {}", e.message().trim()),
+                hint: None,
+                origin: e.span().map_or(Origin::Whole, Origin::File),
+            })
+            .collect();
+        return Err(fail(problems));
+    }
+    let mut doc = doc.into_inner();
+    let mut cx = Cx {
+        problems: Vec::new(),
+        overrides: sets.to_vec(),
+    };
+    for (k, s) in sets.iter().enumerate() {
+        overrides::apply(&mut doc, k, s, &mut cx);
+    }
+    let stem = Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".into());
+    let mut r = Reader {
+        cx,
+        base_dir,
+        read,
+        stem,
+    };
+    let root = Tbl {
+        path: "",
+        t: &doc,
+        span: (0, text.len()),
+    };
+    let scenario = r.scenario(root);
+    let mut problems = r.cx.problems;
+    if problems.is_empty() {
+        if let Some(mut s) = scenario {
+            let mut h = text.to_string();
+            for o in sets {
+                h.push('\n');
+                h.push_str(o);
+            }
+            s.hash = fnv1a64(h.as_bytes());
+            return Ok(s);
+        }
+    }
+    // File order; overrides after the file.
+    problems.sort_by_key(|p| match &p.origin {
+        Origin::File(r) => (0, r.start),
+        Origin::Override(_) => (1, 0),
+        Origin::Whole => (2, 0),
+    });
+    problems.dedup();
+    if problems.is_empty() {
+        problems.push(Problem {
+            path: String::new(),
+            message: "invalid scenario".into(),
+            hint: None,
+            origin: Origin::Whole,
+        });
+    }
+    Err(fail(problems))
+}
+
+fn span_of(t: Tbl<'_, '_>) -> std::ops::Range<usize> {
+    t.span.0..t.span.1
+}
+
+impl Reader<'_> {
+    fn scenario(&mut self, root: Tbl<'_, '_>) -> Option<Scenario> {
+        self.cx.check_keys(
+            root,
+            &[
+                "scenario", "clients", "classes", "servers", "balancer", "compare",
+            ],
+        );
+        // [scenario]
+        let meta_v = self.cx.require(
+            root,
+            "scenario",
+            "a [scenario] table with at least `duration`",
+        );
+        let meta = meta_v.and_then(|v| self.cx.table("scenario", v));
+        let mut name = self.stem.clone();
+        let mut description = String::new();
+        let mut seed = 1u64;
+        let mut replications = 5u32;
+        let mut duration = None;
+        let mut warmup = SimTime::ZERO;
+        let mut max_events = DEFAULT_MAX_EVENTS;
+        if let Some(t) = meta {
+            self.cx.check_keys(
+                t,
+                &[
+                    "name",
+                    "description",
+                    "seed",
+                    "duration",
+                    "warmup",
+                    "replications",
+                    "max_events",
+                ],
+            );
+            if let Some(v) = t.t.get("name") {
+                if let Some(s) = self.cx.string("scenario.name", v) {
+                    if s.is_empty()
+                        || s.starts_with('.')
+                        || !s
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                    {
+                        self.cx.err("scenario.name", &v.span(), format!("expected a name of letters, digits, '-', '_' or '.' (it names the results directory), found \"{s}\""));
+                    } else {
+                        name = s;
+                    }
+                }
+            }
+            if let Some(v) = t.t.get("description") {
+                description = self
+                    .cx
+                    .string("scenario.description", v)
+                    .unwrap_or_default();
+            }
+            if let Some(v) = t.t.get("seed") {
+                seed = self
+                    .cx
+                    .int("scenario.seed", v, 0, i64::MAX)
+                    .map_or(seed, |x| x as u64);
+            }
+            if let Some(v) = t.t.get("replications") {
+                replications = self
+                    .cx
+                    .int("scenario.replications", v, 1, 100_000)
+                    .map_or(replications, |x| x as u32);
+            }
+            if let Some(v) = t.t.get("max_events") {
+                max_events = self
+                    .cx
+                    .int("scenario.max_events", v, 1, i64::MAX)
+                    .map_or(max_events, |x| x as u64);
+            }
+            if let Some(v) = self
+                .cx
+                .require(t, "duration", "the simulated run time, like \"120s\"")
+            {
+                duration = self.cx.duration("scenario.duration", v);
+                if duration == Some(SimTime::ZERO) {
+                    self.cx.err(
+                        "scenario.duration",
+                        &v.span(),
+                        "expected a positive duration, found 0",
+                    );
+                    duration = None;
+                }
+            }
+            if let Some(v) = t.t.get("warmup") {
+                if let Some(w) = self.cx.duration("scenario.warmup", v) {
+                    if duration.is_some_and(|d| w >= d) {
+                        self.cx.err(
+                            "scenario.warmup",
+                            &v.span(),
+                            format!(
+                                "expected a warm-up shorter than the duration ({}), found {w}",
+                                duration.unwrap_or_default()
+                            ),
+                        );
+                    }
+                    warmup = w;
+                }
+            }
+        }
+
+        let clients = self.clients(root);
+        let classes = self.classes(root);
+        let groups = self.servers(root);
+        let classes = match classes {
+            Some(cls) => self.check_pools(cls, groups.as_deref()),
+            None => None,
+        };
+        let n_servers: usize = groups
+            .as_ref()
+            .map_or(0, |g| g.iter().map(|g| g.count as usize).sum());
+        let algorithm = self.balancer(root, n_servers);
+        let compare = self.compare(root, n_servers);
+
+        let world = WorldConfig {
+            duration: duration?,
+            warmup,
+            max_events,
+            clients: clients?,
+            classes: classes?,
+            groups: groups?,
+            algorithm: algorithm?,
+        };
+        self.check_event_budget(&world, root);
+        Some(Scenario {
+            name,
+            description,
+            seed,
+            replications,
+            world,
+            compare: compare?,
+            hash: 0,
+        })
+    }
+
+    fn check_event_budget(&mut self, w: &WorldConfig, root: Tbl<'_, '_>) {
+        let expected = match &w.clients.load {
+            Load::Open(s) => s.expected_arrivals(SimTime::ZERO, w.duration),
+            Load::Closed { .. } => return,
+        };
+        // Each request takes at least two events (arrival and completion).
+        if expected * 2.0 > w.max_events as f64 {
+            let span = root.t.get("clients").map_or(0..0, |v| v.span());
+            self.cx.err_hint(
+                "clients",
+                &span,
+                format!("about {expected:.3e} requests per replication need more events than scenario.max_events = {}", w.max_events),
+                Some("lower the rate or duration, or raise scenario.max_events".into()),
+            );
+        }
+    }
+
+    fn clients(&mut self, root: Tbl<'_, '_>) -> Option<ClientsConfig> {
+        let v = self.cx.require(
+            root,
+            "clients",
+            "a [clients] table with `rate` (open loop) or `users` (closed loop)",
+        )?;
+        let t = self.cx.table("clients", v)?;
+        self.cx.check_keys(
+            t,
+            &["mode", "rate", "schedule", "users", "think", "timeout"],
+        );
+        let mut mode = "open".to_string();
+        if let Some(v) = t.t.get("mode") {
+            match self.cx.string("clients.mode", v).as_deref() {
+                Some(m @ ("open" | "closed")) => mode = m.to_string(),
+                Some(m) => {
+                    let hint =
+                        did_you_mean(m, ["open", "closed"]).map(|s| format!("did you mean `{s}`?"));
+                    self.cx.err_hint(
+                        "clients.mode",
+                        &v.span(),
+                        format!("expected \"open\" or \"closed\", found \"{m}\""),
+                        hint,
+                    );
+                    return None;
+                }
+                None => return None,
+            }
+        }
+        let timeout = match t.t.get("timeout") {
+            Some(v) => match self.cx.duration("clients.timeout", v) {
+                Some(SimTime::ZERO) => {
+                    self.cx.err(
+                        "clients.timeout",
+                        &v.span(),
+                        "expected a positive duration, found 0",
+                    );
+                    None
+                }
+                other => other,
+            },
+            None => None,
+        };
+        let not_here = |cx: &mut Cx, key: &str, m: &str| {
+            if let Some(v) = t.t.get(key) {
+                cx.err(
+                    &join("clients", key),
+                    &v.span(),
+                    format!("`{key}` does not apply to mode = \"{m}\""),
+                );
+            }
+        };
+        let load = if mode == "open" {
+            not_here(&mut self.cx, "users", "open");
+            not_here(&mut self.cx, "think", "open");
+            match (t.t.get("rate"), t.t.get("schedule")) {
+                (Some(_), Some(s)) => {
+                    self.cx.err(
+                        "clients.schedule",
+                        &s.span(),
+                        "give either `rate` or `schedule`, not both",
+                    );
+                    None
+                }
+                (Some(v), None) => match self.cx.rate("clients.rate", v) {
+                    Some(r) if r > 0.0 && r <= 1e12 => Some(Load::Open(RateSchedule::constant(r))),
+                    Some(r) => {
+                        self.cx.err(
+                            "clients.rate",
+                            &v.span(),
+                            format!("expected a rate above 0 and at most 1e12/s, found {r}/s"),
+                        );
+                        None
+                    }
+                    None => None,
+                },
+                (None, Some(v)) => self.schedule(v).map(Load::Open),
+                (None, None) => {
+                    self.cx.err("clients.rate", &span_of(t), "missing key `rate` in [clients]: expected an arrival rate like \"900/s\" (or a `schedule`)");
+                    None
+                }
+            }
+        } else {
+            not_here(&mut self.cx, "rate", "closed");
+            not_here(&mut self.cx, "schedule", "closed");
+            let users = self
+                .cx
+                .require(t, "users", "the number of closed-loop users")
+                .and_then(|v| self.cx.int("clients.users", v, 1, 10_000_000));
+            let think = match t.t.get("think") {
+                Some(v) => self.dist("clients.think", v),
+                None => Some(Dist::Constant { ns: 0.0 }),
+            };
+            Some(Load::Closed {
+                users: users? as u32,
+                think: think?,
+            })
+        };
+        Some(ClientsConfig {
+            load: load?,
+            timeout,
+        })
+    }
+
+    fn schedule(&mut self, v: &V<'_>) -> Option<RateSchedule> {
+        let arr = self.cx.array("clients.schedule", v)?;
+        if arr.is_empty() {
+            self.cx.err(
+                "clients.schedule",
+                &v.span(),
+                "expected at least one point like { at = \"0s\", rate = \"100/s\" }",
+            );
+            return None;
+        }
+        let mut points = Vec::new();
+        let mut ok = true;
+        for (i, e) in arr.iter().enumerate() {
+            let path = format!("clients.schedule[{i}]");
+            let Some(t) = self.cx.table(&path, e) else {
+                ok = false;
+                continue;
+            };
+            self.cx.check_keys(t, &["at", "rate", "ramp"]);
+            let at = self
+                .cx
+                .require(t, "at", "the time this rate starts")
+                .and_then(|v| self.cx.duration(&join(&path, "at"), v));
+            let rate = self
+                .cx
+                .require(t, "rate", "a rate like \"900/s\"")
+                .and_then(|v| self.cx.rate(&join(&path, "rate"), v));
+            let ramp =
+                t.t.get("ramp")
+                    .and_then(|v| self.cx.boolean(&join(&path, "ramp"), v))
+                    .unwrap_or(false);
+            match (at, rate) {
+                (Some(at), Some(rate)) => {
+                    if i == 0 && at != SimTime::ZERO {
+                        self.cx.err(
+                            &join(&path, "at"),
+                            &e.span(),
+                            format!("expected the first point at \"0s\", found {at}"),
+                        );
+                        ok = false;
+                    }
+                    if let Some(prev) = points.last().map(|p: &RatePoint| p.at) {
+                        if at <= prev {
+                            self.cx.err(
+                                &join(&path, "at"),
+                                &e.span(),
+                                format!(
+                                    "expected times in increasing order, found {at} after {prev}"
+                                ),
+                            );
+                            ok = false;
+                        }
+                    }
+                    if rate > 1e12 {
+                        self.cx.err(
+                            &join(&path, "rate"),
+                            &e.span(),
+                            "expected a rate of at most 1e12/s",
+                        );
+                        ok = false;
+                    }
+                    if ramp && i + 1 == arr.len() {
+                        self.cx.err(
+                            &join(&path, "ramp"),
+                            &e.span(),
+                            "the last point cannot ramp: there is no next point to ramp to",
+                        );
+                        ok = false;
+                    }
+                    points.push(RatePoint {
+                        at,
+                        rate_per_s: rate,
+                        ramp,
+                    });
+                }
+                _ => ok = false,
+            }
+        }
+        if ok && points.iter().all(|p| p.rate_per_s == 0.0) {
+            self.cx.err(
+                "clients.schedule",
+                &v.span(),
+                "every rate in the schedule is zero: no request would ever arrive",
+            );
+            ok = false;
+        }
+        ok.then_some(RateSchedule { points })
+    }
+
+    /// `(class, pool span)` pairs; the pool is checked once the server groups are known.
+    fn classes(
+        &mut self,
+        root: Tbl<'_, '_>,
+    ) -> Option<Vec<(ClassConfig, Option<(String, std::ops::Range<usize>)>)>> {
+        let v = self.cx.require(
+            root,
+            "classes",
+            "at least one [[classes]] entry with a `service` distribution",
+        )?;
+        let arr = self.cx.array("classes", v)?;
+        if arr.is_empty() {
+            self.cx
+                .err("classes", &v.span(), "expected at least one request class");
+            return None;
+        }
+        let single = arr.len() == 1;
+        let mut out = Vec::new();
+        let mut ok = true;
+        let mut names: Vec<String> = Vec::new();
+        for (i, e) in arr.iter().enumerate() {
+            let path = format!("classes[{i}]");
+            let Some(t) = self.cx.table(&path, e) else {
+                ok = false;
+                continue;
+            };
+            self.cx.check_keys(t, &["name", "share", "service", "pool"]);
+            let name = match t.t.get("name") {
+                Some(v) => self
+                    .cx
+                    .string(&join(&path, "name"), v)
+                    .map(|n| (n, v.span())),
+                None => Some((
+                    if single {
+                        "default".to_string()
+                    } else {
+                        format!("class-{}", i + 1)
+                    },
+                    e.span(),
+                )),
+            };
+            if let Some((n, span)) = &name {
+                if n.is_empty() {
+                    self.cx
+                        .err(&join(&path, "name"), span, "expected a non-empty name");
+                } else if names.contains(n) {
+                    self.cx.err(
+                        &join(&path, "name"),
+                        span,
+                        format!("duplicate class name \"{n}\""),
+                    );
+                }
+                names.push(n.clone());
+            }
+            let share = match t.t.get("share") {
+                Some(v) => self
+                    .cx
+                    .number(&join(&path, "share"), v, "a share in (0, 1]", |x| {
+                        x > 0.0 && x <= 1.0
+                    }),
+                None if single => Some(1.0),
+                None => {
+                    self.cx.err(&join(&path, "share"), &span_of(t), "missing key `share`: expected this class's share of requests (shares sum to 1)");
+                    None
+                }
+            };
+            let service = self
+                .cx
+                .require(
+                    t,
+                    "service",
+                    "a service-time distribution like { dist = \"exponential\", mean = \"10ms\" }",
+                )
+                .and_then(|v| self.dist(&join(&path, "service"), v));
+            let pool = t.t.get("pool").and_then(|v| {
+                self.cx
+                    .string(&join(&path, "pool"), v)
+                    .map(|s| (s, v.span()))
+            });
+            match (name, share, service) {
+                (Some((name, _)), Some(share), Some(service)) => out.push((
+                    ClassConfig {
+                        name,
+                        share,
+                        service,
+                        pool: None,
+                    },
+                    pool,
+                )),
+                _ => ok = false,
+            }
+        }
+        if ok {
+            let sum: f64 = out.iter().map(|(c, _)| c.share).sum();
+            if (sum - 1.0).abs() > 1e-6 {
+                let detail: Vec<String> = out
+                    .iter()
+                    .map(|(c, _)| format!("{} {}", c.name, c.share))
+                    .collect();
+                self.cx.err_hint(
+                    "classes",
+                    &v.span(),
+                    format!(
+                        "expected shares that sum to 1, found {sum} ({})",
+                        detail.join(" + ")
+                    ),
+                    Some("shares are probabilities: scale them so they add up to 1".into()),
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn check_pools(
+        &mut self,
+        classes: Vec<(ClassConfig, Option<(String, std::ops::Range<usize>)>)>,
+        groups: Option<&[ServerGroupConfig]>,
+    ) -> Option<Vec<ClassConfig>> {
+        let groups = groups?;
+        let mut out = Vec::new();
+        for (i, (mut class, pool)) in classes.into_iter().enumerate() {
+            if let Some((p, span)) = pool {
+                if let Some(g) = groups.iter().position(|g| g.name == p) {
+                    class.pool = Some(g);
+                    if groups[g].weight == 0 {
+                        self.cx.err(&format!("classes[{i}].pool"), &span, format!("server group \"{p}\" has weight 0: this class could never be served"));
+                    }
+                } else {
+                    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+                    let hint = match did_you_mean(&p, names.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("server groups: {}", names.join(", ")),
+                    };
+                    self.cx.err_hint(
+                        &format!("classes[{i}].pool"),
+                        &span,
+                        format!("no server group named \"{p}\""),
+                        Some(hint),
+                    );
+                }
+            }
+            out.push(class);
+        }
+        Some(out)
+    }
+
+    fn servers(&mut self, root: Tbl<'_, '_>) -> Option<Vec<ServerGroupConfig>> {
+        let v = self
+            .cx
+            .require(root, "servers", "at least one [[servers]] group")?;
+        let arr = self.cx.array("servers", v)?;
+        if arr.is_empty() {
+            self.cx
+                .err("servers", &v.span(), "expected at least one server group");
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, e) in arr.iter().enumerate() {
+            let path = format!("servers[{i}]");
+            let Some(t) = self.cx.table(&path, e) else {
+                ok = false;
+                continue;
+            };
+            self.cx.check_keys(
+                t,
+                &[
+                    "name",
+                    "count",
+                    "slots",
+                    "queue",
+                    "speed",
+                    "weight",
+                    "network_delay",
+                ],
+            );
+            let name = match t.t.get("name") {
+                Some(v) => {
+                    let n = self.cx.string(&join(&path, "name"), v);
+                    if let Some(n) = &n {
+                        if n.is_empty()
+                            || !n
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                        {
+                            self.cx.err(&join(&path, "name"), &v.span(), format!("expected a name of letters, digits, '-', '_' or '.', found \"{n}\""));
+                        } else if out.iter().any(|g: &ServerGroupConfig| &g.name == n) {
+                            self.cx.err(
+                                &join(&path, "name"),
+                                &v.span(),
+                                format!("duplicate server group name \"{n}\""),
+                            );
+                        }
+                    }
+                    n
+                }
+                None => Some(if arr.len() == 1 {
+                    "server".to_string()
+                } else {
+                    format!("group{}", i + 1)
+                }),
+            };
+            let int = |cx: &mut Cx, key: &str, min: i64, max: i64, default: i64| match t.t.get(key)
+            {
+                Some(v) => cx.int(&join(&path, key), v, min, max),
+                None => Some(default),
+            };
+            let count = int(&mut self.cx, "count", 1, 1_000_000, 1);
+            let slots = int(&mut self.cx, "slots", 1, 1_000_000, 1);
+            let weight = int(&mut self.cx, "weight", 0, 1_000_000, 1);
+            let queue = match t.t.get("queue") {
+                Some(v) if v.get_ref().as_str() == Some("unlimited") => Some(u32::MAX as i64),
+                Some(v) if v.get_ref().is_str() => {
+                    self.cx.err(
+                        &join(&path, "queue"),
+                        &v.span(),
+                        "expected an integer ≥ 0 or \"unlimited\"",
+                    );
+                    None
+                }
+                Some(v) => self
+                    .cx
+                    .int(&join(&path, "queue"), v, 0, i64::from(u32::MAX) - 1),
+                None => Some(i64::from(DEFAULT_QUEUE)),
+            };
+            let speed = match t.t.get("speed") {
+                Some(v) => self.cx.number(
+                    &join(&path, "speed"),
+                    v,
+                    "a speed factor above 0 (1.0 = nominal)",
+                    |x| x > 0.0 && x <= 1e6,
+                ),
+                None => Some(1.0),
+            };
+            let network_delay = match t.t.get("network_delay") {
+                Some(v) => self.dist(&join(&path, "network_delay"), v).map(Some),
+                None => Some(None),
+            };
+            match (name, count, slots, weight, queue, speed, network_delay) {
+                (
+                    Some(name),
+                    Some(count),
+                    Some(slots),
+                    Some(weight),
+                    Some(queue),
+                    Some(speed),
+                    Some(network_delay),
+                ) => out.push(ServerGroupConfig {
+                    name,
+                    count: count as u32,
+                    speed,
+                    slots: slots as u32,
+                    queue: queue as u32,
+                    weight: weight as u32,
+                    network_delay,
+                }),
+                _ => ok = false,
+            }
+        }
+        if ok && out.iter().all(|g| g.weight == 0) {
+            self.cx.err(
+                "servers",
+                &v.span(),
+                "every server group has weight 0: no server could receive traffic",
+            );
+            ok = false;
+        }
+        let total: u64 = out.iter().map(|g| u64::from(g.count)).sum();
+        if total > 1_000_000 {
+            self.cx.err(
+                "servers",
+                &v.span(),
+                format!("expected at most 1,000,000 servers in all, found {total}"),
+            );
+            ok = false;
+        }
+        ok.then_some(out)
+    }
+
+    fn balancer(&mut self, root: Tbl<'_, '_>, n_servers: usize) -> Option<AlgorithmSpec> {
+        let Some(v) = root.t.get("balancer") else {
+            return Some(AlgorithmSpec::RoundRobin);
+        };
+        let t = self.cx.table("balancer", v)?;
+        self.cx.check_keys(t, &["algorithm", "d"]);
+        let d = match t.t.get("d") {
+            Some(v) => Some((self.cx.int("balancer.d", v, 1, 1_000_000)? as u32, v.span())),
+            None => None,
+        };
+        let Some(av) = t.t.get("algorithm") else {
+            if let Some((_, span)) = d {
+                self.cx
+                    .err("balancer.d", &span, "`d` needs algorithm = \"power-of-d\"");
+                return None;
+            }
+            return Some(AlgorithmSpec::RoundRobin);
+        };
+        let name = self.cx.string("balancer.algorithm", av)?;
+        self.algorithm("balancer.algorithm", &av.span(), &name, d, n_servers)
+    }
+
+    fn algorithm(
+        &mut self,
+        path: &str,
+        span: &std::ops::Range<usize>,
+        name: &str,
+        d: Option<(u32, std::ops::Range<usize>)>,
+        n_servers: usize,
+    ) -> Option<AlgorithmSpec> {
+        let numbered = name
+            .strip_prefix("power-of-")
+            .and_then(|n| n.parse::<u32>().ok());
+        let spec = if let Some(k) = numbered {
+            if k == 0 {
+                self.cx
+                    .err(path, span, "power-of-0 samples no server: expected d ≥ 1");
+                return None;
+            }
+            AlgorithmSpec::PowerOfD { d: k }
+        } else {
+            let Some(info) = lookup(name) else {
+                let names = catalogue()
+                    .iter()
+                    .flat_map(|a| std::iter::once(a.name).chain(a.aliases.iter().copied()));
+                let hint = match did_you_mean(name, names) {
+                    Some(s) => {
+                        format!("did you mean `{s}`? (`lblab list algorithms` lists them all)")
+                    }
+                    None => "`lblab list algorithms` lists them all".to_string(),
+                };
+                self.cx.err_hint(
+                    path,
+                    span,
+                    format!("unknown algorithm \"{name}\""),
+                    Some(hint),
+                );
+                return None;
+            };
+            match info.name {
+                "round-robin" => AlgorithmSpec::RoundRobin,
+                "weighted-round-robin" => AlgorithmSpec::WeightedRoundRobin,
+                "least-connections" => AlgorithmSpec::LeastConnections,
+                "weighted-least-connections" => AlgorithmSpec::WeightedLeastConnections,
+                "random" => AlgorithmSpec::Random,
+                "power-of-d" => {
+                    let implied = if name == "power-of-d" { None } else { Some(2) };
+                    match (implied, &d) {
+                        (Some(2), Some((k, s))) if *k != 2 => {
+                            self.cx.err("balancer.d", s, format!("\"{name}\" means d = 2, but d = {k}; use algorithm = \"power-of-d\""));
+                            return None;
+                        }
+                        _ => AlgorithmSpec::PowerOfD {
+                            d: d.as_ref().map_or(2, |(k, _)| *k),
+                        },
+                    }
+                }
+                other => unreachable!("catalogue entry {other} has no spec"),
+            }
+        };
+        if let (Some((_, s)), false) = (&d, matches!(spec, AlgorithmSpec::PowerOfD { .. })) {
+            self.cx
+                .err("balancer.d", s, format!("`d` does not apply to \"{name}\""));
+            return None;
+        }
+        if let AlgorithmSpec::PowerOfD { d } = spec {
+            if n_servers > 0 && d as usize > n_servers {
+                self.cx.err(
+                    path,
+                    span,
+                    format!("d = {d} exceeds the {n_servers} servers"),
+                );
+                return None;
+            }
+        }
+        Some(spec)
+    }
+
+    fn compare(&mut self, root: Tbl<'_, '_>, n_servers: usize) -> Option<Vec<AlgorithmSpec>> {
+        let Some(v) = root.t.get("compare") else {
+            return Some(Vec::new());
+        };
+        let t = self.cx.table("compare", v)?;
+        self.cx.check_keys(t, &["algorithms"]);
+        let Some(av) = t.t.get("algorithms") else {
+            return Some(Vec::new());
+        };
+        let arr = self.cx.array("compare.algorithms", av)?;
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, e) in arr.iter().enumerate() {
+            let path = format!("compare.algorithms[{i}]");
+            match self
+                .cx
+                .string(&path, e)
+                .and_then(|n| self.algorithm(&path, &e.span(), &n, None, n_servers))
+            {
+                Some(a) if out.contains(&a) => {
+                    self.cx.err(
+                        &path,
+                        &e.span(),
+                        format!("\"{}\" is listed twice", a.name()),
+                    );
+                    ok = false;
+                }
+                Some(a) => out.push(a),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// A distribution: a table `{ dist = "...", ... }`, or a duration string (a constant).
+    fn dist(&mut self, path: &str, v: &V<'_>) -> Option<Dist> {
+        match v.get_ref() {
+            DeValue::String(_) => {
+                return self.cx.duration(path, v).map(|t| Dist::Constant {
+                    ns: t.as_nanos() as f64,
+                });
+            }
+            DeValue::Table(_) => {}
+            _ => {
+                self.cx.err(path, &v.span(), format!("expected a distribution like {{ dist = \"exponential\", mean = \"10ms\" }} or a duration, found {}", super::doc::describe(v.get_ref())));
+                return None;
+            }
+        }
+        let t = self.cx.table(path, v)?;
+        self.dist_table(path, t, &[])
+    }
+
+    fn dist_table(&mut self, path: &str, t: Tbl<'_, '_>, extra: &[&str]) -> Option<Dist> {
+        let kinds = [
+            "constant",
+            "exponential",
+            "uniform",
+            "lognormal",
+            "bounded-pareto",
+            "mixture",
+            "empirical",
+        ];
+        let kv = self.cx.require(
+            t,
+            "dist",
+            &format!("the distribution kind, one of: {}", kinds.join(", ")),
+        )?;
+        let kind = self.cx.string(&join(path, "dist"), kv)?;
+        let keys: &[&str] = match kind.as_str() {
+            "constant" => &["value"],
+            "exponential" => &["mean"],
+            "uniform" => &["min", "max"],
+            "lognormal" => &["median", "p99", "mu", "sigma"],
+            "bounded-pareto" => &["alpha", "min", "max"],
+            "mixture" => &["parts"],
+            "empirical" => &["file", "column", "unit"],
+            other => {
+                let hint = did_you_mean(other, kinds).map(|s| format!("did you mean `{s}`?"));
+                self.cx.err_hint(
+                    &join(path, "dist"),
+                    &kv.span(),
+                    format!(
+                        "unknown distribution \"{other}\" (expected one of: {})",
+                        kinds.join(", ")
+                    ),
+                    hint,
+                );
+                return None;
+            }
+        };
+        let mut allowed = vec!["dist"];
+        allowed.extend_from_slice(keys);
+        allowed.extend_from_slice(extra);
+        self.cx.check_keys(t, &allowed);
+        let dur = |cx: &mut Cx, key: &str, what: &str| -> Option<f64> {
+            let v = cx.require(t, key, what)?;
+            cx.duration(&join(path, key), v)
+                .map(|d| d.as_nanos() as f64)
+        };
+        let positive = |cx: &mut Cx, key: &str, x: Option<f64>| -> Option<f64> {
+            match x {
+                Some(x) if x > 0.0 => Some(x),
+                Some(_) => {
+                    cx.err(
+                        &join(path, key),
+                        &t.t.get(key).map_or(0..0, |v| v.span()),
+                        "expected a positive duration, found 0",
+                    );
+                    None
+                }
+                None => None,
+            }
+        };
+        match kind.as_str() {
+            "constant" => Some(Dist::Constant {
+                ns: dur(&mut self.cx, "value", "the constant duration")?,
+            }),
+            "exponential" => {
+                let m = dur(&mut self.cx, "mean", "the mean duration");
+                Some(Dist::Exponential {
+                    mean_ns: positive(&mut self.cx, "mean", m)?,
+                })
+            }
+            "uniform" => {
+                let lo = dur(&mut self.cx, "min", "the lower bound");
+                let hi = dur(&mut self.cx, "max", "the upper bound");
+                let (lo, hi) = (lo?, hi?);
+                if hi < lo {
+                    self.cx.err(
+                        &join(path, "max"),
+                        &t.t.get("max").map_or(0..0, |v| v.span()),
+                        "expected max ≥ min",
+                    );
+                    return None;
+                }
+                Some(Dist::Uniform {
+                    lo_ns: lo,
+                    hi_ns: hi,
+                })
+            }
+            "lognormal" => {
+                let has = |k: &str| t.t.get(k).is_some();
+                if has("mu") || has("sigma") {
+                    if has("median") || has("p99") {
+                        self.cx.err(
+                            path,
+                            &span_of(t),
+                            "give either median and p99, or mu and sigma, not both",
+                        );
+                        return None;
+                    }
+                    let mu = self
+                        .cx
+                        .require(t, "mu", "the mean of ln(seconds)")
+                        .and_then(|v| {
+                            self.cx.number(
+                                &join(path, "mu"),
+                                v,
+                                "a number (mean of ln of seconds)",
+                                |x| x.abs() < 50.0,
+                            )
+                        });
+                    let sigma = self
+                        .cx
+                        .require(t, "sigma", "the standard deviation of ln(seconds)")
+                        .and_then(|v| {
+                            self.cx
+                                .number(&join(path, "sigma"), v, "a number from 0 to 10", |x| {
+                                    (0.0..=10.0).contains(&x)
+                                })
+                        });
+                    // mu is in log-seconds; the model works in log-nanoseconds.
+                    Some(Dist::LogNormal {
+                        mu: mu? + 1e9f64.ln(),
+                        sigma: sigma?,
+                    })
+                } else {
+                    let med = dur(
+                        &mut self.cx,
+                        "median",
+                        "the median duration (or mu and sigma)",
+                    );
+                    let med = positive(&mut self.cx, "median", med);
+                    let p99 = dur(&mut self.cx, "p99", "the 99th-percentile duration");
+                    let (med, p99) = (med?, p99?);
+                    if p99 <= med {
+                        self.cx.err(
+                            &join(path, "p99"),
+                            &t.t.get("p99").map_or(0..0, |v| v.span()),
+                            "expected p99 above the median",
+                        );
+                        return None;
+                    }
+                    let d = Dist::lognormal_from_median_p99(med, p99);
+                    if let Dist::LogNormal { sigma, .. } = d {
+                        if sigma > 10.0 {
+                            self.cx.err(
+                                &join(path, "p99"),
+                                &t.t.get("p99").map_or(0..0, |v| v.span()),
+                                "p99 is too far above the median (sigma > 10)",
+                            );
+                            return None;
+                        }
+                    }
+                    Some(d)
+                }
+            }
+            "bounded-pareto" => {
+                let alpha = self
+                    .cx
+                    .require(t, "alpha", "the shape (tail index) > 0")
+                    .and_then(|v| {
+                        self.cx.number(
+                            &join(path, "alpha"),
+                            v,
+                            "a shape from 0 to 100 (exclusive of 0)",
+                            |x| x > 0.0 && x <= 100.0,
+                        )
+                    });
+                let lo = dur(&mut self.cx, "min", "the lower bound");
+                let lo = positive(&mut self.cx, "min", lo);
+                let hi = dur(&mut self.cx, "max", "the upper bound");
+                let (alpha, lo, hi) = (alpha?, lo?, hi?);
+                if hi <= lo {
+                    self.cx.err(
+                        &join(path, "max"),
+                        &t.t.get("max").map_or(0..0, |v| v.span()),
+                        "expected max above min",
+                    );
+                    return None;
+                }
+                Some(Dist::BoundedPareto {
+                    alpha,
+                    lo_ns: lo,
+                    hi_ns: hi,
+                })
+            }
+            "mixture" => {
+                let pv =
+                    self.cx
+                        .require(t, "parts", "an array of { weight = ..., dist = ..., ... }")?;
+                let arr = self.cx.array(&join(path, "parts"), pv)?;
+                if arr.is_empty() {
+                    self.cx.err(
+                        &join(path, "parts"),
+                        &pv.span(),
+                        "expected at least one part",
+                    );
+                    return None;
+                }
+                let mut parts = Vec::new();
+                let mut weights = Vec::new();
+                let mut ok = true;
+                for (i, e) in arr.iter().enumerate() {
+                    let pp = format!("{path}.parts[{i}]");
+                    let Some(pt) = self.cx.table(&pp, e) else {
+                        ok = false;
+                        continue;
+                    };
+                    let w = self
+                        .cx
+                        .require(pt, "weight", "this part's probability")
+                        .and_then(|v| {
+                            self.cx
+                                .number(&join(&pp, "weight"), v, "a weight in (0, 1]", |x| {
+                                    x > 0.0 && x <= 1.0
+                                })
+                        });
+                    let d = self.dist_table(&pp, pt, &["weight"]);
+                    match (w, d) {
+                        (Some(w), Some(d)) => {
+                            weights.push(w);
+                            parts.push(d);
+                        }
+                        _ => ok = false,
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                let sum: f64 = weights.iter().sum();
+                if (sum - 1.0).abs() > 1e-6 {
+                    self.cx.err(
+                        &join(path, "parts"),
+                        &pv.span(),
+                        format!("expected weights that sum to 1, found {sum}"),
+                    );
+                    return None;
+                }
+                let mut acc = 0.0;
+                let cumulative = weights
+                    .iter()
+                    .map(|w| {
+                        acc += w;
+                        acc
+                    })
+                    .collect();
+                Some(Dist::Mixture { cumulative, parts })
+            }
+            "empirical" => self.empirical(path, t),
+            _ => None,
+        }
+    }
+
+    fn empirical(&mut self, path: &str, t: Tbl<'_, '_>) -> Option<Dist> {
+        let fv = self
+            .cx
+            .require(t, "file", "a CSV file path (relative to the scenario)")?;
+        let file = self.cx.string(&join(path, "file"), fv)?;
+        let column = match t.t.get("column") {
+            Some(v) => Some(self.cx.string(&join(path, "column"), v)?),
+            None => None,
+        };
+        let unit_ns = match t.t.get("unit") {
+            Some(v) => {
+                let u = self.cx.string(&join(path, "unit"), v)?;
+                match parse_duration(&format!("1{u}")) {
+                    Ok(d) => d.as_nanos() as f64,
+                    Err(_) => {
+                        self.cx.err(
+                            &join(path, "unit"),
+                            &v.span(),
+                            format!("expected a time unit (ns, us, ms, s, m, h), found \"{u}\""),
+                        );
+                        return None;
+                    }
+                }
+            }
+            None => 1e9,
+        };
+        let full = self.base_dir.join(&file);
+        let fpath = join(path, "file");
+        let span = fv.span();
+        let text = match (self.read)(&full) {
+            Ok(t) => t,
+            Err(e) => {
+                self.cx.err(
+                    &fpath,
+                    &span,
+                    format!("cannot read {}: {e}", full.display()),
+                );
+                return None;
+            }
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let headers = match rdr.headers() {
+            Ok(h) => h.clone(),
+            Err(e) => {
+                self.cx.err(
+                    &fpath,
+                    &span,
+                    format!("{}: not a CSV file: {e}", full.display()),
+                );
+                return None;
+            }
+        };
+        let col = match &column {
+            Some(c) => match headers.iter().position(|h| h == c) {
+                Some(i) => i,
+                None => {
+                    let hint =
+                        did_you_mean(c, headers.iter()).map(|s| format!("did you mean `{s}`?"));
+                    self.cx.err_hint(
+                        &join(path, "column"),
+                        &t.t.get("column").map_or(0..0, |v| v.span()),
+                        format!(
+                            "{} has no column \"{c}\" (columns: {})",
+                            full.display(),
+                            headers.iter().collect::<Vec<_>>().join(", ")
+                        ),
+                        hint,
+                    );
+                    return None;
+                }
+            },
+            None => 0,
+        };
+        let mut values = Vec::new();
+        for (row, rec) in rdr.records().enumerate() {
+            let line = row + 2;
+            let rec = match rec {
+                Ok(r) => r,
+                Err(e) => {
+                    self.cx.err(
+                        &fpath,
+                        &span,
+                        format!("{} line {line}: {e}", full.display()),
+                    );
+                    return None;
+                }
+            };
+            let Some(cell) = rec.get(col) else {
+                self.cx.err(
+                    &fpath,
+                    &span,
+                    format!("{} line {line}: missing column {}", full.display(), col + 1),
+                );
+                return None;
+            };
+            let ns = match cell.parse::<f64>() {
+                Ok(x) => x * unit_ns,
+                Err(_) => {
+                    match parse_duration(cell) {
+                        Ok(d) => d.as_nanos() as f64,
+                        Err(_) => {
+                            self.cx.err(&fpath, &span, format!("{} line {line}: expected a number or a duration, found \"{cell}\"", full.display()));
+                            return None;
+                        }
+                    }
+                }
+            };
+            if !ns.is_finite() || ns < 0.0 || ns > 1e18 {
+                self.cx.err(
+                    &fpath,
+                    &span,
+                    format!(
+                        "{} line {line}: expected a non-negative duration, found \"{cell}\"",
+                        full.display()
+                    ),
+                );
+                return None;
+            }
+            values.push(ns);
+        }
+        if values.is_empty() {
+            self.cx.err(
+                &fpath,
+                &span,
+                format!("{} has no data rows", full.display()),
+            );
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        Some(Dist::Empirical { values_ns: values })
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_mark_is_large() {
+    const _: () = assert!(SET_MARK > 1 << 40);
+}

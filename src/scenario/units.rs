@@ -1,0 +1,116 @@
+//! Durations and rates as scenario files write them: `"250us"`, `"10ms"`, `"2s"`, `"900/s"`.
+
+use crate::engine::SimTime;
+
+/// Parses a duration with a unit (`ns`, `us`/`µs`, `ms`, `s`, `m`/`min`, `h`).
+/// A bare `0` is accepted; any other number needs a unit.
+pub fn parse_duration(s: &str) -> Result<SimTime, String> {
+    let t = s.trim();
+    if t == "0" {
+        return Ok(SimTime::ZERO);
+    }
+    let split = t
+        .find(|c: char| {
+            !(c.is_ascii_digit()
+                || c == '.'
+                || c == '_'
+                || c == 'e'
+                || c == 'E'
+                || c == '+'
+                || c == '-')
+        })
+        .ok_or_else(|| format!("`{t}` has no unit (write e.g. \"{t}ms\" or \"{t}s\")"))?;
+    let (num, unit) = t.split_at(split);
+    let unit = unit.trim();
+    let scale = match unit {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" | "sec" => 1e9,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        _ => {
+            return Err(format!(
+                "unknown duration unit `{unit}` (use ns, us, ms, s, m or h)"
+            ));
+        }
+    };
+    let x: f64 = num
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("`{num}` is not a number"))?;
+    if !x.is_finite() || x < 0.0 {
+        return Err(format!(
+            "duration must be a finite non-negative number, found `{t}`"
+        ));
+    }
+    let ns = x * scale;
+    if ns > 1e18 {
+        return Err(format!(
+            "duration `{t}` is too long (the limit is about 31 years)"
+        ));
+    }
+    Ok(SimTime::from_nanos_f64(ns))
+}
+
+/// Parses a rate such as `"900/s"`, `"15/min"`, `"2/ms"` into requests per second.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, per) = t
+        .split_once('/')
+        .ok_or_else(|| format!("`{t}` is not a rate (write e.g. \"900/s\")"))?;
+    let per = per.trim();
+    let per_s = match per {
+        "s" | "sec" => 1.0,
+        "ms" => 1e-3,
+        "us" | "µs" => 1e-6,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => {
+            return Err(format!(
+                "unknown rate unit `/{per}` (use /s, /ms, /min or /h)"
+            ));
+        }
+    };
+    let x: f64 = num
+        .trim()
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("`{num}` is not a number"))?;
+    if !x.is_finite() || x < 0.0 {
+        return Err(format!(
+            "rate must be a finite non-negative number, found `{t}`"
+        ));
+    }
+    Ok(x / per_s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250us"), Ok(SimTime(250_000)));
+        assert_eq!(parse_duration("10ms"), Ok(SimTime(10_000_000)));
+        assert_eq!(parse_duration("1.5s"), Ok(SimTime(1_500_000_000)));
+        assert_eq!(parse_duration("5m"), Ok(SimTime::from_secs(300)));
+        assert_eq!(parse_duration("2h"), Ok(SimTime::from_secs(7200)));
+        assert_eq!(parse_duration("0"), Ok(SimTime::ZERO));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("10 parsecs").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("1e300s").is_err());
+        assert!(parse_duration("nans").is_err());
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("900/s"), Ok(900.0));
+        assert_eq!(parse_rate("60/min"), Ok(1.0));
+        assert_eq!(parse_rate("2/ms"), Ok(2000.0));
+        assert!(parse_rate("900").is_err());
+        assert!(parse_rate("-1/s").is_err());
+        assert!(parse_rate("x/s").is_err());
+    }
+}
