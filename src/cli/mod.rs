@@ -51,6 +51,9 @@ enum Cmd {
     /// Run a scenario with its configured algorithm: print a summary table and write
     /// summary.csv, servers.csv and manifest.toml under results/<scenario>/run/.
     Run(RunArgs),
+    /// Run the same workload under several algorithms (common random numbers: every
+    /// algorithm sees the same arrivals and service times) and print them side by side.
+    Compare(CompareArgs),
     /// Check scenario files and report every problem with its file, line and key path.
     Validate {
         /// Scenario files to check.
@@ -91,35 +94,63 @@ pub enum Format {
     Csv,
 }
 
+/// Flags shared by the commands that run simulations.
 #[derive(clap::Args, Debug)]
-struct RunArgs {
+struct CommonArgs {
     /// The scenario file (TOML).
     file: PathBuf,
     /// Master seed (overrides scenario.seed).
     #[arg(long)]
     seed: Option<u64>,
     /// Number of replications (overrides scenario.replications).
-    #[arg(short = 'r', long)]
+    #[arg(short = 'r', long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     replications: Option<u32>,
-    /// Balancing algorithm (shorthand for --set balancer.algorithm=NAME).
-    #[arg(short = 'a', long, value_name = "NAME")]
-    algorithm: Option<String>,
     /// Override any scenario key, e.g. --set clients.rate=1200/s or
     /// --set servers.web.slots=8 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Results directory (default: results/<scenario>/run).
+    /// Results directory (default: results/<scenario>/<command>).
     #[arg(short = 'o', long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// Worker threads for replications (default: all cores). Results do not depend on it.
+    /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     jobs: Option<u32>,
     /// Print nothing but errors (results files are still written).
     #[arg(short = 'q', long)]
     quiet: bool,
+}
+
+impl CommonArgs {
+    /// Applies --seed and --replications.
+    fn apply(&self, s: &mut crate::scenario::Scenario) {
+        if let Some(seed) = self.seed {
+            s.seed = seed;
+        }
+        if let Some(r) = self.replications {
+            s.replications = r;
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Balancing algorithm (shorthand for --set balancer.algorithm=NAME).
+    #[arg(short = 'a', long, value_name = "NAME")]
+    algorithm: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct CompareArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Algorithms to compare (default: the scenario's [compare] algorithms).
+    #[arg(long, value_delimiter = ',', value_name = "A,B,..")]
+    algorithms: Vec<String>,
 }
 
 /// Parses the command line, runs it, and returns the process exit code.
@@ -147,6 +178,7 @@ pub fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<(), CliError> {
     match cli.cmd {
         Cmd::Run(a) => run::run(a),
+        Cmd::Compare(a) => run::compare(a),
         Cmd::Validate { files, set } => run::validate(&files, &set),
         Cmd::List { what } => list(what),
         Cmd::Bench(a) => bench::bench(a),

@@ -13,27 +13,29 @@ use crate::report::manifest::{ManifestExtra, manifest_toml};
 use crate::report::{RunInfo, csv_out, json, table};
 use crate::scenario::{self, Scenario};
 
-use super::{CliError, Format, RunArgs, files, out};
+use super::{CliError, CommonArgs, CompareArgs, Format, RunArgs, files, out};
 
 /// Loads a scenario, mapping problems to exit code 2.
 pub(crate) fn load(file: &Path, sets: &[String]) -> Result<Scenario, CliError> {
     scenario::load(file, sets, &files::read).map_err(|e| CliError::Input(e.to_string()))
 }
 
-/// Runs `reps` replications of `world` on `jobs` threads; results in replication order.
+/// Runs `reps` replications of each world on `jobs` threads. Results come back per world,
+/// in replication order, whatever the number of threads.
 pub(crate) fn replicate(
-    world: &WorldConfig,
+    worlds: &[WorldConfig],
     seed: u64,
     reps: u32,
     jobs: Option<u32>,
     progress: bool,
-) -> Result<Vec<RepResult>, (u32, crate::model::RunError)> {
+) -> Result<Vec<Vec<RepResult>>, (usize, u32, crate::model::RunError)> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.unwrap_or(0) as usize)
         .build()
         .expect("thread pool");
+    let total = worlds.len() as u64 * u64::from(reps);
     let pb = if progress {
-        let pb = ProgressBar::new(u64::from(reps));
+        let pb = ProgressBar::new(total);
         pb.set_style(
             ProgressStyle::with_template(
                 "{spinner} replications {pos}/{len} [{bar:30}] {elapsed} (eta {eta})",
@@ -46,22 +48,27 @@ pub(crate) fn replicate(
         ProgressBar::hidden()
     };
     let seeds = SeedTree::new(seed);
+    let jobs: Vec<(usize, u32)> = (0..worlds.len())
+        .flat_map(|w| (0..reps).map(move |r| (w, r)))
+        .collect();
     let results: Vec<_> = pool.install(|| {
-        (0..reps)
-            .into_par_iter()
-            .map(|r| {
-                let x = World::new(world, &seeds, r).run();
+        jobs.par_iter()
+            .map(|&(w, r)| {
+                let x = World::new(&worlds[w], &seeds, r).run();
                 pb.inc(1);
-                x
+                x.map_err(|e| (w, r, e))
             })
             .collect()
     });
     pb.finish_and_clear();
-    results
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| r.map_err(|e| (i as u32, e)))
-        .collect()
+    let mut out: Vec<Vec<RepResult>> = worlds
+        .iter()
+        .map(|_| Vec::with_capacity(reps as usize))
+        .collect();
+    for (job, r) in jobs.iter().zip(results) {
+        out[job.0].push(r?);
+    }
+    Ok(out)
 }
 
 pub(crate) fn run_info(s: &Scenario) -> RunInfo {
@@ -84,37 +91,81 @@ fn command_line() -> String {
 }
 
 pub(super) fn run(a: RunArgs) -> Result<(), CliError> {
-    let mut sets = a.set.clone();
+    let mut sets = a.common.set.clone();
     if let Some(alg) = &a.algorithm {
         sets.push(format!("balancer.algorithm={alg}"));
     }
-    let mut s = load(&a.file, &sets)?;
-    if let Some(seed) = a.seed {
-        s.seed = seed;
-    }
-    if let Some(r) = a.replications {
-        s.replications = r;
-    }
-    let progress = !a.quiet && std::io::stderr().is_terminal();
-    let reps = replicate(&s.world, s.seed, s.replications, a.jobs, progress).map_err(|(r, e)| {
+    let mut s = load(&a.common.file, &sets)?;
+    a.common.apply(&mut s);
+    let worlds = vec![s.world.clone()];
+    execute(&a.common, &a.common.file, &s, &worlds, "run")
+}
+
+/// `lblab compare`: the scenario's workload under several algorithms, on common random
+/// numbers (every algorithm sees the same arrivals and service times).
+pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
+    let mut s = load(&a.common.file, &a.common.set)?;
+    a.common.apply(&mut s);
+    let worlds: Vec<WorldConfig> = if a.algorithms.is_empty() {
+        if s.compare.is_empty() {
+            return Err(CliError::Input(format!(
+                "lblab: {} lists no algorithms to compare: add [compare] algorithms = [...] or pass --algorithms a,b,c",
+                a.common.file.display()
+            )));
+        }
+        s.compare
+            .iter()
+            .map(|alg| WorldConfig {
+                algorithm: alg.clone(),
+                ..s.world.clone()
+            })
+            .collect()
+    } else {
+        let mut ws = Vec::new();
+        for name in &a.algorithms {
+            let mut sets = a.common.set.clone();
+            sets.push(format!("balancer.algorithm={name}"));
+            ws.push(load(&a.common.file, &sets)?.world);
+        }
+        ws
+    };
+    execute(&a.common, &a.common.file, &s, &worlds, "compare")
+}
+
+/// Runs the worlds, writes the results directory and prints the summary.
+fn execute(
+    c: &CommonArgs,
+    file: &Path,
+    s: &Scenario,
+    worlds: &[WorldConfig],
+    what: &str,
+) -> Result<(), CliError> {
+    let progress = !c.quiet && std::io::stderr().is_terminal();
+    let results = replicate(worlds, s.seed, s.replications, c.jobs, progress).map_err(|(w, r, e)| {
         CliError::Sim(format!(
-            "lblab: {}: replication {r} failed: {e}\n  reproduce with: lblab run {} --seed {} --replications {}",
+            "lblab: {} ({}): replication {r} failed: {e}\n  reproduce with: lblab run {} --algorithm {} --seed {} --replications {}",
             s.name,
-            a.file.display(),
+            worlds[w].algorithm.name(),
+            file.display(),
+            worlds[w].algorithm.name(),
             s.seed,
             r + 1
         ))
     })?;
-    let agg = vec![Aggregate::new(s.world.algorithm.name(), reps)];
-    let info = run_info(&s);
-    let dir = a
+    let agg: Vec<Aggregate> = worlds
+        .iter()
+        .zip(results)
+        .map(|(w, reps)| Aggregate::new(w.algorithm.name(), reps))
+        .collect();
+    let info = run_info(s);
+    let dir = c
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(&s.name).join("run"));
+        .unwrap_or_else(|| PathBuf::from("results").join(&s.name).join(what));
     let summary = csv_out::summary_csv(&info, &agg);
     let servers = csv_out::servers_csv(&info, &agg);
-    let algorithms = [s.world.algorithm.name()];
-    let file_s = a.file.display().to_string();
+    let algorithms: Vec<String> = worlds.iter().map(|w| w.algorithm.name()).collect();
+    let file_s = file.display().to_string();
     let manifest = manifest_toml(
         &info,
         &ManifestExtra {
@@ -130,10 +181,10 @@ pub(super) fn run(a: RunArgs) -> Result<(), CliError> {
         &[("summary.csv", summary.clone()), ("servers.csv", servers)],
         &manifest,
     )?;
-    if a.quiet {
+    if c.quiet {
         return Ok(());
     }
-    match a.format {
+    match c.format {
         Format::Table => {
             let mut t = table::render(&info, &agg);
             t.push_str(&format!(
@@ -183,7 +234,11 @@ pub(super) fn validate(paths: &[PathBuf], sets: &[String]) -> Result<(), CliErro
 fn describe(s: &Scenario) -> String {
     let w = &s.world;
     let mut parts = vec![
-        format!("{} servers", w.n_servers()),
+        format!(
+            "{} server{}",
+            w.n_servers(),
+            if w.n_servers() == 1 { "" } else { "s" }
+        ),
         format!("algorithm {}", w.algorithm.name()),
         format!("{} replications × {}", s.replications, w.duration),
     ];

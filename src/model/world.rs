@@ -702,7 +702,7 @@ impl<'c> World<'c> {
         v[M::ErrorsNoBackend as usize] = m.failed[ErrorCause::NoBackend.index()] as f64;
         v[M::InFlightEnd as usize] = in_flight_end as f64;
         let h = &self.latency;
-        if h.len() > 0 {
+        if !h.is_empty() {
             let ms = |ns: u64| ns as f64 * 1e-6;
             v[M::LatencyMean as usize] = self.latency_sum_ns as f64 / h.len() as f64 * 1e-6;
             v[M::LatencyP50 as usize] = ms(h.value_at_quantile(0.5));

@@ -17,7 +17,7 @@ fn cell(e: &Estimate, decimals: usize) -> (String, String) {
     }
     let mean = format!("{:.*}", decimals, e.mean);
     let ci = if e.ci95.is_finite() {
-        format!("± {:.*}", decimals, e.ci95)
+        format!("{:.*}", decimals, e.ci95)
     } else {
         String::new()
     };
@@ -83,7 +83,7 @@ pub fn render(info: &RunInfo, aggs: &[Aggregate]) -> String {
                         .map(|(_, ci)| ci.chars().count())
                         .max()
                         .unwrap_or(0)
-                        + 1,
+                        + 3,
                 ),
             )
         })
@@ -99,7 +99,7 @@ pub fn render(info: &RunInfo, aggs: &[Aggregate]) -> String {
         .collect();
     let _ = write!(out, "{:<label_w$}", "metric");
     for (i, a) in algs.iter().enumerate() {
-        let w = mean_w[i] + 1 + ci_w[i];
+        let w = mean_w[i] + 3 + ci_w[i];
         let _ = write!(out, "  {a:>w$}");
     }
     let _ = writeln!(out, "  unit");
@@ -107,9 +107,10 @@ pub fn render(info: &RunInfo, aggs: &[Aggregate]) -> String {
         let _ = write!(out, "{:<label_w$}", m.label);
         for (i, c) in cells.iter().enumerate() {
             let (mean, ci) = &c[mi];
+            let pm = if ci.is_empty() { " " } else { "±" };
             let _ = write!(
                 out,
-                "  {:>mw$} {:<cw$}",
+                "  {:>mw$} {pm} {:>cw$}",
                 mean,
                 ci,
                 mw = mean_w[i],

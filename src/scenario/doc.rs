@@ -84,10 +84,10 @@ impl Cx {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!("expected one of: {}", allowed.join(", ")),
                 };
-                let where_ = if t.path.is_empty() {
-                    "at the top level".to_string()
-                } else {
-                    format!("in [{}]", t.path)
+                let where_ = match t.path {
+                    "" => "at the top level".to_string(),
+                    p if p.contains('[') => format!("in {p}"),
+                    p => format!("in [{p}]"),
                 };
                 self.err_hint(
                     &join(t.path, key),

@@ -95,7 +95,11 @@ impl fmt::Display for ScenarioError {
             match &p.origin {
                 Origin::File(r) => {
                     let (line, col) = line_col(&self.source, r.start);
-                    writeln!(f, "{}:{}:{}: {}{}", self.file, line, col, path, p.message)?;
+                    writeln!(
+                        f,
+                        "error: {}:{}:{}: {}{}",
+                        self.file, line, col, path, p.message
+                    )?;
                     if let Some(text) = self.source.lines().nth(line - 1) {
                         let width = (line.to_string()).len();
                         let text = text.trim_end();
@@ -115,10 +119,12 @@ impl fmt::Display for ScenarioError {
                         )?;
                     }
                 }
-                Origin::Override(arg) => {
-                    write!(f, "{} (--set {}): {}{}", self.file, arg, path, p.message)?
-                }
-                Origin::Whole => write!(f, "{}: {}{}", self.file, path, p.message)?,
+                Origin::Override(arg) => write!(
+                    f,
+                    "error: {} (--set {}): {}{}",
+                    self.file, arg, path, p.message
+                )?,
+                Origin::Whole => write!(f, "error: {}: {}{}", self.file, path, p.message)?,
             }
             if let Some(h) = &p.hint {
                 write!(f, "\n  = help: {h}")?;

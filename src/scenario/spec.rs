@@ -26,6 +26,9 @@ pub(crate) const DEFAULT_MAX_EVENTS: u64 = 1_000_000_000;
 
 struct Reader<'r> {
     cx: Cx,
+    /// `(name, weight)` of every server group whose name could be read, even if another
+    /// of its keys is wrong: references to groups are checked against these.
+    group_names: Vec<(String, Option<u32>)>,
     base_dir: &'r Path,
     read: ReadFile<'r>,
     stem: String,
@@ -70,6 +73,7 @@ pub(super) fn parse(
         .unwrap_or_else(|| "scenario".into());
     let mut r = Reader {
         cx,
+        group_names: Vec::new(),
         base_dir,
         read,
         stem,
@@ -81,16 +85,16 @@ pub(super) fn parse(
     };
     let scenario = r.scenario(root);
     let mut problems = r.cx.problems;
-    if problems.is_empty() {
-        if let Some(mut s) = scenario {
-            let mut h = text.to_string();
-            for o in sets {
-                h.push('\n');
-                h.push_str(o);
-            }
-            s.hash = fnv1a64(h.as_bytes());
-            return Ok(s);
+    if problems.is_empty()
+        && let Some(mut s) = scenario
+    {
+        let mut h = text.to_string();
+        for o in sets {
+            h.push('\n');
+            h.push_str(o);
         }
+        s.hash = fnv1a64(h.as_bytes());
+        return Ok(s);
     }
     // File order; overrides after the file.
     problems.sort_by_key(|p| match &p.origin {
@@ -149,18 +153,18 @@ impl Reader<'_> {
                     "max_events",
                 ],
             );
-            if let Some(v) = t.t.get("name") {
-                if let Some(s) = self.cx.string("scenario.name", v) {
-                    if s.is_empty()
-                        || s.starts_with('.')
-                        || !s
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-                    {
-                        self.cx.err("scenario.name", &v.span(), format!("expected a name of letters, digits, '-', '_' or '.' (it names the results directory), found \"{s}\""));
-                    } else {
-                        name = s;
-                    }
+            if let Some(v) = t.t.get("name")
+                && let Some(s) = self.cx.string("scenario.name", v)
+            {
+                if s.is_empty()
+                    || s.starts_with('.')
+                    || !s
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                {
+                    self.cx.err("scenario.name", &v.span(), format!("expected a name of letters, digits, '-', '_' or '.', not starting with '.' (it names the results directory), found \"{s}\""));
+                } else {
+                    name = s;
                 }
             }
             if let Some(v) = t.t.get("description") {
@@ -201,30 +205,26 @@ impl Reader<'_> {
                     duration = None;
                 }
             }
-            if let Some(v) = t.t.get("warmup") {
-                if let Some(w) = self.cx.duration("scenario.warmup", v) {
-                    if duration.is_some_and(|d| w >= d) {
-                        self.cx.err(
-                            "scenario.warmup",
-                            &v.span(),
-                            format!(
-                                "expected a warm-up shorter than the duration ({}), found {w}",
-                                duration.unwrap_or_default()
-                            ),
-                        );
-                    }
-                    warmup = w;
+            if let Some(v) = t.t.get("warmup")
+                && let Some(w) = self.cx.duration("scenario.warmup", v)
+            {
+                if duration.is_some_and(|d| w >= d) {
+                    self.cx.err(
+                        "scenario.warmup",
+                        &v.span(),
+                        format!(
+                            "expected a warm-up shorter than the duration ({}), found {w}",
+                            duration.unwrap_or_default()
+                        ),
+                    );
                 }
+                warmup = w;
             }
         }
 
         let clients = self.clients(root);
-        let classes = self.classes(root);
         let groups = self.servers(root);
-        let classes = match classes {
-            Some(cls) => self.check_pools(cls, groups.as_deref()),
-            None => None,
-        };
+        let classes = self.classes(root);
         let n_servers: usize = groups
             .as_ref()
             .map_or(0, |g| g.iter().map(|g| g.count as usize).sum());
@@ -357,7 +357,7 @@ impl Reader<'_> {
             let users = self
                 .cx
                 .require(t, "users", "the number of closed-loop users")
-                .and_then(|v| self.cx.int("clients.users", v, 1, 10_000_000));
+                .and_then(|v| self.cx.int("clients.users", v, 1, 1_000_000));
             let think = match t.t.get("think") {
                 Some(v) => self.dist("clients.think", v),
                 None => Some(Dist::Constant { ns: 0.0 }),
@@ -414,17 +414,15 @@ impl Reader<'_> {
                         );
                         ok = false;
                     }
-                    if let Some(prev) = points.last().map(|p: &RatePoint| p.at) {
-                        if at <= prev {
-                            self.cx.err(
-                                &join(&path, "at"),
-                                &e.span(),
-                                format!(
-                                    "expected times in increasing order, found {at} after {prev}"
-                                ),
-                            );
-                            ok = false;
-                        }
+                    if let Some(prev) = points.last().map(|p: &RatePoint| p.at)
+                        && at <= prev
+                    {
+                        self.cx.err(
+                            &join(&path, "at"),
+                            &e.span(),
+                            format!("expected times in increasing order, found {at} after {prev}"),
+                        );
+                        ok = false;
                     }
                     if rate > 1e12 {
                         self.cx.err(
@@ -462,11 +460,7 @@ impl Reader<'_> {
         ok.then_some(RateSchedule { points })
     }
 
-    /// `(class, pool span)` pairs; the pool is checked once the server groups are known.
-    fn classes(
-        &mut self,
-        root: Tbl<'_, '_>,
-    ) -> Option<Vec<(ClassConfig, Option<(String, std::ops::Range<usize>)>)>> {
+    fn classes(&mut self, root: Tbl<'_, '_>) -> Option<Vec<ClassConfig>> {
         let v = self.cx.require(
             root,
             "classes",
@@ -482,10 +476,12 @@ impl Reader<'_> {
         let mut out = Vec::new();
         let mut ok = true;
         let mut names: Vec<String> = Vec::new();
+        let mut shares: Vec<Option<(String, f64)>> = Vec::new();
         for (i, e) in arr.iter().enumerate() {
             let path = format!("classes[{i}]");
             let Some(t) = self.cx.table(&path, e) else {
                 ok = false;
+                shares.push(None);
                 continue;
             };
             self.cx.check_keys(t, &["name", "share", "service", "pool"]);
@@ -528,6 +524,13 @@ impl Reader<'_> {
                     None
                 }
             };
+            shares.push(share.map(|x| {
+                (
+                    name.as_ref()
+                        .map_or_else(|| format!("classes[{i}]"), |n| n.0.clone()),
+                    x,
+                )
+            }));
             let service = self
                 .cx
                 .require(
@@ -536,31 +539,33 @@ impl Reader<'_> {
                     "a service-time distribution like { dist = \"exponential\", mean = \"10ms\" }",
                 )
                 .and_then(|v| self.dist(&join(&path, "service"), v));
-            let pool = t.t.get("pool").and_then(|v| {
-                self.cx
-                    .string(&join(&path, "pool"), v)
-                    .map(|s| (s, v.span()))
-            });
-            match (name, share, service) {
-                (Some((name, _)), Some(share), Some(service)) => out.push((
-                    ClassConfig {
+            let pool = match t.t.get("pool") {
+                Some(v) => match self.cx.string(&join(&path, "pool"), v) {
+                    Some(p) => self
+                        .group_ref(&join(&path, "pool"), &v.span(), &p)
+                        .map(Some),
+                    None => None,
+                },
+                None => Some(None),
+            };
+            match (name, share, service, pool) {
+                (Some((name, _)), Some(share), Some(service), Some(pool)) => {
+                    out.push(ClassConfig {
                         name,
                         share,
                         service,
-                        pool: None,
-                    },
-                    pool,
-                )),
+                        pool,
+                    })
+                }
                 _ => ok = false,
             }
         }
-        if ok {
-            let sum: f64 = out.iter().map(|(c, _)| c.share).sum();
+        // The sum is checked whenever every share could be read, even if other keys failed.
+        if shares.iter().all(Option::is_some) {
+            let shares: Vec<(String, f64)> = shares.into_iter().flatten().collect();
+            let sum: f64 = shares.iter().map(|(_, x)| x).sum();
             if (sum - 1.0).abs() > 1e-6 {
-                let detail: Vec<String> = out
-                    .iter()
-                    .map(|(c, _)| format!("{} {}", c.name, c.share))
-                    .collect();
+                let detail: Vec<String> = shares.iter().map(|(n, x)| format!("{n} {x}")).collect();
                 self.cx.err_hint(
                     "classes",
                     &v.span(),
@@ -576,37 +581,37 @@ impl Reader<'_> {
         ok.then_some(out)
     }
 
-    fn check_pools(
+    /// Resolves a reference to a server group by name (index into `groups`).
+    fn group_ref(
         &mut self,
-        classes: Vec<(ClassConfig, Option<(String, std::ops::Range<usize>)>)>,
-        groups: Option<&[ServerGroupConfig]>,
-    ) -> Option<Vec<ClassConfig>> {
-        let groups = groups?;
-        let mut out = Vec::new();
-        for (i, (mut class, pool)) in classes.into_iter().enumerate() {
-            if let Some((p, span)) = pool {
-                if let Some(g) = groups.iter().position(|g| g.name == p) {
-                    class.pool = Some(g);
-                    if groups[g].weight == 0 {
-                        self.cx.err(&format!("classes[{i}].pool"), &span, format!("server group \"{p}\" has weight 0: this class could never be served"));
-                    }
-                } else {
-                    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
-                    let hint = match did_you_mean(&p, names.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!("server groups: {}", names.join(", ")),
-                    };
-                    self.cx.err_hint(
-                        &format!("classes[{i}].pool"),
-                        &span,
-                        format!("no server group named \"{p}\""),
-                        Some(hint),
-                    );
-                }
+        path: &str,
+        span: &std::ops::Range<usize>,
+        name: &str,
+    ) -> Option<usize> {
+        if let Some(g) = self.group_names.iter().position(|(n, _)| n == name) {
+            if self.group_names[g].1 == Some(0) {
+                self.cx.err(
+                    path,
+                    span,
+                    format!("server group \"{name}\" has weight 0: it takes no traffic"),
+                );
+                return None;
             }
-            out.push(class);
+            return Some(g);
         }
-        Some(out)
+        let names: Vec<&str> = self.group_names.iter().map(|(n, _)| n.as_str()).collect();
+        let hint = match did_you_mean(name, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if names.is_empty() => "no server group is defined".to_string(),
+            None => format!("server groups: {}", names.join(", ")),
+        };
+        self.cx.err_hint(
+            path,
+            span,
+            format!("no server group named \"{name}\""),
+            Some(hint),
+        );
+        None
     }
 
     fn servers(&mut self, root: Tbl<'_, '_>) -> Option<Vec<ServerGroupConfig>> {
@@ -649,7 +654,7 @@ impl Reader<'_> {
                                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
                         {
                             self.cx.err(&join(&path, "name"), &v.span(), format!("expected a name of letters, digits, '-', '_' or '.', found \"{n}\""));
-                        } else if out.iter().any(|g: &ServerGroupConfig| &g.name == n) {
+                        } else if self.group_names.iter().any(|(g, _)| g == n) {
                             self.cx.err(
                                 &join(&path, "name"),
                                 &v.span(),
@@ -659,11 +664,20 @@ impl Reader<'_> {
                     }
                     n
                 }
-                None => Some(if arr.len() == 1 {
-                    "server".to_string()
-                } else {
-                    format!("group{}", i + 1)
-                }),
+                None => {
+                    let n = if arr.len() == 1 {
+                        "server".to_string()
+                    } else {
+                        format!("group{}", i + 1)
+                    };
+                    if self.group_names.iter().any(|(g, _)| *g == n) {
+                        let msg = format!(
+                            "this unnamed group would be called \"{n}\", which is taken: give it a name"
+                        );
+                        self.cx.err(&join(&path, "name"), &e.span(), msg);
+                    }
+                    Some(n)
+                }
             };
             let int = |cx: &mut Cx, key: &str, min: i64, max: i64, default: i64| match t.t.get(key)
             {
@@ -692,7 +706,7 @@ impl Reader<'_> {
                 Some(v) => self.cx.number(
                     &join(&path, "speed"),
                     v,
-                    "a speed factor above 0 (1.0 = nominal)",
+                    "a speed factor above 0 and at most 1e6 (1.0 = nominal)",
                     |x| x > 0.0 && x <= 1e6,
                 ),
                 None => Some(1.0),
@@ -701,6 +715,8 @@ impl Reader<'_> {
                 Some(v) => self.dist(&join(&path, "network_delay"), v).map(Some),
                 None => Some(None),
             };
+            self.group_names
+                .push((name.clone().unwrap_or_default(), weight.map(|w| w as u32)));
             match (name, count, slots, weight, queue, speed, network_delay) {
                 (
                     Some(name),
@@ -774,11 +790,21 @@ impl Reader<'_> {
     ) -> Option<AlgorithmSpec> {
         let numbered = name
             .strip_prefix("power-of-")
+            .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
             .and_then(|n| n.parse::<u32>().ok());
         let spec = if let Some(k) = numbered {
             if k == 0 {
                 self.cx
                     .err(path, span, "power-of-0 samples no server: expected d ≥ 1");
+                return None;
+            }
+            if let Some((dk, s)) = &d
+                && *dk != k
+            {
+                let msg = format!(
+                    "\"{name}\" means d = {k}, but d = {dk}; use algorithm = \"power-of-d\""
+                );
+                self.cx.err("balancer.d", s, msg);
                 return None;
             }
             AlgorithmSpec::PowerOfD { d: k }
@@ -827,15 +853,17 @@ impl Reader<'_> {
                 .err("balancer.d", s, format!("`d` does not apply to \"{name}\""));
             return None;
         }
-        if let AlgorithmSpec::PowerOfD { d } = spec {
-            if n_servers > 0 && d as usize > n_servers {
-                self.cx.err(
-                    path,
-                    span,
-                    format!("d = {d} exceeds the {n_servers} servers"),
-                );
-                return None;
-            }
+        if let AlgorithmSpec::PowerOfD { d: k } = spec
+            && n_servers > 0
+            && k as usize > n_servers
+        {
+            let (p, s) = match &d {
+                Some((_, s)) => ("balancer.d", s),
+                None => (path, span),
+            };
+            self.cx
+                .err(p, s, format!("d = {k} exceeds the {n_servers} servers"));
+            return None;
         }
         Some(spec)
     }
@@ -998,7 +1026,7 @@ impl Reader<'_> {
                             self.cx.number(
                                 &join(path, "mu"),
                                 v,
-                                "a number (mean of ln of seconds)",
+                                "a number between -50 and 50 (mean of ln of seconds)",
                                 |x| x.abs() < 50.0,
                             )
                         });
@@ -1034,15 +1062,15 @@ impl Reader<'_> {
                         return None;
                     }
                     let d = Dist::lognormal_from_median_p99(med, p99);
-                    if let Dist::LogNormal { sigma, .. } = d {
-                        if sigma > 10.0 {
-                            self.cx.err(
-                                &join(path, "p99"),
-                                &t.t.get("p99").map_or(0..0, |v| v.span()),
-                                "p99 is too far above the median (sigma > 10)",
-                            );
-                            return None;
-                        }
+                    if let Dist::LogNormal { sigma, .. } = d
+                        && sigma > 10.0
+                    {
+                        self.cx.err(
+                            &join(path, "p99"),
+                            &t.t.get("p99").map_or(0..0, |v| v.span()),
+                            "p99 is too far above the median (sigma > 10)",
+                        );
+                        return None;
                     }
                     Some(d)
                 }
@@ -1156,13 +1184,16 @@ impl Reader<'_> {
         let unit_ns = match t.t.get("unit") {
             Some(v) => {
                 let u = self.cx.string(&join(path, "unit"), v)?;
-                match parse_duration(&format!("1{u}")) {
-                    Ok(d) => d.as_nanos() as f64,
-                    Err(_) => {
+                match super::units::unit_ns(&u) {
+                    Some(ns) => ns,
+                    None => {
                         self.cx.err(
                             &join(path, "unit"),
                             &v.span(),
-                            format!("expected a time unit (ns, us, ms, s, m, h), found \"{u}\""),
+                            format!(
+                                "expected a time unit ({}), found \"{u}\"",
+                                super::units::UNITS
+                            ),
                         );
                         return None;
                     }
@@ -1253,7 +1284,7 @@ impl Reader<'_> {
                     }
                 }
             };
-            if !ns.is_finite() || ns < 0.0 || ns > 1e18 {
+            if !ns.is_finite() || !(0.0..=1e18).contains(&ns) {
                 self.cx.err(
                     &fpath,
                     &span,

@@ -2,7 +2,23 @@
 
 use crate::engine::SimTime;
 
-/// Parses a duration with a unit (`ns`, `us`/`µs`, `ms`, `s`, `m`/`min`, `h`).
+/// The time units a duration may use, as listed in messages.
+pub const UNITS: &str = "ns, us or µs, ms, s or sec, m or min, h";
+
+/// Nanoseconds in one `unit`, if it is a time unit.
+pub fn unit_ns(unit: &str) -> Option<f64> {
+    Some(match unit {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" | "sec" => 1e9,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        _ => return None,
+    })
+}
+
+/// Parses a duration with a unit (`ns`, `us`/`µs`, `ms`, `s`/`sec`, `m`/`min`, `h`).
 /// A bare `0` is accepted; any other number needs a unit.
 pub fn parse_duration(s: &str) -> Result<SimTime, String> {
     let t = s.trim();

@@ -1,0 +1,336 @@
+//! The `lblab` binary: determinism across runs and `--jobs`, the results layout, formats,
+//! and exit codes for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::root;
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lblab-it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn lblab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lblab"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run lblab")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+const QUICK: &[&str] = &[
+    "--set",
+    "scenario.duration=40s",
+    "--set",
+    "scenario.warmup=5s",
+    "-r",
+    "4",
+    "-q",
+];
+
+#[test]
+fn same_seed_gives_byte_identical_csvs_whatever_the_jobs() {
+    let d = tmp("determinism");
+    for cmd in ["run", "compare"] {
+        let mut outs = Vec::new();
+        for (k, jobs) in ["1", "2", "1"].iter().enumerate() {
+            let out = d.join(format!("{cmd}-{k}"));
+            let mut args = vec![
+                cmd,
+                "scenarios/slow-query.toml",
+                "--jobs",
+                jobs,
+                "--out",
+                out.to_str().unwrap(),
+            ];
+            args.extend_from_slice(QUICK);
+            let o = lblab(&args);
+            assert!(o.status.success(), "{}", stderr(&o));
+            outs.push((
+                read(&out.join("summary.csv")),
+                read(&out.join("servers.csv")),
+            ));
+        }
+        assert!(outs[0] == outs[1], "{cmd}: --jobs 1 and --jobs 2 differ");
+        assert!(
+            outs[0] == outs[2],
+            "{cmd}: two runs with the same seed differ"
+        );
+    }
+    // A different seed changes the numbers.
+    let out = d.join("seed");
+    let mut args = vec![
+        "run",
+        "scenarios/slow-query.toml",
+        "--seed",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(QUICK);
+    assert!(lblab(&args).status.success());
+    assert_ne!(
+        read(&out.join("summary.csv")),
+        read(&d.join("run-0").join("summary.csv"))
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn results_directory_is_complete_and_tidy() {
+    let d = tmp("layout");
+    let out = d.join("r");
+    let mut args = vec![
+        "compare",
+        "scenarios/slow-query.toml",
+        "--algorithms",
+        "round-robin,least-connections",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(QUICK);
+    let o = lblab(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["manifest.toml", "servers.csv", "summary.csv"],
+        "no temporary files left behind"
+    );
+
+    let summary = String::from_utf8(read(&out.join("summary.csv"))).unwrap();
+    let mut rdr = csv::Reader::from_reader(summary.as_bytes());
+    let header = rdr.headers().unwrap().clone();
+    assert_eq!(
+        header.iter().take(4).collect::<Vec<_>>(),
+        ["scenario", "algorithm", "stat", "replication"]
+    );
+    assert!(header.iter().any(|h| h == "latency_p99_ms"));
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    for alg in ["round-robin", "least-connections"] {
+        let per_rep = rows
+            .iter()
+            .filter(|r| &r[1] == alg && &r[2] == "value")
+            .count();
+        assert_eq!(per_rep, 4, "{alg}: one row per replication");
+        for stat in ["mean", "ci95_half", "ci95_lo", "ci95_hi", "sd"] {
+            assert_eq!(
+                rows.iter()
+                    .filter(|r| &r[1] == alg && &r[2] == stat)
+                    .count(),
+                1,
+                "{alg} {stat}"
+            );
+        }
+    }
+    let servers = String::from_utf8(read(&out.join("servers.csv"))).unwrap();
+    assert_eq!(
+        servers.lines().filter(|l| l.contains(",value,")).count(),
+        2 * 4 * 8
+    );
+
+    let manifest: toml::Table = String::from_utf8(read(&out.join("manifest.toml")))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(manifest["seed"].as_integer(), Some(7));
+    assert_eq!(manifest["replications"].as_integer(), Some(4));
+    assert!(
+        manifest["scenario_hash"]
+            .as_str()
+            .unwrap()
+            .starts_with("fnv1a64:")
+    );
+    assert!(manifest["command"].as_str().unwrap().contains("compare"));
+    assert_eq!(
+        manifest["lblab_version"].as_str(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn table_json_and_csv_formats() {
+    let d = tmp("formats");
+    let out = d.join("o");
+    let base = [
+        "run",
+        "scenarios/slow-query.toml",
+        "--set",
+        "scenario.duration=30s",
+        "-r",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = lblab(&base);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    for want in [
+        "latency p99",
+        "± ",
+        "ms",
+        "req/s",
+        "per server",
+        "db-8",
+        "results:",
+    ] {
+        assert!(table.contains(want), "table lacks {want:?}:\n{table}");
+    }
+    let mut args = base.to_vec();
+    args.extend(["--format", "json"]);
+    let o = lblab(&args);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    assert_eq!(v["scenario"], "slow-query");
+    let metrics = v["algorithms"][0]["metrics"].as_array().unwrap();
+    let p99 = metrics
+        .iter()
+        .find(|m| m["key"] == "latency_p99_ms")
+        .unwrap();
+    assert_eq!(p99["values"].as_array().unwrap().len(), 2);
+    let mut args = base.to_vec();
+    args.extend(["--format", "csv"]);
+    let o = lblab(&args);
+    assert_eq!(
+        o.stdout,
+        read(&out.join("summary.csv")),
+        "--format csv prints summary.csv"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn bad_input_exits_2_with_located_errors_and_no_panic() {
+    let d = tmp("bad");
+    let bad = d.join("bad.toml");
+    std::fs::write(&bad, "[scenario]\nduration = \"10s\"\n[clients]\nrate = \"lots\"\n[[classes]]\nservice = \"1ms\"\n[[servers]]\nslot = 2\n").unwrap();
+    for cmd in ["run", "validate", "compare"] {
+        let o = lblab(&[cmd, bad.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}");
+        let e = stderr(&o);
+        assert!(e.contains("bad.toml:4:8: clients.rate"), "{cmd}: {e}");
+        assert!(
+            e.contains("bad.toml:8:1: servers[0].slot") && e.contains("did you mean `slots`"),
+            "{cmd}: {e}"
+        );
+        assert!(
+            !e.contains("panicked") && !e.contains("RUST_BACKTRACE"),
+            "{e}"
+        );
+    }
+    let o = lblab(&["run", "does/not/exist.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot read scenario"),
+        "{}",
+        stderr(&o)
+    );
+    let o = lblab(&[
+        "run",
+        "scenarios/slow-query.toml",
+        "--set",
+        "servers.db.slots=zero",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--set servers.db.slots=zero"),
+        "{}",
+        stderr(&o)
+    );
+    let o = lblab(&["run", "--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = lblab(&[
+        "run",
+        "scenarios/slow-query.toml",
+        "--algorithm",
+        "round-robbin",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("did you mean `round-robin`"),
+        "{}",
+        stderr(&o)
+    );
+    // Nothing was written for a rejected scenario.
+    assert!(!root().join("results").join("bad").exists());
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn a_failed_simulation_exits_1_and_says_how_to_reproduce() {
+    let d = tmp("cap");
+    let f = d.join("cap.toml");
+    // Closed loop with zero think and service time: endless events at one instant.
+    std::fs::write(&f, "[scenario]\nduration = \"1s\"\nmax_events = 1000\n[clients]\nmode = \"closed\"\nusers = 3\n[[classes]]\nservice = \"0s\"\n[[servers]]\n").unwrap();
+    let out = d.join("o");
+    let o = lblab(&["run", f.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("event cap") && e.contains("reproduce with"),
+        "{e}"
+    );
+    assert!(
+        !out.join("manifest.toml").exists(),
+        "no results for a failed run"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn validate_and_list() {
+    let o = lblab(&[
+        "validate",
+        "scenarios/slow-query.toml",
+        "scenarios/mmc.toml",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).matches("ok: ").count(), 2);
+    let o = lblab(&["list", "algorithms"]);
+    let s = stdout(&o);
+    for a in [
+        "round-robin",
+        "weighted-round-robin",
+        "least-connections",
+        "weighted-least-connections",
+        "random",
+        "power-of-d",
+    ] {
+        assert!(s.lines().any(|l| l.starts_with(a)), "{a} missing:\n{s}");
+    }
+    let o = lblab(&["list", "distributions"]);
+    let s = stdout(&o);
+    for d in [
+        "constant",
+        "exponential",
+        "uniform",
+        "lognormal",
+        "bounded-pareto",
+        "mixture",
+        "empirical",
+    ] {
+        assert!(s.contains(d), "{d} missing");
+    }
+    let o = lblab(&["list", "scenarios"]);
+    assert!(stdout(&o).contains("scenarios/slow-query.toml"));
+}

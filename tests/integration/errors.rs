@@ -1,0 +1,272 @@
+//! Bad scenarios: every problem is reported with its key path, line and column, and what
+//! was expected; `validate` reports all of them.
+
+use lblab::scenario::{Origin, ScenarioError};
+
+use crate::support::parse;
+
+const GOOD: &str = r#"[scenario]
+duration = "10s"
+
+[clients]
+rate = "100/s"
+
+[[classes]]
+name = "a"
+share = 0.5
+service = "1ms"
+
+[[classes]]
+name = "b"
+share = 0.5
+service = { dist = "exponential", mean = "2ms" }
+
+[[servers]]
+name = "web"
+count = 2
+slots = 4
+
+[balancer]
+algorithm = "least-connections"
+"#;
+
+/// Replaces the first occurrence of `from` in GOOD and parses it.
+fn broken(from: &str, to: &str) -> ScenarioError {
+    assert!(GOOD.contains(from), "{from}");
+    match parse(&GOOD.replacen(from, to, 1)) {
+        Ok(_) => panic!("replacing {from:?} with {to:?} should be an error"),
+        Err(e) => e,
+    }
+}
+
+/// Asserts a single-problem error at `path`, on `line`, whose message and hint contain
+/// each of `needles`.
+fn check(e: &ScenarioError, path: &str, line: usize, needles: &[&str]) {
+    let p = e
+        .problems
+        .iter()
+        .find(|p| p.path == path)
+        .unwrap_or_else(|| panic!("no problem at {path}: {e}"));
+    let (l, _) = e
+        .line_col(p)
+        .unwrap_or_else(|| panic!("{path} has no position: {e}"));
+    assert_eq!(l, line, "{e}");
+    let text = format!("{} {}", p.message, p.hint.clone().unwrap_or_default());
+    for n in needles {
+        assert!(text.contains(n), "{path}: {text:?} lacks {n:?}");
+    }
+    let shown = e.to_string();
+    assert!(shown.contains(&format!("test.toml:{line}:")), "{shown}");
+}
+
+#[test]
+fn the_good_scenario_is_good() {
+    let s = parse(GOOD).unwrap();
+    assert_eq!(s.world.n_servers(), 2);
+    assert_eq!(s.name, "test");
+}
+
+#[test]
+fn unknown_keys_get_a_suggestion() {
+    check(
+        &broken("slots = 4", "slot = 4"),
+        "servers[0].slot",
+        20,
+        &["unknown key", "did you mean `slots`"],
+    );
+    check(
+        &broken("[balancer]\nalgorithm", "[balancer]\nalgoritm"),
+        "balancer.algoritm",
+        23,
+        &["did you mean `algorithm`"],
+    );
+    check(
+        &broken("[clients]", "[client]"),
+        "client",
+        4,
+        &["unknown key", "did you mean `clients`"],
+    );
+}
+
+#[test]
+fn wrong_types_say_what_was_expected() {
+    check(
+        &broken("slots = 4", "slots = \"four\""),
+        "servers[0].slots",
+        20,
+        &["expected an integer", "string \"four\""],
+    );
+    check(
+        &broken("rate = \"100/s\"", "rate = true"),
+        "clients.rate",
+        5,
+        &["expected a rate"],
+    );
+    check(
+        &broken("duration = \"10s\"", "duration = 10"),
+        "scenario.duration",
+        2,
+        &["duration string with a unit"],
+    );
+    check(
+        &broken("service = \"1ms\"", "service = [1]"),
+        "classes[0].service",
+        10,
+        &["expected a distribution"],
+    );
+}
+
+#[test]
+fn out_of_range_values_are_rejected() {
+    check(
+        &broken("count = 2", "count = 0"),
+        "servers[0].count",
+        19,
+        &["from 1 to"],
+    );
+    check(
+        &broken("count = 2", "count = 99999999999"),
+        "servers[0].count",
+        19,
+        &["from 1 to"],
+    );
+    check(
+        &broken("rate = \"100/s\"", "rate = \"-100/s\""),
+        "clients.rate",
+        5,
+        &["non-negative"],
+    );
+    check(
+        &broken(
+            "share = 0.5\nservice = \"1ms\"",
+            "share = 1.5\nservice = \"1ms\"",
+        ),
+        "classes[0].share",
+        9,
+        &["share in (0, 1]"],
+    );
+    check(
+        &broken("duration = \"10s\"", "duration = \"10s\"\nwarmup = \"1m\""),
+        "scenario.warmup",
+        3,
+        &["shorter than the duration"],
+    );
+    check(
+        &broken("mean = \"2ms\"", "mean = \"0s\""),
+        "classes[1].service.mean",
+        15,
+        &["positive"],
+    );
+}
+
+#[test]
+fn shares_must_sum_to_one() {
+    check(
+        &broken(
+            "share = 0.5\nservice = \"1ms\"",
+            "share = 0.4\nservice = \"1ms\"",
+        ),
+        "classes",
+        7,
+        &["sum to 1", "0.9"],
+    );
+}
+
+#[test]
+fn references_to_missing_server_groups_are_errors() {
+    check(
+        &broken("service = \"1ms\"", "service = \"1ms\"\npool = \"wbe\""),
+        "classes[0].pool",
+        11,
+        &["no server group named \"wbe\"", "did you mean `web`"],
+    );
+}
+
+#[test]
+fn unknown_names_get_a_suggestion() {
+    check(
+        &broken("\"least-connections\"", "\"least-conections\""),
+        "balancer.algorithm",
+        23,
+        &["unknown algorithm", "did you mean"],
+    );
+    check(
+        &broken("dist = \"exponential\"", "dist = \"expo\""),
+        "classes[1].service.dist",
+        15,
+        &["unknown distribution"],
+    );
+}
+
+#[test]
+fn syntax_errors_have_a_position() {
+    let e = broken("slots = 4", "slots = ");
+    assert!(e.problems[0].message.contains("TOML syntax error"), "{e}");
+    assert!(matches!(e.problems[0].origin, Origin::File(_)));
+    let dup = broken("slots = 4", "slots = 4\nslots = 5");
+    assert!(
+        dup.to_string().to_lowercase().contains("duplicate"),
+        "{dup}"
+    );
+    assert!(dup.to_string().contains("test.toml:21:"), "{dup}");
+}
+
+#[test]
+fn all_problems_are_reported_not_just_the_first() {
+    let text = GOOD
+        .replacen("slots = 4", "slot = 4", 1)
+        .replacen("rate = \"100/s\"", "rate = \"fast\"", 1)
+        .replacen("\"least-connections\"", "\"lc2\"", 1)
+        .replacen("share = 0.5", "share = -1", 1);
+    let e = parse(&text).unwrap_err();
+    let paths: Vec<&str> = e.problems.iter().map(|p| p.path.as_str()).collect();
+    for want in [
+        "servers[0].slot",
+        "clients.rate",
+        "balancer.algorithm",
+        "classes[0].share",
+    ] {
+        assert!(paths.contains(&want), "{want} missing from {paths:?}");
+    }
+    // In file order.
+    let lines: Vec<usize> = e
+        .problems
+        .iter()
+        .filter_map(|p| e.line_col(p))
+        .map(|(l, _)| l)
+        .collect();
+    assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");
+}
+
+#[test]
+fn overrides_are_checked_like_the_file() {
+    let sets = |s: &[&str]| -> Vec<String> { s.iter().map(|x| x.to_string()).collect() };
+    let p = |sets: &[String]| {
+        lblab::scenario::parse("test.toml", GOOD, std::path::Path::new("."), sets, &|_| {
+            Err(std::io::ErrorKind::NotFound.into())
+        })
+    };
+    let ok = p(&sets(&[
+        "servers.web.slots=8",
+        "clients.rate=250/s",
+        "classes[1].share=0.5",
+        "balancer.algorithm=power-of-two",
+    ]))
+    .unwrap();
+    assert_eq!(ok.world.groups[0].slots, 8);
+    let e = p(&sets(&["servers.web.slots=-1"])).unwrap_err();
+    assert!(
+        matches!(&e.problems[0].origin, Origin::Override(a) if a == "servers.web.slots=-1"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("--set servers.web.slots=-1"), "{e}");
+    let e = p(&sets(&["servers.nope.slots=2"])).unwrap_err();
+    assert!(
+        e.to_string().contains("no element named `nope`") && e.to_string().contains("web"),
+        "{e}"
+    );
+    let e = p(&sets(&["clients.rat=5/s"])).unwrap_err();
+    assert!(e.to_string().contains("did you mean `rate`"), "{e}");
+    let e = p(&sets(&["nonsense"])).unwrap_err();
+    assert!(e.to_string().contains("key.path=value"), "{e}");
+}

@@ -1,0 +1,13 @@
+//! lblab's integration tests: one binary (fast to link), one module per concern.
+//!
+//! Statistical tests use fixed seeds and derive their tolerance from the replications'
+//! own confidence interval (see `support::assert_matches`), never from a guessed epsilon.
+//! Run them optimised: `cargo test --release`.
+
+mod accounting;
+mod cli;
+mod errors;
+mod mutation;
+mod scenarios;
+mod support;
+mod theory;
