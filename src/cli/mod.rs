@@ -40,7 +40,12 @@ impl CliError {
 /// errors and imbalance with 95% confidence intervals. The same scenario and seed always
 /// give byte-identical CSV files.
 #[derive(Parser, Debug)]
-#[command(name = "lblab", version, max_term_width = 100)]
+#[command(
+    name = "lblab",
+    version,
+    max_term_width = 100,
+    after_help = "Examples:\n  lblab compare scenarios/quick-start.toml\n  lblab run scenarios/slow-query.toml --algorithm least-connections --set clients.rate=500/s\n  lblab validate scenarios/*.toml\n  lblab list algorithms\n\nScenario format: docs/scenario-reference.md. Exit codes: 0 ok, 1 simulation failed, 2 bad input."
+)]
 pub struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -120,48 +120,90 @@ pub fn render(info: &RunInfo, aggs: &[Aggregate]) -> String {
         let _ = writeln!(out, "  {}", m.unit);
     }
 
-    // Per-server table for each algorithm.
-    for a in aggs {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "per server ({}, means over replications)", a.algorithm);
-        let name_w = a
-            .servers
-            .iter()
-            .map(|s| s.name.len())
-            .max()
-            .unwrap_or(6)
-            .max(6);
-        let group_w = a
-            .servers
-            .iter()
-            .map(|s| s.group.len())
-            .max()
-            .unwrap_or(5)
-            .max(5);
-        let _ = writeln!(
-            out,
-            "{:<name_w$}  {:<group_w$}  {:>12}  {:>8}  {:>11}  {:>10}",
-            "server", "group", "requests", "share", "utilization", "rejected"
-        );
-        for s in a.servers.iter().take(MAX_SERVER_ROWS) {
-            let _ = writeln!(
-                out,
-                "{:<name_w$}  {:<group_w$}  {:>12.1}  {:>7.2}%  {:>10.2}%  {:>10.1}",
-                s.name,
-                s.group,
-                s.requests.mean,
-                100.0 * s.share.mean,
-                s.utilization.mean,
-                s.rejected.mean
-            );
-        }
-        if a.servers.len() > MAX_SERVER_ROWS {
-            let _ = writeln!(
-                out,
-                "… and {} more servers (all of them are in servers.csv)",
-                a.servers.len() - MAX_SERVER_ROWS
-            );
-        }
+    if aggs.len() == 1 {
+        server_table(&mut out, &aggs[0]);
+    } else {
+        server_matrix(&mut out, aggs);
     }
     out
+}
+
+/// One algorithm: requests, share, utilization and rejections per server.
+fn server_table(out: &mut String, a: &Aggregate) {
+    let name_w = a
+        .servers
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let group_w = a
+        .servers
+        .iter()
+        .map(|s| s.group.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "per server ({}, means over replications)", a.algorithm);
+    let _ = writeln!(
+        out,
+        "{:<name_w$}  {:<group_w$}  {:>12}  {:>8}  {:>11}  {:>10}",
+        "server", "group", "requests", "share", "utilization", "rejected"
+    );
+    for s in a.servers.iter().take(MAX_SERVER_ROWS) {
+        let _ = writeln!(
+            out,
+            "{:<name_w$}  {:<group_w$}  {:>12.1}  {:>7.2}%  {:>10.2}%  {:>10.1}",
+            s.name,
+            s.group,
+            s.requests.mean,
+            100.0 * s.share.mean,
+            s.utilization.mean,
+            s.rejected.mean
+        );
+    }
+    more_servers(out, a.servers.len());
+}
+
+/// Several algorithms: one row per server, `share / utilization` per algorithm.
+fn server_matrix(out: &mut String, aggs: &[Aggregate]) {
+    let servers = &aggs[0].servers;
+    let name_w = servers
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let col_w: Vec<usize> = aggs.iter().map(|a| a.algorithm.len().max(15)).collect();
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "per server: share of requests / utilization (means over replications)"
+    );
+    let _ = write!(out, "{:<name_w$}", "server");
+    for (a, w) in aggs.iter().zip(&col_w) {
+        let _ = write!(out, "  {:>w$}", a.algorithm);
+    }
+    let _ = writeln!(out);
+    for (i, s) in servers.iter().enumerate().take(MAX_SERVER_ROWS) {
+        let _ = write!(out, "{:<name_w$}", s.name);
+        for (a, w) in aggs.iter().zip(&col_w) {
+            let x = &a.servers[i];
+            let cell = format!("{:.1}% / {:.1}%", 100.0 * x.share.mean, x.utilization.mean);
+            let _ = write!(out, "  {cell:>w$}");
+        }
+        let _ = writeln!(out);
+    }
+    more_servers(out, servers.len());
+}
+
+fn more_servers(out: &mut String, n: usize) {
+    if n > MAX_SERVER_ROWS {
+        let _ = writeln!(
+            out,
+            "… and {} more servers (all of them are in servers.csv)",
+            n - MAX_SERVER_ROWS
+        );
+    }
 }

@@ -214,3 +214,36 @@ fn classes_with_a_pool_stay_in_it() {
         );
     }
 }
+
+/// Network delay is paid both ways: with constant service and delay and no queueing,
+/// latency is exactly service + 2 × delay.
+#[test]
+fn network_delay_is_paid_both_ways() {
+    let s = parse(
+        r#"
+        [scenario]
+        duration = "20s"
+        replications = 2
+        [clients]
+        rate = "10/s"
+        [[classes]]
+        service = "1ms"
+        [[servers]]
+        count = 2
+        slots = 64
+        network_delay = "5ms"
+        "#,
+    )
+    .unwrap();
+    let a = run(&s);
+    for r in &a.reps {
+        // 64 slots at 10/s never queue: every latency is 11 ms (to histogram resolution).
+        assert!(
+            (r.get(M::LatencyMean) - 11.0).abs() < 1e-9,
+            "{}",
+            r.get(M::LatencyMean)
+        );
+        assert!((r.get(M::LatencyMax) - 11.0).abs() < 11.0 * 1e-3);
+        assert_eq!(r.get(M::WaitMean), 0.0);
+    }
+}

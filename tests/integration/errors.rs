@@ -270,3 +270,135 @@ fn overrides_are_checked_like_the_file() {
     let e = p(&sets(&["nonsense"])).unwrap_err();
     assert!(e.to_string().contains("key.path=value"), "{e}");
 }
+
+/// Each distribution kind parses to the documented parameters.
+#[test]
+fn distributions_parse_to_their_parameters() {
+    use lblab::model::Dist;
+    let service = |spec: &str| -> Dist {
+        let text = GOOD.replacen("service = \"1ms\"", &format!("service = {spec}"), 1);
+        parse(&text)
+            .unwrap_or_else(|e| panic!("{spec}: {e}"))
+            .world
+            .classes[0]
+            .service
+            .clone()
+    };
+    assert_eq!(service("\"250us\""), Dist::Constant { ns: 250_000.0 });
+    assert_eq!(
+        service("{ dist = \"exponential\", mean = \"2ms\" }"),
+        Dist::Exponential { mean_ns: 2e6 }
+    );
+    assert_eq!(
+        service("{ dist = \"uniform\", min = \"1ms\", max = \"3ms\" }"),
+        Dist::Uniform {
+            lo_ns: 1e6,
+            hi_ns: 3e6
+        }
+    );
+    assert_eq!(
+        service("{ dist = \"bounded-pareto\", alpha = 1.5, min = \"1ms\", max = \"10s\" }"),
+        Dist::BoundedPareto {
+            alpha: 1.5,
+            lo_ns: 1e6,
+            hi_ns: 1e10
+        }
+    );
+    // Lognormal by median and p99: median = exp(mu); mu/sigma form is in ln(seconds).
+    match service("{ dist = \"lognormal\", median = \"8ms\", p99 = \"40ms\" }") {
+        Dist::LogNormal { mu, sigma } => {
+            assert!((mu.exp() - 8e6).abs() < 1e-3);
+            assert!((sigma - (5f64).ln() / lblab::model::dist::Z_99).abs() < 1e-12);
+        }
+        d => panic!("{d:?}"),
+    }
+    match service("{ dist = \"lognormal\", mu = -4.0, sigma = 0.5 }") {
+        Dist::LogNormal { mu, sigma } => {
+            assert!(((mu - 1e9f64.ln()) - -4.0).abs() < 1e-12 && sigma == 0.5);
+        }
+        d => panic!("{d:?}"),
+    }
+    let mix = service(
+        "{ dist = \"mixture\", parts = [{ weight = 0.9, dist = \"constant\", value = \"1ms\" }, { weight = 0.1, dist = \"exponential\", mean = \"50ms\" }] }",
+    );
+    assert!((mix.mean() - (0.9e6 + 0.1 * 50e6)).abs() < 1e-6, "{mix:?}");
+}
+
+/// An empirical distribution reads its CSV (relative to the scenario), by column and unit;
+/// problems in the CSV are reported with the CSV's line.
+#[test]
+fn empirical_distributions_read_their_csv() {
+    use lblab::model::Dist;
+    let csv = "id,latency\n1,2.5\n2,1\n3,4ms\n";
+    let read = |p: &std::path::Path| -> std::io::Result<String> {
+        assert_eq!(p, std::path::Path::new("traces/db.csv"));
+        Ok(csv.to_string())
+    };
+    let text = GOOD.replacen("service = \"1ms\"", "service = { dist = \"empirical\", file = \"db.csv\", column = \"latency\", unit = \"ms\" }", 1);
+    let s = lblab::scenario::parse(
+        "test.toml",
+        &text,
+        std::path::Path::new("traces"),
+        &[],
+        &read,
+    )
+    .unwrap();
+    assert_eq!(
+        s.world.classes[0].service,
+        Dist::Empirical {
+            values_ns: vec![1e6, 2.5e6, 4e6]
+        }
+    );
+
+    let bad = GOOD.replacen(
+        "service = \"1ms\"",
+        "service = { dist = \"empirical\", file = \"db.csv\", column = \"latncy\" }",
+        1,
+    );
+    let e = lblab::scenario::parse(
+        "test.toml",
+        &bad,
+        std::path::Path::new("traces"),
+        &[],
+        &read,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("no column \"latncy\"")
+            && e.to_string().contains("did you mean `latency`"),
+        "{e}"
+    );
+
+    let broken_csv =
+        |_: &std::path::Path| -> std::io::Result<String> { Ok("latency\n1\nfast\n".into()) };
+    let text = GOOD.replacen(
+        "service = \"1ms\"",
+        "service = { dist = \"empirical\", file = \"db.csv\" }",
+        1,
+    );
+    let e = lblab::scenario::parse(
+        "test.toml",
+        &text,
+        std::path::Path::new("traces"),
+        &[],
+        &broken_csv,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("db.csv line 3") && e.to_string().contains("\"fast\""),
+        "{e}"
+    );
+
+    let missing = |_: &std::path::Path| -> std::io::Result<String> {
+        Err(std::io::ErrorKind::NotFound.into())
+    };
+    let e = lblab::scenario::parse(
+        "test.toml",
+        &text,
+        std::path::Path::new("traces"),
+        &[],
+        &missing,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("cannot read traces/db.csv"), "{e}");
+}
