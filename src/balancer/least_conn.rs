@@ -118,70 +118,44 @@ impl Balancer for LeastConnections {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Backends from `(weight, in_flight)`, all available.
-    fn pool(spec: &[(u32, u32)]) -> Vec<Backend> {
-        spec.iter()
-            .enumerate()
-            .map(|(i, &(weight, in_flight))| Backend {
-                id: i as u32,
-                weight,
-                in_flight,
-                available: true,
-            })
-            .collect()
-    }
-
-    fn letter(i: Option<usize>) -> char {
-        match i {
-            Some(i) => (b'a' + i as u8) as char,
-            None => '-',
-        }
-    }
-
-    fn run(lc: &mut LeastConnections, backends: &[Backend], n: usize) -> String {
-        let view = PoolView::new(backends);
-        (0..n)
-            .map(|_| letter(lc.pick(SimTime::ZERO, &view, &RequestInfo::default())))
-            .collect()
-    }
+    use crate::balancer::testutil::{loaded, sequence};
 
     #[test]
     fn weighted_textbook_examples() {
         // Ratios 10, 10, 9: C.
-        let b = pool(&[(5, 50), (3, 30), (2, 18)]);
-        assert_eq!(run(&mut LeastConnections::new(true), &b, 3), "ccc");
+        let b = loaded(&[(5, 50), (3, 30), (2, 18)]);
+        assert_eq!(sequence(&mut LeastConnections::new(true), &b, 3), "ccc");
         // Ratios 1, 1.5, 1.33: A.
-        let b = pool(&[(5, 5), (2, 3), (3, 4)]);
-        assert_eq!(run(&mut LeastConnections::new(true), &b, 3), "aaa");
+        let b = loaded(&[(5, 5), (2, 3), (3, 4)]);
+        assert_eq!(sequence(&mut LeastConnections::new(true), &b, 3), "aaa");
     }
 
     #[test]
     fn unweighted_ignores_weights() {
         // Raw counts 5, 3, 4: B, whatever the weights say.
-        let b = pool(&[(5, 5), (2, 3), (3, 4)]);
-        assert_eq!(run(&mut LeastConnections::new(false), &b, 3), "bbb");
+        let b = loaded(&[(5, 5), (2, 3), (3, 4)]);
+        assert_eq!(sequence(&mut LeastConnections::new(false), &b, 3), "bbb");
     }
 
     #[test]
     fn all_idle_weighted_is_smooth_wrr() {
-        let b = pool(&[(5, 0), (1, 0), (1, 0)]);
+        let b = loaded(&[(5, 0), (1, 0), (1, 0)]);
         let mut lc = LeastConnections::new(true);
-        assert_eq!(run(&mut lc, &b, 14), "aabacaaaabacaa");
+        assert_eq!(sequence(&mut lc, &b, 14), "aabacaaaabacaa");
         assert_eq!(lc.current, [0, 0, 0]);
     }
 
     #[test]
     fn all_idle_unweighted_is_plain_rotation() {
-        let b = pool(&[(5, 0), (1, 0), (1, 0)]);
-        assert_eq!(run(&mut LeastConnections::new(false), &b, 6), "abcabc");
+        let b = loaded(&[(5, 0), (1, 0), (1, 0)]);
+        assert_eq!(sequence(&mut LeastConnections::new(false), &b, 6), "abcabc");
     }
 
     #[test]
     fn unweighted_ties_rotate() {
-        let b = pool(&[(1, 2), (1, 1), (1, 1)]);
+        let b = loaded(&[(1, 2), (1, 1), (1, 1)]);
         let mut lc = LeastConnections::new(false);
-        assert_eq!(run(&mut lc, &b, 6), "bcbcbc");
+        assert_eq!(sequence(&mut lc, &b, 6), "bcbcbc");
         // The tie-break state only moved for the tied backends.
         assert_eq!(lc.current, [0, 0, 0]);
     }
@@ -189,43 +163,43 @@ mod tests {
     #[test]
     fn weighted_ties_use_weights_among_the_tied_set() {
         // Ratios: a 4/2 = 2, b 2/1 = 2, c 9/3 = 3. a and b tie; SWRR with weights 2,1.
-        let b = pool(&[(2, 4), (1, 2), (3, 9)]);
+        let b = loaded(&[(2, 4), (1, 2), (3, 9)]);
         let mut lc = LeastConnections::new(true);
-        assert_eq!(run(&mut lc, &b, 6), "abaaba");
+        assert_eq!(sequence(&mut lc, &b, 6), "abaaba");
     }
 
     #[test]
     fn rotation_state_persists_across_changing_loads() {
         let mut lc = LeastConnections::new(false);
-        let tied = pool(&[(1, 0), (1, 0)]);
-        assert_eq!(run(&mut lc, &tied, 1), "a");
+        let tied = loaded(&[(1, 0), (1, 0)]);
+        assert_eq!(sequence(&mut lc, &tied, 1), "a");
         // A unique minimum does not touch the rotation state.
-        let b_lower = pool(&[(1, 1), (1, 0)]);
-        assert_eq!(run(&mut lc, &b_lower, 1), "b");
+        let b_lower = loaded(&[(1, 1), (1, 0)]);
+        assert_eq!(sequence(&mut lc, &b_lower, 1), "b");
         // Back to a tie: the rotation continues with b.
-        assert_eq!(run(&mut lc, &tied, 3), "bab");
+        assert_eq!(sequence(&mut lc, &tied, 3), "bab");
     }
 
     #[test]
     fn never_picks_ineligible() {
-        let mut b = pool(&[(1, 0), (0, 0), (1, 5), (1, 0)]);
+        let mut b = loaded(&[(1, 0), (0, 0), (1, 5), (1, 0)]);
         b[0].available = false;
         // a is down and b has weight 0, though both are idle: d (0) beats c (5).
-        assert_eq!(run(&mut LeastConnections::new(true), &b, 3), "ddd");
-        assert_eq!(run(&mut LeastConnections::new(false), &b, 3), "ddd");
+        assert_eq!(sequence(&mut LeastConnections::new(true), &b, 3), "ddd");
+        assert_eq!(sequence(&mut LeastConnections::new(false), &b, 3), "ddd");
         b[3].available = false;
-        assert_eq!(run(&mut LeastConnections::new(false), &b, 2), "cc");
+        assert_eq!(sequence(&mut LeastConnections::new(false), &b, 2), "cc");
         b[2].available = false;
-        assert_eq!(run(&mut LeastConnections::new(true), &b, 2), "--");
-        assert_eq!(run(&mut LeastConnections::new(true), &[], 2), "--");
+        assert_eq!(sequence(&mut LeastConnections::new(true), &b, 2), "--");
+        assert_eq!(sequence(&mut LeastConnections::new(true), &[], 2), "--");
     }
 
     #[test]
     fn large_counts_do_not_overflow() {
-        let b = pool(&[(u32::MAX, u32::MAX), (u32::MAX - 1, u32::MAX - 1), (1, 2)]);
+        let b = loaded(&[(u32::MAX, u32::MAX), (u32::MAX - 1, u32::MAX - 1), (1, 2)]);
         // a and b both have ratio exactly 1; c has 2.
         let mut lc = LeastConnections::new(true);
-        let s = run(&mut lc, &b, 4);
+        let s = sequence(&mut lc, &b, 4);
         assert!(s.chars().all(|c| c == 'a' || c == 'b'), "{s}");
     }
 }

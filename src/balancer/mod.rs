@@ -20,6 +20,8 @@ mod power_of_d;
 mod random;
 mod round_robin;
 mod smooth_wrr;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 pub use least_conn::LeastConnections;
 pub use power_of_d::PowerOfD;

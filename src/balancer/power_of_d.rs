@@ -104,38 +104,7 @@ impl Balancer for PowerOfD {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::balancer::Backend;
-    use crate::engine::SeedTree;
-
-    fn rng() -> SimRng {
-        SeedTree::new(1).stream(0, "test")
-    }
-
-    /// Backends from in-flight counts, weight 1, all available.
-    fn pool(in_flight: &[u32]) -> Vec<Backend> {
-        in_flight
-            .iter()
-            .enumerate()
-            .map(|(i, &in_flight)| Backend {
-                id: i as u32,
-                weight: 1,
-                in_flight,
-                available: true,
-            })
-            .collect()
-    }
-
-    fn counts(p: &mut PowerOfD, backends: &[Backend], n: usize) -> Vec<u32> {
-        let view = PoolView::new(backends);
-        let mut c = vec![0u32; backends.len()];
-        for _ in 0..n {
-            let i = p
-                .pick(SimTime::ZERO, &view, &RequestInfo::default())
-                .unwrap();
-            c[i] += 1;
-        }
-        c
-    }
+    use crate::balancer::testutil::{counts, in_flight, rng};
 
     fn within(count: u32, n: f64, p: f64, sds: f64) -> bool {
         let sd = (n * p * (1.0 - p)).sqrt();
@@ -144,7 +113,7 @@ mod tests {
 
     #[test]
     fn d_equal_to_pool_always_finds_the_minimum() {
-        let b = pool(&[5, 0, 5, 5]);
+        let b = in_flight(&[5, 0, 5, 5]);
         assert_eq!(
             counts(&mut PowerOfD::new(4, rng()), &b, 1000),
             [0, 1000, 0, 0]
@@ -159,9 +128,9 @@ mod tests {
     #[test]
     fn two_choices_are_distinct() {
         // With replacement the busier backend would win whenever both draws hit it (1/4).
-        let b = pool(&[3, 1]);
+        let b = in_flight(&[3, 1]);
         assert_eq!(counts(&mut PowerOfD::new(2, rng()), &b, 1000), [0, 1000]);
-        let b = pool(&[1, 3]);
+        let b = in_flight(&[1, 3]);
         assert_eq!(counts(&mut PowerOfD::new(2, rng()), &b, 1000), [1000, 0]);
     }
 
@@ -170,7 +139,7 @@ mod tests {
         // in_flight 0,1,2,3: backend i wins iff it is in the pair and the other is busier:
         // P = (3, 2, 1, 0) / 6. 60_000 picks; tolerance 5 sd of Binomial(60000, p)
         // (sd = 122.5, 115.5, 91.3).
-        let b = pool(&[0, 1, 2, 3]);
+        let b = in_flight(&[0, 1, 2, 3]);
         let n = 60_000;
         let c = counts(&mut PowerOfD::new(2, rng()), &b, n);
         assert_eq!(c[3], 0, "{c:?}");
@@ -184,7 +153,7 @@ mod tests {
         // in_flight 4,3,2,1,0 with d = 3 of 5: the j-th least loaded wins iff it is sampled
         // and the 2 others come from the 4 - j busier ones: P = C(4 - j, 2) / C(5, 3)
         // = 6/10, 3/10, 1/10, 0, 0 (sd = 120, 112.2, 73.5 for 60_000 picks).
-        let b = pool(&[4, 3, 2, 1, 0]);
+        let b = in_flight(&[4, 3, 2, 1, 0]);
         let n = 60_000;
         let c = counts(&mut PowerOfD::new(3, rng()), &b, n);
         assert_eq!((c[0], c[1]), (0, 0), "{c:?}");
@@ -198,7 +167,7 @@ mod tests {
         // All idle: whoever is sampled first wins, so the choice is uniform.
         // Binomial(40000, 1/4): sd = 86.6.
         for d in [1, 2, 3] {
-            let b = pool(&[0, 0, 0, 0]);
+            let b = in_flight(&[0, 0, 0, 0]);
             let c = counts(&mut PowerOfD::new(d, rng()), &b, 40_000);
             for &x in &c {
                 assert!(within(x, 40_000.0, 0.25, 5.0), "d={d} {c:?}");
@@ -208,7 +177,7 @@ mod tests {
 
     #[test]
     fn fast_pair_matches_the_reference_draws() {
-        let b = pool(&[2, 0, 1, 7, 3]);
+        let b = in_flight(&[2, 0, 1, 7, 3]);
         let view = PoolView::new(&b);
         let mut p = PowerOfD::new(2, rng());
         let mut reference = rng();
@@ -233,7 +202,7 @@ mod tests {
     #[test]
     fn never_picks_ineligible() {
         // The idle backends are down or weight 0; the others are busy.
-        let mut b = pool(&[0, 0, 5, 7, 6]);
+        let mut b = in_flight(&[0, 0, 5, 7, 6]);
         b[0].available = false;
         b[1].weight = 0;
         for d in [1, 2, 3, 5] {
@@ -259,7 +228,7 @@ mod tests {
         let mut p = PowerOfD::new(2, rng());
         let req = RequestInfo::default();
         assert_eq!(p.pick(SimTime::ZERO, &PoolView::new(&[]), &req), None);
-        let mut b = pool(&[0, 0]);
+        let mut b = in_flight(&[0, 0]);
         b[0].available = false;
         b[1].weight = 0;
         assert_eq!(p.pick(SimTime::ZERO, &PoolView::new(&b), &req), None);
@@ -267,7 +236,7 @@ mod tests {
 
     #[test]
     fn scratch_is_sized_by_pool_change_and_not_grown_by_picks() {
-        let b = pool(&[1, 2, 3, 4, 5, 6]);
+        let b = in_flight(&[1, 2, 3, 4, 5, 6]);
         let view = PoolView::new(&b);
         let mut p = PowerOfD::new(3, rng());
         p.on_pool_change(SimTime::ZERO, &view);

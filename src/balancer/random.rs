@@ -54,41 +54,14 @@ impl Balancer for Random {
 mod tests {
     use super::*;
     use crate::balancer::Backend;
+    use crate::balancer::testutil::{counts, rng, weighted_available};
     use crate::engine::SeedTree;
-
-    fn rng() -> SimRng {
-        SeedTree::new(1).stream(0, "test")
-    }
-
-    fn pool(spec: &[(u32, bool)]) -> Vec<Backend> {
-        spec.iter()
-            .enumerate()
-            .map(|(i, &(weight, available))| Backend {
-                id: i as u32,
-                weight,
-                in_flight: 0,
-                available,
-            })
-            .collect()
-    }
-
-    fn counts(r: &mut Random, backends: &[Backend], n: usize) -> Vec<u32> {
-        let view = PoolView::new(backends);
-        let mut c = vec![0u32; backends.len()];
-        for _ in 0..n {
-            let i = r
-                .pick(SimTime::ZERO, &view, &RequestInfo::default())
-                .unwrap();
-            c[i] += 1;
-        }
-        c
-    }
 
     #[test]
     fn uniform_over_all_eligible_ignoring_weights() {
         // 5 backends, 100_000 picks: each count is Binomial(100000, 1/5), mean 20_000,
         // sd = sqrt(100000 * 0.2 * 0.8) = 126.5; 5 sd = 632.
-        let b = pool(&[(9, true), (1, true), (1, true), (3, true), (1, true)]);
+        let b = weighted_available(&[(9, true), (1, true), (1, true), (3, true), (1, true)]);
         let c = counts(&mut Random::new(rng()), &b, 100_000);
         for &x in &c {
             assert!((i64::from(x) - 20_000).abs() < 632, "{c:?}");
@@ -99,7 +72,7 @@ mod tests {
     fn uniform_over_the_eligible_subset() {
         // 3 of 6 eligible, 60_000 picks: Binomial(60000, 1/3), mean 20_000,
         // sd = sqrt(60000 * 1/3 * 2/3) = 115.5; 5 sd = 577.
-        let b = pool(&[
+        let b = weighted_available(&[
             (1, false),
             (1, true),
             (0, true),
@@ -116,7 +89,7 @@ mod tests {
 
     #[test]
     fn fast_path_is_the_draw_itself() {
-        let b = pool(&[(1, true); 7]);
+        let b = weighted_available(&[(1, true); 7]);
         let view = PoolView::new(&b);
         let mut r = Random::new(rng());
         let mut reference = rng();
@@ -194,11 +167,11 @@ mod tests {
     #[test]
     fn single_eligible_and_none() {
         let mut r = Random::new(rng());
-        let b = pool(&[(1, false), (0, true), (2, true)]);
+        let b = weighted_available(&[(1, false), (0, true), (2, true)]);
         assert_eq!(counts(&mut r, &b, 50), [0, 0, 50]);
         let view = PoolView::new(&[]);
         assert_eq!(r.pick(SimTime::ZERO, &view, &RequestInfo::default()), None);
-        let b = pool(&[(1, false), (0, true)]);
+        let b = weighted_available(&[(1, false), (0, true)]);
         let view = PoolView::new(&b);
         assert_eq!(r.pick(SimTime::ZERO, &view, &RequestInfo::default()), None);
     }

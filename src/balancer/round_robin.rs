@@ -50,73 +50,49 @@ impl Balancer for RoundRobin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::balancer::Backend;
-
-    fn pool(spec: &[(u32, bool)]) -> Vec<Backend> {
-        spec.iter()
-            .enumerate()
-            .map(|(i, &(weight, available))| Backend {
-                id: i as u32,
-                weight,
-                in_flight: 0,
-                available,
-            })
-            .collect()
-    }
-
-    fn run(rr: &mut RoundRobin, backends: &[Backend], n: usize) -> String {
-        let view = PoolView::new(backends);
-        (0..n)
-            .map(
-                |_| match rr.pick(SimTime::ZERO, &view, &RequestInfo::default()) {
-                    Some(i) => (b'a' + i as u8) as char,
-                    None => '-',
-                },
-            )
-            .collect()
-    }
+    use crate::balancer::testutil::{sequence, weighted_available};
 
     #[test]
     fn rotates_over_all_eligible_ignoring_weights() {
-        let b = pool(&[(5, true), (1, true), (1, true)]);
-        assert_eq!(run(&mut RoundRobin::new(), &b, 9), "abcabcabc");
+        let b = weighted_available(&[(5, true), (1, true), (1, true)]);
+        assert_eq!(sequence(&mut RoundRobin::new(), &b, 9), "abcabcabc");
     }
 
     #[test]
     fn skips_unavailable_and_zero_weight() {
-        let b = pool(&[(1, true), (1, false), (1, true), (0, true)]);
-        assert_eq!(run(&mut RoundRobin::new(), &b, 6), "acacac");
+        let b = weighted_available(&[(1, true), (1, false), (1, true), (0, true)]);
+        assert_eq!(sequence(&mut RoundRobin::new(), &b, 6), "acacac");
     }
 
     #[test]
     fn continues_after_the_previous_choice_when_eligibility_changes() {
         let mut rr = RoundRobin::new();
-        let mut b = pool(&[(1, true), (1, true), (1, true), (1, true)]);
-        assert_eq!(run(&mut rr, &b, 2), "ab");
+        let mut b = weighted_available(&[(1, true), (1, true), (1, true), (1, true)]);
+        assert_eq!(sequence(&mut rr, &b, 2), "ab");
         // c goes down: the next pick after b is d, then wrap to a.
         b[2].available = false;
-        assert_eq!(run(&mut rr, &b, 3), "dab");
+        assert_eq!(sequence(&mut rr, &b, 3), "dab");
         // c comes back: rotation resumes right after b.
         b[2].available = true;
-        assert_eq!(run(&mut rr, &b, 4), "cdab");
+        assert_eq!(sequence(&mut rr, &b, 4), "cdab");
     }
 
     #[test]
     fn none_when_empty_or_nothing_eligible() {
         let mut rr = RoundRobin::new();
-        assert_eq!(run(&mut rr, &[], 2), "--");
-        let b = pool(&[(1, false), (0, true)]);
-        assert_eq!(run(&mut rr, &b, 3), "---");
+        assert_eq!(sequence(&mut rr, &[], 2), "--");
+        let b = weighted_available(&[(1, false), (0, true)]);
+        assert_eq!(sequence(&mut rr, &b, 3), "---");
     }
 
     #[test]
     fn survives_a_shrinking_pool() {
         let mut rr = RoundRobin::new();
-        let big = pool(&[(1, true); 5]);
-        assert_eq!(run(&mut rr, &big, 4), "abcd");
-        let small = pool(&[(1, true); 2]);
+        let big = weighted_available(&[(1, true); 5]);
+        assert_eq!(sequence(&mut rr, &big, 4), "abcd");
+        let small = weighted_available(&[(1, true); 2]);
         rr.on_pool_change(SimTime::ZERO, &PoolView::new(&small));
         // Cursor 4 reduces to 0 modulo 2.
-        assert_eq!(run(&mut rr, &small, 4), "abab");
+        assert_eq!(sequence(&mut rr, &small, 4), "abab");
     }
 }

@@ -96,40 +96,13 @@ impl Balancer for SmoothWeightedRoundRobin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::balancer::Backend;
-
-    fn pool(weights: &[u32]) -> Vec<Backend> {
-        weights
-            .iter()
-            .enumerate()
-            .map(|(i, &weight)| Backend {
-                id: i as u32,
-                weight,
-                in_flight: 0,
-                available: true,
-            })
-            .collect()
-    }
-
-    fn letter(i: Option<usize>) -> char {
-        match i {
-            Some(i) => (b'a' + i as u8) as char,
-            None => '-',
-        }
-    }
-
-    fn run(wrr: &mut SmoothWeightedRoundRobin, backends: &[Backend], n: usize) -> String {
-        let view = PoolView::new(backends);
-        (0..n)
-            .map(|_| letter(wrr.pick(SimTime::ZERO, &view, &RequestInfo::default())))
-            .collect()
-    }
+    use crate::balancer::testutil::{letter, sequence, weighted};
 
     #[test]
     fn nginx_sequence_5_1_1() {
-        let b = pool(&[5, 1, 1]);
+        let b = weighted(&[5, 1, 1]);
         assert_eq!(
-            run(&mut SmoothWeightedRoundRobin::new(), &b, 21),
+            sequence(&mut SmoothWeightedRoundRobin::new(), &b, 21),
             "aabacaaaabacaaaabacaa"
         );
     }
@@ -137,16 +110,19 @@ mod tests {
     #[test]
     fn sequences_for_other_weights() {
         let mut w = SmoothWeightedRoundRobin::new();
-        assert_eq!(run(&mut w, &pool(&[4, 2, 1]), 14), "abacabaabacaba");
+        assert_eq!(
+            sequence(&mut w, &weighted(&[4, 2, 1]), 14),
+            "abacabaabacaba"
+        );
         let mut w = SmoothWeightedRoundRobin::new();
-        assert_eq!(run(&mut w, &pool(&[3, 2, 1]), 12), "abacbaabacba");
+        assert_eq!(sequence(&mut w, &weighted(&[3, 2, 1]), 12), "abacbaabacba");
         let mut w = SmoothWeightedRoundRobin::new();
-        assert_eq!(run(&mut w, &pool(&[1, 1, 1]), 6), "abcabc");
+        assert_eq!(sequence(&mut w, &weighted(&[1, 1, 1]), 6), "abcabc");
     }
 
     #[test]
     fn current_weight_trace_5_1_1() {
-        let b = pool(&[5, 1, 1]);
+        let b = weighted(&[5, 1, 1]);
         let view = PoolView::new(&b);
         let mut w = SmoothWeightedRoundRobin::new();
         let expected: [(char, [i64; 3]); 7] = [
@@ -167,7 +143,7 @@ mod tests {
 
     #[test]
     fn current_weights_sum_to_zero_with_all_eligible() {
-        let b = pool(&[7, 3, 0, 2, 9, 1]);
+        let b = weighted(&[7, 3, 0, 2, 9, 1]);
         // Weight 0 is ineligible and never touched, so the sum over all stays 0.
         let view = PoolView::new(&b);
         let mut w = SmoothWeightedRoundRobin::new();
@@ -185,27 +161,27 @@ mod tests {
 
     #[test]
     fn skips_ineligible_and_returns_none_when_nothing_is_eligible() {
-        let mut b = pool(&[5, 1, 1]);
+        let mut b = weighted(&[5, 1, 1]);
         b[0].available = false;
         let mut w = SmoothWeightedRoundRobin::new();
-        assert_eq!(run(&mut w, &b, 4), "bcbc");
+        assert_eq!(sequence(&mut w, &b, 4), "bcbc");
         b[1].available = false;
         b[2].weight = 0;
-        assert_eq!(run(&mut w, &b, 2), "--");
-        assert_eq!(run(&mut w, &[], 2), "--");
+        assert_eq!(sequence(&mut w, &b, 2), "--");
+        assert_eq!(sequence(&mut w, &[], 2), "--");
     }
 
     #[test]
     fn pool_change_resets_current_weights() {
-        let b = pool(&[5, 1, 1]);
+        let b = weighted(&[5, 1, 1]);
         let mut w = SmoothWeightedRoundRobin::new();
-        assert_eq!(run(&mut w, &b, 3), "aab");
+        assert_eq!(sequence(&mut w, &b, 3), "aab");
         w.on_pool_change(SimTime::ZERO, &PoolView::new(&b));
         assert_eq!(w.current, [0, 0, 0]);
-        assert_eq!(run(&mut w, &b, 7), "aabacaa");
+        assert_eq!(sequence(&mut w, &b, 7), "aabacaa");
         // A pool of a different length without a notification also resets.
-        let b4 = pool(&[1, 1, 1, 1]);
-        assert_eq!(run(&mut w, &b4, 4), "abcd");
+        let b4 = weighted(&[1, 1, 1, 1]);
+        assert_eq!(sequence(&mut w, &b4, 4), "abcd");
     }
 
     #[test]

@@ -122,13 +122,7 @@ impl Dist {
                 }
             }
             Dist::Mixture { cumulative, parts } => {
-                let mut prev = 0.0;
-                let mut m = 0.0;
-                for (c, p) in cumulative.iter().zip(parts) {
-                    m += (c - prev) * p.mean();
-                    prev = *c;
-                }
-                m
+                mixture_expectation(cumulative, parts, Dist::mean)
             }
             Dist::Empirical { values_ns } => values_ns.iter().sum::<f64>() / values_ns.len() as f64,
         }
@@ -155,13 +149,7 @@ impl Dist {
                 }
             }
             Dist::Mixture { cumulative, parts } => {
-                let mut prev = 0.0;
-                let mut m = 0.0;
-                for (c, p) in cumulative.iter().zip(parts) {
-                    m += (c - prev) * p.second_moment();
-                    prev = *c;
-                }
-                m
+                mixture_expectation(cumulative, parts, Dist::second_moment)
             }
             Dist::Empirical { values_ns } => {
                 values_ns.iter().map(|v| v * v).sum::<f64>() / values_ns.len() as f64
@@ -177,6 +165,17 @@ impl Dist {
             sigma: (p99_ns.ln() - mu) / Z_99,
         }
     }
+}
+
+/// `Σ p_i · f(part_i)` with the probabilities given as cumulative sums.
+fn mixture_expectation(cumulative: &[f64], parts: &[Dist], f: fn(&Dist) -> f64) -> f64 {
+    let mut prev = 0.0;
+    let mut total = 0.0;
+    for (c, p) in cumulative.iter().zip(parts) {
+        total += (c - prev) * f(p);
+        prev = *c;
+    }
+    total
 }
 
 /// One entry of the distribution catalogue, for `lblab list distributions`.

@@ -25,42 +25,15 @@ pub fn parse_duration(s: &str) -> Result<SimTime, String> {
     if t == "0" {
         return Ok(SimTime::ZERO);
     }
+    let numeric = |c: char| c.is_ascii_digit() || "._eE+-".contains(c);
     let split = t
-        .find(|c: char| {
-            !(c.is_ascii_digit()
-                || c == '.'
-                || c == '_'
-                || c == 'e'
-                || c == 'E'
-                || c == '+'
-                || c == '-')
-        })
+        .find(|c: char| !numeric(c))
         .ok_or_else(|| format!("`{t}` has no unit (write e.g. \"{t}ms\" or \"{t}s\")"))?;
     let (num, unit) = t.split_at(split);
     let unit = unit.trim();
-    let scale = match unit {
-        "ns" => 1.0,
-        "us" | "µs" => 1e3,
-        "ms" => 1e6,
-        "s" | "sec" => 1e9,
-        "m" | "min" => 60e9,
-        "h" => 3600e9,
-        _ => {
-            return Err(format!(
-                "unknown duration unit `{unit}` (use ns, us, ms, s, m or h)"
-            ));
-        }
-    };
-    let x: f64 = num
-        .replace('_', "")
-        .parse()
-        .map_err(|_| format!("`{num}` is not a number"))?;
-    if !x.is_finite() || x < 0.0 {
-        return Err(format!(
-            "duration must be a finite non-negative number, found `{t}`"
-        ));
-    }
-    let ns = x * scale;
+    let scale =
+        unit_ns(unit).ok_or_else(|| format!("unknown duration unit `{unit}` (use {UNITS})"))?;
+    let ns = non_negative(num, t, "duration")? * scale;
     if ns > 1e18 {
         return Err(format!(
             "duration `{t}` is too long (the limit is about 31 years)"
@@ -69,36 +42,33 @@ pub fn parse_duration(s: &str) -> Result<SimTime, String> {
     Ok(SimTime::from_nanos_f64(ns))
 }
 
-/// Parses a rate such as `"900/s"`, `"15/min"`, `"2/ms"` into requests per second.
+/// Parses a rate such as `"900/s"`, `"15/min"`, `"2/ms"` into requests per second; the
+/// unit after the slash is any duration unit.
 pub fn parse_rate(s: &str) -> Result<f64, String> {
     let t = s.trim();
     let (num, per) = t
         .split_once('/')
         .ok_or_else(|| format!("`{t}` is not a rate (write e.g. \"900/s\")"))?;
     let per = per.trim();
-    let per_s = match per {
-        "s" | "sec" => 1.0,
-        "ms" => 1e-3,
-        "us" | "µs" => 1e-6,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        _ => {
-            return Err(format!(
-                "unknown rate unit `/{per}` (use /s, /ms, /min or /h)"
-            ));
-        }
-    };
+    let per_ns = unit_ns(per).ok_or_else(|| {
+        format!("unknown rate unit `/{per}` (use /s, /ms, /min, ... : any of {UNITS})")
+    })?;
+    Ok(non_negative(num, t, "rate")? * 1e9 / per_ns)
+}
+
+/// `num` as a finite non-negative number (underscores allowed), or a message about `whole`.
+fn non_negative(num: &str, whole: &str, what: &str) -> Result<f64, String> {
     let x: f64 = num
         .trim()
         .replace('_', "")
         .parse()
-        .map_err(|_| format!("`{num}` is not a number"))?;
+        .map_err(|_| format!("`{}` is not a number", num.trim()))?;
     if !x.is_finite() || x < 0.0 {
         return Err(format!(
-            "rate must be a finite non-negative number, found `{t}`"
+            "{what} must be a finite non-negative number, found `{whole}`"
         ));
     }
-    Ok(x / per_s)
+    Ok(x)
 }
 
 #[cfg(test)]
