@@ -3,8 +3,28 @@
 //! ties with smooth weighted round robin as nginx `least_conn` does.
 
 use super::smooth_wrr::swrr_step;
-use super::{Backend, Balancer, PoolView, RequestInfo};
+use super::{AlgorithmInfo, Backend, Balancer, PoolView, RequestInfo};
 use crate::engine::SimTime;
+
+/// Catalogue entries of this file.
+pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[
+    AlgorithmInfo {
+        name: "least-connections",
+        aliases: &["least-conn", "lc"],
+        summary: "fewest requests in flight from this LB; ties broken round-robin (nginx least_conn with weights ignored)",
+        source: "nginx src/http/modules/ngx_http_upstream_least_conn_module.c",
+        params: &[],
+        build: |_, _| Box::new(LeastConnections::new(false)),
+    },
+    AlgorithmInfo {
+        name: "weighted-least-connections",
+        aliases: &["wlc", "weighted-least-conn", "nginx-least-conn"],
+        summary: "fewest in flight per unit of weight, ties by smooth WRR among the tied (nginx least_conn)",
+        source: "nginx src/http/modules/ngx_http_upstream_least_conn_module.c",
+        params: &[],
+        build: |_, _| Box::new(LeastConnections::new(true)),
+    },
+];
 
 /// Fewest in-flight requests (per unit of weight), ties broken by smooth WRR.
 ///

@@ -15,19 +15,35 @@
 
 use crate::engine::{SimRng, SimTime};
 
+pub mod hashfn;
+pub mod params;
+
 mod least_conn;
 mod power_of_d;
 mod random;
 mod round_robin;
 mod smooth_wrr;
+
+#[cfg(test)]
+mod properties;
 #[cfg(test)]
 pub(crate) mod testutil;
 
 pub use least_conn::LeastConnections;
+pub use params::{ParamDef, ParamKind, ParamValue, Params};
 pub use power_of_d::PowerOfD;
 pub use random::Random;
 pub use round_robin::RoundRobin;
 pub use smooth_wrr::SmoothWeightedRoundRobin;
+
+/// Every algorithm family's catalogue entries, in the order `lblab list algorithms` prints.
+const FAMILIES: &[&[AlgorithmInfo]] = &[
+    round_robin::ALGORITHMS,
+    smooth_wrr::ALGORITHMS,
+    least_conn::ALGORITHMS,
+    random::ALGORITHMS,
+    power_of_d::ALGORITHMS,
+];
 
 /// One backend as the load balancer sees it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -86,12 +102,15 @@ impl<'a> PoolView<'a> {
 /// The routing facts of one request (what an L4/L7 load balancer can read from it).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequestInfo {
-    /// Client IPv4 address as a big-endian integer.
+    /// Client IPv4 address as a big-endian integer (`a.b.c.d` is `a<<24 | b<<16 | c<<8 | d`).
     pub client_ip: u32,
-    /// Stable id of the client (session owner).
+    /// Stable id of the client.
     pub client: u32,
-    /// Hash of the request key (path, cache key), 0 if none.
-    pub key: u64,
+    /// The request key (cache key, path id) for hash-based routing; its text form, which
+    /// string hashes such as nginx's CRC32 hash, is the decimal number.
+    pub key: Option<u64>,
+    /// The backend id named by the client's sticky-session cookie, if it has one.
+    pub cookie: Option<u32>,
     /// Index of the request class.
     pub class: u16,
     /// Attempt number (0 for the first try, then retries).
@@ -118,59 +137,25 @@ pub trait Balancer: Send {
     /// [`eligible`](Backend::eligible), or `None` if no backend can take it.
     fn pick(&mut self, now: SimTime, pool: &PoolView<'_>, req: &RequestInfo) -> Option<usize>;
 
-    /// Reports that the request sent to `pool.backends[index]` finished.
-    fn on_response(&mut self, _now: SimTime, _index: usize, _outcome: Outcome) {}
+    /// Reports that the request sent to `pool.backends[index]` finished; `pool` is the view
+    /// after the load balancer stopped counting it.
+    fn on_response(
+        &mut self,
+        _now: SimTime,
+        _pool: &PoolView<'_>,
+        _index: usize,
+        _outcome: Outcome,
+    ) {
+    }
 
-    /// Reports that backends were added, removed or re-weighted.
+    /// Reports that the pool changed: backends added or removed, re-weighted, or marked
+    /// (un)available. Owners call it on every such change, never for in-flight counts;
+    /// indices may shift, so balancers keyed by index remap by `id`.
     fn on_pool_change(&mut self, _now: SimTime, _pool: &PoolView<'_>) {}
 }
 
-/// A named algorithm with its parameters, as a scenario file selects it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum AlgorithmSpec {
-    /// Plain rotation, weights ignored.
-    RoundRobin,
-    /// nginx smooth weighted round robin.
-    WeightedRoundRobin,
-    /// Fewest in-flight requests (nginx `least_conn` with weights ignored).
-    LeastConnections,
-    /// Fewest in-flight per unit of weight (nginx `least_conn`).
-    WeightedLeastConnections,
-    /// Uniform random over eligible backends.
-    Random,
-    /// Best of `d` random choices by in-flight count.
-    PowerOfD {
-        /// Number of candidates sampled per request (≥ 1).
-        d: u32,
-    },
-}
-
-impl AlgorithmSpec {
-    /// The canonical name used in scenario files, CSVs and tables.
-    pub fn name(&self) -> String {
-        match self {
-            AlgorithmSpec::RoundRobin => "round-robin".into(),
-            AlgorithmSpec::WeightedRoundRobin => "weighted-round-robin".into(),
-            AlgorithmSpec::LeastConnections => "least-connections".into(),
-            AlgorithmSpec::WeightedLeastConnections => "weighted-least-connections".into(),
-            AlgorithmSpec::Random => "random".into(),
-            AlgorithmSpec::PowerOfD { d: 2 } => "power-of-two".into(),
-            AlgorithmSpec::PowerOfD { d } => format!("power-of-{d}"),
-        }
-    }
-
-    /// Builds a fresh balancer that draws its randomness from `rng`.
-    pub fn build(&self, rng: SimRng) -> Box<dyn Balancer> {
-        match self {
-            AlgorithmSpec::RoundRobin => Box::new(RoundRobin::new()),
-            AlgorithmSpec::WeightedRoundRobin => Box::new(SmoothWeightedRoundRobin::new()),
-            AlgorithmSpec::LeastConnections => Box::new(LeastConnections::new(false)),
-            AlgorithmSpec::WeightedLeastConnections => Box::new(LeastConnections::new(true)),
-            AlgorithmSpec::Random => Box::new(Random::new(rng)),
-            AlgorithmSpec::PowerOfD { d } => Box::new(PowerOfD::new(*d, rng)),
-        }
-    }
-}
+/// Builds a balancer from validated parameters and its random stream.
+pub type BuildFn = fn(&Params, SimRng) -> Box<dyn Balancer>;
 
 /// One entry of the algorithm catalogue.
 #[derive(Copy, Clone, Debug)]
@@ -179,57 +164,105 @@ pub struct AlgorithmInfo {
     pub name: &'static str,
     /// Other accepted spellings.
     pub aliases: &'static [&'static str],
-    /// One line: what it does and whose semantics it follows.
+    /// One line: what it does.
     pub summary: &'static str,
-    /// Parameters (`key=default: meaning`), empty if none.
-    pub params: &'static str,
+    /// The real system (and file) whose semantics it follows.
+    pub source: &'static str,
+    /// Its parameters (`[balancer]` keys besides `algorithm`).
+    pub params: &'static [ParamDef],
+    /// Constructor.
+    pub build: BuildFn,
 }
 
 /// Every algorithm, in the order `lblab list algorithms` prints them.
-pub fn catalogue() -> &'static [AlgorithmInfo] {
-    &[
-        AlgorithmInfo {
-            name: "round-robin",
-            aliases: &["rr"],
-            summary: "next eligible backend in turn, weights ignored",
-            params: "",
-        },
-        AlgorithmInfo {
-            name: "weighted-round-robin",
-            aliases: &["wrr", "smooth-wrr", "nginx-wrr"],
-            summary: "nginx smooth weighted round robin: weights 5,1,1 give a a b a c a a",
-            params: "",
-        },
-        AlgorithmInfo {
-            name: "least-connections",
-            aliases: &["least-conn", "lc"],
-            summary: "fewest requests in flight from this LB; ties broken round-robin (nginx least_conn, weights ignored)",
-            params: "",
-        },
-        AlgorithmInfo {
-            name: "weighted-least-connections",
-            aliases: &["wlc", "weighted-least-conn"],
-            summary: "fewest in flight per unit of weight, ties by smooth WRR (nginx least_conn)",
-            params: "",
-        },
-        AlgorithmInfo {
-            name: "random",
-            aliases: &[],
-            summary: "uniform random over eligible backends, weights ignored (Envoy RANDOM)",
-            params: "",
-        },
-        AlgorithmInfo {
-            name: "power-of-d",
-            aliases: &["power-of-two", "p2c", "two-choices"],
-            summary: "sample d distinct backends, send to the one with fewest in flight (Mitzenmacher; Finagle/nginx random two)",
-            params: "d=2: candidates per request (power-of-two means d=2)",
-        },
-    ]
+pub fn catalogue() -> impl Iterator<Item = &'static AlgorithmInfo> {
+    FAMILIES.iter().flat_map(|f| f.iter())
 }
 
-/// Resolves a name or alias to its canonical catalogue entry.
+/// Resolves a name or alias to its catalogue entry.
 pub fn lookup(name: &str) -> Option<&'static AlgorithmInfo> {
-    catalogue()
-        .iter()
-        .find(|a| a.name == name || a.aliases.contains(&name))
+    catalogue().find(|a| a.name == name || a.aliases.contains(&name))
+}
+
+/// A named algorithm with validated parameters, as a scenario selects it.
+#[derive(Clone, Debug)]
+pub struct AlgorithmSpec {
+    info: &'static AlgorithmInfo,
+    params: Params,
+    label: String,
+}
+
+impl PartialEq for AlgorithmSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.info.name == other.info.name && self.params == other.params
+    }
+}
+
+impl AlgorithmSpec {
+    /// The algorithm `name` (or alias) with default parameters.
+    pub fn named(name: &str) -> Option<AlgorithmSpec> {
+        let info = lookup(name)?;
+        Some(AlgorithmSpec::new(
+            info,
+            Params::defaults(info.params),
+            None,
+        ))
+    }
+
+    /// An algorithm with parameters (already checked against `info.params`) and an
+    /// optional label; without one the label is derived from the name and the parameters
+    /// that differ from their defaults.
+    pub fn new(
+        info: &'static AlgorithmInfo,
+        params: Params,
+        label: Option<String>,
+    ) -> AlgorithmSpec {
+        let label = label.unwrap_or_else(|| default_label(info, &params));
+        AlgorithmSpec {
+            info,
+            params,
+            label,
+        }
+    }
+
+    /// The label used in tables, CSVs and file names.
+    pub fn name(&self) -> String {
+        self.label.clone()
+    }
+
+    /// The catalogue entry.
+    pub fn info(&self) -> &'static AlgorithmInfo {
+        self.info
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Builds a fresh balancer that draws its randomness from `rng`.
+    pub fn build(&self, rng: SimRng) -> Box<dyn Balancer> {
+        (self.info.build)(&self.params, rng)
+    }
+}
+
+fn default_label(info: &AlgorithmInfo, params: &Params) -> String {
+    let mut changed = params.non_default(info.params);
+    let mut name = info.name.to_string();
+    // power-of-d is known by its d: power-of-two, power-of-3, ...
+    if info.name == "power-of-d" {
+        let d = params.int("d");
+        name = if d == 2 {
+            "power-of-two".into()
+        } else {
+            format!("power-of-{d}")
+        };
+        changed.retain(|(k, _)| *k != "d");
+    }
+    if changed.is_empty() {
+        name
+    } else {
+        let kv: Vec<String> = changed.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{name}({})", kv.join(","))
+    }
 }

@@ -2,8 +2,26 @@
 //! to the one with the fewest requests in flight. Two choices already cut the maximum load
 //! from `log n / log log n` to `log log n / log 2` (Mitzenmacher), using only local counts.
 
-use super::{Balancer, PoolView, RequestInfo};
+use super::{AlgorithmInfo, Balancer, ParamDef, ParamKind, ParamValue, PoolView, RequestInfo};
 use crate::engine::{SimRng, SimTime};
+
+/// Catalogue entries of this file.
+pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
+    name: "power-of-d",
+    aliases: &["power-of-two", "p2c", "two-choices"],
+    summary: "sample d distinct backends, send to the one with fewest in flight (power-of-two is d = 2; power-of-N sets d = N)",
+    source: "Mitzenmacher 2001; Finagle p2c/P2CPick.scala; nginx ngx_http_upstream_random_module.c (random two least_conn)",
+    params: &[ParamDef {
+        key: "d",
+        kind: ParamKind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        default: ParamValue::Int(2),
+        doc: "candidates sampled per request",
+    }],
+    build: |p, rng| Box::new(PowerOfD::new(p.int("d") as u32, rng)),
+}];
 
 /// Best of `d` distinct uniformly sampled eligible backends, by in-flight count.
 ///

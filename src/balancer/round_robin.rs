@@ -2,8 +2,18 @@
 //! last, wrapping around the pool. Weights only matter in that a weight of 0 makes a
 //! backend ineligible; otherwise every eligible backend gets the same share.
 
-use super::{Balancer, PoolView, RequestInfo};
+use super::{AlgorithmInfo, Balancer, PoolView, RequestInfo};
 use crate::engine::SimTime;
+
+/// Catalogue entries of this file.
+pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
+    name: "round-robin",
+    aliases: &["rr"],
+    summary: "next eligible backend in turn, weights ignored",
+    source: "Linux IPVS ip_vs_rr.c (rr); nginx round robin with equal weights",
+    params: &[],
+    build: |_, _| Box::new(RoundRobin::new()),
+}];
 
 /// Plain rotation over eligible backends, weights ignored.
 ///

@@ -6,7 +6,7 @@
 //! [`LeastConnections`](super::LeastConnections), which (like nginx `least_conn`) runs it
 //! over the set of backends tied for the fewest connections.
 
-use super::{Balancer, PoolView, RequestInfo};
+use super::{AlgorithmInfo, Balancer, PoolView, RequestInfo};
 use crate::engine::SimTime;
 
 /// One step of smooth weighted round robin over `candidates`, given as
@@ -39,6 +39,21 @@ pub(crate) fn swrr_step(
     current[b] -= total;
     Some(b)
 }
+
+/// Catalogue entries of this file.
+pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
+    name: "weighted-round-robin",
+    aliases: &[
+        "wrr",
+        "smooth-wrr",
+        "nginx-wrr",
+        "nginx-weighted-round-robin",
+    ],
+    summary: "nginx smooth weighted round robin: weights 5,1,1 give a a b a c a a",
+    source: "nginx src/http/ngx_http_upstream_round_robin.c (ngx_http_upstream_get_peer)",
+    params: &[],
+    build: |_, _| Box::new(SmoothWeightedRoundRobin::new()),
+}];
 
 /// Smooth weighted round robin, as nginx does it.
 ///

@@ -83,19 +83,11 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
     ));
     out(&report)?;
     for name in &a.algorithms {
-        let spec = match name.as_str() {
-            "random" => AlgorithmSpec::Random,
-            "least-connections" => AlgorithmSpec::LeastConnections,
-            "round-robin" => AlgorithmSpec::RoundRobin,
-            "power-of-two" => AlgorithmSpec::PowerOfD { d: 2 },
-            "weighted-round-robin" => AlgorithmSpec::WeightedRoundRobin,
-            "weighted-least-connections" => AlgorithmSpec::WeightedLeastConnections,
-            other => {
-                return Err(CliError::Input(format!(
-                    "lblab bench: unknown algorithm \"{other}\""
-                )));
-            }
-        };
+        let spec = AlgorithmSpec::named(name).ok_or_else(|| {
+            CliError::Input(format!(
+                "lblab bench: unknown algorithm \"{name}\" (see lblab list algorithms)"
+            ))
+        })?;
         let cfg = reference_world(spec, a.warmup, a.requests);
         #[allow(clippy::disallowed_methods)] // the benchmark measures wall time, in cli
         let start = Instant::now();

@@ -207,22 +207,27 @@ fn list(what: ListWhat) -> Result<(), CliError> {
     match what {
         ListWhat::Algorithms => {
             let w = crate::balancer::catalogue()
-                .iter()
                 .map(|a| a.name.len())
                 .max()
                 .unwrap_or(0);
             for a in crate::balancer::catalogue() {
                 s.push_str(&format!("{:<w$}  {}\n", a.name, a.summary));
+                s.push_str(&format!("{:<w$}  source: {}\n", "", a.source));
                 if !a.aliases.is_empty() {
                     s.push_str(&format!("{:<w$}  aliases: {}\n", "", a.aliases.join(", ")));
                 }
-                if !a.params.is_empty() {
+                for p in a.params {
                     s.push_str(&format!(
-                        "{:<w$}  parameters ([balancer] keys): {}\n",
-                        "", a.params
+                        "{:<w$}  {} = {} ({}): {}\n",
+                        "",
+                        p.key,
+                        p.default,
+                        p.describe_kind(),
+                        p.doc
                     ));
                 }
             }
+            s.push_str("\nParameters go in [balancer] next to `algorithm`, or in a [compare] entry such as\n{ algorithm = \"power-of-d\", d = 3 }.\n");
         }
         ListWhat::Distributions => {
             let w = crate::model::dist::catalogue()

@@ -552,7 +552,8 @@ impl<'c> World<'c> {
         };
         let route = self.class_route[r.class as usize];
         let lo = self.routes[route].0;
-        self.balancers[route].on_response(self.now, idx - lo, outcome);
+        let view = PoolView::new(&self.pool[lo..self.routes[route].1]);
+        self.balancers[route].on_response(self.now, &view, idx - lo, outcome);
     }
 
     fn timeout(&mut self, id: u32, generation: u32) {

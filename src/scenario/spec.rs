@@ -7,7 +7,9 @@ use std::path::Path;
 
 use toml::de::{DeTable, DeValue};
 
-use crate::balancer::{AlgorithmSpec, catalogue, lookup};
+use crate::balancer::{
+    AlgorithmInfo, AlgorithmSpec, ParamDef, ParamKind, ParamValue, Params, catalogue, lookup,
+};
 use crate::engine::SimTime;
 use crate::engine::rng::fnv1a64;
 use crate::model::{
@@ -760,112 +762,220 @@ impl Reader<'_> {
 
     fn balancer(&mut self, root: Tbl<'_, '_>, n_servers: usize) -> Option<AlgorithmSpec> {
         let Some(v) = root.t.get("balancer") else {
-            return Some(AlgorithmSpec::RoundRobin);
+            return AlgorithmSpec::named("round-robin");
         };
         let t = self.cx.table("balancer", v)?;
-        self.cx.check_keys(t, &["algorithm", "d"]);
-        let d = match t.t.get("d") {
-            Some(v) => Some((self.cx.int("balancer.d", v, 1, 1_000_000)? as u32, v.span())),
-            None => None,
-        };
-        let Some(av) = t.t.get("algorithm") else {
-            if let Some((_, span)) = d {
-                self.cx
-                    .err("balancer.d", &span, "`d` needs algorithm = \"power-of-d\"");
-                return None;
-            }
-            return Some(AlgorithmSpec::RoundRobin);
-        };
-        let name = self.cx.string("balancer.algorithm", av)?;
-        self.algorithm("balancer.algorithm", &av.span(), &name, d, n_servers)
+        self.algorithm_table("balancer", t, n_servers, false)
     }
 
-    fn algorithm(
+    /// Resolves an algorithm name: the catalogue entry and, for `power-of-N` and the
+    /// power-of-two aliases, the `d` the name implies.
+    fn resolve_algorithm(
         &mut self,
         path: &str,
         span: &std::ops::Range<usize>,
         name: &str,
-        d: Option<(u32, std::ops::Range<usize>)>,
-        n_servers: usize,
-    ) -> Option<AlgorithmSpec> {
+    ) -> Option<(&'static AlgorithmInfo, Option<i64>)> {
         let numbered = name
             .strip_prefix("power-of-")
             .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-            .and_then(|n| n.parse::<u32>().ok());
-        let spec = if let Some(k) = numbered {
+            .and_then(|n| n.parse::<i64>().ok());
+        if let Some(k) = numbered {
             if k == 0 {
                 self.cx
                     .err(path, span, "power-of-0 samples no server: expected d ≥ 1");
                 return None;
             }
-            if let Some((dk, s)) = &d
-                && *dk != k
-            {
-                let msg = format!(
-                    "\"{name}\" means d = {k}, but d = {dk}; use algorithm = \"power-of-d\""
+            return lookup("power-of-d").map(|i| (i, Some(k)));
+        }
+        let Some(info) = lookup(name) else {
+            let names =
+                catalogue().flat_map(|a| std::iter::once(a.name).chain(a.aliases.iter().copied()));
+            let hint = match did_you_mean(name, names) {
+                Some(s) => format!("did you mean `{s}`? (`lblab list algorithms` lists them all)"),
+                None => "`lblab list algorithms` lists them all".to_string(),
+            };
+            self.cx.err_hint(
+                path,
+                span,
+                format!("unknown algorithm \"{name}\""),
+                Some(hint),
+            );
+            return None;
+        };
+        let implied = (info.name == "power-of-d" && name != "power-of-d").then_some(2);
+        Some((info, implied))
+    }
+
+    /// An algorithm given as a table: `algorithm`, its parameters, and (in `[compare]`) an
+    /// optional `label`.
+    fn algorithm_table(
+        &mut self,
+        path: &str,
+        t: Tbl<'_, '_>,
+        n_servers: usize,
+        allow_label: bool,
+    ) -> Option<AlgorithmSpec> {
+        let apath = join(path, "algorithm");
+        let (name, span) = match t.t.get("algorithm") {
+            Some(v) => (self.cx.string(&apath, v)?, v.span()),
+            None if allow_label => {
+                self.cx.err(
+                    &apath,
+                    &span_of(t),
+                    "missing key `algorithm`: expected an algorithm name",
                 );
-                self.cx.err("balancer.d", s, msg);
                 return None;
             }
-            AlgorithmSpec::PowerOfD { d: k }
-        } else {
-            let Some(info) = lookup(name) else {
-                let names = catalogue()
-                    .iter()
-                    .flat_map(|a| std::iter::once(a.name).chain(a.aliases.iter().copied()));
-                let hint = match did_you_mean(name, names) {
-                    Some(s) => {
-                        format!("did you mean `{s}`? (`lblab list algorithms` lists them all)")
-                    }
-                    None => "`lblab list algorithms` lists them all".to_string(),
-                };
-                self.cx.err_hint(
-                    path,
-                    span,
-                    format!("unknown algorithm \"{name}\""),
-                    Some(hint),
-                );
-                return None;
+            None => ("round-robin".to_string(), span_of(t)),
+        };
+        let Some((info, implied_d)) = self.resolve_algorithm(&apath, &span, &name) else {
+            // Still report unknown keys that no algorithm could accept.
+            return None;
+        };
+        let mut allowed: Vec<&str> = vec!["algorithm"];
+        if allow_label {
+            allowed.push("label");
+        }
+        allowed.extend(info.params.iter().map(|d| d.key));
+        self.check_algorithm_keys(t, &allowed, info);
+        let mut params = Params::defaults(info.params);
+        let mut ok = true;
+        for def in info.params {
+            if let Some(v) = t.t.get(def.key) {
+                match self.param_value(&join(path, def.key), v, def) {
+                    Some(x) => params.set(def.key, x),
+                    None => ok = false,
+                }
+            }
+        }
+        if let Some(k) = implied_d {
+            match t.t.get("d") {
+                Some(v) if params.int("d") != k => {
+                    self.cx.err(
+                        &join(path, "d"),
+                        &v.span(),
+                        format!(
+                            "\"{name}\" means d = {k}, but d = {}; use algorithm = \"power-of-d\"",
+                            params.int("d")
+                        ),
+                    );
+                    ok = false;
+                }
+                _ => params.set("d", ParamValue::Int(k)),
+            }
+        }
+        if info.name == "power-of-d" && n_servers > 0 && params.int("d") as usize > n_servers {
+            let (p, sp) = match t.t.get("d") {
+                Some(v) => (join(path, "d"), v.span()),
+                None => (apath.clone(), span.clone()),
             };
-            match info.name {
-                "round-robin" => AlgorithmSpec::RoundRobin,
-                "weighted-round-robin" => AlgorithmSpec::WeightedRoundRobin,
-                "least-connections" => AlgorithmSpec::LeastConnections,
-                "weighted-least-connections" => AlgorithmSpec::WeightedLeastConnections,
-                "random" => AlgorithmSpec::Random,
-                "power-of-d" => {
-                    let implied = if name == "power-of-d" { None } else { Some(2) };
-                    match (implied, &d) {
-                        (Some(2), Some((k, s))) if *k != 2 => {
-                            self.cx.err("balancer.d", s, format!("\"{name}\" means d = 2, but d = {k}; use algorithm = \"power-of-d\""));
-                            return None;
-                        }
-                        _ => AlgorithmSpec::PowerOfD {
-                            d: d.as_ref().map_or(2, |(k, _)| *k),
-                        },
+            self.cx.err(
+                &p,
+                &sp,
+                format!("d = {} exceeds the {n_servers} servers", params.int("d")),
+            );
+            ok = false;
+        }
+        let label = match t.t.get("label") {
+            Some(v) if allow_label => Some(self.cx.string(&join(path, "label"), v)?),
+            _ => None,
+        };
+        ok.then(|| AlgorithmSpec::new(info, params, label))
+    }
+
+    fn check_algorithm_keys(&mut self, t: Tbl<'_, '_>, allowed: &[&str], info: &AlgorithmInfo) {
+        for (k, _) in t.t.iter() {
+            let key: &str = k.get_ref();
+            if allowed.contains(&key) {
+                continue;
+            }
+            let hint = match did_you_mean(key, allowed.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if info.params.is_empty() => format!("\"{}\" takes no parameters", info.name),
+                None => format!(
+                    "parameters of \"{}\": {}",
+                    info.name,
+                    info.params
+                        .iter()
+                        .map(|d| d.key)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            self.cx.err_hint(
+                &join(t.path, key),
+                &k.span(),
+                format!("unknown key `{key}` for algorithm \"{}\"", info.name),
+                Some(hint),
+            );
+        }
+    }
+
+    /// One parameter value, checked against its definition.
+    fn param_value(&mut self, path: &str, v: &V<'_>, def: &ParamDef) -> Option<ParamValue> {
+        let raw = match def.kind {
+            ParamKind::Int { min, max } => ParamValue::Int(self.cx.int(path, v, min, max)?),
+            ParamKind::Float { min, max } => ParamValue::Float(self.cx.number(
+                path,
+                v,
+                &format!("a number from {min} to {max}"),
+                |x| (min..=max).contains(&x),
+            )?),
+            ParamKind::Duration { .. } => ParamValue::Duration(self.cx.duration(path, v)?),
+            ParamKind::Bool => ParamValue::Bool(self.cx.boolean(path, v)?),
+            ParamKind::Choice(words) => {
+                let w = self.cx.string(path, v)?;
+                match words.iter().find(|x| **x == w) {
+                    Some(x) => ParamValue::Word(x),
+                    None => {
+                        let hint = did_you_mean(&w, words.iter().copied())
+                            .map(|s| format!("did you mean `{s}`?"));
+                        self.cx.err_hint(
+                            path,
+                            &v.span(),
+                            format!("expected one of {}, found \"{w}\"", words.join(", ")),
+                            hint,
+                        );
+                        return None;
                     }
                 }
-                other => unreachable!("catalogue entry {other} has no spec"),
+            }
+            ParamKind::Algorithm => {
+                let w = self.cx.string(path, v)?;
+                let (info, _) = self.resolve_algorithm(path, &v.span(), &w)?;
+                if info
+                    .params
+                    .iter()
+                    .any(|d| matches!(d.kind, ParamKind::Algorithm))
+                {
+                    self.cx.err(
+                        path,
+                        &v.span(),
+                        format!(
+                            "\"{}\" wraps another algorithm and cannot be a base itself",
+                            info.name
+                        ),
+                    );
+                    return None;
+                }
+                ParamValue::Word(info.name)
             }
         };
-        if let (Some((_, s)), false) = (&d, matches!(spec, AlgorithmSpec::PowerOfD { .. })) {
-            self.cx
-                .err("balancer.d", s, format!("`d` does not apply to \"{name}\""));
-            return None;
+        match def.check(raw) {
+            Ok(x) => Some(x),
+            Err(expected) => {
+                self.cx.err(
+                    path,
+                    &v.span(),
+                    format!(
+                        "expected {expected}, found {}",
+                        super::doc::describe(v.get_ref())
+                    ),
+                );
+                None
+            }
         }
-        if let AlgorithmSpec::PowerOfD { d: k } = spec
-            && n_servers > 0
-            && k as usize > n_servers
-        {
-            let (p, s) = match &d {
-                Some((_, s)) => ("balancer.d", s),
-                None => (path, span),
-            };
-            self.cx
-                .err(p, s, format!("d = {k} exceeds the {n_servers} servers"));
-            return None;
-        }
-        Some(spec)
     }
 
     fn compare(&mut self, root: Tbl<'_, '_>, n_servers: usize) -> Option<Vec<AlgorithmSpec>> {
@@ -878,20 +988,54 @@ impl Reader<'_> {
             return Some(Vec::new());
         };
         let arr = self.cx.array("compare.algorithms", av)?;
-        let mut out = Vec::new();
+        let mut out: Vec<AlgorithmSpec> = Vec::new();
         let mut ok = true;
         for (i, e) in arr.iter().enumerate() {
             let path = format!("compare.algorithms[{i}]");
-            match self
-                .cx
-                .string(&path, e)
-                .and_then(|n| self.algorithm(&path, &e.span(), &n, None, n_servers))
-            {
-                Some(a) if out.contains(&a) => {
+            let spec = match e.get_ref() {
+                DeValue::String(name) => {
+                    self.resolve_algorithm(&path, &e.span(), name)
+                        .map(|(info, d)| {
+                            let mut params = Params::defaults(info.params);
+                            if let Some(d) = d {
+                                params.set("d", ParamValue::Int(d));
+                            }
+                            AlgorithmSpec::new(info, params, None)
+                        })
+                }
+                DeValue::Table(_) => self
+                    .cx
+                    .table(&path, e)
+                    .and_then(|t| self.algorithm_table(&path, t, n_servers, true)),
+                _ => {
+                    self.cx.err(&path, &e.span(), format!("expected an algorithm name or a table like {{ algorithm = \"power-of-d\", d = 3 }}, found {}", super::doc::describe(e.get_ref())));
+                    None
+                }
+            };
+            match spec {
+                Some(a)
+                    if a.info().name == "power-of-d"
+                        && n_servers > 0
+                        && a.params().int("d") as usize > n_servers =>
+                {
                     self.cx.err(
                         &path,
                         &e.span(),
-                        format!("\"{}\" is listed twice", a.name()),
+                        format!(
+                            "d = {} exceeds the {n_servers} servers",
+                            a.params().int("d")
+                        ),
+                    );
+                    ok = false;
+                }
+                Some(a) if out.iter().any(|o| o.name() == a.name()) => {
+                    self.cx.err(
+                        &path,
+                        &e.span(),
+                        format!(
+                            "\"{}\" is listed twice (give one a different `label`)",
+                            a.name()
+                        ),
                     );
                     ok = false;
                 }
