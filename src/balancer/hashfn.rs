@@ -9,6 +9,15 @@
 //!   Jenkins' 6-step hash times 3221225473, used for `avalanche` and consistent hashing.
 //! * [`sdbm`]: HAProxy's default string hash (`src/hash.c`, `hash_sdbm`).
 //! * [`decimal`]: the text form of a numeric request key (no allocation).
+//!
+//! Conventions shared by every hashing algorithm:
+//! * what a request hashes is chosen by the `hash_on` parameter ([`HASH_ON`]): the request
+//!   key (`key`, its decimal text, like nginx `hash $request_uri`), the client address
+//!   (`ip`, dotted quad, like `hash $remote_addr`), or the client id (`client`);
+//!   [`request_text`] produces it;
+//! * a server's identity string, which rings and tables hash, is its address
+//!   `10.a.b.c:80` with `a.b.c` the bytes of `id + 1` ([`server_address`]): server id 0 is
+//!   `10.0.0.1:80`, id 1 is `10.0.0.2:80`, ..., as in the reference's Envoy vectors.
 
 /// The CRC-32 table for the reflected polynomial 0xEDB88320, built at compile time.
 const CRC_TABLE: [u32; 256] = {
@@ -165,6 +174,54 @@ pub fn decimal(x: u64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[i..]
 }
 
+use super::{ParamDef, ParamKind, ParamValue, RequestInfo};
+
+/// The `hash_on` parameter shared by hashing algorithms.
+pub const HASH_ON: ParamDef = ParamDef {
+    key: "hash_on",
+    kind: ParamKind::Choice(&["key", "ip", "client"]),
+    default: ParamValue::Word("key"),
+    doc: "what to hash: the request key (like $request_uri), the client address ($remote_addr) or the client id",
+};
+
+/// The bytes a request hashes to under `hash_on` (`"key"`, `"ip"` or `"client"`), written
+/// into `buf`; `None` if the request has no key and `hash_on = "key"`.
+#[inline]
+pub fn request_text<'b>(
+    req: &RequestInfo,
+    hash_on: &str,
+    buf: &'b mut [u8; 20],
+) -> Option<&'b [u8]> {
+    match hash_on {
+        "ip" => Some(dotted_quad(req.client_ip, buf)),
+        "client" => Some(decimal(u64::from(req.client), buf)),
+        _ => req.key.map(|k| decimal(k, buf)),
+    }
+}
+
+/// `a.b.c.d` for a big-endian IPv4 address, written into `buf`.
+#[inline]
+pub fn dotted_quad(ip: u32, buf: &mut [u8; 20]) -> &[u8] {
+    let mut n = 0;
+    for (i, octet) in ip.to_be_bytes().iter().enumerate() {
+        if i > 0 {
+            buf[n] = b'.';
+            n += 1;
+        }
+        let mut d = [0u8; 20];
+        let text = decimal(u64::from(*octet), &mut d);
+        buf[n..n + text.len()].copy_from_slice(text);
+        n += text.len();
+    }
+    &buf[..n]
+}
+
+/// The address string `10.a.b.c:80` of server `id` (see the module docs).
+pub fn server_address(id: u32) -> String {
+    let [_, a, b, c] = (id + 1).to_be_bytes();
+    format!("10.{a}.{b}.{c}:80")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +252,27 @@ mod tests {
         // A 32+ byte input exercises the four-lane loop.
         let long = b"Nobody inspects the spammish repetition";
         assert_eq!(xxh64(long, 0), 0xFBCE_A83C_8A37_8BF1);
+    }
+
+    #[test]
+    fn request_text_and_addresses() {
+        let mut buf = [0u8; 20];
+        assert_eq!(dotted_quad(0xc0a8_010a, &mut buf), b"192.168.1.10");
+        assert_eq!(dotted_quad(0, &mut buf), b"0.0.0.0");
+        let req = RequestInfo {
+            client_ip: 0x0a00_0001,
+            client: 42,
+            key: Some(7),
+            ..RequestInfo::default()
+        };
+        assert_eq!(request_text(&req, "key", &mut buf), Some(&b"7"[..]));
+        assert_eq!(request_text(&req, "ip", &mut buf), Some(&b"10.0.0.1"[..]));
+        assert_eq!(request_text(&req, "client", &mut buf), Some(&b"42"[..]));
+        let keyless = RequestInfo { key: None, ..req };
+        assert_eq!(request_text(&keyless, "key", &mut buf), None);
+        assert_eq!(server_address(0), "10.0.0.1:80");
+        assert_eq!(server_address(2), "10.0.0.3:80");
+        assert_eq!(server_address(255), "10.0.1.0:80");
     }
 
     #[test]

@@ -18,11 +18,30 @@ use crate::engine::{SimRng, SimTime};
 pub mod hashfn;
 pub mod params;
 
+mod bounded_load;
+mod envoy_least_request;
+mod envoy_round_robin;
+mod first;
+mod haproxy_leastconn;
+mod haproxy_roundrobin;
+mod ip_hash;
+mod jiq;
+mod jsq;
+mod ketama;
+mod key_hash;
 mod least_conn;
+mod least_response_time;
+mod maglev;
+mod naive_wrr;
+mod peak_ewma;
 mod power_of_d;
 mod random;
+mod rendezvous;
 mod round_robin;
 mod smooth_wrr;
+mod source_hash;
+mod static_rr;
+mod sticky;
 
 #[cfg(test)]
 mod properties;
@@ -40,9 +59,28 @@ pub use smooth_wrr::SmoothWeightedRoundRobin;
 const FAMILIES: &[&[AlgorithmInfo]] = &[
     round_robin::ALGORITHMS,
     smooth_wrr::ALGORITHMS,
+    naive_wrr::ALGORITHMS,
+    haproxy_roundrobin::ALGORITHMS,
+    static_rr::ALGORITHMS,
+    envoy_round_robin::ALGORITHMS,
+    first::ALGORITHMS,
     least_conn::ALGORITHMS,
+    haproxy_leastconn::ALGORITHMS,
+    envoy_least_request::ALGORITHMS,
+    jsq::ALGORITHMS,
+    jiq::ALGORITHMS,
+    least_response_time::ALGORITHMS,
+    peak_ewma::ALGORITHMS,
     random::ALGORITHMS,
     power_of_d::ALGORITHMS,
+    ip_hash::ALGORITHMS,
+    source_hash::ALGORITHMS,
+    key_hash::ALGORITHMS,
+    ketama::ALGORITHMS,
+    maglev::ALGORITHMS,
+    rendezvous::ALGORITHMS,
+    bounded_load::ALGORITHMS,
+    sticky::ALGORITHMS,
 ];
 
 /// One backend as the load balancer sees it.

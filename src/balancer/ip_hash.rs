@@ -1,0 +1,6 @@
+//! Nginx `ip_hash` and a full-address variant: not implemented yet (issue 3).
+
+use super::AlgorithmInfo;
+
+/// Catalogue entries of this file (none yet).
+pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[];

@@ -1,0 +1,6 @@
+//! Join-idle-queue (Lu et al. 2011): not implemented yet (issue 3).
+
+use super::AlgorithmInfo;
+
+/// Catalogue entries of this file (none yet).
+pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[];

@@ -1,0 +1,6 @@
+//! Join-shortest-queue by full scan: not implemented yet (issue 3).
+
+use super::AlgorithmInfo;
+
+/// Catalogue entries of this file (none yet).
+pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[];

@@ -1,0 +1,6 @@
+//! Rendezvous / highest-random-weight hashing: not implemented yet (issue 3).
+
+use super::AlgorithmInfo;
+
+/// Catalogue entries of this file (none yet).
+pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[];

@@ -1,0 +1,6 @@
+//! HAProxy `balance static-rr` (lb_map.c): not implemented yet (issue 3).
+
+use super::AlgorithmInfo;
+
+/// Catalogue entries of this file (none yet).
+pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[];
