@@ -52,6 +52,8 @@ pub fn reference_world(algorithm: AlgorithmSpec, warmup: u64, requests: u64) -> 
             share: 1.0,
             service: Dist::Exponential { mean_ns: 1e9 },
             pool: None,
+            keys: None,
+            hit_service: None,
         }],
         groups: vec![ServerGroupConfig {
             name: "s".into(),
@@ -61,8 +63,13 @@ pub fn reference_world(algorithm: AlgorithmSpec, warmup: u64, requests: u64) -> 
             queue: u32::MAX,
             weight: 1,
             network_delay: None,
+            cache: None,
+            spare: 0,
         }],
         algorithm,
+        population: Default::default(),
+        sessions: Default::default(),
+        changes: Vec::new(),
     }
 }
 

@@ -96,6 +96,10 @@ metrics! {
     BusyMaxMean = ("imbalance_busy_max_mean", "imbalance busy max/mean", "x", 3);
     BusyCov = ("imbalance_busy_cov", "imbalance busy CoV", "", 4);
     BusyJain = ("imbalance_busy_jain", "imbalance busy Jain", "", 4);
+    SessionsBroken = ("sessions_broken", "sticky sessions broken", "req", 0);
+    SessionsLost = ("sessions_lost", "session state lost", "req", 0);
+    CacheHitRatio = ("cache_hit_ratio", "cache hit ratio", "%", 2);
+    KeysRemapped = ("keys_remapped", "keys remapped per change", "%", 2);
 }
 
 /// Number of metrics.
@@ -113,6 +117,21 @@ pub struct RepResult {
     pub values: Vec<f64>,
     /// One row per server, in id order.
     pub servers: Vec<ServerRow>,
+    /// One row per membership change, in time order.
+    pub changes: Vec<ChangeRow>,
+}
+
+/// What one membership change did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChangeRow {
+    /// When (seconds).
+    pub at_s: f64,
+    /// What, e.g. `add web-5` or `remove web-3`.
+    pub action: String,
+    /// Servers in the pool afterwards.
+    pub members: u32,
+    /// Fraction of probe keys a fresh balancer maps to a different server afterwards.
+    pub keys_remapped: f64,
 }
 
 impl RepResult {
@@ -135,10 +154,14 @@ pub struct ServerRow {
     pub share: f64,
     /// Seconds its workers spent serving (summed over slots).
     pub busy_s: f64,
+    /// Its share of all busy time.
+    pub busy_share: f64,
     /// Busy time / (slots × measured window).
     pub utilization: f64,
     /// Requests it rejected because its queue was full.
     pub rejected: u64,
+    /// Cache hits per lookup (%), NaN without a cache.
+    pub cache_hit_ratio: f64,
 }
 
 /// All replications of one algorithm, with their aggregate.
@@ -165,8 +188,12 @@ pub struct ServerAggregate {
     pub requests: stats::Estimate,
     /// Share of requests.
     pub share: stats::Estimate,
-    /// Busy seconds.
+        /// Busy seconds.
     pub busy_s: stats::Estimate,
+    /// Share of busy time.
+    pub busy_share: stats::Estimate,
+    /// Cache hit ratio (%).
+    pub cache_hit_ratio: stats::Estimate,
     /// Utilization (%).
     pub utilization: stats::Estimate,
     /// Rejections.
@@ -192,6 +219,8 @@ impl Aggregate {
                     requests: col(&|r| r.requests as f64),
                     share: col(&|r| r.share),
                     busy_s: col(&|r| r.busy_s),
+                    busy_share: col(&|r| r.busy_share),
+                    cache_hit_ratio: col(&|r| r.cache_hit_ratio),
                     utilization: col(&|r| r.utilization),
                     rejected: col(&|r| r.rejected as f64),
                 }

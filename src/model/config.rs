@@ -27,6 +27,125 @@ pub struct WorldConfig {
     pub groups: Vec<ServerGroupConfig>,
     /// The balancing algorithm of the load balancer.
     pub algorithm: AlgorithmSpec,
+    /// Who the clients are.
+    pub population: PopulationConfig,
+    /// Where session state lives.
+    pub sessions: SessionConfig,
+    /// Servers added or removed during the run, in time order.
+    pub changes: Vec<MembershipChange>,
+}
+
+/// The client population (see `model::population`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PopulationConfig {
+    /// Number of distinct clients (closed loop: one per user).
+    pub clients: u32,
+    /// How clients get their IPv4 addresses.
+    pub ips: IpModel,
+    /// Request-rate skew across clients: Zipf exponent (0 = every client equally active).
+    pub activity_zipf: f64,
+}
+
+impl Default for PopulationConfig {
+    fn default() -> Self {
+        PopulationConfig { clients: 1000, ips: IpModel::Unique, activity_zipf: 0.0 }
+    }
+}
+
+/// How client addresses are assigned.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum IpModel {
+    /// One address per client.
+    Unique,
+    /// `public_ips` shared addresses, clients per address Zipf-skewed with exponent `zipf`.
+    Nat {
+        /// Number of public addresses.
+        public_ips: u32,
+        /// Skew of clients over addresses.
+        zipf: f64,
+    },
+    /// Clients clustered in `subnets` /24 networks (Zipf-skewed), random host part.
+    Subnets {
+        /// Number of /24 networks.
+        subnets: u32,
+        /// Skew of clients over networks.
+        zipf: f64,
+    },
+    /// Each client's address changes every `change_every` (random phase per client).
+    Mobile {
+        /// Period of address changes.
+        change_every: SimTime,
+    },
+}
+
+/// Where session state lives (the three classic answers to persistence).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SessionState {
+    /// A signed client token: nothing on the servers, nothing to lose.
+    Token,
+    /// On the server that served the session: lost when a request lands elsewhere.
+    Server,
+    /// In a shared store: every request pays the store's latency.
+    Shared,
+}
+
+/// Sessions: how long they last and where their state is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionConfig {
+    /// Where the state lives.
+    pub state: SessionState,
+    /// A client idle this long starts a new session (its cookie and state are fresh).
+    pub idle_timeout: SimTime,
+    /// Extra work per request for a shared store (`state = shared`).
+    pub store_latency: Option<Dist>,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig { state: SessionState::Token, idle_timeout: SimTime::from_secs(1800), store_latency: None }
+    }
+}
+
+/// A change of pool membership at a given time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MembershipChange {
+    /// When it happens.
+    pub at: SimTime,
+    /// What happens.
+    pub action: ChangeAction,
+}
+
+/// What a membership change does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChangeAction {
+    /// Bring `count` more servers of group `group` into the pool (scale-out).
+    Add {
+        /// Group index.
+        group: usize,
+        /// How many.
+        count: u32,
+    },
+    /// Take the `count` highest-numbered members of group `group` out (scale-in).
+    RemoveFromGroup {
+        /// Group index.
+        group: usize,
+        /// How many.
+        count: u32,
+    },
+    /// Take one server out by id.
+    RemoveServer {
+        /// Server id.
+        id: u32,
+    },
+}
+
+/// Keys of a request class: which of `count` keys a request asks for, Zipf-skewed.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct KeySpace {
+    /// Number of distinct keys.
+    pub count: u64,
+    /// Popularity skew (0 = uniform).
+    pub zipf: f64,
 }
 
 /// The client side of the workload.
@@ -123,6 +242,10 @@ pub struct ClassConfig {
     /// The server group that serves this class (index into `groups`), or `None` for all
     /// servers. Each distinct pool gets its own balancer instance.
     pub pool: Option<usize>,
+    /// Request keys (for hash routing and caches), if the class has any.
+    pub keys: Option<KeySpace>,
+    /// Work of a cache hit at speed 1 (a miss takes `service`); `None` = same as a miss.
+    pub hit_service: Option<Dist>,
 }
 
 /// A group of identical servers.
@@ -130,8 +253,10 @@ pub struct ClassConfig {
 pub struct ServerGroupConfig {
     /// Group name; its servers are `name-1`, `name-2`, ...
     pub name: String,
-    /// Number of servers.
+    /// Number of servers in the pool at the start.
     pub count: u32,
+    /// Extra servers that membership changes may add later (`name-(count+1)`, ...).
+    pub spare: u32,
     /// Speed factor: service time is the class draw divided by it.
     pub speed: f64,
     /// Concurrent workers per server.
@@ -142,29 +267,36 @@ pub struct ServerGroupConfig {
     pub weight: u32,
     /// One-way delay between the load balancer and each server, drawn per message.
     pub network_delay: Option<Dist>,
+    /// Per-server LRU cache of this many request keys, if any.
+    pub cache: Option<u32>,
 }
 
 impl WorldConfig {
-    /// Total number of servers.
+    /// Number of servers in the pool at the start.
     pub fn n_servers(&self) -> usize {
         self.groups.iter().map(|g| g.count as usize).sum()
     }
 
-    /// `(server name, group index)` for every server in id order.
+    /// Number of servers that exist at some point (initial members and spares).
+    pub fn n_allocated(&self) -> usize {
+        self.groups.iter().map(|g| (g.count + g.spare) as usize).sum()
+    }
+
+    /// `(server name, group index)` for every allocated server in id order.
     pub fn server_names(&self) -> Vec<(String, usize)> {
-        let mut out = Vec::with_capacity(self.n_servers());
+        let mut out = Vec::with_capacity(self.n_allocated());
         for (gi, g) in self.groups.iter().enumerate() {
-            for i in 1..=g.count {
+            for i in 1..=g.count + g.spare {
                 out.push((format!("{}-{}", g.name, i), gi));
             }
         }
         out
     }
 
-    /// The id range `[lo, hi)` of the servers of group `g`.
+    /// The id range `[lo, hi)` of the allocated servers of group `g`.
     pub fn group_range(&self, g: usize) -> (usize, usize) {
-        let lo: usize = self.groups[..g].iter().map(|g| g.count as usize).sum();
-        (lo, lo + self.groups[g].count as usize)
+        let lo: usize = self.groups[..g].iter().map(|g| (g.count + g.spare) as usize).sum();
+        (lo, lo + (self.groups[g].count + self.groups[g].spare) as usize)
     }
 
     /// Mean work per request at speed 1, in nanoseconds.

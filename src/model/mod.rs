@@ -5,8 +5,10 @@
 //! The world owns everything with a true state (servers, requests, clients) and feeds the
 //! sans-IO balancer only what a real load balancer would know.
 
+pub mod cache;
 pub mod config;
 pub mod dist;
+pub mod population;
 pub mod world;
 
 pub use config::*;

@@ -10,6 +10,14 @@
 //! The hot loop allocates nothing per event: requests live in a slab of reused slots, events
 //! are a small `Copy` enum, and per-server state is in flat vectors indexed by id.
 //!
+//! Clients come from a [`Population`] (stable ids, IPv4 addresses by model, activity skew);
+//! requests of keyed classes carry a Zipf-distributed key. Classes may be routed to one
+//! server group (an L7 pool) with its own balancer instance. Membership changes add or
+//! remove servers at given times; each balancer is told (`on_pool_change`), and a probe
+//! measures the fraction of keys a fresh balancer maps elsewhere after the change. Sticky
+//! cookies live in the client; session state lives in a token, on the server or in a shared
+//! store; servers may keep an LRU cache of keys (hits are served with the hit time).
+//!
 //! At the end of every run the world checks its books: every issued request is completed,
 //! failed (by cause) or still in flight, both over the whole run and over the measured
 //! window, and the load balancer's in-flight counts match the requests actually out there.
@@ -23,10 +31,19 @@ use rand_distr::{Distribution, Exp1};
 use crate::balancer::{Backend, Balancer, Outcome, PoolView, RequestInfo};
 use crate::engine::{EventQueue, SeedTree, SimRng, SimTime};
 use crate::metrics::imbalance::imbalance;
-use crate::metrics::{ErrorCause, M, N_CAUSES, N_METRICS, RepResult, ServerRow};
+use crate::metrics::{ChangeRow, ErrorCause, M, N_CAUSES, N_METRICS, RepResult, ServerRow};
 
-use super::config::{Load, RateSchedule, WorldConfig};
+use super::cache::Lru;
+use super::config::{ChangeAction, Load, RateSchedule, SessionState, WorldConfig};
 use super::dist::Dist;
+use super::population::{Population, ZipfIndex};
+
+/// "No value" for dense `u32` slots (cookies, positions, session servers).
+const NONE: u32 = u32::MAX;
+/// "No key" for requests of classes without keys.
+const NO_KEY: u64 = u64::MAX;
+/// Keys probed to measure remapping at a membership change.
+const PROBE_KEYS: u64 = 10_000;
 
 /// Highest latency the histogram tracks exactly (24 h); longer ones are clamped.
 const HIST_MAX_NS: u64 = 86_400 * 1_000_000_000;
@@ -61,6 +78,8 @@ enum Ev {
     ToLb { req: u32, ok: bool },
     /// A client's deadline for a request.
     Timeout { req: u32, generation: u32 },
+    /// Membership change number `index` takes effect.
+    Change { index: u32 },
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -81,7 +100,10 @@ struct Request {
     at_server: SimTime,
     started: SimTime,
     work_ns: f64,
+    hit_work_ns: f64,
+    key: u64,
     user: u32,
+    client: u32,
     server: u32,
     generation: u32,
     class: u16,
@@ -102,6 +124,24 @@ struct Server {
     n_requests: u64,
     n_rejected: u64,
     busy_ns: u64,
+    cache: Option<Lru>,
+    n_hits: u64,
+    n_misses: u64,
+    member: bool,
+    ever_member: bool,
+    member_since: SimTime,
+    member_ns: u64,
+}
+
+/// One balancer and the pool it sees (all servers, or one group's).
+struct Route {
+    balancer: Box<dyn Balancer>,
+    group: Option<usize>,
+    backends: Vec<Backend>,
+    /// Server id → index in `backends`, or `NONE`.
+    pos: Vec<u32>,
+    /// The balancer keeps sessions by cookie.
+    sticky: bool,
 }
 
 /// Piecewise Poisson arrival process, sampled exactly by inverting the integrated rate.
@@ -180,23 +220,36 @@ struct Counts {
 /// One replication of a world, ready to [`run`](World::run).
 pub struct World<'c> {
     cfg: &'c WorldConfig,
+    seeds: SeedTree,
+    replication: u32,
     q: EventQueue<Ev>,
     now: SimTime,
     rng_arrivals: SimRng,
     rng_class: SimRng,
     rng_service: Vec<SimRng>,
+    rng_hit: Vec<SimRng>,
+    rng_keys: Vec<SimRng>,
     rng_think: SimRng,
     rng_net: SimRng,
+    rng_who: SimRng,
+    rng_store: SimRng,
     arrivals: Option<Arrivals>,
     class_cum: Vec<f64>,
+    /// Per class: key sampler and the offset of its key space.
+    class_keys: Vec<Option<(ZipfIndex, u64)>>,
     servers: Vec<Server>,
-    /// One balancer per pool (pool 0 is every server); each sees its slice of `pool`.
-    balancers: Vec<Box<dyn Balancer>>,
-    /// Server id range `[lo, hi)` of each balancer's pool.
-    routes: Vec<(usize, usize)>,
+    /// Requests in flight to each server as the load balancer counts them.
+    in_flight: Vec<u32>,
+    routes: Vec<Route>,
     /// The route of each class.
     class_route: Vec<usize>,
-    pool: Vec<Backend>,
+    population: Population,
+    /// Per (client, route): the server named by the client's cookie, or `NONE`.
+    cookies: Vec<u32>,
+    /// Per (client, route): the server holding the client's session state, or `NONE`.
+    session_server: Vec<u32>,
+    /// Per client: time of its last request (`SimTime::MAX`: never).
+    last_seen: Vec<SimTime>,
     reqs: Vec<Request>,
     free: Vec<u32>,
     all: Counts,
@@ -206,22 +259,19 @@ pub struct World<'c> {
     wait_sum_ns: u128,
     service_sum_ns: u128,
     n_started: u64,
+    sessions_broken: u64,
+    sessions_lost: u64,
+    changes: Vec<ChangeRow>,
 }
 
 impl<'c> World<'c> {
     /// Builds replication `replication` of `cfg` with randomness from `seeds`.
     pub fn new(cfg: &'c WorldConfig, seeds: &SeedTree, replication: u32) -> World<'c> {
         let stream = |label: &str| seeds.stream(replication, label);
-        let mut servers = Vec::with_capacity(cfg.n_servers());
-        let mut pool = Vec::with_capacity(cfg.n_servers());
+        let mut servers = Vec::with_capacity(cfg.n_allocated());
         for (gi, g) in cfg.groups.iter().enumerate() {
-            for _ in 0..g.count {
-                pool.push(Backend {
-                    id: servers.len() as u32,
-                    weight: g.weight,
-                    in_flight: 0,
-                    available: true,
-                });
+            for i in 0..g.count + g.spare {
+                let member = i < g.count;
                 servers.push(Server {
                     speed: g.speed,
                     slots: g.slots,
@@ -232,6 +282,13 @@ impl<'c> World<'c> {
                     n_requests: 0,
                     n_rejected: 0,
                     busy_ns: 0,
+                    cache: g.cache.map(|k| Lru::new(k as usize)),
+                    n_hits: 0,
+                    n_misses: 0,
+                    member,
+                    ever_member: member,
+                    member_since: SimTime::ZERO,
+                    member_ns: 0,
                 });
             }
         }
@@ -247,57 +304,74 @@ impl<'c> World<'c> {
         if let Some(last) = class_cum.last_mut() {
             *last = f64::INFINITY; // rounding never leaves a draw without a class
         }
-        let mut routes = vec![(0, servers.len())];
-        let mut route_groups = vec![None];
+        let mut key_base = 0u64;
+        let class_keys = cfg
+            .classes
+            .iter()
+            .map(|c| {
+                c.keys.map(|k| {
+                    let base = key_base;
+                    key_base += k.count;
+                    (ZipfIndex::new(k.count, k.zipf), base)
+                })
+            })
+            .collect();
+        let mut route_groups: Vec<Option<usize>> = vec![None];
         let class_route = cfg
             .classes
             .iter()
-            .map(|c| match c.pool {
-                None => 0,
-                Some(g) => match route_groups.iter().position(|r| *r == Some(g)) {
-                    Some(i) => i,
-                    None => {
-                        routes.push(cfg.group_range(g));
-                        route_groups.push(Some(g));
-                        routes.len() - 1
-                    }
-                },
+            .map(|c| match route_groups.iter().position(|r| *r == c.pool) {
+                Some(i) => i,
+                None => {
+                    route_groups.push(c.pool);
+                    route_groups.len() - 1
+                }
             })
             .collect();
-        let balancers = route_groups
+        let sticky = cfg.algorithm.info().name == "sticky";
+        let routes = route_groups
             .iter()
             .map(|g| {
                 let label = match g {
                     None => "balancer/lb-1".to_string(),
                     Some(g) => format!("balancer/lb-1/{}", cfg.groups[*g].name),
                 };
-                cfg.algorithm.build(stream(&label))
+                Route { balancer: cfg.algorithm.build(stream(&label)), group: *g, backends: Vec::new(), pos: Vec::new(), sticky }
             })
             .collect();
         let arrivals = match &cfg.clients.load {
             Load::Open(s) => Some(Arrivals::new(s)),
             Load::Closed { .. } => None,
         };
-        World {
+        let population = Population::new(&cfg.population, &mut stream("population"));
+        let n_clients = cfg.population.clients as usize;
+        let n_routes = route_groups.len();
+        let mut w = World {
             cfg,
+            seeds: *seeds,
+            replication,
             q: EventQueue::new(),
             now: SimTime::ZERO,
             rng_arrivals: stream("arrivals"),
             rng_class: stream("classes"),
-            rng_service: cfg
-                .classes
-                .iter()
-                .map(|c| stream(&format!("service/{}", c.name)))
-                .collect(),
+            rng_service: cfg.classes.iter().map(|c| stream(&format!("service/{}", c.name))).collect(),
+            rng_hit: cfg.classes.iter().map(|c| stream(&format!("hit/{}", c.name))).collect(),
+            rng_keys: cfg.classes.iter().map(|c| stream(&format!("keys/{}", c.name))).collect(),
             rng_think: stream("think"),
             rng_net: stream("network"),
+            rng_who: stream("clients"),
+            rng_store: stream("session-store"),
             arrivals,
             class_cum,
+            class_keys,
+            in_flight: vec![0; servers.len()],
             servers,
-            balancers,
             routes,
             class_route,
-            pool,
+            population,
+            cookies: vec![NONE; n_clients * n_routes],
+            session_server: vec![NONE; n_clients * n_routes],
+            last_seen: vec![SimTime::MAX; n_clients],
             reqs: Vec::with_capacity(1024),
             free: Vec::with_capacity(1024),
             all: Counts::default(),
@@ -307,6 +381,50 @@ impl<'c> World<'c> {
             wait_sum_ns: 0,
             service_sum_ns: 0,
             n_started: 0,
+            sessions_broken: 0,
+            sessions_lost: 0,
+            changes: Vec::new(),
+        };
+        w.rebuild_routes();
+        w
+    }
+
+    /// Rebuilds every route's pool from the current members and tells its balancer.
+    fn rebuild_routes(&mut self) {
+        let n = self.servers.len();
+        for r in &mut self.routes {
+            r.backends.clear();
+            r.pos.clear();
+            r.pos.resize(n, NONE);
+            for (id, s) in self.servers.iter().enumerate() {
+                if s.member && r.group.is_none_or(|g| g == s.group) {
+                    r.pos[id] = r.backends.len() as u32;
+                    r.backends.push(Backend {
+                        id: id as u32,
+                        weight: self.cfg.groups[s.group].weight,
+                        in_flight: self.in_flight[id],
+                        available: true,
+                    });
+                }
+            }
+            r.balancer.on_pool_change(self.now, &PoolView::new(&r.backends));
+        }
+    }
+
+    #[inline]
+    fn in_flight_add(&mut self, server: u32, up: bool) {
+        let s = server as usize;
+        if up {
+            self.in_flight[s] += 1;
+        } else {
+            debug_assert!(self.in_flight[s] > 0);
+            self.in_flight[s] -= 1;
+        }
+        for r in &mut self.routes {
+            let p = r.pos[s];
+            if p != NONE {
+                r.backends[p as usize].in_flight = self.in_flight[s];
+            }
         }
     }
 
@@ -342,6 +460,9 @@ impl<'c> World<'c> {
                 }
             }
         }
+        for (i, c) in self.cfg.changes.iter().enumerate() {
+            self.q.push(c.at, Ev::Change { index: i as u32 });
+        }
     }
 
     #[inline]
@@ -356,17 +477,13 @@ impl<'c> World<'c> {
             Ev::ServiceDone { req } => self.service_done(req),
             Ev::ToLb { req, ok } => self.at_lb(req, ok),
             Ev::Timeout { req, generation } => self.timeout(req, generation),
+            Ev::Change { index } => self.change(index as usize),
         }
     }
 
     fn schedule_arrival(&mut self) {
-        let Load::Open(s) = &self.cfg.clients.load else {
-            return;
-        };
-        let arrivals = self
-            .arrivals
-            .as_mut()
-            .expect("open loop has an arrival process");
+        let Load::Open(s) = &self.cfg.clients.load else { return };
+        let arrivals = self.arrivals.as_mut().expect("open loop has an arrival process");
         if let Some(t_ns) = arrivals.next(s, &mut self.rng_arrivals) {
             self.q.push(SimTime::from_nanos_f64(t_ns), Ev::Arrival);
         }
@@ -378,18 +495,38 @@ impl<'c> World<'c> {
     }
 
     fn issue(&mut self, user: u32) {
+        let client = if user == NO_USER { self.population.next_client(&mut self.rng_who) } else { user };
         let u = self.rng_class.next_f64();
         let class = self.class_cum.iter().position(|&c| u < c).unwrap_or(0);
-        let work_ns = self.cfg.classes[class]
-            .service
-            .sample(&mut self.rng_service[class]);
+        let cc = &self.cfg.classes[class];
+        let work_ns = cc.service.sample(&mut self.rng_service[class]);
+        let hit_work_ns = match &cc.hit_service {
+            Some(d) => d.sample(&mut self.rng_hit[class]),
+            None => work_ns,
+        };
+        let key = match &self.class_keys[class] {
+            Some((z, base)) => base + z.sample(&mut self.rng_keys[class]),
+            None => NO_KEY,
+        };
+        // A client idle for longer than the session timeout starts a new session.
+        let last = self.last_seen[client as usize];
+        if last != SimTime::MAX && self.now - last > self.cfg.sessions.idle_timeout {
+            let n = self.routes.len();
+            let at = client as usize * n;
+            self.cookies[at..at + n].fill(NONE);
+            self.session_server[at..at + n].fill(NONE);
+        }
+        self.last_seen[client as usize] = self.now;
         let req = Request {
             issued: self.now,
             dispatched: SimTime::ZERO,
             at_server: SimTime::ZERO,
             started: SimTime::ZERO,
             work_ns,
+            hit_work_ns,
+            key,
             user,
+            client,
             server: u32::MAX,
             generation: 0,
             class: class as u16,
@@ -413,39 +550,41 @@ impl<'c> World<'c> {
         }
         if let Some(to) = self.cfg.clients.timeout {
             let generation = self.reqs[id as usize].generation;
-            self.q.push_fifo(
-                self.now + to,
-                Ev::Timeout {
-                    req: id,
-                    generation,
-                },
-            );
+            self.q.push_fifo(self.now + to, Ev::Timeout { req: id, generation });
         }
         self.dispatch(id);
     }
 
     fn dispatch(&mut self, id: u32) {
-        let r = &self.reqs[id as usize];
-        let info = RequestInfo {
-            client: r.user,
-            class: r.class,
-            ..RequestInfo::default()
-        };
+        let r = self.reqs[id as usize];
+        let measured = self.measured(&r);
         let route = self.class_route[r.class as usize];
-        let (lo, hi) = self.routes[route];
-        let pick = self.balancers[route].pick(self.now, &PoolView::new(&self.pool[lo..hi]), &info);
-        let Some(idx) = pick.map(|i| i + lo) else {
+        let slot = r.client as usize * self.routes.len() + route;
+        let rt = &mut self.routes[route];
+        let cookie = if rt.sticky { Some(self.cookies[slot]).filter(|&c| c != NONE) } else { None };
+        let info = RequestInfo {
+            client_ip: self.population.ip(r.client, self.now),
+            client: r.client,
+            key: (r.key != NO_KEY).then_some(r.key),
+            cookie,
+            class: r.class,
+            attempt: 0,
+        };
+        let pick = rt.balancer.pick(self.now, &PoolView::new(&rt.backends), &info);
+        let Some(idx) = pick else {
             self.client_fail(id, ErrorCause::NoBackend);
             self.free_req(id);
             return;
         };
-        debug_assert!(
-            self.pool[idx].eligible(),
-            "balancer picked an ineligible backend"
-        );
-        self.pool[idx].in_flight += 1;
-        let server = self.pool[idx].id;
-        let measured = self.measured(&self.reqs[id as usize]);
+        debug_assert!(rt.backends[idx].eligible(), "balancer picked an ineligible backend");
+        let server = rt.backends[idx].id;
+        if rt.sticky {
+            if cookie.is_some_and(|c| c != server) && measured {
+                self.sessions_broken += 1;
+            }
+            self.cookies[slot] = server;
+        }
+        self.in_flight_add(server, true);
         if measured {
             self.servers[server as usize].n_requests += 1;
         }
@@ -486,16 +625,46 @@ impl<'c> World<'c> {
     }
 
     fn start_service(&mut self, s: usize, id: u32) {
+        let r = self.reqs[id as usize];
+        let measured = self.measured(&r);
         let srv = &mut self.servers[s];
         srv.busy += 1;
-        let speed = srv.speed;
-        let measured = self.measured(&self.reqs[id as usize]);
-        let r = &mut self.reqs[id as usize];
-        r.phase = Phase::InService;
-        r.started = self.now;
-        let service = SimTime::from_nanos_f64(r.work_ns / speed);
+        let mut work = r.work_ns;
+        if let (Some(cache), true) = (srv.cache.as_mut(), r.key != NO_KEY) {
+            let hit = cache.access(r.key);
+            if hit {
+                work = r.hit_work_ns;
+            }
+            if measured {
+                if hit {
+                    srv.n_hits += 1;
+                } else {
+                    srv.n_misses += 1;
+                }
+            }
+        }
+        let mut service = SimTime::from_nanos_f64(work / srv.speed);
+        match self.cfg.sessions.state {
+            SessionState::Token => {}
+            SessionState::Server => {
+                let slot = r.client as usize * self.routes.len() + self.class_route[r.class as usize];
+                let held = self.session_server[slot];
+                if held != NONE && held != s as u32 && measured {
+                    self.sessions_lost += 1;
+                }
+                self.session_server[slot] = s as u32;
+            }
+            SessionState::Shared => {
+                if let Some(d) = &self.cfg.sessions.store_latency {
+                    service += SimTime::from_nanos_f64(d.sample(&mut self.rng_store));
+                }
+            }
+        }
+        let rq = &mut self.reqs[id as usize];
+        rq.phase = Phase::InService;
+        rq.started = self.now;
         if measured {
-            self.wait_sum_ns += u128::from((self.now - r.at_server).as_nanos());
+            self.wait_sum_ns += u128::from((self.now - rq.at_server).as_nanos());
             self.service_sum_ns += u128::from(service.as_nanos());
             self.n_started += 1;
         }
@@ -542,18 +711,14 @@ impl<'c> World<'c> {
 
     /// The load balancer stops counting the request and tells the balancer how it went.
     fn lb_done(&mut self, id: u32, ok: bool) {
-        let r = &self.reqs[id as usize];
-        let idx = r.server as usize;
-        debug_assert!(self.pool[idx].in_flight > 0);
-        self.pool[idx].in_flight -= 1;
-        let outcome = Outcome {
-            ok,
-            rtt: self.now - r.dispatched,
-        };
-        let route = self.class_route[r.class as usize];
-        let lo = self.routes[route].0;
-        let view = PoolView::new(&self.pool[lo..self.routes[route].1]);
-        self.balancers[route].on_response(self.now, &view, idx - lo, outcome);
+        let r = self.reqs[id as usize];
+        self.in_flight_add(r.server, false);
+        let outcome = Outcome { ok, rtt: self.now - r.dispatched };
+        let rt = &mut self.routes[self.class_route[r.class as usize]];
+        let p = rt.pos[r.server as usize];
+        if p != NONE {
+            rt.balancer.on_response(self.now, &PoolView::new(&rt.backends), p as usize, outcome);
+        }
     }
 
     fn timeout(&mut self, id: u32, generation: u32) {
@@ -614,6 +779,86 @@ impl<'c> World<'c> {
         self.free.push(id);
     }
 
+    /// Applies membership change `index`, tells the balancers, and records how many probe
+    /// keys a fresh balancer maps elsewhere afterwards.
+    fn change(&mut self, index: usize) {
+                let change = &self.cfg.changes[index];
+        let keyed = crate::balancer::is_keyed(self.cfg.algorithm.info());
+        let before = if keyed { self.probe_map() } else { Vec::new() };
+        let names = self.cfg.server_names();
+        let mut touched = Vec::new();
+        match change.action {
+            ChangeAction::Add { group, count } => {
+                let (lo, hi) = self.cfg.group_range(group);
+                for id in (lo..hi).filter(|&i| !self.servers[i].member).take(count as usize) {
+                    touched.push(id);
+                }
+            }
+            ChangeAction::RemoveFromGroup { group, count } => {
+                let (lo, hi) = self.cfg.group_range(group);
+                for id in (lo..hi).rev().filter(|&i| self.servers[i].member).take(count as usize) {
+                    touched.push(id);
+                }
+            }
+            ChangeAction::RemoveServer { id } => {
+                if self.servers[id as usize].member {
+                    touched.push(id as usize);
+                }
+            }
+        }
+        let adding = matches!(change.action, ChangeAction::Add { .. });
+        for &id in &touched {
+            let (warmup, now) = (self.cfg.warmup, self.now);
+            let s = &mut self.servers[id];
+            if adding {
+                s.member = true;
+                s.ever_member = true;
+                s.member_since = now;
+            } else {
+                s.member = false;
+                s.member_ns += (now.min(self.cfg.duration) - s.member_since.max(warmup)).as_nanos();
+            }
+        }
+        self.rebuild_routes();
+                let after = if keyed { self.probe_map() } else { Vec::new() };
+        let moved = before.iter().zip(&after).filter(|(a, b)| a != b).count();
+        let list: Vec<&str> = touched.iter().map(|&i| names[i].0.as_str()).collect();
+        self.changes.push(ChangeRow {
+            at_s: self.now.as_secs_f64(),
+            action: format!("{} {}", if adding { "add" } else { "remove" }, if list.is_empty() { "(nothing)".into() } else { list.join(" ") }),
+            members: self.servers.iter().filter(|s| s.member).count() as u32,
+            keys_remapped: if before.is_empty() { f64::NAN } else { moved as f64 / before.len() as f64 },
+        });
+    }
+
+    /// Where a fresh balancer of this algorithm sends each probe key over the current
+    /// members (all available, idle): the basis of the keys-remapped measure.
+    fn probe_map(&self) -> Vec<Option<u32>> {
+        let backends: Vec<Backend> = self
+            .servers
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.member)
+            .map(|(id, s)| Backend { id: id as u32, weight: self.cfg.groups[s.group].weight, in_flight: 0, available: true })
+            .collect();
+        let view = PoolView::new(&backends);
+        let mut lb = self.cfg.algorithm.build(self.seeds.stream(self.replication, "probe"));
+        lb.on_pool_change(self.now, &view);
+        let n_clients = self.cfg.population.clients.max(1);
+        (0..PROBE_KEYS)
+            .map(|k| {
+                let client = (k % u64::from(n_clients)) as u32;
+                let info = RequestInfo {
+                    client_ip: self.population.ip(client, self.now),
+                    client,
+                    key: Some(k),
+                    ..RequestInfo::default()
+                };
+                lb.pick(self.now, &view, &info).map(|i| backends[i].id)
+            })
+            .collect()
+    }
+
     /// Nanoseconds of `[a, b]` inside the measured window `[warmup, duration]`.
     #[inline]
     fn window_overlap(&self, a: SimTime, b: SimTime) -> u64 {
@@ -651,9 +896,7 @@ impl<'c> World<'c> {
                 }
                 Phase::Queued => queued[r.server as usize] += 1,
                 Phase::AtLb => {
-                    return Err(RunError::Invariant(format!(
-                        "request {i} stranded at the load balancer"
-                    )));
+                    return Err(RunError::Invariant(format!("request {i} stranded at the load balancer")));
                 }
                 _ => {}
             }
@@ -662,10 +905,7 @@ impl<'c> World<'c> {
         check_books("measured window", &self.measured, out_measured)?;
         for s in 0..n {
             let srv = &self.servers[s];
-            if srv.busy != in_service[s]
-                || srv.queue.len() != queued[s] as usize
-                || srv.busy > srv.slots
-            {
+            if srv.busy != in_service[s] || srv.queue.len() != queued[s] as usize || srv.busy > srv.slots {
                 return Err(RunError::Invariant(format!(
                     "server {s}: busy {} / in service {}, queue {} / queued {}, slots {}",
                     srv.busy,
@@ -675,11 +915,24 @@ impl<'c> World<'c> {
                     srv.slots
                 )));
             }
-            if self.pool[s].in_flight != lb_in_flight[s] {
+            if self.in_flight[s] != lb_in_flight[s] {
                 return Err(RunError::Invariant(format!(
                     "load balancer counts {} in flight to server {s} but {} are outstanding",
-                    self.pool[s].in_flight, lb_in_flight[s]
+                    self.in_flight[s], lb_in_flight[s]
                 )));
+            }
+        }
+        for r in &self.routes {
+            for b in &r.backends {
+                if b.in_flight != self.in_flight[b.id as usize] || !self.servers[b.id as usize].member {
+                    return Err(RunError::Invariant(format!("pool view of server {} is stale", b.id)));
+                }
+            }
+        }
+        let (warmup, end) = (self.cfg.warmup, self.cfg.duration);
+        for s in &mut self.servers {
+            if s.member {
+                s.member_ns += (end - s.member_since.max(warmup)).as_nanos();
             }
         }
         Ok(self.result(out_measured))
@@ -718,30 +971,34 @@ impl<'c> World<'c> {
         }
         let names = cfg.server_names();
         let total_req: u64 = self.servers.iter().map(|s| s.n_requests).sum();
+        let total_busy: u64 = self.servers.iter().map(|s| s.busy_ns).sum();
         let mut servers = Vec::with_capacity(self.servers.len());
         let (mut busy_total, mut cap_total) = (0.0, 0.0);
         for (s, (name, g)) in self.servers.iter().zip(names) {
             let busy_s = s.busy_ns as f64 * 1e-9;
-            let cap = f64::from(s.slots) * window_s;
+            let cap = f64::from(s.slots) * s.member_ns as f64 * 1e-9;
             busy_total += busy_s;
             cap_total += cap;
+            let lookups = s.n_hits + s.n_misses;
             servers.push(ServerRow {
                 name,
                 group: cfg.groups[g].name.clone(),
                 requests: s.n_requests,
-                share: if total_req > 0 {
-                    s.n_requests as f64 / total_req as f64
-                } else {
-                    f64::NAN
-                },
+                share: if total_req > 0 { s.n_requests as f64 / total_req as f64 } else { f64::NAN },
                 busy_s,
-                utilization: 100.0 * busy_s / cap,
+                busy_share: if total_busy > 0 { s.busy_ns as f64 / total_busy as f64 } else { f64::NAN },
+                utilization: if cap > 0.0 { 100.0 * busy_s / cap } else { f64::NAN },
                 rejected: s.n_rejected,
+                cache_hit_ratio: if lookups > 0 { 100.0 * s.n_hits as f64 / lookups as f64 } else { f64::NAN },
             });
         }
-        v[M::Utilization as usize] = 100.0 * busy_total / cap_total;
-        let reqs: Vec<f64> = self.servers.iter().map(|s| s.n_requests as f64).collect();
-        let busy: Vec<f64> = self.servers.iter().map(|s| s.busy_ns as f64).collect();
+        if cap_total > 0.0 {
+            v[M::Utilization as usize] = 100.0 * busy_total / cap_total;
+        }
+        // Imbalance over the servers that were in the pool at some point.
+        let present: Vec<&Server> = self.servers.iter().filter(|s| s.ever_member).collect();
+        let reqs: Vec<f64> = present.iter().map(|s| s.n_requests as f64).collect();
+        let busy: Vec<f64> = present.iter().map(|s| s.busy_ns as f64).collect();
         let (a, b, c) = imbalance(&reqs);
         v[M::ReqMaxMean as usize] = a;
         v[M::ReqCov as usize] = b;
@@ -750,7 +1007,17 @@ impl<'c> World<'c> {
         v[M::BusyMaxMean as usize] = a;
         v[M::BusyCov as usize] = b;
         v[M::BusyJain as usize] = c;
-        RepResult { values: v, servers }
+        v[M::SessionsBroken as usize] = self.sessions_broken as f64;
+        v[M::SessionsLost as usize] = self.sessions_lost as f64;
+        let (hits, misses): (u64, u64) = self.servers.iter().fold((0, 0), |(h, m), s| (h + s.n_hits, m + s.n_misses));
+        if hits + misses > 0 {
+            v[M::CacheHitRatio as usize] = 100.0 * hits as f64 / (hits + misses) as f64;
+        }
+        let remaps: Vec<f64> = self.changes.iter().map(|c| c.keys_remapped).filter(|x| x.is_finite()).collect();
+        if !remaps.is_empty() {
+            v[M::KeysRemapped as usize] = 100.0 * remaps.iter().sum::<f64>() / remaps.len() as f64;
+        }
+        RepResult { values: v, servers, changes: self.changes.clone() }
     }
 }
 

@@ -80,8 +80,10 @@ pub fn servers_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
         "requests",
         "share",
         "busy_s",
+        "busy_share",
         "utilization",
         "rejected",
+        "cache_hit_ratio",
     ])
     .expect("in-memory write");
     for a in aggs {
@@ -97,8 +99,10 @@ pub fn servers_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
                     &s.requests.to_string(),
                     &csv_float(s.share, 6),
                     &csv_float(s.busy_s, 6),
+                    &csv_float(s.busy_share, 6),
                     &csv_float(s.utilization, 6),
                     &s.rejected.to_string(),
+                    &csv_float(s.cache_hit_ratio, 6),
                 ])
                 .expect("in-memory write");
             }
@@ -116,12 +120,41 @@ pub fn servers_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
                     &f(&s.requests),
                     &f(&s.share),
                     &f(&s.busy_s),
+                    &f(&s.busy_share),
                     &f(&s.utilization),
                     &f(&s.rejected),
+                    &f(&s.cache_hit_ratio),
                 ])
                 .expect("in-memory write");
             }
         }
     }
     String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv")
+}
+
+/// Renders `changes.csv`: one row per membership change per replication, with the share
+/// of probe keys a fresh balancer maps elsewhere afterwards. `None` if nothing changed.
+pub fn changes_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
+    if aggs.iter().all(|a| a.reps.iter().all(|r| r.changes.is_empty())) {
+        return None;
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["scenario", "algorithm", "replication", "at_s", "action", "members", "keys_remapped"]).expect("in-memory write");
+    for a in aggs {
+        for (i, r) in a.reps.iter().enumerate() {
+            for c in &r.changes {
+                w.write_record([
+                    info.scenario.as_str(),
+                    &a.algorithm,
+                    &i.to_string(),
+                    &csv_float(c.at_s, 6),
+                    &c.action,
+                    &c.members.to_string(),
+                    &csv_float(c.keys_remapped, 6),
+                ])
+                .expect("in-memory write");
+            }
+        }
+    }
+    Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
 }

@@ -13,7 +13,8 @@ use crate::balancer::{
 use crate::engine::SimTime;
 use crate::engine::rng::fnv1a64;
 use crate::model::{
-    ClassConfig, ClientsConfig, Dist, Load, RatePoint, RateSchedule, ServerGroupConfig, WorldConfig,
+    ChangeAction, ClassConfig, ClientsConfig, Dist, IpModel, KeySpace, Load, MembershipChange, PopulationConfig, RatePoint, RateSchedule,
+    ServerGroupConfig, SessionConfig, SessionState, WorldConfig,
 };
 
 use super::doc::{Cx, SET_MARK, Tbl, V, join};
@@ -116,6 +117,15 @@ pub(super) fn parse(
     Err(fail(problems))
 }
 
+/// Packs (group, 1-based number) of a named server until ids can be resolved.
+fn encode_server(g: usize, n: u32) -> u32 {
+    ((g as u32) << 20) | n
+}
+
+fn decode_server(x: u32) -> (u32, u32) {
+    (x >> 20, x & 0xf_ffff)
+}
+
 fn span_of(t: Tbl<'_, '_>) -> std::ops::Range<usize> {
     t.span.0..t.span.1
 }
@@ -124,9 +134,7 @@ impl Reader<'_> {
     fn scenario(&mut self, root: Tbl<'_, '_>) -> Option<Scenario> {
         self.cx.check_keys(
             root,
-            &[
-                "scenario", "clients", "classes", "servers", "balancer", "compare",
-            ],
+            &["scenario", "clients", "classes", "servers", "balancer", "compare", "sessions", "changes"],
         );
         // [scenario]
         let meta_v = self.cx.require(
@@ -233,6 +241,13 @@ impl Reader<'_> {
         let algorithm = self.balancer(root, n_servers);
         let compare = self.compare(root, n_servers);
 
+        let population = self.population(root, clients.as_ref());
+        let sessions = self.sessions(root);
+        let mut groups = groups;
+        let changes = match groups.as_mut() {
+            Some(g) => self.changes(root, g, duration),
+            None => None,
+        };
         let world = WorldConfig {
             duration: duration?,
             warmup,
@@ -241,6 +256,9 @@ impl Reader<'_> {
             classes: classes?,
             groups: groups?,
             algorithm: algorithm?,
+            population: population?,
+            sessions: sessions?,
+            changes: changes?,
         };
         self.check_event_budget(&world, root);
         Some(Scenario {
@@ -280,7 +298,7 @@ impl Reader<'_> {
         let t = self.cx.table("clients", v)?;
         self.cx.check_keys(
             t,
-            &["mode", "rate", "schedule", "users", "think", "timeout"],
+            &["mode", "rate", "schedule", "users", "think", "timeout", "population"],
         );
         let mut mode = "open".to_string();
         if let Some(v) = t.t.get("mode") {
@@ -486,7 +504,7 @@ impl Reader<'_> {
                 shares.push(None);
                 continue;
             };
-            self.cx.check_keys(t, &["name", "share", "service", "pool"]);
+            self.cx.check_keys(t, &["name", "share", "service", "pool", "keys", "hit_service"]);
             let name = match t.t.get("name") {
                 Some(v) => self
                     .cx
@@ -550,14 +568,17 @@ impl Reader<'_> {
                 },
                 None => Some(None),
             };
-            match (name, share, service, pool) {
-                (Some((name, _)), Some(share), Some(service), Some(pool)) => {
-                    out.push(ClassConfig {
-                        name,
-                        share,
-                        service,
-                        pool,
-                    })
+                        let keys = match t.t.get("keys") {
+                Some(v) => self.key_space(&join(&path, "keys"), v).map(Some),
+                None => Some(None),
+            };
+            let hit_service = match t.t.get("hit_service") {
+                Some(v) => self.dist(&join(&path, "hit_service"), v).map(Some),
+                None => Some(None),
+            };
+            match (name, share, service, pool, keys, hit_service) {
+                (Some((name, _)), Some(share), Some(service), Some(pool), Some(keys), Some(hit_service)) => {
+                    out.push(ClassConfig { name, share, service, pool, keys, hit_service })
                 }
                 _ => ok = false,
             }
@@ -636,15 +657,7 @@ impl Reader<'_> {
             };
             self.cx.check_keys(
                 t,
-                &[
-                    "name",
-                    "count",
-                    "slots",
-                    "queue",
-                    "speed",
-                    "weight",
-                    "network_delay",
-                ],
+                &["name", "count", "slots", "queue", "speed", "weight", "network_delay", "cache"],
             );
             let name = match t.t.get("name") {
                 Some(v) => {
@@ -717,9 +730,12 @@ impl Reader<'_> {
                 Some(v) => self.dist(&join(&path, "network_delay"), v).map(Some),
                 None => Some(None),
             };
-            self.group_names
-                .push((name.clone().unwrap_or_default(), weight.map(|w| w as u32)));
-            match (name, count, slots, weight, queue, speed, network_delay) {
+                        let cache = match t.t.get("cache") {
+                Some(v) => self.cx.int(&join(&path, "cache"), v, 1, 100_000_000).map(|k| Some(k as u32)),
+                None => Some(None),
+            };
+            self.group_names.push((name.clone().unwrap_or_default(), weight.map(|w| w as u32)));
+            match (name, count, slots, weight, queue, speed, network_delay, cache) {
                 (
                     Some(name),
                     Some(count),
@@ -728,6 +744,7 @@ impl Reader<'_> {
                     Some(queue),
                     Some(speed),
                     Some(network_delay),
+                    Some(cache),
                 ) => out.push(ServerGroupConfig {
                     name,
                     count: count as u32,
@@ -735,8 +752,7 @@ impl Reader<'_> {
                     slots: slots as u32,
                     queue: queue as u32,
                     weight: weight as u32,
-                    network_delay,
-                }),
+                    network_delay, cache, spare: 0 }),
                 _ => ok = false,
             }
         }
@@ -1044,6 +1060,264 @@ impl Reader<'_> {
             }
         }
         ok.then_some(out)
+    }
+
+    /// `[clients.population]`: who the clients are.
+    fn population(&mut self, root: Tbl<'_, '_>, clients: Option<&ClientsConfig>) -> Option<PopulationConfig> {
+        let users = match clients.map(|c| &c.load) {
+            Some(Load::Closed { users, .. }) => Some(*users),
+            _ => None,
+        };
+        let mut pop = PopulationConfig { clients: users.unwrap_or(PopulationConfig::default().clients), ..PopulationConfig::default() };
+        let Some(t) = root.t.get("clients").and_then(|v| match v.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => None,
+        }) else {
+            return Some(pop);
+        };
+        let Some(pv) = t.get("population") else { return Some(pop) };
+        let pt = self.cx.table("clients.population", pv)?;
+        self.cx.check_keys(pt, &["clients", "ips", "activity_zipf"]);
+        let mut ok = true;
+        if let Some(v) = pt.t.get("clients") {
+            match self.cx.int("clients.population.clients", v, 1, 10_000_000) {
+                Some(n) if users.is_some_and(|u| i64::from(u) != n) => {
+                    self.cx.err("clients.population.clients", &v.span(), format!("a closed loop has one client per user: expected {}, found {n}", users.unwrap_or(0)));
+                    ok = false;
+                }
+                Some(n) => pop.clients = n as u32,
+                None => ok = false,
+            }
+        }
+        if let Some(v) = pt.t.get("activity_zipf") {
+            match self.cx.number("clients.population.activity_zipf", v, "a Zipf exponent from 0 (uniform) to 10", |x| (0.0..=10.0).contains(&x)) {
+                Some(z) => pop.activity_zipf = z,
+                None => ok = false,
+            }
+        }
+        if let Some(v) = pt.t.get("ips") {
+            match self.ip_model(v) {
+                Some(m) => pop.ips = m,
+                None => ok = false,
+            }
+        }
+        ok.then_some(pop)
+    }
+
+    fn ip_model(&mut self, v: &V<'_>) -> Option<IpModel> {
+        let path = "clients.population.ips";
+        let models = ["unique", "nat", "subnets", "mobile"];
+        let (model, t) = match v.get_ref() {
+            DeValue::String(m) => (m.to_string(), None),
+            DeValue::Table(_) => {
+                let t = self.cx.table(path, v)?;
+                let m = self.cx.require(t, "model", "one of unique, nat, subnets, mobile")?;
+                (self.cx.string(&join(path, "model"), m)?, Some(t))
+            }
+            _ => {
+                self.cx.err(path, &v.span(), "expected \"unique\" or a table like { model = \"nat\", public_ips = 300, zipf = 1.1 }");
+                return None;
+            }
+        };
+        let keys: &[&str] = match model.as_str() {
+            "unique" => &["model"],
+            "nat" => &["model", "public_ips", "zipf"],
+            "subnets" => &["model", "subnets", "zipf"],
+            "mobile" => &["model", "change_every"],
+            other => {
+                let hint = did_you_mean(other, models).map(|s| format!("did you mean `{s}`?"));
+                self.cx.err_hint(path, &v.span(), format!("unknown address model \"{other}\" (expected one of: {})", models.join(", ")), hint);
+                return None;
+            }
+        };
+        let Some(t) = t else {
+            if model == "unique" {
+                return Some(IpModel::Unique);
+            }
+            self.cx.err(path, &v.span(), format!("model \"{model}\" needs parameters: write a table like {{ model = \"{model}\", ... }}"));
+            return None;
+        };
+        self.cx.check_keys(t, keys);
+        let zipf = |cx: &mut Cx| match t.t.get("zipf") {
+            Some(v) => cx.number(&join(path, "zipf"), v, "a Zipf exponent from 0 (uniform) to 10", |x| (0.0..=10.0).contains(&x)),
+            None => Some(1.0),
+        };
+        match model.as_str() {
+            "unique" => Some(IpModel::Unique),
+            "nat" => {
+                let n = self.cx.require(t, "public_ips", "the number of shared public addresses").and_then(|v| self.cx.int(&join(path, "public_ips"), v, 1, 100_000_000));
+                let z = zipf(&mut self.cx);
+                Some(IpModel::Nat { public_ips: n? as u32, zipf: z? })
+            }
+            "subnets" => {
+                let n = self.cx.require(t, "subnets", "the number of /24 networks").and_then(|v| self.cx.int(&join(path, "subnets"), v, 1, 16_777_216));
+                let z = zipf(&mut self.cx);
+                Some(IpModel::Subnets { subnets: n? as u32, zipf: z? })
+            }
+            _ => {
+                let d = self.cx.require(t, "change_every", "how often a client's address changes, like \"5m\"").and_then(|v| self.cx.duration(&join(path, "change_every"), v))?;
+                if d == SimTime::ZERO {
+                    self.cx.err(&join(path, "change_every"), &span_of(t), "expected a positive duration");
+                    return None;
+                }
+                Some(IpModel::Mobile { change_every: d })
+            }
+        }
+    }
+
+    /// A class's `keys = { count = ..., zipf = ... }`.
+    fn key_space(&mut self, path: &str, v: &V<'_>) -> Option<KeySpace> {
+        let t = self.cx.table(path, v)?;
+        self.cx.check_keys(t, &["count", "zipf"]);
+        let count = self.cx.require(t, "count", "the number of distinct keys").and_then(|v| self.cx.int(&join(path, "count"), v, 1, 1_000_000_000_000));
+        let zipf = match t.t.get("zipf") {
+            Some(v) => self.cx.number(&join(path, "zipf"), v, "a Zipf exponent from 0 (uniform) to 10", |x| (0.0..=10.0).contains(&x)),
+            None => Some(0.0),
+        };
+        Some(KeySpace { count: count? as u64, zipf: zipf? })
+    }
+
+    /// `[sessions]`: where session state lives and how long sessions last.
+    fn sessions(&mut self, root: Tbl<'_, '_>) -> Option<SessionConfig> {
+        let mut cfg = SessionConfig::default();
+        let Some(v) = root.t.get("sessions") else { return Some(cfg) };
+        let t = self.cx.table("sessions", v)?;
+        self.cx.check_keys(t, &["state", "idle_timeout", "store_latency"]);
+        let mut ok = true;
+        if let Some(v) = t.t.get("state") {
+            match self.cx.string("sessions.state", v).as_deref() {
+                Some("token") => cfg.state = SessionState::Token,
+                Some("server") => cfg.state = SessionState::Server,
+                Some("shared") => cfg.state = SessionState::Shared,
+                Some(other) => {
+                    let hint = did_you_mean(other, ["token", "server", "shared"]).map(|s| format!("did you mean `{s}`?"));
+                    self.cx.err_hint("sessions.state", &v.span(), format!("expected \"token\", \"server\" or \"shared\", found \"{other}\""), hint);
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        if let Some(v) = t.t.get("idle_timeout") {
+            match self.cx.duration("sessions.idle_timeout", v) {
+                Some(d) if d > SimTime::ZERO => cfg.idle_timeout = d,
+                Some(_) => {
+                    self.cx.err("sessions.idle_timeout", &v.span(), "expected a positive duration");
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        match t.t.get("store_latency") {
+            Some(v) if cfg.state != SessionState::Shared => {
+                self.cx.err("sessions.store_latency", &v.span(), "`store_latency` only applies to state = \"shared\"");
+                ok = false;
+            }
+            Some(v) => match self.dist("sessions.store_latency", v) {
+                Some(d) => cfg.store_latency = Some(d),
+                None => ok = false,
+            },
+            None if cfg.state == SessionState::Shared => cfg.store_latency = Some(Dist::Constant { ns: 1e6 }),
+            None => {}
+        }
+        ok.then_some(cfg)
+    }
+
+    /// `[[changes]]`: servers added or removed at given times. Adds allocate spare servers
+    /// in their group.
+    fn changes(&mut self, root: Tbl<'_, '_>, groups: &mut [ServerGroupConfig], duration: Option<SimTime>) -> Option<Vec<MembershipChange>> {
+        let Some(v) = root.t.get("changes") else { return Some(Vec::new()) };
+        let arr = self.cx.array("changes", v)?;
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, e) in arr.iter().enumerate() {
+            let path = format!("changes[{i}]");
+            let Some(t) = self.cx.table(&path, e) else {
+                ok = false;
+                continue;
+            };
+            self.cx.check_keys(t, &["at", "add", "remove", "count"]);
+            let at = self.cx.require(t, "at", "when the change happens, like \"60s\"").and_then(|v| self.cx.duration(&join(&path, "at"), v));
+            if let (Some(at), Some(d), Some(v)) = (at, duration, t.t.get("at")) {
+                if at > d {
+                    self.cx.err(&join(&path, "at"), &v.span(), format!("expected a time within the run (duration {d}), found {at}"));
+                    ok = false;
+                }
+            }
+            let count = match t.t.get("count") {
+                Some(v) => self.cx.int(&join(&path, "count"), v, 1, 1_000_000).map(|c| c as u32),
+                None => Some(1),
+            };
+            let group_of = |name: &str| groups.iter().position(|g| g.name == name);
+            let action = match (t.t.get("add"), t.t.get("remove")) {
+                (Some(a), None) => self.cx.string(&join(&path, "add"), a).and_then(|name| match group_of(&name) {
+                    Some(g) => Some(ChangeAction::Add { group: g, count: count? }),
+                    None => {
+                        self.group_ref(&join(&path, "add"), &a.span(), &name);
+                        None
+                    }
+                }),
+                (None, Some(r)) => self.cx.string(&join(&path, "remove"), r).and_then(|name| {
+                    if let Some(g) = group_of(&name) {
+                        return Some(ChangeAction::RemoveFromGroup { group: g, count: count? });
+                    }
+                    // `group-i`: one server by name.
+                    let parsed = name.rsplit_once('-').and_then(|(g, i)| Some((group_of(g)?, i.parse::<u32>().ok()?)));
+                    match parsed {
+                        Some((g, i)) if i >= 1 => {
+                            if t.t.get("count").is_some() {
+                                self.cx.err(&join(&path, "count"), &r.span(), "`count` applies to removing from a group, not to one named server");
+                                return None;
+                            }
+                            Some(ChangeAction::RemoveServer { id: encode_server(g, i) })
+                        }
+                        _ => {
+                            let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+                            self.cx.err_hint(&join(&path, "remove"), &r.span(), format!("no server group or server named \"{name}\""), Some(format!("write a group name ({}) or a server such as {}-1", names.join(", "), names.first().copied().unwrap_or("web"))));
+                            None
+                        }
+                    }
+                }),
+                (Some(_), Some(r)) => {
+                    self.cx.err(&path, &r.span(), "a change either adds or removes: give `add` or `remove`, not both");
+                    None
+                }
+                (None, None) => {
+                    self.cx.err(&path, &e.span(), "expected `add = \"<group>\"` or `remove = \"<group or server>\"`");
+                    None
+                }
+            };
+            match (at, action) {
+                (Some(at), Some(action)) => out.push(MembershipChange { at, action }),
+                _ => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        out.sort_by_key(|c| c.at);
+        // Spares: every add needs servers that do not exist yet.
+        for c in &out {
+            if let ChangeAction::Add { group, count } = c.action {
+                groups[group].spare += count;
+            }
+        }
+        // Resolve named servers to ids now that spares are known; check they exist.
+        let mut resolved = Vec::with_capacity(out.len());
+        for (i, mut c) in out.into_iter().enumerate() {
+            if let ChangeAction::RemoveServer { id } = c.action {
+                let (g, n) = decode_server(id);
+                let g = g as usize;
+                if n > groups[g].count + groups[g].spare {
+                    let span = arr.get(i).map_or(0..0, |e| e.span());
+                    self.cx.err("changes", &span, format!("there is no server {}-{n}: group {} has {} servers (and {} added later)", groups[g].name, groups[g].name, groups[g].count, groups[g].spare));
+                    return None;
+                }
+                let lo: u32 = groups[..g].iter().map(|x| x.count + x.spare).sum();
+                c.action = ChangeAction::RemoveServer { id: lo + n - 1 };
+            }
+            resolved.push(c);
+        }
+        Some(resolved)
     }
 
     /// A distribution: a table `{ dist = "...", ... }`, or a duration string (a constant).
