@@ -226,7 +226,9 @@ pub fn lookup(name: &str) -> Option<&'static AlgorithmInfo> {
 /// those for which "keys remapped by a membership change" means something. They are the
 /// ones with a `hash_on` parameter, plus the address hashes `ip-hash*` and `haproxy-source`.
 pub fn is_keyed(info: &AlgorithmInfo) -> bool {
-    info.params.iter().any(|p| p.key == "hash_on") || info.name.starts_with("ip-hash") || info.name == "haproxy-source"
+    info.params.iter().any(|p| p.key == "hash_on")
+        || info.name.starts_with("ip-hash")
+        || info.name == "haproxy-source"
 }
 
 /// A named algorithm with validated parameters, as a scenario selects it.

@@ -1,7 +1,10 @@
 //! Sticky sessions by cookie over any base algorithm: the first request of a session is
 //! placed by the base algorithm, later ones follow the cookie.
 
-use super::{AlgorithmInfo, AlgorithmSpec, Balancer, Outcome, ParamDef, ParamKind, ParamValue, PoolView, RequestInfo};
+use super::{
+    AlgorithmInfo, AlgorithmSpec, Balancer, Outcome, ParamDef, ParamKind, ParamValue, PoolView,
+    RequestInfo,
+};
 use crate::engine::{SimRng, SimTime};
 
 /// Catalogue entries of this file.
@@ -38,8 +41,11 @@ pub struct Sticky {
 impl Sticky {
     /// Stickiness over the catalogue algorithm `base` (default parameters).
     pub fn new(base: &str, rng: SimRng) -> Sticky {
-        let spec = AlgorithmSpec::named(base).unwrap_or_else(|| AlgorithmSpec::named("round-robin").expect("round-robin exists"));
-        Sticky { base: spec.build(rng) }
+        let spec = AlgorithmSpec::named(base)
+            .unwrap_or_else(|| AlgorithmSpec::named("round-robin").expect("round-robin exists"));
+        Sticky {
+            base: spec.build(rng),
+        }
     }
 }
 
@@ -70,7 +76,10 @@ mod tests {
     use crate::balancer::testutil::{rng, weighted_available};
 
     fn req(cookie: Option<u32>) -> RequestInfo {
-        RequestInfo { cookie, ..RequestInfo::default() }
+        RequestInfo {
+            cookie,
+            ..RequestInfo::default()
+        }
     }
 
     #[test]
@@ -79,7 +88,9 @@ mod tests {
         let b = weighted_available(&[(1, true), (1, true), (1, true)]);
         let view = PoolView::new(&b);
         // Without a cookie: round robin a, b, c.
-        let firsts: Vec<_> = (0..3).map(|_| s.pick(SimTime::ZERO, &view, &req(None))).collect();
+        let firsts: Vec<_> = (0..3)
+            .map(|_| s.pick(SimTime::ZERO, &view, &req(None)))
+            .collect();
         assert_eq!(firsts, [Some(0), Some(1), Some(2)]);
         // With a cookie for backend id 1 (index 1): always there.
         for _ in 0..5 {
@@ -105,11 +116,20 @@ mod tests {
 
     #[test]
     fn any_base_algorithm_works() {
-        for base in ["least-connections", "random", "power-of-two", "weighted-round-robin"] {
+        for base in [
+            "least-connections",
+            "random",
+            "power-of-two",
+            "weighted-round-robin",
+        ] {
             let mut s = Sticky::new(base, rng());
             let b = weighted_available(&[(1, true), (2, true)]);
             let view = PoolView::new(&b);
-            assert_eq!(s.pick(SimTime::ZERO, &view, &req(Some(1))), Some(1), "{base}");
+            assert_eq!(
+                s.pick(SimTime::ZERO, &view, &req(Some(1))),
+                Some(1),
+                "{base}"
+            );
             assert!(s.pick(SimTime::ZERO, &view, &req(None)).is_some(), "{base}");
         }
     }

@@ -167,14 +167,21 @@ fn execute(
     let algorithms: Vec<String> = worlds.iter().map(|w| w.algorithm.name()).collect();
     let file_s = file.display().to_string();
 
-    let mut out_files: Vec<(&str, String)> = vec![("summary.csv", summary.clone()), ("servers.csv", servers)];
+    let mut out_files: Vec<(&str, String)> =
+        vec![("summary.csv", summary.clone()), ("servers.csv", servers)];
     if let Some(ch) = csv_out::changes_csv(&info, &agg) {
         out_files.push(("changes.csv", ch));
     }
     let names: Vec<&str> = out_files.iter().map(|(n, _)| *n).collect();
     let manifest = manifest_toml(
         &info,
-        &ManifestExtra { command: &command_line(), scenario_file: &file_s, scenario_hash: s.hash, algorithms: &algorithms, files: &names },
+        &ManifestExtra {
+            command: &command_line(),
+            scenario_file: &file_s,
+            scenario_hash: s.hash,
+            algorithms: &algorithms,
+            files: &names,
+        },
     );
     files::write_results(&dir, &out_files, &manifest)?;
     if c.quiet {

@@ -188,7 +188,7 @@ pub struct ServerAggregate {
     pub requests: stats::Estimate,
     /// Share of requests.
     pub share: stats::Estimate,
-        /// Busy seconds.
+    /// Busy seconds.
     pub busy_s: stats::Estimate,
     /// Share of busy time.
     pub busy_share: stats::Estimate,

@@ -23,13 +23,29 @@ impl Lru {
     /// An empty cache holding at most `capacity ≥ 1` keys.
     pub fn new(capacity: usize) -> Lru {
         let capacity = capacity.max(1);
-        Lru { capacity, index: BTreeMap::new(), keys: Vec::new(), prev: Vec::new(), next: Vec::new(), head: NIL, tail: NIL }
+        Lru {
+            capacity,
+            index: BTreeMap::new(),
+            keys: Vec::new(),
+            prev: Vec::new(),
+            next: Vec::new(),
+            head: NIL,
+            tail: NIL,
+        }
     }
 
     fn unlink(&mut self, s: u32) {
         let (p, n) = (self.prev[s as usize], self.next[s as usize]);
-        if p != NIL { self.next[p as usize] = n } else { self.head = n }
-        if n != NIL { self.prev[n as usize] = p } else { self.tail = p }
+        if p != NIL {
+            self.next[p as usize] = n
+        } else {
+            self.head = n
+        }
+        if n != NIL {
+            self.prev[n as usize] = p
+        } else {
+            self.tail = p
+        }
     }
 
     fn push_front(&mut self, s: u32) {

@@ -48,7 +48,11 @@ pub struct PopulationConfig {
 
 impl Default for PopulationConfig {
     fn default() -> Self {
-        PopulationConfig { clients: 1000, ips: IpModel::Unique, activity_zipf: 0.0 }
+        PopulationConfig {
+            clients: 1000,
+            ips: IpModel::Unique,
+            activity_zipf: 0.0,
+        }
     }
 }
 
@@ -102,7 +106,11 @@ pub struct SessionConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        SessionConfig { state: SessionState::Token, idle_timeout: SimTime::from_secs(1800), store_latency: None }
+        SessionConfig {
+            state: SessionState::Token,
+            idle_timeout: SimTime::from_secs(1800),
+            store_latency: None,
+        }
     }
 }
 
@@ -279,7 +287,10 @@ impl WorldConfig {
 
     /// Number of servers that exist at some point (initial members and spares).
     pub fn n_allocated(&self) -> usize {
-        self.groups.iter().map(|g| (g.count + g.spare) as usize).sum()
+        self.groups
+            .iter()
+            .map(|g| (g.count + g.spare) as usize)
+            .sum()
     }
 
     /// `(server name, group index)` for every allocated server in id order.
@@ -295,8 +306,14 @@ impl WorldConfig {
 
     /// The id range `[lo, hi)` of the allocated servers of group `g`.
     pub fn group_range(&self, g: usize) -> (usize, usize) {
-        let lo: usize = self.groups[..g].iter().map(|g| (g.count + g.spare) as usize).sum();
-        (lo, lo + (self.groups[g].count + self.groups[g].spare) as usize)
+        let lo: usize = self.groups[..g]
+            .iter()
+            .map(|g| (g.count + g.spare) as usize)
+            .sum();
+        (
+            lo,
+            lo + (self.groups[g].count + self.groups[g].spare) as usize,
+        )
     }
 
     /// Mean work per request at speed 1, in nanoseconds.

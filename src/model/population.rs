@@ -24,7 +24,11 @@ use super::config::{IpModel, PopulationConfig};
 /// the whole space (so distinct indices give distinct addresses).
 #[inline]
 fn scramble(idx: u32, salt: u32) -> u32 {
-    idx.wrapping_mul(0x9E37_79B1).wrapping_add(salt).rotate_left(13).wrapping_mul(0x85EB_CA77) ^ salt
+    idx.wrapping_mul(0x9E37_79B1)
+        .wrapping_add(salt)
+        .rotate_left(13)
+        .wrapping_mul(0x85EB_CA77)
+        ^ salt
 }
 
 /// Draws from Zipf over `{0, …, n−1}` with exponent `s` (uniform when `s == 0`).
@@ -68,7 +72,9 @@ impl Population {
             IpModel::Unique => (0..n as u32).map(|i| scramble(i, salt)).collect(),
             IpModel::Nat { public_ips, zipf } => {
                 let z = ZipfIndex::new(u64::from(public_ips), zipf);
-                (0..n).map(|_| scramble(z.sample(rng) as u32, salt)).collect()
+                (0..n)
+                    .map(|_| scramble(z.sample(rng) as u32, salt))
+                    .collect()
             }
             IpModel::Subnets { subnets, zipf } => {
                 let z = ZipfIndex::new(u64::from(subnets), zipf);
@@ -80,12 +86,18 @@ impl Population {
                     .collect()
             }
             IpModel::Mobile { change_every } => {
-                let phases = (0..n).map(|_| rng.below(change_every.as_nanos().max(1))).collect();
+                let phases = (0..n)
+                    .map(|_| rng.below(change_every.as_nanos().max(1)))
+                    .collect();
                 mobile = Some((change_every, phases, salt));
                 Vec::new()
             }
         };
-        Population { ips, mobile, activity: ZipfIndex::new(n as u64, cfg.activity_zipf) }
+        Population {
+            ips,
+            mobile,
+            activity: ZipfIndex::new(n as u64, cfg.activity_zipf),
+        }
     }
 
     /// The client that sends the next open-loop request.
@@ -122,7 +134,11 @@ mod tests {
     use crate::engine::SeedTree;
 
     fn pop(ips: IpModel, clients: u32, activity_zipf: f64) -> Population {
-        let cfg = PopulationConfig { clients, ips, activity_zipf };
+        let cfg = PopulationConfig {
+            clients,
+            ips,
+            activity_zipf,
+        };
         Population::new(&cfg, &mut SeedTree::new(1).stream(0, "population"))
     }
 
@@ -134,7 +150,14 @@ mod tests {
 
     #[test]
     fn nat_concentrates_clients_on_few_addresses() {
-        let p = pop(IpModel::Nat { public_ips: 300, zipf: 1.1 }, 20_000, 0.0);
+        let p = pop(
+            IpModel::Nat {
+                public_ips: 300,
+                zipf: 1.1,
+            },
+            20_000,
+            0.0,
+        );
         assert!(p.distinct_ips() <= 300);
         // The busiest address carries far more than an even 1/300 share: under Zipf(300,
         // 1.1) the top rank has probability 1/H ≈ 0.19 (H = Σ k^-1.1 ≈ 5.2).
@@ -153,7 +176,14 @@ mod tests {
 
     #[test]
     fn subnets_share_their_first_three_octets() {
-        let p = pop(IpModel::Subnets { subnets: 10, zipf: 0.0 }, 5_000, 0.0);
+        let p = pop(
+            IpModel::Subnets {
+                subnets: 10,
+                zipf: 0.0,
+            },
+            5_000,
+            0.0,
+        );
         let mut nets: Vec<u32> = p.ips.iter().map(|ip| ip >> 8).collect();
         nets.sort_unstable();
         nets.dedup();
@@ -163,9 +193,17 @@ mod tests {
 
     #[test]
     fn mobile_addresses_change_once_per_period() {
-        let p = pop(IpModel::Mobile { change_every: SimTime::from_secs(60) }, 100, 0.0);
+        let p = pop(
+            IpModel::Mobile {
+                change_every: SimTime::from_secs(60),
+            },
+            100,
+            0.0,
+        );
         for c in 0..100 {
-            let changes = (0..600).filter(|&s| p.ip(c, SimTime::from_secs(s)) != p.ip(c, SimTime::from_secs(s + 1))).count();
+            let changes = (0..600)
+                .filter(|&s| p.ip(c, SimTime::from_secs(s)) != p.ip(c, SimTime::from_secs(s + 1)))
+                .count();
             assert_eq!(changes, 10, "client {c}: 600 s at one change per 60 s");
         }
     }
@@ -180,7 +218,13 @@ mod tests {
         }
         // Zipf(1000, 1): P(rank 1) = 1/H_1000 = 0.1336; P(rank 2) = 0.0668.
         let (p0, p1) = (counts[0] as f64 / 1e5, counts[1] as f64 / 1e5);
-        assert!((p0 - 0.1336).abs() < 5.0 * (0.1336f64 * 0.8664 / 1e5).sqrt(), "{p0}");
-        assert!((p1 - 0.0668).abs() < 5.0 * (0.0668f64 * 0.9332 / 1e5).sqrt(), "{p1}");
+        assert!(
+            (p0 - 0.1336).abs() < 5.0 * (0.1336f64 * 0.8664 / 1e5).sqrt(),
+            "{p0}"
+        );
+        assert!(
+            (p1 - 0.0668).abs() < 5.0 * (0.0668f64 * 0.9332 / 1e5).sqrt(),
+            "{p1}"
+        );
     }
 }

@@ -336,7 +336,13 @@ impl<'c> World<'c> {
                     None => "balancer/lb-1".to_string(),
                     Some(g) => format!("balancer/lb-1/{}", cfg.groups[*g].name),
                 };
-                Route { balancer: cfg.algorithm.build(stream(&label)), group: *g, backends: Vec::new(), pos: Vec::new(), sticky }
+                Route {
+                    balancer: cfg.algorithm.build(stream(&label)),
+                    group: *g,
+                    backends: Vec::new(),
+                    pos: Vec::new(),
+                    sticky,
+                }
             })
             .collect();
         let arrivals = match &cfg.clients.load {
@@ -354,9 +360,21 @@ impl<'c> World<'c> {
             now: SimTime::ZERO,
             rng_arrivals: stream("arrivals"),
             rng_class: stream("classes"),
-            rng_service: cfg.classes.iter().map(|c| stream(&format!("service/{}", c.name))).collect(),
-            rng_hit: cfg.classes.iter().map(|c| stream(&format!("hit/{}", c.name))).collect(),
-            rng_keys: cfg.classes.iter().map(|c| stream(&format!("keys/{}", c.name))).collect(),
+            rng_service: cfg
+                .classes
+                .iter()
+                .map(|c| stream(&format!("service/{}", c.name)))
+                .collect(),
+            rng_hit: cfg
+                .classes
+                .iter()
+                .map(|c| stream(&format!("hit/{}", c.name)))
+                .collect(),
+            rng_keys: cfg
+                .classes
+                .iter()
+                .map(|c| stream(&format!("keys/{}", c.name)))
+                .collect(),
             rng_think: stream("think"),
             rng_net: stream("network"),
             rng_who: stream("clients"),
@@ -407,7 +425,8 @@ impl<'c> World<'c> {
                     });
                 }
             }
-            r.balancer.on_pool_change(self.now, &PoolView::new(&r.backends));
+            r.balancer
+                .on_pool_change(self.now, &PoolView::new(&r.backends));
         }
     }
 
@@ -482,8 +501,13 @@ impl<'c> World<'c> {
     }
 
     fn schedule_arrival(&mut self) {
-        let Load::Open(s) = &self.cfg.clients.load else { return };
-        let arrivals = self.arrivals.as_mut().expect("open loop has an arrival process");
+        let Load::Open(s) = &self.cfg.clients.load else {
+            return;
+        };
+        let arrivals = self
+            .arrivals
+            .as_mut()
+            .expect("open loop has an arrival process");
         if let Some(t_ns) = arrivals.next(s, &mut self.rng_arrivals) {
             self.q.push(SimTime::from_nanos_f64(t_ns), Ev::Arrival);
         }
@@ -495,7 +519,11 @@ impl<'c> World<'c> {
     }
 
     fn issue(&mut self, user: u32) {
-        let client = if user == NO_USER { self.population.next_client(&mut self.rng_who) } else { user };
+        let client = if user == NO_USER {
+            self.population.next_client(&mut self.rng_who)
+        } else {
+            user
+        };
         let u = self.rng_class.next_f64();
         let class = self.class_cum.iter().position(|&c| u < c).unwrap_or(0);
         let cc = &self.cfg.classes[class];
@@ -550,7 +578,13 @@ impl<'c> World<'c> {
         }
         if let Some(to) = self.cfg.clients.timeout {
             let generation = self.reqs[id as usize].generation;
-            self.q.push_fifo(self.now + to, Ev::Timeout { req: id, generation });
+            self.q.push_fifo(
+                self.now + to,
+                Ev::Timeout {
+                    req: id,
+                    generation,
+                },
+            );
         }
         self.dispatch(id);
     }
@@ -561,7 +595,11 @@ impl<'c> World<'c> {
         let route = self.class_route[r.class as usize];
         let slot = r.client as usize * self.routes.len() + route;
         let rt = &mut self.routes[route];
-        let cookie = if rt.sticky { Some(self.cookies[slot]).filter(|&c| c != NONE) } else { None };
+        let cookie = if rt.sticky {
+            Some(self.cookies[slot]).filter(|&c| c != NONE)
+        } else {
+            None
+        };
         let info = RequestInfo {
             client_ip: self.population.ip(r.client, self.now),
             client: r.client,
@@ -570,13 +608,18 @@ impl<'c> World<'c> {
             class: r.class,
             attempt: 0,
         };
-        let pick = rt.balancer.pick(self.now, &PoolView::new(&rt.backends), &info);
+        let pick = rt
+            .balancer
+            .pick(self.now, &PoolView::new(&rt.backends), &info);
         let Some(idx) = pick else {
             self.client_fail(id, ErrorCause::NoBackend);
             self.free_req(id);
             return;
         };
-        debug_assert!(rt.backends[idx].eligible(), "balancer picked an ineligible backend");
+        debug_assert!(
+            rt.backends[idx].eligible(),
+            "balancer picked an ineligible backend"
+        );
         let server = rt.backends[idx].id;
         if rt.sticky {
             if cookie.is_some_and(|c| c != server) && measured {
@@ -647,7 +690,8 @@ impl<'c> World<'c> {
         match self.cfg.sessions.state {
             SessionState::Token => {}
             SessionState::Server => {
-                let slot = r.client as usize * self.routes.len() + self.class_route[r.class as usize];
+                let slot =
+                    r.client as usize * self.routes.len() + self.class_route[r.class as usize];
                 let held = self.session_server[slot];
                 if held != NONE && held != s as u32 && measured {
                     self.sessions_lost += 1;
@@ -713,11 +757,15 @@ impl<'c> World<'c> {
     fn lb_done(&mut self, id: u32, ok: bool) {
         let r = self.reqs[id as usize];
         self.in_flight_add(r.server, false);
-        let outcome = Outcome { ok, rtt: self.now - r.dispatched };
+        let outcome = Outcome {
+            ok,
+            rtt: self.now - r.dispatched,
+        };
         let rt = &mut self.routes[self.class_route[r.class as usize]];
         let p = rt.pos[r.server as usize];
         if p != NONE {
-            rt.balancer.on_response(self.now, &PoolView::new(&rt.backends), p as usize, outcome);
+            rt.balancer
+                .on_response(self.now, &PoolView::new(&rt.backends), p as usize, outcome);
         }
     }
 
@@ -782,7 +830,7 @@ impl<'c> World<'c> {
     /// Applies membership change `index`, tells the balancers, and records how many probe
     /// keys a fresh balancer maps elsewhere afterwards.
     fn change(&mut self, index: usize) {
-                let change = &self.cfg.changes[index];
+        let change = &self.cfg.changes[index];
         let keyed = crate::balancer::is_keyed(self.cfg.algorithm.info());
         let before = if keyed { self.probe_map() } else { Vec::new() };
         let names = self.cfg.server_names();
@@ -790,13 +838,20 @@ impl<'c> World<'c> {
         match change.action {
             ChangeAction::Add { group, count } => {
                 let (lo, hi) = self.cfg.group_range(group);
-                for id in (lo..hi).filter(|&i| !self.servers[i].member).take(count as usize) {
+                for id in (lo..hi)
+                    .filter(|&i| !self.servers[i].member)
+                    .take(count as usize)
+                {
                     touched.push(id);
                 }
             }
             ChangeAction::RemoveFromGroup { group, count } => {
                 let (lo, hi) = self.cfg.group_range(group);
-                for id in (lo..hi).rev().filter(|&i| self.servers[i].member).take(count as usize) {
+                for id in (lo..hi)
+                    .rev()
+                    .filter(|&i| self.servers[i].member)
+                    .take(count as usize)
+                {
                     touched.push(id);
                 }
             }
@@ -820,14 +875,26 @@ impl<'c> World<'c> {
             }
         }
         self.rebuild_routes();
-                let after = if keyed { self.probe_map() } else { Vec::new() };
+        let after = if keyed { self.probe_map() } else { Vec::new() };
         let moved = before.iter().zip(&after).filter(|(a, b)| a != b).count();
         let list: Vec<&str> = touched.iter().map(|&i| names[i].0.as_str()).collect();
         self.changes.push(ChangeRow {
             at_s: self.now.as_secs_f64(),
-            action: format!("{} {}", if adding { "add" } else { "remove" }, if list.is_empty() { "(nothing)".into() } else { list.join(" ") }),
+            action: format!(
+                "{} {}",
+                if adding { "add" } else { "remove" },
+                if list.is_empty() {
+                    "(nothing)".into()
+                } else {
+                    list.join(" ")
+                }
+            ),
             members: self.servers.iter().filter(|s| s.member).count() as u32,
-            keys_remapped: if before.is_empty() { f64::NAN } else { moved as f64 / before.len() as f64 },
+            keys_remapped: if before.is_empty() {
+                f64::NAN
+            } else {
+                moved as f64 / before.len() as f64
+            },
         });
     }
 
@@ -839,10 +906,18 @@ impl<'c> World<'c> {
             .iter()
             .enumerate()
             .filter(|(_, s)| s.member)
-            .map(|(id, s)| Backend { id: id as u32, weight: self.cfg.groups[s.group].weight, in_flight: 0, available: true })
+            .map(|(id, s)| Backend {
+                id: id as u32,
+                weight: self.cfg.groups[s.group].weight,
+                in_flight: 0,
+                available: true,
+            })
             .collect();
         let view = PoolView::new(&backends);
-        let mut lb = self.cfg.algorithm.build(self.seeds.stream(self.replication, "probe"));
+        let mut lb = self
+            .cfg
+            .algorithm
+            .build(self.seeds.stream(self.replication, "probe"));
         lb.on_pool_change(self.now, &view);
         let n_clients = self.cfg.population.clients.max(1);
         (0..PROBE_KEYS)
@@ -896,7 +971,9 @@ impl<'c> World<'c> {
                 }
                 Phase::Queued => queued[r.server as usize] += 1,
                 Phase::AtLb => {
-                    return Err(RunError::Invariant(format!("request {i} stranded at the load balancer")));
+                    return Err(RunError::Invariant(format!(
+                        "request {i} stranded at the load balancer"
+                    )));
                 }
                 _ => {}
             }
@@ -905,7 +982,10 @@ impl<'c> World<'c> {
         check_books("measured window", &self.measured, out_measured)?;
         for s in 0..n {
             let srv = &self.servers[s];
-            if srv.busy != in_service[s] || srv.queue.len() != queued[s] as usize || srv.busy > srv.slots {
+            if srv.busy != in_service[s]
+                || srv.queue.len() != queued[s] as usize
+                || srv.busy > srv.slots
+            {
                 return Err(RunError::Invariant(format!(
                     "server {s}: busy {} / in service {}, queue {} / queued {}, slots {}",
                     srv.busy,
@@ -924,8 +1004,13 @@ impl<'c> World<'c> {
         }
         for r in &self.routes {
             for b in &r.backends {
-                if b.in_flight != self.in_flight[b.id as usize] || !self.servers[b.id as usize].member {
-                    return Err(RunError::Invariant(format!("pool view of server {} is stale", b.id)));
+                if b.in_flight != self.in_flight[b.id as usize]
+                    || !self.servers[b.id as usize].member
+                {
+                    return Err(RunError::Invariant(format!(
+                        "pool view of server {} is stale",
+                        b.id
+                    )));
                 }
             }
         }
@@ -984,12 +1069,28 @@ impl<'c> World<'c> {
                 name,
                 group: cfg.groups[g].name.clone(),
                 requests: s.n_requests,
-                share: if total_req > 0 { s.n_requests as f64 / total_req as f64 } else { f64::NAN },
+                share: if total_req > 0 {
+                    s.n_requests as f64 / total_req as f64
+                } else {
+                    f64::NAN
+                },
                 busy_s,
-                busy_share: if total_busy > 0 { s.busy_ns as f64 / total_busy as f64 } else { f64::NAN },
-                utilization: if cap > 0.0 { 100.0 * busy_s / cap } else { f64::NAN },
+                busy_share: if total_busy > 0 {
+                    s.busy_ns as f64 / total_busy as f64
+                } else {
+                    f64::NAN
+                },
+                utilization: if cap > 0.0 {
+                    100.0 * busy_s / cap
+                } else {
+                    f64::NAN
+                },
                 rejected: s.n_rejected,
-                cache_hit_ratio: if lookups > 0 { 100.0 * s.n_hits as f64 / lookups as f64 } else { f64::NAN },
+                cache_hit_ratio: if lookups > 0 {
+                    100.0 * s.n_hits as f64 / lookups as f64
+                } else {
+                    f64::NAN
+                },
             });
         }
         if cap_total > 0.0 {
@@ -1009,15 +1110,27 @@ impl<'c> World<'c> {
         v[M::BusyJain as usize] = c;
         v[M::SessionsBroken as usize] = self.sessions_broken as f64;
         v[M::SessionsLost as usize] = self.sessions_lost as f64;
-        let (hits, misses): (u64, u64) = self.servers.iter().fold((0, 0), |(h, m), s| (h + s.n_hits, m + s.n_misses));
+        let (hits, misses): (u64, u64) = self
+            .servers
+            .iter()
+            .fold((0, 0), |(h, m), s| (h + s.n_hits, m + s.n_misses));
         if hits + misses > 0 {
             v[M::CacheHitRatio as usize] = 100.0 * hits as f64 / (hits + misses) as f64;
         }
-        let remaps: Vec<f64> = self.changes.iter().map(|c| c.keys_remapped).filter(|x| x.is_finite()).collect();
+        let remaps: Vec<f64> = self
+            .changes
+            .iter()
+            .map(|c| c.keys_remapped)
+            .filter(|x| x.is_finite())
+            .collect();
         if !remaps.is_empty() {
             v[M::KeysRemapped as usize] = 100.0 * remaps.iter().sum::<f64>() / remaps.len() as f64;
         }
-        RepResult { values: v, servers, changes: self.changes.clone() }
+        RepResult {
+            values: v,
+            servers,
+            changes: self.changes.clone(),
+        }
     }
 }
 

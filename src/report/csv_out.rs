@@ -135,11 +135,23 @@ pub fn servers_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
 /// Renders `changes.csv`: one row per membership change per replication, with the share
 /// of probe keys a fresh balancer maps elsewhere afterwards. `None` if nothing changed.
 pub fn changes_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
-    if aggs.iter().all(|a| a.reps.iter().all(|r| r.changes.is_empty())) {
+    if aggs
+        .iter()
+        .all(|a| a.reps.iter().all(|r| r.changes.is_empty()))
+    {
         return None;
     }
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["scenario", "algorithm", "replication", "at_s", "action", "members", "keys_remapped"]).expect("in-memory write");
+    w.write_record([
+        "scenario",
+        "algorithm",
+        "replication",
+        "at_s",
+        "action",
+        "members",
+        "keys_remapped",
+    ])
+    .expect("in-memory write");
     for a in aggs {
         for (i, r) in a.reps.iter().enumerate() {
             for c in &r.changes {

@@ -13,8 +13,9 @@ use crate::balancer::{
 use crate::engine::SimTime;
 use crate::engine::rng::fnv1a64;
 use crate::model::{
-    ChangeAction, ClassConfig, ClientsConfig, Dist, IpModel, KeySpace, Load, MembershipChange, PopulationConfig, RatePoint, RateSchedule,
-    ServerGroupConfig, SessionConfig, SessionState, WorldConfig,
+    ChangeAction, ClassConfig, ClientsConfig, Dist, IpModel, KeySpace, Load, MembershipChange,
+    PopulationConfig, RatePoint, RateSchedule, ServerGroupConfig, SessionConfig, SessionState,
+    WorldConfig,
 };
 
 use super::doc::{Cx, SET_MARK, Tbl, V, join};
@@ -134,7 +135,10 @@ impl Reader<'_> {
     fn scenario(&mut self, root: Tbl<'_, '_>) -> Option<Scenario> {
         self.cx.check_keys(
             root,
-            &["scenario", "clients", "classes", "servers", "balancer", "compare", "sessions", "changes"],
+            &[
+                "scenario", "clients", "classes", "servers", "balancer", "compare", "sessions",
+                "changes",
+            ],
         );
         // [scenario]
         let meta_v = self.cx.require(
@@ -298,7 +302,15 @@ impl Reader<'_> {
         let t = self.cx.table("clients", v)?;
         self.cx.check_keys(
             t,
-            &["mode", "rate", "schedule", "users", "think", "timeout", "population"],
+            &[
+                "mode",
+                "rate",
+                "schedule",
+                "users",
+                "think",
+                "timeout",
+                "population",
+            ],
         );
         let mut mode = "open".to_string();
         if let Some(v) = t.t.get("mode") {
@@ -504,7 +516,10 @@ impl Reader<'_> {
                 shares.push(None);
                 continue;
             };
-            self.cx.check_keys(t, &["name", "share", "service", "pool", "keys", "hit_service"]);
+            self.cx.check_keys(
+                t,
+                &["name", "share", "service", "pool", "keys", "hit_service"],
+            );
             let name = match t.t.get("name") {
                 Some(v) => self
                     .cx
@@ -568,7 +583,7 @@ impl Reader<'_> {
                 },
                 None => Some(None),
             };
-                        let keys = match t.t.get("keys") {
+            let keys = match t.t.get("keys") {
                 Some(v) => self.key_space(&join(&path, "keys"), v).map(Some),
                 None => Some(None),
             };
@@ -577,9 +592,21 @@ impl Reader<'_> {
                 None => Some(None),
             };
             match (name, share, service, pool, keys, hit_service) {
-                (Some((name, _)), Some(share), Some(service), Some(pool), Some(keys), Some(hit_service)) => {
-                    out.push(ClassConfig { name, share, service, pool, keys, hit_service })
-                }
+                (
+                    Some((name, _)),
+                    Some(share),
+                    Some(service),
+                    Some(pool),
+                    Some(keys),
+                    Some(hit_service),
+                ) => out.push(ClassConfig {
+                    name,
+                    share,
+                    service,
+                    pool,
+                    keys,
+                    hit_service,
+                }),
                 _ => ok = false,
             }
         }
@@ -657,7 +684,16 @@ impl Reader<'_> {
             };
             self.cx.check_keys(
                 t,
-                &["name", "count", "slots", "queue", "speed", "weight", "network_delay", "cache"],
+                &[
+                    "name",
+                    "count",
+                    "slots",
+                    "queue",
+                    "speed",
+                    "weight",
+                    "network_delay",
+                    "cache",
+                ],
             );
             let name = match t.t.get("name") {
                 Some(v) => {
@@ -730,12 +766,25 @@ impl Reader<'_> {
                 Some(v) => self.dist(&join(&path, "network_delay"), v).map(Some),
                 None => Some(None),
             };
-                        let cache = match t.t.get("cache") {
-                Some(v) => self.cx.int(&join(&path, "cache"), v, 1, 100_000_000).map(|k| Some(k as u32)),
+            let cache = match t.t.get("cache") {
+                Some(v) => self
+                    .cx
+                    .int(&join(&path, "cache"), v, 1, 100_000_000)
+                    .map(|k| Some(k as u32)),
                 None => Some(None),
             };
-            self.group_names.push((name.clone().unwrap_or_default(), weight.map(|w| w as u32)));
-            match (name, count, slots, weight, queue, speed, network_delay, cache) {
+            self.group_names
+                .push((name.clone().unwrap_or_default(), weight.map(|w| w as u32)));
+            match (
+                name,
+                count,
+                slots,
+                weight,
+                queue,
+                speed,
+                network_delay,
+                cache,
+            ) {
                 (
                     Some(name),
                     Some(count),
@@ -752,7 +801,10 @@ impl Reader<'_> {
                     slots: slots as u32,
                     queue: queue as u32,
                     weight: weight as u32,
-                    network_delay, cache, spare: 0 }),
+                    network_delay,
+                    cache,
+                    spare: 0,
+                }),
                 _ => ok = false,
             }
         }
@@ -1063,26 +1115,42 @@ impl Reader<'_> {
     }
 
     /// `[clients.population]`: who the clients are.
-    fn population(&mut self, root: Tbl<'_, '_>, clients: Option<&ClientsConfig>) -> Option<PopulationConfig> {
+    fn population(
+        &mut self,
+        root: Tbl<'_, '_>,
+        clients: Option<&ClientsConfig>,
+    ) -> Option<PopulationConfig> {
         let users = match clients.map(|c| &c.load) {
             Some(Load::Closed { users, .. }) => Some(*users),
             _ => None,
         };
-        let mut pop = PopulationConfig { clients: users.unwrap_or(PopulationConfig::default().clients), ..PopulationConfig::default() };
+        let mut pop = PopulationConfig {
+            clients: users.unwrap_or(PopulationConfig::default().clients),
+            ..PopulationConfig::default()
+        };
         let Some(t) = root.t.get("clients").and_then(|v| match v.get_ref() {
             DeValue::Table(t) => Some(t),
             _ => None,
         }) else {
             return Some(pop);
         };
-        let Some(pv) = t.get("population") else { return Some(pop) };
+        let Some(pv) = t.get("population") else {
+            return Some(pop);
+        };
         let pt = self.cx.table("clients.population", pv)?;
         self.cx.check_keys(pt, &["clients", "ips", "activity_zipf"]);
         let mut ok = true;
         if let Some(v) = pt.t.get("clients") {
             match self.cx.int("clients.population.clients", v, 1, 10_000_000) {
                 Some(n) if users.is_some_and(|u| i64::from(u) != n) => {
-                    self.cx.err("clients.population.clients", &v.span(), format!("a closed loop has one client per user: expected {}, found {n}", users.unwrap_or(0)));
+                    self.cx.err(
+                        "clients.population.clients",
+                        &v.span(),
+                        format!(
+                            "a closed loop has one client per user: expected {}, found {n}",
+                            users.unwrap_or(0)
+                        ),
+                    );
                     ok = false;
                 }
                 Some(n) => pop.clients = n as u32,
@@ -1090,7 +1158,12 @@ impl Reader<'_> {
             }
         }
         if let Some(v) = pt.t.get("activity_zipf") {
-            match self.cx.number("clients.population.activity_zipf", v, "a Zipf exponent from 0 (uniform) to 10", |x| (0.0..=10.0).contains(&x)) {
+            match self.cx.number(
+                "clients.population.activity_zipf",
+                v,
+                "a Zipf exponent from 0 (uniform) to 10",
+                |x| (0.0..=10.0).contains(&x),
+            ) {
                 Some(z) => pop.activity_zipf = z,
                 None => ok = false,
             }
@@ -1111,7 +1184,9 @@ impl Reader<'_> {
             DeValue::String(m) => (m.to_string(), None),
             DeValue::Table(_) => {
                 let t = self.cx.table(path, v)?;
-                let m = self.cx.require(t, "model", "one of unique, nat, subnets, mobile")?;
+                let m = self
+                    .cx
+                    .require(t, "model", "one of unique, nat, subnets, mobile")?;
                 (self.cx.string(&join(path, "model"), m)?, Some(t))
             }
             _ => {
@@ -1126,7 +1201,15 @@ impl Reader<'_> {
             "mobile" => &["model", "change_every"],
             other => {
                 let hint = did_you_mean(other, models).map(|s| format!("did you mean `{s}`?"));
-                self.cx.err_hint(path, &v.span(), format!("unknown address model \"{other}\" (expected one of: {})", models.join(", ")), hint);
+                self.cx.err_hint(
+                    path,
+                    &v.span(),
+                    format!(
+                        "unknown address model \"{other}\" (expected one of: {})",
+                        models.join(", ")
+                    ),
+                    hint,
+                );
                 return None;
             }
         };
@@ -1139,25 +1222,53 @@ impl Reader<'_> {
         };
         self.cx.check_keys(t, keys);
         let zipf = |cx: &mut Cx| match t.t.get("zipf") {
-            Some(v) => cx.number(&join(path, "zipf"), v, "a Zipf exponent from 0 (uniform) to 10", |x| (0.0..=10.0).contains(&x)),
+            Some(v) => cx.number(
+                &join(path, "zipf"),
+                v,
+                "a Zipf exponent from 0 (uniform) to 10",
+                |x| (0.0..=10.0).contains(&x),
+            ),
             None => Some(1.0),
         };
         match model.as_str() {
             "unique" => Some(IpModel::Unique),
             "nat" => {
-                let n = self.cx.require(t, "public_ips", "the number of shared public addresses").and_then(|v| self.cx.int(&join(path, "public_ips"), v, 1, 100_000_000));
+                let n = self
+                    .cx
+                    .require(t, "public_ips", "the number of shared public addresses")
+                    .and_then(|v| self.cx.int(&join(path, "public_ips"), v, 1, 100_000_000));
                 let z = zipf(&mut self.cx);
-                Some(IpModel::Nat { public_ips: n? as u32, zipf: z? })
+                Some(IpModel::Nat {
+                    public_ips: n? as u32,
+                    zipf: z?,
+                })
             }
             "subnets" => {
-                let n = self.cx.require(t, "subnets", "the number of /24 networks").and_then(|v| self.cx.int(&join(path, "subnets"), v, 1, 16_777_216));
+                let n = self
+                    .cx
+                    .require(t, "subnets", "the number of /24 networks")
+                    .and_then(|v| self.cx.int(&join(path, "subnets"), v, 1, 16_777_216));
                 let z = zipf(&mut self.cx);
-                Some(IpModel::Subnets { subnets: n? as u32, zipf: z? })
+                Some(IpModel::Subnets {
+                    subnets: n? as u32,
+                    zipf: z?,
+                })
             }
             _ => {
-                let d = self.cx.require(t, "change_every", "how often a client's address changes, like \"5m\"").and_then(|v| self.cx.duration(&join(path, "change_every"), v))?;
+                let d = self
+                    .cx
+                    .require(
+                        t,
+                        "change_every",
+                        "how often a client's address changes, like \"5m\"",
+                    )
+                    .and_then(|v| self.cx.duration(&join(path, "change_every"), v))?;
                 if d == SimTime::ZERO {
-                    self.cx.err(&join(path, "change_every"), &span_of(t), "expected a positive duration");
+                    self.cx.err(
+                        &join(path, "change_every"),
+                        &span_of(t),
+                        "expected a positive duration",
+                    );
                     return None;
                 }
                 Some(IpModel::Mobile { change_every: d })
@@ -1169,20 +1280,34 @@ impl Reader<'_> {
     fn key_space(&mut self, path: &str, v: &V<'_>) -> Option<KeySpace> {
         let t = self.cx.table(path, v)?;
         self.cx.check_keys(t, &["count", "zipf"]);
-        let count = self.cx.require(t, "count", "the number of distinct keys").and_then(|v| self.cx.int(&join(path, "count"), v, 1, 1_000_000_000_000));
+        let count = self
+            .cx
+            .require(t, "count", "the number of distinct keys")
+            .and_then(|v| self.cx.int(&join(path, "count"), v, 1, 1_000_000_000_000));
         let zipf = match t.t.get("zipf") {
-            Some(v) => self.cx.number(&join(path, "zipf"), v, "a Zipf exponent from 0 (uniform) to 10", |x| (0.0..=10.0).contains(&x)),
+            Some(v) => self.cx.number(
+                &join(path, "zipf"),
+                v,
+                "a Zipf exponent from 0 (uniform) to 10",
+                |x| (0.0..=10.0).contains(&x),
+            ),
             None => Some(0.0),
         };
-        Some(KeySpace { count: count? as u64, zipf: zipf? })
+        Some(KeySpace {
+            count: count? as u64,
+            zipf: zipf?,
+        })
     }
 
     /// `[sessions]`: where session state lives and how long sessions last.
     fn sessions(&mut self, root: Tbl<'_, '_>) -> Option<SessionConfig> {
         let mut cfg = SessionConfig::default();
-        let Some(v) = root.t.get("sessions") else { return Some(cfg) };
+        let Some(v) = root.t.get("sessions") else {
+            return Some(cfg);
+        };
         let t = self.cx.table("sessions", v)?;
-        self.cx.check_keys(t, &["state", "idle_timeout", "store_latency"]);
+        self.cx
+            .check_keys(t, &["state", "idle_timeout", "store_latency"]);
         let mut ok = true;
         if let Some(v) = t.t.get("state") {
             match self.cx.string("sessions.state", v).as_deref() {
@@ -1190,8 +1315,14 @@ impl Reader<'_> {
                 Some("server") => cfg.state = SessionState::Server,
                 Some("shared") => cfg.state = SessionState::Shared,
                 Some(other) => {
-                    let hint = did_you_mean(other, ["token", "server", "shared"]).map(|s| format!("did you mean `{s}`?"));
-                    self.cx.err_hint("sessions.state", &v.span(), format!("expected \"token\", \"server\" or \"shared\", found \"{other}\""), hint);
+                    let hint = did_you_mean(other, ["token", "server", "shared"])
+                        .map(|s| format!("did you mean `{s}`?"));
+                    self.cx.err_hint(
+                        "sessions.state",
+                        &v.span(),
+                        format!("expected \"token\", \"server\" or \"shared\", found \"{other}\""),
+                        hint,
+                    );
                     ok = false;
                 }
                 None => ok = false,
@@ -1201,7 +1332,11 @@ impl Reader<'_> {
             match self.cx.duration("sessions.idle_timeout", v) {
                 Some(d) if d > SimTime::ZERO => cfg.idle_timeout = d,
                 Some(_) => {
-                    self.cx.err("sessions.idle_timeout", &v.span(), "expected a positive duration");
+                    self.cx.err(
+                        "sessions.idle_timeout",
+                        &v.span(),
+                        "expected a positive duration",
+                    );
                     ok = false;
                 }
                 None => ok = false,
@@ -1209,14 +1344,20 @@ impl Reader<'_> {
         }
         match t.t.get("store_latency") {
             Some(v) if cfg.state != SessionState::Shared => {
-                self.cx.err("sessions.store_latency", &v.span(), "`store_latency` only applies to state = \"shared\"");
+                self.cx.err(
+                    "sessions.store_latency",
+                    &v.span(),
+                    "`store_latency` only applies to state = \"shared\"",
+                );
                 ok = false;
             }
             Some(v) => match self.dist("sessions.store_latency", v) {
                 Some(d) => cfg.store_latency = Some(d),
                 None => ok = false,
             },
-            None if cfg.state == SessionState::Shared => cfg.store_latency = Some(Dist::Constant { ns: 1e6 }),
+            None if cfg.state == SessionState::Shared => {
+                cfg.store_latency = Some(Dist::Constant { ns: 1e6 })
+            }
             None => {}
         }
         ok.then_some(cfg)
@@ -1224,8 +1365,15 @@ impl Reader<'_> {
 
     /// `[[changes]]`: servers added or removed at given times. Adds allocate spare servers
     /// in their group.
-    fn changes(&mut self, root: Tbl<'_, '_>, groups: &mut [ServerGroupConfig], duration: Option<SimTime>) -> Option<Vec<MembershipChange>> {
-        let Some(v) = root.t.get("changes") else { return Some(Vec::new()) };
+    fn changes(
+        &mut self,
+        root: Tbl<'_, '_>,
+        groups: &mut [ServerGroupConfig],
+        duration: Option<SimTime>,
+    ) -> Option<Vec<MembershipChange>> {
+        let Some(v) = root.t.get("changes") else {
+            return Some(Vec::new());
+        };
         let arr = self.cx.array("changes", v)?;
         let mut out = Vec::new();
         let mut ok = true;
@@ -1236,15 +1384,25 @@ impl Reader<'_> {
                 continue;
             };
             self.cx.check_keys(t, &["at", "add", "remove", "count"]);
-            let at = self.cx.require(t, "at", "when the change happens, like \"60s\"").and_then(|v| self.cx.duration(&join(&path, "at"), v));
+            let at = self
+                .cx
+                .require(t, "at", "when the change happens, like \"60s\"")
+                .and_then(|v| self.cx.duration(&join(&path, "at"), v));
             if let (Some(at), Some(d), Some(v)) = (at, duration, t.t.get("at")) {
                 if at > d {
-                    self.cx.err(&join(&path, "at"), &v.span(), format!("expected a time within the run (duration {d}), found {at}"));
+                    self.cx.err(
+                        &join(&path, "at"),
+                        &v.span(),
+                        format!("expected a time within the run (duration {d}), found {at}"),
+                    );
                     ok = false;
                 }
             }
             let count = match t.t.get("count") {
-                Some(v) => self.cx.int(&join(&path, "count"), v, 1, 1_000_000).map(|c| c as u32),
+                Some(v) => self
+                    .cx
+                    .int(&join(&path, "count"), v, 1, 1_000_000)
+                    .map(|c| c as u32),
                 None => Some(1),
             };
             let group_of = |name: &str| groups.iter().position(|g| g.name == name);

@@ -7,6 +7,7 @@
 mod accounting;
 mod cli;
 mod errors;
+mod lab;
 mod mutation;
 mod scenarios;
 mod support;
