@@ -1,6 +1,8 @@
 //! Power of d choices: sample `d` distinct eligible backends at random and send the request
 //! to the one with the fewest requests in flight. Two choices already cut the maximum load
 //! from `log n / log log n` to `log log n / log 2` (Mitzenmacher), using only local counts.
+//! With `replacement = true` the `d` draws are independent (Envoy least_request style), so
+//! the same backend can be drawn twice.
 
 use super::{AlgorithmInfo, Balancer, ParamDef, ParamKind, ParamValue, PoolView, RequestInfo};
 use crate::engine::{SimRng, SimTime};
@@ -9,21 +11,36 @@ use crate::engine::{SimRng, SimTime};
 pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
     name: "power-of-d",
     aliases: &["power-of-two", "p2c", "two-choices"],
-    summary: "sample d distinct backends, send to the one with fewest in flight (power-of-two is d = 2; power-of-N sets d = N)",
-    source: "Mitzenmacher 2001; Finagle p2c/P2CPick.scala; nginx ngx_http_upstream_random_module.c (random two least_conn)",
-    params: &[ParamDef {
-        key: "d",
-        kind: ParamKind::Int {
-            min: 1,
-            max: 1_000_000,
+    summary: "sample d backends (distinct, or with replacement), send to the one with fewest in flight (power-of-two is d = 2; power-of-N sets d = N)",
+    source: "Mitzenmacher 2001; Finagle p2c/P2CPick.scala; nginx ngx_http_upstream_random_module.c (random two least_conn); replacement: Envoy least_request_lb.cc",
+    params: &[
+        ParamDef {
+            key: "d",
+            kind: ParamKind::Int {
+                min: 1,
+                max: 1_000_000,
+            },
+            default: ParamValue::Int(2),
+            doc: "candidates sampled per request",
         },
-        default: ParamValue::Int(2),
-        doc: "candidates sampled per request",
-    }],
-    build: |p, rng| Box::new(PowerOfD::new(p.int("d") as u32, rng)),
+        ParamDef {
+            key: "replacement",
+            kind: ParamKind::Bool,
+            default: ParamValue::Bool(false),
+            doc: "false: d distinct backends (Finagle, nginx); true: d independent uniform draws (Envoy least_request)",
+        },
+    ],
+    build: |p, rng| {
+        let d = p.int("d") as u32;
+        Box::new(if p.bool("replacement") {
+            PowerOfD::with_replacement(d, rng)
+        } else {
+            PowerOfD::new(d, rng)
+        })
+    },
 }];
 
-/// Best of `d` distinct uniformly sampled eligible backends, by in-flight count.
+/// Best of `d` uniformly sampled eligible backends (distinct by default), by in-flight count.
 ///
 /// Follows the power-of-d-choices scheme of Mitzenmacher, "The Power of Two Choices in
 /// Randomized Load Balancing" (IEEE TPDS 12(10), 2001), as deployed with *distinct*
@@ -41,12 +58,26 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
 /// with the pool, so steady-state picks do not allocate). A single eligible backend is
 /// returned without drawing.
 ///
-/// Defaults: `d = 2` is the scenario name `power-of-two`; `d = 0` is treated as 1 (which is
-/// [`Random`](super::Random) with a different draw sequence).
+/// **With replacement** ([`with_replacement`](PowerOfD::with_replacement), scenario
+/// parameter `replacement = true`): each of the `d` draws is uniform over the eligible
+/// backends, independently, as Envoy's `least_request` balancer draws its `choice_count`
+/// candidates (`source/extensions/load_balancing_policies/least_request/`
+/// `least_request_lb.cc`, `unweightedHostPick`, `unweightedHostPickNChoices` in newer
+/// versions), so the same backend can be drawn more than once and, with two backends and
+/// `d = 2`, the busier one wins whenever both draws hit it (probability 1/4). The fewest in
+/// flight wins; on a tie the one drawn first. All `d` draws are made even when `d` exceeds
+/// the number of eligible backends; a single eligible backend is still returned without
+/// drawing. (Envoy also weights hosts when their weights
+/// differ; here, as above, weights only decide eligibility.)
+///
+/// Defaults: `d = 2` is the scenario name `power-of-two`; `replacement = false`; `d = 0` is
+/// treated as 1 (which is [`Random`](super::Random) with a different draw sequence).
 #[derive(Clone, Debug)]
 pub struct PowerOfD {
     /// Candidates sampled per pick (at least 1).
     d: u32,
+    /// Independent draws (Envoy) instead of distinct ones (Finagle, nginx).
+    replacement: bool,
     rng: SimRng,
     /// Eligible indices, partially shuffled in place on each general-`d` pick.
     scratch: Vec<u32>,
@@ -57,9 +88,43 @@ impl PowerOfD {
     pub fn new(d: u32, rng: SimRng) -> Self {
         PowerOfD {
             d: d.max(1),
+            replacement: false,
             rng,
             scratch: Vec::new(),
         }
+    }
+
+    /// Best of `d` independent uniform draws (with replacement), drawing from `rng`.
+    pub fn with_replacement(d: u32, rng: SimRng) -> Self {
+        PowerOfD {
+            replacement: true,
+            ..PowerOfD::new(d, rng)
+        }
+    }
+
+    /// Best of `d` independent draws over the eligible backends; ties to the first drawn.
+    fn pick_with_replacement(&mut self, backends: &[super::Backend], m: usize) -> Option<usize> {
+        let all = m == backends.len();
+        if !all {
+            self.scratch.clear();
+            self.scratch.extend(
+                backends
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| b.eligible())
+                    .map(|(i, _)| i as u32),
+            );
+        }
+        let mut best: Option<usize> = None;
+        for _ in 0..self.d {
+            let r = self.rng.below(m as u64) as usize;
+            let c = if all { r } else { self.scratch[r] as usize };
+            match best {
+                Some(b) if backends[c].in_flight >= backends[b].in_flight => {}
+                _ => best = Some(c),
+            }
+        }
+        best
     }
 }
 
@@ -72,6 +137,9 @@ impl Balancer for PowerOfD {
             0 => return None,
             1 => return backends.iter().position(|b| b.eligible()),
             _ => {}
+        }
+        if self.replacement {
+            return self.pick_with_replacement(backends, m);
         }
         let k = (self.d as usize).min(m);
 
@@ -250,6 +318,92 @@ mod tests {
         b[0].available = false;
         b[1].weight = 0;
         assert_eq!(p.pick(SimTime::ZERO, &PoolView::new(&b), &req), None);
+    }
+
+    #[test]
+    fn with_replacement_the_busier_of_two_wins_a_quarter_of_the_time() {
+        // Both draws hit the busier backend with probability 1/4. 40_000 picks: sd of
+        // Binomial(40000, 1/4) = 86.6; tolerance 5 sd.
+        let n = 40_000;
+        let b = in_flight(&[3, 1]);
+        let c = counts(&mut PowerOfD::with_replacement(2, rng()), &b, n);
+        assert!(within(c[0], n as f64, 0.25, 5.0), "{c:?}");
+        let b = in_flight(&[1, 3]);
+        let c = counts(&mut PowerOfD::with_replacement(2, rng()), &b, n);
+        assert!(within(c[1], n as f64, 0.25, 5.0), "{c:?}");
+        // Equal loads: the first draw wins, so the choice is uniform.
+        let b = in_flight(&[2, 2]);
+        let c = counts(&mut PowerOfD::with_replacement(2, rng()), &b, n);
+        assert!(within(c[0], n as f64, 0.5, 5.0), "{c:?}");
+    }
+
+    #[test]
+    fn with_replacement_matches_the_reference_draws() {
+        // Each of the d draws is uniform over the eligible backends (here b, c, e).
+        let mut b = in_flight(&[0, 4, 1, 0, 2]);
+        b[0].available = false;
+        b[3].weight = 0;
+        let eligible = [1, 2, 4];
+        let view = PoolView::new(&b);
+        for d in [1u32, 2, 3, 7] {
+            let mut p = PowerOfD::with_replacement(d, rng());
+            let mut reference = rng();
+            for _ in 0..200 {
+                let mut want: Option<usize> = None;
+                for _ in 0..d {
+                    let c = eligible[reference.below(3) as usize];
+                    if want.is_none_or(|w| b[c].in_flight < b[w].in_flight) {
+                        want = Some(c);
+                    }
+                }
+                assert_eq!(p.pick(SimTime::ZERO, &view, &RequestInfo::default()), want);
+            }
+        }
+    }
+
+    #[test]
+    fn with_replacement_never_picks_ineligible() {
+        let mut b = in_flight(&[0, 0, 5, 7, 6]);
+        b[0].available = false;
+        b[1].weight = 0;
+        for d in [1, 2, 3, 5, 20] {
+            let c = counts(&mut PowerOfD::with_replacement(d, rng()), &b, 2000);
+            assert_eq!((c[0], c[1]), (0, 0), "d={d} {c:?}");
+        }
+        // Many draws over 3 eligible: the least loaded is drawn almost surely.
+        let c = counts(&mut PowerOfD::with_replacement(64, rng()), &b, 100);
+        assert_eq!(c, [0, 0, 100, 0, 0]);
+        b[2].available = false;
+        b[4].available = false;
+        assert_eq!(
+            counts(&mut PowerOfD::with_replacement(2, rng()), &b, 10),
+            [0, 0, 0, 10, 0]
+        );
+        b[3].available = false;
+        let mut p = PowerOfD::with_replacement(2, rng());
+        assert_eq!(
+            p.pick(SimTime::ZERO, &PoolView::new(&b), &RequestInfo::default()),
+            None
+        );
+    }
+
+    #[test]
+    fn catalogue_entry_builds_both_forms_and_labels_them() {
+        use crate::balancer::{AlgorithmSpec, Params, lookup};
+        let info = lookup("power-of-d").expect("registered");
+        assert_eq!(
+            AlgorithmSpec::named("p2c").expect("alias").name(),
+            "power-of-two"
+        );
+        let mut params = Params::defaults(info.params);
+        assert!(!params.bool("replacement"));
+        params.set("replacement", ParamValue::Bool(true));
+        let spec = AlgorithmSpec::new(info, params, None);
+        assert_eq!(spec.name(), "power-of-two(replacement=true)");
+        // The built balancer samples with replacement: the busier of two sometimes wins.
+        let b = in_flight(&[3, 1]);
+        let c = counts(spec.build(rng()).as_mut(), &b, 1000);
+        assert!(c[0] > 0, "{c:?}");
     }
 
     #[test]
