@@ -1,6 +1,294 @@
-//! Nginx `ip_hash` and a full-address variant: not implemented yet (issue 3).
+//! nginx `ip_hash`: the first three octets of the client's IPv4 address pick a peer by a
+//! weighted walk, so a whole /24 sticks to one backend; an unusable peer is skipped by
+//! rehashing, and after too many misses nginx falls back to smooth weighted round robin.
+//! Also a variant hashing all four octets (`ip-hash-full`).
+//!
+//! The weighted walk, the retry limit and the round-robin fallback are shared with nginx
+//! `hash` ([`key_hash`](super::key_hash)).
 
-use super::AlgorithmInfo;
+use super::smooth_wrr::swrr_step;
+use super::{AlgorithmInfo, Backend, Balancer, PoolView, RequestInfo};
+use crate::engine::SimTime;
 
-/// Catalogue entries of this file (none yet).
-pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[];
+/// Catalogue entries of this file.
+pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[
+    AlgorithmInfo {
+        name: "ip-hash",
+        aliases: &["nginx-ip-hash"],
+        summary: "nginx ip_hash: the client's /24 (first 3 octets) picks a peer; up to 20 rehashes past down peers, then SWRR",
+        source: "nginx src/http/modules/ngx_http_upstream_ip_hash_module.c (ngx_http_upstream_get_ip_hash_peer)",
+        params: &[],
+        build: |_, _| Box::new(IpHash::new(3)),
+    },
+    AlgorithmInfo {
+        name: "ip-hash-full",
+        aliases: &[],
+        summary: "nginx ip_hash over all 4 octets of the IPv4 address (nginx hashes the whole address only for IPv6)",
+        source: "nginx src/http/modules/ngx_http_upstream_ip_hash_module.c (variant: full IPv4 address)",
+        params: &[],
+        build: |_, _| Box::new(IpHash::new(4)),
+    },
+];
+
+/// Hash iterations nginx allows after the first before falling back to round robin:
+/// `if (++tries > 20) return get_rr_peer(...)`, so at most 21 iterations in all.
+pub(super) const MAX_TRIES: u32 = 20;
+
+/// nginx `peers->total_weight`: the sum of the weights of *all* peers, usable or not
+/// (`down` peers count too, as in `ngx_http_upstream_init_round_robin`).
+pub(super) fn total_weight(backends: &[Backend]) -> u64 {
+    backends.iter().map(|b| u64::from(b.weight)).sum()
+}
+
+/// The peer that weight offset `w < total_weight` lands on: nginx's
+/// `while (w >= peer->weight) { w -= peer->weight; peer = peer->next; }` over the whole list
+/// (a weight-0 peer is never landed on).
+pub(super) fn peer_at(backends: &[Backend], mut w: u64) -> usize {
+    for (i, b) in backends.iter().enumerate() {
+        let bw = u64::from(b.weight);
+        if w < bw {
+            return i;
+        }
+        w -= bw;
+    }
+    unreachable!("weight offset beyond the total weight")
+}
+
+/// The smooth-WRR fallback of nginx's hash modules (`get_rr_peer`,
+/// `ngx_http_upstream_get_round_robin_peer`), with its own current weights.
+#[derive(Clone, Debug, Default)]
+pub(super) struct RoundRobinFallback {
+    /// `current_weight` per backend, indexed like the pool.
+    current: Vec<i64>,
+}
+
+impl RoundRobinFallback {
+    /// Resets every current weight to 0 for a pool of `len` backends.
+    pub(super) fn reset(&mut self, len: usize) {
+        self.current.clear();
+        self.current.resize(len, 0);
+    }
+
+    /// One smooth-WRR step over the eligible backends.
+    pub(super) fn pick(&mut self, backends: &[Backend]) -> Option<usize> {
+        if self.current.len() != backends.len() {
+            self.reset(backends.len());
+        }
+        let candidates = backends
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.eligible())
+            .map(|(i, b)| (i, i64::from(b.weight)));
+        swrr_step(&mut self.current, candidates)
+    }
+}
+
+/// nginx's ip_hash over `key` (the address bytes it hashes): `Some((peer, hash))` with the
+/// final hash value, or `None` when nginx would fall back to round robin (fewer than two
+/// peers, or no usable peer within `1 + MAX_TRIES` hash iterations).
+fn ip_hash_peer(backends: &[Backend], key: &[u8]) -> Option<(usize, u64)> {
+    if backends.len() < 2 {
+        return None;
+    }
+    let total = total_weight(backends);
+    if total == 0 {
+        return None;
+    }
+    let mut hash: u64 = 89;
+    let mut tries = 0;
+    loop {
+        for &byte in key {
+            hash = (hash * 113 + u64::from(byte)) % 6271;
+        }
+        let p = peer_at(backends, hash % total);
+        if backends[p].eligible() {
+            return Some((p, hash));
+        }
+        tries += 1;
+        if tries > MAX_TRIES {
+            return None;
+        }
+    }
+}
+
+/// nginx `ip_hash`, or the same over the whole IPv4 address.
+///
+/// Follows `ngx_http_upstream_get_ip_hash_peer` in nginx
+/// `src/http/modules/ngx_http_upstream_ip_hash_module.c`. The key is the first 3 octets of
+/// the client's IPv4 address (`octets = 3`, scenario name `ip-hash`) or all 4
+/// (`octets = 4`, `ip-hash-full`: an extension — nginx hashes the whole address only for
+/// IPv6, 16 bytes; for IPv4 it always uses the /24). Starting from `hash = 89`, each
+/// iteration runs `hash = (hash * 113 + byte) % 6271` over the key bytes, then walks the
+/// peer list with `w = hash % total_weight`, where `total_weight` counts *every* peer in
+/// the pool, eligible or not, subtracting weights to find the peer. If that peer is not
+/// eligible (down, or weight 0 — a weight-0 peer is never landed on), the next iteration
+/// continues from the current hash (a rehash). After `1 + 20` iterations without an
+/// eligible peer (nginx: `if (++tries > 20)` fall back), or if the pool has fewer than two
+/// peers, the pick is one step of smooth weighted round robin ([`swrr_step`]) over the
+/// eligible peers, with current weights kept by this balancer and reset on pool changes.
+///
+/// Vectors (lb-semantics §2, run on nginx 1.31.5; three weight-1 peers): 192.168.1.10 → b
+/// (hash 154), 192.168.1.200 → b (same /24), 10.0.0.1 → a (2565), 10.0.1.1 → b (2566); with
+/// b down: 192.168.1.10 → c (rehash 5654), 10.0.0.1 → a, 10.0.1.1 → c (2321).
+///
+/// Defaults: no parameters. Not modelled: nginx's per-request `tried` bitmap and saved
+/// hash for retries of the same request (every pick here is a first attempt), passive
+/// `max_fails` accounting (availability comes from the pool) and `max_conns`.
+#[derive(Clone, Debug)]
+pub struct IpHash {
+    /// Number of leading address octets hashed (3 like nginx, or 4).
+    octets: usize,
+    fallback: RoundRobinFallback,
+}
+
+impl IpHash {
+    /// ip_hash over the first `octets` (3 or 4) octets of the client address.
+    pub fn new(octets: usize) -> Self {
+        IpHash {
+            octets: octets.clamp(1, 4),
+            fallback: RoundRobinFallback::default(),
+        }
+    }
+}
+
+impl Balancer for IpHash {
+    fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, req: &RequestInfo) -> Option<usize> {
+        let addr = req.client_ip.to_be_bytes();
+        match ip_hash_peer(pool.backends, &addr[..self.octets]) {
+            Some((p, _)) => Some(p),
+            None => self.fallback.pick(pool.backends),
+        }
+    }
+
+    fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
+        self.fallback.reset(pool.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::balancer::testutil::{letter, weighted, weighted_available};
+
+    fn ip(a: u8, b: u8, c: u8, d: u8) -> u32 {
+        u32::from_be_bytes([a, b, c, d])
+    }
+
+    fn pick(lb: &mut IpHash, backends: &[Backend], client_ip: u32) -> char {
+        let req = RequestInfo {
+            client_ip,
+            ..RequestInfo::default()
+        };
+        letter(lb.pick(SimTime::ZERO, &PoolView::new(backends), &req))
+    }
+
+    #[test]
+    fn nginx_vectors_all_up() {
+        let b = weighted(&[1, 1, 1]);
+        assert_eq!(ip_hash_peer(&b, &[192, 168, 1]), Some((1, 154)));
+        assert_eq!(ip_hash_peer(&b, &[10, 0, 0]), Some((0, 2565)));
+        assert_eq!(ip_hash_peer(&b, &[10, 0, 1]), Some((1, 2566)));
+        let mut lb = IpHash::new(3);
+        assert_eq!(pick(&mut lb, &b, ip(192, 168, 1, 10)), 'b');
+        assert_eq!(pick(&mut lb, &b, ip(192, 168, 1, 200)), 'b');
+        assert_eq!(pick(&mut lb, &b, ip(10, 0, 0, 1)), 'a');
+        assert_eq!(pick(&mut lb, &b, ip(10, 0, 1, 1)), 'b');
+    }
+
+    #[test]
+    fn nginx_vectors_with_b_down() {
+        let b = weighted_available(&[(1, true), (1, false), (1, true)]);
+        assert_eq!(ip_hash_peer(&b, &[192, 168, 1]), Some((2, 5654)));
+        assert_eq!(ip_hash_peer(&b, &[10, 0, 0]), Some((0, 2565)));
+        assert_eq!(ip_hash_peer(&b, &[10, 0, 1]), Some((2, 2321)));
+        let mut lb = IpHash::new(3);
+        assert_eq!(pick(&mut lb, &b, ip(192, 168, 1, 10)), 'c');
+        assert_eq!(pick(&mut lb, &b, ip(10, 0, 0, 1)), 'a');
+        assert_eq!(pick(&mut lb, &b, ip(10, 0, 1, 1)), 'c');
+    }
+
+    #[test]
+    fn full_address_variant() {
+        // [model] values from the same recurrence over 4 bytes.
+        let b = weighted(&[1, 1, 1]);
+        assert_eq!(ip_hash_peer(&b, &[192, 168, 1, 10]), Some((1, 4870)));
+        assert_eq!(ip_hash_peer(&b, &[192, 168, 1, 200]), Some((2, 5060)));
+        assert_eq!(ip_hash_peer(&b, &[10, 0, 0, 1]), Some((0, 1380)));
+        let mut lb = IpHash::new(4);
+        // Unlike ip-hash, two addresses of one /24 may go to different peers.
+        assert_eq!(pick(&mut lb, &b, ip(192, 168, 1, 10)), 'b');
+        assert_eq!(pick(&mut lb, &b, ip(192, 168, 1, 200)), 'c');
+        let down = weighted_available(&[(1, true), (1, false), (1, true)]);
+        assert_eq!(ip_hash_peer(&down, &[192, 168, 1, 10]), Some((2, 2513)));
+    }
+
+    #[test]
+    fn weights_and_total_weight_count_every_peer() {
+        // total_weight = 4 + 1 + 1 = 6; hash 154 % 6 = 4 ⇒ offset 4 lands on b.
+        let b = weighted(&[4, 1, 1]);
+        assert_eq!(ip_hash_peer(&b, &[192, 168, 1]), Some((1, 154)));
+        // A down peer still counts in total_weight: with a down, the same hash lands on b
+        // directly (154 % 6 = 4 is past a's 4 units).
+        let b = weighted_available(&[(4, false), (1, true), (1, true)]);
+        assert_eq!(ip_hash_peer(&b, &[192, 168, 1]), Some((1, 154)));
+        // A weight-0 peer is never landed on: 154 % 2 = 0 ⇒ a; 2565 % 2 = 1 ⇒ c.
+        let b = weighted(&[1, 0, 1]);
+        assert_eq!(ip_hash_peer(&b, &[192, 168, 1]), Some((0, 154)));
+        assert_eq!(ip_hash_peer(&b, &[10, 0, 0]), Some((2, 2565)));
+    }
+
+    #[test]
+    fn twenty_one_iterations_then_round_robin() {
+        // Ten peers, only a and j up. 10.0.200.x needs 21 iterations to land on j [model];
+        // 10.0.89.x would need 22, so nginx falls back to SWRR, whose first pick is a.
+        let mut spec = vec![(1, false); 10];
+        spec[0].1 = true;
+        spec[9].1 = true;
+        let b = weighted_available(&spec);
+        assert_eq!(ip_hash_peer(&b, &[10, 0, 200]), Some((9, 909)));
+        assert_eq!(ip_hash_peer(&b, &[10, 0, 89]), None);
+        let mut lb = IpHash::new(3);
+        assert_eq!(pick(&mut lb, &b, ip(10, 0, 200, 7)), 'j');
+        // Fallback SWRR over {a, j} alternates a, j, a, ...
+        let fallback: String = (0..4)
+            .map(|_| pick(&mut lb, &b, ip(10, 0, 89, 1)))
+            .collect();
+        assert_eq!(fallback, "ajaj");
+    }
+
+    #[test]
+    fn small_pools_and_nothing_eligible() {
+        // Fewer than two peers: round robin (the only peer, if usable).
+        let mut lb = IpHash::new(3);
+        assert_eq!(pick(&mut lb, &weighted(&[3]), ip(1, 2, 3, 4)), 'a');
+        assert_eq!(pick(&mut lb, &weighted_available(&[(3, false)]), 1), '-');
+        assert_eq!(pick(&mut lb, &[], 1), '-');
+        let none = weighted_available(&[(1, false), (0, true), (2, false)]);
+        assert_eq!(pick(&mut lb, &none, ip(10, 0, 0, 1)), '-');
+        // Everything down but one: rehashing (or the fallback) always finds it.
+        let one = weighted_available(&[(1, false), (1, false), (1, true)]);
+        for d in 0..=255 {
+            assert_eq!(pick(&mut lb, &one, ip(172, 16, d, 1)), 'c');
+        }
+    }
+
+    #[test]
+    fn stickiness_and_spread() {
+        // Each /24 always maps to the same peer; over many /24s the peers share them
+        // by weight. 3 peers weights 1,1,2 over 4096 subnets: p = 1/4, 1/4, 1/2,
+        // sd = sqrt(4096·p·(1−p)) ≈ 27.7, 27.7, 32; allow 5 sd.
+        let b = weighted(&[1, 1, 2]);
+        let mut lb = IpHash::new(3);
+        let mut counts = [0f64; 3];
+        for s in 0..4096u32 {
+            let (x, y) = ((s >> 8) as u8, s as u8);
+            let first = pick(&mut lb, &b, ip(100, x, y, 1));
+            assert_eq!(pick(&mut lb, &b, ip(100, x, y, 254)), first);
+            counts[(first as u8 - b'a') as usize] += 1.0;
+        }
+        for (c, p) in counts.iter().zip([0.25f64, 0.25, 0.5]) {
+            let sd = (4096.0 * p * (1.0 - p)).sqrt();
+            assert!((c - 4096.0 * p).abs() < 5.0 * sd, "{counts:?}");
+        }
+    }
+}

@@ -1,6 +1,361 @@
-//! Rendezvous / highest-random-weight hashing: not implemented yet (issue 3).
+//! Rendezvous (highest-random-weight) hashing: every backend scores the request's key, and
+//! the highest score wins. With the weighted score `−w / ln(u)` each backend wins a share of
+//! keys proportional to its weight, and a pool change moves only the keys that must move:
+//! adding a backend moves just the keys it now wins (about 1/(n+1) of them), removing one
+//! moves just its own keys. Each pick costs O(n).
 
-use super::AlgorithmInfo;
+use super::hashfn::{self, xxh64};
+use super::{AlgorithmInfo, Backend, Balancer, PoolView, RequestInfo};
+use crate::engine::{SimRng, SimTime};
 
-/// Catalogue entries of this file (none yet).
-pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[];
+/// Catalogue entries of this file.
+pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
+    name: "rendezvous",
+    aliases: &["hrw", "highest-random-weight"],
+    summary: "rendezvous / highest-random-weight hashing: the backend with the largest −w/ln(u(key, backend)) wins (Envoy)",
+    source: "Thaler & Ravishankar 1998; Envoy source/extensions/load_balancing_policies/rendezvous_hash/rendezvous_hash_lb.cc",
+    params: &[hashfn::HASH_ON],
+    build: |p, rng| Box::new(Rendezvous::new(p.word("hash_on"), rng)),
+}];
+
+/// Envoy's xorshift* multiplier (`XORSHIFT_MULT`).
+const XORSHIFT_MULT: u64 = 2_685_821_657_736_338_717;
+
+/// xorshift* mixing of the combined key and host hash (Envoy `xorshiftMult64`).
+#[inline]
+fn xorshift_mult64(mut x: u64) -> u64 {
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    x.wrapping_mul(XORSHIFT_MULT)
+}
+
+/// The low 53 bits as a fraction in `[0, 1)` (Envoy `normalizeHash`).
+#[inline]
+fn normalize(h: u64) -> f64 {
+    (h & ((1u64 << 53) - 1)) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// Envoy's `fastLog2`: the exponent plus a rational approximation of `log2(1 + t)` on the
+/// mantissa renormalised into `[0.75, 1.5)`. Exact at powers of two; within 1.3e-4 of
+/// `log2` elsewhere. Negative for every `x` in `(0, 1)`.
+#[inline]
+fn fast_log2(x: f64) -> f64 {
+    const MANTISSA: u64 = (1u64 << 52) - 1;
+    const EXPONENT: u64 = 0x7ff << 52;
+    let bits = x.to_bits();
+    let exponent = (bits & EXPONENT) >> 52;
+    let mantissa = bits & MANTISSA;
+    // Mantissa ≥ 1.5 (top bit set): lower the exponent by one so the value is in [0.75, 1).
+    let new_exponent = 1023 ^ (mantissa >> 51);
+    let m = f64::from_bits((new_exponent << 52) | mantissa);
+    let base = exponent as f64 - new_exponent as f64;
+    let t = m - 1.0;
+    base + t * (0.338953 * t + 2.198599) / (t + 1.523692)
+}
+
+/// Envoy's `fastLog`: `fast_log2(x) · ln 2`.
+#[inline]
+fn fast_ln(x: f64) -> f64 {
+    fast_log2(x) * std::f64::consts::LN_2
+}
+
+/// The weighted rendezvous score of one host for one key (Envoy `computeScore`):
+/// `−weight / ln(u)` with `u = normalize(xorshift*(key ^ host_hash))`.
+#[inline]
+fn score(key: u64, host_hash: u64, weight: f64) -> f64 {
+    -weight / fast_ln(normalize(xorshift_mult64(key ^ host_hash)))
+}
+
+/// Rendezvous (highest-random-weight) hashing, as Envoy's `RENDEZVOUS_HASH` policy does it.
+///
+/// Thaler & Ravishankar, "Using name-based mappings to increase hit rates" (IEEE/ACM ToN
+/// 6(1), 1998), with the weighted score `−w / ln(u)` (lb-semantics §6). The construction is
+/// Envoy's `RendezvousHashTable` (`source/extensions/load_balancing_policies/rendezvous_hash/
+/// rendezvous_hash_lb.cc`, `chooseHost` and `computeScore`): each host's hash is
+/// `xxh64(address, 0)` of its address ([`hashfn::server_address`], `10.0.0.1:80` for id 0),
+/// computed once per pool change; for a request hash `h`, host `i` scores
+/// `−w_i / fastLog(u_i)` with `u_i` the low 53 bits of `xorshift*(h ^ host_hash_i)` over
+/// 2^53, `w_i` its weight normalised over the eligible hosts, and `fastLog` Envoy's
+/// rational approximation of `ln` (see [`fast_log2`]). The highest score wins, the first in
+/// pool order on a tie. A retry (`attempt > 0`) uses `h ^ (2^64 − attempt)` as Envoy does.
+///
+/// The request hash is `xxh64` (seed 0) of the text `hash_on` selects ([`HASH_ON`]: the
+/// request key's decimal text by default, the client's dotted quad, or the client id),
+/// Envoy's hash for header and source-IP hash policies. A request with nothing to hash gets
+/// a random hash from this balancer's stream, as Envoy does without a hash policy result.
+///
+/// Defaults: `hash_on = "key"`; no bounded load (Envoy's `hash_balance_factor` is a
+/// separate wrapper). Differences from Envoy: only eligible hosts take part (Envoy's
+/// healthy-panic mode, which would route to every host below 50% healthy, is not
+/// modelled), and there are no priorities or locality weights.
+///
+/// [`HASH_ON`]: hashfn::HASH_ON
+#[derive(Clone, Debug)]
+pub struct Rendezvous {
+    /// What to hash: `key`, `ip` or `client`.
+    hash_on: &'static str,
+    rng: SimRng,
+    /// `(id, xxh64(address))` per backend, in pool order.
+    hosts: Vec<(u32, u64)>,
+}
+
+impl Rendezvous {
+    /// Rendezvous hashing over what `hash_on` names; random hashes (for requests with
+    /// nothing to hash) come from `rng`.
+    pub fn new(hash_on: &'static str, rng: SimRng) -> Self {
+        Rendezvous {
+            hash_on,
+            rng,
+            hosts: Vec::new(),
+        }
+    }
+
+    fn rebuild(&mut self, backends: &[Backend]) {
+        self.hosts.clear();
+        self.hosts.extend(
+            backends
+                .iter()
+                .map(|b| (b.id, xxh64(hashfn::server_address(b.id).as_bytes(), 0))),
+        );
+    }
+
+    /// The eligible backend with the highest score for request hash `h`.
+    fn choose(&self, backends: &[Backend], h: u64) -> Option<usize> {
+        let total: f64 = backends
+            .iter()
+            .filter(|b| b.eligible())
+            .map(|b| f64::from(b.weight))
+            .sum();
+        let mut best: Option<(usize, f64)> = None;
+        for (i, (b, &(_, host_hash))) in backends.iter().zip(&self.hosts).enumerate() {
+            if !b.eligible() {
+                continue;
+            }
+            let s = score(h, host_hash, f64::from(b.weight) / total);
+            match best {
+                Some((_, m)) if s <= m => {}
+                _ => best = Some((i, s)),
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+}
+
+impl Balancer for Rendezvous {
+    fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, req: &RequestInfo) -> Option<usize> {
+        let backends = pool.backends;
+        let current = self.hosts.len() == backends.len()
+            && self.hosts.iter().zip(backends).all(|(h, b)| h.0 == b.id);
+        if !current {
+            self.rebuild(backends);
+        }
+        if !backends.iter().any(|b| b.eligible()) {
+            return None;
+        }
+        let mut buf = [0u8; 20];
+        let mut h = match hashfn::request_text(req, self.hash_on, &mut buf) {
+            Some(text) => xxh64(text, 0),
+            None => self.rng.next_u64(),
+        };
+        if req.attempt > 0 {
+            h ^= (!0u64).wrapping_sub(u64::from(req.attempt)).wrapping_add(1);
+        }
+        self.choose(backends, h)
+    }
+
+    fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
+        self.rebuild(pool.backends);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::balancer::testutil::{counts, rng, weighted, weighted_available};
+
+    fn keyed(k: u64) -> RequestInfo {
+        RequestInfo {
+            key: Some(k),
+            ..RequestInfo::default()
+        }
+    }
+
+    /// Picks for keys `0..n`, as pool indices.
+    fn assign(lb: &mut Rendezvous, backends: &[Backend], n: u64) -> Vec<usize> {
+        let view = PoolView::new(backends);
+        lb.on_pool_change(SimTime::ZERO, &view);
+        (0..n)
+            .map(|k| lb.pick(SimTime::ZERO, &view, &keyed(k)).expect("eligible"))
+            .collect()
+    }
+
+    #[test]
+    fn fast_log_matches_envoy_properties() {
+        // Exact at powers of two (t = 0).
+        for e in 1..60 {
+            let x = 0.5f64.powi(e);
+            assert_eq!(fast_log2(x), -f64::from(e));
+        }
+        // Close to log2 and negative on (0, 1).
+        let mut worst = 0f64;
+        for i in 1..10_000 {
+            let x = f64::from(i) / 10_000.0;
+            let got = fast_log2(x);
+            assert!(got < 0.0, "fast_log2({x}) = {got}");
+            worst = worst.max((got - x.log2()).abs());
+        }
+        assert!(worst < 2e-4, "worst error {worst}");
+        // The xorshift* mix and the 53-bit fraction.
+        assert_eq!(xorshift_mult64(0), 0);
+        assert_eq!(
+            xorshift_mult64(1),
+            (1u64 | 1 << 25).wrapping_mul(XORSHIFT_MULT)
+        );
+        assert_eq!(normalize(u64::MAX), 1.0 - 1.0 / (1u64 << 53) as f64);
+        assert_eq!(normalize(1 << 53), 0.0);
+    }
+
+    #[test]
+    fn host_hashes_are_xxh64_of_addresses() {
+        let mut lb = Rendezvous::new("key", rng());
+        lb.rebuild(&weighted(&[1, 1]));
+        assert_eq!(lb.hosts[0], (0, xxh64(b"10.0.0.1:80", 0)));
+        assert_eq!(lb.hosts[1], (1, xxh64(b"10.0.0.2:80", 0)));
+        // The pick is the argmax of the scores, computed directly.
+        let b = weighted(&[1, 2, 3]);
+        lb.rebuild(&b);
+        for k in 0..200u64 {
+            let mut buf = [0u8; 20];
+            let h = xxh64(hashfn::decimal(k, &mut buf), 0);
+            let scores: Vec<f64> = (0..3)
+                .map(|i| score(h, lb.hosts[i].1, f64::from(b[i].weight) / 6.0))
+                .collect();
+            let argmax = (0..3).fold(0, |m, i| if scores[i] > scores[m] { i } else { m });
+            let got = lb.pick(SimTime::ZERO, &PoolView::new(&b), &keyed(k));
+            assert_eq!(got, Some(argmax));
+        }
+    }
+
+    #[test]
+    fn weighted_shares_converge_to_weights() {
+        // 60000 keys, weights 1,2,3: p = 1/6, 1/3, 1/2; binomial sd = sqrt(N·p·(1−p)) =
+        // 91.3, 115.5, 122.5. Allow 5 sd (fast_log2 is within 1.3e-4 of log2; over 600000
+        // keys the shares were within 1.1 sd of exact, so its bias is far below this).
+        let n = 60_000u64;
+        let b = weighted(&[1, 2, 3]);
+        let mut lb = Rendezvous::new("key", rng());
+        let mut c = [0f64; 3];
+        for i in assign(&mut lb, &b, n) {
+            c[i] += 1.0;
+        }
+        for (got, p) in c.iter().zip([1.0 / 6.0, 1.0 / 3.0, 0.5]) {
+            let sd = (n as f64 * p * (1.0 - p)).sqrt();
+            assert!((got - n as f64 * p).abs() < 5.0 * sd, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn adding_a_server_moves_only_keys_it_now_wins() {
+        // 3 → 4 equal servers: a key moves iff the new server wins it, p = 1/4;
+        // over 40000 keys the binomial sd is sqrt(40000·¼·¾) ≈ 86.6; allow 5 sd.
+        let n = 40_000u64;
+        let mut lb = Rendezvous::new("key", rng());
+        let before = assign(&mut lb, &weighted(&[1, 1, 1]), n);
+        let after = assign(&mut lb, &weighted(&[1, 1, 1, 1]), n);
+        let mut moved = 0f64;
+        for (x, y) in before.iter().zip(&after) {
+            if x != y {
+                assert_eq!(*y, 3, "a moved key must go to the new server");
+                moved += 1.0;
+            }
+        }
+        let (p, nf) = (0.25, n as f64);
+        let sd = (nf * p * (1.0 - p)).sqrt();
+        assert!((moved - nf * p).abs() < 5.0 * sd, "moved {moved}");
+    }
+
+    #[test]
+    fn removing_a_server_moves_only_its_keys() {
+        let n = 40_000u64;
+        let mut lb = Rendezvous::new("key", rng());
+        let four = weighted(&[1, 1, 1, 1]);
+        let before = assign(&mut lb, &four, n);
+        // Remove id 1: the pool is ids 0, 2, 3 (indices shift).
+        let three: Vec<Backend> = four.iter().copied().filter(|b| b.id != 1).collect();
+        let after = assign(&mut lb, &three, n);
+        for (x, y) in before.iter().zip(&after) {
+            let (old_id, new_id) = (four[*x].id, three[*y].id);
+            if old_id != 1 {
+                assert_eq!(old_id, new_id, "a key not on the removed server moved");
+            }
+        }
+        // A server going down behaves the same as its removal.
+        let mut down = four.clone();
+        down[1].available = false;
+        let after_down = assign(&mut lb, &down, n);
+        for (y, z) in after.iter().zip(&after_down) {
+            assert_eq!(three[*y].id, down[*z].id);
+        }
+        // And so does weight 0.
+        let mut zero = four.clone();
+        zero[1].weight = 0;
+        assert_eq!(assign(&mut lb, &zero, n), after_down);
+    }
+
+    #[test]
+    fn keyless_requests_get_a_random_hash() {
+        // No key under hash_on = "key": a random hash per request, so picks spread by
+        // weight. 3000 picks over 1,1,1: p = 1/3, sd = sqrt(3000·⅓·⅔) ≈ 25.8; 5 sd.
+        let mut lb = Rendezvous::new("key", rng());
+        let c = counts(&mut lb, &weighted(&[1, 1, 1]), 3000);
+        let sd = (3000.0f64 / 3.0 * 2.0 / 3.0).sqrt();
+        for x in &c {
+            assert!((f64::from(*x) - 1000.0).abs() < 5.0 * sd, "{c:?}");
+        }
+        // The same stream gives the same picks.
+        let mut again = Rendezvous::new("key", rng());
+        assert_eq!(counts(&mut again, &weighted(&[1, 1, 1]), 3000), c);
+    }
+
+    #[test]
+    fn hash_on_ip_and_retries() {
+        let b = weighted(&[1, 1, 1, 1, 1]);
+        let view = PoolView::new(&b);
+        let mut lb = Rendezvous::new("ip", rng());
+        lb.rebuild(&b);
+        let req = RequestInfo {
+            client_ip: u32::from_be_bytes([192, 168, 1, 10]),
+            ..RequestInfo::default()
+        };
+        let h = xxh64(b"192.168.1.10", 0);
+        assert_eq!(lb.pick(SimTime::ZERO, &view, &req), lb.choose(&b, h));
+        // Envoy retries: attempt a uses h ^ (2^64 − a); attempt 1 is h ^ !0.
+        let retry = RequestInfo { attempt: 1, ..req };
+        assert_eq!(lb.pick(SimTime::ZERO, &view, &retry), lb.choose(&b, !h));
+        let retry2 = RequestInfo { attempt: 2, ..req };
+        assert_eq!(
+            lb.pick(SimTime::ZERO, &view, &retry2),
+            lb.choose(&b, h ^ 0u64.wrapping_sub(2))
+        );
+    }
+
+    #[test]
+    fn nothing_eligible_and_unannounced_changes() {
+        let mut lb = Rendezvous::new("key", rng());
+        let none = weighted_available(&[(1, false), (0, true)]);
+        assert_eq!(
+            lb.pick(SimTime::ZERO, &PoolView::new(&none), &keyed(1)),
+            None
+        );
+        assert_eq!(lb.pick(SimTime::ZERO, &PoolView::new(&[]), &keyed(1)), None);
+        // A different pool without on_pool_change: host hashes are rebuilt by id.
+        let b = weighted(&[1, 1, 1]);
+        let direct = assign(&mut Rendezvous::new("key", rng()), &b, 100);
+        let view = PoolView::new(&b);
+        let lazy: Vec<usize> = (0..100)
+            .map(|k| lb.pick(SimTime::ZERO, &view, &keyed(k)).unwrap())
+            .collect();
+        assert_eq!(lazy, direct);
+    }
+}
