@@ -51,12 +51,11 @@ impl Sticky {
 
 impl Balancer for Sticky {
     fn pick(&mut self, now: SimTime, pool: &PoolView<'_>, req: &RequestInfo) -> Option<usize> {
-        if let Some(id) = req.cookie {
-            if let Ok(i) = pool.backends.binary_search_by_key(&id, |b| b.id) {
-                if pool.backends[i].eligible() {
-                    return Some(i);
-                }
-            }
+        if let Some(id) = req.cookie
+            && let Ok(i) = pool.backends.binary_search_by_key(&id, |b| b.id)
+            && pool.backends[i].eligible()
+        {
+            return Some(i);
         }
         self.base.pick(now, pool, req)
     }

@@ -1388,15 +1388,15 @@ impl Reader<'_> {
                 .cx
                 .require(t, "at", "when the change happens, like \"60s\"")
                 .and_then(|v| self.cx.duration(&join(&path, "at"), v));
-            if let (Some(at), Some(d), Some(v)) = (at, duration, t.t.get("at")) {
-                if at > d {
-                    self.cx.err(
-                        &join(&path, "at"),
-                        &v.span(),
-                        format!("expected a time within the run (duration {d}), found {at}"),
-                    );
-                    ok = false;
-                }
+            if let (Some(at), Some(d), Some(v)) = (at, duration, t.t.get("at"))
+                && at > d
+            {
+                self.cx.err(
+                    &join(&path, "at"),
+                    &v.span(),
+                    format!("expected a time within the run (duration {d}), found {at}"),
+                );
+                ok = false;
             }
             let count = match t.t.get("count") {
                 Some(v) => self
