@@ -114,3 +114,63 @@ fn every_algorithm_is_deterministic() {
         );
     }
 }
+
+#[cfg(test)]
+mod explore {
+    use super::super::{AlgorithmSpec, Backend, PoolView, RequestInfo};
+    use crate::engine::{SeedTree, SimTime};
+
+    fn pool(ws: &[u32]) -> Vec<Backend> {
+        ws.iter()
+            .enumerate()
+            .map(|(i, &w)| Backend {
+                id: i as u32,
+                weight: w,
+                in_flight: 0,
+                available: true,
+            })
+            .collect()
+    }
+
+    fn period(p: &[usize], warm: usize) -> Option<usize> {
+        (1..(p.len() - warm) / 2).find(|&q| (warm..p.len() - q).all(|i| p[i] == p[i + q]))
+    }
+
+    #[test]
+    fn periods() {
+        let mut rng = SeedTree::new(5).stream(0, "w");
+        for name in ["haproxy-roundrobin"] {
+            for case in 0..300 {
+                let n = 2 + rng.below(5) as usize;
+                let ws: Vec<u32> = (0..n).map(|_| 1 + rng.below(10) as u32).collect();
+                let w: usize = ws.iter().map(|&x| x as usize).sum();
+                let b = pool(&ws);
+                let v = PoolView::new(&b);
+                let mut lb = AlgorithmSpec::named(name)
+                    .unwrap()
+                    .build(SeedTree::new(case).stream(0, "b"));
+                lb.on_pool_change(SimTime::ZERO, &v);
+                let picks: Vec<usize> = (0..w * 200)
+                    .map(|_| lb.pick(SimTime::ZERO, &v, &RequestInfo::default()).unwrap())
+                    .collect();
+                let per = period(&picks, 0).unwrap();
+                if per % w != 0 && per > 50 {
+                    let mut c = vec![0usize; n];
+                    for &p in &picks[..per] {
+                        c[p] += 1;
+                    }
+                    let mut cw = vec![0usize; n];
+                    for &p in &picks[..w] {
+                        cw[p] += 1;
+                    }
+                    println!(
+                        "{ws:?} W={w} period={per} counts/period={c:?} expected={:?} first W: {cw:?}",
+                        ws.iter()
+                            .map(|&x| x as f64 * per as f64 / w as f64)
+                            .collect::<Vec<_>>()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -70,6 +70,7 @@ pub fn reference_world(algorithm: AlgorithmSpec, warmup: u64, requests: u64) -> 
         population: Default::default(),
         sessions: Default::default(),
         changes: Vec::new(),
+        lb: Default::default(),
     }
 }
 

@@ -33,6 +33,40 @@ pub struct WorldConfig {
     pub sessions: SessionConfig,
     /// Servers added or removed during the run, in time order.
     pub changes: Vec<MembershipChange>,
+    /// Load balancer nodes and what they know.
+    pub lb: LbConfig,
+}
+
+/// The load balancer tier: how many independent balancer instances, and what they see.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LbConfig {
+    /// Independent load balancer instances; client `c` uses node `c % nodes` (many nodes =
+    /// client-side balancing, each client group with its own view).
+    pub nodes: u32,
+    /// What each node's balancer knows about server load.
+    pub view: LbView,
+}
+
+impl Default for LbConfig {
+    fn default() -> Self {
+        LbConfig {
+            nodes: 1,
+            view: LbView::Own,
+        }
+    }
+}
+
+/// What a node's balancer sees as a backend's load (`Backend::in_flight`).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum LbView {
+    /// Its own count of requests in flight (what a real load balancer knows).
+    Own,
+    /// Every server's true load (in service + queued) as of the last report, the same
+    /// stale snapshot for every node, refreshed every `interval`.
+    Reported {
+        /// Time between load reports.
+        interval: SimTime,
+    },
 }
 
 /// The client population (see `model::population`).

@@ -34,7 +34,7 @@ use crate::metrics::imbalance::imbalance;
 use crate::metrics::{ChangeRow, ErrorCause, M, N_CAUSES, N_METRICS, RepResult, ServerRow};
 
 use super::cache::Lru;
-use super::config::{ChangeAction, Load, RateSchedule, SessionState, WorldConfig};
+use super::config::{ChangeAction, LbView, Load, RateSchedule, SessionState, WorldConfig};
 use super::dist::Dist;
 use super::population::{Population, ZipfIndex};
 
@@ -80,6 +80,8 @@ enum Ev {
     Timeout { req: u32, generation: u32 },
     /// Membership change number `index` takes effect.
     Change { index: u32 },
+    /// Servers report their load (`view = reported`).
+    Report,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -238,15 +240,20 @@ pub struct World<'c> {
     /// Per class: key sampler and the offset of its key space.
     class_keys: Vec<Option<(ZipfIndex, u64)>>,
     servers: Vec<Server>,
-    /// Requests in flight to each server as the load balancer counts them.
+    /// Requests in flight to each server as each node counts them: `[node * n + id]`.
     in_flight: Vec<u32>,
+    /// Server loads (in service + queued) at the last report (`view = reported`).
+    reported: Vec<u32>,
+    /// One balancer per (node, pool): `routes[node * n_pools + pool]`.
     routes: Vec<Route>,
-    /// The route of each class.
+    /// Number of pools (pool 0 is every server; then one per group some class is routed to).
+    n_pools: usize,
+    /// The pool of each class.
     class_route: Vec<usize>,
     population: Population,
-    /// Per (client, route): the server named by the client's cookie, or `NONE`.
+    /// Per (client, pool): the server named by the client's cookie, or `NONE`.
     cookies: Vec<u32>,
-    /// Per (client, route): the server holding the client's session state, or `NONE`.
+    /// Per (client, pool): the server holding the client's session state, or `NONE`.
     session_server: Vec<u32>,
     /// Per client: time of its last request (`SimTime::MAX`: never).
     last_seen: Vec<SimTime>,
@@ -329,29 +336,29 @@ impl<'c> World<'c> {
             })
             .collect();
         let sticky = cfg.algorithm.info().name == "sticky";
-        let routes = route_groups
-            .iter()
-            .map(|g| {
+        let mut routes = Vec::with_capacity(cfg.lb.nodes as usize * route_groups.len());
+        for node in 1..=cfg.lb.nodes {
+            for g in &route_groups {
                 let label = match g {
-                    None => "balancer/lb-1".to_string(),
-                    Some(g) => format!("balancer/lb-1/{}", cfg.groups[*g].name),
+                    None => format!("balancer/lb-{node}"),
+                    Some(g) => format!("balancer/lb-{node}/{}", cfg.groups[*g].name),
                 };
-                Route {
+                routes.push(Route {
                     balancer: cfg.algorithm.build(stream(&label)),
                     group: *g,
                     backends: Vec::new(),
                     pos: Vec::new(),
                     sticky,
-                }
-            })
-            .collect();
+                });
+            }
+        }
         let arrivals = match &cfg.clients.load {
             Load::Open(s) => Some(Arrivals::new(s)),
             Load::Closed { .. } => None,
         };
         let population = Population::new(&cfg.population, &mut stream("population"));
         let n_clients = cfg.population.clients as usize;
-        let n_routes = route_groups.len();
+        let n_pools = route_groups.len();
         let mut w = World {
             cfg,
             seeds: *seeds,
@@ -382,13 +389,15 @@ impl<'c> World<'c> {
             arrivals,
             class_cum,
             class_keys,
-            in_flight: vec![0; servers.len()],
+            in_flight: vec![0; servers.len() * cfg.lb.nodes as usize],
+            reported: vec![0; servers.len()],
             servers,
             routes,
+            n_pools,
             class_route,
             population,
-            cookies: vec![NONE; n_clients * n_routes],
-            session_server: vec![NONE; n_clients * n_routes],
+            cookies: vec![NONE; n_clients * n_pools],
+            session_server: vec![NONE; n_clients * n_pools],
             last_seen: vec![SimTime::MAX; n_clients],
             reqs: Vec::with_capacity(1024),
             free: Vec::with_capacity(1024),
@@ -410,7 +419,9 @@ impl<'c> World<'c> {
     /// Rebuilds every route's pool from the current members and tells its balancer.
     fn rebuild_routes(&mut self) {
         let n = self.servers.len();
-        for r in &mut self.routes {
+        let reported = matches!(self.cfg.lb.view, LbView::Reported { .. });
+        for (ri, r) in self.routes.iter_mut().enumerate() {
+            let node = ri / self.n_pools;
             r.backends.clear();
             r.pos.clear();
             r.pos.resize(n, NONE);
@@ -420,7 +431,11 @@ impl<'c> World<'c> {
                     r.backends.push(Backend {
                         id: id as u32,
                         weight: self.cfg.groups[s.group].weight,
-                        in_flight: self.in_flight[id],
+                        in_flight: if reported {
+                            self.reported[id]
+                        } else {
+                            self.in_flight[node * n + id]
+                        },
                         available: true,
                     });
                 }
@@ -430,20 +445,47 @@ impl<'c> World<'c> {
         }
     }
 
+    /// The load balancer node that serves client `c`.
     #[inline]
-    fn in_flight_add(&mut self, server: u32, up: bool) {
+    fn node_of(&self, client: u32) -> usize {
+        client as usize % self.cfg.lb.nodes as usize
+    }
+
+    /// Node `node` starts (`up`) or stops counting a request to `server`; with its own
+    /// view, its balancers' pool views follow.
+    #[inline]
+    fn in_flight_add(&mut self, node: usize, server: u32, up: bool) {
         let s = server as usize;
+        let at = node * self.servers.len() + s;
         if up {
-            self.in_flight[s] += 1;
+            self.in_flight[at] += 1;
         } else {
-            debug_assert!(self.in_flight[s] > 0);
-            self.in_flight[s] -= 1;
+            debug_assert!(self.in_flight[at] > 0);
+            self.in_flight[at] -= 1;
+        }
+        if self.cfg.lb.view == LbView::Own {
+            let count = self.in_flight[at];
+            for r in &mut self.routes[node * self.n_pools..(node + 1) * self.n_pools] {
+                let p = r.pos[s];
+                if p != NONE {
+                    r.backends[p as usize].in_flight = count;
+                }
+            }
+        }
+    }
+
+    /// Servers report their load; every node's view becomes that snapshot.
+    fn report(&mut self) {
+        for (id, s) in self.servers.iter().enumerate() {
+            self.reported[id] = s.busy + s.queue.len() as u32;
         }
         for r in &mut self.routes {
-            let p = r.pos[s];
-            if p != NONE {
-                r.backends[p as usize].in_flight = self.in_flight[s];
+            for b in &mut r.backends {
+                b.in_flight = self.reported[b.id as usize];
             }
+        }
+        if let LbView::Reported { interval } = self.cfg.lb.view {
+            self.q.push(self.now + interval, Ev::Report);
         }
     }
 
@@ -482,6 +524,9 @@ impl<'c> World<'c> {
         for (i, c) in self.cfg.changes.iter().enumerate() {
             self.q.push(c.at, Ev::Change { index: i as u32 });
         }
+        if let LbView::Reported { interval } = self.cfg.lb.view {
+            self.q.push(interval, Ev::Report);
+        }
     }
 
     #[inline]
@@ -497,6 +542,7 @@ impl<'c> World<'c> {
             Ev::ToLb { req, ok } => self.at_lb(req, ok),
             Ev::Timeout { req, generation } => self.timeout(req, generation),
             Ev::Change { index } => self.change(index as usize),
+            Ev::Report => self.report(),
         }
     }
 
@@ -539,7 +585,7 @@ impl<'c> World<'c> {
         // A client idle for longer than the session timeout starts a new session.
         let last = self.last_seen[client as usize];
         if last != SimTime::MAX && self.now - last > self.cfg.sessions.idle_timeout {
-            let n = self.routes.len();
+            let n = self.n_pools;
             let at = client as usize * n;
             self.cookies[at..at + n].fill(NONE);
             self.session_server[at..at + n].fill(NONE);
@@ -592,9 +638,10 @@ impl<'c> World<'c> {
     fn dispatch(&mut self, id: u32) {
         let r = self.reqs[id as usize];
         let measured = self.measured(&r);
-        let route = self.class_route[r.class as usize];
-        let slot = r.client as usize * self.routes.len() + route;
-        let rt = &mut self.routes[route];
+        let pool = self.class_route[r.class as usize];
+        let node = self.node_of(r.client);
+        let slot = r.client as usize * self.n_pools + pool;
+        let rt = &mut self.routes[node * self.n_pools + pool];
         let cookie = if rt.sticky {
             Some(self.cookies[slot]).filter(|&c| c != NONE)
         } else {
@@ -627,7 +674,7 @@ impl<'c> World<'c> {
             }
             self.cookies[slot] = server;
         }
-        self.in_flight_add(server, true);
+        self.in_flight_add(node, server, true);
         if measured {
             self.servers[server as usize].n_requests += 1;
         }
@@ -690,8 +737,7 @@ impl<'c> World<'c> {
         match self.cfg.sessions.state {
             SessionState::Token => {}
             SessionState::Server => {
-                let slot =
-                    r.client as usize * self.routes.len() + self.class_route[r.class as usize];
+                let slot = r.client as usize * self.n_pools + self.class_route[r.class as usize];
                 let held = self.session_server[slot];
                 if held != NONE && held != s as u32 && measured {
                     self.sessions_lost += 1;
@@ -756,12 +802,13 @@ impl<'c> World<'c> {
     /// The load balancer stops counting the request and tells the balancer how it went.
     fn lb_done(&mut self, id: u32, ok: bool) {
         let r = self.reqs[id as usize];
-        self.in_flight_add(r.server, false);
+        let node = self.node_of(r.client);
+        self.in_flight_add(node, r.server, false);
         let outcome = Outcome {
             ok,
             rtt: self.now - r.dispatched,
         };
-        let rt = &mut self.routes[self.class_route[r.class as usize]];
+        let rt = &mut self.routes[node * self.n_pools + self.class_route[r.class as usize]];
         let p = rt.pos[r.server as usize];
         if p != NONE {
             rt.balancer
@@ -947,7 +994,7 @@ impl<'c> World<'c> {
         let n = self.servers.len();
         let mut in_service = vec![0u32; n];
         let mut queued = vec![0u32; n];
-        let mut lb_in_flight = vec![0u32; n];
+        let mut lb_in_flight = vec![0u32; self.in_flight.len()];
         let (mut out_all, mut out_measured) = (0u64, 0u64);
         for i in 0..self.reqs.len() {
             let r = self.reqs[i];
@@ -960,7 +1007,7 @@ impl<'c> World<'c> {
                     out_measured += 1;
                 }
                 if r.server != u32::MAX {
-                    lb_in_flight[r.server as usize] += 1;
+                    lb_in_flight[self.node_of(r.client) * n + r.server as usize] += 1;
                 }
             }
             match r.phase {
@@ -995,18 +1042,26 @@ impl<'c> World<'c> {
                     srv.slots
                 )));
             }
-            if self.in_flight[s] != lb_in_flight[s] {
+        }
+        for (i, (&counted, &outstanding)) in self.in_flight.iter().zip(&lb_in_flight).enumerate() {
+            if counted != outstanding {
                 return Err(RunError::Invariant(format!(
-                    "load balancer counts {} in flight to server {s} but {} are outstanding",
-                    self.in_flight[s], lb_in_flight[s]
+                    "load balancer node {} counts {counted} in flight to server {} but {outstanding} are outstanding",
+                    i / n + 1,
+                    i % n
                 )));
             }
         }
-        for r in &self.routes {
+        let reported = matches!(self.cfg.lb.view, LbView::Reported { .. });
+        for (ri, r) in self.routes.iter().enumerate() {
+            let node = ri / self.n_pools;
             for b in &r.backends {
-                if b.in_flight != self.in_flight[b.id as usize]
-                    || !self.servers[b.id as usize].member
-                {
+                let want = if reported {
+                    self.reported[b.id as usize]
+                } else {
+                    self.in_flight[node * n + b.id as usize]
+                };
+                if b.in_flight != want || !self.servers[b.id as usize].member {
                     return Err(RunError::Invariant(format!(
                         "pool view of server {} is stale",
                         b.id

@@ -13,9 +13,9 @@ use crate::balancer::{
 use crate::engine::SimTime;
 use crate::engine::rng::fnv1a64;
 use crate::model::{
-    ChangeAction, ClassConfig, ClientsConfig, Dist, IpModel, KeySpace, Load, MembershipChange,
-    PopulationConfig, RatePoint, RateSchedule, ServerGroupConfig, SessionConfig, SessionState,
-    WorldConfig,
+    ChangeAction, ClassConfig, ClientsConfig, Dist, IpModel, KeySpace, LbConfig, LbView, Load,
+    MembershipChange, PopulationConfig, RatePoint, RateSchedule, ServerGroupConfig, SessionConfig,
+    SessionState, WorldConfig,
 };
 
 use super::doc::{Cx, SET_MARK, Tbl, V, join};
@@ -137,7 +137,7 @@ impl Reader<'_> {
             root,
             &[
                 "scenario", "clients", "classes", "servers", "balancer", "compare", "sessions",
-                "changes",
+                "changes", "lb",
             ],
         );
         // [scenario]
@@ -247,6 +247,7 @@ impl Reader<'_> {
 
         let population = self.population(root, clients.as_ref());
         let sessions = self.sessions(root);
+        let lb = self.lb(root);
         let mut groups = groups;
         let changes = match groups.as_mut() {
             Some(g) => self.changes(root, g, duration),
@@ -263,6 +264,7 @@ impl Reader<'_> {
             population: population?,
             sessions: sessions?,
             changes: changes?,
+            lb: lb?,
         };
         self.check_event_budget(&world, root);
         Some(Scenario {
@@ -1297,6 +1299,78 @@ impl Reader<'_> {
             count: count? as u64,
             zipf: zipf?,
         })
+    }
+
+    /// `[lb]`: how many load balancer nodes, and what their balancers see.
+    fn lb(&mut self, root: Tbl<'_, '_>) -> Option<LbConfig> {
+        let mut cfg = LbConfig::default();
+        let Some(v) = root.t.get("lb") else {
+            return Some(cfg);
+        };
+        let t = self.cx.table("lb", v)?;
+        self.cx.check_keys(t, &["nodes", "view", "report_interval"]);
+        let mut ok = true;
+        if let Some(v) = t.t.get("nodes") {
+            match self.cx.int("lb.nodes", v, 1, 100_000) {
+                Some(n) => cfg.nodes = n as u32,
+                None => ok = false,
+            }
+        }
+        let interval = match t.t.get("report_interval") {
+            Some(v) => match self.cx.duration("lb.report_interval", v) {
+                Some(d) if d > SimTime::ZERO => Some((d, v.span())),
+                Some(_) => {
+                    self.cx.err(
+                        "lb.report_interval",
+                        &v.span(),
+                        "expected a positive duration",
+                    );
+                    ok = false;
+                    None
+                }
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+            None => None,
+        };
+        let view_v = t.t.get("view");
+        let view = match view_v {
+            None => Some("own".to_string()),
+            Some(v) => self.cx.string("lb.view", v),
+        };
+        match view.as_deref() {
+            Some("own") => {
+                if let Some((_, span)) = &interval {
+                    self.cx.err(
+                        "lb.report_interval",
+                        span,
+                        "`report_interval` only applies to view = \"reported\"",
+                    );
+                    ok = false;
+                }
+            }
+            Some("reported") => {
+                cfg.view = LbView::Reported {
+                    interval: interval.map_or(SimTime::SECOND, |(d, _)| d),
+                }
+            }
+            Some(other) => {
+                let hint = did_you_mean(other, ["own", "reported"])
+                    .map(|s| format!("did you mean `{s}`?"));
+                let span = view_v.map_or(0..0, |v| v.span());
+                self.cx.err_hint(
+                    "lb.view",
+                    &span,
+                    format!("expected \"own\" or \"reported\", found \"{other}\""),
+                    hint,
+                );
+                ok = false;
+            }
+            None => ok = false,
+        }
+        ok.then_some(cfg)
     }
 
     /// `[sessions]`: where session state lives and how long sessions last.
