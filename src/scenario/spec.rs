@@ -1341,16 +1341,9 @@ impl Reader<'_> {
             Some(v) => self.cx.string("lb.view", v),
         };
         match view.as_deref() {
-            Some("own") => {
-                if let Some((_, span)) = &interval {
-                    self.cx.err(
-                        "lb.report_interval",
-                        span,
-                        "`report_interval` only applies to view = \"reported\"",
-                    );
-                    ok = false;
-                }
-            }
+            // `report_interval` is kept but unused, so `--set lb.view=own` works on a
+            // scenario written for reported views.
+            Some("own") => {}
             Some("reported") => {
                 cfg.view = LbView::Reported {
                     interval: interval.map_or(SimTime::SECOND, |(d, _)| d),
@@ -1416,15 +1409,9 @@ impl Reader<'_> {
                 None => ok = false,
             }
         }
+        // `store_latency` is checked whatever the state but used only by a shared store, so
+        // `--set sessions.state=token` works on a scenario written for a shared store.
         match t.t.get("store_latency") {
-            Some(v) if cfg.state != SessionState::Shared => {
-                self.cx.err(
-                    "sessions.store_latency",
-                    &v.span(),
-                    "`store_latency` only applies to state = \"shared\"",
-                );
-                ok = false;
-            }
             Some(v) => match self.dist("sessions.store_latency", v) {
                 Some(d) => cfg.store_latency = Some(d),
                 None => ok = false,

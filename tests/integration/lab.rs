@@ -159,10 +159,10 @@ fn lab_settings_are_validated() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("did you mean `server`"), "{e}");
-    let e = parse(&base("[sessions]\nstore_latency = \"1ms\""))
+    let e = parse(&base("[sessions]\nstore_latency = \"fast\""))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("only applies to state = \"shared\""), "{e}");
+    assert!(e.contains("sessions.store_latency"), "{e}");
     let e = parse(&base("").replace(
         "clients = 2000",
         "clients = 2000\nips = { model = \"nat\" }",

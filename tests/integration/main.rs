@@ -8,6 +8,7 @@ mod accounting;
 mod cli;
 mod errors;
 mod lab;
+mod lab_scenarios;
 mod mutation;
 mod scenarios;
 mod support;
