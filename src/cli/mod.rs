@@ -156,6 +156,10 @@ struct CompareArgs {
     /// Algorithms to compare (default: the scenario's [compare] algorithms).
     #[arg(long, value_delimiter = ',', value_name = "A,B,..")]
     algorithms: Vec<String>,
+    /// Vary one scenario key instead of (or crossed with) the algorithm, e.g.
+    /// --axis sessions.state=server,shared,token or --axis clients.rate=500/s,900/s.
+    #[arg(long, value_name = "KEY=V1,V2,..")]
+    axis: Option<String>,
 }
 
 /// Parses the command line, runs it, and returns the process exit code.

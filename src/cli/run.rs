@@ -97,65 +97,144 @@ pub(super) fn run(a: RunArgs) -> Result<(), CliError> {
     }
     let mut s = load(&a.common.file, &sets)?;
     a.common.apply(&mut s);
-    let worlds = vec![s.world.clone()];
-    execute(&a.common, &a.common.file, &s, &worlds, "run")
+    let alg_sets = a
+        .algorithm
+        .iter()
+        .map(|x| format!("balancer.algorithm={x}"))
+        .collect();
+    let variants = [Variant {
+        label: s.world.algorithm.name(),
+        world: s.world.clone(),
+        sets: alg_sets,
+    }];
+    execute(&a.common, &a.common.file, &s, &variants, "run")
 }
 
-/// `lblab compare`: the scenario's workload under several algorithms, on common random
-/// numbers (every algorithm sees the same arrivals and service times).
+/// One thing to run and report: a label, its world, and the `--set`s that make it.
+pub(crate) struct Variant {
+    /// Name in tables and CSVs.
+    pub label: String,
+    /// The world.
+    pub world: WorldConfig,
+    /// Overrides that produce it from the scenario (for the reproduce hint).
+    pub sets: Vec<String>,
+}
+
+/// `lblab compare`: the scenario's workload under several algorithms (or values of any
+/// scenario key with `--axis`), on common random numbers: every variant sees the same
+/// arrivals and service times.
 pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
     let mut s = load(&a.common.file, &a.common.set)?;
     a.common.apply(&mut s);
-    let worlds: Vec<WorldConfig> = if a.algorithms.is_empty() {
-        if s.compare.is_empty() {
-            return Err(CliError::Input(format!(
-                "lblab: {} lists no algorithms to compare: add [compare] algorithms = [...] or pass --algorithms a,b,c",
-                a.common.file.display()
-            )));
+    let file = &a.common.file;
+    // The algorithms: --algorithms, else the configured one when varying a key, else the
+    // scenario's [compare] list.
+    let mut algs: Vec<(String, Vec<String>)> = Vec::new();
+    if !a.algorithms.is_empty() {
+        for name in &a.algorithms {
+            let set = format!("balancer.algorithm={name}");
+            let mut sets = a.common.set.clone();
+            sets.push(set.clone());
+            algs.push((load(file, &sets)?.world.algorithm.name(), vec![set]));
         }
-        s.compare
-            .iter()
-            .map(|alg| WorldConfig {
+    } else if a.axis.is_some() {
+        algs.push((s.world.algorithm.name(), Vec::new()));
+    } else if s.compare.is_empty() {
+        return Err(CliError::Input(format!(
+            "lblab: {} lists no algorithms to compare: add [compare] algorithms = [...], pass --algorithms a,b,c, or vary a key with --axis",
+            file.display()
+        )));
+    }
+    let mut variants = Vec::new();
+    if algs.is_empty() {
+        for alg in &s.compare {
+            let world = WorldConfig {
                 algorithm: alg.clone(),
                 ..s.world.clone()
-            })
-            .collect()
-    } else {
-        let mut ws = Vec::new();
-        for name in &a.algorithms {
-            let mut sets = a.common.set.clone();
-            sets.push(format!("balancer.algorithm={name}"));
-            ws.push(load(&a.common.file, &sets)?.world);
+            };
+            variants.push(Variant {
+                label: alg.name(),
+                world,
+                sets: Vec::new(),
+            });
         }
-        ws
-    };
-    execute(&a.common, &a.common.file, &s, &worlds, "compare")
+    } else {
+        let axis: Vec<Option<String>> = match &a.axis {
+            None => vec![None],
+            Some(spec) => {
+                let (key, values) = spec
+                    .split_once('=')
+                    .filter(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty())
+                    .ok_or_else(|| {
+                        CliError::Input(format!(
+                            "lblab: --axis expects KEY=V1,V2,..., found \"{spec}\""
+                        ))
+                    })?;
+                values
+                    .split(',')
+                    .map(|v| Some(format!("{}={}", key.trim(), v.trim())))
+                    .collect()
+            }
+        };
+        for (alg_label, alg_sets) in &algs {
+            for ax in &axis {
+                let mut extra = alg_sets.clone();
+                extra.extend(ax.clone());
+                let mut sets = a.common.set.clone();
+                sets.extend(extra.iter().cloned());
+                let mut sc = load(file, &sets)?;
+                a.common.apply(&mut sc);
+                let label = match (ax, algs.len()) {
+                    (None, _) => alg_label.clone(),
+                    (Some(ax), 1) => ax.clone(),
+                    (Some(ax), _) => format!("{alg_label} {ax}"),
+                };
+                variants.push(Variant {
+                    label,
+                    world: sc.world,
+                    sets: extra,
+                });
+            }
+        }
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for v in &variants {
+        if seen.contains(&v.label.as_str()) {
+            return Err(CliError::Input(format!(
+                "lblab: \"{}\" appears twice in the comparison",
+                v.label
+            )));
+        }
+        seen.push(&v.label);
+    }
+    execute(&a.common, file, &s, &variants, "compare")
 }
 
-/// Runs the worlds, writes the results directory and prints the summary.
+/// Runs the variants, writes the results directory and prints the summary.
 fn execute(
     c: &CommonArgs,
     file: &Path,
     s: &Scenario,
-    worlds: &[WorldConfig],
+    variants: &[Variant],
     what: &str,
 ) -> Result<(), CliError> {
     let progress = !c.quiet && std::io::stderr().is_terminal();
-    let results = replicate(worlds, s.seed, s.replications, c.jobs, progress).map_err(|(w, r, e)| {
+    let worlds: Vec<WorldConfig> = variants.iter().map(|v| v.world.clone()).collect();
+    let results = replicate(&worlds, s.seed, s.replications, c.jobs, progress).map_err(|(w, r, e)| {
+        let sets: String = variants[w].sets.iter().map(|x| format!(" --set {x}")).collect();
         CliError::Sim(format!(
-            "lblab: {} ({}): replication {r} failed: {e}\n  reproduce with: lblab run {} --algorithm {} --seed {} --replications {}",
+            "lblab: {} ({}): replication {r} failed: {e}\n  reproduce with: lblab run {}{sets} --seed {} --replications {}",
             s.name,
-            worlds[w].algorithm.name(),
+            variants[w].label,
             file.display(),
-            worlds[w].algorithm.name(),
             s.seed,
             r + 1
         ))
     })?;
-    let agg: Vec<Aggregate> = worlds
+    let agg: Vec<Aggregate> = variants
         .iter()
         .zip(results)
-        .map(|(w, reps)| Aggregate::new(w.algorithm.name(), reps))
+        .map(|(v, reps)| Aggregate::new(v.label.clone(), reps))
         .collect();
     let info = run_info(s);
     let dir = c
@@ -164,7 +243,7 @@ fn execute(
         .unwrap_or_else(|| PathBuf::from("results").join(&s.name).join(what));
     let summary = csv_out::summary_csv(&info, &agg);
     let servers = csv_out::servers_csv(&info, &agg);
-    let algorithms: Vec<String> = worlds.iter().map(|w| w.algorithm.name()).collect();
+    let algorithms: Vec<String> = variants.iter().map(|v| v.label.clone()).collect();
     let file_s = file.display().to_string();
 
     let mut out_files: Vec<(&str, String)> =
