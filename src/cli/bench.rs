@@ -65,6 +65,7 @@ pub fn reference_world(algorithm: AlgorithmSpec, warmup: u64, requests: u64) -> 
             network_delay: None,
             cache: None,
             spare: 0,
+            balancer: None,
         }],
         algorithm,
         population: Default::default(),

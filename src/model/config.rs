@@ -311,6 +311,9 @@ pub struct ServerGroupConfig {
     pub network_delay: Option<Dist>,
     /// Per-server LRU cache of this many request keys, if any.
     pub cache: Option<u32>,
+    /// The algorithm for this group when classes are routed to it as a pool (L7
+    /// routing); `None` uses the scenario's `[balancer]`.
+    pub balancer: Option<AlgorithmSpec>,
 }
 
 impl WorldConfig {

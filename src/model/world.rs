@@ -335,7 +335,6 @@ impl<'c> World<'c> {
                 }
             })
             .collect();
-        let sticky = cfg.algorithm.info().name == "sticky";
         let mut routes = Vec::with_capacity(cfg.lb.nodes as usize * route_groups.len());
         for node in 1..=cfg.lb.nodes {
             for g in &route_groups {
@@ -343,8 +342,12 @@ impl<'c> World<'c> {
                     None => format!("balancer/lb-{node}"),
                     Some(g) => format!("balancer/lb-{node}/{}", cfg.groups[*g].name),
                 };
+                let alg = g
+                    .and_then(|g| cfg.groups[g].balancer.as_ref())
+                    .unwrap_or(&cfg.algorithm);
+                let sticky = alg.info().name == "sticky";
                 routes.push(Route {
-                    balancer: cfg.algorithm.build(stream(&label)),
+                    balancer: alg.build(stream(&label)),
                     group: *g,
                     backends: Vec::new(),
                     pos: Vec::new(),

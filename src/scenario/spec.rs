@@ -695,6 +695,7 @@ impl Reader<'_> {
                     "weight",
                     "network_delay",
                     "cache",
+                    "balancer",
                 ],
             );
             let name = match t.t.get("name") {
@@ -775,6 +776,18 @@ impl Reader<'_> {
                     .map(|k| Some(k as u32)),
                 None => Some(None),
             };
+            let balancer = match t.t.get("balancer") {
+                Some(v) => {
+                    let bpath = join(&path, "balancer");
+                    match self.cx.table(&bpath, v) {
+                        Some(bt) => self
+                            .algorithm_table(&bpath, bt, count.unwrap_or(1) as usize, false)
+                            .map(Some),
+                        None => None,
+                    }
+                }
+                None => Some(None),
+            };
             self.group_names
                 .push((name.clone().unwrap_or_default(), weight.map(|w| w as u32)));
             match (
@@ -786,6 +799,7 @@ impl Reader<'_> {
                 speed,
                 network_delay,
                 cache,
+                balancer,
             ) {
                 (
                     Some(name),
@@ -796,6 +810,7 @@ impl Reader<'_> {
                     Some(speed),
                     Some(network_delay),
                     Some(cache),
+                    Some(balancer),
                 ) => out.push(ServerGroupConfig {
                     name,
                     count: count as u32,
@@ -806,6 +821,7 @@ impl Reader<'_> {
                     network_delay,
                     cache,
                     spare: 0,
+                    balancer,
                 }),
                 _ => ok = false,
             }

@@ -175,3 +175,52 @@ fn lab_settings_are_validated() {
         .to_string();
     assert!(e.contains("did you mean `nat`"), "{e}");
 }
+
+/// L7 routing: each pool has its own balancer, and a pool may override the algorithm.
+#[test]
+fn pools_can_have_their_own_algorithm() {
+    let s = parse(
+        r#"
+        [scenario]
+        duration = "20s"
+        replications = 2
+        [clients]
+        rate = "200/s"
+        [clients.population]
+        clients = 1
+        [[classes]]
+        name = "/api/*"
+        share = 0.5
+        pool = "app"
+        service = "2ms"
+        [[classes]]
+        name = "/static/*"
+        share = 0.5
+        pool = "static"
+        service = "1ms"
+        [[servers]]
+        name = "app"
+        count = 3
+        [[servers]]
+        name = "static"
+        count = 3
+        balancer = { algorithm = "ip-hash" }
+        [balancer]
+        algorithm = "round-robin"
+        "#,
+    )
+    .unwrap();
+    let a = run(&s);
+    for r in &a.reps {
+        let count = |g: &str| {
+            r.servers
+                .iter()
+                .filter(|s| s.group == g && s.requests > 0)
+                .count()
+        };
+        // One client: ip-hash sends all its static requests to one server; the app pool's
+        // round robin uses all three.
+        assert_eq!(count("static"), 1);
+        assert_eq!(count("app"), 3);
+    }
+}
