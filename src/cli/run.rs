@@ -93,21 +93,26 @@ fn command_line() -> String {
 pub(super) fn run(a: RunArgs) -> Result<(), CliError> {
     let mut sets = a.common.set.clone();
     if let Some(alg) = &a.algorithm {
-        sets.push(format!("balancer.algorithm={alg}"));
+        sets.push(replace_balancer(alg));
     }
     let mut s = load(&a.common.file, &sets)?;
     a.common.apply(&mut s);
-    let alg_sets = a
-        .algorithm
-        .iter()
-        .map(|x| format!("balancer.algorithm={x}"))
-        .collect();
+    let alg_sets = a.algorithm.iter().map(|x| replace_balancer(x)).collect();
     let variants = [Variant {
         label: s.world.algorithm.name(),
         world: s.world.clone(),
         sets: alg_sets,
     }];
     execute(&a.common, &a.common.file, &s, &variants, "run")
+}
+
+/// The override that makes `name` the algorithm: it replaces the whole `[balancer]` table,
+/// so parameters written for the scenario's own algorithm do not leak into another.
+fn replace_balancer(name: &str) -> String {
+    format!(
+        "balancer={{ algorithm = {} }}",
+        toml::Value::String(name.to_string())
+    )
 }
 
 /// One thing to run and report: a label, its world, and the `--set`s that make it.
@@ -132,7 +137,7 @@ pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
     let mut algs: Vec<(String, Vec<String>)> = Vec::new();
     if !a.algorithms.is_empty() {
         for name in &a.algorithms {
-            let set = format!("balancer.algorithm={name}");
+            let set = replace_balancer(name);
             let mut sets = a.common.set.clone();
             sets.push(set.clone());
             algs.push((load(file, &sets)?.world.algorithm.name(), vec![set]));
@@ -170,6 +175,12 @@ pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
                             "lblab: --axis expects KEY=V1,V2,..., found \"{spec}\""
                         ))
                     })?;
+                if key.trim().starts_with("scenario.") {
+                    return Err(CliError::Input(format!(
+                        "lblab: --axis cannot vary {}: a comparison shares its seed, replications and run length; run separately with --set",
+                        key.trim()
+                    )));
+                }
                 values
                     .split(',')
                     .map(|v| Some(format!("{}={}", key.trim(), v.trim())))

@@ -72,11 +72,11 @@ macro_rules! metrics {
 }
 
 metrics! {
-    Throughput = ("throughput", "throughput", "req/s", 2);
+    Throughput = ("throughput_rps", "throughput", "req/s", 2);
     Issued = ("issued", "requests issued", "req", 0);
     Completed = ("completed", "completed", "req", 0);
     Errors = ("errors", "errors", "req", 0);
-    ErrorRate = ("error_rate", "error rate", "%", 3);
+    ErrorRate = ("error_rate_pct", "error rate", "%", 3);
     ErrorsRejected = ("errors_rejected", "  rejected (queue full)", "req", 0);
     ErrorsTimeout = ("errors_timeout", "  timed out", "req", 0);
     ErrorsNoBackend = ("errors_no_backend", "  no backend", "req", 0);
@@ -89,7 +89,7 @@ metrics! {
     LatencyMax = ("latency_max_ms", "latency max", "ms", 3);
     WaitMean = ("wait_mean_ms", "queue wait mean", "ms", 3);
     ServiceMean = ("service_mean_ms", "service time mean", "ms", 3);
-    Utilization = ("utilization", "utilization", "%", 2);
+    Utilization = ("utilization_pct", "utilization", "%", 2);
     ReqMaxMean = ("imbalance_requests_max_mean", "imbalance requests max/mean", "x", 3);
     ReqCov = ("imbalance_requests_cov", "imbalance requests CoV", "", 4);
     ReqJain = ("imbalance_requests_jain", "imbalance requests Jain", "", 4);
@@ -98,8 +98,8 @@ metrics! {
     BusyJain = ("imbalance_busy_jain", "imbalance busy Jain", "", 4);
     SessionsBroken = ("sessions_broken", "sticky sessions broken", "req", 0);
     SessionsLost = ("sessions_lost", "session state lost", "req", 0);
-    CacheHitRatio = ("cache_hit_ratio", "cache hit ratio", "%", 2);
-    KeysRemapped = ("keys_remapped", "keys remapped per change", "%", 2);
+    CacheHitRatio = ("cache_hit_ratio_pct", "cache hit ratio", "%", 2);
+    KeysRemapped = ("keys_remapped_pct", "keys remapped per change", "%", 2);
 }
 
 /// Number of metrics.

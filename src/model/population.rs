@@ -80,7 +80,10 @@ impl Population {
                 let z = ZipfIndex::new(u64::from(subnets), zipf);
                 (0..n)
                     .map(|_| {
-                        let net = scramble(z.sample(rng) as u32, salt) & 0xffff_ff00;
+                        // A bijection on 24-bit network numbers: distinct subnets never collide.
+                        let idx = z.sample(rng) as u32;
+                        let net =
+                            (idx.wrapping_mul(0x9E37_79B1).wrapping_add(salt) & 0x00ff_ffff) << 8;
                         net | (1 + rng.below(254) as u32)
                     })
                     .collect()

@@ -920,7 +920,11 @@ impl<'c> World<'c> {
                 s.ever_member = true;
                 s.member_since = now;
             } else {
+                // A server taken out of the pool is shut down: its cache is gone.
                 s.member = false;
+                if let Some(c) = s.cache.as_mut() {
+                    c.clear();
+                }
                 s.member_ns += (now.min(self.cfg.duration) - s.member_since.max(warmup)).as_nanos();
             }
         }

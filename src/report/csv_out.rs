@@ -2,8 +2,9 @@
 //!
 //! `summary.csv` has one row per algorithm × replication (`stat = value`) plus aggregated
 //! rows per algorithm (`stat` = `mean`, `ci95_half`, `ci95_lo`, `ci95_hi`, `sd`, with an
-//! empty `replication`); each metric is a column named with its unit. `servers.csv` has the
-//! same shape with one row per server.
+//! empty `replication`); each metric is a column whose name ends with its unit (`_ms`,
+//! `_pct`, `_rps`, `_s`; counts and ratios without a suffix). `servers.csv` has the same
+//! shape with one row per server.
 
 use crate::metrics::stats::Estimate;
 use crate::metrics::{Aggregate, METRICS};
@@ -78,12 +79,12 @@ pub fn servers_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
         "server",
         "group",
         "requests",
-        "share",
+        "share_pct",
         "busy_s",
-        "busy_share",
-        "utilization",
+        "busy_share_pct",
+        "utilization_pct",
         "rejected",
-        "cache_hit_ratio",
+        "cache_hit_ratio_pct",
     ])
     .expect("in-memory write");
     for a in aggs {
@@ -97,9 +98,9 @@ pub fn servers_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
                     &s.name,
                     &s.group,
                     &s.requests.to_string(),
-                    &csv_float(s.share, 6),
+                    &csv_float(100.0 * s.share, 6),
                     &csv_float(s.busy_s, 6),
-                    &csv_float(s.busy_share, 6),
+                    &csv_float(100.0 * s.busy_share, 6),
                     &csv_float(s.utilization, 6),
                     &s.rejected.to_string(),
                     &csv_float(s.cache_hit_ratio, 6),
@@ -110,6 +111,7 @@ pub fn servers_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
         for stat in STATS {
             for s in &a.servers {
                 let f = |e: &Estimate| csv_float(stat_of(e, stat), 6);
+                let pct = |e: &Estimate| csv_float(100.0 * stat_of(e, stat), 6);
                 w.write_record([
                     info.scenario.as_str(),
                     &a.algorithm,
@@ -118,9 +120,9 @@ pub fn servers_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
                     &s.name,
                     &s.group,
                     &f(&s.requests),
-                    &f(&s.share),
+                    &pct(&s.share),
                     &f(&s.busy_s),
-                    &f(&s.busy_share),
+                    &pct(&s.busy_share),
                     &f(&s.utilization),
                     &f(&s.rejected),
                     &f(&s.cache_hit_ratio),
@@ -149,7 +151,7 @@ pub fn changes_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
         "at_s",
         "action",
         "members",
-        "keys_remapped",
+        "keys_remapped_pct",
     ])
     .expect("in-memory write");
     for a in aggs {
@@ -162,7 +164,7 @@ pub fn changes_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
                     &csv_float(c.at_s, 6),
                     &c.action,
                     &c.members.to_string(),
-                    &csv_float(c.keys_remapped, 6),
+                    &csv_float(100.0 * c.keys_remapped, 6),
                 ])
                 .expect("in-memory write");
             }

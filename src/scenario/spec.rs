@@ -118,15 +118,6 @@ pub(super) fn parse(
     Err(fail(problems))
 }
 
-/// Packs (group, 1-based number) of a named server until ids can be resolved.
-fn encode_server(g: usize, n: u32) -> u32 {
-    ((g as u32) << 20) | n
-}
-
-fn decode_server(x: u32) -> (u32, u32) {
-    (x >> 20, x & 0xf_ffff)
-}
-
 fn span_of(t: Tbl<'_, '_>) -> std::ops::Range<usize> {
     t.span.0..t.span.1
 }
@@ -250,7 +241,7 @@ impl Reader<'_> {
         let lb = self.lb(root);
         let mut groups = groups;
         let changes = match groups.as_mut() {
-            Some(g) => self.changes(root, g, duration),
+            Some(g) => self.changes(root, g),
             None => None,
         };
         let world = WorldConfig {
@@ -951,7 +942,11 @@ impl Reader<'_> {
                 _ => params.set("d", ParamValue::Int(k)),
             }
         }
-        if info.name == "power-of-d" && n_servers > 0 && params.int("d") as usize > n_servers {
+        if info.name == "power-of-d"
+            && !params.bool("replacement")
+            && n_servers > 0
+            && params.int("d") as usize > n_servers
+        {
             let (p, sp) = match t.t.get("d") {
                 Some(v) => (join(path, "d"), v.span()),
                 None => (apath.clone(), span.clone()),
@@ -964,7 +959,17 @@ impl Reader<'_> {
             ok = false;
         }
         let label = match t.t.get("label") {
-            Some(v) if allow_label => Some(self.cx.string(&join(path, "label"), v)?),
+            Some(v) if allow_label => match self.cx.string(&join(path, "label"), v)? {
+                l if l.trim().is_empty() => {
+                    self.cx.err(
+                        &join(path, "label"),
+                        &v.span(),
+                        "expected a non-empty label",
+                    );
+                    return None;
+                }
+                l => Some(l),
+            },
             _ => None,
         };
         ok.then(|| AlgorithmSpec::new(info, params, label))
@@ -1029,7 +1034,11 @@ impl Reader<'_> {
             }
             ParamKind::Algorithm => {
                 let w = self.cx.string(path, v)?;
-                let (info, _) = self.resolve_algorithm(path, &v.span(), &w)?;
+                let (info, implied_d) = self.resolve_algorithm(path, &v.span(), &w)?;
+                if implied_d.is_some_and(|d| d != 2) {
+                    self.cx.err(path, &v.span(), format!("a base algorithm takes its default parameters: \"{w}\" is not available as a base (power-of-two is)"));
+                    return None;
+                }
                 if info
                     .params
                     .iter()
@@ -1446,7 +1455,6 @@ impl Reader<'_> {
         &mut self,
         root: Tbl<'_, '_>,
         groups: &mut [ServerGroupConfig],
-        duration: Option<SimTime>,
     ) -> Option<Vec<MembershipChange>> {
         let Some(v) = root.t.get("changes") else {
             return Some(Vec::new());
@@ -1465,16 +1473,8 @@ impl Reader<'_> {
                 .cx
                 .require(t, "at", "when the change happens, like \"60s\"")
                 .and_then(|v| self.cx.duration(&join(&path, "at"), v));
-            if let (Some(at), Some(d), Some(v)) = (at, duration, t.t.get("at"))
-                && at > d
-            {
-                self.cx.err(
-                    &join(&path, "at"),
-                    &v.span(),
-                    format!("expected a time within the run (duration {d}), found {at}"),
-                );
-                ok = false;
-            }
+            // A change after the end of the run never happens (like a schedule point after
+            // it), so shortening a run with --set scenario.duration keeps the scenario valid.
             let count = match t.t.get("count") {
                 Some(v) => self
                     .cx
@@ -1482,6 +1482,7 @@ impl Reader<'_> {
                     .map(|c| c as u32),
                 None => Some(1),
             };
+            let mut named: Option<(usize, u32, std::ops::Range<usize>, String)> = None;
             let group_of = |name: &str| groups.iter().position(|g| g.name == name);
             let action = match (t.t.get("add"), t.t.get("remove")) {
                 (Some(a), None) => self.cx.string(&join(&path, "add"), a).and_then(|name| match group_of(&name) {
@@ -1503,7 +1504,8 @@ impl Reader<'_> {
                                 self.cx.err(&join(&path, "count"), &r.span(), "`count` applies to removing from a group, not to one named server");
                                 return None;
                             }
-                            Some(ChangeAction::RemoveServer { id: encode_server(g, i) })
+                            named = Some((g, i, r.span(), join(&path, "remove")));
+                            Some(ChangeAction::RemoveServer { id: u32::MAX })
                         }
                         _ => {
                             let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
@@ -1522,29 +1524,28 @@ impl Reader<'_> {
                 }
             };
             match (at, action) {
-                (Some(at), Some(action)) => out.push(MembershipChange { at, action }),
+                (Some(at), Some(action)) => out.push((MembershipChange { at, action }, named)),
                 _ => ok = false,
             }
         }
         if !ok {
             return None;
         }
-        out.sort_by_key(|c| c.at);
+        out.sort_by_key(|(c, _)| c.at);
         // Spares: every add needs servers that do not exist yet.
-        for c in &out {
+        for (c, _) in &out {
             if let ChangeAction::Add { group, count } = c.action {
                 groups[group].spare += count;
             }
         }
         // Resolve named servers to ids now that spares are known; check they exist.
         let mut resolved = Vec::with_capacity(out.len());
-        for (i, mut c) in out.into_iter().enumerate() {
-            if let ChangeAction::RemoveServer { id } = c.action {
-                let (g, n) = decode_server(id);
-                let g = g as usize;
-                if n > groups[g].count + groups[g].spare {
-                    let span = arr.get(i).map_or(0..0, |e| e.span());
-                    self.cx.err("changes", &span, format!("there is no server {}-{n}: group {} has {} servers (and {} added later)", groups[g].name, groups[g].name, groups[g].count, groups[g].spare));
+        for (mut c, named) in out {
+            if let Some((g, n, span, path)) = named {
+                let total = groups[g].count + groups[g].spare;
+                if n > total {
+                    let (name, count, spare) = (&groups[g].name, groups[g].count, groups[g].spare);
+                    self.cx.err(&path, &span, format!("there is no server {name}-{n}: group {name} has {count} servers (and {spare} added later)"));
                     return None;
                 }
                 let lo: u32 = groups[..g].iter().map(|x| x.count + x.spare).sum();

@@ -151,10 +151,13 @@ fn lab_settings_are_validated() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("there is no server web-9"), "{e}");
-    let e = parse(&base("[[changes]]\nat = \"2h\"\nremove = \"web\""))
+    let e = parse(&base("[[changes]]\nat = 5\nremove = \"web\""))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("within the run"), "{e}");
+    assert!(
+        e.contains("changes[0].at") && e.contains("duration string"),
+        "{e}"
+    );
     let e = parse(&base("[sessions]\nstate = \"sever\""))
         .unwrap_err()
         .to_string();
