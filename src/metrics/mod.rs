@@ -132,6 +132,9 @@ pub struct ChangeRow {
     pub members: u32,
     /// Fraction of probe keys a fresh balancer maps to a different server afterwards.
     pub keys_remapped: f64,
+    /// Fraction of live sticky sessions (clients holding a cookie) pinned to a server the
+    /// change removed: they break on their next request. NaN without sticky sessions.
+    pub sessions_remapped: f64,
 }
 
 impl RepResult {

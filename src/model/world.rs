@@ -930,6 +930,16 @@ impl<'c> World<'c> {
         }
         self.rebuild_routes();
         let after = if keyed { self.probe_map() } else { Vec::new() };
+        let sticky = self.routes.iter().any(|r| r.sticky);
+        let live = self.cookies.iter().filter(|&&c| c != NONE).count();
+        let pinned_away = if adding {
+            0
+        } else {
+            self.cookies
+                .iter()
+                .filter(|&&c| c != NONE && touched.contains(&(c as usize)))
+                .count()
+        };
         let moved = before.iter().zip(&after).filter(|(a, b)| a != b).count();
         let list: Vec<&str> = touched.iter().map(|&i| names[i].0.as_str()).collect();
         self.changes.push(ChangeRow {
@@ -948,6 +958,11 @@ impl<'c> World<'c> {
                 f64::NAN
             } else {
                 moved as f64 / before.len() as f64
+            },
+            sessions_remapped: if sticky && live > 0 {
+                pinned_away as f64 / live as f64
+            } else {
+                f64::NAN
             },
         });
     }

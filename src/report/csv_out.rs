@@ -152,6 +152,7 @@ pub fn changes_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
         "action",
         "members",
         "keys_remapped_pct",
+        "sessions_remapped_pct",
     ])
     .expect("in-memory write");
     for a in aggs {
@@ -165,6 +166,7 @@ pub fn changes_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
                     &c.action,
                     &c.members.to_string(),
                     &csv_float(100.0 * c.keys_remapped, 6),
+                    &csv_float(100.0 * c.sessions_remapped, 6),
                 ])
                 .expect("in-memory write");
             }

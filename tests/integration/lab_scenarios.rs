@@ -117,3 +117,27 @@ fn power_of_two_avoids_the_herd() {
         );
     }
 }
+
+/// Removing one of n servers breaks the sticky sessions pinned to it: about 1/n of the live
+/// sessions (the base algorithm spread them evenly).
+#[test]
+fn removing_a_server_breaks_its_share_of_sticky_sessions() {
+    let a = run(&load("sessions", &["scenario.replications=2"]));
+    for r in &a.reps {
+        let (first, second) = (&r.changes[0], &r.changes[1]);
+        // Live sessions: about 3,000 clients. 5 binomial sd at p = 1/6 with ≥ 2,000 live
+        // sessions is 5·sqrt(0.139/2000) = 0.042.
+        assert!(
+            (first.sessions_remapped - 1.0 / 6.0).abs() < 0.042,
+            "{}: {}",
+            first.action,
+            first.sessions_remapped
+        );
+        assert!(
+            (second.sessions_remapped - 1.0 / 5.0).abs() < 0.045,
+            "{}: {}",
+            second.action,
+            second.sessions_remapped
+        );
+    }
+}
