@@ -3,6 +3,7 @@
 
 pub mod balancer;
 pub mod engine;
+pub mod health;
 pub mod metrics;
 pub mod model;
 pub mod scenario;

@@ -336,10 +336,7 @@ mod tests {
         let mut b = in_flight(&[0, 0, 0]);
         let mut l = lc(Ties::Fifo);
         let req = RequestInfo::default();
-        let ok = Outcome {
-            ok: true,
-            rtt: SimTime::ZERO,
-        };
+        let ok = Outcome::new(true, SimTime::ZERO);
         // Three requests, counted by the owner: a, b, c.
         for want in [0, 1, 2] {
             let got = l.pick(SimTime::ZERO, &PoolView::new(&b), &req);

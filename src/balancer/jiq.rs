@@ -176,10 +176,7 @@ mod tests {
     use crate::balancer::Outcome;
     use crate::balancer::testutil::{backends, counts, in_flight, rng, sequence};
 
-    const OK: Outcome = Outcome {
-        ok: true,
-        rtt: SimTime::ZERO,
-    };
+    const OK: Outcome = Outcome::new(true, SimTime::ZERO);
 
     fn pick(lb: &mut JoinIdleQueue, b: &mut [Backend]) -> Option<usize> {
         let got = lb.pick(SimTime::ZERO, &PoolView::new(b), &RequestInfo::default());

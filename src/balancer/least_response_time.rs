@@ -278,7 +278,7 @@ mod tests {
     }
 
     fn ok(rtt: SimTime) -> Outcome {
-        Outcome { ok: true, rtt }
+        Outcome::new(true, rtt)
     }
 
     /// Reports a successful response with `rtt` from backend `i` at `now`.
@@ -346,10 +346,7 @@ mod tests {
         assert_eq!(sequence(&mut lb, &b, 1), "a");
         // b fails fast many times: still 60 ms, a still preferred.
         for t in 2..100 {
-            let fail = Outcome {
-                ok: false,
-                rtt: SimTime(1000),
-            };
+            let fail = Outcome::new(false, SimTime(1000));
             lb.on_response(ms(t), &PoolView::new(&b), 1, fail);
         }
         assert_eq!(lb.means.get(1).mean_ns(), 60.0 * MS as f64);

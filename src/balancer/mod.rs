@@ -162,6 +162,46 @@ pub struct Outcome {
     pub ok: bool,
     /// Time from dispatch to response (or to giving up), as the load balancer measured it.
     pub rtt: SimTime,
+    /// How it ended: real load balancers count different failures (nginx counts connect
+    /// errors and timeouts, Envoy's outlier detection 5xx and gateway errors, ...).
+    pub kind: OutcomeKind,
+}
+
+/// How a request to a backend ended, as the load balancer saw it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum OutcomeKind {
+    /// A response the load balancer passes on as a success (status < 500).
+    Success,
+    /// The server answered with an error status (500, 502, 503 when its queue is full, ...).
+    Status(u16),
+    /// The connection was refused or reset: a fast, hard failure (a crashed server).
+    Refused,
+    /// No answer in time: the load balancer's upstream timeout, or the client gave up.
+    TimedOut,
+}
+
+impl Outcome {
+    /// A success (`ok`) or a generic server error (HTTP 500) after `rtt`.
+    pub const fn new(ok: bool, rtt: SimTime) -> Outcome {
+        Outcome {
+            ok,
+            rtt,
+            kind: if ok {
+                OutcomeKind::Success
+            } else {
+                OutcomeKind::Status(500)
+            },
+        }
+    }
+
+    /// An outcome of the given kind after `rtt` (`ok` iff `Success`).
+    pub fn of(kind: OutcomeKind, rtt: SimTime) -> Outcome {
+        Outcome {
+            ok: kind == OutcomeKind::Success,
+            rtt,
+            kind,
+        }
+    }
 }
 
 /// A load-balancing algorithm as a sans-IO state machine.

@@ -244,7 +244,7 @@ mod tests {
     }
 
     fn respond(lb: &mut PeakEwma, now: SimTime, b: &[Backend], i: usize, rtt: SimTime) {
-        lb.on_response(now, &PoolView::new(b), i, Outcome { ok: true, rtt });
+        lb.on_response(now, &PoolView::new(b), i, Outcome::new(true, rtt));
     }
 
     #[test]

@@ -269,10 +269,7 @@ fn drive(
                 let id = outstanding.swap_remove(which.index(outstanding.len()));
                 if let Ok(i) = backends.binary_search_by_key(&id, |b| b.id) {
                     backends[i].in_flight = backends[i].in_flight.saturating_sub(1);
-                    let outcome = Outcome {
-                        ok,
-                        rtt: SimTime(rtt),
-                    };
+                    let outcome = Outcome::new(ok, SimTime(rtt));
                     lb.on_response(now, &PoolView::new(&backends), i, outcome);
                 }
             }

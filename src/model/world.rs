@@ -807,10 +807,7 @@ impl<'c> World<'c> {
         let r = self.reqs[id as usize];
         let node = self.node_of(r.client);
         self.in_flight_add(node, r.server, false);
-        let outcome = Outcome {
-            ok,
-            rtt: self.now - r.dispatched,
-        };
+        let outcome = Outcome::new(ok, self.now - r.dispatched);
         let rt = &mut self.routes[node * self.n_pools + self.class_route[r.class as usize]];
         let p = rt.pos[r.server as usize];
         if p != NONE {
