@@ -72,6 +72,7 @@ pub fn reference_world(algorithm: AlgorithmSpec, warmup: u64, requests: u64) -> 
         sessions: Default::default(),
         changes: Vec::new(),
         lb: Default::default(),
+        failures: Vec::new(),
     }
 }
 

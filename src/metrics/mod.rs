@@ -16,14 +16,23 @@ pub enum ErrorCause {
     Timeout,
     /// The balancer had no eligible backend (HTTP 502 "no live upstreams").
     NoBackend,
+    /// The connection was refused or reset (a crashed server; HTTP 502).
+    Refused,
+    /// The server answered with an error status other than a full queue (HTTP 5xx).
+    ServerError,
+    /// The load balancer's upstream timeout fired (HTTP 504).
+    UpstreamTimeout,
 }
 
 impl ErrorCause {
     /// Every cause, in reporting order.
-    pub const ALL: [ErrorCause; 3] = [
+    pub const ALL: [ErrorCause; 6] = [
         ErrorCause::Rejected,
         ErrorCause::Timeout,
         ErrorCause::NoBackend,
+        ErrorCause::Refused,
+        ErrorCause::ServerError,
+        ErrorCause::UpstreamTimeout,
     ];
 
     /// Stable name used in CSV columns and tables.
@@ -32,6 +41,9 @@ impl ErrorCause {
             ErrorCause::Rejected => "rejected",
             ErrorCause::Timeout => "timeout",
             ErrorCause::NoBackend => "no_backend",
+            ErrorCause::Refused => "refused",
+            ErrorCause::ServerError => "server_error",
+            ErrorCause::UpstreamTimeout => "upstream_timeout",
         }
     }
 
@@ -80,6 +92,9 @@ metrics! {
     ErrorsRejected = ("errors_rejected", "  rejected (queue full)", "req", 0);
     ErrorsTimeout = ("errors_timeout", "  timed out", "req", 0);
     ErrorsNoBackend = ("errors_no_backend", "  no backend", "req", 0);
+    ErrorsRefused = ("errors_refused", "  connection refused", "req", 0);
+    ErrorsServer = ("errors_server", "  server error (5xx)", "req", 0);
+    ErrorsUpstreamTimeout = ("errors_upstream_timeout", "  upstream timeout", "req", 0);
     InFlightEnd = ("in_flight_end", "in flight at end", "req", 0);
     LatencyMean = ("latency_mean_ms", "latency mean", "ms", 3);
     LatencyP50 = ("latency_p50_ms", "latency p50", "ms", 3);
@@ -100,6 +115,8 @@ metrics! {
     SessionsLost = ("sessions_lost", "session state lost", "req", 0);
     CacheHitRatio = ("cache_hit_ratio_pct", "cache hit ratio", "%", 2);
     KeysRemapped = ("keys_remapped_pct", "keys remapped per change", "%", 2);
+    Attempts = ("attempts_per_request", "attempts per request", "x", 4);
+    Retries = ("retries", "retries", "req", 0);
 }
 
 /// Number of metrics.

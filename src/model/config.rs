@@ -35,6 +35,112 @@ pub struct WorldConfig {
     pub changes: Vec<MembershipChange>,
     /// Load balancer nodes and what they know.
     pub lb: LbConfig,
+    /// Injected failures.
+    pub failures: Vec<FailureSpec>,
+}
+
+/// A failure injected into one or more servers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailureSpec {
+    /// Server ids it hits (each independently for random timing).
+    pub servers: Vec<u32>,
+    /// What goes wrong.
+    pub kind: FailureKind,
+    /// When.
+    pub timing: FailureTiming,
+}
+
+/// What goes wrong with a server.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum FailureKind {
+    /// The process dies: connections are refused at once; requests on it are reset.
+    Crash,
+    /// A black hole: connections are accepted but nothing is ever answered.
+    Hang,
+    /// Gray failure: service times are multiplied by `factor`.
+    Slow {
+        /// Slowdown factor (> 1 is slower).
+        factor: f64,
+    },
+    /// A share `rate` of requests fail fast with HTTP `status`.
+    Errors {
+        /// Probability that a request fails.
+        rate: f64,
+        /// The status returned.
+        status: u16,
+    },
+    /// Alternates: down (like a crash) for `down`, then up for `up`, repeatedly.
+    Flap {
+        /// Time up in each cycle.
+        up: SimTime,
+        /// Time down in each cycle.
+        down: SimTime,
+    },
+    /// The network between the load balancers and the server drops everything both ways;
+    /// the server itself keeps working.
+    Partition,
+    /// Planned maintenance: no new requests; requests still on it after `delay` (the
+    /// deregistration delay) are cut; it comes back when the failure ends.
+    Drain {
+        /// Deregistration delay.
+        delay: SimTime,
+    },
+}
+
+/// When a failure happens.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FailureTiming {
+    /// At a fixed time, for `duration` (`None`: until the end).
+    At {
+        /// Start.
+        at: SimTime,
+        /// How long (then the server recovers).
+        duration: Option<SimTime>,
+    },
+    /// Repeatedly: up for a draw of `mtbf`, down for a draw of `mttr` (availability runs).
+    Random {
+        /// Time between failures.
+        mtbf: Dist,
+        /// Time to repair.
+        mttr: Dist,
+    },
+}
+
+/// What the load balancer does when an attempt fails.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryConfig {
+    /// Extra attempts per request (nginx `proxy_next_upstream_tries` − 1; 0 = no retries).
+    pub retries: u32,
+    /// Retry when the connection is refused/reset (nginx `error`).
+    pub on_refused: bool,
+    /// Retry when the upstream timeout fires (nginx `timeout`).
+    pub on_timeout: bool,
+    /// Retry on HTTP 5xx responses (nginx `http_500 http_502 http_503 http_504`).
+    pub on_5xx: bool,
+    /// Envoy-style retry budget: retries in flight may not exceed `percent` of active
+    /// requests (or `min_concurrency`, whichever is larger). `None`: unlimited.
+    pub budget: Option<RetryBudget>,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            retries: 0,
+            on_refused: true,
+            on_timeout: true,
+            on_5xx: false,
+            budget: None,
+        }
+    }
+}
+
+/// An Envoy `retry_budget`.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct RetryBudget {
+    /// Percent of active requests that may be retries (Envoy default 20).
+    pub percent: f64,
+    /// Retries always allowed concurrently (Envoy default 3).
+    pub min_concurrency: u32,
 }
 
 /// The load balancer tier: how many independent balancer instances, and what they see.
@@ -45,6 +151,11 @@ pub struct LbConfig {
     pub nodes: u32,
     /// What each node's balancer knows about server load.
     pub view: LbView,
+    /// The load balancer gives up on an attempt after this long (nginx
+    /// `proxy_read_timeout`, Envoy route timeout); `None` waits for the client's timeout.
+    pub upstream_timeout: Option<SimTime>,
+    /// Retries on another server.
+    pub retry: RetryConfig,
 }
 
 impl Default for LbConfig {
@@ -52,6 +163,8 @@ impl Default for LbConfig {
         LbConfig {
             nodes: 1,
             view: LbView::Own,
+            upstream_timeout: None,
+            retry: RetryConfig::default(),
         }
     }
 }

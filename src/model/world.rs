@@ -7,6 +7,15 @@
 //! A client timeout fails the request for the client (and the load balancer stops counting
 //! it), but the server still does the work: that is what makes timeouts expensive.
 //!
+//! A client request is served by one or more *attempts*. When an attempt fails (refused,
+//! an error status, the load balancer's upstream timeout) the retry policy may send another
+//! attempt to another server; an attempt the load balancer gives up on is *orphaned*: the
+//! server still spends its work, and its answer is dropped. Injected failures act on
+//! servers: a crash resets every attempt on it and refuses new ones, a hang swallows them,
+//! a partition drops messages both ways, a slow server multiplies service times, an
+//! erroring one answers a share of requests with an error status at once, and a draining
+//! one takes no new requests and cuts the rest after its deregistration delay.
+//!
 //! The hot loop allocates nothing per event: requests live in a slab of reused slots, events
 //! are a small `Copy` enum, and per-server state is in flat vectors indexed by id.
 //!
@@ -28,13 +37,15 @@ use std::collections::VecDeque;
 use hdrhistogram::Histogram;
 use rand_distr::{Distribution, Exp1};
 
-use crate::balancer::{Backend, Balancer, Outcome, PoolView, RequestInfo};
+use crate::balancer::{Backend, Balancer, Outcome, OutcomeKind, PoolView, RequestInfo};
 use crate::engine::{EventQueue, SeedTree, SimRng, SimTime};
 use crate::metrics::imbalance::imbalance;
 use crate::metrics::{ChangeRow, ErrorCause, M, N_CAUSES, N_METRICS, RepResult, ServerRow};
 
 use super::cache::Lru;
-use super::config::{ChangeAction, LbView, Load, RateSchedule, SessionState, WorldConfig};
+use super::config::{
+    ChangeAction, FailureKind, FailureTiming, LbView, Load, RateSchedule, SessionState, WorldConfig,
+};
 use super::dist::Dist;
 use super::population::{Population, ZipfIndex};
 
@@ -70,48 +81,109 @@ enum Ev {
     Arrival,
     /// A closed-loop user finished thinking.
     UserReady { user: u32 },
-    /// A request reaches its server.
-    ToServer { req: u32 },
-    /// A server finished a request.
-    ServiceDone { req: u32 },
-    /// A response (or rejection) reaches the load balancer.
-    ToLb { req: u32, ok: bool },
+    /// An attempt reaches its server.
+    ToServer { att: u32, generation: u32 },
+    /// A server finished an attempt it started in server epoch `epoch`.
+    ServiceDone {
+        att: u32,
+        generation: u32,
+        epoch: u32,
+    },
+    /// A server's answer reaches the load balancer.
+    ToLb {
+        att: u32,
+        generation: u32,
+        reply: Reply,
+    },
     /// A client's deadline for a request.
-    Timeout { req: u32, generation: u32 },
+    ClientTimeout { creq: u32, generation: u32 },
+    /// The load balancer's deadline for an attempt.
+    UpstreamTimeout { att: u32, generation: u32 },
     /// Membership change number `index` takes effect.
     Change { index: u32 },
     /// Servers report their load (`view = reported`).
     Report,
+    /// Failure `spec` starts (`recover = false`) or ends on `server`.
+    Fault {
+        spec: u16,
+        server: u32,
+        recover: bool,
+    },
+    /// A flapping server goes down or comes back.
+    Flap { server: u32, down: bool },
+    /// A draining server's deregistration delay is over.
+    DrainCut { server: u32, epoch: u32 },
+}
+
+/// What a server's answer says.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Reply {
+    Ok,
+    Status(u16),
+    Refused,
+}
+
+impl Reply {
+    fn kind(self) -> OutcomeKind {
+        match self {
+            Reply::Ok => OutcomeKind::Success,
+            Reply::Status(s) => OutcomeKind::Status(s),
+            Reply::Refused => OutcomeKind::Refused,
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Phase {
     Free,
-    /// Issued but not yet handed to a server (only transiently).
-    AtLb,
     ToServer,
     Queued,
     InService,
     ToLb,
+    /// Swallowed by a black hole or a partition: nothing will ever come back.
+    Lost,
 }
 
+/// What a client asked for, across all attempts.
 #[derive(Copy, Clone, Debug)]
-struct Request {
+struct ClientReq {
     issued: SimTime,
+    work_ns: f64,
+    hit_work_ns: f64,
+    key: u64,
+    user: u32,
+    client: u32,
+    /// The attempt the load balancer is waiting for, or `NONE`.
+    attempt: u32,
+    /// The server of the previous attempt (avoided by retries), or `NONE`.
+    last_server: u32,
+    generation: u32,
+    class: u16,
+    attempts: u16,
+    /// The client is still waiting.
+    waiting: bool,
+}
+
+/// One try of a request on one server. An attempt the load balancer gave up on (timeout,
+/// retry, client gone) is *orphaned*: the server still does its work, the answer is dropped.
+#[derive(Copy, Clone, Debug)]
+struct Attempt {
+    /// The client request it serves, or `NONE` once orphaned.
+    creq: u32,
     dispatched: SimTime,
     at_server: SimTime,
     started: SimTime,
     work_ns: f64,
     hit_work_ns: f64,
     key: u64,
-    user: u32,
     client: u32,
     server: u32,
+    node: u32,
     generation: u32,
-    class: u16,
+    pool: u16,
     phase: Phase,
-    /// The client is still waiting (false once it completed, failed or gave up).
-    waiting: bool,
+    measured: bool,
+    retry: bool,
 }
 
 const NO_USER: u32 = u32::MAX;
@@ -123,6 +195,7 @@ struct Server {
     group: usize,
     busy: u32,
     queue: VecDeque<u32>,
+    in_service: Vec<u32>,
     n_requests: u64,
     n_rejected: u64,
     busy_ns: u64,
@@ -133,6 +206,16 @@ struct Server {
     ever_member: bool,
     member_since: SimTime,
     member_ns: u64,
+    /// Bumped when the server crashes or hangs: work started before never completes.
+    epoch: u32,
+    crashed: bool,
+    hung: bool,
+    partitioned: bool,
+    draining: bool,
+    flapping: bool,
+    slow: f64,
+    err_rate: f64,
+    err_status: u16,
 }
 
 /// One balancer and the pool it sees (all servers, or one group's).
@@ -144,6 +227,19 @@ struct Route {
     pos: Vec<u32>,
     /// The balancer keeps sessions by cookie.
     sticky: bool,
+}
+
+/// A failure as it happened, for the failover report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultRecord {
+    /// Index of the failure in the scenario.
+    pub spec: usize,
+    /// Server id.
+    pub server: u32,
+    /// When it started.
+    pub start: SimTime,
+    /// When it ended (`None`: still failed at the end).
+    pub end: Option<SimTime>,
 }
 
 /// Piecewise Poisson arrival process, sampled exactly by inverting the integrated rate.
@@ -235,12 +331,14 @@ pub struct World<'c> {
     rng_net: SimRng,
     rng_who: SimRng,
     rng_store: SimRng,
+    rng_faults: Vec<SimRng>,
+    rng_errors: SimRng,
     arrivals: Option<Arrivals>,
     class_cum: Vec<f64>,
     /// Per class: key sampler and the offset of its key space.
     class_keys: Vec<Option<(ZipfIndex, u64)>>,
     servers: Vec<Server>,
-    /// Requests in flight to each server as each node counts them: `[node * n + id]`.
+    /// Attempts in flight to each server as each node counts them: `[node * n + id]`.
     in_flight: Vec<u32>,
     /// Server loads (in service + queued) at the last report (`view = reported`).
     reported: Vec<u32>,
@@ -257,8 +355,13 @@ pub struct World<'c> {
     session_server: Vec<u32>,
     /// Per client: time of its last request (`SimTime::MAX`: never).
     last_seen: Vec<SimTime>,
-    reqs: Vec<Request>,
-    free: Vec<u32>,
+    creqs: Vec<ClientReq>,
+    free_creqs: Vec<u32>,
+    atts: Vec<Attempt>,
+    free_atts: Vec<u32>,
+    /// Client requests waiting, and retry attempts the load balancer is waiting for.
+    n_waiting: u32,
+    n_retries_active: u32,
     all: Counts,
     measured: Counts,
     latency: Histogram<u64>,
@@ -268,7 +371,10 @@ pub struct World<'c> {
     n_started: u64,
     sessions_broken: u64,
     sessions_lost: u64,
+    n_attempts_measured: u64,
+    n_retries_measured: u64,
     changes: Vec<ChangeRow>,
+    faults: Vec<FaultRecord>,
 }
 
 impl<'c> World<'c> {
@@ -286,6 +392,7 @@ impl<'c> World<'c> {
                     group: gi,
                     busy: 0,
                     queue: VecDeque::new(),
+                    in_service: Vec::with_capacity(g.slots.min(1024) as usize),
                     n_requests: 0,
                     n_rejected: 0,
                     busy_ns: 0,
@@ -296,6 +403,15 @@ impl<'c> World<'c> {
                     ever_member: member,
                     member_since: SimTime::ZERO,
                     member_ns: 0,
+                    epoch: 0,
+                    crashed: false,
+                    hung: false,
+                    partitioned: false,
+                    draining: false,
+                    flapping: false,
+                    slow: 1.0,
+                    err_rate: 0.0,
+                    err_status: 500,
                 });
             }
         }
@@ -389,6 +505,10 @@ impl<'c> World<'c> {
             rng_net: stream("network"),
             rng_who: stream("clients"),
             rng_store: stream("session-store"),
+            rng_faults: (0..cfg.failures.len())
+                .map(|i| stream(&format!("failures/{i}")))
+                .collect(),
+            rng_errors: stream("failures/errors"),
             arrivals,
             class_cum,
             class_keys,
@@ -402,8 +522,12 @@ impl<'c> World<'c> {
             cookies: vec![NONE; n_clients * n_pools],
             session_server: vec![NONE; n_clients * n_pools],
             last_seen: vec![SimTime::MAX; n_clients],
-            reqs: Vec::with_capacity(1024),
-            free: Vec::with_capacity(1024),
+            creqs: Vec::with_capacity(1024),
+            free_creqs: Vec::with_capacity(1024),
+            atts: Vec::with_capacity(1024),
+            free_atts: Vec::with_capacity(1024),
+            n_waiting: 0,
+            n_retries_active: 0,
             all: Counts::default(),
             measured: Counts::default(),
             latency: Histogram::new_with_bounds(1, HIST_MAX_NS, 3).expect("valid histogram bounds"),
@@ -413,25 +537,37 @@ impl<'c> World<'c> {
             n_started: 0,
             sessions_broken: 0,
             sessions_lost: 0,
+            n_attempts_measured: 0,
+            n_retries_measured: 0,
             changes: Vec::new(),
+            faults: Vec::new(),
         };
         w.rebuild_routes();
         w
+    }
+
+    /// Whether node `node` may send new requests to server `id` (health checks come here).
+    #[inline]
+    fn available(&self, _node: usize, id: usize) -> bool {
+        !self.servers[id].draining
     }
 
     /// Rebuilds every route's pool from the current members and tells its balancer.
     fn rebuild_routes(&mut self) {
         let n = self.servers.len();
         let reported = matches!(self.cfg.lb.view, LbView::Reported { .. });
-        for (ri, r) in self.routes.iter_mut().enumerate() {
+        for ri in 0..self.routes.len() {
             let node = ri / self.n_pools;
-            r.backends.clear();
-            r.pos.clear();
-            r.pos.resize(n, NONE);
+            let mut backends = std::mem::take(&mut self.routes[ri].backends);
+            let mut pos = std::mem::take(&mut self.routes[ri].pos);
+            backends.clear();
+            pos.clear();
+            pos.resize(n, NONE);
+            let group = self.routes[ri].group;
             for (id, s) in self.servers.iter().enumerate() {
-                if s.member && r.group.is_none_or(|g| g == s.group) {
-                    r.pos[id] = r.backends.len() as u32;
-                    r.backends.push(Backend {
+                if s.member && group.is_none_or(|g| g == s.group) {
+                    pos[id] = backends.len() as u32;
+                    backends.push(Backend {
                         id: id as u32,
                         weight: self.cfg.groups[s.group].weight,
                         in_flight: if reported {
@@ -439,12 +575,37 @@ impl<'c> World<'c> {
                         } else {
                             self.in_flight[node * n + id]
                         },
-                        available: true,
+                        available: self.available(node, id),
                     });
                 }
             }
+            let r = &mut self.routes[ri];
+            r.backends = backends;
+            r.pos = pos;
             r.balancer
                 .on_pool_change(self.now, &PoolView::new(&r.backends));
+        }
+    }
+
+    /// Recomputes availability in every pool view; tells the balancers whose view changed.
+    fn refresh_availability(&mut self) {
+        for ri in 0..self.routes.len() {
+            let node = ri / self.n_pools;
+            let mut changed = false;
+            for bi in 0..self.routes[ri].backends.len() {
+                let id = self.routes[ri].backends[bi].id as usize;
+                let a = self.available(node, id);
+                let b = &mut self.routes[ri].backends[bi];
+                if b.available != a {
+                    b.available = a;
+                    changed = true;
+                }
+            }
+            if changed {
+                let r = &mut self.routes[ri];
+                r.balancer
+                    .on_pool_change(self.now, &PoolView::new(&r.backends));
+            }
         }
     }
 
@@ -454,7 +615,7 @@ impl<'c> World<'c> {
         client as usize % self.cfg.lb.nodes as usize
     }
 
-    /// Node `node` starts (`up`) or stops counting a request to `server`; with its own
+    /// Node `node` starts (`up`) or stops counting an attempt to `server`; with its own
     /// view, its balancers' pool views follow.
     #[inline]
     fn in_flight_add(&mut self, node: usize, server: u32, up: bool) {
@@ -530,6 +691,24 @@ impl<'c> World<'c> {
         if let LbView::Reported { interval } = self.cfg.lb.view {
             self.q.push(interval, Ev::Report);
         }
+        for (i, f) in self.cfg.failures.iter().enumerate() {
+            for &server in &f.servers {
+                let at = match &f.timing {
+                    FailureTiming::At { at, .. } => *at,
+                    FailureTiming::Random { mtbf, .. } => {
+                        SimTime::from_nanos_f64(mtbf.sample(&mut self.rng_faults[i]))
+                    }
+                };
+                self.q.push(
+                    at,
+                    Ev::Fault {
+                        spec: i as u16,
+                        server,
+                        recover: false,
+                    },
+                );
+            }
+        }
     }
 
     #[inline]
@@ -540,12 +719,41 @@ impl<'c> World<'c> {
                 self.schedule_arrival();
             }
             Ev::UserReady { user } => self.issue(user),
-            Ev::ToServer { req } => self.arrive_at_server(req),
-            Ev::ServiceDone { req } => self.service_done(req),
-            Ev::ToLb { req, ok } => self.at_lb(req, ok),
-            Ev::Timeout { req, generation } => self.timeout(req, generation),
+            Ev::ToServer { att, generation } => {
+                if self.atts[att as usize].generation == generation {
+                    self.arrive_at_server(att);
+                }
+            }
+            Ev::ServiceDone {
+                att,
+                generation,
+                epoch,
+            } => self.service_done(att, generation, epoch),
+            Ev::ToLb {
+                att,
+                generation,
+                reply,
+            } => {
+                if self.atts[att as usize].generation == generation {
+                    self.at_lb(att, reply);
+                }
+            }
+            Ev::ClientTimeout { creq, generation } => self.client_timeout(creq, generation),
+            Ev::UpstreamTimeout { att, generation } => self.upstream_timeout(att, generation),
             Ev::Change { index } => self.change(index as usize),
             Ev::Report => self.report(),
+            Ev::Fault {
+                spec,
+                server,
+                recover,
+            } => self.fault(spec as usize, server, recover),
+            Ev::Flap { server, down } => self.flap(server, down),
+            Ev::DrainCut { server, epoch } => {
+                let s = &self.servers[server as usize];
+                if s.draining && s.epoch == epoch {
+                    self.reset_server(server as usize);
+                }
+            }
         }
     }
 
@@ -560,11 +768,6 @@ impl<'c> World<'c> {
         if let Some(t_ns) = arrivals.next(s, &mut self.rng_arrivals) {
             self.q.push(SimTime::from_nanos_f64(t_ns), Ev::Arrival);
         }
-    }
-
-    #[inline]
-    fn measured(&self, r: &Request) -> bool {
-        r.issued >= self.cfg.warmup
     }
 
     fn issue(&mut self, user: u32) {
@@ -588,59 +791,59 @@ impl<'c> World<'c> {
         // A client idle for longer than the session timeout starts a new session.
         let last = self.last_seen[client as usize];
         if last != SimTime::MAX && self.now - last > self.cfg.sessions.idle_timeout {
-            let n = self.n_pools;
-            let at = client as usize * n;
-            self.cookies[at..at + n].fill(NONE);
-            self.session_server[at..at + n].fill(NONE);
+            let at = client as usize * self.n_pools;
+            self.cookies[at..at + self.n_pools].fill(NONE);
+            self.session_server[at..at + self.n_pools].fill(NONE);
         }
         self.last_seen[client as usize] = self.now;
-        let req = Request {
+        let req = ClientReq {
             issued: self.now,
-            dispatched: SimTime::ZERO,
-            at_server: SimTime::ZERO,
-            started: SimTime::ZERO,
             work_ns,
             hit_work_ns,
             key,
             user,
             client,
-            server: u32::MAX,
+            attempt: NONE,
+            last_server: NONE,
             generation: 0,
             class: class as u16,
-            phase: Phase::AtLb,
+            attempts: 0,
             waiting: true,
         };
-        let id = match self.free.pop() {
-            Some(id) => {
-                let generation = self.reqs[id as usize].generation;
-                self.reqs[id as usize] = Request { generation, ..req };
-                id
+        let c = match self.free_creqs.pop() {
+            Some(c) => {
+                let generation = self.creqs[c as usize].generation;
+                self.creqs[c as usize] = ClientReq { generation, ..req };
+                c
             }
             None => {
-                self.reqs.push(req);
-                (self.reqs.len() - 1) as u32
+                self.creqs.push(req);
+                (self.creqs.len() - 1) as u32
             }
         };
+        self.n_waiting += 1;
         self.all.issued += 1;
         if self.now >= self.cfg.warmup {
             self.measured.issued += 1;
         }
         if let Some(to) = self.cfg.clients.timeout {
-            let generation = self.reqs[id as usize].generation;
+            let generation = self.creqs[c as usize].generation;
             self.q.push_fifo(
                 self.now + to,
-                Ev::Timeout {
-                    req: id,
+                Ev::ClientTimeout {
+                    creq: c,
                     generation,
                 },
             );
         }
-        self.dispatch(id);
+        self.dispatch(c);
     }
 
-    fn dispatch(&mut self, id: u32) {
-        let r = self.reqs[id as usize];
-        let measured = self.measured(&r);
+    /// Sends client request `c` (a first try or a retry) to a server chosen by its pool's
+    /// balancer on its client's node.
+    fn dispatch(&mut self, c: u32) {
+        let r = self.creqs[c as usize];
+        let measured = r.issued >= self.cfg.warmup;
         let pool = self.class_route[r.class as usize];
         let node = self.node_of(r.client);
         let slot = r.client as usize * self.n_pools + pool;
@@ -656,14 +859,22 @@ impl<'c> World<'c> {
             key: (r.key != NO_KEY).then_some(r.key),
             cookie,
             class: r.class,
-            attempt: 0,
+            attempt: r.attempts.min(255) as u8,
         };
-        let pick = rt
-            .balancer
-            .pick(self.now, &PoolView::new(&rt.backends), &info);
+        let view = PoolView::new(&rt.backends);
+        let mut pick = rt.balancer.pick(self.now, &view, &info);
+        // A retry avoids the server that just failed, as nginx's `tried` bitmap does: ask
+        // again a couple of times if the balancer offers it.
+        for _ in 0..2 {
+            match pick {
+                Some(i) if r.last_server != NONE && rt.backends[i].id == r.last_server => {
+                    pick = rt.balancer.pick(self.now, &view, &info);
+                }
+                _ => break,
+            }
+        }
         let Some(idx) = pick else {
-            self.client_fail(id, ErrorCause::NoBackend);
-            self.free_req(id);
+            self.fail(c, ErrorCause::NoBackend);
             return;
         };
         debug_assert!(
@@ -678,18 +889,63 @@ impl<'c> World<'c> {
             self.cookies[slot] = server;
         }
         self.in_flight_add(node, server, true);
+        let retry = r.attempts > 0;
         if measured {
             self.servers[server as usize].n_requests += 1;
-        }
-        let r = &mut self.reqs[id as usize];
-        r.server = server;
-        r.dispatched = self.now;
-        match self.net_delay(server) {
-            Some(d) => {
-                self.reqs[id as usize].phase = Phase::ToServer;
-                self.q.push(self.now + d, Ev::ToServer { req: id });
+            self.n_attempts_measured += 1;
+            if retry {
+                self.n_retries_measured += 1;
             }
-            None => self.arrive_at_server(id),
+        }
+        if retry {
+            self.n_retries_active += 1;
+        }
+        let att = Attempt {
+            creq: c,
+            dispatched: self.now,
+            at_server: SimTime::ZERO,
+            started: SimTime::ZERO,
+            work_ns: r.work_ns,
+            hit_work_ns: r.hit_work_ns,
+            key: r.key,
+            client: r.client,
+            server,
+            node: node as u32,
+            generation: 0,
+            pool: pool as u16,
+            phase: Phase::ToServer,
+            measured,
+            retry,
+        };
+        let a = match self.free_atts.pop() {
+            Some(a) => {
+                let generation = self.atts[a as usize].generation;
+                self.atts[a as usize] = Attempt { generation, ..att };
+                a
+            }
+            None => {
+                self.atts.push(att);
+                (self.atts.len() - 1) as u32
+            }
+        };
+        let cr = &mut self.creqs[c as usize];
+        cr.attempt = a;
+        cr.attempts += 1;
+        cr.last_server = server;
+        let generation = self.atts[a as usize].generation;
+        if let Some(to) = self.cfg.lb.upstream_timeout {
+            self.q
+                .push(self.now + to, Ev::UpstreamTimeout { att: a, generation });
+        }
+        if self.servers[server as usize].partitioned {
+            self.atts[a as usize].phase = Phase::Lost;
+            return;
+        }
+        match self.net_delay(server) {
+            Some(d) => self
+                .q
+                .push(self.now + d, Ev::ToServer { att: a, generation }),
+            None => self.arrive_at_server(a),
         }
     }
 
@@ -700,35 +956,50 @@ impl<'c> World<'c> {
         Some(SimTime::from_nanos_f64(d.sample(&mut self.rng_net)))
     }
 
-    fn arrive_at_server(&mut self, id: u32) {
-        let s = self.reqs[id as usize].server as usize;
-        self.reqs[id as usize].at_server = self.now;
+    fn arrive_at_server(&mut self, a: u32) {
+        let s = self.atts[a as usize].server as usize;
+        self.atts[a as usize].at_server = self.now;
+        let srv = &self.servers[s];
+        if srv.partitioned || srv.hung {
+            // Dropped on the wire, or accepted by a process that never answers.
+            self.atts[a as usize].phase = Phase::Lost;
+            return;
+        }
+        if srv.crashed {
+            self.respond(a, Reply::Refused);
+            return;
+        }
+        if srv.err_rate > 0.0 && self.rng_errors.next_f64() < srv.err_rate {
+            let status = srv.err_status;
+            self.respond(a, Reply::Status(status));
+            return;
+        }
         let srv = &mut self.servers[s];
         if srv.busy < srv.slots {
-            self.start_service(s, id);
+            self.start_service(s, a);
         } else if srv.queue.len() < srv.queue_cap as usize {
-            srv.queue.push_back(id);
-            self.reqs[id as usize].phase = Phase::Queued;
+            srv.queue.push_back(a);
+            self.atts[a as usize].phase = Phase::Queued;
         } else {
-            if self.measured(&self.reqs[id as usize]) {
+            if self.atts[a as usize].measured {
                 self.servers[s].n_rejected += 1;
             }
-            self.respond(id, false);
+            self.respond(a, Reply::Status(503));
         }
     }
 
-    fn start_service(&mut self, s: usize, id: u32) {
-        let r = self.reqs[id as usize];
-        let measured = self.measured(&r);
+    fn start_service(&mut self, s: usize, a: u32) {
+        let at = self.atts[a as usize];
         let srv = &mut self.servers[s];
         srv.busy += 1;
-        let mut work = r.work_ns;
-        if let (Some(cache), true) = (srv.cache.as_mut(), r.key != NO_KEY) {
-            let hit = cache.access(r.key);
+        srv.in_service.push(a);
+        let mut work = at.work_ns;
+        if let (Some(cache), true) = (srv.cache.as_mut(), at.key != NO_KEY) {
+            let hit = cache.access(at.key);
             if hit {
-                work = r.hit_work_ns;
+                work = at.hit_work_ns;
             }
-            if measured {
+            if at.measured {
                 if hit {
                     srv.n_hits += 1;
                 } else {
@@ -736,13 +1007,14 @@ impl<'c> World<'c> {
                 }
             }
         }
-        let mut service = SimTime::from_nanos_f64(work / srv.speed);
+        let mut service = SimTime::from_nanos_f64(work / srv.speed * srv.slow);
+        let epoch = srv.epoch;
         match self.cfg.sessions.state {
             SessionState::Token => {}
             SessionState::Server => {
-                let slot = r.client as usize * self.n_pools + self.class_route[r.class as usize];
+                let slot = at.client as usize * self.n_pools + at.pool as usize;
                 let held = self.session_server[slot];
-                if held != NONE && held != s as u32 && measured {
+                if held != NONE && held != s as u32 && at.measured {
                     self.sessions_lost += 1;
                 }
                 self.session_server[slot] = s as u32;
@@ -753,106 +1025,200 @@ impl<'c> World<'c> {
                 }
             }
         }
-        let rq = &mut self.reqs[id as usize];
+        let rq = &mut self.atts[a as usize];
         rq.phase = Phase::InService;
         rq.started = self.now;
-        if measured {
+        if at.measured {
             self.wait_sum_ns += u128::from((self.now - rq.at_server).as_nanos());
             self.service_sum_ns += u128::from(service.as_nanos());
             self.n_started += 1;
         }
-        self.q.push(self.now + service, Ev::ServiceDone { req: id });
+        let generation = rq.generation;
+        self.q.push(
+            self.now + service,
+            Ev::ServiceDone {
+                att: a,
+                generation,
+                epoch,
+            },
+        );
     }
 
-    fn service_done(&mut self, id: u32) {
-        let s = self.reqs[id as usize].server as usize;
-        let started = self.reqs[id as usize].started;
-        let busy = self.window_overlap(started, self.now);
+    fn service_done(&mut self, a: u32, generation: u32, epoch: u32) {
+        let at = self.atts[a as usize];
+        let s = at.server as usize;
+        if at.generation != generation
+            || at.phase != Phase::InService
+            || self.servers[s].epoch != epoch
+        {
+            return; // the server crashed or hung since: this work never completes
+        }
+        let busy = self.window_overlap(at.started, self.now);
         let srv = &mut self.servers[s];
         srv.busy -= 1;
         srv.busy_ns += busy;
+        if let Some(i) = srv.in_service.iter().position(|&x| x == a) {
+            srv.in_service.swap_remove(i);
+        }
         if let Some(next) = srv.queue.pop_front() {
             self.start_service(s, next);
         }
-        self.respond(id, true);
+        self.respond(a, Reply::Ok);
     }
 
     /// Sends the server's answer back toward the load balancer.
-    fn respond(&mut self, id: u32, ok: bool) {
-        let server = self.reqs[id as usize].server;
+    fn respond(&mut self, a: u32, reply: Reply) {
+        let server = self.atts[a as usize].server;
+        if self.servers[server as usize].partitioned {
+            self.atts[a as usize].phase = Phase::Lost;
+            return;
+        }
         match self.net_delay(server) {
             Some(d) => {
-                self.reqs[id as usize].phase = Phase::ToLb;
-                self.q.push(self.now + d, Ev::ToLb { req: id, ok });
+                let at = &mut self.atts[a as usize];
+                at.phase = Phase::ToLb;
+                let generation = at.generation;
+                self.q.push(
+                    self.now + d,
+                    Ev::ToLb {
+                        att: a,
+                        generation,
+                        reply,
+                    },
+                );
             }
-            None => self.at_lb(id, ok),
+            None => self.at_lb(a, reply),
         }
     }
 
-    fn at_lb(&mut self, id: u32, ok: bool) {
-        let r = self.reqs[id as usize];
-        if r.waiting {
-            self.lb_done(id, ok);
-            if ok {
-                self.client_complete(id);
-            } else {
-                self.client_fail(id, ErrorCause::Rejected);
-            }
+    /// An answer reaches the load balancer.
+    fn at_lb(&mut self, a: u32, reply: Reply) {
+        let c = self.atts[a as usize].creq;
+        if c == NONE {
+            self.free_att(a); // orphaned: the load balancer stopped waiting for it
+            return;
         }
-        self.free_req(id);
+        let outcome = Outcome::of(reply.kind(), self.now - self.atts[a as usize].dispatched);
+        self.lb_done(a, outcome);
+        self.free_att(a);
+        self.creqs[c as usize].attempt = NONE;
+        match reply {
+            Reply::Ok => self.complete(c),
+            Reply::Status(503) => self.retry_or_fail(c, ErrorCause::Rejected),
+            Reply::Status(_) => self.retry_or_fail(c, ErrorCause::ServerError),
+            Reply::Refused => self.retry_or_fail(c, ErrorCause::Refused),
+        }
     }
 
-    /// The load balancer stops counting the request and tells the balancer how it went.
-    fn lb_done(&mut self, id: u32, ok: bool) {
-        let r = self.reqs[id as usize];
-        let node = self.node_of(r.client);
-        self.in_flight_add(node, r.server, false);
-        let outcome = Outcome::new(ok, self.now - r.dispatched);
-        let rt = &mut self.routes[node * self.n_pools + self.class_route[r.class as usize]];
-        let p = rt.pos[r.server as usize];
+    /// The load balancer stops counting attempt `a` and tells its balancer how it went.
+    fn lb_done(&mut self, a: u32, outcome: Outcome) {
+        let at = self.atts[a as usize];
+        self.in_flight_add(at.node as usize, at.server, false);
+        if at.retry {
+            self.n_retries_active -= 1;
+        }
+        let rt = &mut self.routes[at.node as usize * self.n_pools + at.pool as usize];
+        let p = rt.pos[at.server as usize];
         if p != NONE {
             rt.balancer
                 .on_response(self.now, &PoolView::new(&rt.backends), p as usize, outcome);
         }
     }
 
-    fn timeout(&mut self, id: u32, generation: u32) {
-        let r = self.reqs[id as usize];
-        if r.generation != generation || r.phase == Phase::Free || !r.waiting {
-            return; // already answered
+    /// The load balancer gives up on attempt `a`: it stops counting it; whatever the server
+    /// still does with it is wasted. An attempt that nothing will ever answer is freed now.
+    fn orphan(&mut self, a: u32) {
+        let outcome = Outcome::of(
+            OutcomeKind::TimedOut,
+            self.now - self.atts[a as usize].dispatched,
+        );
+        self.lb_done(a, outcome);
+        self.atts[a as usize].creq = NONE;
+        if self.atts[a as usize].phase == Phase::Lost {
+            self.free_att(a);
         }
-        if r.server != u32::MAX {
-            self.lb_done(id, false);
-        }
-        self.client_fail(id, ErrorCause::Timeout);
-        // The request stays where it is: the server still does the work, and its slot is
-        // freed when the (ignored) response reaches the load balancer.
     }
 
-    fn client_complete(&mut self, id: u32) {
-        let r = &mut self.reqs[id as usize];
-        r.waiting = false;
-        let (issued, user) = (r.issued, r.user);
-        let measured = issued >= self.cfg.warmup;
+    fn upstream_timeout(&mut self, a: u32, generation: u32) {
+        let at = self.atts[a as usize];
+        if at.generation != generation || at.phase == Phase::Free || at.creq == NONE {
+            return;
+        }
+        let c = at.creq;
+        self.orphan(a);
+        self.creqs[c as usize].attempt = NONE;
+        self.retry_or_fail(c, ErrorCause::UpstreamTimeout);
+    }
+
+    fn client_timeout(&mut self, c: u32, generation: u32) {
+        let r = self.creqs[c as usize];
+        if r.generation != generation || !r.waiting {
+            return; // already answered
+        }
+        if r.attempt != NONE {
+            self.orphan(r.attempt);
+        }
+        self.fail(c, ErrorCause::Timeout);
+    }
+
+    /// After a failed attempt: another attempt if the retry policy and budget allow it,
+    /// otherwise the client gets the error.
+    fn retry_or_fail(&mut self, c: u32, cause: ErrorCause) {
+        let rc = &self.cfg.lb.retry;
+        let eligible = match cause {
+            ErrorCause::Refused => rc.on_refused,
+            ErrorCause::UpstreamTimeout => rc.on_timeout,
+            ErrorCause::Rejected | ErrorCause::ServerError => rc.on_5xx,
+            _ => false,
+        };
+        let tries_left = u32::from(self.creqs[c as usize].attempts) <= rc.retries;
+        let budget_ok = match rc.budget {
+            None => true,
+            Some(b) => {
+                let allowed = (b.percent / 100.0 * f64::from(self.n_waiting))
+                    .max(f64::from(b.min_concurrency));
+                f64::from(self.n_retries_active) < allowed
+            }
+        };
+        if eligible && tries_left && budget_ok {
+            self.dispatch(c);
+        } else {
+            self.fail(c, cause);
+        }
+    }
+
+    fn complete(&mut self, c: u32) {
+        let r = self.creqs[c as usize];
         self.all.completed += 1;
-        if measured {
+        if r.issued >= self.cfg.warmup {
             self.measured.completed += 1;
-            let lat = (self.now - issued).as_nanos();
+            let lat = (self.now - r.issued).as_nanos();
             self.latency.saturating_record(lat.clamp(1, HIST_MAX_NS));
             self.latency_sum_ns += u128::from(lat);
         }
-        self.user_next(user);
+        self.close(c);
+        self.user_next(r.user);
     }
 
-    fn client_fail(&mut self, id: u32, cause: ErrorCause) {
-        let r = &mut self.reqs[id as usize];
-        r.waiting = false;
-        let (issued, user) = (r.issued, r.user);
+    fn fail(&mut self, c: u32, cause: ErrorCause) {
+        let r = self.creqs[c as usize];
         self.all.failed[cause.index()] += 1;
-        if issued >= self.cfg.warmup {
+        if r.issued >= self.cfg.warmup {
             self.measured.failed[cause.index()] += 1;
         }
-        self.user_next(user);
+        self.close(c);
+        self.user_next(r.user);
+    }
+
+    /// The client has its answer: the request's slot is free again.
+    fn close(&mut self, c: u32) {
+        let r = &mut self.creqs[c as usize];
+        debug_assert!(r.waiting);
+        r.waiting = false;
+        r.attempt = NONE;
+        r.generation = r.generation.wrapping_add(1);
+        self.n_waiting -= 1;
+        self.free_creqs.push(c);
     }
 
     /// A closed-loop user thinks, then sends its next request.
@@ -866,12 +1232,202 @@ impl<'c> World<'c> {
         }
     }
 
-    fn free_req(&mut self, id: u32) {
-        let r = &mut self.reqs[id as usize];
-        r.phase = Phase::Free;
-        r.waiting = false;
-        r.generation = r.generation.wrapping_add(1);
-        self.free.push(id);
+    fn free_att(&mut self, a: u32) {
+        let at = &mut self.atts[a as usize];
+        at.phase = Phase::Free;
+        at.creq = NONE;
+        at.generation = at.generation.wrapping_add(1);
+        self.free_atts.push(a);
+    }
+
+    /// Every attempt on server `s` is reset (connection refused/reset), and work in
+    /// progress is abandoned.
+    fn reset_server(&mut self, s: usize) {
+        self.stop_work(s);
+        let mut victims: Vec<u32> = self.servers[s].queue.drain(..).collect();
+        victims.append(&mut self.servers[s].in_service);
+        for a in victims {
+            self.respond(a, Reply::Refused);
+        }
+    }
+
+    /// The server stops all work in progress (a crash or a hang): busy time until now is
+    /// counted, and completions already scheduled will be ignored.
+    fn stop_work(&mut self, s: usize) {
+        let warm = (self.cfg.warmup, self.cfg.duration);
+        let srv = &mut self.servers[s];
+        srv.epoch = srv.epoch.wrapping_add(1);
+        for &a in &srv.in_service {
+            let started = self.atts[a as usize].started;
+            let lo = started.max(warm.0);
+            let hi = self.now.min(warm.1);
+            srv.busy_ns += (hi - lo).as_nanos();
+        }
+        srv.busy = 0;
+    }
+
+    /// A hung server keeps everything it holds and answers nothing.
+    fn freeze_server(&mut self, s: usize) {
+        self.stop_work(s);
+        let mut held: Vec<u32> = self.servers[s].queue.drain(..).collect();
+        held.append(&mut self.servers[s].in_service);
+        for a in held {
+            self.atts[a as usize].phase = Phase::Lost;
+        }
+    }
+
+    /// A server process restarts: empty, with a cold cache.
+    fn restart(&mut self, s: usize) {
+        let srv = &mut self.servers[s];
+        srv.crashed = false;
+        srv.hung = false;
+        if let Some(c) = srv.cache.as_mut() {
+            c.clear();
+        }
+    }
+
+    /// Failure `spec` starts or ends on `server`.
+    fn fault(&mut self, spec: usize, server: u32, recover: bool) {
+        let f = &self.cfg.failures[spec];
+        let s = server as usize;
+        if !recover {
+            self.faults.push(FaultRecord {
+                spec,
+                server,
+                start: self.now,
+                end: None,
+            });
+            match f.kind {
+                FailureKind::Crash => {
+                    self.servers[s].crashed = true;
+                    self.reset_server(s);
+                }
+                FailureKind::Hang => {
+                    self.servers[s].hung = true;
+                    self.freeze_server(s);
+                }
+                FailureKind::Slow { factor } => self.servers[s].slow = factor,
+                FailureKind::Errors { rate, status } => {
+                    self.servers[s].err_rate = rate;
+                    self.servers[s].err_status = status;
+                }
+                FailureKind::Flap { down, .. } => {
+                    self.servers[s].flapping = true;
+                    self.servers[s].crashed = true;
+                    self.reset_server(s);
+                    self.q.push(
+                        self.now + down,
+                        Ev::Flap {
+                            server,
+                            down: false,
+                        },
+                    );
+                }
+                FailureKind::Partition => self.servers[s].partitioned = true,
+                FailureKind::Drain { delay } => {
+                    self.servers[s].draining = true;
+                    self.refresh_availability();
+                    let epoch = self.servers[s].epoch;
+                    self.q
+                        .push(self.now + delay, Ev::DrainCut { server, epoch });
+                }
+            }
+            let end = match &f.timing {
+                FailureTiming::At { duration, .. } => duration.map(|d| self.now + d),
+                FailureTiming::Random { mttr, .. } => Some(
+                    self.now + SimTime::from_nanos_f64(mttr.sample(&mut self.rng_faults[spec])),
+                ),
+            };
+            if let Some(end) = end {
+                self.q.push(
+                    end,
+                    Ev::Fault {
+                        spec: spec as u16,
+                        server,
+                        recover: true,
+                    },
+                );
+            }
+        } else {
+            if let Some(r) = self
+                .faults
+                .iter_mut()
+                .rev()
+                .find(|r| r.spec == spec && r.server == server && r.end.is_none())
+            {
+                r.end = Some(self.now);
+            }
+            match f.kind {
+                FailureKind::Crash | FailureKind::Hang => self.restart(s),
+                FailureKind::Slow { .. } => self.servers[s].slow = 1.0,
+                FailureKind::Errors { .. } => self.servers[s].err_rate = 0.0,
+                FailureKind::Flap { .. } => {
+                    self.servers[s].flapping = false;
+                    self.restart(s);
+                }
+                FailureKind::Partition => self.servers[s].partitioned = false,
+                FailureKind::Drain { .. } => {
+                    self.servers[s].draining = false;
+                    self.restart(s);
+                    self.refresh_availability();
+                }
+            }
+            if let FailureTiming::Random { mtbf, .. } = &f.timing {
+                let next =
+                    self.now + SimTime::from_nanos_f64(mtbf.sample(&mut self.rng_faults[spec]));
+                self.q.push(
+                    next,
+                    Ev::Fault {
+                        spec: spec as u16,
+                        server,
+                        recover: false,
+                    },
+                );
+            }
+        }
+    }
+
+    /// A flapping server goes down (like a crash) or comes back, until the flap ends.
+    fn flap(&mut self, server: u32, down: bool) {
+        let s = server as usize;
+        if !self.servers[s].flapping {
+            return;
+        }
+        // Find the flap's up/down times from the failure that is active on this server.
+        let Some((up_t, down_t)) = self
+            .cfg
+            .failures
+            .iter()
+            .enumerate()
+            .find_map(|(i, f)| match f.kind {
+                FailureKind::Flap { up, down }
+                    if self
+                        .faults
+                        .iter()
+                        .any(|r| r.spec == i && r.server == server && r.end.is_none()) =>
+                {
+                    Some((up, down))
+                }
+                _ => None,
+            })
+        else {
+            return;
+        };
+        if down {
+            self.servers[s].crashed = true;
+            self.reset_server(s);
+            self.q.push(
+                self.now + down_t,
+                Ev::Flap {
+                    server,
+                    down: false,
+                },
+            );
+        } else {
+            self.restart(s);
+            self.q
+                .push(self.now + up_t, Ev::Flap { server, down: true });
+        }
     }
 
     /// Applies membership change `index`, tells the balancers, and records how many probe
@@ -1015,40 +1571,50 @@ impl<'c> World<'c> {
         let mut queued = vec![0u32; n];
         let mut lb_in_flight = vec![0u32; self.in_flight.len()];
         let (mut out_all, mut out_measured) = (0u64, 0u64);
-        for i in 0..self.reqs.len() {
-            let r = self.reqs[i];
-            if r.phase == Phase::Free {
-                continue;
-            }
-            if r.waiting {
+        for c in &self.creqs {
+            if c.waiting {
                 out_all += 1;
-                if self.measured(&r) {
+                if c.issued >= self.cfg.warmup {
                     out_measured += 1;
                 }
-                if r.server != u32::MAX {
-                    lb_in_flight[self.node_of(r.client) * n + r.server as usize] += 1;
-                }
             }
-            match r.phase {
-                Phase::InService => {
-                    in_service[r.server as usize] += 1;
-                    let busy = self.window_overlap(r.started, self.now);
-                    self.servers[r.server as usize].busy_ns += busy;
-                }
-                Phase::Queued => queued[r.server as usize] += 1,
-                Phase::AtLb => {
+        }
+        for i in 0..self.atts.len() {
+            let a = self.atts[i];
+            if a.phase == Phase::Free {
+                continue;
+            }
+            if a.creq != NONE {
+                let c = self.creqs[a.creq as usize];
+                if !c.waiting || c.attempt != i as u32 {
                     return Err(RunError::Invariant(format!(
-                        "request {i} stranded at the load balancer"
+                        "attempt {i} belongs to a request that is not waiting for it"
                     )));
                 }
+                lb_in_flight[a.node as usize * n + a.server as usize] += 1;
+            }
+            match a.phase {
+                Phase::InService => {
+                    in_service[a.server as usize] += 1;
+                    let busy = self.window_overlap(a.started, self.now);
+                    self.servers[a.server as usize].busy_ns += busy;
+                }
+                Phase::Queued => queued[a.server as usize] += 1,
                 _ => {}
             }
         }
         check_books("whole run", &self.all, out_all)?;
         check_books("measured window", &self.measured, out_measured)?;
+        if out_all != u64::from(self.n_waiting) {
+            return Err(RunError::Invariant(format!(
+                "{out_all} requests waiting but the counter says {}",
+                self.n_waiting
+            )));
+        }
         for s in 0..n {
             let srv = &self.servers[s];
             if srv.busy != in_service[s]
+                || srv.in_service.len() != in_service[s] as usize
                 || srv.queue.len() != queued[s] as usize
                 || srv.busy > srv.slots
             {
@@ -1113,6 +1679,13 @@ impl<'c> World<'c> {
         v[M::ErrorsRejected as usize] = m.failed[ErrorCause::Rejected.index()] as f64;
         v[M::ErrorsTimeout as usize] = m.failed[ErrorCause::Timeout.index()] as f64;
         v[M::ErrorsNoBackend as usize] = m.failed[ErrorCause::NoBackend.index()] as f64;
+        v[M::ErrorsRefused as usize] = m.failed[ErrorCause::Refused.index()] as f64;
+        v[M::ErrorsServer as usize] = m.failed[ErrorCause::ServerError.index()] as f64;
+        v[M::ErrorsUpstreamTimeout as usize] = m.failed[ErrorCause::UpstreamTimeout.index()] as f64;
+        v[M::Retries as usize] = self.n_retries_measured as f64;
+        if m.issued > 0 {
+            v[M::Attempts as usize] = self.n_attempts_measured as f64 / m.issued as f64;
+        }
         v[M::InFlightEnd as usize] = in_flight_end as f64;
         let h = &self.latency;
         if !h.is_empty() {

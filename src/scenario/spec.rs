@@ -13,9 +13,9 @@ use crate::balancer::{
 use crate::engine::SimTime;
 use crate::engine::rng::fnv1a64;
 use crate::model::{
-    ChangeAction, ClassConfig, ClientsConfig, Dist, IpModel, KeySpace, LbConfig, LbView, Load,
-    MembershipChange, PopulationConfig, RatePoint, RateSchedule, ServerGroupConfig, SessionConfig,
-    SessionState, WorldConfig,
+    ChangeAction, ClassConfig, ClientsConfig, Dist, FailureKind, FailureSpec, FailureTiming,
+    IpModel, KeySpace, LbConfig, LbView, Load, MembershipChange, PopulationConfig, RatePoint,
+    RateSchedule, RetryBudget, ServerGroupConfig, SessionConfig, SessionState, WorldConfig,
 };
 
 use super::doc::{Cx, SET_MARK, Tbl, V, join};
@@ -128,7 +128,7 @@ impl Reader<'_> {
             root,
             &[
                 "scenario", "clients", "classes", "servers", "balancer", "compare", "sessions",
-                "changes", "lb",
+                "changes", "lb", "failures",
             ],
         );
         // [scenario]
@@ -239,6 +239,10 @@ impl Reader<'_> {
         let population = self.population(root, clients.as_ref());
         let sessions = self.sessions(root);
         let lb = self.lb(root);
+        let failures = match groups.as_ref() {
+            Some(g) => self.failures(root, g),
+            None => None,
+        };
         let mut groups = groups;
         let changes = match groups.as_mut() {
             Some(g) => self.changes(root, g),
@@ -256,6 +260,7 @@ impl Reader<'_> {
             sessions: sessions?,
             changes: changes?,
             lb: lb?,
+            failures: failures?,
         };
         self.check_event_budget(&world, root);
         Some(Scenario {
@@ -1333,7 +1338,18 @@ impl Reader<'_> {
             return Some(cfg);
         };
         let t = self.cx.table("lb", v)?;
-        self.cx.check_keys(t, &["nodes", "view", "report_interval"]);
+        self.cx.check_keys(
+            t,
+            &[
+                "nodes",
+                "view",
+                "report_interval",
+                "upstream_timeout",
+                "retries",
+                "retry_on",
+                "retry_budget",
+            ],
+        );
         let mut ok = true;
         if let Some(v) = t.t.get("nodes") {
             match self.cx.int("lb.nodes", v, 1, 100_000) {
@@ -1360,6 +1376,93 @@ impl Reader<'_> {
             },
             None => None,
         };
+        if let Some(v) = t.t.get("upstream_timeout") {
+            match self.cx.duration("lb.upstream_timeout", v) {
+                Some(d) if d > SimTime::ZERO => cfg.upstream_timeout = Some(d),
+                Some(_) => {
+                    self.cx.err(
+                        "lb.upstream_timeout",
+                        &v.span(),
+                        "expected a positive duration",
+                    );
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        if let Some(v) = t.t.get("retries") {
+            match self.cx.int("lb.retries", v, 0, 100) {
+                Some(n) => cfg.retry.retries = n as u32,
+                None => ok = false,
+            }
+        }
+        if let Some(v) = t.t.get("retry_on") {
+            let words = ["refused", "timeout", "5xx"];
+            match self.cx.array("lb.retry_on", v) {
+                Some(arr) => {
+                    cfg.retry.on_refused = false;
+                    cfg.retry.on_timeout = false;
+                    cfg.retry.on_5xx = false;
+                    for (i, e) in arr.iter().enumerate() {
+                        let path = format!("lb.retry_on[{i}]");
+                        match self.cx.string(&path, e).as_deref() {
+                            Some("refused") => cfg.retry.on_refused = true,
+                            Some("timeout") => cfg.retry.on_timeout = true,
+                            Some("5xx") => cfg.retry.on_5xx = true,
+                            Some(other) => {
+                                let hint = did_you_mean(other, words)
+                                    .map(|s| format!("did you mean `{s}`?"));
+                                self.cx.err_hint(
+                                    &path,
+                                    &e.span(),
+                                    format!(
+                                        "expected one of {}, found \"{other}\"",
+                                        words.join(", ")
+                                    ),
+                                    hint,
+                                );
+                                ok = false;
+                            }
+                            None => ok = false,
+                        }
+                    }
+                }
+                None => ok = false,
+            }
+        }
+        if let Some(v) = t.t.get("retry_budget") {
+            match self.cx.table("lb.retry_budget", v) {
+                Some(bt) => {
+                    self.cx.check_keys(bt, &["percent", "min_concurrency"]);
+                    let percent = match bt.t.get("percent") {
+                        Some(v) => self.cx.number(
+                            "lb.retry_budget.percent",
+                            v,
+                            "a percentage from 0 to 100",
+                            |x| (0.0..=100.0).contains(&x),
+                        ),
+                        None => Some(20.0),
+                    };
+                    let min_concurrency = match bt.t.get("min_concurrency") {
+                        Some(v) => self
+                            .cx
+                            .int("lb.retry_budget.min_concurrency", v, 0, 1_000_000)
+                            .map(|x| x as u32),
+                        None => Some(3),
+                    };
+                    match (percent, min_concurrency) {
+                        (Some(percent), Some(min_concurrency)) => {
+                            cfg.retry.budget = Some(RetryBudget {
+                                percent,
+                                min_concurrency,
+                            })
+                        }
+                        _ => ok = false,
+                    }
+                }
+                None => ok = false,
+            }
+        }
         let view_v = t.t.get("view");
         let view = match view_v {
             None => Some("own".to_string()),
@@ -1389,6 +1492,279 @@ impl Reader<'_> {
             None => ok = false,
         }
         ok.then_some(cfg)
+    }
+
+    /// `[[failures]]`: failures injected into servers, at fixed times or at random.
+    fn failures(
+        &mut self,
+        root: Tbl<'_, '_>,
+        groups: &[ServerGroupConfig],
+    ) -> Option<Vec<FailureSpec>> {
+        let Some(v) = root.t.get("failures") else {
+            return Some(Vec::new());
+        };
+        let arr = self.cx.array("failures", v)?;
+        let kinds = [
+            "crash",
+            "hang",
+            "slow",
+            "errors",
+            "flap",
+            "partition",
+            "drain",
+        ];
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, e) in arr.iter().enumerate() {
+            let path = format!("failures[{i}]");
+            let Some(t) = self.cx.table(&path, e) else {
+                ok = false;
+                continue;
+            };
+            let kind_name = self
+                .cx
+                .require(
+                    t,
+                    "kind",
+                    "what goes wrong: crash, hang, slow, errors, flap, partition or drain",
+                )
+                .and_then(|v| {
+                    self.cx
+                        .string(&join(&path, "kind"), v)
+                        .map(|k| (k, v.span()))
+                });
+            let extra: &[&str] = match kind_name.as_ref().map(|(k, _)| k.as_str()) {
+                Some("slow") => &["factor"],
+                Some("errors") => &["rate", "status"],
+                Some("flap") => &["up", "down"],
+                Some("drain") => &["delay"],
+                _ => &[],
+            };
+            let mut allowed = vec!["target", "kind", "at", "duration", "mtbf", "mttr"];
+            allowed.extend_from_slice(extra);
+            self.cx.check_keys(t, &allowed);
+            let servers = self.cx.require(t, "target", "a server (\"web-3\"), a group (\"web\": each of its servers) or a list of them").and_then(|v| self.failure_targets(&join(&path, "target"), v, groups));
+            let dur = |cx: &mut Cx, key: &str, default: Option<SimTime>| -> Option<SimTime> {
+                match t.t.get(key) {
+                    Some(v) => match cx.duration(&join(&path, key), v) {
+                        Some(d) if d > SimTime::ZERO => Some(d),
+                        Some(_) => {
+                            cx.err(&join(&path, key), &v.span(), "expected a positive duration");
+                            None
+                        }
+                        None => None,
+                    },
+                    None => {
+                        if default.is_none() {
+                            cx.err(
+                                &join(&path, key),
+                                &span_of(t),
+                                format!("missing key `{key}`: expected a duration"),
+                            );
+                        }
+                        default
+                    }
+                }
+            };
+            let kind = match kind_name {
+                Some((k, span)) => match k.as_str() {
+                    "crash" => Some(FailureKind::Crash),
+                    "hang" => Some(FailureKind::Hang),
+                    "partition" => Some(FailureKind::Partition),
+                    "slow" => match t.t.get("factor") {
+                        Some(v) => self
+                            .cx
+                            .number(
+                                &join(&path, "factor"),
+                                v,
+                                "a slowdown factor above 0 (2.0 = twice as slow)",
+                                |x| x > 0.0 && x <= 1e6,
+                            )
+                            .map(|factor| FailureKind::Slow { factor }),
+                        None => {
+                            self.cx.err(
+                                &join(&path, "factor"),
+                                &span_of(t),
+                                "missing key `factor`: expected how much slower, like 3.0",
+                            );
+                            None
+                        }
+                    },
+                    "errors" => {
+                        let rate = match t.t.get("rate") {
+                            Some(v) => self.cx.number(
+                                &join(&path, "rate"),
+                                v,
+                                "a probability in (0, 1]",
+                                |x| x > 0.0 && x <= 1.0,
+                            ),
+                            None => Some(1.0),
+                        };
+                        let status = match t.t.get("status") {
+                            Some(v) => self
+                                .cx
+                                .int(&join(&path, "status"), v, 500, 599)
+                                .map(|s| s as u16),
+                            None => Some(500),
+                        };
+                        Some(FailureKind::Errors {
+                            rate: rate?,
+                            status: status?,
+                        })
+                    }
+                    "flap" => {
+                        let up = dur(&mut self.cx, "up", None);
+                        let down = dur(&mut self.cx, "down", None);
+                        Some(FailureKind::Flap {
+                            up: up?,
+                            down: down?,
+                        })
+                    }
+                    "drain" => dur(&mut self.cx, "delay", Some(SimTime::from_secs(30)))
+                        .map(|delay| FailureKind::Drain { delay }),
+                    other => {
+                        let hint =
+                            did_you_mean(other, kinds).map(|s| format!("did you mean `{s}`?"));
+                        self.cx.err_hint(
+                            &join(&path, "kind"),
+                            &span,
+                            format!(
+                                "unknown failure kind \"{other}\" (expected one of: {})",
+                                kinds.join(", ")
+                            ),
+                            hint,
+                        );
+                        None
+                    }
+                },
+                None => None,
+            };
+            let timing = match (t.t.get("at"), t.t.get("mtbf"), t.t.get("mttr")) {
+                (Some(a), None, None) => {
+                    let at = self.cx.duration(&join(&path, "at"), a);
+                    let duration = match t.t.get("duration") {
+                        Some(_) => dur(&mut self.cx, "duration", None).map(Some),
+                        None => Some(None),
+                    };
+                    match (at, duration) {
+                        (Some(at), Some(duration)) => Some(FailureTiming::At { at, duration }),
+                        _ => None,
+                    }
+                }
+                (None, Some(b), Some(r)) => {
+                    if let Some(d) = t.t.get("duration") {
+                        self.cx.err(
+                            &join(&path, "duration"),
+                            &d.span(),
+                            "random failures last a draw of `mttr`: `duration` does not apply",
+                        );
+                        None
+                    } else {
+                        let mtbf = self.dist(&join(&path, "mtbf"), b);
+                        let mttr = self.dist(&join(&path, "mttr"), r);
+                        match (mtbf, mttr) {
+                            (Some(mtbf), Some(mttr)) if mtbf.mean() > 0.0 && mttr.mean() > 0.0 => {
+                                Some(FailureTiming::Random { mtbf, mttr })
+                            }
+                            (Some(_), Some(_)) => {
+                                self.cx.err(
+                                    &join(&path, "mtbf"),
+                                    &b.span(),
+                                    "expected distributions with positive means",
+                                );
+                                None
+                            }
+                            _ => None,
+                        }
+                    }
+                }
+                _ => {
+                    self.cx.err(
+                        &path,
+                        &e.span(),
+                        "give either `at` (and optionally `duration`) or both `mtbf` and `mttr`",
+                    );
+                    None
+                }
+            };
+            match (servers, kind, timing) {
+                (Some(servers), Some(kind), Some(timing)) => out.push(FailureSpec {
+                    servers,
+                    kind,
+                    timing,
+                }),
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// Server ids named by a failure's `target`: `group-i`, a group, or a list of these.
+    fn failure_targets(
+        &mut self,
+        path: &str,
+        v: &V<'_>,
+        groups: &[ServerGroupConfig],
+    ) -> Option<Vec<u32>> {
+        let names: Vec<(String, std::ops::Range<usize>)> = match v.get_ref() {
+            DeValue::String(s) => vec![(s.to_string(), v.span())],
+            DeValue::Array(a) => {
+                let mut out = Vec::new();
+                for (i, e) in a.iter().enumerate() {
+                    out.push((self.cx.string(&format!("{path}[{i}]"), e)?, e.span()));
+                }
+                out
+            }
+            _ => {
+                self.cx.err(
+                    path,
+                    &v.span(),
+                    "expected a server or group name, or a list of them",
+                );
+                return None;
+            }
+        };
+        let mut ids = Vec::new();
+        for (name, span) in names {
+            let mut lo = 0u32;
+            let mut found = false;
+            for g in groups {
+                if g.name == name {
+                    ids.extend(lo..lo + g.count);
+                    found = true;
+                } else if let Some(i) = name
+                    .strip_prefix(&format!("{}-", g.name))
+                    .and_then(|i| i.parse::<u32>().ok())
+                {
+                    if i >= 1 && i <= g.count + g.spare {
+                        ids.push(lo + i - 1);
+                        found = true;
+                    }
+                }
+                lo += g.count + g.spare;
+            }
+            if !found {
+                let all: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+                let hint = did_you_mean(&name, all.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .or_else(|| {
+                        Some(format!(
+                            "servers are named like {}-1",
+                            all.first().map_or("web", String::as_str)
+                        ))
+                    });
+                self.cx.err_hint(
+                    path,
+                    &span,
+                    format!("no server or server group named \"{name}\""),
+                    hint,
+                );
+                return None;
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Some(ids)
     }
 
     /// `[sessions]`: where session state lives and how long sessions last.
