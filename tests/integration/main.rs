@@ -7,6 +7,7 @@
 mod accounting;
 mod cli;
 mod errors;
+mod failures;
 mod lab;
 mod lab_scenarios;
 mod mutation;
