@@ -73,6 +73,7 @@ pub fn reference_world(algorithm: AlgorithmSpec, warmup: u64, requests: u64) -> 
         changes: Vec::new(),
         lb: Default::default(),
         failures: Vec::new(),
+        health: Default::default(),
     }
 }
 

@@ -262,6 +262,12 @@ fn execute(
     if let Some(ch) = csv_out::changes_csv(&info, &agg) {
         out_files.push(("changes.csv", ch));
     }
+    if let Some(f) = csv_out::failovers_csv(&info, &agg) {
+        out_files.push(("failovers.csv", f));
+    }
+    if let Some(h) = csv_out::health_csv(&info, &agg) {
+        out_files.push(("health.csv", h));
+    }
     let names: Vec<&str> = out_files.iter().map(|(n, _)| *n).collect();
     let manifest = manifest_toml(
         &info,

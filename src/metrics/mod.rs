@@ -115,8 +115,12 @@ metrics! {
     SessionsLost = ("sessions_lost", "session state lost", "req", 0);
     CacheHitRatio = ("cache_hit_ratio_pct", "cache hit ratio", "%", 2);
     KeysRemapped = ("keys_remapped_pct", "keys remapped per change", "%", 2);
-    Attempts = ("attempts_per_request", "attempts per request", "x", 4);
+        Attempts = ("attempts_per_request", "attempts per request", "x", 4);
     Retries = ("retries", "retries", "req", 0);
+    DetectionMean = ("detection_mean_s", "failure detection time", "s", 3);
+    RecoveryMean = ("recovery_mean_s", "recovery time", "s", 3);
+    SentToFailed = ("sent_to_failed", "attempts sent to failed servers", "req", 0);
+    FalseEjections = ("false_ejections", "false ejections", "", 0);
 }
 
 /// Number of metrics.
@@ -136,6 +140,52 @@ pub struct RepResult {
     pub servers: Vec<ServerRow>,
     /// One row per membership change, in time order.
     pub changes: Vec<ChangeRow>,
+    /// One row per injected fault and load balancer node.
+    pub failovers: Vec<FailoverRow>,
+    /// Every change of a server's health as a node saw it, in time order.
+    pub health: Vec<HealthRow>,
+}
+
+/// How one load balancer node handled one injected fault.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailoverRow {
+    /// Index of the failure in the scenario.
+    pub failure: usize,
+    /// Its kind (`crash`, `hang`, ...).
+    pub kind: &'static str,
+    /// Server name.
+    pub server: String,
+    /// Load balancer node (1-based).
+    pub node: u32,
+    /// When the fault started (s).
+    pub fault_s: f64,
+    /// When the node marked the server down (s), NaN if it never did during the fault.
+    pub detected_s: f64,
+    /// When the server was repaired (s), NaN if never.
+    pub repair_s: f64,
+    /// When the node took it back into rotation (s), NaN if not (or never removed).
+    pub recovered_s: f64,
+    /// Attempts sent to the server during the fault (all nodes).
+    pub sent: u64,
+    /// Of those, attempts that failed.
+    pub failed: u64,
+}
+
+/// A change of a server's health as one node saw it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthRow {
+    /// When (s).
+    pub at_s: f64,
+    /// Load balancer node (1-based).
+    pub node: u32,
+    /// Server name.
+    pub server: String,
+    /// `up` or `down`.
+    pub state: &'static str,
+    /// `active` or `outlier`.
+    pub cause: &'static str,
+    /// A down while the server had no injected fault.
+    pub false_alarm: bool,
 }
 
 /// What one membership change did.

@@ -37,6 +37,50 @@ pub struct WorldConfig {
     pub lb: LbConfig,
     /// Injected failures.
     pub failures: Vec<FailureSpec>,
+    /// Health checking by the load balancers.
+    pub health: HealthConfig,
+}
+
+/// How load balancers decide a server is up.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HealthConfig {
+    /// Active checks (one checker per load balancer node and server).
+    pub active: Option<ActiveHealth>,
+    /// Envoy outlier detection (one detector per load balancer node).
+    pub outlier: Option<crate::health::outlier::OutlierConfig>,
+    /// Envoy panic threshold in percent: when fewer than this share of a node's servers is
+    /// healthy, it balances over all of them, healthy or not. 0 = off.
+    pub panic_threshold: f64,
+}
+
+/// Active health checking.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActiveHealth {
+    /// Whose state machine and defaults.
+    pub style: ActiveStyle,
+    /// What a probe tests.
+    pub check: CheckType,
+    /// Server time to answer an HTTP probe (scaled by a slow failure).
+    pub probe_time: SimTime,
+}
+
+/// Whose active checker.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActiveStyle {
+    /// HAProxy `check` (one health counter over rise + fall).
+    Haproxy(crate::health::haproxy::HaproxyCheckConfig),
+    /// Envoy active health checking (thresholds, edge intervals).
+    Envoy(crate::health::envoy::EnvoyCheckConfig),
+}
+
+/// What a probe tests.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CheckType {
+    /// A TCP connect: passes whenever the kernel accepts, even if the process errors,
+    /// crawls or hangs.
+    Tcp,
+    /// An HTTP request: fails on a 5xx or when no answer comes within the timeout.
+    Http,
 }
 
 /// A failure injected into one or more servers.

@@ -40,14 +40,21 @@ use rand_distr::{Distribution, Exp1};
 use crate::balancer::{Backend, Balancer, Outcome, OutcomeKind, PoolView, RequestInfo};
 use crate::engine::{EventQueue, SeedTree, SimRng, SimTime};
 use crate::metrics::imbalance::imbalance;
-use crate::metrics::{ChangeRow, ErrorCause, M, N_CAUSES, N_METRICS, RepResult, ServerRow};
+use crate::metrics::{
+    ChangeRow, ErrorCause, FailoverRow, HealthRow, M, N_CAUSES, N_METRICS, RepResult, ServerRow,
+};
 
 use super::cache::Lru;
 use super::config::{
-    ChangeAction, FailureKind, FailureTiming, LbView, Load, RateSchedule, SessionState, WorldConfig,
+    ActiveStyle, ChangeAction, CheckType, FailureKind, FailureTiming, LbView, Load, RateSchedule,
+    SessionState, WorldConfig,
 };
 use super::dist::Dist;
 use super::population::{Population, ZipfIndex};
+use crate::health::envoy::EnvoyChecker;
+use crate::health::haproxy::HaproxyChecker;
+use crate::health::outlier::{OutlierAction, OutlierDetector};
+use crate::health::{ActiveChecker, CheckAction, ProbeResult};
 
 /// "No value" for dense `u32` slots (cookies, positions, session servers).
 const NONE: u32 = u32::MAX;
@@ -113,6 +120,16 @@ enum Ev {
     Flap { server: u32, down: bool },
     /// A draining server's deregistration delay is over.
     DrainCut { server: u32, epoch: u32 },
+    /// Active checker `idx` (`node * n + server`) asked to be woken now.
+    CheckTimer { idx: u32 },
+    /// A probe's answer reaches checker `idx`.
+    ProbeDone {
+        idx: u32,
+        probe: u64,
+        result: ProbeResult,
+    },
+    /// Node `node`'s outlier detector ticks.
+    OutlierTick { node: u32 },
 }
 
 /// What a server's answer says.
@@ -240,6 +257,27 @@ pub struct FaultRecord {
     pub start: SimTime,
     /// When it ended (`None`: still failed at the end).
     pub end: Option<SimTime>,
+    /// Attempts sent to the server while it was failed.
+    pub sent: u64,
+    /// Of those, attempts that failed.
+    pub failed: u64,
+}
+
+/// A change of a server's health as one load balancer node sees it.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct HealthEvent {
+    /// When.
+    pub at: SimTime,
+    /// Load balancer node (0-based).
+    pub node: u32,
+    /// Server id.
+    pub server: u32,
+    /// Up (`true`) or down.
+    pub up: bool,
+    /// `"active"` (health checks) or `"outlier"` (outlier detection).
+    pub cause: &'static str,
+    /// True for a down while the server had no injected fault: a false ejection.
+    pub false_alarm: bool,
 }
 
 /// Piecewise Poisson arrival process, sampled exactly by inverting the integrated rate.
@@ -375,6 +413,23 @@ pub struct World<'c> {
     n_retries_measured: u64,
     changes: Vec<ChangeRow>,
     faults: Vec<FaultRecord>,
+    /// Per server: index in `faults` of the fault it is in, or `NONE`.
+    open_fault: Vec<u32>,
+    /// Active checkers, `[node * n + server]` (empty without active checks).
+    checkers: Vec<Box<dyn ActiveChecker>>,
+    /// When each checker's timer event is due (stale timer events are ignored).
+    check_due: Vec<SimTime>,
+    /// Health as each node's checks see it, `[node * n + server]`.
+    health_up: Vec<bool>,
+    /// Outlier detectors, one per node (empty without outlier detection).
+    outliers: Vec<OutlierDetector>,
+    outlier_due: Vec<SimTime>,
+    /// Ejected by outlier detection, `[node * n + server]`.
+    ejected: Vec<bool>,
+    /// Per node: the cluster has seen traffic (Envoy's no-traffic intervals).
+    traffic_seen: Vec<bool>,
+    rng_probes: SimRng,
+    health_log: Vec<HealthEvent>,
 }
 
 impl<'c> World<'c> {
@@ -541,15 +596,83 @@ impl<'c> World<'c> {
             n_retries_measured: 0,
             changes: Vec::new(),
             faults: Vec::new(),
+            open_fault: Vec::new(),
+            checkers: Vec::new(),
+            check_due: Vec::new(),
+            health_up: Vec::new(),
+            outliers: Vec::new(),
+            outlier_due: Vec::new(),
+            ejected: Vec::new(),
+            traffic_seen: vec![false; cfg.lb.nodes as usize],
+            rng_probes: stream("health/probes"),
+            health_log: Vec::new(),
         };
+        let n = w.servers.len();
+        let nodes = cfg.lb.nodes as usize;
+        w.open_fault = vec![NONE; n];
+        w.health_up = vec![true; n * nodes];
+        w.ejected = vec![false; n * nodes];
+        if let Some(h) = &cfg.health.active {
+            for node in 0..nodes {
+                for id in 0..n {
+                    let rng = stream(&format!("health/lb-{}/{id}", node + 1));
+                    let c: Box<dyn ActiveChecker> = match &h.style {
+                        ActiveStyle::Haproxy(c) => {
+                            Box::new(HaproxyChecker::new(*c, SimTime::ZERO, rng))
+                        }
+                        ActiveStyle::Envoy(c) => {
+                            Box::new(EnvoyChecker::new(c.clone(), SimTime::ZERO, rng))
+                        }
+                    };
+                    w.health_up[node * n + id] = c.is_up();
+                    w.checkers.push(c);
+                }
+            }
+            w.check_due = vec![SimTime::MAX; w.checkers.len()];
+        }
+        if let Some(o) = &cfg.health.outlier {
+            for node in 0..nodes {
+                w.outliers.push(OutlierDetector::new(
+                    o.clone(),
+                    n,
+                    SimTime::ZERO,
+                    stream(&format!("outlier/lb-{}", node + 1)),
+                ));
+            }
+            w.outlier_due = vec![SimTime::MAX; nodes];
+        }
         w.rebuild_routes();
         w
     }
 
-    /// Whether node `node` may send new requests to server `id` (health checks come here).
+    /// Whether node `node` may send new requests to server `id`: not draining, and healthy
+    /// by its checks and outlier detection, unless the node is in panic (Envoy: too few
+    /// healthy servers, so it balances over all of them).
     #[inline]
-    fn available(&self, _node: usize, id: usize) -> bool {
+    fn available(&self, node: usize, id: usize) -> bool {
+        let i = node * self.servers.len() + id;
         !self.servers[id].draining
+            && ((self.health_up[i] && !self.ejected[i]) || self.in_panic(node))
+    }
+
+    /// Envoy's panic mode for node `node`: healthy members below the panic threshold.
+    fn in_panic(&self, node: usize) -> bool {
+        let threshold = self.cfg.health.panic_threshold;
+        if threshold <= 0.0 {
+            return false;
+        }
+        let n = self.servers.len();
+        let (mut members, mut healthy) = (0u32, 0u32);
+        for (id, s) in self.servers.iter().enumerate() {
+            if s.member {
+                members += 1;
+                let i = node * n + id;
+                if self.health_up[i] && !self.ejected[i] {
+                    healthy += 1;
+                }
+            }
+        }
+        members > 0 && 100.0 * f64::from(healthy) < threshold * f64::from(members)
     }
 
     /// Rebuilds every route's pool from the current members and tells its balancer.
@@ -691,6 +814,12 @@ impl<'c> World<'c> {
         if let LbView::Reported { interval } = self.cfg.lb.view {
             self.q.push(interval, Ev::Report);
         }
+        for idx in 0..self.checkers.len() {
+            self.drive_checker(idx);
+        }
+        for node in 0..self.outliers.len() {
+            self.arm_outlier(node);
+        }
         for (i, f) in self.cfg.failures.iter().enumerate() {
             for &server in &f.servers {
                 let at = match &f.timing {
@@ -748,6 +877,24 @@ impl<'c> World<'c> {
                 recover,
             } => self.fault(spec as usize, server, recover),
             Ev::Flap { server, down } => self.flap(server, down),
+            Ev::CheckTimer { idx } => {
+                if self.check_due[idx as usize] == self.now {
+                    self.check_due[idx as usize] = SimTime::MAX;
+                    self.checkers[idx as usize].handle_timeout(self.now);
+                    self.drive_checker(idx as usize);
+                }
+            }
+            Ev::ProbeDone { idx, probe, result } => {
+                self.checkers[idx as usize].handle_probe_result(self.now, probe, result);
+                self.drive_checker(idx as usize);
+            }
+            Ev::OutlierTick { node } => {
+                if self.outlier_due[node as usize] == self.now {
+                    self.outlier_due[node as usize] = SimTime::MAX;
+                    self.outliers[node as usize].handle_timeout(self.now);
+                    self.drain_outlier(node as usize);
+                }
+            }
             Ev::DrainCut { server, epoch } => {
                 let s = &self.servers[server as usize];
                 if s.draining && s.epoch == epoch {
@@ -889,6 +1036,10 @@ impl<'c> World<'c> {
             self.cookies[slot] = server;
         }
         self.in_flight_add(node, server, true);
+        let f = self.open_fault[server as usize];
+        if f != NONE {
+            self.faults[f as usize].sent += 1;
+        }
         let retry = r.attempts > 0;
         if measured {
             self.servers[server as usize].n_requests += 1;
@@ -1123,6 +1274,39 @@ impl<'c> World<'c> {
             rt.balancer
                 .on_response(self.now, &PoolView::new(&rt.backends), p as usize, outcome);
         }
+        let f = self.open_fault[at.server as usize];
+        if f != NONE && !outcome.ok {
+            self.faults[f as usize].failed += 1;
+        }
+        self.health_feedback(at.node as usize, at.server as usize, outcome);
+    }
+
+    /// Passive health: HAProxy `observe`, Envoy outlier detection and "has seen traffic".
+    #[inline]
+    fn health_feedback(&mut self, node: usize, server: usize, outcome: Outcome) {
+        let n = self.servers.len();
+        if let Some(h) = &self.cfg.health.active {
+            match &h.style {
+                ActiveStyle::Haproxy(c) => {
+                    if let Some(ok) = c.observe.classify(outcome.kind) {
+                        self.checkers[node * n + server].observe_traffic(self.now, ok);
+                        self.drive_checker(node * n + server);
+                    }
+                }
+                ActiveStyle::Envoy(_) => {
+                    if !self.traffic_seen[node] {
+                        self.traffic_seen[node] = true;
+                        for id in 0..n {
+                            self.checkers[node * n + id].observe_traffic(self.now, true);
+                        }
+                    }
+                }
+            }
+        }
+        if !self.outliers.is_empty() {
+            self.outliers[node].on_response(self.now, server, outcome.kind);
+            self.drain_outlier(node);
+        }
     }
 
     /// The load balancer gives up on attempt `a`: it stops counting it; whatever the server
@@ -1286,16 +1470,140 @@ impl<'c> World<'c> {
         }
     }
 
+    /// Carries out checker `idx`'s actions (send probes, mark up/down) and re-arms its timer.
+    fn drive_checker(&mut self, idx: usize) {
+        let n = self.servers.len();
+        let (node, server) = (idx / n, idx % n);
+        let mut changed = false;
+        while let Some(action) = self.checkers[idx].poll_action() {
+            match action {
+                CheckAction::SendProbe { probe } => {
+                    if let Some((at, result)) = self.probe(server) {
+                        self.q.push(
+                            at,
+                            Ev::ProbeDone {
+                                idx: idx as u32,
+                                probe,
+                                result,
+                            },
+                        );
+                    }
+                }
+                CheckAction::MarkUp | CheckAction::MarkDown => {
+                    let up = action == CheckAction::MarkUp;
+                    if self.health_up[idx] != up {
+                        self.health_up[idx] = up;
+                        self.log_health(node, server, up, "active");
+                        changed = true;
+                    }
+                    if up && !self.outliers.is_empty() {
+                        self.outliers[node].on_active_check_pass(self.now, server);
+                        self.drain_outlier(node);
+                    }
+                }
+            }
+        }
+        if let Some(t) = self.checkers[idx].poll_timeout() {
+            let t = t.max(self.now);
+            if t < self.check_due[idx] {
+                self.check_due[idx] = t;
+                self.q.push(t, Ev::CheckTimer { idx: idx as u32 });
+            }
+        }
+        if changed {
+            self.refresh_availability();
+        }
+    }
+
+    /// What a probe of `server` finds and when its answer arrives (`None`: no answer, the
+    /// checker times it out). A TCP check only needs the kernel to accept: it passes on a
+    /// hung, slow or erroring process; an HTTP check needs the process to answer well.
+    fn probe(&mut self, server: usize) -> Option<(SimTime, ProbeResult)> {
+        let rtt = match (self.net_delay(server as u32), self.net_delay(server as u32)) {
+            (Some(a), Some(b)) => a + b,
+            _ => SimTime::ZERO,
+        };
+        let check = self.cfg.health.active.as_ref()?;
+        let srv = &self.servers[server];
+        if srv.partitioned {
+            return None;
+        }
+        if !srv.member || srv.crashed {
+            return Some((self.now + rtt, ProbeResult::Refused));
+        }
+        match check.check {
+            CheckType::Tcp => Some((self.now + rtt, ProbeResult::Pass)),
+            CheckType::Http => {
+                if srv.hung {
+                    return None;
+                }
+                if srv.err_rate > 0.0 && self.rng_probes.next_f64() < srv.err_rate {
+                    return Some((self.now + rtt, ProbeResult::BadStatus(srv.err_status)));
+                }
+                let work = SimTime::from_nanos_f64(
+                    check.probe_time.as_nanos() as f64 * srv.slow / srv.speed,
+                );
+                Some((self.now + rtt + work, ProbeResult::Pass))
+            }
+        }
+    }
+
+    fn arm_outlier(&mut self, node: usize) {
+        if let Some(t) = self.outliers[node].poll_timeout() {
+            let t = t.max(self.now);
+            if t < self.outlier_due[node] {
+                self.outlier_due[node] = t;
+                self.q.push(t, Ev::OutlierTick { node: node as u32 });
+            }
+        }
+    }
+
+    /// Carries out node `node`'s outlier ejections and unejections.
+    fn drain_outlier(&mut self, node: usize) {
+        let n = self.servers.len();
+        let mut changed = false;
+        while let Some(a) = self.outliers[node].poll_action() {
+            let (host, eject) = match a {
+                OutlierAction::Eject(h) => (h, true),
+                OutlierAction::Uneject(h) => (h, false),
+            };
+            if host < n && self.ejected[node * n + host] != eject {
+                self.ejected[node * n + host] = eject;
+                self.log_health(node, host, !eject, "outlier");
+                changed = true;
+            }
+        }
+        self.arm_outlier(node);
+        if changed {
+            self.refresh_availability();
+        }
+    }
+
+    fn log_health(&mut self, node: usize, server: usize, up: bool, cause: &'static str) {
+        let false_alarm = !up && self.open_fault[server] == NONE && self.servers[server].member;
+        self.health_log.push(HealthEvent {
+            at: self.now,
+            node: node as u32,
+            server: server as u32,
+            up,
+            cause,
+            false_alarm,
+        });
+    }
+
     /// Failure `spec` starts or ends on `server`.
     fn fault(&mut self, spec: usize, server: u32, recover: bool) {
         let f = &self.cfg.failures[spec];
         let s = server as usize;
         if !recover {
+            self.open_fault[s] = self.faults.len() as u32;
             self.faults.push(FaultRecord {
                 spec,
                 server,
                 start: self.now,
                 end: None,
+                sent: 0,
+                failed: 0,
             });
             match f.kind {
                 FailureKind::Crash => {
@@ -1357,6 +1665,7 @@ impl<'c> World<'c> {
             {
                 r.end = Some(self.now);
             }
+            self.open_fault[s] = NONE;
             match f.kind {
                 FailureKind::Crash | FailureKind::Hang => self.restart(s),
                 FailureKind::Slow { .. } => self.servers[s].slow = 1.0,
@@ -1663,6 +1972,67 @@ impl<'c> World<'c> {
         Ok(self.result(out_measured))
     }
 
+    /// Failover rows (per fault and node) and the health time series.
+    fn failover_rows(&self, _v: &[f64]) -> (Vec<FailoverRow>, Vec<HealthRow>) {
+        let names = self.cfg.server_names();
+        let kind_name = |spec: usize| match self.cfg.failures[spec].kind {
+            FailureKind::Crash => "crash",
+            FailureKind::Hang => "hang",
+            FailureKind::Slow { .. } => "slow",
+            FailureKind::Errors { .. } => "errors",
+            FailureKind::Flap { .. } => "flap",
+            FailureKind::Partition => "partition",
+            FailureKind::Drain { .. } => "drain",
+        };
+        let mut rows = Vec::new();
+        for f in &self.faults {
+            for node in 0..self.cfg.lb.nodes {
+                let mine = |e: &&HealthEvent| e.node == node && e.server == f.server;
+                let detected = self
+                    .health_log
+                    .iter()
+                    .filter(mine)
+                    .find(|e| !e.up && e.at >= f.start && f.end.is_none_or(|end| e.at < end))
+                    .map(|e| e.at);
+                let recovered = match (detected, f.end) {
+                    (Some(_), Some(end)) => self
+                        .health_log
+                        .iter()
+                        .filter(mine)
+                        .find(|e| e.up && e.at >= end)
+                        .map(|e| e.at),
+                    _ => None,
+                };
+                let secs = |t: Option<SimTime>| t.map_or(f64::NAN, |t| t.as_secs_f64());
+                rows.push(FailoverRow {
+                    failure: f.spec,
+                    kind: kind_name(f.spec),
+                    server: names[f.server as usize].0.clone(),
+                    node: node + 1,
+                    fault_s: f.start.as_secs_f64(),
+                    detected_s: secs(detected),
+                    repair_s: secs(f.end),
+                    recovered_s: secs(recovered),
+                    sent: f.sent,
+                    failed: f.failed,
+                });
+            }
+        }
+        let health = self
+            .health_log
+            .iter()
+            .map(|e| HealthRow {
+                at_s: e.at.as_secs_f64(),
+                node: e.node + 1,
+                server: names[e.server as usize].0.clone(),
+                state: if e.up { "up" } else { "down" },
+                cause: e.cause,
+                false_alarm: e.false_alarm,
+            })
+            .collect();
+        (rows, health)
+    }
+
     fn result(&self, in_flight_end: u64) -> RepResult {
         let cfg = self.cfg;
         let window_s = (cfg.duration - cfg.warmup).as_secs_f64();
@@ -1773,10 +2143,33 @@ impl<'c> World<'c> {
         if !remaps.is_empty() {
             v[M::KeysRemapped as usize] = 100.0 * remaps.iter().sum::<f64>() / remaps.len() as f64;
         }
+        let (failovers, health) = self.failover_rows(&v);
+        let mut v = v;
+        let detections: Vec<f64> = failovers
+            .iter()
+            .filter(|f| f.detected_s.is_finite())
+            .map(|f| f.detected_s - f.fault_s)
+            .collect();
+        if !detections.is_empty() {
+            v[M::DetectionMean as usize] = detections.iter().sum::<f64>() / detections.len() as f64;
+        }
+        let recoveries: Vec<f64> = failovers
+            .iter()
+            .filter(|f| f.recovered_s.is_finite())
+            .map(|f| f.recovered_s - f.repair_s)
+            .collect();
+        if !recoveries.is_empty() {
+            v[M::RecoveryMean as usize] = recoveries.iter().sum::<f64>() / recoveries.len() as f64;
+        }
+        v[M::SentToFailed as usize] = self.faults.iter().map(|f| f.sent as f64).sum();
+        v[M::FalseEjections as usize] =
+            self.health_log.iter().filter(|e| e.false_alarm).count() as f64;
         RepResult {
             values: v,
             servers,
             changes: self.changes.clone(),
+            failovers,
+            health,
         }
     }
 }

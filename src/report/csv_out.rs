@@ -174,3 +174,103 @@ pub fn changes_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
     }
     Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
 }
+
+/// Renders `failovers.csv`: per injected fault, load balancer node and replication, when
+/// the fault started, when the node marked the server down (detection) and back up
+/// (recovery), and the attempts sent to the server while it was failed. `None` without
+/// injected failures.
+pub fn failovers_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
+    if aggs
+        .iter()
+        .all(|a| a.reps.iter().all(|r| r.failovers.is_empty()))
+    {
+        return None;
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "scenario",
+        "algorithm",
+        "replication",
+        "failure",
+        "kind",
+        "server",
+        "node",
+        "fault_s",
+        "detected_s",
+        "detection_s",
+        "repair_s",
+        "recovered_s",
+        "recovery_s",
+        "sent",
+        "failed",
+    ])
+    .expect("in-memory write");
+    for a in aggs {
+        for (i, r) in a.reps.iter().enumerate() {
+            for f in &r.failovers {
+                w.write_record([
+                    info.scenario.as_str(),
+                    &a.algorithm,
+                    &i.to_string(),
+                    &f.failure.to_string(),
+                    f.kind,
+                    &f.server,
+                    &f.node.to_string(),
+                    &csv_float(f.fault_s, 6),
+                    &csv_float(f.detected_s, 6),
+                    &csv_float(f.detected_s - f.fault_s, 6),
+                    &csv_float(f.repair_s, 6),
+                    &csv_float(f.recovered_s, 6),
+                    &csv_float(f.recovered_s - f.repair_s, 6),
+                    &f.sent.to_string(),
+                    &f.failed.to_string(),
+                ])
+                .expect("in-memory write");
+            }
+        }
+    }
+    Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
+}
+
+/// Renders `health.csv`: every change of a server's health as each node saw it (the time
+/// series of health states). `None` if health never changed.
+pub fn health_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
+    if aggs
+        .iter()
+        .all(|a| a.reps.iter().all(|r| r.health.is_empty()))
+    {
+        return None;
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "scenario",
+        "algorithm",
+        "replication",
+        "at_s",
+        "node",
+        "server",
+        "state",
+        "cause",
+        "false_alarm",
+    ])
+    .expect("in-memory write");
+    for a in aggs {
+        for (i, r) in a.reps.iter().enumerate() {
+            for h in &r.health {
+                w.write_record([
+                    info.scenario.as_str(),
+                    &a.algorithm,
+                    &i.to_string(),
+                    &csv_float(h.at_s, 6),
+                    &h.node.to_string(),
+                    &h.server,
+                    h.state,
+                    h.cause,
+                    if h.false_alarm { "true" } else { "false" },
+                ])
+                .expect("in-memory write");
+            }
+        }
+    }
+    Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
+}
