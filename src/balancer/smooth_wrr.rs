@@ -1,12 +1,37 @@
-//! nginx's smooth weighted round robin: every backend gets a share of requests proportional
-//! to its weight, and the heavy backends' turns are spread out instead of bunched (weights
-//! 5,1,1 give `a a b a c a a`, not `a a a a a b c`).
+//! nginx's smooth weighted round robin with nginx's passive health checks: every backend
+//! gets a share of requests proportional to its weight, the heavy backends' turns are spread
+//! out instead of bunched (weights 5,1,1 give `a a b a c a a`, not `a a a a a b c`), and a
+//! backend whose connections fail is taken out for `fail_timeout` and ramped back in.
 //!
-//! The single step of the algorithm, [`swrr_step`], is shared with
-//! [`LeastConnections`](super::LeastConnections), which (like nginx `least_conn`) runs it
-//! over the set of backends tied for the fewest connections.
+//! nginx keeps its passive health checks (`max_fails`, `fail_timeout`) in the round-robin
+//! peer state of `src/http/ngx_http_upstream_round_robin.c`, next to the SWRR weights, and
+//! every balancer built on that state shares them. This file therefore holds both: the
+//! single SWRR step [`swrr_step`], the per-peer failure bookkeeping [`PassivePeers`] with its
+//! tunables [`PassiveChecks`], and the `weighted-round-robin` balancer that uses them.
+//! [`LeastConnections`](super::LeastConnections) (nginx `least_conn`) reuses all three: the
+//! same eligibility filter, and the SWRR step, with the same effective weights, over the
+//! backends tied for the fewest connections.
+//!
+//! **Time.** nginx stamps `checked` and `accessed` with `ngx_time()`, whole seconds, and
+//! stores `fail_timeout` in whole seconds. Here every such stamp and comparison uses `now`
+//! truncated to whole seconds (`now_s = ⌊now / 1 s⌋`), so `now − checked` is a whole number
+//! of seconds exactly as in nginx; `fail_timeout` is compared against it as a duration, so a
+//! sub-second `fail_timeout` (which nginx cannot express) behaves like a fraction of a
+//! second compared to whole-second differences.
+//!
+//! **Retries are the owner's job.** nginx retries a failed attempt on another peer within
+//! the same request (`proxy_next_upstream`, up to `proxy_next_upstream_tries`, default: the
+//! number of peers) and excludes the peers already tried with a per-request `tried` bitmap.
+//! The [`Balancer`] API has no per-request state: the owner reports each attempt's outcome
+//! with [`on_response`](Balancer::on_response) (only ever for the backend it picked) and, to
+//! retry, calls [`pick`](Balancer::pick) again; to emulate `tried` exactly it passes a view
+//! in which the backends already tried are marked unavailable (nginx skips a tried peer
+//! exactly as it skips a `down` one, without touching its weights). With the default
+//! `max_fails = 1` a failed peer is unavailable anyway, so a plain second pick gives the
+//! same answer.
 
-use super::{AlgorithmInfo, Balancer, PoolView, RequestInfo};
+use super::params::{ParamDef, ParamKind, ParamValue, Params};
+use super::{AlgorithmInfo, Backend, Balancer, Outcome, OutcomeKind, PoolView, RequestInfo};
 use crate::engine::SimTime;
 
 /// One step of smooth weighted round robin over `candidates`, given as
@@ -19,8 +44,9 @@ use crate::engine::SimTime;
 /// candidates. Every `index` must be `< current.len()`.
 ///
 /// This is the loop body of `ngx_http_upstream_get_peer` in nginx
-/// `src/http/ngx_http_upstream_round_robin.c`, without the failure bookkeeping
-/// (`effective_weight` is always the configured weight here).
+/// `src/http/ngx_http_upstream_round_robin.c`, without the failure bookkeeping: callers
+/// supply each candidate's effective weight (and recover it) through
+/// [`PassivePeers::pass`] while the iterator is consumed.
 pub(crate) fn swrr_step(
     current: &mut [i64],
     candidates: impl Iterator<Item = (usize, i64)>,
@@ -40,6 +66,319 @@ pub(crate) fn swrr_step(
     Some(b)
 }
 
+// ---------------------------------------------------------------------------------------
+// Passive health checks (max_fails / fail_timeout)
+// ---------------------------------------------------------------------------------------
+
+/// nginx's passive health check tunables: the `max_fails=` and `fail_timeout=` parameters
+/// of an upstream `server` line (parsed in `ngx_http_upstream_server`,
+/// `src/http/ngx_http_upstream.c`; applied in `ngx_http_upstream_get_peer` and
+/// `ngx_http_upstream_free_round_robin_peer`, `src/http/ngx_http_upstream_round_robin.c`).
+///
+/// Here one setting applies to every backend of the pool (nginx sets them per server).
+///
+/// **What counts as a failure.** nginx counts an attempt as failed when it ends in one of
+/// the `proxy_next_upstream` conditions; the default is `error timeout`, and `error`,
+/// `timeout` and `invalid_header` always count. This model therefore counts
+/// [`OutcomeKind::Refused`] (connect error, reset) and [`OutcomeKind::TimedOut`] (upstream
+/// timeout) and nothing else: an HTTP 5xx status is passed to the client and counted as a
+/// completion without failure, as with nginx's default configuration (counting them needs
+/// `proxy_next_upstream http_500 http_502 …`, which this model does not offer). Note that
+/// [`OutcomeKind::TimedOut`] also covers a client giving up, which nginx would not count.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PassiveChecks {
+    /// `max_fails`: failures within `fail_timeout` that make a backend unavailable for
+    /// `fail_timeout`, and the divisor of the weight lost per failure
+    /// (`effective_weight -= weight / max_fails`). `0` disables the accounting: failures
+    /// neither exclude a backend nor lower its weight. nginx default: 1.
+    pub max_fails: u32,
+    /// `fail_timeout`: both the window in which `max_fails` failures must happen and how
+    /// long the backend then stays unavailable (compared against whole seconds, see the
+    /// module documentation). nginx default: 10 s.
+    pub fail_timeout: SimTime,
+}
+
+impl Default for PassiveChecks {
+    /// nginx's defaults: `max_fails=1 fail_timeout=10s` (`ngx_http_upstream_server`).
+    fn default() -> Self {
+        PassiveChecks {
+            max_fails: 1,
+            fail_timeout: SimTime::from_secs(10),
+        }
+    }
+}
+
+impl PassiveChecks {
+    /// Reads `max_fails` and `fail_timeout` from validated [`PASSIVE_PARAMS`].
+    pub fn from_params(p: &Params) -> Self {
+        PassiveChecks {
+            max_fails: u32::try_from(p.int("max_fails")).expect("max_fails is in 0..=1_000_000"),
+            fail_timeout: p.duration("fail_timeout"),
+        }
+    }
+}
+
+/// The `[balancer]` parameters of every nginx balancer built on the round-robin peer state.
+pub(crate) const PASSIVE_PARAMS: &[ParamDef] = &[
+    ParamDef {
+        key: "max_fails",
+        kind: ParamKind::Int {
+            min: 0,
+            max: 1_000_000,
+        },
+        default: ParamValue::Int(1),
+        doc: "nginx server max_fails: connect errors/timeouts within fail_timeout that take a backend out for fail_timeout (0 = never)",
+    },
+    ParamDef {
+        key: "fail_timeout",
+        kind: ParamKind::Duration {
+            min: SimTime::MILLISECOND,
+            max: SimTime::from_secs(3600),
+        },
+        default: ParamValue::Duration(SimTime::from_secs(10)),
+        doc: "nginx server fail_timeout: the failure window and how long a failed backend stays out (whole seconds, as nginx)",
+    },
+];
+
+/// One backend's passive-check state: the fields of nginx's `ngx_http_upstream_rr_peer_t`
+/// other than `current_weight` (which the balancers keep in their own vector).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Peer {
+    /// Backend id this state belongs to.
+    pub(crate) id: u32,
+    /// `weight`: the configured weight the balancer uses (1 for unweighted variants).
+    pub(crate) weight: i64,
+    /// `effective_weight`: `weight` lowered by failures and recovered by one per pass.
+    pub(crate) effective: i64,
+    /// `fails`: failures counted since the counter was last cleared.
+    pub(crate) fails: u32,
+    /// `checked`: whole second at which the current observation window opened.
+    pub(crate) checked: u64,
+    /// `accessed`: whole second of the last failure.
+    pub(crate) accessed: u64,
+}
+
+impl Peer {
+    /// A peer as nginx creates it (`ngx_http_upstream_init_round_robin`): full effective
+    /// weight, no failures; `checked` and `accessed` zeroed like nginx's `ngx_pcalloc`ed
+    /// peers (their initial value never matters: both are set by the first failure, and
+    /// before it `fails` is 0).
+    fn fresh(id: u32, weight: i64) -> Peer {
+        Peer {
+            id,
+            weight,
+            effective: weight,
+            fails: 0,
+            checked: 0,
+            accessed: 0,
+        }
+    }
+
+    /// The configured weight changed (model rule; nginx re-creates peers on reload): keep
+    /// the failure penalty `weight − effective_weight`, so a healthy backend takes its new
+    /// weight at once and a penalised one keeps ramping.
+    fn reweight(&mut self, weight: i64) {
+        let deficit = (self.weight - self.effective).max(0);
+        self.weight = weight;
+        self.effective = (weight - deficit).max(0);
+    }
+}
+
+/// `now` in nginx's `ngx_time()` resolution: whole seconds.
+#[inline]
+pub(crate) fn whole_seconds(now: SimTime) -> u64 {
+    now.as_nanos() / SimTime::SECOND.as_nanos()
+}
+
+/// The passive-check state of a pool: one [`Peer`] per backend, indexed like the pool.
+///
+/// Keyed by backend id: when the pool changes, backends that stay keep their state (under
+/// their new index) and new ones start fresh, so health-check flaps of other backends do
+/// not erase what this load balancer learnt. Remapping reuses a spare vector, so once the
+/// pool's size has been seen no call allocates.
+#[derive(Clone, Debug)]
+pub(crate) struct PassivePeers {
+    /// The tunables.
+    config: PassiveChecks,
+    /// Use configured weights (`true`) or 1 for every backend.
+    weighted: bool,
+    /// Per-backend state, indexed like the pool it was last synced with.
+    pub(crate) peers: Vec<Peer>,
+    /// Scratch space for remapping.
+    spare: Vec<Peer>,
+}
+
+impl PassivePeers {
+    /// No peers yet; `weighted` selects configured weights or 1 for all.
+    pub(crate) fn new(config: PassiveChecks, weighted: bool) -> Self {
+        PassivePeers {
+            config,
+            weighted,
+            peers: Vec::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    /// The tunables.
+    pub(crate) fn config(&self) -> PassiveChecks {
+        self.config
+    }
+
+    #[inline]
+    fn weight_of(weighted: bool, b: &Backend) -> i64 {
+        if weighted { i64::from(b.weight) } else { 1 }
+    }
+
+    /// Brings the state in line with `pool`: remaps by id if the ids differ (dropping
+    /// departed backends, adding new ones fresh) and follows weight changes. Returns true
+    /// if the membership changed.
+    #[inline]
+    pub(crate) fn sync(&mut self, pool: &PoolView<'_>) -> bool {
+        let weighted = self.weighted;
+        let unchanged = self.peers.len() == pool.len()
+            && self
+                .peers
+                .iter()
+                .zip(pool.backends)
+                .all(|(p, b)| p.id == b.id && p.weight == Self::weight_of(weighted, b));
+        if unchanged {
+            return false;
+        }
+        self.resync(pool)
+    }
+
+    /// [`sync`](Self::sync) for a completion at `index`: only checks that backend (the
+    /// next pick checks the rest).
+    #[inline]
+    pub(crate) fn sync_at(&mut self, pool: &PoolView<'_>, index: usize) -> bool {
+        let matches =
+            |p: &Peer, b: &Backend| p.id == b.id && p.weight == Self::weight_of(self.weighted, b);
+        if self.peers.len() == pool.len()
+            && index < pool.len()
+            && matches(&self.peers[index], &pool.backends[index])
+        {
+            return false;
+        }
+        self.sync(pool)
+    }
+
+    /// The slow path of [`sync`](Self::sync): re-weights, or remaps by id.
+    #[cold]
+    fn resync(&mut self, pool: &PoolView<'_>) -> bool {
+        let weighted = self.weighted;
+        let same = self.peers.len() == pool.len()
+            && self
+                .peers
+                .iter()
+                .zip(pool.backends)
+                .all(|(p, b)| p.id == b.id);
+        if same {
+            for (p, b) in self.peers.iter_mut().zip(pool.backends) {
+                let w = Self::weight_of(weighted, b);
+                if p.weight != w {
+                    p.reweight(w);
+                }
+            }
+            return false;
+        }
+        // Merge walk: both the old state and the pool are sorted by id.
+        self.spare.clear();
+        let mut old = self.peers.iter().peekable();
+        for b in pool.backends {
+            while old.next_if(|p| p.id < b.id).is_some() {}
+            let w = Self::weight_of(weighted, b);
+            let peer = match old.next_if(|p| p.id == b.id) {
+                Some(p) => {
+                    let mut p = *p;
+                    p.reweight(w);
+                    p
+                }
+                None => Peer::fresh(b.id, w),
+            };
+            self.spare.push(peer);
+        }
+        std::mem::swap(&mut self.peers, &mut self.spare);
+        true
+    }
+
+    /// nginx's "unavailable" test (`ngx_http_upstream_get_peer`): at least `max_fails`
+    /// failures (with `max_fails > 0`) and `now − checked ≤ fail_timeout`.
+    #[inline]
+    pub(crate) fn unavailable(&self, i: usize, now_s: u64) -> bool {
+        let p = &self.peers[i];
+        self.config.max_fails > 0
+            && p.fails >= self.config.max_fails
+            && !self.window_passed(p.checked, now_s)
+    }
+
+    /// `now − since > fail_timeout`, in whole seconds of `now`.
+    #[inline]
+    fn window_passed(&self, since: u64, now_s: u64) -> bool {
+        SimTime::from_secs(now_s.saturating_sub(since)) > self.config.fail_timeout
+    }
+
+    /// Whether backend `i` of a multi-backend pool may be picked: eligible (nginx: not
+    /// `down`) and not unavailable.
+    #[inline]
+    pub(crate) fn usable(&self, i: usize, b: &Backend, now_s: u64) -> bool {
+        b.eligible() && !self.unavailable(i, now_s)
+    }
+
+    /// Backend `i` takes part in an SWRR pass: returns the effective weight it adds to its
+    /// current weight (and to the total), then recovers one unit of effective weight if it
+    /// is below the configured weight (nginx's built-in slow recovery after failures).
+    #[inline]
+    pub(crate) fn pass(&mut self, i: usize) -> i64 {
+        let p = &mut self.peers[i];
+        let e = p.effective;
+        if p.effective < p.weight {
+            p.effective += 1;
+        }
+        e
+    }
+
+    /// Backend `i` was chosen: if its window has passed, open a new one
+    /// (`if now − best.checked > fail_timeout: best.checked = now`). A success reported
+    /// afterwards then finds `accessed < checked` and clears `fails`.
+    #[inline]
+    pub(crate) fn chosen(&mut self, i: usize, now_s: u64) {
+        if self.window_passed(self.peers[i].checked, now_s) {
+            self.peers[i].checked = now_s;
+        }
+    }
+
+    /// An attempt to backend `i` completed (`ngx_http_upstream_free_round_robin_peer`);
+    /// the state must be synced with the pool `i` indexes.
+    pub(crate) fn complete(&mut self, now: SimTime, single: bool, i: usize, outcome: Outcome) {
+        let max_fails = self.config.max_fails;
+        let now_s = whole_seconds(now);
+        let p = &mut self.peers[i];
+        if single {
+            // Single peer: no accounting at all; `fails` is cleared on every completion.
+            p.fails = 0;
+            return;
+        }
+        if matches!(outcome.kind, OutcomeKind::Refused | OutcomeKind::TimedOut) {
+            // Failure (`NGX_PEER_FAILED`): count it, open a new window, and lose
+            // `weight / max_fails` of effective weight (integer division, floor at 0).
+            p.fails = p.fails.saturating_add(1);
+            p.accessed = now_s;
+            p.checked = now_s;
+            if max_fails > 0 {
+                p.effective = (p.effective - p.weight / i64::from(max_fails)).max(0);
+            }
+        } else if p.accessed < p.checked {
+            // Success after the backend was picked in a window opened after its last
+            // failure ("mark peer live if check passed"): clear the counter.
+            p.fails = 0;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The balancer
+// ---------------------------------------------------------------------------------------
+
 /// Catalogue entries of this file.
 pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
     name: "weighted-round-robin",
@@ -49,62 +388,204 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
         "nginx-wrr",
         "nginx-weighted-round-robin",
     ],
-    summary: "nginx smooth weighted round robin: weights 5,1,1 give a a b a c a a",
-    source: "nginx src/http/ngx_http_upstream_round_robin.c (ngx_http_upstream_get_peer)",
-    params: &[],
-    build: |_, _| Box::new(SmoothWeightedRoundRobin::new()),
+    summary: "nginx smooth weighted round robin: weights 5,1,1 give a a b a c a a; nginx max_fails/fail_timeout passive checks",
+    source: "nginx src/http/ngx_http_upstream_round_robin.c (ngx_http_upstream_get_peer, ngx_http_upstream_free_round_robin_peer)",
+    params: PASSIVE_PARAMS,
+    build: |p, _| {
+        Box::new(SmoothWeightedRoundRobin::with_checks(
+            PassiveChecks::from_params(p),
+        ))
+    },
 }];
 
-/// Smooth weighted round robin, as nginx does it.
+/// Smooth weighted round robin with passive health checks, as nginx does it.
 ///
-/// Follows `ngx_http_upstream_get_peer` in nginx
-/// `src/http/ngx_http_upstream_round_robin.c`: each backend keeps a `current_weight`
-/// (starting at 0) and an `effective_weight` (here always its configured weight: this
-/// model has no passive failure accounting). On each pick, every eligible backend, in pool
-/// order, adds its effective weight to its current weight; the one with the largest current
-/// weight wins (the first on ties) and has the total of the eligible weights subtracted.
-/// Weights 5,1,1 give `a a b a c a a` and then repeat; with all backends eligible the current
-/// weights always sum to zero after a pick. Ineligible backends (down, or weight 0) keep
-/// their current weight untouched until they return, as in nginx.
+/// Follows `ngx_http_upstream_get_round_robin_peer`, `ngx_http_upstream_get_peer` and
+/// `ngx_http_upstream_free_round_robin_peer` in nginx
+/// `src/http/ngx_http_upstream_round_robin.c`. Each backend keeps a `current_weight`
+/// (starting at 0) and an `effective_weight` (starting at its weight). On each pick, every
+/// eligible backend that is not *unavailable* (see below), in pool order, adds its effective
+/// weight to its current weight and to the total, and then recovers one unit of effective
+/// weight if it is below its weight; the one with the largest current weight wins (the
+/// first on ties), has the total subtracted, and opens a new observation window
+/// (`checked = now`) if its last one has expired. Weights 5,1,1 give `a a b a c a a` and
+/// then repeat; with all backends eligible and no failures the current weights sum to zero
+/// after every pick. Ineligible backends (down, or weight 0) keep their current weight
+/// untouched until they return, as in nginx.
 ///
-/// Defaults: no parameters; all current weights start at 0 and are reset to 0 whenever the
-/// pool changes (nginx resets them when the upstream is reconfigured).
-#[derive(Clone, Debug, Default)]
+/// **Passive checks** (`PassiveChecks`, nginx defaults `max_fails=1 fail_timeout=10s`):
+/// an attempt reported as [`OutcomeKind::Refused`] or [`OutcomeKind::TimedOut`] counts a
+/// failure: `fails += 1`, `accessed = checked = now`, `effective_weight -= weight /
+/// max_fails` (floor 0). A backend with `fails ≥ max_fails` is unavailable while
+/// `now − checked ≤ fail_timeout`; after that it is picked again with whatever effective
+/// weight it has left (0 with the defaults) and ramps back by one per pick pass. Any other
+/// completion (including HTTP 5xx) clears `fails` if the backend was picked in a window
+/// opened after its last failure (`accessed < checked`). Picking it after the window
+/// opens a new one (`checked = now`), so until a success clears `fails` it is unavailable
+/// again: one trial request per `fail_timeout`, as in nginx. If every eligible backend is
+/// unavailable, `pick` returns `None` (nginx answers 502 "no live upstreams"; there is no
+/// "quick recovery" since nginx 1.11.5). A pool of a single backend ignores all of this
+/// (nginx's `peers->single`): it is picked whenever it is eligible, and its `fails` is
+/// cleared on every completion. Time is nginx's whole seconds; retries are the owner's job
+/// (see the module documentation).
+///
+/// State across pool changes: the current weights are reset to 0 whenever the pool changes
+/// (nginx resets them when the upstream is reconfigured); the passive-check state is kept
+/// per backend id for the backends that stay, since the owner reports every up/down flap
+/// of any backend as a pool change.
+#[derive(Clone, Debug)]
 pub struct SmoothWeightedRoundRobin {
     /// `current_weight` per backend, indexed like the pool.
     current: Vec<i64>,
+    /// `effective_weight`, `fails`, `checked`, `accessed` per backend.
+    peers: PassivePeers,
+}
+
+impl Default for SmoothWeightedRoundRobin {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl SmoothWeightedRoundRobin {
-    /// A balancer with all current weights at zero.
+    /// A balancer with nginx's default passive checks and all current weights at zero.
     pub fn new() -> Self {
+        Self::with_checks(PassiveChecks::default())
+    }
+
+    /// A balancer with the given passive-check tunables.
+    pub fn with_checks(checks: PassiveChecks) -> Self {
         SmoothWeightedRoundRobin {
             current: Vec::new(),
+            peers: PassivePeers::new(checks, true),
         }
+    }
+
+    /// The passive-check tunables.
+    pub fn checks(&self) -> PassiveChecks {
+        self.peers.config()
     }
 
     fn reset(&mut self, len: usize) {
         self.current.clear();
         self.current.resize(len, 0);
     }
+
+    /// Syncs the per-backend state with `pool` (a pool changed without notice resets the
+    /// current weights, as a notified change does).
+    fn sync(&mut self, pool: &PoolView<'_>) {
+        if self.peers.sync(pool) || self.current.len() != pool.len() {
+            self.reset(pool.len());
+        }
+    }
 }
 
 impl Balancer for SmoothWeightedRoundRobin {
-    fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
-        if self.current.len() != pool.len() {
+    fn pick(&mut self, now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
+        self.sync(pool);
+        if pool.len() == 1 {
+            // nginx `peers->single`: no weights, no failure accounting; only `down` counts.
+            return pool.backends[0].eligible().then_some(0);
+        }
+        let now_s = whole_seconds(now);
+        let Self { current, peers } = self;
+        let candidates = pool.backends.iter().enumerate().filter_map(|(i, b)| {
+            // Skip ineligible (nginx: `down`) and unavailable backends; the others add
+            // their effective weight and recover one unit of it.
+            if peers.usable(i, b, now_s) {
+                Some((i, peers.pass(i)))
+            } else {
+                None
+            }
+        });
+        let best = swrr_step(current, candidates)?;
+        peers.chosen(best, now_s);
+        Some(best)
+    }
+
+    fn on_response(&mut self, now: SimTime, pool: &PoolView<'_>, index: usize, outcome: Outcome) {
+        if self.peers.sync_at(pool, index) {
             self.reset(pool.len());
         }
-        let candidates = pool
-            .backends
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| b.eligible())
-            .map(|(i, b)| (i, i64::from(b.weight)));
-        swrr_step(&mut self.current, candidates)
+        if index < pool.len() {
+            self.peers.complete(now, pool.len() == 1, index, outcome);
+        }
     }
 
     fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
+        self.peers.sync(pool);
         self.reset(pool.len());
+    }
+}
+
+/// Test driver for the nginx balancers' passive checks: sequential requests with nginx's
+/// retries (shared with `least_conn`'s tests).
+#[cfg(test)]
+pub(super) mod driver {
+    use super::*;
+    use crate::balancer::testutil::letter;
+
+    /// Serves one request per entry of `times`, one after another, against `backends`, where
+    /// the backends in `closed` refuse every connection (reported as
+    /// [`OutcomeKind::Refused`]) and the others answer (`Success`).
+    ///
+    /// A refused attempt is retried within the same request by picking again from a view in
+    /// which the backends this request already tried are marked unavailable: nginx's
+    /// `tried` bitmap, which skips a peer exactly like a `down` one. The request ends when a
+    /// backend answers or nothing is left to try (nginx's 502, written `-`). Returns every
+    /// attempt in order: a backend's letter for an answer, in upper case for a refusal.
+    pub(crate) fn serve(
+        lb: &mut dyn Balancer,
+        backends: &[Backend],
+        closed: &[usize],
+        times: impl IntoIterator<Item = SimTime>,
+    ) -> String {
+        let view = PoolView::new(backends);
+        let mut out = String::new();
+        for now in times {
+            let mut tried = vec![false; backends.len()];
+            for attempt in 0u8.. {
+                let masked: Vec<Backend> = backends
+                    .iter()
+                    .zip(&tried)
+                    .map(|(b, &t)| Backend {
+                        available: b.available && !t,
+                        ..*b
+                    })
+                    .collect();
+                let req = RequestInfo {
+                    attempt,
+                    ..RequestInfo::default()
+                };
+                let Some(i) = lb.pick(now, &PoolView::new(&masked), &req) else {
+                    out.push('-');
+                    break;
+                };
+                tried[i] = true;
+                if closed.contains(&i) {
+                    let refused = Outcome::of(OutcomeKind::Refused, SimTime::ZERO);
+                    lb.on_response(now, &view, i, refused);
+                    out.push(letter(Some(i)).to_ascii_uppercase());
+                } else {
+                    let ok = Outcome::of(OutcomeKind::Success, SimTime::MILLISECOND);
+                    lb.on_response(now, &view, i, ok);
+                    out.push(letter(Some(i)));
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// The backends that answered, from [`serve`]'s attempts (its lower-case letters).
+    pub(crate) fn responders(attempts: &str) -> String {
+        attempts.chars().filter(char::is_ascii_lowercase).collect()
+    }
+
+    /// `n` request times one millisecond apart from `start` (all within one nginx second
+    /// when `start` is a whole second and `n` ≤ 1000).
+    pub(crate) fn ms_from(start: SimTime, n: u64) -> impl Iterator<Item = SimTime> {
+        (0..n).map(move |k| start + SimTime::from_millis(k))
     }
 }
 
@@ -209,5 +690,376 @@ mod tests {
         assert_eq!(picks, [Some(1), Some(3), Some(1)]);
         assert_eq!(current, [10, 0, 0, 0]);
         assert_eq!(swrr_step(&mut current, std::iter::empty()), None);
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Passive checks (max_fails / fail_timeout): lb-semantics.md §1
+    // -----------------------------------------------------------------------------------
+
+    use super::driver::{ms_from, responders, serve};
+    use crate::balancer::params::ParamValue;
+    use crate::balancer::{AlgorithmSpec, OutcomeKind, lookup};
+
+    fn secs(s: u64) -> SimTime {
+        SimTime::from_secs(s)
+    }
+
+    fn outcome(kind: OutcomeKind) -> Outcome {
+        Outcome::of(kind, SimTime::MILLISECOND)
+    }
+
+    fn checks(max_fails: u32, fail_timeout: SimTime) -> PassiveChecks {
+        PassiveChecks {
+            max_fails,
+            fail_timeout,
+        }
+    }
+
+    /// [run] vector: c is a closed port, weights 1,1,1.
+    #[test]
+    fn closed_port_1_1_1() {
+        let b = weighted(&[1, 1, 1]);
+        let mut w = SmoothWeightedRoundRobin::new();
+        let attempts = serve(&mut w, &b, &[2], ms_from(SimTime::ZERO, 9));
+        // The third request tries c, is refused, and is retried on a.
+        assert_eq!(attempts, "abCabababa");
+        assert_eq!(responders(&attempts), "ababababa");
+        let c = w.peers.peers[2];
+        assert_eq!((c.fails, c.effective, c.checked, c.accessed), (1, 0, 0, 0));
+    }
+
+    /// [run] vector: c is a closed port, weights 5,1,1.
+    #[test]
+    fn closed_port_5_1_1() {
+        let b = weighted(&[5, 1, 1]);
+        let mut w = SmoothWeightedRoundRobin::new();
+        let attempts = serve(&mut w, &b, &[2], ms_from(SimTime::ZERO, 14));
+        assert_eq!(attempts, "aabaCaaaaaabaaa");
+        assert_eq!(responders(&attempts), "aabaaaaaaabaaa");
+    }
+
+    /// [run] vector: c is a closed port, weights 1,1,5: the first pick is c, it fails, the
+    /// retry inside the same request picks a, and c is then unavailable for 10 s.
+    #[test]
+    fn closed_port_1_1_5() {
+        let b = weighted(&[1, 1, 5]);
+        let mut w = SmoothWeightedRoundRobin::new();
+        let attempts = serve(&mut w, &b, &[2], ms_from(SimTime::ZERO, 8));
+        assert_eq!(attempts, "Cabababab");
+        assert_eq!(responders(&attempts), "abababab");
+        // Still out at 10.999 s (whole second 10: 10 − 0 ≤ 10)...
+        let attempts = serve(&mut w, &b, &[2], ms_from(SimTime(10_999_000_000), 1));
+        assert!(!attempts.contains('C'), "{attempts}");
+        // ... back at 11 s with effective weight 0, ramping by one per pass. Its first
+        // attempt fails again: fails = 2 and a new 10 s window opens at 11.
+        let attempts = serve(&mut w, &b, &[2], ms_from(secs(11), 20));
+        assert_eq!(attempts.matches('C').count(), 1, "{attempts}");
+        let c = w.peers.peers[2];
+        assert_eq!(
+            (c.fails, c.effective, c.checked, c.accessed),
+            (2, 0, 11, 11)
+        );
+        let attempts = serve(&mut w, &b, &[2], ms_from(secs(21), 20));
+        assert!(!attempts.contains('C'), "{attempts}");
+        let attempts = serve(&mut w, &b, &[2], ms_from(secs(22), 20));
+        assert!(attempts.contains('C'), "{attempts}");
+    }
+
+    /// [model] vector: weights 5,1,1, a fails at t=0 (its request is retried on b); at
+    /// t=11 a is back with effective weight 0 and ramps up by one per pick.
+    #[test]
+    fn recovery_after_fail_timeout_5_1_1() {
+        let b = weighted(&[5, 1, 1]);
+        let view = PoolView::new(&b);
+        let mut w = SmoothWeightedRoundRobin::new();
+        assert_eq!(serve(&mut w, &b, &[0], [SimTime::ZERO]), "Ab");
+        let a = w.peers.peers[0];
+        assert_eq!((a.fails, a.effective, a.checked, a.accessed), (1, 0, 0, 0));
+        // Excluded through t = 10 s (and 10.999 s: nginx's clock has whole seconds).
+        for t in [secs(1), secs(10), SimTime(10_999_999_999)] {
+            assert!(w.peers.unavailable(0, whole_seconds(t)), "{t}");
+        }
+        assert!(!w.peers.unavailable(0, whole_seconds(secs(11))));
+
+        let mut picks = String::new();
+        let mut effective = Vec::new();
+        let mut fails = Vec::new();
+        for _ in 0..12 {
+            let i = w.pick(secs(11), &view, &RequestInfo::default());
+            picks.push(letter(i));
+            effective.push(w.peers.peers[0].effective);
+            let ok = outcome(OutcomeKind::Success);
+            w.on_response(secs(11), &view, i.unwrap(), ok);
+            fails.push(w.peers.peers[0].fails);
+        }
+        assert_eq!(picks, "cbcaabaacaaa");
+        assert_eq!(effective, [1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5]);
+        // The first pick of a (the 4th) opens a new window (checked = 11 > accessed = 0),
+        // so its success clears `fails`.
+        assert_eq!(fails, [1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(w.peers.peers[0].checked, 11);
+    }
+
+    #[test]
+    fn max_fails_zero_never_excludes() {
+        let b = weighted(&[1, 1, 1]);
+        let mut w = SmoothWeightedRoundRobin::with_checks(checks(0, secs(10)));
+        let attempts = serve(&mut w, &b, &[2], ms_from(SimTime::ZERO, 8));
+        // c keeps its turns (and its weight); every refused request is retried.
+        assert_eq!(attempts, "abCabCabaCb");
+        let c = w.peers.peers[2];
+        // nginx still counts (and stamps) the failures, it just never acts on them.
+        assert_eq!((c.fails, c.effective), (3, 1));
+        assert!(!w.peers.unavailable(2, 0));
+    }
+
+    #[test]
+    fn single_backend_ignores_max_fails() {
+        let b = weighted(&[3]);
+        let mut w = SmoothWeightedRoundRobin::new();
+        // Refused every time, picked every time (the retry has nothing left: 502).
+        let attempts = serve(&mut w, &b, &[0], ms_from(SimTime::ZERO, 3));
+        assert_eq!(attempts, "A-A-A-");
+        let a = w.peers.peers[0];
+        assert_eq!((a.fails, a.effective), (0, 3));
+        // Only an ineligible single backend is skipped.
+        let mut down = b.clone();
+        down[0].available = false;
+        assert_eq!(sequence(&mut w, &down, 1), "-");
+    }
+
+    #[test]
+    fn a_failed_backend_left_alone_in_the_pool_is_single() {
+        let b = weighted(&[1, 1]);
+        let mut w = SmoothWeightedRoundRobin::new();
+        assert_eq!(serve(&mut w, &b, &[1], ms_from(SimTime::ZERO, 2)), "aBa");
+        assert!(w.peers.unavailable(1, 0));
+        // a leaves the pool: b is now the single peer and is picked despite its failure.
+        let only_b = [b[1]];
+        let view = PoolView::new(&only_b);
+        w.on_pool_change(SimTime::ZERO, &view);
+        assert_eq!(w.peers.peers[0].fails, 1);
+        assert_eq!(
+            w.pick(SimTime::ZERO, &view, &RequestInfo::default()),
+            Some(0)
+        );
+        // Any completion clears `fails` for a single peer (even a failure).
+        w.on_response(SimTime::ZERO, &view, 0, outcome(OutcomeKind::Refused));
+        assert_eq!(w.peers.peers[0].fails, 0);
+    }
+
+    #[test]
+    fn all_unavailable_gives_none_until_fail_timeout_passes() {
+        let b = weighted(&[1, 1]);
+        let view = PoolView::new(&b);
+        let mut w = SmoothWeightedRoundRobin::new();
+        // Both refuse: the request is a 502 after trying both.
+        assert_eq!(serve(&mut w, &b, &[0, 1], [SimTime::ZERO]), "AB-");
+        let current = w.current.clone();
+        // No quick recovery: None (nginx 502) through t = 10 s, changing nothing.
+        for t in [0, 1, 5, 10] {
+            assert_eq!(w.pick(secs(t), &view, &RequestInfo::default()), None, "{t}");
+        }
+        assert_eq!(w.current, current);
+        // At t = 11 each gets one trial request: picking it opens a new window
+        // (checked = 11) in which it is unavailable again until a success clears `fails`.
+        let mut trial = w.clone();
+        assert_eq!(sequence_at(&mut trial, &b, secs(11), 4), "ba--");
+        // With the trials answered, both are back (effective weight 0, then ramping).
+        assert_eq!(serve(&mut w, &b, &[], ms_from(secs(11), 4)), "bbab");
+        assert_eq!((w.peers.peers[0].fails, w.peers.peers[1].fails), (0, 0));
+    }
+
+    fn sequence_at(w: &mut dyn Balancer, b: &[Backend], now: SimTime, n: usize) -> String {
+        let view = PoolView::new(b);
+        (0..n)
+            .map(|_| letter(w.pick(now, &view, &RequestInfo::default())))
+            .collect()
+    }
+
+    #[test]
+    fn only_refusals_and_timeouts_count() {
+        let b = weighted(&[2, 2]);
+        let view = PoolView::new(&b);
+        let mut w = SmoothWeightedRoundRobin::new();
+        // nginx's default `proxy_next_upstream error timeout`: HTTP statuses are answers.
+        for kind in [
+            OutcomeKind::Success,
+            OutcomeKind::Status(500),
+            OutcomeKind::Status(502),
+            OutcomeKind::Status(503),
+            OutcomeKind::Status(504),
+        ] {
+            w.on_response(SimTime::ZERO, &view, 0, outcome(kind));
+            assert_eq!((w.peers.peers[0].fails, w.peers.peers[0].effective), (0, 2));
+        }
+        for (i, kind) in [(0, OutcomeKind::Refused), (1, OutcomeKind::TimedOut)] {
+            w.on_response(SimTime::ZERO, &view, i, outcome(kind));
+            assert_eq!((w.peers.peers[i].fails, w.peers.peers[i].effective), (1, 0));
+        }
+        assert_eq!(sequence(&mut w, &b, 1), "-");
+    }
+
+    #[test]
+    fn max_fails_two_window_and_weight_loss() {
+        let b = weighted(&[5, 1]);
+        let view = PoolView::new(&b);
+        let mut w = SmoothWeightedRoundRobin::with_checks(checks(2, secs(10)));
+        let refused = outcome(OutcomeKind::Refused);
+        let ok = outcome(OutcomeKind::Success);
+        // First failure: effective 5 − 5/2 = 3; one failure of two, still available.
+        w.on_response(SimTime::ZERO, &view, 0, refused);
+        let a = w.peers.peers[0];
+        assert_eq!((a.fails, a.effective), (1, 3));
+        assert!(!w.peers.unavailable(0, 0));
+        // A success inside the window (accessed = checked = 0) does not clear the count.
+        assert_eq!(w.pick(secs(1), &view, &RequestInfo::default()), Some(0));
+        w.on_response(secs(1), &view, 0, ok);
+        assert_eq!(w.peers.peers[0].fails, 1);
+        // The second failure makes a unavailable until its window (from t = 2) passes.
+        w.on_response(secs(2), &view, 0, refused);
+        let a = w.peers.peers[0];
+        assert_eq!((a.fails, a.checked, a.accessed), (2, 2, 2));
+        assert!(w.peers.unavailable(0, 12));
+        assert_eq!(sequence_at(&mut w, &b, secs(12), 3), "bbb");
+        assert!(!w.peers.unavailable(0, 13));
+        // Picked at 13: a new window opens, and a success clears the count.
+        let mut picked_a = false;
+        for _ in 0..10 {
+            let i = w.pick(secs(13), &view, &RequestInfo::default()).unwrap();
+            w.on_response(secs(13), &view, i, ok);
+            picked_a |= i == 0;
+            if picked_a {
+                break;
+            }
+        }
+        assert!(picked_a);
+        assert_eq!((w.peers.peers[0].checked, w.peers.peers[0].fails), (13, 0));
+    }
+
+    #[test]
+    fn late_success_does_not_revive_and_weight_floors_at_zero() {
+        let b = weighted(&[1, 1, 1]);
+        let view = PoolView::new(&b);
+        let mut w = SmoothWeightedRoundRobin::new();
+        // Two requests in flight to a; both fail: effective 1 − 1 − 1 floors at 0.
+        w.on_response(SimTime::ZERO, &view, 0, outcome(OutcomeKind::TimedOut));
+        w.on_response(SimTime::ZERO, &view, 0, outcome(OutcomeKind::Refused));
+        assert_eq!((w.peers.peers[0].fails, w.peers.peers[0].effective), (2, 0));
+        // A third request, sent before the failures, succeeds at t = 3: it was not picked
+        // in a new window (accessed = checked), so a stays out.
+        w.on_response(secs(3), &view, 0, outcome(OutcomeKind::Success));
+        assert_eq!(w.peers.peers[0].fails, 2);
+        assert_eq!(sequence_at(&mut w, &b, secs(3), 4), "bcbc");
+    }
+
+    #[test]
+    fn fail_timeout_compares_whole_seconds() {
+        let b = weighted(&[1, 1]);
+        let view = PoolView::new(&b);
+        let mut w = SmoothWeightedRoundRobin::with_checks(checks(1, SimTime::from_millis(1500)));
+        // Fails at 0.9 s: stamped 0. At 1.999 s the difference is 1 s ≤ 1.5 s: still out;
+        // at 2.0 s it is 2 s > 1.5 s: back.
+        w.on_response(
+            SimTime::from_millis(900),
+            &view,
+            0,
+            outcome(OutcomeKind::Refused),
+        );
+        assert_eq!(w.peers.peers[0].checked, 0);
+        assert!(
+            w.peers
+                .unavailable(0, whole_seconds(SimTime::from_millis(1999)))
+        );
+        assert!(!w.peers.unavailable(0, whole_seconds(secs(2))));
+    }
+
+    #[test]
+    fn passive_state_survives_pool_changes_by_id() {
+        let b = weighted(&[5, 1, 1]);
+        let mut w = SmoothWeightedRoundRobin::new();
+        assert_eq!(serve(&mut w, &b, &[0], [SimTime::ZERO]), "Ab");
+        // b (id 1) leaves, id 5 joins: a keeps its failure, id 5 starts fresh, and the
+        // current weights are reset.
+        let mut next = weighted(&[5, 1, 2]);
+        next[1].id = 2;
+        next[2].id = 5;
+        w.on_pool_change(secs(1), &PoolView::new(&next));
+        assert_eq!(w.current, [0, 0, 0]);
+        let ids: Vec<u32> = w.peers.peers.iter().map(|p| p.id).collect();
+        assert_eq!(ids, [0, 2, 5]);
+        assert_eq!((w.peers.peers[0].fails, w.peers.peers[0].effective), (1, 0));
+        assert_eq!(w.peers.peers[2], Peer::fresh(5, 2));
+        assert_eq!(sequence_at(&mut w, &next, secs(1), 3), "cbc");
+        // a is re-weighted 5 → 8: it keeps its penalty of 5 (effective 3); c, healthy,
+        // takes its new weight at once.
+        next[0].weight = 8;
+        next[1].weight = 4;
+        w.on_pool_change(secs(1), &PoolView::new(&next));
+        assert_eq!(w.peers.peers[0].effective, 3);
+        assert_eq!(w.peers.peers[1].effective, 4);
+        // a leaves and returns: fresh.
+        w.on_pool_change(secs(1), &PoolView::new(&next[1..]));
+        w.on_pool_change(secs(1), &PoolView::new(&next));
+        assert_eq!(w.peers.peers[0], Peer::fresh(0, 8));
+    }
+
+    #[test]
+    fn unannounced_pool_change_remaps_by_id() {
+        let b = weighted(&[1, 1, 1]);
+        let mut w = SmoothWeightedRoundRobin::new();
+        assert_eq!(serve(&mut w, &b, &[1], ms_from(SimTime::ZERO, 2)), "aBc");
+        // Same length, a replaced by id 9 at the end, with no on_pool_change: b (now index
+        // 0) is still out.
+        let mut shifted = weighted(&[1, 1, 1]);
+        shifted[0].id = 1;
+        shifted[1].id = 2;
+        shifted[2].id = 9;
+        assert_eq!(sequence_at(&mut w, &shifted, SimTime::ZERO, 4), "bcbc");
+        // A response is mapped by the pool it comes with.
+        let view = PoolView::new(&shifted);
+        w.on_response(SimTime::ZERO, &view, 2, outcome(OutcomeKind::Refused));
+        assert_eq!(w.peers.peers[2].id, 9);
+        assert_eq!(w.peers.peers[2].fails, 1);
+    }
+
+    #[test]
+    fn parameters_are_nginx_defaults() {
+        let info = lookup("weighted-round-robin").unwrap();
+        let defaults = Params::defaults(info.params);
+        assert_eq!(
+            PassiveChecks::from_params(&defaults),
+            PassiveChecks::default()
+        );
+        assert_eq!(PassiveChecks::default(), checks(1, secs(10)));
+        // Default parameters keep the plain name.
+        assert_eq!(
+            AlgorithmSpec::named("weighted-round-robin").unwrap().name(),
+            "weighted-round-robin"
+        );
+        let max_fails = &info.params[0];
+        assert!(max_fails.check(ParamValue::Int(0)).is_ok());
+        assert!(max_fails.check(ParamValue::Int(1_000_001)).is_err());
+        let fail_timeout = &info.params[1];
+        assert!(
+            fail_timeout
+                .check(ParamValue::Duration(SimTime::ZERO))
+                .is_err()
+        );
+        assert!(fail_timeout.check(ParamValue::Duration(secs(3600))).is_ok());
+        assert!(
+            fail_timeout
+                .check(ParamValue::Duration(secs(3601)))
+                .is_err()
+        );
+        let mut p = defaults.clone();
+        p.set("max_fails", ParamValue::Int(3));
+        p.set("fail_timeout", ParamValue::Duration(secs(30)));
+        assert_eq!(PassiveChecks::from_params(&p), checks(3, secs(30)));
+        let spec = AlgorithmSpec::new(info, p, None);
+        assert_eq!(
+            spec.name(),
+            "weighted-round-robin(max_fails=3,fail_timeout=30s)"
+        );
     }
 }
