@@ -176,8 +176,12 @@ pub enum OutcomeKind {
     Status(u16),
     /// The connection was refused or reset: a fast, hard failure (a crashed server).
     Refused,
-    /// No answer in time: the load balancer's upstream timeout, or the client gave up.
+    /// No answer within the load balancer's upstream timeout.
     TimedOut,
+    /// The client gave up (or the request was otherwise abandoned) before any answer: no
+    /// verdict on the server. nginx does not count it as an upstream failure, nor does
+    /// Envoy's outlier detection.
+    Cancelled,
 }
 
 impl Outcome {

@@ -84,7 +84,7 @@ pub(crate) fn swrr_step(
 /// timeout) and nothing else: an HTTP 5xx status is passed to the client and counted as a
 /// completion without failure, as with nginx's default configuration (counting them needs
 /// `proxy_next_upstream http_500 http_502 …`, which this model does not offer). Note that
-/// [`OutcomeKind::TimedOut`] also covers a client giving up, which nginx would not count.
+/// A client giving up arrives as [`OutcomeKind::Cancelled`], which nginx does not count.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct PassiveChecks {
     /// `max_fails`: failures within `fail_timeout` that make a backend unavailable for

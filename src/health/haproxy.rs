@@ -48,6 +48,7 @@ impl Observe {
     pub fn classify(self, kind: OutcomeKind) -> Option<bool> {
         match self {
             Observe::None => None,
+            _ if kind == OutcomeKind::Cancelled => None,
             Observe::Layer4 => Some(matches!(
                 kind,
                 OutcomeKind::Success | OutcomeKind::Status(_)
@@ -56,6 +57,7 @@ impl Observe {
                 OutcomeKind::Success => true,
                 OutcomeKind::Status(s) => (100..=499).contains(&s) || s == 501 || s == 505,
                 OutcomeKind::Refused | OutcomeKind::TimedOut => false,
+                OutcomeKind::Cancelled => return None,
             }),
         }
     }

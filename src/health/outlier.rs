@@ -369,6 +369,9 @@ impl OutlierDetector {
     /// (consecutive-error detection). Responses to ejected hosts (panic routing) still
     /// count.
     pub fn on_response(&mut self, now: SimTime, host: usize, kind: OutcomeKind) {
+        if kind == OutcomeKind::Cancelled {
+            return; // the client gave up: no verdict on the host
+        }
         if self.config.split_external_local_origin_errors {
             // `putResultWithLocalExternalSplit`: a response means the connection worked
             // (LocalOriginConnectSuccess, then the status); refusals and timeouts are
@@ -385,6 +388,7 @@ impl OutlierDetector {
                 OutcomeKind::Refused | OutcomeKind::TimedOut => {
                     self.local_origin_failure(now, host);
                 }
+                OutcomeKind::Cancelled => {}
             }
         } else {
             // `putResultNoLocalExternalSplit` / `resultToHttpCode`: connect failure → 503,
@@ -394,6 +398,7 @@ impl OutlierDetector {
                 OutcomeKind::Status(s) => s,
                 OutcomeKind::Refused => 503,
                 OutcomeKind::TimedOut => 504,
+                OutcomeKind::Cancelled => return,
             };
             self.put_http_status(now, host, status);
         }

@@ -1311,11 +1311,8 @@ impl<'c> World<'c> {
 
     /// The load balancer gives up on attempt `a`: it stops counting it; whatever the server
     /// still does with it is wasted. An attempt that nothing will ever answer is freed now.
-    fn orphan(&mut self, a: u32) {
-        let outcome = Outcome::of(
-            OutcomeKind::TimedOut,
-            self.now - self.atts[a as usize].dispatched,
-        );
+    fn orphan(&mut self, a: u32, kind: OutcomeKind) {
+        let outcome = Outcome::of(kind, self.now - self.atts[a as usize].dispatched);
         self.lb_done(a, outcome);
         self.atts[a as usize].creq = NONE;
         if self.atts[a as usize].phase == Phase::Lost {
@@ -1329,7 +1326,7 @@ impl<'c> World<'c> {
             return;
         }
         let c = at.creq;
-        self.orphan(a);
+        self.orphan(a, OutcomeKind::TimedOut);
         self.creqs[c as usize].attempt = NONE;
         self.retry_or_fail(c, ErrorCause::UpstreamTimeout);
     }
@@ -1340,7 +1337,7 @@ impl<'c> World<'c> {
             return; // already answered
         }
         if r.attempt != NONE {
-            self.orphan(r.attempt);
+            self.orphan(r.attempt, OutcomeKind::Cancelled);
         }
         self.fail(c, ErrorCause::Timeout);
     }
