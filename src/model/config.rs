@@ -62,6 +62,9 @@ pub struct ActiveHealth {
     pub check: CheckType,
     /// Server time to answer an HTTP probe (scaled by a slow failure).
     pub probe_time: SimTime,
+    /// Probability that a probe or its answer is lost on a noisy network (the checker then
+    /// times it out).
+    pub loss: f64,
 }
 
 /// Whose active checker.

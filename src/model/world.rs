@@ -426,8 +426,7 @@ pub struct World<'c> {
     outlier_due: Vec<SimTime>,
     /// Ejected by outlier detection, `[node * n + server]`.
     ejected: Vec<bool>,
-    /// Per node: the cluster has seen traffic (Envoy's no-traffic intervals).
-    traffic_seen: Vec<bool>,
+
     rng_probes: SimRng,
     health_log: Vec<HealthEvent>,
 }
@@ -603,7 +602,7 @@ impl<'c> World<'c> {
             outliers: Vec::new(),
             outlier_due: Vec::new(),
             ejected: Vec::new(),
-            traffic_seen: vec![false; cfg.lb.nodes as usize],
+
             rng_probes: stream("health/probes"),
             health_log: Vec::new(),
         };
@@ -624,6 +623,12 @@ impl<'c> World<'c> {
                             Box::new(EnvoyChecker::new(c.clone(), SimTime::ZERO, rng))
                         }
                     };
+                    let mut c = c;
+                    // The simulated cluster serves traffic from the start, so Envoy's
+                    // no-traffic intervals do not apply (HAProxy ignores this without observe).
+                    if matches!(h.style, ActiveStyle::Envoy(_)) {
+                        c.observe_traffic(SimTime::ZERO, true);
+                    }
                     w.health_up[node * n + id] = c.is_up();
                     w.checkers.push(c);
                 }
@@ -1281,27 +1286,16 @@ impl<'c> World<'c> {
         self.health_feedback(at.node as usize, at.server as usize, outcome);
     }
 
-    /// Passive health: HAProxy `observe`, Envoy outlier detection and "has seen traffic".
+    /// Passive health from live traffic: HAProxy `observe` and Envoy outlier detection.
     #[inline]
     fn health_feedback(&mut self, node: usize, server: usize, outcome: Outcome) {
         let n = self.servers.len();
-        if let Some(h) = &self.cfg.health.active {
-            match &h.style {
-                ActiveStyle::Haproxy(c) => {
-                    if let Some(ok) = c.observe.classify(outcome.kind) {
-                        self.checkers[node * n + server].observe_traffic(self.now, ok);
-                        self.drive_checker(node * n + server);
-                    }
-                }
-                ActiveStyle::Envoy(_) => {
-                    if !self.traffic_seen[node] {
-                        self.traffic_seen[node] = true;
-                        for id in 0..n {
-                            self.checkers[node * n + id].observe_traffic(self.now, true);
-                        }
-                    }
-                }
-            }
+        if let Some(h) = &self.cfg.health.active
+            && let ActiveStyle::Haproxy(c) = &h.style
+            && let Some(ok) = c.observe.classify(outcome.kind)
+        {
+            self.checkers[node * n + server].observe_traffic(self.now, ok);
+            self.drive_checker(node * n + server);
         }
         if !self.outliers.is_empty() {
             self.outliers[node].on_response(self.now, server, outcome.kind);
@@ -1521,6 +1515,9 @@ impl<'c> World<'c> {
             _ => SimTime::ZERO,
         };
         let check = self.cfg.health.active.as_ref()?;
+        if check.loss > 0.0 && self.rng_probes.next_f64() < check.loss {
+            return None;
+        }
         let srv = &self.servers[server];
         if srv.partitioned {
             return None;

@@ -1738,11 +1738,11 @@ impl Reader<'_> {
                 } else if let Some(i) = name
                     .strip_prefix(&format!("{}-", g.name))
                     .and_then(|i| i.parse::<u32>().ok())
+                    && i >= 1
+                    && i <= g.count + g.spare
                 {
-                    if i >= 1 && i <= g.count + g.spare {
-                        ids.push(lo + i - 1);
-                        found = true;
-                    }
+                    ids.push(lo + i - 1);
+                    found = true;
                 }
                 lo += g.count + g.spare;
             }
@@ -1806,7 +1806,7 @@ impl Reader<'_> {
                     .map(|s| (s, v.span())),
                 None => Some(("haproxy".to_string(), 0..0)),
             };
-            let common = ["style", "check", "probe_time", "timeout"];
+            let common = ["style", "check", "probe_time", "timeout", "loss"];
             let haproxy_keys = [
                 "inter",
                 "fastinter",
@@ -2043,12 +2043,22 @@ impl Reader<'_> {
                 }
                 None => None,
             };
-            match (style, check, probe_time) {
-                (Some(style), Some(check), Some(probe_time)) => {
+            let loss = match at.t.get("loss") {
+                Some(v) => {
+                    self.cx
+                        .number("health.active.loss", v, "a probability from 0 to 1", |x| {
+                            (0.0..=1.0).contains(&x)
+                        })
+                }
+                None => Some(0.0),
+            };
+            match (style, check, probe_time, loss) {
+                (Some(style), Some(check), Some(probe_time), Some(loss)) => {
                     cfg.active = Some(ActiveHealth {
                         style,
                         check,
                         probe_time,
+                        loss,
                     })
                 }
                 _ => ok = false,
@@ -2087,16 +2097,15 @@ impl Reader<'_> {
             allowed.extend(durs);
             allowed.extend(bools);
             self.cx.check_keys(pt, &allowed);
-            match pt.t.get("mode") {
-                Some(m) => match self.cx.string("health.passive.mode", m).as_deref() {
+            if let Some(m) = pt.t.get("mode") {
+                match self.cx.string("health.passive.mode", m).as_deref() {
                     Some("outlier") => {}
                     Some(other) => {
                         self.cx.err_hint("health.passive.mode", &m.span(), format!("expected \"outlier\" (Envoy outlier detection), found \"{other}\""), Some("nginx's max_fails/fail_timeout are parameters of the nginx algorithms in [balancer]".into()));
                         ok = false;
                     }
                     None => ok = false,
-                },
-                None => {}
+                }
             }
             let mut c = OutlierConfig::default();
             for key in ints {

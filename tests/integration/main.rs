@@ -8,6 +8,7 @@ mod accounting;
 mod cli;
 mod errors;
 mod failures;
+mod health;
 mod lab;
 mod lab_scenarios;
 mod mutation;
