@@ -1967,7 +1967,7 @@ impl<'c> World<'c> {
     }
 
     /// Failover rows (per fault and node) and the health time series.
-    fn failover_rows(&self, _v: &[f64]) -> (Vec<FailoverRow>, Vec<HealthRow>) {
+    fn failover_rows(&self) -> (Vec<FailoverRow>, Vec<HealthRow>) {
         let names = self.cfg.server_names();
         let kind_name = |spec: usize| match self.cfg.failures[spec].kind {
             FailureKind::Crash => "crash",
@@ -2137,8 +2137,7 @@ impl<'c> World<'c> {
         if !remaps.is_empty() {
             v[M::KeysRemapped as usize] = 100.0 * remaps.iter().sum::<f64>() / remaps.len() as f64;
         }
-        let (failovers, health) = self.failover_rows(&v);
-        let mut v = v;
+        let (failovers, health) = self.failover_rows();
         let detections: Vec<f64> = failovers
             .iter()
             .filter(|f| f.detected_s.is_finite())

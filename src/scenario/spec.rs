@@ -1796,9 +1796,7 @@ impl Reader<'_> {
         }
         if let Some(v) = t.t.get("active") {
             let path = "health.active";
-            let Some(at) = self.cx.table(path, v) else {
-                return None;
-            };
+            let at = self.cx.table(path, v)?;
             let style = match at.t.get("style") {
                 Some(v) => self
                     .cx
