@@ -51,6 +51,32 @@ pub struct HealthConfig {
     /// Envoy panic threshold in percent: when fewer than this share of a node's servers is
     /// healthy, it balances over all of them, healthy or not. 0 = off.
     pub panic_threshold: f64,
+    /// Slow start: a server coming back into rotation ramps its weight up.
+    pub slow_start: Option<SlowStart>,
+}
+
+/// Slow start after a server comes (back) into rotation.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct SlowStart {
+    /// Ramp length (HAProxy `slowstart`, Envoy `slow_start_window`).
+    pub window: SimTime,
+    /// Whose ramp.
+    pub style: SlowStartStyle,
+}
+
+/// The two slow-start ramps.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum SlowStartStyle {
+    /// HAProxy: `eweight = uweight · ⌊(16·t + S)/S⌋ / 16`, t and S in whole seconds: 1/16 of
+    /// the weight at once, then linearly to full.
+    Haproxy,
+    /// Envoy: `w · max((t/S)^(1/aggression), min_weight_percent)`.
+    Envoy {
+        /// Curve shape (1.0 = linear).
+        aggression: f64,
+        /// Floor, in percent of the weight.
+        min_weight_percent: f64,
+    },
 }
 
 /// Active health checking.

@@ -47,7 +47,7 @@ use crate::metrics::{
 use super::cache::Lru;
 use super::config::{
     ActiveStyle, ChangeAction, CheckType, FailureKind, FailureTiming, LbView, Load, RateSchedule,
-    SessionState, WorldConfig,
+    SessionState, SlowStartStyle, WorldConfig,
 };
 use super::dist::Dist;
 use super::population::{Population, ZipfIndex};
@@ -130,6 +130,8 @@ enum Ev {
     },
     /// Node `node`'s outlier detector ticks.
     OutlierTick { node: u32 },
+    /// Slow-start weights are recomputed (every second while a server ramps up).
+    SlowStartTick,
 }
 
 /// What a server's answer says.
@@ -429,6 +431,9 @@ pub struct World<'c> {
 
     rng_probes: SimRng,
     health_log: Vec<HealthEvent>,
+    /// When each `[node * n + server]` came back into rotation (slow start), or MAX.
+    ramp_since: Vec<SimTime>,
+    slow_tick_armed: bool,
 }
 
 impl<'c> World<'c> {
@@ -605,10 +610,13 @@ impl<'c> World<'c> {
 
             rng_probes: stream("health/probes"),
             health_log: Vec::new(),
+            ramp_since: Vec::new(),
+            slow_tick_armed: false,
         };
         let n = w.servers.len();
         let nodes = cfg.lb.nodes as usize;
         w.open_fault = vec![NONE; n];
+        w.ramp_since = vec![SimTime::MAX; n * nodes];
         w.health_up = vec![true; n * nodes];
         w.ejected = vec![false; n * nodes];
         if let Some(h) = &cfg.health.active {
@@ -660,6 +668,70 @@ impl<'c> World<'c> {
             && ((self.health_up[i] && !self.ejected[i]) || self.in_panic(node))
     }
 
+    /// The weight node `node`'s balancers see for server `id`. With slow start configured,
+    /// weights run at 16× scale (HAProxy's BE_WEIGHT_SCALE) so a ramping server can carry a
+    /// fraction of its weight; ratios between servers are unchanged.
+    fn weight(&self, node: usize, id: usize) -> u32 {
+        let w = self.cfg.groups[self.servers[id].group].weight;
+        let Some(ss) = self.cfg.health.slow_start else {
+            return w;
+        };
+        let base = w.saturating_mul(16);
+        let since = self.ramp_since[node * self.servers.len() + id];
+        if since == SimTime::MAX || base == 0 {
+            return base;
+        }
+        let t = self.now - since;
+        if t >= ss.window {
+            return base;
+        }
+        match ss.style {
+            SlowStartStyle::Haproxy => {
+                let (t, s) = (
+                    t.as_nanos() / 1_000_000_000,
+                    (ss.window.as_nanos() / 1_000_000_000).max(1),
+                );
+                let steps = ((16 * t + s) / s).min(16) as u32;
+                (w.saturating_mul(steps)).max(1)
+            }
+            SlowStartStyle::Envoy {
+                aggression,
+                min_weight_percent,
+            } => {
+                let f = (t.as_secs_f64() / ss.window.as_secs_f64()).max(1e-3);
+                let factor = f
+                    .powf(1.0 / aggression)
+                    .max(min_weight_percent / 100.0)
+                    .min(1.0);
+                ((f64::from(base) * factor).round() as u32).max(1)
+            }
+        }
+    }
+
+    /// Server `id` comes back into rotation on node `node`: start its slow-start ramp.
+    fn start_ramp(&mut self, node: usize, id: usize) {
+        if self.cfg.health.slow_start.is_none() {
+            return;
+        }
+        self.ramp_since[node * self.servers.len() + id] = self.now;
+        self.arm_slow_tick();
+    }
+
+    /// Keeps a one-second tick running while any server ramps up.
+    fn arm_slow_tick(&mut self) {
+        let Some(ss) = self.cfg.health.slow_start else {
+            return;
+        };
+        let ramping = self
+            .ramp_since
+            .iter()
+            .any(|&t| t != SimTime::MAX && self.now - t < ss.window);
+        if ramping && !self.slow_tick_armed {
+            self.slow_tick_armed = true;
+            self.q.push(self.now + SimTime::SECOND, Ev::SlowStartTick);
+        }
+    }
+
     /// Envoy's panic mode for node `node`: healthy members below the panic threshold.
     fn in_panic(&self, node: usize) -> bool {
         let threshold = self.cfg.health.panic_threshold;
@@ -697,7 +769,7 @@ impl<'c> World<'c> {
                     pos[id] = backends.len() as u32;
                     backends.push(Backend {
                         id: id as u32,
-                        weight: self.cfg.groups[s.group].weight,
+                        weight: self.weight(node, id),
                         in_flight: if reported {
                             self.reported[id]
                         } else {
@@ -723,9 +795,11 @@ impl<'c> World<'c> {
             for bi in 0..self.routes[ri].backends.len() {
                 let id = self.routes[ri].backends[bi].id as usize;
                 let a = self.available(node, id);
+                let w = self.weight(node, id);
                 let b = &mut self.routes[ri].backends[bi];
-                if b.available != a {
+                if b.available != a || b.weight != w {
                     b.available = a;
+                    b.weight = w;
                     changed = true;
                 }
             }
@@ -899,6 +973,11 @@ impl<'c> World<'c> {
                     self.outliers[node as usize].handle_timeout(self.now);
                     self.drain_outlier(node as usize);
                 }
+            }
+            Ev::SlowStartTick => {
+                self.slow_tick_armed = false;
+                self.refresh_availability();
+                self.arm_slow_tick();
             }
             Ev::DrainCut { server, epoch } => {
                 let s = &self.servers[server as usize];
@@ -1485,6 +1564,9 @@ impl<'c> World<'c> {
                     if self.health_up[idx] != up {
                         self.health_up[idx] = up;
                         self.log_health(node, server, up, "active");
+                        if up {
+                            self.start_ramp(node, server);
+                        }
                         changed = true;
                     }
                     if up && !self.outliers.is_empty() {
@@ -1564,6 +1646,9 @@ impl<'c> World<'c> {
             if host < n && self.ejected[node * n + host] != eject {
                 self.ejected[node * n + host] = eject;
                 self.log_health(node, host, !eject, "outlier");
+                if !eject {
+                    self.start_ramp(node, host);
+                }
                 changed = true;
             }
         }
@@ -1775,6 +1860,11 @@ impl<'c> World<'c> {
                 s.member = true;
                 s.ever_member = true;
                 s.member_since = now;
+                if self.cfg.health.slow_start.is_some() {
+                    for node in 0..self.cfg.lb.nodes as usize {
+                        self.ramp_since[node * self.servers.len() + id] = now;
+                    }
+                }
             } else {
                 // A server taken out of the pool is shut down: its cache is gone.
                 s.member = false;
@@ -1785,6 +1875,7 @@ impl<'c> World<'c> {
             }
         }
         self.rebuild_routes();
+        self.arm_slow_tick();
         let after = if keyed { self.probe_map() } else { Vec::new() };
         let sticky = self.routes.iter().any(|r| r.sticky);
         let live = self.cookies.iter().filter(|&&c| c != NONE).count();

@@ -18,6 +18,7 @@ use crate::model::{
     Load, MembershipChange, PopulationConfig, RatePoint, RateSchedule, RetryBudget,
     ServerGroupConfig, SessionConfig, SessionState, WorldConfig,
 };
+use crate::model::{SlowStart, SlowStartStyle};
 
 use super::doc::{Cx, SET_MARK, Tbl, V, join};
 use super::error::{Origin, Problem, ScenarioError, did_you_mean};
@@ -1781,7 +1782,7 @@ impl Reader<'_> {
         };
         let t = self.cx.table("health", v)?;
         self.cx
-            .check_keys(t, &["active", "passive", "panic_threshold"]);
+            .check_keys(t, &["active", "passive", "panic_threshold", "slow_start"]);
         let mut ok = true;
         if let Some(v) = t.t.get("panic_threshold") {
             match self.cx.number(
@@ -1792,6 +1793,73 @@ impl Reader<'_> {
             ) {
                 Some(x) => cfg.panic_threshold = x,
                 None => ok = false,
+            }
+        }
+        if let Some(v) = t.t.get("slow_start") {
+            let path = "health.slow_start";
+            let st = self.cx.table(path, v)?;
+            self.cx
+                .check_keys(st, &["window", "style", "aggression", "min_weight_percent"]);
+            let window = self
+                .cx
+                .require(st, "window", "the ramp length, like \"30s\"")
+                .and_then(|v| self.cx.duration(&join(path, "window"), v));
+            let style = match st.t.get("style") {
+                Some(v) => self
+                    .cx
+                    .string(&join(path, "style"), v)
+                    .map(|s| (s, v.span())),
+                None => Some(("haproxy".to_string(), 0..0)),
+            };
+            let aggression = match st.t.get("aggression") {
+                Some(v) => self.cx.number(
+                    &join(path, "aggression"),
+                    v,
+                    "a number above 0 (1.0 = linear)",
+                    |x| x > 0.0 && x <= 100.0,
+                ),
+                None => Some(1.0),
+            };
+            let min_pct = match st.t.get("min_weight_percent") {
+                Some(v) => self.cx.number(
+                    &join(path, "min_weight_percent"),
+                    v,
+                    "a percentage from 0 to 100",
+                    |x| (0.0..=100.0).contains(&x),
+                ),
+                None => Some(10.0),
+            };
+            let style = match (style, aggression, min_pct) {
+                (Some((s, _)), _, _) if s == "haproxy" => Some(SlowStartStyle::Haproxy),
+                (Some((s, _)), Some(aggression), Some(min_weight_percent)) if s == "envoy" => {
+                    Some(SlowStartStyle::Envoy {
+                        aggression,
+                        min_weight_percent,
+                    })
+                }
+                (Some((s, span)), _, _) if s != "envoy" => {
+                    self.cx.err(
+                        &join(path, "style"),
+                        &span,
+                        format!("expected \"haproxy\" or \"envoy\", found \"{s}\""),
+                    );
+                    None
+                }
+                _ => None,
+            };
+            match (window, style) {
+                (Some(window), Some(style)) if window > SimTime::ZERO => {
+                    cfg.slow_start = Some(SlowStart { window, style })
+                }
+                (Some(_), Some(_)) => {
+                    self.cx.err(
+                        &join(path, "window"),
+                        &span_of(st),
+                        "expected a positive duration",
+                    );
+                    ok = false;
+                }
+                _ => ok = false,
             }
         }
         if let Some(v) = t.t.get("active") {

@@ -215,3 +215,42 @@ fn aggressive_checks_flap_on_a_noisy_network() {
     // fall 3 needs three consecutive losses: 0.05³ per probe ≈ 0.06 per run.
     assert!(relaxed.iter().all(|&x| x <= 1.0), "{relaxed:?}");
 }
+
+/// HAProxy slow start: after recovery a server's weight climbs from 1/16 to full over the
+/// window (⌊(16t + S)/S⌋/16 per whole second t). Over a 10 s window its average factor is
+/// (1+2+4+5+7+9+10+12+13+15)/160 = 0.4875, so at 25 req/s the returning server gets about
+/// 10 · 25 · (1 − 0.4875) ≈ 128 fewer requests than without slow start.
+#[test]
+fn slow_start_ramps_a_recovered_server() {
+    let web2 = |slow: &str| {
+        let s = scenario(
+            "kind = \"crash\"",
+            &format!(
+                "[health.active]\ninter = \"1s\"\n{slow}\n[balancer]\nalgorithm = \"weighted-round-robin\"\nmax_fails = 0"
+            ),
+            4,
+        );
+        let a = run(&parse(&s).unwrap());
+        a.reps
+            .iter()
+            .map(|r| {
+                r.servers
+                    .iter()
+                    .find(|s| s.name == "web-2")
+                    .unwrap()
+                    .requests as f64
+            })
+            .collect::<Vec<_>>()
+    };
+    let plain = web2("");
+    let ramped = web2("[health.slow_start]\nwindow = \"10s\"\nstyle = \"haproxy\"");
+    for (p, r) in plain.iter().zip(&ramped) {
+        let deficit = p - r;
+        // Same arrivals in both runs; smooth WRR turns weights into exact shares, so the
+        // deficit is close to its expectation (the ramp's start is within the second).
+        assert!(
+            (deficit - 128.0).abs() < 30.0,
+            "deficit {deficit} ({p} → {r})"
+        );
+    }
+}
