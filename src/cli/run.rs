@@ -257,8 +257,12 @@ fn execute(
     let algorithms: Vec<String> = variants.iter().map(|v| v.label.clone()).collect();
     let file_s = file.display().to_string();
 
-    let mut out_files: Vec<(&str, String)> =
-        vec![("summary.csv", summary.clone()), ("servers.csv", servers)];
+        let mut out_files: Vec<(&str, String)> = vec![
+        ("summary.csv", summary.clone()),
+        ("servers.csv", servers),
+        ("latency.csv", csv_out::latency_csv(&info, &agg)),
+        ("timeseries.csv", csv_out::timeseries_csv(&info, &agg)),
+    ];
     if let Some(ch) = csv_out::changes_csv(&info, &agg) {
         out_files.push(("changes.csv", ch));
     }
@@ -275,8 +279,9 @@ fn execute(
             command: &command_line(),
             scenario_file: &file_s,
             scenario_hash: s.hash,
-            algorithms: &algorithms,
+                        algorithms: &algorithms,
             files: &names,
+            parameters: &c.set,
         },
     );
     files::write_results(&dir, &out_files, &manifest)?;

@@ -41,7 +41,7 @@ use crate::balancer::{Backend, Balancer, Outcome, OutcomeKind, PoolView, Request
 use crate::engine::{EventQueue, SeedTree, SimRng, SimTime};
 use crate::metrics::imbalance::imbalance;
 use crate::metrics::{
-    ChangeRow, ErrorCause, FailoverRow, HealthRow, M, N_CAUSES, N_METRICS, RepResult, ServerRow,
+    Bucket, ChangeRow, ErrorCause, FailoverRow, HealthRow, M, N_CAUSES, N_METRICS, RepResult, ServerRow,
 };
 
 use super::cache::Lru;
@@ -432,9 +432,23 @@ pub struct World<'c> {
     rng_probes: SimRng,
     health_log: Vec<HealthEvent>,
     /// When each `[node * n + server]` came back into rotation (slow start), or MAX.
-    ramp_since: Vec<SimTime>,
+        ramp_since: Vec<SimTime>,
     slow_tick_armed: bool,
+    /// Time-series bucket width.
+    bucket_ns: u64,
+    /// Per bucket: completions and errors.
+    ts_done: Vec<u32>,
+    ts_errors: Vec<u32>,
+    /// Per bucket: a coarse log histogram of latencies (`TS_BINS` bins) for its p99.
+    ts_bins: Vec<u32>,
 }
+
+/// Log-spaced latency bins per time bucket: 1 µs to 1 h, about 9% wide each.
+const TS_BINS: usize = 256;
+const TS_LO_NS: f64 = 1e3;
+const TS_HI_NS: f64 = 3.6e12;
+/// At most this many time buckets (at least 1 s wide each).
+const TS_MAX_BUCKETS: u64 = 2000;
 
 impl<'c> World<'c> {
     /// Builds replication `replication` of `cfg` with randomness from `seeds`.
@@ -610,9 +624,20 @@ impl<'c> World<'c> {
 
             rng_probes: stream("health/probes"),
             health_log: Vec::new(),
-            ramp_since: Vec::new(),
+                        ramp_since: Vec::new(),
             slow_tick_armed: false,
+            bucket_ns: 0,
+            ts_done: Vec::new(),
+            ts_errors: Vec::new(),
+            ts_bins: Vec::new(),
         };
+        let d = cfg.duration.as_nanos();
+        let per_bucket = d.div_ceil(TS_MAX_BUCKETS).max(1_000_000_000);
+        w.bucket_ns = per_bucket.div_ceil(1_000_000_000) * 1_000_000_000;
+        let n_buckets = d.div_ceil(w.bucket_ns).max(1) as usize;
+        w.ts_done = vec![0; n_buckets];
+        w.ts_errors = vec![0; n_buckets];
+        w.ts_bins = vec![0; n_buckets * TS_BINS];
         let n = w.servers.len();
         let nodes = cfg.lb.nodes as usize;
         w.open_fault = vec![NONE; n];
@@ -1441,9 +1466,20 @@ impl<'c> World<'c> {
         }
     }
 
+        /// The time bucket of `now`.
+    #[inline]
+    fn bucket(&self) -> usize {
+        ((self.now.as_nanos() / self.bucket_ns) as usize).min(self.ts_done.len() - 1)
+    }
+
     fn complete(&mut self, c: u32) {
         let r = self.creqs[c as usize];
         self.all.completed += 1;
+        let b = self.bucket();
+        self.ts_done[b] += 1;
+        let lat = (self.now - r.issued).as_nanos() as f64;
+        let bin = (((lat.max(TS_LO_NS) / TS_LO_NS).ln() / (TS_HI_NS / TS_LO_NS).ln()) * TS_BINS as f64) as usize;
+        self.ts_bins[b * TS_BINS + bin.min(TS_BINS - 1)] += 1;
         if r.issued >= self.cfg.warmup {
             self.measured.completed += 1;
             let lat = (self.now - r.issued).as_nanos();
@@ -1454,9 +1490,11 @@ impl<'c> World<'c> {
         self.user_next(r.user);
     }
 
-    fn fail(&mut self, c: u32, cause: ErrorCause) {
+        fn fail(&mut self, c: u32, cause: ErrorCause) {
         let r = self.creqs[c as usize];
         self.all.failed[cause.index()] += 1;
+        let b = self.bucket();
+        self.ts_errors[b] += 1;
         if r.issued >= self.cfg.warmup {
             self.measured.failed[cause.index()] += 1;
         }
@@ -2057,6 +2095,43 @@ impl<'c> World<'c> {
         Ok(self.result(out_measured))
     }
 
+    /// The time buckets: throughput, errors and p99 per bucket.
+    fn timeseries(&self) -> Vec<Bucket> {
+        let width = self.bucket_ns as f64 * 1e-9;
+        let end = self.cfg.duration.as_secs_f64();
+        (0..self.ts_done.len())
+            .map(|b| {
+                let t = b as f64 * width;
+                let w = width.min(end - t).max(1e-9);
+                let bins = &self.ts_bins[b * TS_BINS..(b + 1) * TS_BINS];
+                let n: u64 = bins.iter().map(|&x| u64::from(x)).sum();
+                let p99_ms = if n == 0 {
+                    f64::NAN
+                } else {
+                    let target = (0.99 * n as f64).ceil() as u64;
+                    let mut acc = 0u64;
+                    let mut bin = TS_BINS - 1;
+                    for (i, &x) in bins.iter().enumerate() {
+                        acc += u64::from(x);
+                        if acc >= target {
+                            bin = i;
+                            break;
+                        }
+                    }
+                    // The bin's upper edge.
+                    TS_LO_NS * (TS_HI_NS / TS_LO_NS).powf((bin + 1) as f64 / TS_BINS as f64) * 1e-6
+                };
+                Bucket {
+                    t_s: t,
+                    width_s: width,
+                    throughput_rps: f64::from(self.ts_done[b]) / w,
+                    errors_per_s: f64::from(self.ts_errors[b]) / w,
+                    p99_ms,
+                }
+            })
+            .collect()
+    }
+
     /// Failover rows (per fault and node) and the health time series.
     fn failover_rows(&self) -> (Vec<FailoverRow>, Vec<HealthRow>) {
         let names = self.cfg.server_names();
@@ -2248,13 +2323,15 @@ impl<'c> World<'c> {
         v[M::SentToFailed as usize] = self.faults.iter().map(|f| f.sent as f64).sum();
         v[M::FalseEjections as usize] =
             self.health_log.iter().filter(|e| e.false_alarm).count() as f64;
-        RepResult {
-            values: v,
-            servers,
-            changes: self.changes.clone(),
-            failovers,
-            health,
-        }
+                let latency_curve = if self.latency.is_empty() {
+            vec![f64::NAN; crate::metrics::curve_quantiles().len()]
+        } else {
+            crate::metrics::curve_quantiles()
+                .iter()
+                .map(|&q| if q >= 1.0 { self.latency.max() } else { self.latency.value_at_quantile(q) } as f64 * 1e-6)
+                .collect()
+        };
+        RepResult { values: v, servers, changes: self.changes.clone(), failovers, health, latency_curve, timeseries: self.timeseries() }
     }
 }
 

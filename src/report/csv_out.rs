@@ -274,3 +274,51 @@ pub fn health_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
     }
     Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
 }
+
+/// Renders `latency.csv`: the latency percentile curve at [`curve_quantiles`] per
+/// replication (`stat = value`) and aggregated (`mean`, `ci95_lo`, `ci95_hi`).
+///
+/// [`curve_quantiles`]: crate::metrics::curve_quantiles
+pub fn latency_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
+    let qs = crate::metrics::curve_quantiles();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["scenario", "algorithm", "stat", "replication", "quantile", "latency_ms"]).expect("in-memory write");
+    for a in aggs {
+        for (i, r) in a.reps.iter().enumerate() {
+            for (q, v) in qs.iter().zip(&r.latency_curve) {
+                w.write_record([info.scenario.as_str(), &a.algorithm, "value", &i.to_string(), &format!("{q:.6}"), &csv_float(*v, 6)]).expect("in-memory write");
+            }
+        }
+        for stat in ["mean", "ci95_lo", "ci95_hi"] {
+            for (q, e) in qs.iter().zip(&a.latency_curve) {
+                w.write_record([info.scenario.as_str(), &a.algorithm, stat, "", &format!("{q:.6}"), &csv_float(stat_of(e, stat), 6)]).expect("in-memory write");
+            }
+        }
+    }
+    String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv")
+}
+
+/// Renders `timeseries.csv`: per replication and time bucket, throughput, errors per second
+/// and p99 latency.
+pub fn timeseries_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["scenario", "algorithm", "replication", "t_s", "bucket_s", "throughput_rps", "errors_per_s", "p99_ms"]).expect("in-memory write");
+    for a in aggs {
+        for (i, r) in a.reps.iter().enumerate() {
+            for b in &r.timeseries {
+                w.write_record([
+                    info.scenario.as_str(),
+                    &a.algorithm,
+                    &i.to_string(),
+                    &csv_float(b.t_s, 3),
+                    &csv_float(b.width_s, 3),
+                    &csv_float(b.throughput_rps, 6),
+                    &csv_float(b.errors_per_s, 6),
+                    &csv_float(b.p99_ms, 6),
+                ])
+                .expect("in-memory write");
+            }
+        }
+    }
+    String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv")
+}

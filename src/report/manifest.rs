@@ -13,8 +13,10 @@ pub struct ManifestExtra<'a> {
     pub scenario_hash: u64,
     /// Algorithms in the results.
     pub algorithms: &'a [String],
-    /// Files in the directory (besides the manifest).
+        /// Files in the directory (besides the manifest).
     pub files: &'a [&'a str],
+    /// The `--set` overrides applied to the scenario.
+    pub parameters: &'a [String],
 }
 
 fn q(s: &str) -> String {
@@ -29,6 +31,7 @@ pub fn manifest_toml(info: &RunInfo, x: &ManifestExtra<'_>) -> String {
          lblab_version = {}\n\
          command = {}\n\
          scenario = {}\n\
+         description = {}\n\
          scenario_file = {}\n\
          scenario_hash = \"fnv1a64:{:016x}\"\n\
          seed = {}\n\
@@ -36,10 +39,12 @@ pub fn manifest_toml(info: &RunInfo, x: &ManifestExtra<'_>) -> String {
          duration_s = {}\n\
          warmup_s = {}\n\
          algorithms = [{}]\n\
-         files = [{}]\n",
+         files = [{}]\n\
+         parameters = [{}]\n",
         q(env!("CARGO_PKG_VERSION")),
         q(x.command),
         q(&info.scenario),
+        q(&info.description),
         q(x.scenario_file),
         x.scenario_hash,
         info.seed,
@@ -48,5 +53,6 @@ pub fn manifest_toml(info: &RunInfo, x: &ManifestExtra<'_>) -> String {
         info.warmup_s,
         list(&mut x.algorithms.iter().map(|a| q(a))),
         list(&mut x.files.iter().map(|f| q(f))),
+        list(&mut x.parameters.iter().map(|p| q(p))),
     )
 }
