@@ -156,6 +156,9 @@ struct CompareArgs {
     /// Algorithms to compare (default: the scenario's [compare] algorithms).
     #[arg(long, value_delimiter = ',', value_name = "A,B,..")]
     algorithms: Vec<String>,
+        /// The variant the others are compared with, pair by pair (default: the first).
+    #[arg(long, value_name = "LABEL")]
+    baseline: Option<String>,
     /// Vary one scenario key instead of (or crossed with) the algorithm, e.g.
     /// --axis sessions.state=server,shared,token or --axis clients.rate=500/s,900/s.
     #[arg(long, value_name = "KEY=V1,V2,..")]

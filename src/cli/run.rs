@@ -103,7 +103,7 @@ pub(super) fn run(a: RunArgs) -> Result<(), CliError> {
         world: s.world.clone(),
         sets: alg_sets,
     }];
-    execute(&a.common, &a.common.file, &s, &variants, "run")
+    execute(&a.common, &a.common.file, &s, &variants, "run", None)
 }
 
 /// The override that makes `name` the algorithm: it replaces the whole `[balancer]` table,
@@ -218,17 +218,17 @@ pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
         }
         seen.push(&v.label);
     }
-    execute(&a.common, file, &s, &variants, "compare")
+    if let Some(b) = &a.baseline {
+        if !variants.iter().any(|v| &v.label == b) {
+            let labels: Vec<&str> = variants.iter().map(|v| v.label.as_str()).collect();
+            return Err(CliError::Input(format!("lblab: --baseline {b} is not one of the variants: {}", labels.join(", "))));
+        }
+    }
+    execute(&a.common, file, &s, &variants, "compare", a.baseline.as_deref())
 }
 
 /// Runs the variants, writes the results directory and prints the summary.
-fn execute(
-    c: &CommonArgs,
-    file: &Path,
-    s: &Scenario,
-    variants: &[Variant],
-    what: &str,
-) -> Result<(), CliError> {
+fn execute(c: &CommonArgs, file: &Path, s: &Scenario, variants: &[Variant], what: &str, baseline: Option<&str>) -> Result<(), CliError> {
     let progress = !c.quiet && std::io::stderr().is_terminal();
     let worlds: Vec<WorldConfig> = variants.iter().map(|v| v.world.clone()).collect();
     let results = replicate(&worlds, s.seed, s.replications, c.jobs, progress).map_err(|(w, r, e)| {
@@ -269,8 +269,12 @@ fn execute(
     if let Some(f) = csv_out::failovers_csv(&info, &agg) {
         out_files.push(("failovers.csv", f));
     }
-    if let Some(h) = csv_out::health_csv(&info, &agg) {
+        if let Some(h) = csv_out::health_csv(&info, &agg) {
         out_files.push(("health.csv", h));
+    }
+    let base = if agg.len() > 1 { agg.iter().find(|a| Some(a.algorithm.as_str()) == baseline).or(agg.first()) } else { None };
+    if let Some(b) = base {
+        out_files.push(("paired.csv", crate::report::paired::paired_csv(&info, b, &agg)));
     }
     let names: Vec<&str> = out_files.iter().map(|(n, _)| *n).collect();
     let manifest = manifest_toml(
@@ -291,6 +295,9 @@ fn execute(
     match c.format {
         Format::Table => {
             let mut t = table::render(&info, &agg);
+            if let Some(b) = base {
+                t.push_str(&crate::report::paired::render(b, &agg));
+            }
             t.push_str(&format!(
                 "\nresults: {}/ ({}, manifest.toml)\n",
                 dir.display(),

@@ -6,6 +6,7 @@
 pub mod csv_out;
 pub mod json;
 pub mod manifest;
+pub mod paired;
 pub mod table;
 
 /// What a report is about: the scenario facts printed in headers and manifests.
