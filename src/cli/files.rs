@@ -19,7 +19,7 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> CliError {
     CliError::Input(format!("lblab: cannot {what} {}: {e}", path.display()))
 }
 
-fn write_atomic(path: &Path, contents: &str) -> Result<(), CliError> {
+pub(crate) fn write_atomic(path: &Path, contents: &str) -> Result<(), CliError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -8,6 +8,7 @@
 mod bench;
 mod files;
 mod run;
+mod sweep;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -59,6 +60,12 @@ enum Cmd {
     /// Run the same workload under several algorithms (common random numbers: every
     /// algorithm sees the same arrivals and service times) and print them side by side.
     Compare(CompareArgs),
+    /// Run a grid of scenario parameters (e.g. --param clients.rate=100/s..1000/s:100/s)
+    /// crossed with algorithms; one CSV row per point × algorithm × replication plus
+    /// aggregates. --shard k/n runs a slice for a cluster; `lblab merge` joins the slices.
+    Sweep(sweep::SweepArgs),
+    /// Merge the results directories of a sharded sweep into the unsharded result.
+    Merge(sweep::MergeArgs),
     /// Check scenario files and report every problem with its file, line and key path.
     Validate {
         /// Scenario files to check.
@@ -156,7 +163,7 @@ struct CompareArgs {
     /// Algorithms to compare (default: the scenario's [compare] algorithms).
     #[arg(long, value_delimiter = ',', value_name = "A,B,..")]
     algorithms: Vec<String>,
-        /// The variant the others are compared with, pair by pair (default: the first).
+    /// The variant the others are compared with, pair by pair (default: the first).
     #[arg(long, value_name = "LABEL")]
     baseline: Option<String>,
     /// Vary one scenario key instead of (or crossed with) the algorithm, e.g.
@@ -191,6 +198,8 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
     match cli.cmd {
         Cmd::Run(a) => run::run(a),
         Cmd::Compare(a) => run::compare(a),
+        Cmd::Sweep(a) => sweep::sweep(a),
+        Cmd::Merge(a) => sweep::merge(a),
         Cmd::Validate { files, set } => run::validate(&files, &set),
         Cmd::List { what } => list(what),
         Cmd::Bench(a) => bench::bench(a),

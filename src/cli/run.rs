@@ -83,7 +83,7 @@ pub(crate) fn run_info(s: &Scenario) -> RunInfo {
     }
 }
 
-fn command_line() -> String {
+pub(crate) fn command_line() -> String {
     std::env::args()
         .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
         .collect::<Vec<_>>()
@@ -108,7 +108,7 @@ pub(super) fn run(a: RunArgs) -> Result<(), CliError> {
 
 /// The override that makes `name` the algorithm: it replaces the whole `[balancer]` table,
 /// so parameters written for the scenario's own algorithm do not leak into another.
-fn replace_balancer(name: &str) -> String {
+pub(crate) fn replace_balancer(name: &str) -> String {
     format!(
         "balancer={{ algorithm = {} }}",
         toml::Value::String(name.to_string())
@@ -221,14 +221,31 @@ pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
     if let Some(b) = &a.baseline {
         if !variants.iter().any(|v| &v.label == b) {
             let labels: Vec<&str> = variants.iter().map(|v| v.label.as_str()).collect();
-            return Err(CliError::Input(format!("lblab: --baseline {b} is not one of the variants: {}", labels.join(", "))));
+            return Err(CliError::Input(format!(
+                "lblab: --baseline {b} is not one of the variants: {}",
+                labels.join(", ")
+            )));
         }
     }
-    execute(&a.common, file, &s, &variants, "compare", a.baseline.as_deref())
+    execute(
+        &a.common,
+        file,
+        &s,
+        &variants,
+        "compare",
+        a.baseline.as_deref(),
+    )
 }
 
 /// Runs the variants, writes the results directory and prints the summary.
-fn execute(c: &CommonArgs, file: &Path, s: &Scenario, variants: &[Variant], what: &str, baseline: Option<&str>) -> Result<(), CliError> {
+fn execute(
+    c: &CommonArgs,
+    file: &Path,
+    s: &Scenario,
+    variants: &[Variant],
+    what: &str,
+    baseline: Option<&str>,
+) -> Result<(), CliError> {
     let progress = !c.quiet && std::io::stderr().is_terminal();
     let worlds: Vec<WorldConfig> = variants.iter().map(|v| v.world.clone()).collect();
     let results = replicate(&worlds, s.seed, s.replications, c.jobs, progress).map_err(|(w, r, e)| {
@@ -257,7 +274,7 @@ fn execute(c: &CommonArgs, file: &Path, s: &Scenario, variants: &[Variant], what
     let algorithms: Vec<String> = variants.iter().map(|v| v.label.clone()).collect();
     let file_s = file.display().to_string();
 
-        let mut out_files: Vec<(&str, String)> = vec![
+    let mut out_files: Vec<(&str, String)> = vec![
         ("summary.csv", summary.clone()),
         ("servers.csv", servers),
         ("latency.csv", csv_out::latency_csv(&info, &agg)),
@@ -269,12 +286,21 @@ fn execute(c: &CommonArgs, file: &Path, s: &Scenario, variants: &[Variant], what
     if let Some(f) = csv_out::failovers_csv(&info, &agg) {
         out_files.push(("failovers.csv", f));
     }
-        if let Some(h) = csv_out::health_csv(&info, &agg) {
+    if let Some(h) = csv_out::health_csv(&info, &agg) {
         out_files.push(("health.csv", h));
     }
-    let base = if agg.len() > 1 { agg.iter().find(|a| Some(a.algorithm.as_str()) == baseline).or(agg.first()) } else { None };
+    let base = if agg.len() > 1 {
+        agg.iter()
+            .find(|a| Some(a.algorithm.as_str()) == baseline)
+            .or(agg.first())
+    } else {
+        None
+    };
     if let Some(b) = base {
-        out_files.push(("paired.csv", crate::report::paired::paired_csv(&info, b, &agg)));
+        out_files.push((
+            "paired.csv",
+            crate::report::paired::paired_csv(&info, b, &agg),
+        ));
     }
     let names: Vec<&str> = out_files.iter().map(|(n, _)| *n).collect();
     let manifest = manifest_toml(
@@ -283,7 +309,7 @@ fn execute(c: &CommonArgs, file: &Path, s: &Scenario, variants: &[Variant], what
             command: &command_line(),
             scenario_file: &file_s,
             scenario_hash: s.hash,
-                        algorithms: &algorithms,
+            algorithms: &algorithms,
             files: &names,
             parameters: &c.set,
         },

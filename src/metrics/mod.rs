@@ -142,7 +142,7 @@ pub struct RepResult {
     pub changes: Vec<ChangeRow>,
     /// One row per injected fault and load balancer node.
     pub failovers: Vec<FailoverRow>,
-        /// Every change of a server's health as a node saw it, in time order.
+    /// Every change of a server's health as a node saw it, in time order.
     pub health: Vec<HealthRow>,
     /// Latency (ms) at each of [`curve_quantiles`], from the replication's histogram
     /// (NaN without completions).
@@ -169,7 +169,9 @@ pub struct Bucket {
 /// The quantiles of the latency curve (`latency.csv`): `1 − 10^(−i/10)` for i = 0..=50
 /// (0 … 0.99999), then 1 (the maximum): even steps on a "nines" axis.
 pub fn curve_quantiles() -> Vec<f64> {
-    let mut q: Vec<f64> = (0..=50).map(|i| 1.0 - 10f64.powf(-(i as f64) / 10.0)).collect();
+    let mut q: Vec<f64> = (0..=50)
+        .map(|i| 1.0 - 10f64.powf(-(i as f64) / 10.0))
+        .collect();
     q.push(1.0);
     q
 }
@@ -271,7 +273,7 @@ pub struct Aggregate {
     pub reps: Vec<RepResult>,
     /// One estimate per metric, in [`METRICS`] order.
     pub metrics: Vec<stats::Estimate>,
-        /// Per server: estimates of (requests, share, busy seconds, utilization, rejected).
+    /// Per server: estimates of (requests, share, busy seconds, utilization, rejected).
     pub servers: Vec<ServerAggregate>,
     /// Per quantile of [`curve_quantiles`]: the latency estimate (ms).
     pub latency_curve: Vec<stats::Estimate>,
@@ -326,10 +328,23 @@ impl Aggregate {
                 }
             })
             .collect();
-                let latency_curve = (0..curve_quantiles().len())
-            .map(|q| stats::estimate(&reps.iter().map(|r| r.latency_curve.get(q).copied().unwrap_or(f64::NAN)).collect::<Vec<_>>()))
+        let latency_curve = (0..curve_quantiles().len())
+            .map(|q| {
+                stats::estimate(
+                    &reps
+                        .iter()
+                        .map(|r| r.latency_curve.get(q).copied().unwrap_or(f64::NAN))
+                        .collect::<Vec<_>>(),
+                )
+            })
             .collect();
-        Aggregate { algorithm, reps, metrics, servers, latency_curve }
+        Aggregate {
+            algorithm,
+            reps,
+            metrics,
+            servers,
+            latency_curve,
+        }
     }
 
     /// The estimate of metric `m`.

@@ -41,7 +41,8 @@ use crate::balancer::{Backend, Balancer, Outcome, OutcomeKind, PoolView, Request
 use crate::engine::{EventQueue, SeedTree, SimRng, SimTime};
 use crate::metrics::imbalance::imbalance;
 use crate::metrics::{
-    Bucket, ChangeRow, ErrorCause, FailoverRow, HealthRow, M, N_CAUSES, N_METRICS, RepResult, ServerRow,
+    Bucket, ChangeRow, ErrorCause, FailoverRow, HealthRow, M, N_CAUSES, N_METRICS, RepResult,
+    ServerRow,
 };
 
 use super::cache::Lru;
@@ -432,7 +433,7 @@ pub struct World<'c> {
     rng_probes: SimRng,
     health_log: Vec<HealthEvent>,
     /// When each `[node * n + server]` came back into rotation (slow start), or MAX.
-        ramp_since: Vec<SimTime>,
+    ramp_since: Vec<SimTime>,
     slow_tick_armed: bool,
     /// Time-series bucket width.
     bucket_ns: u64,
@@ -624,7 +625,7 @@ impl<'c> World<'c> {
 
             rng_probes: stream("health/probes"),
             health_log: Vec::new(),
-                        ramp_since: Vec::new(),
+            ramp_since: Vec::new(),
             slow_tick_armed: false,
             bucket_ns: 0,
             ts_done: Vec::new(),
@@ -1466,7 +1467,7 @@ impl<'c> World<'c> {
         }
     }
 
-        /// The time bucket of `now`.
+    /// The time bucket of `now`.
     #[inline]
     fn bucket(&self) -> usize {
         ((self.now.as_nanos() / self.bucket_ns) as usize).min(self.ts_done.len() - 1)
@@ -1478,7 +1479,8 @@ impl<'c> World<'c> {
         let b = self.bucket();
         self.ts_done[b] += 1;
         let lat = (self.now - r.issued).as_nanos() as f64;
-        let bin = (((lat.max(TS_LO_NS) / TS_LO_NS).ln() / (TS_HI_NS / TS_LO_NS).ln()) * TS_BINS as f64) as usize;
+        let bin = (((lat.max(TS_LO_NS) / TS_LO_NS).ln() / (TS_HI_NS / TS_LO_NS).ln())
+            * TS_BINS as f64) as usize;
         self.ts_bins[b * TS_BINS + bin.min(TS_BINS - 1)] += 1;
         if r.issued >= self.cfg.warmup {
             self.measured.completed += 1;
@@ -1490,7 +1492,7 @@ impl<'c> World<'c> {
         self.user_next(r.user);
     }
 
-        fn fail(&mut self, c: u32, cause: ErrorCause) {
+    fn fail(&mut self, c: u32, cause: ErrorCause) {
         let r = self.creqs[c as usize];
         self.all.failed[cause.index()] += 1;
         let b = self.bucket();
@@ -2323,7 +2325,7 @@ impl<'c> World<'c> {
         v[M::SentToFailed as usize] = self.faults.iter().map(|f| f.sent as f64).sum();
         v[M::FalseEjections as usize] =
             self.health_log.iter().filter(|e| e.false_alarm).count() as f64;
-                let latency_curve = if self.latency.is_empty() {
+        let latency_curve = if self.latency.is_empty() {
             vec![f64::NAN; crate::metrics::curve_quantiles().len()]
         } else {
             crate::metrics::curve_quantiles()
@@ -2331,7 +2333,15 @@ impl<'c> World<'c> {
                 .map(|&q| if q >= 1.0 { self.latency.max() } else { self.latency.value_at_quantile(q) } as f64 * 1e-6)
                 .collect()
         };
-        RepResult { values: v, servers, changes: self.changes.clone(), failovers, health, latency_curve, timeseries: self.timeseries() }
+        RepResult {
+            values: v,
+            servers,
+            changes: self.changes.clone(),
+            failovers,
+            health,
+            latency_curve,
+            timeseries: self.timeseries(),
+        }
     }
 }
 

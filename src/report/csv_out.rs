@@ -282,16 +282,40 @@ pub fn health_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
 pub fn latency_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
     let qs = crate::metrics::curve_quantiles();
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["scenario", "algorithm", "stat", "replication", "quantile", "latency_ms"]).expect("in-memory write");
+    w.write_record([
+        "scenario",
+        "algorithm",
+        "stat",
+        "replication",
+        "quantile",
+        "latency_ms",
+    ])
+    .expect("in-memory write");
     for a in aggs {
         for (i, r) in a.reps.iter().enumerate() {
             for (q, v) in qs.iter().zip(&r.latency_curve) {
-                w.write_record([info.scenario.as_str(), &a.algorithm, "value", &i.to_string(), &format!("{q:.6}"), &csv_float(*v, 6)]).expect("in-memory write");
+                w.write_record([
+                    info.scenario.as_str(),
+                    &a.algorithm,
+                    "value",
+                    &i.to_string(),
+                    &format!("{q:.6}"),
+                    &csv_float(*v, 6),
+                ])
+                .expect("in-memory write");
             }
         }
         for stat in ["mean", "ci95_lo", "ci95_hi"] {
             for (q, e) in qs.iter().zip(&a.latency_curve) {
-                w.write_record([info.scenario.as_str(), &a.algorithm, stat, "", &format!("{q:.6}"), &csv_float(stat_of(e, stat), 6)]).expect("in-memory write");
+                w.write_record([
+                    info.scenario.as_str(),
+                    &a.algorithm,
+                    stat,
+                    "",
+                    &format!("{q:.6}"),
+                    &csv_float(stat_of(e, stat), 6),
+                ])
+                .expect("in-memory write");
             }
         }
     }
@@ -302,7 +326,17 @@ pub fn latency_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
 /// and p99 latency.
 pub fn timeseries_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["scenario", "algorithm", "replication", "t_s", "bucket_s", "throughput_rps", "errors_per_s", "p99_ms"]).expect("in-memory write");
+    w.write_record([
+        "scenario",
+        "algorithm",
+        "replication",
+        "t_s",
+        "bucket_s",
+        "throughput_rps",
+        "errors_per_s",
+        "p99_ms",
+    ])
+    .expect("in-memory write");
     for a in aggs {
         for (i, r) in a.reps.iter().enumerate() {
             for b in &r.timeseries {
@@ -318,6 +352,50 @@ pub fn timeseries_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
                 ])
                 .expect("in-memory write");
             }
+        }
+    }
+    String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv")
+}
+
+/// The header of `sweep.csv`: like `summary.csv` with the point index and one column per
+/// swept key after the algorithm.
+pub fn sweep_header(keys: &[String]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut h = vec!["scenario".to_string(), "algorithm".into(), "point".into()];
+    h.extend(keys.iter().cloned());
+    h.extend(["stat".to_string(), "replication".into()]);
+    h.extend(METRICS.iter().map(|m| m.key.to_string()));
+    w.write_record(&h).expect("in-memory write");
+    String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv")
+}
+
+/// The rows of one sweep point (no header): per algorithm, one row per replication and the
+/// aggregated rows, as in `summary.csv`.
+pub fn sweep_rows(info: &RunInfo, point: usize, values: &[String], aggs: &[Aggregate]) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    let lead = |alg: &str, stat: &str, rep: String| {
+        let mut row = vec![info.scenario.clone(), alg.to_string(), point.to_string()];
+        row.extend(values.iter().cloned());
+        row.extend([stat.to_string(), rep]);
+        row
+    };
+    for a in aggs {
+        for (i, r) in a.reps.iter().enumerate() {
+            let mut row = lead(&a.algorithm, "value", i.to_string());
+            row.extend(
+                METRICS
+                    .iter()
+                    .zip(&r.values)
+                    .map(|(m, v)| csv_float(*v, decimals(m.decimals))),
+            );
+            w.write_record(&row).expect("in-memory write");
+        }
+        for stat in STATS {
+            let mut row = lead(&a.algorithm, stat, String::new());
+            row.extend(a.metrics.iter().map(|e| csv_float(stat_of(e, stat), 6)));
+            w.write_record(&row).expect("in-memory write");
         }
     }
     String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv")

@@ -13,7 +13,7 @@ pub struct ManifestExtra<'a> {
     pub scenario_hash: u64,
     /// Algorithms in the results.
     pub algorithms: &'a [String],
-        /// Files in the directory (besides the manifest).
+    /// Files in the directory (besides the manifest).
     pub files: &'a [&'a str],
     /// The `--set` overrides applied to the scenario.
     pub parameters: &'a [String],

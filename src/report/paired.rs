@@ -25,16 +25,41 @@ pub fn paired(baseline: &Aggregate, variant: &Aggregate) -> Vec<PairedDiff> {
         .iter()
         .enumerate()
         .map(|(m, def)| {
-            let pairs: Vec<(f64, f64)> = baseline.reps.iter().zip(&variant.reps).map(|(b, v)| (b.values[m], v.values[m])).collect();
+            let pairs: Vec<(f64, f64)> = baseline
+                .reps
+                .iter()
+                .zip(&variant.reps)
+                .map(|(b, v)| (b.values[m], v.values[m]))
+                .collect();
             let diffs: Vec<f64> = pairs.iter().map(|(b, v)| v - b).collect();
-            let rels: Vec<f64> = pairs.iter().map(|(b, v)| if *b != 0.0 { 100.0 * (v - b) / b } else { f64::NAN }).collect();
-            PairedDiff { metric: def, diff: estimate(&diffs), rel_pct: estimate(&rels) }
+            let rels: Vec<f64> = pairs
+                .iter()
+                .map(|(b, v)| {
+                    if *b != 0.0 {
+                        100.0 * (v - b) / b
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect();
+            PairedDiff {
+                metric: def,
+                diff: estimate(&diffs),
+                rel_pct: estimate(&rels),
+            }
         })
         .collect()
 }
 
 /// The metrics shown in the terminal's paired section.
-pub const HEADLINE: [&str; 6] = ["throughput_rps", "error_rate_pct", "latency_mean_ms", "latency_p50_ms", "latency_p99_ms", "latency_p999_ms"];
+pub const HEADLINE: [&str; 6] = [
+    "throughput_rps",
+    "error_rate_pct",
+    "latency_mean_ms",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "latency_p999_ms",
+];
 
 /// "41.2% ± 3.9% lower" (or "higher"), or "same" when the interval is all zero.
 pub fn phrase(d: &PairedDiff) -> String {
@@ -48,13 +73,28 @@ pub fn phrase(d: &PairedDiff) -> String {
         return "same".into();
     }
     let dir = if e.mean < 0.0 { "lower" } else { "higher" };
-    if e.ci95.is_finite() { format!("{:.1}% ± {:.1}% {dir}", e.mean.abs(), e.ci95) } else { format!("{:.1}% {dir}", e.mean.abs()) }
+    if e.ci95.is_finite() {
+        format!("{:.1}% ± {:.1}% {dir}", e.mean.abs(), e.ci95)
+    } else {
+        format!("{:.1}% {dir}", e.mean.abs())
+    }
 }
 
 /// Renders `paired.csv`: every metric of every variant against the baseline.
 pub fn paired_csv(info: &RunInfo, baseline: &Aggregate, aggs: &[Aggregate]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["scenario", "baseline", "algorithm", "metric", "n", "diff_mean", "diff_ci95_half", "rel_pct_mean", "rel_pct_ci95_half"]).expect("in-memory write");
+    w.write_record([
+        "scenario",
+        "baseline",
+        "algorithm",
+        "metric",
+        "n",
+        "diff_mean",
+        "diff_ci95_half",
+        "rel_pct_mean",
+        "rel_pct_ci95_half",
+    ])
+    .expect("in-memory write");
     for a in aggs.iter().filter(|a| a.algorithm != baseline.algorithm) {
         for d in paired(baseline, a) {
             w.write_record([
@@ -76,7 +116,10 @@ pub fn paired_csv(info: &RunInfo, baseline: &Aggregate, aggs: &[Aggregate]) -> S
 
 /// The terminal section: headline metrics of each variant against the baseline.
 pub fn render(baseline: &Aggregate, aggs: &[Aggregate]) -> String {
-    let others: Vec<&Aggregate> = aggs.iter().filter(|a| a.algorithm != baseline.algorithm).collect();
+    let others: Vec<&Aggregate> = aggs
+        .iter()
+        .filter(|a| a.algorithm != baseline.algorithm)
+        .collect();
     if others.is_empty() {
         return String::new();
     }
@@ -84,12 +127,41 @@ pub fn render(baseline: &Aggregate, aggs: &[Aggregate]) -> String {
         .iter()
         .map(|a| {
             let all = paired(baseline, a);
-            HEADLINE.iter().map(|k| all.iter().find(|d| d.metric.key == *k).map_or("n/a".into(), phrase)).collect()
+            HEADLINE
+                .iter()
+                .map(|k| {
+                    all.iter()
+                        .find(|d| d.metric.key == *k)
+                        .map_or("n/a".into(), phrase)
+                })
+                .collect()
         })
         .collect();
-    let label_w = HEADLINE.iter().map(|k| METRICS.iter().find(|m| m.key == *k).map_or(0, |m| m.label.len())).max().unwrap_or(10);
-    let col_w: Vec<usize> = others.iter().zip(&cells).map(|(a, c)| c.iter().map(|s| s.chars().count()).chain([a.algorithm.len()]).max().unwrap_or(8)).collect();
-    let mut out = format!("\nversus {} (paired over replications on common random numbers; 95% CI)\n", baseline.algorithm);
+    let label_w = HEADLINE
+        .iter()
+        .map(|k| {
+            METRICS
+                .iter()
+                .find(|m| m.key == *k)
+                .map_or(0, |m| m.label.len())
+        })
+        .max()
+        .unwrap_or(10);
+    let col_w: Vec<usize> = others
+        .iter()
+        .zip(&cells)
+        .map(|(a, c)| {
+            c.iter()
+                .map(|s| s.chars().count())
+                .chain([a.algorithm.len()])
+                .max()
+                .unwrap_or(8)
+        })
+        .collect();
+    let mut out = format!(
+        "\nversus {} (paired over replications on common random numbers; 95% CI)\n",
+        baseline.algorithm
+    );
     out.push_str(&format!("{:<label_w$}", "metric"));
     for (a, w) in others.iter().zip(&col_w) {
         out.push_str(&format!("  {:>w$}", a.algorithm));

@@ -342,15 +342,34 @@ fn paired_intervals_shrink_with_replications() {
     let d = tmp("paired");
     let ci = |reps: &str| -> f64 {
         let out = d.join(format!("r{reps}"));
-        let o = lblab(&["compare", "scenarios/quick-start.toml", "--algorithms", "round-robin,least-connections", "-r", reps, "--set", "scenario.duration=30s", "-q", "--out", out.to_str().unwrap()]);
+        let o = lblab(&[
+            "compare",
+            "scenarios/quick-start.toml",
+            "--algorithms",
+            "round-robin,least-connections",
+            "-r",
+            reps,
+            "--set",
+            "scenario.duration=30s",
+            "-q",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         let text = String::from_utf8(read(&out.join("paired.csv"))).unwrap();
         let mut rdr = csv::Reader::from_reader(text.as_bytes());
-        let row = rdr.records().map(Result::unwrap).find(|r| &r[3] == "latency_mean_ms").expect("latency_mean_ms row");
+        let row = rdr
+            .records()
+            .map(Result::unwrap)
+            .find(|r| &r[3] == "latency_mean_ms")
+            .expect("latency_mean_ms row");
         assert_eq!(&row[1], "round-robin");
         row[8].parse().unwrap()
     };
     let (few, many) = (ci("4"), ci("16"));
-    assert!(many < 0.75 * few, "paired CI {few} with 4 replications, {many} with 16");
+    assert!(
+        many < 0.75 * few,
+        "paired CI {few} with 4 replications, {many} with 16"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -14,4 +14,5 @@ mod lab_scenarios;
 mod mutation;
 mod scenarios;
 mod support;
+mod sweep;
 mod theory;
