@@ -218,14 +218,14 @@ pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
         }
         seen.push(&v.label);
     }
-    if let Some(b) = &a.baseline {
-        if !variants.iter().any(|v| &v.label == b) {
-            let labels: Vec<&str> = variants.iter().map(|v| v.label.as_str()).collect();
-            return Err(CliError::Input(format!(
-                "lblab: --baseline {b} is not one of the variants: {}",
-                labels.join(", ")
-            )));
-        }
+    if let Some(b) = &a.baseline
+        && !variants.iter().any(|v| &v.label == b)
+    {
+        let labels: Vec<&str> = variants.iter().map(|v| v.label.as_str()).collect();
+        return Err(CliError::Input(format!(
+            "lblab: --baseline {b} is not one of the variants: {}",
+            labels.join(", ")
+        )));
     }
     execute(
         &a.common,

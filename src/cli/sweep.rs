@@ -243,13 +243,13 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
     let ident = sweep_toml(&s.name, &sw, &alg_names);
     let ident_path = dir.join("sweep.toml");
     if a.resume {
-        if let Ok(old) = std::fs::read_to_string(&ident_path) {
-            if old != ident {
-                return Err(CliError::Input(format!(
-                    "lblab: {} holds a different sweep (another scenario, grid, seed or algorithms); drop --resume or choose another --out",
-                    dir.display()
-                )));
-            }
+        if let Ok(old) = std::fs::read_to_string(&ident_path)
+            && old != ident
+        {
+            return Err(CliError::Input(format!(
+                "lblab: {} holds a different sweep (another scenario, grid, seed or algorithms); drop --resume or choose another --out",
+                dir.display()
+            )));
         }
     } else if dir.join("points").exists() {
         std::fs::remove_dir_all(dir.join("points")).map_err(|e| {
@@ -296,10 +296,10 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
             );
             sets.extend(alg_set.clone());
             let mut sc = load(&c.file, &sets)?;
-            if alg_set.is_none() {
-                if let Some(spec) = s.compare.iter().find(|x| &x.name() == alg_name) {
-                    sc.world.algorithm = spec.clone();
-                }
+            if alg_set.is_none()
+                && let Some(spec) = s.compare.iter().find(|x| &x.name() == alg_name)
+            {
+                sc.world.algorithm = spec.clone();
             }
             worlds.push(sc.world);
         }
