@@ -444,10 +444,25 @@ pub struct World<'c> {
     ts_bins: Vec<u32>,
 }
 
-/// Log-spaced latency bins per time bucket: 1 µs to 1 h, about 9% wide each.
+/// Log-spaced latency bins per time bucket: eighth-octave bins (about 9% wide) from 2¹⁰ ns
+/// (1 µs) up, 32 octaves (to ~73 min); computed from the bits, no logarithm.
 const TS_BINS: usize = 256;
-const TS_LO_NS: f64 = 1e3;
-const TS_HI_NS: f64 = 3.6e12;
+const TS_LO_EXP: u32 = 10;
+
+/// The bin of a latency: its binary exponent and the next three mantissa bits.
+#[inline]
+fn ts_bin(ns: u64) -> usize {
+    let ns = ns.max(1 << TS_LO_EXP);
+    let e = 63 - ns.leading_zeros();
+    let m = (ns >> (e - 3)) & 7;
+    (((e - TS_LO_EXP) as usize) * 8 + m as usize).min(TS_BINS - 1)
+}
+
+/// The upper edge of bin `b`, in nanoseconds.
+fn ts_bin_edge(b: usize) -> f64 {
+    let (e, m) = (b / 8 + TS_LO_EXP as usize, b % 8);
+    (8 + m + 1) as f64 * 2f64.powi(e as i32 - 3)
+}
 /// At most this many time buckets (at least 1 s wide each).
 const TS_MAX_BUCKETS: u64 = 2000;
 
@@ -1478,10 +1493,7 @@ impl<'c> World<'c> {
         self.all.completed += 1;
         let b = self.bucket();
         self.ts_done[b] += 1;
-        let lat = (self.now - r.issued).as_nanos() as f64;
-        let bin = (((lat.max(TS_LO_NS) / TS_LO_NS).ln() / (TS_HI_NS / TS_LO_NS).ln())
-            * TS_BINS as f64) as usize;
-        self.ts_bins[b * TS_BINS + bin.min(TS_BINS - 1)] += 1;
+        self.ts_bins[b * TS_BINS + ts_bin((self.now - r.issued).as_nanos())] += 1;
         if r.issued >= self.cfg.warmup {
             self.measured.completed += 1;
             let lat = (self.now - r.issued).as_nanos();
@@ -2120,8 +2132,7 @@ impl<'c> World<'c> {
                             break;
                         }
                     }
-                    // The bin's upper edge.
-                    TS_LO_NS * (TS_HI_NS / TS_LO_NS).powf((bin + 1) as f64 / TS_BINS as f64) * 1e-6
+                    ts_bin_edge(bin) * 1e-6
                 };
                 Bucket {
                     t_s: t,
@@ -2354,4 +2365,23 @@ fn check_books(what: &str, c: &Counts, outstanding: u64) -> Result<(), RunError>
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_series_bins_bracket_the_latency() {
+        for ns in [1_000u64, 1_500, 10_000_000, 123_456_789, 3_600_000_000_000] {
+            let b = ts_bin(ns);
+            let hi = ts_bin_edge(b);
+            let lo = if b == 0 { 0.0 } else { ts_bin_edge(b - 1) };
+            assert!(
+                lo <= ns as f64 && (ns as f64) < hi,
+                "{ns}: bin {b} [{lo}, {hi})"
+            );
+            assert!(hi / lo.max(1.0) < 1.15 || b == 0, "bins are about 9% wide");
+        }
+    }
 }
