@@ -140,6 +140,8 @@ enum Ev {
 enum Reply {
     Ok,
     Status(u16),
+    /// The server's queue was full: HTTP 503, counted as a rejection.
+    QueueFull,
     Refused,
 }
 
@@ -148,6 +150,7 @@ impl Reply {
         match self {
             Reply::Ok => OutcomeKind::Success,
             Reply::Status(s) => OutcomeKind::Status(s),
+            Reply::QueueFull => OutcomeKind::Status(503),
             Reply::Refused => OutcomeKind::Refused,
         }
     }
@@ -1260,7 +1263,7 @@ impl<'c> World<'c> {
             if self.atts[a as usize].measured {
                 self.servers[s].n_rejected += 1;
             }
-            self.respond(a, Reply::Status(503));
+            self.respond(a, Reply::QueueFull);
         }
     }
 
@@ -1380,7 +1383,7 @@ impl<'c> World<'c> {
         self.creqs[c as usize].attempt = NONE;
         match reply {
             Reply::Ok => self.complete(c),
-            Reply::Status(503) => self.retry_or_fail(c, ErrorCause::Rejected),
+            Reply::QueueFull => self.retry_or_fail(c, ErrorCause::Rejected),
             Reply::Status(_) => self.retry_or_fail(c, ErrorCause::ServerError),
             Reply::Refused => self.retry_or_fail(c, ErrorCause::Refused),
         }

@@ -242,13 +242,14 @@ impl Reader<'_> {
         let sessions = self.sessions(root);
         let lb = self.lb(root);
         let health = self.health(root);
-        let failures = match groups.as_ref() {
-            Some(g) => self.failures(root, g),
-            None => None,
-        };
+        // Changes first: they allocate the spare servers that failures may target.
         let mut groups = groups;
         let changes = match groups.as_mut() {
             Some(g) => self.changes(root, g),
+            None => None,
+        };
+        let failures = match groups.as_ref() {
+            Some(g) => self.failures(root, g),
             None => None,
         };
         let world = WorldConfig {
@@ -1611,18 +1612,14 @@ impl Reader<'_> {
                                 .map(|s| s as u16),
                             None => Some(500),
                         };
-                        Some(FailureKind::Errors {
-                            rate: rate?,
-                            status: status?,
-                        })
+                        rate.zip(status)
+                            .map(|(rate, status)| FailureKind::Errors { rate, status })
                     }
                     "flap" => {
                         let up = dur(&mut self.cx, "up", None);
                         let down = dur(&mut self.cx, "down", None);
-                        Some(FailureKind::Flap {
-                            up: up?,
-                            down: down?,
-                        })
+                        up.zip(down)
+                            .map(|(up, down)| FailureKind::Flap { up, down })
                     }
                     "drain" => dur(&mut self.cx, "delay", Some(SimTime::from_secs(30)))
                         .map(|delay| FailureKind::Drain { delay }),
@@ -1933,6 +1930,13 @@ impl Reader<'_> {
                     None => Some(None),
                 }
             };
+            // Durations that may be zero (jitters).
+            let d0 = |cx: &mut Cx, key: &str| -> Option<Option<SimTime>> {
+                match at.t.get(key) {
+                    Some(v) => cx.duration(&join(path, key), v).map(Some),
+                    None => Some(None),
+                }
+            };
             let n = |cx: &mut Cx, key: &str, lo: i64, hi: i64| -> Option<Option<u32>> {
                 match at.t.get(key) {
                     Some(v) => cx.int(&join(path, key), v, lo, hi).map(|x| Some(x as u32)),
@@ -2044,8 +2048,8 @@ impl Reader<'_> {
                         d(&mut self.cx, "healthy_edge_interval"),
                         d(&mut self.cx, "no_traffic_interval"),
                         d(&mut self.cx, "no_traffic_healthy_interval"),
-                        d(&mut self.cx, "initial_jitter"),
-                        d(&mut self.cx, "interval_jitter"),
+                        d0(&mut self.cx, "initial_jitter"),
+                        d0(&mut self.cx, "interval_jitter"),
                         n(&mut self.cx, "interval_jitter_percent", 0, 100),
                     );
                     match vals {
