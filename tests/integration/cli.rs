@@ -113,7 +113,14 @@ fn results_directory_is_complete_and_tidy() {
     names.sort();
     assert_eq!(
         names,
-        ["latency.csv", "manifest.toml", "paired.csv", "servers.csv", "summary.csv", "timeseries.csv"],
+        [
+            "latency.csv",
+            "manifest.toml",
+            "paired.csv",
+            "servers.csv",
+            "summary.csv",
+            "timeseries.csv"
+        ],
         "no temporary files left behind"
     );
 
