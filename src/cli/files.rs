@@ -20,6 +20,11 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> CliError {
 }
 
 pub(crate) fn write_atomic(path: &Path, contents: &str) -> Result<(), CliError> {
+    write_atomic_bytes(path, contents.as_bytes())
+}
+
+/// Writes `contents` to `path` under a temporary name, then renames it into place.
+pub(crate) fn write_atomic_bytes(path: &Path, contents: &[u8]) -> Result<(), CliError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -27,7 +32,7 @@ pub(crate) fn write_atomic(path: &Path, contents: &str) -> Result<(), CliError> 
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
-        f.write_all(contents.as_bytes())?;
+        f.write_all(contents)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
     })();

@@ -7,6 +7,7 @@
 
 mod bench;
 mod files;
+mod report;
 mod run;
 mod sweep;
 
@@ -83,6 +84,21 @@ enum Cmd {
     /// Measure simulation speed and memory on the reference model
     /// (16 servers × 1 slot, exponential service mean 1, Poisson λ = 14.4).
     Bench(bench::BenchArgs),
+    /// Rebuild the charts (SVG and PNG) and report.html of a results directory from its
+    /// CSV files and manifest.toml alone; nothing is simulated.
+    ///
+    /// Charts are drawn for the inputs present: latency percentiles (latency.csv),
+    /// p50/p99/p99.9 (summary.csv), per-server load (servers.csv), time series
+    /// (timeseries.csv, with failovers.csv, health.csv and changes.csv as markers) and
+    /// sweep curves and heatmaps (sweep.csv). report.html is self-contained: inline CSS
+    /// and SVG, no network. The same files always give the same bytes.
+    #[command(
+        after_help = "Example:\n  lblab compare scenarios/quick-start.toml --out /tmp/qs\n  lblab report /tmp/qs"
+    )]
+    Report {
+        /// The results directory (as written by run, compare or sweep).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -203,6 +219,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Cmd::Validate { files, set } => run::validate(&files, &set),
         Cmd::List { what } => list(what),
         Cmd::Bench(a) => bench::bench(a),
+        Cmd::Report { dir } => report::report(&dir),
     }
 }
 

@@ -315,6 +315,8 @@ fn execute(
         },
     );
     files::write_results(&dir, &out_files, &manifest)?;
+    // Charts and report.html, from the files just written (as `lblab report DIR` would).
+    super::report::render_all(&dir)?;
     if c.quiet {
         return Ok(());
     }
@@ -325,7 +327,7 @@ fn execute(
                 t.push_str(&crate::report::paired::render(b, &agg));
             }
             t.push_str(&format!(
-                "\nresults: {}/ ({}, manifest.toml)\n",
+                "\nresults: {}/ ({}, manifest.toml; charts and report.html)\n",
                 dir.display(),
                 names.join(", ")
             ));

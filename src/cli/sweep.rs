@@ -354,10 +354,11 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
         },
     );
     files::write_atomic(&dir.join("manifest.toml"), &manifest)?;
+    super::report::render_all(&dir)?;
     if !c.quiet {
         out(&render_table(&summary, &sw, &alg_names, &a.metric, &info))?;
         out(&format!(
-            "\nresults: {}/ (sweep.csv, sweep.toml, points/)\n",
+            "\nresults: {}/ (sweep.csv, sweep.toml, points/; charts and report.html)\n",
             dir.display()
         ))?;
     }

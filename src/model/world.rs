@@ -1402,8 +1402,13 @@ impl<'c> World<'c> {
             rt.balancer
                 .on_response(self.now, &PoolView::new(&rt.backends), p as usize, outcome);
         }
+        // Attempts sent during the fault that then failed (not client aborts).
         let f = self.open_fault[at.server as usize];
-        if f != NONE && !outcome.ok {
+        if f != NONE
+            && !outcome.ok
+            && outcome.kind != OutcomeKind::Cancelled
+            && at.dispatched >= self.faults[f as usize].start
+        {
             self.faults[f as usize].failed += 1;
         }
         self.health_feedback(at.node as usize, at.server as usize, outcome);

@@ -1,12 +1,18 @@
-//! Reports: terminal tables, CSV files, JSON and the run manifest, all rendered to strings.
+//! Reports: terminal tables, CSV files, JSON and the run manifest, all rendered to strings;
+//! and back from a results directory ([`results`]) to charts ([`charts`], SVG and PNG) and
+//! a self-contained `report.html` ([`html`]).
 //!
-//! Rendering is pure (no IO); the CLI decides where the bytes go. Floats are printed at a
-//! fixed precision so that the same results always give the same bytes.
+//! Rendering is pure (no IO): the CLI supplies the file reader and decides where the bytes
+//! go. Floats are printed at a fixed precision so that the same results always give the
+//! same bytes.
 
+pub mod charts;
 pub mod csv_out;
+pub mod html;
 pub mod json;
 pub mod manifest;
 pub mod paired;
+pub mod results;
 pub mod table;
 
 /// What a report is about: the scenario facts printed in headers and manifests.

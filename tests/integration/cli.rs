@@ -111,17 +111,25 @@ fn results_directory_is_complete_and_tidy() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(
-        names,
-        [
-            "latency.csv",
-            "manifest.toml",
-            "paired.csv",
-            "servers.csv",
-            "summary.csv",
-            "timeseries.csv"
-        ],
-        "no temporary files left behind"
+    for want in [
+        "latency.csv",
+        "manifest.toml",
+        "paired.csv",
+        "servers.csv",
+        "summary.csv",
+        "timeseries.csv",
+        "report.html",
+        "latency-percentiles.svg",
+        "latency-percentiles.png",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from {names:?}"
+        );
+    }
+    assert!(
+        names.iter().all(|n| !n.starts_with('.')),
+        "no temporary files left behind: {names:?}"
     );
 
     let summary = String::from_utf8(read(&out.join("summary.csv"))).unwrap();

@@ -98,8 +98,11 @@ fn resume_does_not_redo_finished_points() {
     sweep(&out, &[]);
     let p0 = out.join("points/00000.csv");
     let p1 = out.join("points/00001.csv");
-    // Mark point 0 (a resumed run must keep it as is) and delete point 1 (it must be redone).
-    let marked = format!("{}# kept\n", std::fs::read_to_string(&p0).unwrap());
+    // Mark point 0 (a resumed run must keep it as is; the mark keeps it valid CSV) and delete
+    // point 1 (it must be redone).
+    let marked = std::fs::read_to_string(&p0)
+        .unwrap()
+        .replace("quick-start,", "quick-start-kept,");
     std::fs::write(&p0, &marked).unwrap();
     let original1 = std::fs::read_to_string(&p1).unwrap();
     std::fs::remove_file(&p1).unwrap();
