@@ -2352,6 +2352,10 @@ impl<'c> World<'c> {
                 .map(|&q| if q >= 1.0 { self.latency.max() } else { self.latency.value_at_quantile(q) } as f64 * 1e-6)
                 .collect()
         };
+        // An empty f64 sum is -0.0; print it as 0.
+        for x in &mut v {
+            *x += 0.0;
+        }
         RepResult {
             values: v,
             servers,

@@ -72,6 +72,10 @@ pub fn phrase(d: &PairedDiff) -> String {
     if e.mean == 0.0 && (e.ci95 == 0.0 || !e.ci95.is_finite()) {
         return "same".into();
     }
+    if e.mean.abs() < 0.05 && e.ci95.is_finite() && e.ci95 < 0.05 {
+        // Both round to 0.0%: a direction would be noise.
+        return "same (< 0.05%)".into();
+    }
     let dir = if e.mean < 0.0 { "lower" } else { "higher" };
     if e.ci95.is_finite() {
         format!("{:.1}% ± {:.1}% {dir}", e.mean.abs(), e.ci95)
@@ -176,4 +180,35 @@ pub fn render(baseline: &Aggregate, aggs: &[Aggregate]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::METRICS;
+
+    fn diff(mean: f64, ci95: f64) -> PairedDiff {
+        let e = |mean, ci95| Estimate {
+            n: 8,
+            mean,
+            sd: f64::NAN,
+            ci95,
+        };
+        PairedDiff {
+            metric: &METRICS[0],
+            diff: e(mean, ci95),
+            rel_pct: e(mean, ci95),
+        }
+    }
+
+    #[test]
+    fn phrases_direction_only_when_it_shows() {
+        assert_eq!(phrase(&diff(-41.23, 3.94)), "41.2% ± 3.9% lower");
+        assert_eq!(phrase(&diff(16.5, 12.0)), "16.5% ± 12.0% higher");
+        assert_eq!(phrase(&diff(0.0, 0.0)), "same");
+        // Rounds to 0.0% ± 0.0%: no direction.
+        assert_eq!(phrase(&diff(-0.004, 0.01)), "same (< 0.05%)");
+        // A small mean with a visible interval keeps its direction.
+        assert_eq!(phrase(&diff(0.01, 0.2)), "0.0% ± 0.2% higher");
+    }
 }
