@@ -37,6 +37,7 @@ pub(crate) fn render_all(dir: &Path) -> Result<Vec<String>, CliError> {
         ))
     })?;
     let page = html::report_html(&results, &charts);
+    remove_stale_charts(dir, &charts)?;
     let mut written = Vec::new();
     for c in &charts {
         for (ext, bytes) in [("svg", c.svg.as_bytes()), ("png", c.png.as_slice())] {
@@ -49,6 +50,45 @@ pub(crate) fn render_all(dir: &Path) -> Result<Vec<String>, CliError> {
     files::write_atomic_bytes(&path, page.as_bytes())?;
     written.push(path.display().to_string());
     Ok(written)
+}
+
+/// Whether `stem` is a name lblab gives its charts.
+fn is_chart_stem(stem: &str) -> bool {
+    matches!(
+        stem,
+        "latency-percentiles" | "latency-summary" | "server-load" | "timeseries"
+    ) || stem.starts_with("sweep-")
+        || stem.starts_with("heatmap-")
+}
+
+/// Removes charts an earlier run left in `dir` that this one does not draw (a rerun
+/// without failures, a sweep over other metrics), so the directory shows one run only.
+fn remove_stale_charts(dir: &Path, charts: &[charts::Chart]) -> Result<(), CliError> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| CliError::Input(format!("lblab: cannot read {}: {e}", dir.display())))?;
+    let mut stale = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let (Some(stem), Some(ext)) = (
+            path.file_stem().and_then(|s| s.to_str()),
+            path.extension().and_then(|s| s.to_str()),
+        ) else {
+            continue;
+        };
+        if (ext == "svg" || ext == "png")
+            && is_chart_stem(stem)
+            && !charts.iter().any(|c| c.name == stem)
+        {
+            stale.push(path);
+        }
+    }
+    stale.sort();
+    for path in stale {
+        std::fs::remove_file(&path).map_err(|e| {
+            CliError::Input(format!("lblab: cannot remove {}: {e}", path.display()))
+        })?;
+    }
+    Ok(())
 }
 
 /// `lblab report DIR`: renders and prints the paths written, one per line.
@@ -140,6 +180,22 @@ mod tests {
         assert_eq!(first, snapshot(&d), "a second rendering changed some bytes");
         // No temporary files are left behind.
         assert!(first.iter().all(|(n, _)| !n.starts_with('.')));
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn charts_of_an_earlier_run_that_this_one_does_not_draw_are_removed() {
+        let d = tmp("stale", &fixture::compare());
+        for stale in ["heatmap-latency_p99_ms.svg", "sweep-throughput_rps.png"] {
+            fs::write(d.join(stale), "old").unwrap();
+        }
+        // Not lblab's chart names: left alone.
+        fs::write(d.join("my-notes.png"), "mine").unwrap();
+        render_all(&d).unwrap();
+        assert!(!d.join("heatmap-latency_p99_ms.svg").exists());
+        assert!(!d.join("sweep-throughput_rps.png").exists());
+        assert!(d.join("my-notes.png").exists());
+        assert!(d.join("timeseries.png").exists());
         fs::remove_dir_all(&d).unwrap();
     }
 
