@@ -1606,6 +1606,7 @@ pub fn sweep_curves(r: &Results, metric: &str) -> Result<Option<Chart>, ChartErr
     // (panel title, [(algorithm index, points)])
     type Line = (usize, Vec<(f64, Estimate)>);
     let mut panels: Vec<(String, Vec<Line>)> = Vec::new();
+    let mut gaps = false;
     for rs in &rests {
         let title: Vec<String> = sw.keys[1..]
             .iter()
@@ -1619,8 +1620,9 @@ pub fn sweep_curves(r: &Results, metric: &str) -> Result<Option<Chart>, ChartErr
                 .filter(|(_, s)| rest_of(s) == *rs)
                 .filter_map(|(p, s)| {
                     let xi = xs_vals.iter().position(|v| *v == s[0])?;
-                    let e = sw.estimate(a, *p, metric)?;
-                    e.mean.is_finite().then_some((xnum[xi], e))
+                    let e = sw.estimate(a, *p, metric).filter(|e| e.mean.is_finite());
+                    gaps |= e.is_none();
+                    Some((xnum[xi], e?))
                 })
                 .collect();
             pts.sort_by(|p, q| p.0.total_cmp(&q.0));
@@ -1661,8 +1663,13 @@ pub fn sweep_curves(r: &Results, metric: &str) -> Result<Option<Chart>, ChartErr
     x.thin(panel_px);
     let cap = (x.hi - x.lo) * 0.008 * cols as f64;
     let caption = format!(
-        "{label} at each value of {}, one line per algorithm; whiskers are 95% confidence          intervals. Where a line turns up sharply the system has reached its knee.{}",
+        "{label} at each value of {}, one line per algorithm; whiskers are 95% confidence intervals. Where a line turns up sharply the system has reached its knee.{}{}",
         sw.keys[0],
+        if gaps {
+            " A missing point is undefined in every replication (no request completed there)."
+        } else {
+            ""
+        },
         if n_rests > 1 {
             format!(
                 " One panel per value of {}{}.",
@@ -1771,8 +1778,10 @@ pub fn sweep_heatmap(r: &Results, metric: &str) -> Result<Option<Chart>, ChartEr
         .enumerate()
         .filter(|(_, a)| sw.algorithms.contains(a))
         .collect();
-    // (panel, x index, y index, mean)
+    // (panel, x index, y index, mean); a point whose metric is undefined (no request
+    // completed, say) goes to `undefined` and is drawn grey.
     let mut cells: Vec<(usize, usize, usize, f64)> = Vec::new();
+    let mut undefined: Vec<(usize, usize, usize)> = Vec::new();
     for (pi, (_, a)) in algs.iter().enumerate() {
         for (p, s) in &points {
             let (Some(xi), Some(yi)) = (
@@ -1781,8 +1790,9 @@ pub fn sweep_heatmap(r: &Results, metric: &str) -> Result<Option<Chart>, ChartEr
             ) else {
                 continue;
             };
-            if let Some(e) = sw.estimate(a, *p, metric).filter(|e| e.mean.is_finite()) {
-                cells.push((pi, xi, yi, e.mean));
+            match sw.estimate(a, *p, metric).filter(|e| e.mean.is_finite()) {
+                Some(e) => cells.push((pi, xi, yi, e.mean)),
+                None => undefined.push((pi, xi, yi)),
             }
         }
     }
@@ -1814,10 +1824,15 @@ pub fn sweep_heatmap(r: &Results, metric: &str) -> Result<Option<Chart>, ChartEr
         title.clone(),
         format!(
             "{label} (colour{}) for every combination of {} and {}, one panel per algorithm \
-             on a shared colour scale.",
+             on a shared colour scale.{}",
             if log { ", log scale" } else { "" },
             sw.keys[0],
-            sw.keys[1]
+            sw.keys[1],
+            if undefined.is_empty() {
+                ""
+            } else {
+                " Grey cells: undefined in every replication (no request completed there)."
+            }
         ),
         |root| {
             let body = titled(root, &title)?;
@@ -1836,6 +1851,21 @@ pub fn sweep_heatmap(r: &Results, metric: &str) -> Result<Option<Chart>, ChartEr
                 let mut chart = plane(&area, &x, &y, &opts)?;
                 let cw = (pw.saturating_sub(opts.y_area + 24)) as usize / xv.len().max(1);
                 let chh = (ph.saturating_sub(opts.x_area + 40)) as usize / yv.len().max(1);
+                for (_, xi, yi) in undefined.iter().filter(|c| c.0 == pi) {
+                    let (cx, cy) = (*xi as f64, *yi as f64);
+                    chart.draw_series(std::iter::once(Rectangle::new(
+                        [(cx - 0.5, cy + 0.5), (cx + 0.5, cy - 0.5)],
+                        RGBColor(225, 225, 225).filled(),
+                    )))?;
+                    if cw >= 44 && chh >= 18 {
+                        chart.draw_series(std::iter::once(Text::new(
+                            "n/a",
+                            (cx, cy),
+                            text(14, &INK).pos(Pos::new(HPos::Center, VPos::Center)),
+                        )))?;
+                    }
+                }
+
                 for (_, xi, yi, v) in cells.iter().filter(|c| c.0 == pi) {
                     let (cx, cy) = (*xi as f64, *yi as f64);
                     let t = norm(*v);
@@ -2036,6 +2066,56 @@ mod tests {
             check(c);
         }
         assert!(charts[0].svg.contains("clients.rate (req/s)"));
+    }
+
+    #[test]
+    fn undefined_sweep_points_are_shown_as_gaps_and_explained() {
+        let full = all(&fixture::load(&fixture::sweep())).unwrap();
+        assert!(full.iter().all(|c| !c.caption.contains("undefined")));
+        // Round robin's p99 at point 4 (900/s, 1 slot) is undefined: no request completed.
+        let files: Vec<(&str, String)> = fixture::sweep()
+            .into_iter()
+            .map(|(n, t)| {
+                if n != "sweep.csv" {
+                    return (n, t);
+                }
+                let t = t
+                    .lines()
+                    .map(|l| {
+                        if l.starts_with("sweep,round-robin,4,") {
+                            let cut = l.rfind(',').unwrap();
+                            format!("{},\n", &l[..cut])
+                        } else {
+                            format!("{l}\n")
+                        }
+                    })
+                    .collect();
+                (n, t)
+            })
+            .collect();
+        let charts = all(&fixture::load(&files)).unwrap();
+        let curve = charts
+            .iter()
+            .find(|c| c.name == "sweep-latency_p99_ms")
+            .unwrap();
+        let heat = charts
+            .iter()
+            .find(|c| c.name == "heatmap-latency_p99_ms")
+            .unwrap();
+        assert!(
+            curve.caption.contains("A missing point is undefined"),
+            "{}",
+            curve.caption
+        );
+        assert!(heat.caption.contains("Grey cells"), "{}", heat.caption);
+        // Throughput is still defined everywhere.
+        let thr = charts
+            .iter()
+            .find(|c| c.name == "sweep-throughput_rps")
+            .unwrap();
+        assert!(!thr.caption.contains("undefined"));
+        check(heat);
+        assert_ne!(heat.svg, full[2].svg);
     }
 
     #[test]
