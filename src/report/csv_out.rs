@@ -7,7 +7,7 @@
 //! shape with one row per server.
 
 use crate::metrics::stats::Estimate;
-use crate::metrics::{Aggregate, METRICS};
+use crate::metrics::{Aggregate, METRICS, RepResult};
 
 use super::{RunInfo, csv_float};
 
@@ -134,45 +134,65 @@ pub fn servers_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
     String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv")
 }
 
-/// Renders `changes.csv`: one row per membership change per replication, with the share
-/// of probe keys a fresh balancer maps elsewhere afterwards. `None` if nothing changed.
-pub fn changes_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
+/// Renders a file with one row per recorded event (`list` of each replication), after
+/// the `scenario`, `algorithm` and `replication` columns. `None` if no replication
+/// recorded any.
+fn per_event_csv<T>(
+    info: &RunInfo,
+    aggs: &[Aggregate],
+    columns: &[&str],
+    list: impl Fn(&RepResult) -> &[T],
+    row: impl Fn(&T) -> Vec<String>,
+) -> Option<String> {
     if aggs
         .iter()
-        .all(|a| a.reps.iter().all(|r| r.changes.is_empty()))
+        .all(|a| a.reps.iter().all(|r| list(r).is_empty()))
     {
         return None;
     }
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "scenario",
-        "algorithm",
-        "replication",
-        "at_s",
-        "action",
-        "members",
-        "keys_remapped_pct",
-        "sessions_remapped_pct",
-    ])
-    .expect("in-memory write");
+    let header = ["scenario", "algorithm", "replication"]
+        .iter()
+        .chain(columns);
+    w.write_record(header).expect("in-memory write");
     for a in aggs {
         for (i, r) in a.reps.iter().enumerate() {
-            for c in &r.changes {
-                w.write_record([
-                    info.scenario.as_str(),
-                    &a.algorithm,
-                    &i.to_string(),
-                    &csv_float(c.at_s, 6),
-                    &c.action,
-                    &c.members.to_string(),
-                    &csv_float(100.0 * c.keys_remapped, 6),
-                    &csv_float(100.0 * c.sessions_remapped, 6),
-                ])
-                .expect("in-memory write");
+            let rep = i.to_string();
+            for e in list(r) {
+                let lead = [info.scenario.as_str(), &a.algorithm, &rep];
+                let rest = row(e);
+                w.write_record(lead.iter().copied().chain(rest.iter().map(String::as_str)))
+                    .expect("in-memory write");
             }
         }
     }
     Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
+}
+
+/// Renders `changes.csv`: one row per membership change per replication, with the share
+/// of probe keys a fresh balancer maps elsewhere afterwards. `None` if nothing changed.
+pub fn changes_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
+    per_event_csv(
+        info,
+        aggs,
+        &[
+            "at_s",
+            "action",
+            "members",
+            "keys_remapped_pct",
+            "sessions_remapped_pct",
+        ],
+        |r| &r.changes,
+        |c| {
+            vec![
+                csv_float(c.at_s, 6),
+                c.action.to_string(),
+                c.members.to_string(),
+                csv_float(100.0 * c.keys_remapped, 6),
+                csv_float(100.0 * c.sessions_remapped, 6),
+            ]
+        },
+    )
 }
 
 /// Renders `failovers.csv`: per injected fault, load balancer node and replication, when
@@ -180,99 +200,62 @@ pub fn changes_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
 /// (recovery), and the attempts sent to the server while it was failed. `None` without
 /// injected failures.
 pub fn failovers_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
-    if aggs
-        .iter()
-        .all(|a| a.reps.iter().all(|r| r.failovers.is_empty()))
-    {
-        return None;
-    }
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "scenario",
-        "algorithm",
-        "replication",
-        "failure",
-        "kind",
-        "server",
-        "node",
-        "fault_s",
-        "detected_s",
-        "detection_s",
-        "repair_s",
-        "recovered_s",
-        "recovery_s",
-        "sent",
-        "failed",
-    ])
-    .expect("in-memory write");
-    for a in aggs {
-        for (i, r) in a.reps.iter().enumerate() {
-            for f in &r.failovers {
-                w.write_record([
-                    info.scenario.as_str(),
-                    &a.algorithm,
-                    &i.to_string(),
-                    &f.failure.to_string(),
-                    f.kind,
-                    &f.server,
-                    &f.node.to_string(),
-                    &csv_float(f.fault_s, 6),
-                    &csv_float(f.detected_s, 6),
-                    &csv_float(f.detected_s - f.fault_s, 6),
-                    &csv_float(f.repair_s, 6),
-                    &csv_float(f.recovered_s, 6),
-                    &csv_float(f.recovered_s - f.repair_s, 6),
-                    &f.sent.to_string(),
-                    &f.failed.to_string(),
-                ])
-                .expect("in-memory write");
-            }
-        }
-    }
-    Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
+    per_event_csv(
+        info,
+        aggs,
+        &[
+            "failure",
+            "kind",
+            "server",
+            "node",
+            "fault_s",
+            "detected_s",
+            "detection_s",
+            "repair_s",
+            "recovered_s",
+            "recovery_s",
+            "sent",
+            "failed",
+        ],
+        |r| &r.failovers,
+        |f| {
+            vec![
+                f.failure.to_string(),
+                f.kind.to_string(),
+                f.server.to_string(),
+                f.node.to_string(),
+                csv_float(f.fault_s, 6),
+                csv_float(f.detected_s, 6),
+                csv_float(f.detected_s - f.fault_s, 6),
+                csv_float(f.repair_s, 6),
+                csv_float(f.recovered_s, 6),
+                csv_float(f.recovered_s - f.repair_s, 6),
+                f.sent.to_string(),
+                f.failed.to_string(),
+            ]
+        },
+    )
 }
 
 /// Renders `health.csv`: every change of a server's health as each node saw it (the time
 /// series of health states). `None` if health never changed.
 pub fn health_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
-    if aggs
-        .iter()
-        .all(|a| a.reps.iter().all(|r| r.health.is_empty()))
-    {
-        return None;
-    }
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "scenario",
-        "algorithm",
-        "replication",
-        "at_s",
-        "node",
-        "server",
-        "state",
-        "cause",
-        "false_alarm",
-    ])
-    .expect("in-memory write");
-    for a in aggs {
-        for (i, r) in a.reps.iter().enumerate() {
-            for h in &r.health {
-                w.write_record([
-                    info.scenario.as_str(),
-                    &a.algorithm,
-                    &i.to_string(),
-                    &csv_float(h.at_s, 6),
-                    &h.node.to_string(),
-                    &h.server,
-                    h.state,
-                    h.cause,
-                    if h.false_alarm { "true" } else { "false" },
-                ])
-                .expect("in-memory write");
-            }
-        }
-    }
-    Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
+    per_event_csv(
+        info,
+        aggs,
+        &["at_s", "node", "server", "state", "cause", "false_alarm"],
+        |r| &r.health,
+        |h| {
+            vec![
+                csv_float(h.at_s, 6),
+                h.node.to_string(),
+                h.server.to_string(),
+                h.state.to_string(),
+                h.cause.to_string(),
+                h.false_alarm.to_string(),
+            ]
+        },
+    )
 }
 
 /// Renders `latency.csv`: the latency percentile curve at [`curve_quantiles`] per
