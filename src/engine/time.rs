@@ -58,7 +58,7 @@ impl SimTime {
     /// Seconds as a float, for reporting only (never for ordering).
     #[inline]
     pub fn as_secs_f64(self) -> f64 {
-        self.0 as f64 * 1e-9
+        self.0 as f64 / 1e9
     }
 
     /// Milliseconds as a float, for reporting only.
@@ -123,6 +123,14 @@ fn trim(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_seconds_print_as_whole_seconds() {
+        // `ns * 1e-9` would give 120.00000000000001: 1e-9 is not exact in binary.
+        assert_eq!(SimTime::from_secs(120).as_secs_f64().to_string(), "120");
+        assert_eq!(SimTime::from_millis(2500).as_secs_f64(), 2.5);
+        assert_eq!(SimTime::from_nanos_f64(1.0).as_secs_f64(), 1e-9);
+    }
 
     #[test]
     fn conversions_round_and_saturate() {
