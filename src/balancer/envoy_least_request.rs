@@ -3,9 +3,7 @@
 //! weighted round robin whose weights shrink with the requests in flight,
 //! `weight / (active + 1)^active_request_bias`.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-
+use super::edf::Edf;
 use super::{
     AlgorithmInfo, Backend, Balancer, ParamDef, ParamKind, ParamValue, PoolView, RequestInfo,
 };
@@ -66,12 +64,6 @@ pub enum SelectionMethod {
     FullScan,
 }
 
-/// `createWithPicks` limits the emulated start-up picks to `UINT32_MAX / 10`.
-const MAX_SEED_PICKS: u32 = 429_496_729;
-/// `createWithPicks` adds this to every weight so that weights that are multiples of one
-/// another do not produce exactly equal deadlines.
-const WEIGHT_EPSILON: f64 = 1e-13;
-
 /// Envoy `LeastRequestLoadBalancer::hostWeight`: `weight / (active + 1)^bias`, with the
 /// bias-1 and bias-0 shortcuts Envoy takes (so bias 1 divides exactly and bias 0 ignores
 /// the load). Floored at the smallest positive float, as Envoy assumes positive weights.
@@ -87,122 +79,6 @@ fn host_weight(b: &Backend, bias: f64) -> f64 {
         weight
     };
     w.max(f64::MIN_POSITIVE)
-}
-
-/// One entry of the EDF queue: a pool index with its deadline and insertion order.
-#[derive(Copy, Clone, Debug)]
-struct EdfEntry {
-    deadline: f64,
-    /// Tie-breaker: earlier insertions first (FIFO among equal deadlines).
-    order: u64,
-    index: u32,
-}
-
-impl PartialEq for EdfEntry {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for EdfEntry {}
-impl PartialOrd for EdfEntry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for EdfEntry {
-    /// Reversed, so that the max-heap [`BinaryHeap`] pops the earliest deadline (then the
-    /// earliest insertion) first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .deadline
-            .total_cmp(&self.deadline)
-            .then(other.order.cmp(&self.order))
-    }
-}
-
-/// Envoy's `EdfScheduler` (`source/common/upstream/edf_scheduler.h`) over pool indices.
-#[derive(Clone, Debug, Default)]
-struct Edf {
-    queue: BinaryHeap<EdfEntry>,
-    current_time: f64,
-    next_order: u64,
-}
-
-impl Edf {
-    /// `EdfScheduler::createWithPicks`: a scheduler over `hosts` that looks as if `picks`
-    /// picks had already been made from an empty one (without the weights changing).
-    ///
-    /// Every host `i` with weight `w_i + ε` (sum `W`) is credited `⌊(w_i + ε)·P/W⌋` picks
-    /// (one fewer if floating point puts that at or past `P/W`) and enters with deadline
-    /// `(p_i + 1)/(w_i + ε)` and order `i`; the clock starts at the latest emulated pick
-    /// time, and the remaining `P − Σ p_i` (< n) picks are made one by one with
-    /// [`pick_and_add`](Self::pick_and_add).
-    fn create_with_picks(backends: &[Backend], hosts: &[u32], bias: f64, picks: u32) -> Edf {
-        let picks = picks % MAX_SEED_PICKS;
-        let mut edf = Edf {
-            queue: BinaryHeap::with_capacity(hosts.len()),
-            ..Edf::default()
-        };
-        if hosts.is_empty() {
-            return edf;
-        }
-        let aug = |i: u32| host_weight(&backends[i as usize], bias) + WEIGHT_EPSILON;
-        let weights_sum: f64 = hosts.iter().fold(0.0, |s, &i| s + aug(i));
-        let picks_f = f64::from(picks);
-        let mut picks_so_far: u64 = 0;
-        let mut max_pick_time = 0.0f64;
-        for (order, &i) in hosts.iter().enumerate() {
-            let weight = aug(i);
-            let mut floor = (weight * picks_f / weights_sum) as u32;
-            if floor > 0 && f64::from(floor) / weight >= picks_f / weights_sum {
-                floor -= 1;
-            }
-            let pick_time = f64::from(floor) / weight;
-            let deadline = f64::from(floor + 1) / weight;
-            edf.queue.push(EdfEntry {
-                deadline,
-                order: order as u64,
-                index: i,
-            });
-            max_pick_time = max_pick_time.max(pick_time);
-            picks_so_far += u64::from(floor);
-        }
-        edf.current_time = max_pick_time;
-        edf.next_order = hosts.len() as u64;
-        while picks_so_far < u64::from(picks) {
-            edf.pick_and_add(backends, bias);
-            picks_so_far += 1;
-        }
-        edf
-    }
-
-    /// Inserts `index` with deadline `current_time + 1/weight` (`EdfScheduler::add`).
-    #[inline]
-    fn add(&mut self, weight: f64, index: u32) {
-        self.queue.push(EdfEntry {
-            deadline: self.current_time + 1.0 / weight,
-            order: self.next_order,
-            index,
-        });
-        self.next_order += 1;
-    }
-
-    /// `EdfScheduler::pickAndAdd`: pops the earliest deadline, advances the clock to it and
-    /// re-inserts the host with its weight computed now. Does not allocate (the queue keeps
-    /// its length).
-    #[inline]
-    fn pick_and_add(&mut self, backends: &[Backend], bias: f64) -> Option<usize> {
-        let e = self.queue.pop()?;
-        self.current_time = e.deadline;
-        let i = e.index as usize;
-        self.add(host_weight(&backends[i], bias), e.index);
-        Some(i)
-    }
-
-    /// The entry that would be picked next, without picking it.
-    fn peek(&self) -> Option<usize> {
-        self.queue.peek().map(|e| e.index as usize)
-    }
 }
 
 /// `unweightedHostPickNChoices`: `choice_count` hosts sampled as `hosts[r % n]` for the
@@ -373,8 +249,16 @@ impl EnvoyLeastRequest {
             .hosts
             .iter()
             .all(|&i| Some(backends[i as usize].weight) == first_weight);
-        self.edf = (self.hosts.len() > 1 && (self.force_weighted || !weights_equal))
-            .then(|| Edf::create_with_picks(backends, &self.hosts, self.bias, self.seed_picks));
+        self.edf = (self.hosts.len() > 1 && (self.force_weighted || !weights_equal)).then(|| {
+            let mut edf = Edf::default();
+            let bias = self.bias;
+            edf.rebuild_with_picks(
+                self.hosts.iter().copied(),
+                |i| host_weight(&backends[i as usize], bias),
+                self.seed_picks,
+            );
+            edf
+        });
     }
 
     /// True if `i` is a valid, eligible index of `backends` with the id we built for.
@@ -386,14 +270,17 @@ impl EnvoyLeastRequest {
     /// One pick from the current state; `None` if the state turned out stale.
     fn try_pick(&mut self, backends: &[Backend]) -> Option<usize> {
         if let Some(edf) = &mut self.edf {
-            let next = edf.peek()?;
+            let next = edf.peek()? as usize;
             if !(next < backends.len()
                 && backends[next].eligible()
                 && self.ids.get(next) == Some(&backends[next].id))
             {
                 return None;
             }
-            return edf.pick_and_add(backends, self.bias);
+            let bias = self.bias;
+            return edf
+                .pick_and_add(|i| host_weight(&backends[i as usize], bias))
+                .map(|i| i as usize);
         }
         let rng = &mut self.rng;
         let picked = match self.method {
@@ -654,9 +541,9 @@ mod tests {
         let b = weighted(&[5, 3, 2, 1]);
         let mut lb = lr(1.0, 77);
         lb.on_pool_change(SimTime::ZERO, &PoolView::new(&b));
-        let cap = lb.edf.as_ref().map(|e| e.queue.capacity());
+        let cap = lb.edf.as_ref().map(|e| e.capacity());
         let _ = sequence(&mut lb, &b, 500);
-        assert_eq!(lb.edf.as_ref().map(|e| e.queue.capacity()), cap);
-        assert_eq!(lb.edf.as_ref().map(|e| e.queue.len()), Some(4));
+        assert_eq!(lb.edf.as_ref().map(|e| e.capacity()), cap);
+        assert_eq!(lb.edf.as_ref().map(|e| e.len()), Some(4));
     }
 }

@@ -4,9 +4,7 @@
 //! (weights 5,1,1 give `a a a a b c a`). The schedule starts at a per-balancer random
 //! point, as Envoy does so that many proxies do not all start on the same host.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-
+use super::edf::Edf;
 use super::{AlgorithmInfo, Balancer, PoolView, RequestInfo};
 use crate::engine::{SimRng, SimTime};
 
@@ -19,114 +17,6 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
     params: &[],
     build: |_, rng| Box::new(EnvoyRoundRobin::new(rng)),
 }];
-
-/// `createWithPicks` limits the emulated picks to `picks % (u32::MAX / 10)`.
-const MAX_SEED_PICKS: u32 = 429_496_729;
-
-/// The epsilon `createWithPicks` adds to every weight while emulating picks.
-const WEIGHT_EPSILON: f64 = 1e-13;
-
-/// One EDF queue entry: `(deadline, order_offset)` is unique and totally ordered.
-#[derive(Copy, Clone, Debug)]
-struct EdfEntry {
-    deadline: f64,
-    /// Tie breaker: FIFO among equal deadlines.
-    order: u64,
-    /// Position in the balancer's host list.
-    host: usize,
-}
-
-impl PartialEq for EdfEntry {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for EdfEntry {}
-
-impl PartialOrd for EdfEntry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for EdfEntry {
-    /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest deadline, then the
-    /// lowest order offset.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .deadline
-            .total_cmp(&self.deadline)
-            .then(other.order.cmp(&self.order))
-    }
-}
-
-/// Envoy's `EdfScheduler` (without the peek-ahead list, which only preconnects use).
-#[derive(Clone, Debug, Default)]
-struct EdfScheduler {
-    current_time: f64,
-    order_offset: u64,
-    queue: BinaryHeap<EdfEntry>,
-}
-
-impl EdfScheduler {
-    /// `add`: deadline `current_time + 1/weight`.
-    fn add(&mut self, weight: f64, host: usize) {
-        self.queue.push(EdfEntry {
-            deadline: self.current_time + 1.0 / weight,
-            order: self.order_offset,
-            host,
-        });
-        self.order_offset += 1;
-    }
-
-    /// `pickAndAdd`: pops the earliest deadline, advances the clock to it and re-adds the
-    /// host with `weight(host)` evaluated now.
-    fn pick_and_add(&mut self, weight: impl Fn(usize) -> f64) -> Option<usize> {
-        let e = self.queue.pop()?;
-        self.current_time = e.deadline;
-        self.add(weight(e.host), e.host);
-        Some(e.host)
-    }
-
-    /// `createWithPicks`: the state after `picks % 429496729` picks from a fresh scheduler
-    /// holding `weights` in order, computed without doing them one by one.
-    fn rebuild_with_picks(&mut self, weights: &[f64], picks: u32) {
-        let picks = picks % MAX_SEED_PICKS;
-        self.queue.clear();
-        self.current_time = 0.0;
-        self.order_offset = 0;
-        if weights.is_empty() {
-            return;
-        }
-        let aug = |w: f64| w + WEIGHT_EPSILON;
-        let sum = weights.iter().fold(0.0, |acc, &w| acc + aug(w));
-        let p = f64::from(picks);
-        let mut picks_so_far: u32 = 0;
-        let mut max_pick_time: f64 = 0.0;
-        for (i, &w) in weights.iter().enumerate() {
-            let weight = aug(w);
-            let mut floor = (weight * p / sum) as u32;
-            if floor > 0 && f64::from(floor) / weight >= p / sum {
-                floor -= 1;
-            }
-            let pick_time = f64::from(floor) / weight;
-            self.queue.push(EdfEntry {
-                deadline: f64::from(floor + 1) / weight,
-                order: i as u64,
-                host: i,
-            });
-            max_pick_time = max_pick_time.max(pick_time);
-            picks_so_far += floor;
-        }
-        self.current_time = max_pick_time;
-        self.order_offset = weights.len() as u64;
-        while picks_so_far < picks {
-            self.pick_and_add(|h| weights[h]);
-            picks_so_far += 1;
-        }
-    }
-}
 
 /// Envoy round robin: equal weights rotate, unequal weights use EDF.
 ///
@@ -174,7 +64,7 @@ pub struct EnvoyRoundRobin {
     weights: Vec<f64>,
     /// Whether the EDF scheduler is in use (weights differ and there are ≥ 2 hosts).
     weighted: bool,
-    edf: EdfScheduler,
+    edf: Edf,
 }
 
 impl EnvoyRoundRobin {
@@ -195,7 +85,7 @@ impl EnvoyRoundRobin {
             host_ids: Vec::new(),
             weights: Vec::new(),
             weighted: false,
-            edf: EdfScheduler::default(),
+            edf: Edf::default(),
         }
     }
 
@@ -221,9 +111,14 @@ impl EnvoyRoundRobin {
         let equal = self.weights.windows(2).all(|w| w[0] == w[1]);
         self.weighted = !equal && self.hosts.len() > 1;
         if self.weighted {
-            self.edf.rebuild_with_picks(&self.weights, self.seed as u32);
+            let weights = &self.weights;
+            self.edf.rebuild_with_picks(
+                0..weights.len() as u32,
+                |h| weights[h as usize],
+                self.seed as u32,
+            );
         } else {
-            self.edf = EdfScheduler::default();
+            self.edf = Edf::default();
         }
         self.pool_len = pool.len();
         self.built = true;
@@ -238,11 +133,12 @@ impl EnvoyRoundRobin {
             let weights = &self.weights;
             // The weight at re-insertion is the backend's weight now (Envoy's hostWeight).
             self.edf.pick_and_add(|h| {
+                let h = h as usize;
                 pool.backends
                     .get(hosts[h])
                     .filter(|b| b.weight > 0)
                     .map_or(weights[h], |b| f64::from(b.weight))
-            })?
+            })? as usize
         } else {
             let n = self.hosts.len() as u64;
             let h = (self.rr_index % n) as usize;
@@ -286,6 +182,7 @@ impl Balancer for EnvoyRoundRobin {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::balancer::edf::MAX_SEED_PICKS;
     use crate::balancer::testutil::{counts, rng, sequence, weighted, weighted_available};
 
     fn seq(picks: u32, weights: &[u32], n: usize) -> String {

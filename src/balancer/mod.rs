@@ -19,6 +19,7 @@ pub mod hashfn;
 pub mod params;
 
 mod bounded_load;
+mod edf;
 mod envoy_least_request;
 mod envoy_round_robin;
 mod first;
