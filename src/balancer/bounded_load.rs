@@ -7,7 +7,8 @@
 
 use super::hashfn::{self, HASH_ON};
 use super::{
-    AlgorithmInfo, Backend, Balancer, ParamDef, ParamKind, ParamValue, PoolView, RequestInfo,
+    AlgorithmInfo, Backend, Balancer, ParamDef, ParamKind, ParamValue, PoolSnapshot, PoolView,
+    RequestInfo,
 };
 use crate::engine::SimTime;
 
@@ -118,7 +119,7 @@ pub struct HaproxyConsistent {
     /// Σ effective weight of the usable servers (HAProxy `tot_weight`).
     tot_weight: u32,
     /// `(id, weight, eligible)` of the pool the tree was built from.
-    built_from: Vec<(u32, u32, bool)>,
+    built_from: PoolSnapshot,
     /// Node last used by the keyless round robin.
     last: Option<usize>,
 }
@@ -133,24 +134,12 @@ impl HaproxyConsistent {
             eweight: Vec::new(),
             cumulative: Vec::new(),
             tot_weight: 0,
-            built_from: Vec::new(),
+            built_from: PoolSnapshot::new(true),
             last: None,
         }
     }
 
-    fn same_pool(&self, pool: &PoolView<'_>) -> bool {
-        self.built_from.len() == pool.len()
-            && self
-                .built_from
-                .iter()
-                .zip(pool.backends)
-                .all(|(&(id, w, e), b)| id == b.id && w == b.weight && e == b.eligible())
-    }
-
     fn rebuild(&mut self, pool: &PoolView<'_>) {
-        self.built_from.clear();
-        self.built_from
-            .extend(pool.backends.iter().map(|b| (b.id, b.weight, b.eligible())));
         self.eweight.clear();
         self.cumulative.clear();
         self.nodes.clear();
@@ -257,7 +246,7 @@ fn least_loaded(backends: &[Backend]) -> Option<usize> {
 
 impl Balancer for HaproxyConsistent {
     fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, req: &RequestInfo) -> Option<usize> {
-        if !self.same_pool(pool) {
+        if self.built_from.update(pool) {
             self.rebuild(pool);
         }
         if self.nodes.is_empty() {
@@ -275,7 +264,7 @@ impl Balancer for HaproxyConsistent {
     }
 
     fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
-        if !self.same_pool(pool) {
+        if self.built_from.update(pool) {
             self.rebuild(pool);
         }
     }

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use super::hashfn::{self, HASH_ON};
 use super::smooth_wrr::swrr_step;
 use super::{
-    AlgorithmInfo, Backend, Balancer, ParamDef, ParamKind, ParamValue, PoolView, RequestInfo,
+    AlgorithmInfo, Backend, Balancer, ParamDef, ParamKind, ParamValue, PoolSnapshot, PoolView,
+    RequestInfo,
 };
 use crate::engine::SimTime;
 
@@ -211,8 +212,8 @@ pub struct Ketama {
     hash_on: &'static str,
     points_per_weight: u32,
     ring: Ring,
-    /// `(id, weight)` of the pool the ring was built from.
-    built_from: Vec<(u32, u32)>,
+    /// The pool the ring was built from (ids and weights; eligibility does not matter).
+    built_from: PoolSnapshot,
     /// SWRR current weights, indexed like the pool.
     current: Vec<i64>,
 }
@@ -224,7 +225,7 @@ impl Ketama {
             hash_on,
             points_per_weight: points_per_weight.max(1),
             ring: Ring::default(),
-            built_from: Vec::new(),
+            built_from: PoolSnapshot::new(false),
             current: Vec::new(),
         }
     }
@@ -232,18 +233,9 @@ impl Ketama {
     /// Rebuilds the ring if the pool's ids or weights differ from the ones it was built
     /// from (no allocation when they match).
     fn sync(&mut self, pool: &PoolView<'_>) {
-        let same = self.built_from.len() == pool.len()
-            && self
-                .built_from
-                .iter()
-                .zip(pool.backends)
-                .all(|(&(id, w), b)| id == b.id && w == b.weight);
-        if same {
+        if !self.built_from.update(pool) {
             return;
         }
-        self.built_from.clear();
-        self.built_from
-            .extend(pool.backends.iter().map(|b| (b.id, b.weight)));
         let names: Vec<String> = pool
             .backends
             .iter()

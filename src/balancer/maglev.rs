@@ -6,7 +6,9 @@
 //! minimal share of slots.
 
 use super::hashfn::{self, HASH_ON};
-use super::{AlgorithmInfo, Balancer, ParamDef, ParamKind, ParamValue, PoolView, RequestInfo};
+use super::{
+    AlgorithmInfo, Balancer, ParamDef, ParamKind, ParamValue, PoolSnapshot, PoolView, RequestInfo,
+};
 use crate::engine::{SimRng, SimTime};
 
 /// Envoy's default table size (`MaglevTable::DefaultTableSize`, section 5.3 of the paper).
@@ -168,7 +170,7 @@ pub struct Maglev {
     /// Pool indices; empty when no host is eligible.
     table: Vec<u32>,
     /// `(id, weight, eligible)` of the pool the table was built from.
-    built_from: Vec<(u32, u32, bool)>,
+    built_from: PoolSnapshot,
     rng: SimRng,
 }
 
@@ -180,24 +182,12 @@ impl Maglev {
             hash_on,
             table_size: next_prime(table_size),
             table: Vec::new(),
-            built_from: Vec::new(),
+            built_from: PoolSnapshot::new(true),
             rng,
         }
     }
 
-    fn same_pool(&self, pool: &PoolView<'_>) -> bool {
-        self.built_from.len() == pool.len()
-            && self
-                .built_from
-                .iter()
-                .zip(pool.backends)
-                .all(|(&(id, w, e), b)| id == b.id && w == b.weight && e == b.eligible())
-    }
-
     fn rebuild(&mut self, pool: &PoolView<'_>) {
-        self.built_from.clear();
-        self.built_from
-            .extend(pool.backends.iter().map(|b| (b.id, b.weight, b.eligible())));
         let m = self.table_size;
         let sum: u64 = pool
             .backends
@@ -230,7 +220,7 @@ impl Maglev {
 
 impl Balancer for Maglev {
     fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, req: &RequestInfo) -> Option<usize> {
-        if !self.same_pool(pool) {
+        if self.built_from.update(pool) {
             self.rebuild(pool);
         }
         if self.table.is_empty() {
@@ -245,7 +235,7 @@ impl Balancer for Maglev {
     }
 
     fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
-        if !self.same_pool(pool) {
+        if self.built_from.update(pool) {
             self.rebuild(pool);
         }
     }

@@ -138,6 +138,45 @@ impl<'a> PoolView<'a> {
     }
 }
 
+/// What a balancer's derived table (hash ring, lookup table) was built from: each
+/// backend's id, weight and (optionally) eligibility. Lets it rebuild only when the pool
+/// really changed, without allocating when it did not.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PoolSnapshot {
+    entries: Vec<(u32, u32, bool)>,
+    track_eligibility: bool,
+}
+
+impl PoolSnapshot {
+    /// An empty snapshot (differs from every pool); eligibility changes count as changes
+    /// only if `track_eligibility`.
+    pub(crate) fn new(track_eligibility: bool) -> Self {
+        PoolSnapshot {
+            entries: Vec::new(),
+            track_eligibility,
+        }
+    }
+
+    /// Records `pool` and returns `true` if it differs from the recorded one (the caller
+    /// rebuilds); `false`, touching nothing, if it is the same.
+    pub(crate) fn update(&mut self, pool: &PoolView<'_>) -> bool {
+        let track = self.track_eligibility;
+        let entry = |b: &Backend| (b.id, b.weight, track && b.eligible());
+        let same = self.entries.len() == pool.len()
+            && self
+                .entries
+                .iter()
+                .zip(pool.backends)
+                .all(|(&e, b)| e == entry(b));
+        if same {
+            return false;
+        }
+        self.entries.clear();
+        self.entries.extend(pool.backends.iter().map(entry));
+        true
+    }
+}
+
 /// The routing facts of one request (what an L4/L7 load balancer can read from it).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequestInfo {
