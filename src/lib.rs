@@ -3,6 +3,7 @@
 
 pub mod balancer;
 pub mod engine;
+pub mod ha;
 pub mod health;
 pub mod metrics;
 pub mod model;

@@ -43,6 +43,17 @@ pub(crate) fn write_atomic_bytes(path: &Path, contents: &[u8]) -> Result<(), Cli
     Ok(())
 }
 
+/// Result files a run writes only when it has something to put in them. A run that does
+/// not write one removes the copy an earlier run left, so charts and reports never mix runs.
+const OPTIONAL_RESULTS: [&str; 6] = [
+    "changes.csv",
+    "failovers.csv",
+    "health.csv",
+    "lb_failovers.csv",
+    "ha.csv",
+    "paired.csv",
+];
+
 /// Writes `files` (name, contents) into `dir`, then `manifest.toml` last.
 pub(crate) fn write_results(
     dir: &Path,
@@ -55,6 +66,16 @@ pub(crate) fn write_results(
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_err("replace", &m, e)),
+    }
+    for name in OPTIONAL_RESULTS {
+        if !files.iter().any(|(n, _)| *n == name) {
+            let p = dir.join(name);
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("remove stale", &p, e)),
+            }
+        }
     }
     for (name, contents) in files {
         write_atomic(&dir.join(name), contents)?;

@@ -289,6 +289,12 @@ fn execute(
     if let Some(h) = csv_out::health_csv(&info, &agg) {
         out_files.push(("health.csv", h));
     }
+    if let Some(f) = csv_out::lb_failovers_csv(&info, &agg) {
+        out_files.push(("lb_failovers.csv", f));
+    }
+    if let Some(h) = csv_out::ha_csv(&info, &agg) {
+        out_files.push(("ha.csv", h));
+    }
     let base = if agg.len() > 1 {
         agg.iter()
             .find(|a| Some(a.algorithm.as_str()) == baseline)

@@ -31,6 +31,11 @@ impl SimTime {
         self.0
     }
 
+    /// Whole nanoseconds.
+    pub const fn from_nanos(ns: u64) -> SimTime {
+        SimTime(ns)
+    }
+
     /// Whole seconds (for building times in tests and examples).
     pub const fn from_secs(s: u64) -> SimTime {
         SimTime(s * 1_000_000_000)

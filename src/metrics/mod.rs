@@ -22,17 +22,22 @@ pub enum ErrorCause {
     ServerError,
     /// The load balancer's upstream timeout fired (HTTP 504).
     UpstreamTimeout,
+    /// The load balancer node the request went to was down, died with it, or its flow was
+    /// moved to a node that did not know the connection (anycast rehash): the connection
+    /// was reset, or the client gave up waiting on a dead path.
+    LbLost,
 }
 
 impl ErrorCause {
     /// Every cause, in reporting order.
-    pub const ALL: [ErrorCause; 6] = [
+    pub const ALL: [ErrorCause; 7] = [
         ErrorCause::Rejected,
         ErrorCause::Timeout,
         ErrorCause::NoBackend,
         ErrorCause::Refused,
         ErrorCause::ServerError,
         ErrorCause::UpstreamTimeout,
+        ErrorCause::LbLost,
     ];
 
     /// Stable name used in CSV columns and tables.
@@ -44,6 +49,7 @@ impl ErrorCause {
             ErrorCause::Refused => "refused",
             ErrorCause::ServerError => "server_error",
             ErrorCause::UpstreamTimeout => "upstream_timeout",
+            ErrorCause::LbLost => "lb_lost",
         }
     }
 
@@ -94,7 +100,8 @@ metrics! {
     ErrorsNoBackend = ("errors_no_backend", "  no backend", "req", 0);
     ErrorsRefused = ("errors_refused", "  connection refused", "req", 0);
     ErrorsServer = ("errors_server", "  server error (5xx)", "req", 0);
-    ErrorsUpstreamTimeout = ("errors_upstream_timeout", "  upstream timeout", "req", 0);
+        ErrorsUpstreamTimeout = ("errors_upstream_timeout", "  upstream timeout", "req", 0);
+    ErrorsLbLost = ("errors_lb_lost", "  lost with a load balancer node", "req", 0);
     InFlightEnd = ("in_flight_end", "in flight at end", "req", 0);
     LatencyMean = ("latency_mean_ms", "latency mean", "ms", 3);
     LatencyP50 = ("latency_p50_ms", "latency p50", "ms", 3);
@@ -120,7 +127,9 @@ metrics! {
     DetectionMean = ("detection_mean_s", "failure detection time", "s", 3);
     RecoveryMean = ("recovery_mean_s", "recovery time", "s", 3);
     SentToFailed = ("sent_to_failed", "attempts sent to failed servers", "req", 0);
-    FalseEjections = ("false_ejections", "false ejections", "", 0);
+        FalseEjections = ("false_ejections", "false ejections", "", 0);
+    LbFailoverMean = ("lb_failover_mean_s", "LB failover time", "s", 3);
+    LbOutageMean = ("lb_outage_mean_s", "LB outage (dead path used)", "s", 3);
 }
 
 /// Number of metrics.
@@ -144,6 +153,10 @@ pub struct RepResult {
     pub failovers: Vec<FailoverRow>,
     /// Every change of a server's health as a node saw it, in time order.
     pub health: Vec<HealthRow>,
+    /// One row per failure of a load balancer node.
+    pub lb_failovers: Vec<LbFailoverRow>,
+    /// What the load balancer tier did (node faults, VRRP, DNS, routes), in time order.
+    pub ha: Vec<HaRow>,
     /// Latency (ms) at each of [`curve_quantiles`], from the replication's histogram
     /// (NaN without completions).
     pub latency_curve: Vec<f64>,
@@ -199,6 +212,42 @@ pub struct FailoverRow {
     pub sent: u64,
     /// Of those, attempts that failed.
     pub failed: u64,
+}
+
+/// How the tier handled one failure of a load balancer node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LbFailoverRow {
+    /// Index of the failure in the scenario.
+    pub failure: usize,
+    /// `crash` or `stop`.
+    pub kind: &'static str,
+    /// The node (1-based).
+    pub node: u32,
+    /// When it failed (s).
+    pub fault_s: f64,
+    /// When the tier routed around it (s): another node took the virtual IP, its DNS
+    /// record was removed, or its route was withdrawn. NaN if that never happened.
+    pub failover_s: f64,
+    /// When the last request sent into the dead path was issued (s), NaN if none was.
+    pub last_lost_s: f64,
+    /// When it came back (s), NaN if never.
+    pub repair_s: f64,
+    /// Requests lost with it: in flight on it when it crashed, or sent to it while down.
+    pub lost: u64,
+    /// Requests reset on other nodes because routing moved their flows (anycast rehash).
+    pub reset: u64,
+}
+
+/// One thing the load balancer tier did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HaRow {
+    /// When (s).
+    pub at_s: f64,
+    /// The node (1-based).
+    pub node: u32,
+    /// `crash`, `stop`, `restart`, `master`, `backup`, `dns-removed`, `dns-added`,
+    /// `route-withdrawn` or `route-announced`.
+    pub event: &'static str,
 }
 
 /// A change of a server's health as one node saw it.

@@ -117,6 +117,8 @@ pub enum CheckType {
 pub struct FailureSpec {
     /// Server ids it hits (each independently for random timing).
     pub servers: Vec<u32>,
+    /// Load balancer nodes it hits (0-based; `lb-1` is 0), each independently.
+    pub lb_nodes: Vec<u32>,
     /// What goes wrong.
     pub kind: FailureKind,
     /// When.
@@ -158,6 +160,25 @@ pub enum FailureKind {
         /// Deregistration delay.
         delay: SimTime,
     },
+    /// A load balancer node shuts down gracefully (keepalived stopping, BGP withdrawal):
+    /// it takes no new connections, finishes what it has, and tells its peers.
+    Stop,
+}
+
+impl FailureKind {
+    /// The name used in scenarios and CSV files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FailureKind::Crash => "crash",
+            FailureKind::Hang => "hang",
+            FailureKind::Slow { .. } => "slow",
+            FailureKind::Errors { .. } => "errors",
+            FailureKind::Flap { .. } => "flap",
+            FailureKind::Partition => "partition",
+            FailureKind::Drain { .. } => "drain",
+            FailureKind::Stop => "stop",
+        }
+    }
 }
 
 /// When a failure happens.
@@ -229,6 +250,86 @@ pub struct LbConfig {
     pub upstream_timeout: Option<SimTime>,
     /// Retries on another server.
     pub retry: RetryConfig,
+    /// How clients reach the nodes, and how the tier survives a node's failure.
+    pub topology: Topology,
+}
+
+/// How clients reach the load balancer nodes (the HA topology of the tier itself).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Topology {
+    /// No failover: client `c` always uses node `c % nodes`.
+    Single,
+    /// One virtual IP held by one node at a time, moved by VRRP (keepalived).
+    ActivePassive {
+        /// Per node, its VRRP instance's settings.
+        vrrp: Vec<crate::ha::vrrp::VrrpConfig>,
+    },
+    /// Every node has its own address in a round-robin DNS answer; a health check removes
+    /// dead nodes' records; clients cache answers for up to the TTL.
+    Dns(DnsConfig),
+    /// Every node announces the same address; routers spread flows over the nodes with a
+    /// live route by ECMP hashing.
+    Anycast(AnycastConfig),
+}
+
+impl Topology {
+    /// The name used in scenarios.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Topology::Single => "single",
+            Topology::ActivePassive { .. } => "active-passive",
+            Topology::Dns(_) => "active-active-dns",
+            Topology::Anycast(_) => "anycast",
+        }
+    }
+}
+
+/// Round-robin DNS over the nodes (Route 53-style health-checked records).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct DnsConfig {
+    /// Record TTL: a client keeps its answer for up to this long (uniformly less, since
+    /// shared resolver caches are part-way through it).
+    pub ttl: SimTime,
+    /// The DNS health check's interval (Route 53: 30 s, or 10 s "fast").
+    pub check_interval: SimTime,
+    /// Consecutive failed (passed) checks to remove (restore) a record (Route 53: 3).
+    pub failure_threshold: u32,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            ttl: SimTime::from_secs(60),
+            check_interval: SimTime::from_secs(30),
+            failure_threshold: 3,
+        }
+    }
+}
+
+/// Anycast with ECMP in front of the nodes.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct AnycastConfig {
+    /// How the router spreads flows over the next hops.
+    pub ecmp: crate::ha::ecmp::EcmpMode,
+    /// How long the router takes to notice a dead node: BFD `multiplier × interval` or
+    /// the BGP hold time.
+    pub detect: SimTime,
+    /// Time between hellos (BFD interval, BGP keepalive): the last one arrived up to this
+    /// long before the node died, so detection takes `detect − U(0, hello)`.
+    pub hello: SimTime,
+    /// Convergence after a graceful withdrawal or a re-announcement.
+    pub converge: SimTime,
+}
+
+impl Default for AnycastConfig {
+    fn default() -> Self {
+        AnycastConfig {
+            ecmp: crate::ha::ecmp::EcmpMode::HashThreshold,
+            detect: SimTime::from_millis(900),
+            hello: SimTime::from_millis(300),
+            converge: SimTime::SECOND,
+        }
+    }
 }
 
 impl Default for LbConfig {
@@ -238,6 +339,7 @@ impl Default for LbConfig {
             view: LbView::Own,
             upstream_timeout: None,
             retry: RetryConfig::default(),
+            topology: Topology::Single,
         }
     }
 }

@@ -32,6 +32,8 @@
 //! window, and the load balancer's in-flight counts match the requests actually out there.
 //! A violation is a bug and fails the run.
 
+mod tier;
+
 use std::collections::VecDeque;
 
 use hdrhistogram::Histogram;
@@ -56,6 +58,7 @@ use crate::health::envoy::EnvoyChecker;
 use crate::health::haproxy::HaproxyChecker;
 use crate::health::outlier::{OutlierAction, OutlierDetector};
 use crate::health::{ActiveChecker, CheckAction, ProbeResult};
+use tier::{LOST, Path, Tier};
 
 /// "No value" for dense `u32` slots (cookies, positions, session servers).
 const NONE: u32 = u32::MAX;
@@ -133,6 +136,21 @@ enum Ev {
     OutlierTick { node: u32 },
     /// Slow-start weights are recomputed (every second while a server ramps up).
     SlowStartTick,
+    /// Failure `spec` starts (`recover = false`) or ends on load balancer node `node`.
+    LbFault { spec: u16, node: u32, recover: bool },
+    /// Node `node`'s VRRP instance asked to be woken now.
+    VrrpTimer { node: u32 },
+    /// A VRRP advertisement from node `from` reaches its peers.
+    Advert {
+        from: u32,
+        priority: u8,
+        interval: SimTime,
+    },
+    /// The DNS health check probes node `node`.
+    DnsProbe { node: u32 },
+    /// Node `node`'s anycast route is withdrawn or announced (if the node is still in
+    /// restart epoch `epoch`).
+    Route { node: u32, live: bool, epoch: u32 },
 }
 
 /// What a server's answer says.
@@ -180,6 +198,8 @@ struct ClientReq {
     attempt: u32,
     /// The server of the previous attempt (avoided by retries), or `NONE`.
     last_server: u32,
+    /// The load balancer node handling it, or `LOST` (sent into a dead path).
+    node: u32,
     generation: u32,
     class: u16,
     attempts: u16,
@@ -377,6 +397,9 @@ pub struct World<'c> {
     rng_store: SimRng,
     rng_faults: Vec<SimRng>,
     rng_errors: SimRng,
+    rng_tier: SimRng,
+    /// The load balancer tier: nodes up or down, and the HA machines.
+    tier: Tier,
     arrivals: Option<Arrivals>,
     class_cum: Vec<f64>,
     /// Per class: key sampler and the offset of its key space.
@@ -601,6 +624,8 @@ impl<'c> World<'c> {
                 .map(|i| stream(&format!("failures/{i}")))
                 .collect(),
             rng_errors: stream("failures/errors"),
+            rng_tier: stream("lb-tier"),
+            tier: Tier::new(cfg, n_clients),
             arrivals,
             class_cum,
             class_keys,
@@ -943,6 +968,7 @@ impl<'c> World<'c> {
         for node in 0..self.outliers.len() {
             self.arm_outlier(node);
         }
+        self.start_tier();
         for (i, f) in self.cfg.failures.iter().enumerate() {
             for &server in &f.servers {
                 let at = match &f.timing {
@@ -1023,6 +1049,19 @@ impl<'c> World<'c> {
                 self.refresh_availability();
                 self.arm_slow_tick();
             }
+            Ev::LbFault {
+                spec,
+                node,
+                recover,
+            } => self.lb_fault(spec as usize, node, recover),
+            Ev::VrrpTimer { node } => self.vrrp_timer(node as usize),
+            Ev::Advert {
+                from,
+                priority,
+                interval,
+            } => self.advert(from, crate::ha::vrrp::Advert { priority, interval }),
+            Ev::DnsProbe { node } => self.dns_probe(node as usize),
+            Ev::Route { node, live, epoch } => self.route_change(node as usize, live, epoch),
             Ev::DrainCut { server, epoch } => {
                 let s = &self.servers[server as usize];
                 if s.draining && s.epoch == epoch {
@@ -1080,6 +1119,7 @@ impl<'c> World<'c> {
             client,
             attempt: NONE,
             last_server: NONE,
+            node: 0,
             generation: 0,
             class: class as u16,
             attempts: 0,
@@ -1111,6 +1151,23 @@ impl<'c> World<'c> {
                 },
             );
         }
+        if self.tier.trivial {
+            self.creqs[c as usize].node = self.node_of(client) as u32;
+        } else {
+            match self.path(client) {
+                Path::Node(n) => self.creqs[c as usize].node = n as u32,
+                Path::BlackHole(n) => {
+                    self.creqs[c as usize].node = LOST;
+                    self.count_lost(n);
+                    return;
+                }
+                Path::Reset(n) => {
+                    self.count_lost(n);
+                    self.fail(c, ErrorCause::LbLost);
+                    return;
+                }
+            }
+        }
         self.dispatch(c);
     }
 
@@ -1120,7 +1177,7 @@ impl<'c> World<'c> {
         let r = self.creqs[c as usize];
         let measured = r.issued >= self.cfg.warmup;
         let pool = self.class_route[r.class as usize];
-        let node = self.node_of(r.client);
+        let node = r.node as usize;
         let slot = r.client as usize * self.n_pools + pool;
         let rt = &mut self.routes[node * self.n_pools + pool];
         let cookie = if rt.sticky {
@@ -1461,7 +1518,12 @@ impl<'c> World<'c> {
         if r.attempt != NONE {
             self.orphan(r.attempt, OutcomeKind::Cancelled);
         }
-        self.fail(c, ErrorCause::Timeout);
+        let cause = if r.node == LOST {
+            ErrorCause::LbLost
+        } else {
+            ErrorCause::Timeout
+        };
+        self.fail(c, cause);
     }
 
     /// After a failed attempt: another attempt if the retry policy and budget allow it,
@@ -1771,6 +1833,7 @@ impl<'c> World<'c> {
                     );
                 }
                 FailureKind::Partition => self.servers[s].partitioned = true,
+                FailureKind::Stop => unreachable!("only load balancer nodes stop"),
                 FailureKind::Drain { delay } => {
                     self.servers[s].draining = true;
                     self.refresh_availability();
@@ -1814,6 +1877,7 @@ impl<'c> World<'c> {
                     self.restart(s);
                 }
                 FailureKind::Partition => self.servers[s].partitioned = false,
+                FailureKind::Stop => unreachable!("only load balancer nodes stop"),
                 FailureKind::Drain { .. } => {
                     self.servers[s].draining = false;
                     self.restart(s);
@@ -2156,15 +2220,7 @@ impl<'c> World<'c> {
     /// Failover rows (per fault and node) and the health time series.
     fn failover_rows(&self) -> (Vec<FailoverRow>, Vec<HealthRow>) {
         let names = self.cfg.server_names();
-        let kind_name = |spec: usize| match self.cfg.failures[spec].kind {
-            FailureKind::Crash => "crash",
-            FailureKind::Hang => "hang",
-            FailureKind::Slow { .. } => "slow",
-            FailureKind::Errors { .. } => "errors",
-            FailureKind::Flap { .. } => "flap",
-            FailureKind::Partition => "partition",
-            FailureKind::Drain { .. } => "drain",
-        };
+        let kind_name = |spec: usize| self.cfg.failures[spec].kind.name();
         let mut rows = Vec::new();
         for f in &self.faults {
             for node in 0..self.cfg.lb.nodes {
@@ -2233,6 +2289,10 @@ impl<'c> World<'c> {
         v[M::ErrorsRefused as usize] = m.failed[ErrorCause::Refused.index()] as f64;
         v[M::ErrorsServer as usize] = m.failed[ErrorCause::ServerError.index()] as f64;
         v[M::ErrorsUpstreamTimeout as usize] = m.failed[ErrorCause::UpstreamTimeout.index()] as f64;
+        v[M::ErrorsLbLost as usize] = m.failed[ErrorCause::LbLost.index()] as f64;
+        let (failover, outage) = self.lb_failover_means();
+        v[M::LbFailoverMean as usize] = failover;
+        v[M::LbOutageMean as usize] = outage;
         v[M::Retries as usize] = self.n_retries_measured as f64;
         if m.issued > 0 {
             v[M::Attempts as usize] = self.n_attempts_measured as f64 / m.issued as f64;
@@ -2362,6 +2422,8 @@ impl<'c> World<'c> {
             changes: self.changes.clone(),
             failovers,
             health,
+            lb_failovers: self.lb_failover_rows(),
+            ha: self.ha_rows(),
             latency_curve,
             timeseries: self.timeseries(),
         }

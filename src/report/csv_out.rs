@@ -258,6 +258,58 @@ pub fn health_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
     )
 }
 
+/// Renders `lb_failovers.csv`: one row per failure of a load balancer node per
+/// replication. `None` if no node failed.
+pub fn lb_failovers_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
+    per_event_csv(
+        info,
+        aggs,
+        &[
+            "failure",
+            "kind",
+            "node",
+            "fault_s",
+            "failover_s",
+            "last_lost_s",
+            "repair_s",
+            "lost",
+            "reset",
+        ],
+        |r| &r.lb_failovers,
+        |f| {
+            vec![
+                f.failure.to_string(),
+                f.kind.to_string(),
+                format!("lb-{}", f.node),
+                csv_float(f.fault_s, 6),
+                csv_float(f.failover_s, 6),
+                csv_float(f.last_lost_s, 6),
+                csv_float(f.repair_s, 6),
+                f.lost.to_string(),
+                f.reset.to_string(),
+            ]
+        },
+    )
+}
+
+/// Renders `ha.csv`: what the load balancer tier did (node crashes, stops and restarts,
+/// VRRP masters, DNS record changes, route withdrawals). `None` if nothing happened.
+pub fn ha_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
+    per_event_csv(
+        info,
+        aggs,
+        &["at_s", "node", "event"],
+        |r| &r.ha,
+        |h| {
+            vec![
+                csv_float(h.at_s, 6),
+                format!("lb-{}", h.node),
+                h.event.to_string(),
+            ]
+        },
+    )
+}
+
 /// Renders `latency.csv`: the latency percentile curve at [`curve_quantiles`] per
 /// replication (`stat = value`) and aggregated (`mean`, `ci95_lo`, `ci95_hi`).
 ///

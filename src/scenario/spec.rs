@@ -13,10 +13,10 @@ use crate::balancer::{
 use crate::engine::SimTime;
 use crate::engine::rng::fnv1a64;
 use crate::model::{
-    ActiveHealth, ActiveStyle, ChangeAction, CheckType, ClassConfig, ClientsConfig, Dist,
-    FailureKind, FailureSpec, FailureTiming, HealthConfig, IpModel, KeySpace, LbConfig, LbView,
-    Load, MembershipChange, PopulationConfig, RatePoint, RateSchedule, RetryBudget,
-    ServerGroupConfig, SessionConfig, SessionState, WorldConfig,
+    ActiveHealth, ActiveStyle, AnycastConfig, ChangeAction, CheckType, ClassConfig, ClientsConfig,
+    Dist, DnsConfig, FailureKind, FailureSpec, FailureTiming, HealthConfig, IpModel, KeySpace,
+    LbConfig, LbView, Load, MembershipChange, PopulationConfig, RatePoint, RateSchedule,
+    RetryBudget, ServerGroupConfig, SessionConfig, SessionState, Topology, WorldConfig,
 };
 use crate::model::{SlowStart, SlowStartStyle};
 
@@ -249,7 +249,7 @@ impl Reader<'_> {
             None => None,
         };
         let failures = match groups.as_ref() {
-            Some(g) => self.failures(root, g),
+            Some(g) => self.failures(root, g, lb.as_ref().map_or(1, |l| l.nodes)),
             None => None,
         };
         let world = WorldConfig {
@@ -1353,6 +1353,10 @@ impl Reader<'_> {
                 "retries",
                 "retry_on",
                 "retry_budget",
+                "topology",
+                "vrrp",
+                "dns",
+                "anycast",
             ],
         );
         let mut ok = true;
@@ -1496,7 +1500,243 @@ impl Reader<'_> {
             }
             None => ok = false,
         }
+        match self.topology(t, cfg.nodes) {
+            Some(topology) => cfg.topology = topology,
+            None => ok = false,
+        }
         ok.then_some(cfg)
+    }
+
+    /// A positive duration at `path`.
+    fn positive_duration(&mut self, path: &str, v: &V<'_>) -> Option<SimTime> {
+        match self.cx.duration(path, v) {
+            Some(d) if d > SimTime::ZERO => Some(d),
+            Some(_) => {
+                self.cx.err(path, &v.span(), "expected a positive duration");
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// `lb.topology` and its tables (`[lb.vrrp]`, `[lb.dns]`, `[lb.anycast]`). Every table
+    /// is checked even when another topology is chosen, so `--set lb.topology=…` can switch
+    /// between them.
+    fn topology(&mut self, t: Tbl<'_, '_>, nodes: u32) -> Option<Topology> {
+        use crate::ha::ecmp::EcmpMode;
+        use crate::ha::vrrp::VrrpConfig;
+        let mut ok = true;
+        // [lb.vrrp]
+        let mut vrrp = vec![VrrpConfig::default(); nodes as usize];
+        if let Some(v) = t.t.get("vrrp") {
+            let vt = self.cx.table("lb.vrrp", v)?;
+            self.cx
+                .check_keys(vt, &["priority", "advert_interval", "preempt"]);
+            if let Some(v) = vt.t.get("priority") {
+                match v.get_ref() {
+                    DeValue::Array(a) => {
+                        if a.len() != nodes as usize {
+                            self.cx.err(
+                                "lb.vrrp.priority",
+                                &v.span(),
+                                format!(
+                                    "expected one priority per node ({nodes}, see lb.nodes), found {}",
+                                    a.len()
+                                ),
+                            );
+                            ok = false;
+                        } else {
+                            for (i, e) in a.iter().enumerate() {
+                                match self.cx.int(&format!("lb.vrrp.priority[{i}]"), e, 1, 255) {
+                                    Some(p) => vrrp[i].priority = p as u8,
+                                    None => ok = false,
+                                }
+                            }
+                        }
+                    }
+                    _ => match self.cx.int("lb.vrrp.priority", v, 1, 255) {
+                        Some(p) => vrrp.iter_mut().for_each(|c| c.priority = p as u8),
+                        None => ok = false,
+                    },
+                }
+            }
+            if let Some(v) = vt.t.get("advert_interval") {
+                match self.positive_duration("lb.vrrp.advert_interval", v) {
+                    Some(d) => vrrp.iter_mut().for_each(|c| c.advert_interval = d),
+                    None => ok = false,
+                }
+            }
+            if let Some(v) = vt.t.get("preempt") {
+                match self.cx.boolean("lb.vrrp.preempt", v) {
+                    Some(b) => vrrp.iter_mut().for_each(|c| c.preempt = b),
+                    None => ok = false,
+                }
+            }
+        }
+        // [lb.dns]
+        let mut dns = DnsConfig::default();
+        if let Some(v) = t.t.get("dns") {
+            let dt = self.cx.table("lb.dns", v)?;
+            self.cx
+                .check_keys(dt, &["ttl", "check_interval", "failure_threshold"]);
+            if let Some(v) = dt.t.get("ttl") {
+                match self.positive_duration("lb.dns.ttl", v) {
+                    Some(d) => dns.ttl = d,
+                    None => ok = false,
+                }
+            }
+            if let Some(v) = dt.t.get("check_interval") {
+                match self.positive_duration("lb.dns.check_interval", v) {
+                    Some(d) => dns.check_interval = d,
+                    None => ok = false,
+                }
+            }
+            if let Some(v) = dt.t.get("failure_threshold") {
+                match self.cx.int("lb.dns.failure_threshold", v, 1, 10) {
+                    Some(n) => dns.failure_threshold = n as u32,
+                    None => ok = false,
+                }
+            }
+        }
+        // [lb.anycast]
+        let mut any = AnycastConfig::default();
+        if let Some(v) = t.t.get("anycast") {
+            let at = self.cx.table("lb.anycast", v)?;
+            self.cx.check_keys(
+                at,
+                &[
+                    "ecmp",
+                    "buckets",
+                    "detection",
+                    "bfd_interval",
+                    "bfd_multiplier",
+                    "bgp_hold_time",
+                    "bgp_keepalive",
+                    "converge",
+                ],
+            );
+            let mut buckets = 128u32;
+            if let Some(v) = at.t.get("buckets") {
+                match self.cx.int("lb.anycast.buckets", v, 1, 65_536) {
+                    Some(b) if b as u32 >= nodes => buckets = b as u32,
+                    Some(_) => {
+                        self.cx.err(
+                            "lb.anycast.buckets",
+                            &v.span(),
+                            format!("expected at least one bucket per node ({nodes})"),
+                        );
+                        ok = false;
+                    }
+                    None => ok = false,
+                }
+            }
+            if let Some(v) = at.t.get("ecmp") {
+                let words = ["modulo", "hash-threshold", "resilient"];
+                match self.cx.string("lb.anycast.ecmp", v).as_deref() {
+                    Some("modulo") => any.ecmp = EcmpMode::Modulo,
+                    Some("hash-threshold") => any.ecmp = EcmpMode::HashThreshold,
+                    Some("resilient") => any.ecmp = EcmpMode::Resilient { buckets },
+                    Some(other) => {
+                        let hint =
+                            did_you_mean(other, words).map(|s| format!("did you mean `{s}`?"));
+                        self.cx.err_hint(
+                            "lb.anycast.ecmp",
+                            &v.span(),
+                            format!("expected one of {}, found \"{other}\"", words.join(", ")),
+                            hint,
+                        );
+                        ok = false;
+                    }
+                    None => ok = false,
+                }
+            }
+            let get_dur = |cx: &mut Self, key: &str, default: SimTime| match at.t.get(key) {
+                Some(v) => cx.positive_duration(&format!("lb.anycast.{key}"), v),
+                None => Some(default),
+            };
+            let bfd_interval = get_dur(self, "bfd_interval", SimTime::from_millis(300));
+            let hold = get_dur(self, "bgp_hold_time", SimTime::from_secs(90));
+            let keepalive = get_dur(self, "bgp_keepalive", SimTime::from_secs(30));
+            let converge = get_dur(self, "converge", SimTime::SECOND);
+            let multiplier = match at.t.get("bfd_multiplier") {
+                Some(v) => self.cx.int("lb.anycast.bfd_multiplier", v, 1, 255),
+                None => Some(3),
+            };
+            let detection = match at.t.get("detection") {
+                Some(v) => match self.cx.string("lb.anycast.detection", v).as_deref() {
+                    Some(d @ ("bfd" | "bgp")) => Some(d == "bfd"),
+                    Some(other) => {
+                        self.cx.err(
+                            "lb.anycast.detection",
+                            &v.span(),
+                            format!("expected \"bfd\" or \"bgp\", found \"{other}\""),
+                        );
+                        None
+                    }
+                    None => None,
+                },
+                None => Some(true),
+            };
+            match (
+                bfd_interval,
+                hold,
+                keepalive,
+                converge,
+                multiplier,
+                detection,
+            ) {
+                (Some(bi), Some(hold), Some(ka), Some(converge), Some(m), Some(bfd)) => {
+                    if !bfd && ka >= hold {
+                        let span = at.t.get("bgp_keepalive").map_or(v.span(), |v| v.span());
+                        self.cx.err(
+                            "lb.anycast.bgp_keepalive",
+                            &span,
+                            "expected a keepalive shorter than bgp_hold_time (RFC 4271 suggests a third of it)",
+                        );
+                        ok = false;
+                    }
+                    any.converge = converge;
+                    if bfd {
+                        any.hello = bi;
+                        any.detect = SimTime::from_nanos(bi.as_nanos() * m as u64);
+                    } else {
+                        any.hello = ka;
+                        any.detect = hold;
+                    }
+                }
+                _ => ok = false,
+            }
+        }
+        let words = ["single", "active-passive", "active-active-dns", "anycast"];
+        let topology = match t.t.get("topology") {
+            None => Some(Topology::Single),
+            Some(v) => match self.cx.string("lb.topology", v).as_deref() {
+                Some("single") => Some(Topology::Single),
+                Some("active-passive") if nodes < 2 => {
+                    self.cx.err(
+                        "lb.topology",
+                        &v.span(),
+                        "\"active-passive\" needs at least 2 nodes: set lb.nodes = 2",
+                    );
+                    None
+                }
+                Some("active-passive") => Some(Topology::ActivePassive { vrrp }),
+                Some("active-active-dns") => Some(Topology::Dns(dns)),
+                Some("anycast") => Some(Topology::Anycast(any)),
+                Some(other) => {
+                    let hint = did_you_mean(other, words).map(|s| format!("did you mean `{s}`?"));
+                    self.cx.err_hint(
+                        "lb.topology",
+                        &v.span(),
+                        format!("expected one of {}, found \"{other}\"", words.join(", ")),
+                        hint,
+                    );
+                    None
+                }
+                None => None,
+            },
+        };
+        if ok { topology } else { None }
     }
 
     /// `[[failures]]`: failures injected into servers, at fixed times or at random.
@@ -1504,6 +1744,7 @@ impl Reader<'_> {
         &mut self,
         root: Tbl<'_, '_>,
         groups: &[ServerGroupConfig],
+        lb_nodes: u32,
     ) -> Option<Vec<FailureSpec>> {
         let Some(v) = root.t.get("failures") else {
             return Some(Vec::new());
@@ -1517,6 +1758,7 @@ impl Reader<'_> {
             "flap",
             "partition",
             "drain",
+            "stop",
         ];
         let mut out = Vec::new();
         let mut ok = true;
@@ -1531,7 +1773,7 @@ impl Reader<'_> {
                 .require(
                     t,
                     "kind",
-                    "what goes wrong: crash, hang, slow, errors, flap, partition or drain",
+                    "what goes wrong: crash, hang, slow, errors, flap, partition, drain or stop",
                 )
                 .and_then(|v| {
                     self.cx
@@ -1548,7 +1790,9 @@ impl Reader<'_> {
             let mut allowed = vec!["target", "kind", "at", "duration", "mtbf", "mttr"];
             allowed.extend_from_slice(extra);
             self.cx.check_keys(t, &allowed);
-            let servers = self.cx.require(t, "target", "a server (\"web-3\"), a group (\"web\": each of its servers) or a list of them").and_then(|v| self.failure_targets(&join(&path, "target"), v, groups));
+            let target_v = self.cx.require(t, "target", "a server (\"web-3\"), a group (\"web\": each of its servers), a load balancer node (\"lb-1\") or a list of them");
+            let targets = target_v
+                .and_then(|v| self.failure_targets(&join(&path, "target"), v, groups, lb_nodes));
             let dur = |cx: &mut Cx, key: &str, default: Option<SimTime>| -> Option<SimTime> {
                 match t.t.get(key) {
                     Some(v) => match cx.duration(&join(&path, key), v) {
@@ -1623,6 +1867,7 @@ impl Reader<'_> {
                     }
                     "drain" => dur(&mut self.cx, "delay", Some(SimTime::from_secs(30)))
                         .map(|delay| FailureKind::Drain { delay }),
+                    "stop" => Some(FailureKind::Stop),
                     other => {
                         let hint =
                             did_you_mean(other, kinds).map(|s| format!("did you mean `{s}`?"));
@@ -1688,9 +1933,30 @@ impl Reader<'_> {
                     None
                 }
             };
-            match (servers, kind, timing) {
-                (Some(servers), Some(kind), Some(timing)) => out.push(FailureSpec {
+            // Load balancer nodes can crash or stop; only they can stop.
+            if let (Some((servers, nodes)), Some(kind), Some(tv)) = (&targets, &kind, target_v) {
+                let bad = if !nodes.is_empty()
+                    && !matches!(kind, FailureKind::Crash | FailureKind::Stop)
+                {
+                    Some(format!(
+                        "a load balancer node can only \"crash\" or \"stop\", not \"{}\"",
+                        kind.name()
+                    ))
+                } else if !servers.is_empty() && *kind == FailureKind::Stop {
+                    Some("\"stop\" is for load balancer nodes (\"lb-1\"); a server stops gracefully with \"drain\"".to_string())
+                } else {
+                    None
+                };
+                if let Some(msg) = bad {
+                    self.cx.err(&join(&path, "target"), &tv.span(), msg);
+                    ok = false;
+                    continue;
+                }
+            }
+            match (targets, kind, timing) {
+                (Some((servers, lb_nodes)), Some(kind), Some(timing)) => out.push(FailureSpec {
                     servers,
+                    lb_nodes,
                     kind,
                     timing,
                 }),
@@ -1700,13 +1966,15 @@ impl Reader<'_> {
         ok.then_some(out)
     }
 
-    /// Server ids named by a failure's `target`: `group-i`, a group, or a list of these.
+    /// Server ids and load balancer nodes named by a failure's `target`: `group-i`, a
+    /// group, `lb-i`, or a list of these. Server names win over `lb-i`.
     fn failure_targets(
         &mut self,
         path: &str,
         v: &V<'_>,
         groups: &[ServerGroupConfig],
-    ) -> Option<Vec<u32>> {
+        lb_nodes: u32,
+    ) -> Option<(Vec<u32>, Vec<u32>)> {
         let names: Vec<(String, std::ops::Range<usize>)> = match v.get_ref() {
             DeValue::String(s) => vec![(s.to_string(), v.span())],
             DeValue::Array(a) => {
@@ -1726,6 +1994,7 @@ impl Reader<'_> {
             }
         };
         let mut ids = Vec::new();
+        let mut nodes = Vec::new();
         for (name, span) in names {
             let mut lo = 0u32;
             let mut found = false;
@@ -1743,6 +2012,19 @@ impl Reader<'_> {
                     found = true;
                 }
                 lo += g.count + g.spare;
+            }
+            if !found && let Some(i) = name.strip_prefix("lb-").and_then(|i| i.parse::<u32>().ok())
+            {
+                if i >= 1 && i <= lb_nodes {
+                    nodes.push(i - 1);
+                    continue;
+                }
+                self.cx.err(
+                    path,
+                    &span,
+                    format!("no load balancer node \"{name}\": lb.nodes = {lb_nodes}, so nodes are lb-1 to lb-{lb_nodes}"),
+                );
+                return None;
             }
             if !found {
                 let all: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
@@ -1765,7 +2047,9 @@ impl Reader<'_> {
         }
         ids.sort_unstable();
         ids.dedup();
-        Some(ids)
+        nodes.sort_unstable();
+        nodes.dedup();
+        Some((ids, nodes))
     }
 
     /// `[health]`: active checks, outlier detection, panic threshold.

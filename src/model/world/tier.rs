@@ -1,0 +1,552 @@
+//! The load balancer tier's own availability: which node a client's request reaches, node
+//! crashes and graceful stops, and the HA machines that route around a dead node (VRRP for
+//! active-passive, a DNS health check for round-robin DNS, route withdrawal and ECMP for
+//! anycast).
+//!
+//! The machines in `crate::ha` are sans-IO; this file moves their messages (VRRP adverts,
+//! DNS probes, route changes) on the event queue and applies their decisions to traffic.
+//!
+//! What a client sees when its path is dead:
+//! * the node **crashed** (or nobody holds the virtual IP yet): a black hole. Requests
+//!   in flight on the node and requests sent to it are lost; the client notices at its
+//!   `timeout` (cause `lb_lost`).
+//! * the node **stopped** (host up, service down): the connection is refused at once
+//!   (`lb_lost`). Requests it already had finish normally.
+//! * anycast moved the client's flow to another node (a route came or went): that node has
+//!   no state for the connection and resets it (`lb_lost`).
+
+use crate::engine::SimTime;
+use crate::ha::dns::{DnsCheck, pick_record};
+use crate::ha::ecmp::{Ecmp, flow_hash};
+use crate::ha::vrrp::{Advert, Vrrp, VrrpState};
+use crate::metrics::{ErrorCause, HaRow, LbFailoverRow};
+use crate::model::config::{FailureKind, FailureTiming, Topology};
+
+use super::{Ev, NONE, World};
+
+/// A request on the way to no node at all (a black hole): it fails at the client timeout.
+pub(super) const LOST: u32 = u32::MAX - 1;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum NodeState {
+    Up,
+    Crashed,
+    Stopped,
+}
+
+/// Where a client's new request goes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum Path {
+    /// To this node.
+    Node(usize),
+    /// Into a black hole (towards this node, or `NONE`).
+    BlackHole(u32),
+    /// Refused by this stopped node.
+    Reset(u32),
+}
+
+/// One failure of a node, as it happened.
+#[derive(Clone, Debug)]
+pub(super) struct LbFault {
+    spec: usize,
+    node: u32,
+    start: SimTime,
+    end: Option<SimTime>,
+    failover: Option<SimTime>,
+    last_lost: Option<SimTime>,
+    lost: u64,
+    reset: u64,
+}
+
+/// The state of the load balancer tier.
+pub(super) struct Tier {
+    /// Nothing can happen to the tier: static client → node mapping, no node failures.
+    pub(super) trivial: bool,
+    state: Vec<NodeState>,
+    /// Bumped when a node restarts, so route events scheduled before are recognised.
+    epoch: Vec<u32>,
+    vrrp: Vec<Vrrp>,
+    vrrp_due: Vec<SimTime>,
+    vrrp_state: Vec<VrrpState>,
+    /// The node that last took the virtual IP (gratuitous ARP), or `NONE`.
+    vip: u32,
+    dns: Vec<DnsCheck>,
+    dns_healthy: Vec<bool>,
+    dns_rotation: u64,
+    /// Per client: the node its cached DNS answer names, and when the cache expires.
+    dns_node: Vec<u32>,
+    dns_expiry: Vec<SimTime>,
+    ecmp: Option<Ecmp>,
+    faults: Vec<LbFault>,
+    /// Per node: index in `faults` of its open failure, or `NONE`.
+    open: Vec<u32>,
+    log: Vec<(SimTime, u32, &'static str)>,
+}
+
+impl Tier {
+    pub(super) fn new(w: &super::WorldConfig, clients: usize) -> Tier {
+        let nodes = w.lb.nodes as usize;
+        let node_failures = w.failures.iter().any(|f| !f.lb_nodes.is_empty());
+        let mut t = Tier {
+            trivial: matches!(w.lb.topology, Topology::Single) && !node_failures,
+            state: vec![NodeState::Up; nodes],
+            epoch: vec![0; nodes],
+            vrrp: Vec::new(),
+            vrrp_due: Vec::new(),
+            vrrp_state: Vec::new(),
+            vip: NONE,
+            dns: Vec::new(),
+            dns_healthy: Vec::new(),
+            dns_rotation: 0,
+            dns_node: Vec::new(),
+            dns_expiry: Vec::new(),
+            ecmp: None,
+            faults: Vec::new(),
+            open: vec![NONE; nodes],
+            log: Vec::new(),
+        };
+        match &w.lb.topology {
+            Topology::Single => {}
+            Topology::ActivePassive { vrrp } => {
+                t.vrrp = vrrp
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| Vrrp::new(*c, node_ip(i, nodes)))
+                    .collect();
+                t.vrrp_due = vec![SimTime::MAX; nodes];
+                t.vrrp_state = vec![VrrpState::Down; nodes];
+            }
+            Topology::Dns(_) => {
+                t.dns_healthy = vec![true; nodes];
+                t.dns_node = vec![NONE; clients];
+                t.dns_expiry = vec![SimTime::ZERO; clients];
+            }
+            Topology::Anycast(a) => t.ecmp = Some(Ecmp::new(a.ecmp, nodes)),
+        }
+        t
+    }
+}
+
+/// Node `i`'s address: `lb-1` has the largest, so it wins VRRP priority ties.
+fn node_ip(i: usize, nodes: usize) -> u32 {
+    0x0A00_0000 + (nodes - i) as u32
+}
+
+impl World<'_> {
+    /// Starts the tier's machines: VRRP converged (the elected node is master), DNS
+    /// checks at random phases.
+    pub(super) fn start_tier(&mut self) {
+        match &self.cfg.lb.topology {
+            Topology::ActivePassive { vrrp } => {
+                let nodes = vrrp.len();
+                let elected = (0..nodes)
+                    .max_by_key(|&i| (vrrp[i].priority, node_ip(i, nodes)))
+                    .expect("at least one node");
+                for i in 0..nodes {
+                    self.tier.vrrp[i].start(SimTime::ZERO, i == elected);
+                    self.drive_vrrp(i);
+                }
+            }
+            Topology::Dns(d) => {
+                for _ in 0..self.cfg.lb.nodes {
+                    let first =
+                        SimTime::from_nanos(self.rng_tier.below(d.check_interval.as_nanos()));
+                    self.tier
+                        .dns
+                        .push(DnsCheck::new(d.check_interval, d.failure_threshold, first));
+                }
+                for node in 0..self.cfg.lb.nodes {
+                    let at = self.tier.dns[node as usize].poll_timeout();
+                    self.q.push(at, Ev::DnsProbe { node });
+                }
+            }
+            _ => {}
+        }
+        for (i, f) in self.cfg.failures.iter().enumerate() {
+            for &node in &f.lb_nodes {
+                let at = match &f.timing {
+                    FailureTiming::At { at, .. } => *at,
+                    FailureTiming::Random { mtbf, .. } => {
+                        SimTime::from_nanos_f64(mtbf.sample(&mut self.rng_faults[i]))
+                    }
+                };
+                self.q.push(
+                    at,
+                    Ev::LbFault {
+                        spec: i as u16,
+                        node,
+                        recover: false,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Where a new request of `client` goes.
+    pub(super) fn path(&mut self, client: u32) -> Path {
+        let nodes = self.cfg.lb.nodes as usize;
+        let node = match &self.cfg.lb.topology {
+            Topology::Single => client as usize % nodes,
+            Topology::ActivePassive { .. } => {
+                let v = self.tier.vip;
+                if v == NONE || self.tier.vrrp_state[v as usize] != VrrpState::Master {
+                    return Path::BlackHole(v);
+                }
+                v as usize
+            }
+            Topology::Dns(d) => {
+                let c = client as usize;
+                if self.now >= self.tier.dns_expiry[c] {
+                    let n = pick_record(&self.tier.dns_healthy, self.tier.dns_rotation);
+                    self.tier.dns_rotation += 1;
+                    self.tier.dns_node[c] = n as u32;
+                    // A shared resolver cache is part-way through the TTL.
+                    let left = 1 + self.rng_tier.below(d.ttl.as_nanos());
+                    self.tier.dns_expiry[c] = self.now + SimTime::from_nanos(left);
+                }
+                self.tier.dns_node[c] as usize
+            }
+            Topology::Anycast(_) => {
+                let ip = self.population.ip(client, self.now);
+                let ecmp = self.tier.ecmp.as_ref().expect("anycast has ECMP");
+                match ecmp.next_hop(flow_hash(ip)) {
+                    Some(n) => n,
+                    None => return Path::BlackHole(NONE),
+                }
+            }
+        };
+        match self.tier.state[node] {
+            NodeState::Up => Path::Node(node),
+            NodeState::Crashed => Path::BlackHole(node as u32),
+            NodeState::Stopped => Path::Reset(node as u32),
+        }
+    }
+
+    /// A request issued now went into a dead path towards `node`.
+    pub(super) fn count_lost(&mut self, node: u32) {
+        if node == NONE {
+            return;
+        }
+        let f = self.tier.open[node as usize];
+        if f != NONE {
+            let f = &mut self.tier.faults[f as usize];
+            f.lost += 1;
+            f.last_lost = Some(self.now);
+        }
+    }
+
+    /// Failure `spec` starts (or ends) on load balancer node `node`.
+    pub(super) fn lb_fault(&mut self, spec: usize, node: u32, recover: bool) {
+        let f = &self.cfg.failures[spec];
+        let n = node as usize;
+        if !recover {
+            if self.tier.state[n] != NodeState::Up {
+                return; // already down: overlapping failures do not stack
+            }
+            self.tier.open[n] = self.tier.faults.len() as u32;
+            self.tier.faults.push(LbFault {
+                spec,
+                node,
+                start: self.now,
+                end: None,
+                failover: None,
+                last_lost: None,
+                lost: 0,
+                reset: 0,
+            });
+            let crash = f.kind == FailureKind::Crash;
+            self.tier.state[n] = if crash {
+                NodeState::Crashed
+            } else {
+                NodeState::Stopped
+            };
+            self.tier.log.push((self.now, node, f.kind.name()));
+            if crash {
+                // Everything in flight on the node is gone with it.
+                for c in 0..self.creqs.len() as u32 {
+                    let r = self.creqs[c as usize];
+                    if r.waiting && r.node == node {
+                        if r.attempt != NONE {
+                            self.orphan(r.attempt, crate::balancer::OutcomeKind::Cancelled);
+                            self.creqs[c as usize].attempt = NONE;
+                        }
+                        self.creqs[c as usize].node = LOST;
+                        let fi = self.tier.open[n] as usize;
+                        self.tier.faults[fi].lost += 1;
+                    }
+                }
+            }
+            if !self.tier.vrrp.is_empty() {
+                if crash {
+                    self.tier.vrrp[n].crash();
+                } else {
+                    self.tier.vrrp[n].shutdown(self.now);
+                }
+                self.drive_vrrp(n);
+            }
+            if let Topology::Anycast(a) = &self.cfg.lb.topology {
+                // A crash is noticed when the hellos stop (the last one came up to `hello`
+                // before); a graceful stop withdraws the route and converges.
+                let after = if crash {
+                    let since_hello = self.rng_tier.below(a.hello.as_nanos());
+                    SimTime::from_nanos(a.detect.as_nanos() - since_hello)
+                } else {
+                    a.converge
+                };
+                let epoch = self.tier.epoch[n];
+                self.q.push(
+                    self.now + after,
+                    Ev::Route {
+                        node,
+                        live: false,
+                        epoch,
+                    },
+                );
+            }
+            let end = match &f.timing {
+                FailureTiming::At { duration, .. } => duration.map(|d| self.now + d),
+                FailureTiming::Random { mttr, .. } => Some(
+                    self.now + SimTime::from_nanos_f64(mttr.sample(&mut self.rng_faults[spec])),
+                ),
+            };
+            if let Some(end) = end {
+                self.q.push(
+                    end,
+                    Ev::LbFault {
+                        spec: spec as u16,
+                        node,
+                        recover: true,
+                    },
+                );
+            }
+        } else {
+            let fi = self.tier.open[n];
+            if fi == NONE || self.tier.faults[fi as usize].spec != spec {
+                return;
+            }
+            self.tier.faults[fi as usize].end = Some(self.now);
+            self.tier.open[n] = NONE;
+            self.tier.state[n] = NodeState::Up;
+            self.tier.epoch[n] += 1;
+            self.tier.log.push((self.now, node, "restart"));
+            if !self.tier.vrrp.is_empty() {
+                self.tier.vrrp[n].start(self.now, false);
+                self.drive_vrrp(n);
+            }
+            if let Topology::Anycast(a) = &self.cfg.lb.topology {
+                let epoch = self.tier.epoch[n];
+                self.q.push(
+                    self.now + a.converge,
+                    Ev::Route {
+                        node,
+                        live: true,
+                        epoch,
+                    },
+                );
+            }
+            if let FailureTiming::Random { mtbf, .. } = &f.timing {
+                let next =
+                    self.now + SimTime::from_nanos_f64(mtbf.sample(&mut self.rng_faults[spec]));
+                self.q.push(
+                    next,
+                    Ev::LbFault {
+                        spec: spec as u16,
+                        node,
+                        recover: false,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Sends node `n`'s queued adverts, re-arms its timer and applies state changes.
+    pub(super) fn drive_vrrp(&mut self, n: usize) {
+        while let Some(adv) = self.tier.vrrp[n].poll_transmit() {
+            self.q.push(
+                self.now,
+                Ev::Advert {
+                    from: n as u32,
+                    priority: adv.priority,
+                    interval: adv.interval,
+                },
+            );
+        }
+        let due = self.tier.vrrp[n].poll_timeout().unwrap_or(SimTime::MAX);
+        if due != self.tier.vrrp_due[n] {
+            self.tier.vrrp_due[n] = due;
+            if due != SimTime::MAX {
+                self.q.push(due, Ev::VrrpTimer { node: n as u32 });
+            }
+        }
+        let (before, after) = (self.tier.vrrp_state[n], self.tier.vrrp[n].state());
+        if before == after {
+            return;
+        }
+        self.tier.vrrp_state[n] = after;
+        match after {
+            VrrpState::Master => {
+                // Gratuitous ARP: the virtual IP's traffic now comes here.
+                let prev = self.tier.vip;
+                self.tier.vip = n as u32;
+                if self.now > SimTime::ZERO {
+                    self.tier.log.push((self.now, n as u32, "master"));
+                }
+                if prev != NONE && prev != n as u32 {
+                    self.mark_failover(prev);
+                }
+            }
+            VrrpState::Backup if before == VrrpState::Master => {
+                self.tier.log.push((self.now, n as u32, "backup"));
+            }
+            _ => {}
+        }
+    }
+
+    /// The VRRP timer of node `n` fired.
+    pub(super) fn vrrp_timer(&mut self, n: usize) {
+        if self.tier.vrrp_due[n] != self.now {
+            return;
+        }
+        self.tier.vrrp_due[n] = SimTime::MAX;
+        self.tier.vrrp[n].handle_timeout(self.now);
+        self.drive_vrrp(n);
+    }
+
+    /// Node `from`'s advert reaches every other running node.
+    pub(super) fn advert(&mut self, from: u32, adv: Advert) {
+        let nodes = self.tier.vrrp.len();
+        let ip = node_ip(from as usize, nodes);
+        for n in 0..nodes {
+            if n != from as usize && self.tier.state[n] != NodeState::Crashed {
+                self.tier.vrrp[n].handle_advert(self.now, ip, adv);
+                self.drive_vrrp(n);
+            }
+        }
+    }
+
+    /// The tier routed around node `n`: close the open failure's failover clock.
+    fn mark_failover(&mut self, n: u32) {
+        let f = self.tier.open[n as usize];
+        if f != NONE && self.tier.faults[f as usize].failover.is_none() {
+            self.tier.faults[f as usize].failover = Some(self.now);
+        }
+    }
+
+    /// The DNS health check probes node `n`.
+    pub(super) fn dns_probe(&mut self, n: usize) {
+        let ok = self.tier.state[n] == NodeState::Up;
+        if let Some(healthy) = self.tier.dns[n].handle_probe(self.now, ok) {
+            self.tier.dns_healthy[n] = healthy;
+            let what = if healthy { "dns-added" } else { "dns-removed" };
+            self.tier.log.push((self.now, n as u32, what));
+            if !healthy {
+                self.mark_failover(n as u32);
+            }
+        }
+        let at = self.tier.dns[n].poll_timeout();
+        self.q.push(at, Ev::DnsProbe { node: n as u32 });
+    }
+
+    /// Node `n`'s anycast route is withdrawn or announced: flows that now hash to another
+    /// node lose their connections.
+    pub(super) fn route_change(&mut self, n: usize, live: bool, epoch: u32) {
+        if epoch != self.tier.epoch[n] || (live && self.tier.state[n] != NodeState::Up) {
+            return; // the node restarted (or failed again) since this was scheduled
+        }
+        let ecmp = self.tier.ecmp.as_mut().expect("anycast has ECMP");
+        if ecmp.is_live(n) == live {
+            return;
+        }
+        ecmp.set_live(n, live);
+        let what = if live {
+            "route-announced"
+        } else {
+            "route-withdrawn"
+        };
+        self.tier.log.push((self.now, n as u32, what));
+        if !live {
+            self.mark_failover(n as u32);
+        }
+        let mut moved = 0;
+        for c in 0..self.creqs.len() as u32 {
+            let r = self.creqs[c as usize];
+            if !r.waiting || r.node == LOST || r.node == NONE {
+                continue;
+            }
+            let ip = self.population.ip(r.client, self.now);
+            let hop = self
+                .tier
+                .ecmp
+                .as_ref()
+                .and_then(|e| e.next_hop(flow_hash(ip)));
+            if hop != Some(r.node as usize) {
+                if r.attempt != NONE {
+                    self.orphan(r.attempt, crate::balancer::OutcomeKind::Cancelled);
+                    self.creqs[c as usize].attempt = NONE;
+                }
+                self.fail(c, ErrorCause::LbLost);
+                moved += 1;
+            }
+        }
+        let f = self.tier.open[n];
+        if f != NONE {
+            self.tier.faults[f as usize].reset += moved;
+        }
+    }
+
+    /// One row per node failure.
+    pub(super) fn lb_failover_rows(&self) -> Vec<LbFailoverRow> {
+        let secs = |t: Option<SimTime>| t.map_or(f64::NAN, |t| t.as_secs_f64());
+        self.tier
+            .faults
+            .iter()
+            .map(|f| LbFailoverRow {
+                failure: f.spec,
+                kind: self.cfg.failures[f.spec].kind.name(),
+                node: f.node + 1,
+                fault_s: f.start.as_secs_f64(),
+                failover_s: secs(f.failover),
+                last_lost_s: secs(f.last_lost),
+                repair_s: secs(f.end),
+                lost: f.lost,
+                reset: f.reset,
+            })
+            .collect()
+    }
+
+    /// The tier's event log.
+    pub(super) fn ha_rows(&self) -> Vec<HaRow> {
+        self.tier
+            .log
+            .iter()
+            .map(|&(at, node, event)| HaRow {
+                at_s: at.as_secs_f64(),
+                node: node + 1,
+                event,
+            })
+            .collect()
+    }
+
+    /// Mean failover time (fault → routed around) and mean outage (fault → last request
+    /// sent into the dead path) over the node failures that started in the measured window.
+    pub(super) fn lb_failover_means(&self) -> (f64, f64) {
+        let mut fo = (0.0, 0u32);
+        let mut out = (0.0, 0u32);
+        for f in &self.tier.faults {
+            if f.start < self.cfg.warmup {
+                continue;
+            }
+            if let Some(t) = f.failover {
+                fo.0 += (t - f.start).as_secs_f64();
+                fo.1 += 1;
+            }
+            let last = f
+                .last_lost
+                .map_or(SimTime::ZERO, |t| t.saturating_sub(f.start));
+            out.0 += last.as_secs_f64();
+            out.1 += 1;
+        }
+        let mean = |(s, n): (f64, u32)| if n == 0 { f64::NAN } else { s / f64::from(n) };
+        (mean(fo), mean(out))
+    }
+}
