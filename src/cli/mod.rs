@@ -89,7 +89,7 @@ enum Cmd {
     ///
     /// Charts are drawn for the inputs present: latency percentiles (latency.csv),
     /// p50/p99/p99.9 (summary.csv), per-server load (servers.csv), time series
-    /// (timeseries.csv, with failovers.csv, health.csv and changes.csv as markers) and
+    /// (timeseries.csv, with failovers.csv, health.csv, changes.csv and ha.csv as markers) and
     /// sweep curves and heatmaps (sweep.csv). report.html is self-contained: inline CSS
     /// and SVG, no network. The same files always give the same bytes.
     #[command(

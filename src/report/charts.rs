@@ -742,6 +742,18 @@ enum Key {
     HLine(RGBColor),
     Down(RGBColor),
     Up(RGBColor),
+    /// A load balancer node's down span.
+    LbShade,
+    /// An HA event: filled (traffic moved away) or hollow (a node back in).
+    Diamond(RGBColor, bool),
+}
+
+/// The tint of a load balancer node's down span (a blue grey, apart from the server grey).
+const LB_SHADE: RGBColor = RGBColor(70, 100, 150);
+
+/// A diamond's corners around (0, 0).
+fn diamond(r: i32) -> Vec<(i32, i32)> {
+    vec![(0, -r), (r, 0), (0, r), (-r, 0)]
 }
 
 /// Draws a horizontal legend strip (wrapping to more rows) and returns the area below it.
@@ -823,6 +835,23 @@ fn legend<DB: DrawingBackend>(
                 vec![(x + 4, y + 4), (x + 14, y + 4), (x + 9, y - 5)],
                 c.filled(),
             ))?,
+            Key::LbShade => top.draw(&Rectangle::new(
+                [(x, y - 7), (x + 18, y + 7)],
+                LB_SHADE.mix(0.16).filled(),
+            ))?,
+            Key::Diamond(c, filled) => {
+                let pts: Vec<(i32, i32)> = diamond(6)
+                    .into_iter()
+                    .map(|(a, b)| (x + 9 + a, y + b))
+                    .collect();
+                if *filled {
+                    top.draw(&Polygon::new(pts, c.filled()))?
+                } else {
+                    let mut ring = pts.clone();
+                    ring.push(pts[0]);
+                    top.draw(&PathElement::new(ring, c.stroke_width(2)))?
+                }
+            }
         }
         top.draw(&Text::new(
             label.clone(),
@@ -1298,6 +1327,10 @@ struct Marker {
     health: Vec<(f64, bool, usize)>,
     /// Membership changes: (at, label).
     changes: Vec<(f64, String)>,
+    /// Load balancer node down spans: (from, to, label).
+    lb_down: Vec<(f64, f64, String)>,
+    /// HA events: (at, algorithm index, traffic moved away?).
+    ha: Vec<(f64, usize, bool)>,
 }
 
 fn markers(r: &Results, algs: &[String], t_end: f64) -> Marker {
@@ -1305,7 +1338,45 @@ fn markers(r: &Results, algs: &[String], t_end: f64) -> Marker {
         failures: Vec::new(),
         health: Vec::new(),
         changes: Vec::new(),
+        lb_down: Vec::new(),
+        ha: Vec::new(),
     };
+    if let Some(hs) = &r.ha {
+        let rep = hs.iter().map(|h| h.replication).min();
+        let first = hs.iter().filter(|h| Some(h.replication) == rep);
+        // Node down spans (the same in every variant: failures share their timing).
+        let mut open: Vec<(String, f64, String)> = Vec::new();
+        let mut seen_alg: Option<&str> = None;
+        for h in first.clone() {
+            if seen_alg.is_some_and(|a| a != h.algorithm) {
+                continue;
+            }
+            seen_alg = Some(&h.algorithm);
+            match h.event.as_str() {
+                "crash" | "stop" => open.push((h.node.clone(), h.at_s, h.event.clone())),
+                "restart" => {
+                    if let Some(i) = open.iter().position(|o| o.0 == h.node) {
+                        let (node, from, kind) = open.remove(i);
+                        m.lb_down.push((from, h.at_s, format!("{node} {kind}")));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (node, from, kind) in open {
+            m.lb_down.push((from, t_end, format!("{node} {kind}")));
+        }
+        for h in first {
+            let moved = match h.event.as_str() {
+                "master" | "route-withdrawn" | "dns-removed" => true,
+                "route-announced" | "dns-added" => false,
+                _ => continue,
+            };
+            if let Some(i) = algs.iter().position(|a| *a == h.algorithm) {
+                m.ha.push((h.at_s, i, moved));
+            }
+        }
+    }
     if let Some(fs) = &r.failovers {
         let rep = fs.iter().map(|f| f.replication).min();
         for f in fs.iter().filter(|f| Some(f.replication) == rep) {
@@ -1393,8 +1464,12 @@ pub fn time_series(r: &Results) -> Result<Option<Chart>, ChartError> {
     };
     let thr = all(&|b| b.throughput_rps);
     let (_, thr_max) = min_max(thr.iter().copied());
-    // Headroom above the throughput for the health markers.
-    let head = if mk.health.is_empty() { 1.15 } else { 1.45 };
+    // Headroom above the throughput for the health and HA markers.
+    let head = if mk.health.is_empty() && mk.ha.is_empty() {
+        1.15
+    } else {
+        1.45
+    };
     let y_thr = Axis::linear_n(0.0, (thr_max * head).max(1.0), "throughput (req/s)", 3.0);
     let y_p99 = Axis::auto_n(&all(&|b| b.p99_ms), "p99 (ms)", 30.0, 3.0);
     let (_, err_max) = min_max(all(&|b| b.errors_per_s).into_iter());
@@ -1405,6 +1480,21 @@ pub fn time_series(r: &Results) -> Result<Option<Chart>, ChartError> {
         .collect();
     if !mk.failures.is_empty() {
         items.push((Key::Shade, "server failed".into()));
+    }
+    if !mk.lb_down.is_empty() {
+        items.push((Key::LbShade, "LB node down".into()));
+    }
+    if mk.ha.iter().any(|h| h.2) {
+        items.push((
+            Key::Diamond(MUTED, true),
+            "LB failover (VIP, route or DNS moved)".into(),
+        ));
+    }
+    if mk.ha.iter().any(|h| !h.2) {
+        items.push((
+            Key::Diamond(MUTED, false),
+            "LB node back in (route or DNS)".into(),
+        ));
     }
     if mk.health.iter().any(|h| h.1) {
         items.push((Key::Down(MUTED), "marked down".into()));
@@ -1421,8 +1511,11 @@ pub fn time_series(r: &Results) -> Result<Option<Chart>, ChartError> {
         "Throughput, p99 and errors over time".into(),
         "Replication 0 of each algorithm, bucket by bucket: completed requests per second, \
          the bucket's p99 latency and failed requests per second. Grey spans: a server was \
-         failed (fault to repair); triangles: a load balancer marked it down (▼) or back up \
-         (▲), in the algorithm's colour; dotted lines: servers joined or left."
+                  failed (fault to repair); blue-grey spans: a load balancer node was down; \
+         triangles: a load balancer marked a server down (▼) or back up (▲); diamonds and \
+         solid lines: the load balancer tier moved traffic (◆ a backup took the virtual IP, a \
+         route was withdrawn or a DNS record removed; ◇ a node's route or record came back), \
+         each in the algorithm's colour; dotted lines: servers joined or left."
             .into(),
         |root| {
             let body = titled(root, "Throughput, p99 and errors over time (replication 0)")?;
@@ -1443,6 +1536,18 @@ pub fn time_series(r: &Results) -> Result<Option<Chart>, ChartError> {
                     chart.draw_series(std::iter::once(Rectangle::new(
                         [(x.at(*from), y.hi), (x.at(*to), y.lo)],
                         BLACK.mix(0.08).filled(),
+                    )))?;
+                }
+                for (from, to, _) in &mk.lb_down {
+                    chart.draw_series(std::iter::once(Rectangle::new(
+                        [(x.at(*from), y.hi), (x.at(*to), y.lo)],
+                        LB_SHADE.mix(0.16).filled(),
+                    )))?;
+                }
+                for (t, i, _) in &mk.ha {
+                    chart.draw_series(std::iter::once(PathElement::new(
+                        vec![(x.at(*t), y.lo), (x.at(*t), y.hi)],
+                        look(*i).colour.mix(0.7).stroke_width(1),
                     )))?;
                 }
                 for (t, _) in &mk.changes {
@@ -1496,6 +1601,23 @@ pub fn time_series(r: &Results) -> Result<Option<Chart>, ChartError> {
                             EmptyElement::at((x.at(*t), yy))
                                 + Polygon::new(tri, look(*i).colour.filled()),
                         ))?;
+                    }
+                    for (t, i, moved) in &mk.ha {
+                        let k = series.iter().position(|s| s.0 == *i).unwrap_or(0) % 8;
+                        let yy = y.hi - span * (0.06 + 0.06 * k as f64);
+                        let c = look(*i).colour;
+                        let shape = EmptyElement::at((x.at(*t), yy));
+                        if *moved {
+                            chart.draw_series(std::iter::once(
+                                shape + Polygon::new(diamond(6), c.filled()),
+                            ))?;
+                        } else {
+                            let mut ring = diamond(6);
+                            ring.push(ring[0]);
+                            chart.draw_series(std::iter::once(
+                                shape + PathElement::new(ring, c.stroke_width(2)),
+                            ))?;
+                        }
                     }
                     for (t, label) in &mk.changes {
                         chart.draw_series(std::iter::once(Text::new(
@@ -2047,6 +2169,39 @@ mod tests {
         // The nines axis and the markers.
         assert!(charts[0].svg.contains("99.9%") && charts[0].svg.contains("max"));
         assert!(charts[3].svg.contains("add web-5") && charts[3].svg.contains("marked down"));
+        assert!(charts[3].svg.contains("LB node down") && charts[3].svg.contains("LB failover"));
+    }
+
+    /// The load balancer tier's events become markers: the node's down span once (all
+    /// variants share the failure), and each variant's takeovers in its own colour.
+    #[test]
+    fn lb_failovers_are_marked_on_the_timeline() {
+        let r = fixture::load(&fixture::compare());
+        let algs = r.algorithms();
+        let m = markers(&r, &algs, 60.0);
+        assert_eq!(m.lb_down, vec![(40.0, 50.0, "lb-1 crash".to_string())]);
+        // Replication 0 of each algorithm: lb-2 master at 43 + 0.25·a, lb-1 master at 53.4.
+        let mut want = Vec::new();
+        for a in 0..3 {
+            want.push((43.0 + a as f64 * 0.25, a, true));
+            want.push((53.4, a, true));
+        }
+        let mut got = m.ha.clone();
+        got.sort_by(|x, y| (x.1, x.0).partial_cmp(&(y.1, y.0)).unwrap());
+        assert_eq!(got, want);
+        // A node still down at the end is shaded to the end.
+        let mut files = fixture::compare();
+        for (n, t) in &mut files {
+            if *n == "ha.csv" {
+                *t = t
+                    .lines()
+                    .filter(|l| !l.contains("restart"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
+        }
+        let m = markers(&fixture::load(&files), &algs, 60.0);
+        assert_eq!(m.lb_down, vec![(40.0, 60.0, "lb-1 crash".to_string())]);
     }
 
     #[test]

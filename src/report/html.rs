@@ -38,6 +38,7 @@ fn better(key: &str) -> Option<Better> {
         "recovery_",
         "sent_to_failed",
         "false_ejections",
+        "lb_",
     ];
     if key == "throughput_rps" || key == "completed" || key == "cache_hit_ratio_pct" {
         Some(Higher)
@@ -253,7 +254,7 @@ fn summarise(findings: Vec<Finding>, prefix: &str) -> Vec<String> {
 }
 
 /// The metrics "what stands out" talks about, with the noun used in sentences.
-const KEY_METRICS: [(&str, &str); 9] = [
+const KEY_METRICS: [(&str, &str); 11] = [
     ("latency_p99_ms", "p99 latency"),
     ("latency_mean_ms", "mean latency"),
     ("error_rate_pct", "error rate"),
@@ -266,6 +267,8 @@ const KEY_METRICS: [(&str, &str); 9] = [
     ("detection_mean_s", "failure detection time"),
     ("sent_to_failed", "attempts sent to failed servers"),
     ("false_ejections", "false ejections"),
+    ("lb_failover_mean_s", "load balancer failover time"),
+    ("lb_outage_mean_s", "load balancer outage"),
 ];
 
 fn bullets(r: &Results) -> Vec<String> {
@@ -641,6 +644,64 @@ fn failovers(o: &mut String, r: &Results) {
     o.push_str("</tbody></table></div>\n</section>\n");
 }
 
+/// Mean of the finite values (NaN if none).
+fn finite_mean(xs: impl Iterator<Item = f64>) -> f64 {
+    let (s, n) = xs
+        .filter(|x| x.is_finite())
+        .fold((0.0, 0u32), |(s, n), x| (s + x, n + 1));
+    if n == 0 { f64::NAN } else { s / f64::from(n) }
+}
+
+/// Per algorithm: failures of load balancer nodes and how the tier handled them.
+fn lb_failovers(o: &mut String, r: &Results) {
+    let Some(fs) = &r.lb_failovers else { return };
+    o.push_str("<section id=\"lb-failovers\">\n<h2>Load balancer failovers</h2>\n");
+    o.push_str("<p class=\"note\">Per algorithm (or variant), over all failures of load balancer nodes and replications. <b>Failover</b>: from the fault until the tier routed around the node (a backup took the virtual IP, its DNS record was removed, or its anycast route was withdrawn); n/a where nothing routes around it (<code>single</code>). <b>Outage</b>: from the fault until the last request was sent into the dead path. <b>Lost</b>: requests in flight on the node when it crashed or sent to it while down. <b>Reset</b>: requests on other nodes whose connections broke because routing moved their flows.</p>\n");
+    o.push_str("<div class=\"table-wrap\"><table>\n<thead><tr><th>algorithm</th><th>node failures</th><th>routed around</th><th>failover mean</th><th>failover max</th><th>outage mean</th><th>lost per failure</th><th>reset per failure</th></tr></thead>\n<tbody>\n");
+    for (i, a) in r.algorithms().iter().enumerate() {
+        let rows: Vec<_> = fs.iter().filter(|f| &f.algorithm == a).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let fo: Vec<f64> = rows.iter().map(|f| f.failover_s - f.fault_s).collect();
+        let routed = fo.iter().filter(|x| x.is_finite()).count();
+        let fo_max = fo
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .fold(f64::NAN, f64::max);
+        let outage = finite_mean(rows.iter().map(|f| {
+            if f.last_lost_s.is_finite() {
+                (f.last_lost_s - f.fault_s).max(0.0)
+            } else {
+                0.0
+            }
+        }));
+        let n = rows.len() as f64;
+        let secs = |x: f64| {
+            if x.is_finite() {
+                format!("{x:.3} s")
+            } else {
+                "n/a".into()
+            }
+        };
+        let _ = writeln!(
+            o,
+            "<tr><td><span class=\"sw\" style=\"background:{}\"></span>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td></tr>",
+            colour_hex(i),
+            esc(a),
+            rows.len(),
+            pct(100.0 * routed as f64 / n),
+            secs(finite_mean(fo.iter().copied())),
+            secs(fo_max),
+            secs(outage),
+            rows.iter().map(|f| f.lost).sum::<f64>() / n,
+            rows.iter().map(|f| f.reset).sum::<f64>() / n,
+        );
+    }
+    o.push_str("</tbody></table></div>\n</section>\n");
+}
+
 fn run_facts(o: &mut String, r: &Results, charts: &[Chart]) {
     let m = &r.manifest;
     o.push_str("<section id=\"run\">\n<h2>Run</h2>\n<dl>\n");
@@ -752,6 +813,9 @@ pub fn report_html(r: &Results, charts: &[Chart]) -> String {
     if r.failovers.is_some() {
         o.push_str("<a href=\"#failovers\">Failovers</a>");
     }
+    if r.lb_failovers.is_some() {
+        o.push_str("<a href=\"#lb-failovers\">LB failovers</a>");
+    }
     o.push_str("<a href=\"#run\">Run</a></nav>\n");
 
     // What stands out.
@@ -792,6 +856,7 @@ pub fn report_html(r: &Results, charts: &[Chart]) -> String {
     o.push_str("</section>\n");
 
     failovers(&mut o, r);
+    lb_failovers(&mut o, r);
     run_facts(&mut o, r, charts);
     let _ = write!(
         o,
@@ -822,6 +887,7 @@ mod tests {
             "<h2>Comparison</h2>",
             "<h2>Charts</h2>",
             "<h2>Failovers</h2>",
+            "<h2>Load balancer failovers</h2>",
             "<h2>Run</h2>",
         ] {
             assert!(html.contains(h), "missing {h}");

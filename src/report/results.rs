@@ -279,6 +279,47 @@ pub struct HealthChange {
     pub false_alarm: bool,
 }
 
+/// One row of `lb_failovers.csv`: how the tier handled a failure of a load balancer node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LbFailover {
+    /// Algorithm or variant label.
+    pub algorithm: String,
+    /// Replication.
+    pub replication: u32,
+    /// `crash` or `stop`.
+    pub kind: String,
+    /// Node name (`lb-1`).
+    pub node: String,
+    /// When it failed, s.
+    pub fault_s: f64,
+    /// When the tier routed around it, s (NaN if never).
+    pub failover_s: f64,
+    /// When the last request sent into the dead path was issued, s (NaN if none).
+    pub last_lost_s: f64,
+    /// When it came back, s (NaN if never).
+    pub repair_s: f64,
+    /// Requests lost with it.
+    pub lost: f64,
+    /// Requests reset on other nodes by rerouting.
+    pub reset: f64,
+}
+
+/// One row of `ha.csv`: something the load balancer tier did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HaEvent {
+    /// Algorithm or variant label.
+    pub algorithm: String,
+    /// Replication.
+    pub replication: u32,
+    /// When, s.
+    pub at_s: f64,
+    /// Node name (`lb-1`).
+    pub node: String,
+    /// `crash`, `stop`, `restart`, `master`, `backup`, `dns-removed`, `dns-added`,
+    /// `route-withdrawn` or `route-announced`.
+    pub event: String,
+}
+
 /// One row of `changes.csv`: a membership change.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Change {
@@ -365,6 +406,10 @@ pub struct Results {
     pub health: Option<Vec<HealthChange>>,
     /// `changes.csv`.
     pub changes: Option<Vec<Change>>,
+    /// `lb_failovers.csv`.
+    pub lb_failovers: Option<Vec<LbFailover>>,
+    /// `ha.csv`.
+    pub ha: Option<Vec<HaEvent>>,
     /// `sweep.csv`.
     pub sweep: Option<Sweep>,
 }
@@ -443,6 +488,10 @@ impl Results {
                 .transpose()?,
             health: get("health.csv")?.map(|t| parse_health(&t)).transpose()?,
             changes: get("changes.csv")?.map(|t| parse_changes(&t)).transpose()?,
+            lb_failovers: get("lb_failovers.csv")?
+                .map(|t| parse_lb_failovers(&t))
+                .transpose()?,
+            ha: get("ha.csv")?.map(|t| parse_ha(&t)).transpose()?,
             sweep,
         })
     }
@@ -826,6 +875,59 @@ fn parse_health(text: &str) -> Result<Vec<HealthChange>, LoadError> {
         .collect()
 }
 
+fn parse_lb_failovers(text: &str) -> Result<Vec<LbFailover>, LoadError> {
+    let t = Table::parse("lb_failovers.csv", text)?;
+    let c = |n| t.col(n);
+    let (al, re, ki, no) = (c("algorithm")?, c("replication")?, c("kind")?, c("node")?);
+    let (fs, fo, ll, rp, lo, rs) = (
+        c("fault_s")?,
+        c("failover_s")?,
+        c("last_lost_s")?,
+        c("repair_s")?,
+        c("lost")?,
+        c("reset")?,
+    );
+    t.rows()
+        .map(|r| {
+            Ok(LbFailover {
+                algorithm: r.text(al),
+                replication: r.int(re)?,
+                kind: r.text(ki),
+                node: r.text(no),
+                fault_s: r.num(fs)?,
+                failover_s: r.num(fo)?,
+                last_lost_s: r.num(ll)?,
+                repair_s: r.num(rp)?,
+                lost: r.num(lo)?,
+                reset: r.num(rs)?,
+            })
+        })
+        .collect()
+}
+
+fn parse_ha(text: &str) -> Result<Vec<HaEvent>, LoadError> {
+    let t = Table::parse("ha.csv", text)?;
+    let c = |n| t.col(n);
+    let (al, re, at, no, ev) = (
+        c("algorithm")?,
+        c("replication")?,
+        c("at_s")?,
+        c("node")?,
+        c("event")?,
+    );
+    t.rows()
+        .map(|r| {
+            Ok(HaEvent {
+                algorithm: r.text(al),
+                replication: r.int(re)?,
+                at_s: r.num(at)?,
+                node: r.text(no),
+                event: r.text(ev),
+            })
+        })
+        .collect()
+}
+
 fn parse_changes(text: &str) -> Result<Vec<Change>, LoadError> {
     let t = Table::parse("changes.csv", text)?;
     let c = |n| t.col(n);
@@ -1091,6 +1193,29 @@ pub(crate) mod fixture {
         h.push_str("fixture,power-of-two,0,50.000000,1,web-3,down,active,true\n");
         files.push(("failovers.csv", f));
         files.push(("health.csv", h));
+        // lb_failovers.csv and ha.csv: lb-1 crashes at 40 s, lb-2 takes over, lb-1 is back
+        // at 50 s and takes the virtual IP back.
+        let mut lf = String::from(
+            "scenario,algorithm,replication,failure,kind,node,fault_s,failover_s,last_lost_s,repair_s,lost,reset\n",
+        );
+        let mut ha = String::from("scenario,algorithm,replication,at_s,node,event\n");
+        for (a, alg) in ALGS.iter().enumerate() {
+            for rep in 0..2 {
+                let fo = 43.0 + a as f64 * 0.25;
+                lf.push_str(&format!(
+                    "fixture,{alg},{rep},1,crash,lb-1,40.000000,{fo:.6},{:.6},50.000000,{},0\n",
+                    fo - 0.01,
+                    1200 + a
+                ));
+                ha.push_str(&format!(
+                    "fixture,{alg},{rep},40.000000,lb-1,crash\nfixture,{alg},{rep},{fo:.6},lb-2,master\n\
+                     fixture,{alg},{rep},50.000000,lb-1,restart\nfixture,{alg},{rep},53.400000,lb-1,master\n\
+                     fixture,{alg},{rep},53.400000,lb-2,backup\n"
+                ));
+            }
+        }
+        files.push(("lb_failovers.csv", lf));
+        files.push(("ha.csv", ha));
         files.push((
             "changes.csv",
             "scenario,algorithm,replication,at_s,action,members,keys_remapped_pct,sessions_remapped_pct\n\
@@ -1194,6 +1319,16 @@ mod tests {
         assert_eq!(r.failovers.as_ref().unwrap().len(), 6);
         assert!(r.health.as_ref().unwrap().iter().any(|h| h.false_alarm));
         assert_eq!(r.changes.as_ref().unwrap()[0].action, "add web-5");
+        let lf = r.lb_failovers.as_ref().unwrap();
+        assert_eq!(lf.len(), 6);
+        assert_eq!((lf[2].node.as_str(), lf[2].failover_s), ("lb-1", 43.25));
+        assert_eq!(lf[2].lost, 1201.0);
+        let ha = r.ha.as_ref().unwrap();
+        assert_eq!(ha.len(), 30);
+        assert_eq!(
+            (ha[1].node.as_str(), ha[1].event.as_str()),
+            ("lb-2", "master")
+        );
         assert!(r.sweep.is_none());
     }
 
@@ -1207,6 +1342,7 @@ mod tests {
         assert!(!r.manifest.present);
         assert!(r.servers.is_none() && r.latency.is_none() && r.timeseries.is_none());
         assert!(r.failovers.is_none() && r.health.is_none() && r.changes.is_none());
+        assert!(r.lb_failovers.is_none() && r.ha.is_none());
         assert_eq!(r.scenario(), "fixture");
     }
 

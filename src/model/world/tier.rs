@@ -528,14 +528,12 @@ impl World<'_> {
     }
 
     /// Mean failover time (fault → routed around) and mean outage (fault → last request
-    /// sent into the dead path) over the node failures that started in the measured window.
+    /// sent into the dead path) over the node failures of the whole run (like the server
+    /// failover metrics).
     pub(super) fn lb_failover_means(&self) -> (f64, f64) {
         let mut fo = (0.0, 0u32);
         let mut out = (0.0, 0u32);
         for f in &self.tier.faults {
-            if f.start < self.cfg.warmup {
-                continue;
-            }
             if let Some(t) = f.failover {
                 fo.0 += (t - f.start).as_secs_f64();
                 fo.1 += 1;
