@@ -183,7 +183,8 @@ struct CompareArgs {
     #[arg(long, value_name = "LABEL")]
     baseline: Option<String>,
     /// Vary one scenario key instead of (or crossed with) the algorithm, e.g.
-    /// --axis sessions.state=server,shared,token or --axis clients.rate=500/s,900/s.
+    /// --axis sessions.state=server,shared,token or --axis clients.rate=500/s,900/s
+    /// (default: the scenario's [compare] axis, if any).
     #[arg(long, value_name = "KEY=V1,V2,..")]
     axis: Option<String>,
 }

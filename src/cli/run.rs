@@ -132,6 +132,8 @@ pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
     let mut s = load(&a.common.file, &a.common.set)?;
     a.common.apply(&mut s);
     let file = &a.common.file;
+    // The key to vary: --axis, else the scenario's [compare] axis.
+    let axis_spec = a.axis.clone().or_else(|| s.compare_axis.clone());
     // The algorithms: --algorithms, else the configured one when varying a key, else the
     // scenario's [compare] list.
     let mut algs: Vec<(String, Vec<String>)> = Vec::new();
@@ -142,7 +144,7 @@ pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
             sets.push(set.clone());
             algs.push((load(file, &sets)?.world.algorithm.name(), vec![set]));
         }
-    } else if a.axis.is_some() {
+    } else if axis_spec.is_some() {
         algs.push((s.world.algorithm.name(), Vec::new()));
     } else if s.compare.is_empty() {
         return Err(CliError::Input(format!(
@@ -164,7 +166,7 @@ pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
             });
         }
     } else {
-        let axis: Vec<Option<String>> = match &a.axis {
+        let axis: Vec<Option<String>> = match &axis_spec {
             None => vec![None],
             Some(spec) => {
                 let (key, values) = spec

@@ -38,6 +38,9 @@ pub struct Scenario {
     pub world: WorldConfig,
     /// Algorithms `lblab compare` runs (empty if the scenario lists none).
     pub compare: Vec<AlgorithmSpec>,
+    /// `[compare] axis`: the key `lblab compare` varies when no `--axis` is given, as
+    /// `key=v1,v2,...`.
+    pub compare_axis: Option<String>,
     /// FNV-1a hash of the scenario text and overrides (for the manifest).
     pub hash: u64,
 }

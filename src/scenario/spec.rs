@@ -237,6 +237,7 @@ impl Reader<'_> {
             .map_or(0, |g| g.iter().map(|g| g.count as usize).sum());
         let algorithm = self.balancer(root, n_servers);
         let compare = self.compare(root, n_servers);
+        let compare_axis = self.compare_axis(root);
 
         let population = self.population(root, clients.as_ref());
         let sessions = self.sessions(root);
@@ -275,6 +276,7 @@ impl Reader<'_> {
             replications,
             world,
             compare: compare?,
+            compare_axis: compare_axis?,
             hash: 0,
         })
     }
@@ -1083,12 +1085,95 @@ impl Reader<'_> {
         }
     }
 
+    /// `[compare] axis = { key = "...", values = [...] }`: what `lblab compare` varies by
+    /// default, as `key=v1,v2,...` (the `--axis` syntax). The values are checked when each
+    /// variant is loaded.
+    fn compare_axis(&mut self, root: Tbl<'_, '_>) -> Option<Option<String>> {
+        let Some(t) = root.t.get("compare").and_then(|v| match v.get_ref() {
+            DeValue::Table(_) => self.cx.table("compare", v),
+            _ => None,
+        }) else {
+            return Some(None);
+        };
+        let Some(v) = t.t.get("axis") else {
+            return Some(None);
+        };
+        let at = self.cx.table("compare.axis", v)?;
+        self.cx.check_keys(at, &["key", "values"]);
+        let key = self
+            .cx
+            .require(at, "key", "the scenario key to vary, like \"lb.topology\"")
+            .and_then(|k| self.cx.string("compare.axis.key", k).map(|s| (s, k.span())));
+        let values = self
+            .cx
+            .require(
+                at,
+                "values",
+                "the values to compare, like [\"single\", \"anycast\"]",
+            )
+            .and_then(|vv| {
+                self.cx
+                    .array("compare.axis.values", vv)
+                    .map(|a| (a, vv.span()))
+            });
+        let (Some((key, kspan)), Some((arr, vspan))) = (key, values) else {
+            return None;
+        };
+        let mut ok = true;
+        if key.trim().is_empty() || key.starts_with("scenario.") {
+            self.cx.err(
+                "compare.axis.key",
+                &kspan,
+                "expected a scenario key outside [scenario] (a comparison shares its seed, replications and run length)",
+            );
+            ok = false;
+        }
+        if t.t.contains_key("algorithms") {
+            self.cx.err(
+                "compare.axis",
+                &v.span(),
+                "give either `algorithms` or `axis` in [compare]; to cross them, pass --algorithms a,b on the command line",
+            );
+            ok = false;
+        }
+        let mut vals = Vec::new();
+        for (i, e) in arr.iter().enumerate() {
+            let path = format!("compare.axis.values[{i}]");
+            let s = match e.get_ref() {
+                DeValue::String(s) => Some(s.to_string()),
+                _ => {
+                    self.cx.err(
+                        &path,
+                        &e.span(),
+                        "expected a string, written as after --set (\"2s\", \"3\", \"true\")",
+                    );
+                    None
+                }
+            };
+            match s {
+                Some(s) if s.contains(',') => {
+                    self.cx
+                        .err(&path, &e.span(), "a value may not contain a comma");
+                    ok = false;
+                }
+                Some(s) => vals.push(s),
+                None => ok = false,
+            }
+        }
+        if vals.is_empty() && ok {
+            self.cx
+                .err("compare.axis.values", &vspan, "expected at least one value");
+            ok = false;
+        }
+        ok.then(|| Some(format!("{}={}", key.trim(), vals.join(","))))
+    }
+
     fn compare(&mut self, root: Tbl<'_, '_>, n_servers: usize) -> Option<Vec<AlgorithmSpec>> {
         let Some(v) = root.t.get("compare") else {
             return Some(Vec::new());
         };
         let t = self.cx.table("compare", v)?;
-        self.cx.check_keys(t, &["algorithms"]);
+        self.cx.check_keys(t, &["algorithms", "axis"]);
         let Some(av) = t.t.get("algorithms") else {
             return Some(Vec::new());
         };

@@ -239,9 +239,27 @@ impl World<'_> {
     pub(super) fn lb_fault(&mut self, spec: usize, node: u32, recover: bool) {
         let f = &self.cfg.failures[spec];
         let n = node as usize;
+        let end = |w: &mut Self| match &f.timing {
+            FailureTiming::At { duration, .. } => duration.map(|d| w.now + d),
+            FailureTiming::Random { mttr, .. } => {
+                Some(w.now + SimTime::from_nanos_f64(mttr.sample(&mut w.rng_faults[spec])))
+            }
+        };
         if !recover {
             if self.tier.state[n] != NodeState::Up {
-                return; // already down: overlapping failures do not stack
+                // Already down by another failure: this one overlaps it and changes
+                // nothing, but keeps its own timing (a random failure draws its next one).
+                if let Some(end) = end(self) {
+                    self.q.push(
+                        end,
+                        Ev::LbFault {
+                            spec: spec as u16,
+                            node,
+                            recover: true,
+                        },
+                    );
+                }
+                return;
             }
             self.tier.open[n] = self.tier.faults.len() as u32;
             self.tier.faults.push(LbFault {
@@ -303,13 +321,7 @@ impl World<'_> {
                     },
                 );
             }
-            let end = match &f.timing {
-                FailureTiming::At { duration, .. } => duration.map(|d| self.now + d),
-                FailureTiming::Random { mttr, .. } => Some(
-                    self.now + SimTime::from_nanos_f64(mttr.sample(&mut self.rng_faults[spec])),
-                ),
-            };
-            if let Some(end) = end {
+            if let Some(end) = end(self) {
                 self.q.push(
                     end,
                     Ev::LbFault {
@@ -321,28 +333,9 @@ impl World<'_> {
             }
         } else {
             let fi = self.tier.open[n];
-            if fi == NONE || self.tier.faults[fi as usize].spec != spec {
-                return;
-            }
-            self.tier.faults[fi as usize].end = Some(self.now);
-            self.tier.open[n] = NONE;
-            self.tier.state[n] = NodeState::Up;
-            self.tier.epoch[n] += 1;
-            self.tier.log.push((self.now, node, "restart"));
-            if !self.tier.vrrp.is_empty() {
-                self.tier.vrrp[n].start(self.now, false);
-                self.drive_vrrp(n);
-            }
-            if let Topology::Anycast(a) = &self.cfg.lb.topology {
-                let epoch = self.tier.epoch[n];
-                self.q.push(
-                    self.now + a.converge,
-                    Ev::Route {
-                        node,
-                        live: true,
-                        epoch,
-                    },
-                );
+            let mine = fi != NONE && self.tier.faults[fi as usize].spec == spec;
+            if mine {
+                self.end_node_failure(n);
             }
             if let FailureTiming::Random { mtbf, .. } = &f.timing {
                 let next =
@@ -356,6 +349,32 @@ impl World<'_> {
                     },
                 );
             }
+        }
+    }
+
+    /// Node `n` comes back from its failure.
+    fn end_node_failure(&mut self, n: usize) {
+        let node = n as u32;
+        let fi = self.tier.open[n];
+        self.tier.faults[fi as usize].end = Some(self.now);
+        self.tier.open[n] = NONE;
+        self.tier.state[n] = NodeState::Up;
+        self.tier.epoch[n] += 1;
+        self.tier.log.push((self.now, node, "restart"));
+        if !self.tier.vrrp.is_empty() {
+            self.tier.vrrp[n].start(self.now, false);
+            self.drive_vrrp(n);
+        }
+        if let Topology::Anycast(a) = &self.cfg.lb.topology {
+            let epoch = self.tier.epoch[n];
+            self.q.push(
+                self.now + a.converge,
+                Ev::Route {
+                    node,
+                    live: true,
+                    epoch,
+                },
+            );
         }
     }
 
