@@ -388,8 +388,16 @@ fn describe(s: &Scenario) -> String {
             if w.n_servers() == 1 { "" } else { "s" }
         ),
         format!("algorithm {}", w.algorithm.name()),
-        format!("{} replications × {}", s.replications, w.duration),
     ];
+    if w.lb.nodes > 1 || !matches!(w.lb.topology, crate::model::Topology::Single) {
+        parts.push(format!(
+            "{} load balancer node{} ({})",
+            w.lb.nodes,
+            if w.lb.nodes == 1 { "" } else { "s" },
+            w.lb.topology.name()
+        ));
+    }
+    parts.push(format!("{} replications × {}", s.replications, w.duration));
     if let Load::Open(sched) = &w.clients.load {
         let n = sched.expected_arrivals(crate::engine::SimTime::ZERO, w.duration);
         let rate = n / w.duration.as_secs_f64();

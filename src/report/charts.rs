@@ -2040,6 +2040,26 @@ pub fn sweep_heatmap(r: &Results, metric: &str) -> Result<Option<Chart>, ChartEr
     .map(Some)
 }
 
+/// Metrics a sweep charts besides p99 and throughput, when some point has a nonzero
+/// value: errors, and the failover times a failure sweep is usually about.
+const SWEEP_EXTRA: [&str; 4] = [
+    "error_rate_pct",
+    "detection_mean_s",
+    "lb_failover_mean_s",
+    "lb_outage_mean_s",
+];
+
+/// Whether any aggregated sweep row has a finite nonzero `metric`.
+fn sweep_shows(r: &Results, metric: &str) -> bool {
+    let Some(sw) = &r.sweep else { return false };
+    sw.points().iter().any(|(p, _)| {
+        sw.algorithms.iter().any(|a| {
+            sw.estimate(a, *p, metric)
+                .is_some_and(|e| e.mean.is_finite() && e.mean != 0.0)
+        })
+    })
+}
+
 /// Every chart whose input exists, in report order.
 pub fn all(r: &Results) -> Result<Vec<Chart>, ChartError> {
     let mut out = Vec::new();
@@ -2050,9 +2070,14 @@ pub fn all(r: &Results) -> Result<Vec<Chart>, ChartError> {
         time_series(r)?,
         sweep_curves(r, "latency_p99_ms")?,
         sweep_curves(r, "throughput_rps")?,
-        sweep_heatmap(r, "latency_p99_ms")?,
     ];
     out.extend(found.into_iter().flatten());
+    for m in SWEEP_EXTRA {
+        if sweep_shows(r, m) {
+            out.extend(sweep_curves(r, m)?);
+        }
+    }
+    out.extend(sweep_heatmap(r, "latency_p99_ms")?);
     Ok(out)
 }
 
@@ -2170,6 +2195,35 @@ mod tests {
         assert!(charts[0].svg.contains("99.9%") && charts[0].svg.contains("max"));
         assert!(charts[3].svg.contains("add web-5") && charts[3].svg.contains("marked down"));
         assert!(charts[3].svg.contains("LB node down") && charts[3].svg.contains("LB failover"));
+    }
+
+    /// A sweep charts errors and failover times only where some point has them.
+    #[test]
+    fn sweeps_chart_errors_and_failover_times_only_when_present() {
+        let mut files = fixture::sweep();
+        let csv = &mut files[0].1;
+        let mut out = String::new();
+        for (i, line) in csv.lines().enumerate() {
+            out.push_str(line);
+            out.push_str(match i {
+                0 => ",error_rate_pct,lb_failover_mean_s\n",
+                // Point 5 of round-robin has errors; no point has a failover time.
+                _ if line.starts_with("sweep,round-robin,5,") => ",2.5,\n",
+                _ => ",0,\n",
+            });
+        }
+        *csv = out;
+        let charts = all(&fixture::load(&files)).unwrap();
+        let names: Vec<&str> = charts.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "sweep-latency_p99_ms",
+                "sweep-throughput_rps",
+                "sweep-error_rate_pct",
+                "heatmap-latency_p99_ms"
+            ]
+        );
     }
 
     /// The load balancer tier's events become markers: the node's down span once (all
