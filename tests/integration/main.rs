@@ -8,6 +8,7 @@ mod accounting;
 mod cli;
 mod errors;
 mod failures;
+mod ha;
 mod health;
 mod lab;
 mod lab_scenarios;

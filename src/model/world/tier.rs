@@ -80,6 +80,9 @@ pub(super) struct Tier {
     faults: Vec<LbFault>,
     /// Per node: index in `faults` of its open failure, or `NONE`.
     open: Vec<u32>,
+    /// Per node: index in `faults` of its latest failure, or `NONE` (route changes after
+    /// a restart belong to it).
+    latest: Vec<u32>,
     log: Vec<(SimTime, u32, &'static str)>,
 }
 
@@ -103,6 +106,7 @@ impl Tier {
             ecmp: None,
             faults: Vec::new(),
             open: vec![NONE; nodes],
+            latest: vec![NONE; nodes],
             log: Vec::new(),
         };
         match &w.lb.topology {
@@ -262,12 +266,19 @@ impl World<'_> {
                 return;
             }
             self.tier.open[n] = self.tier.faults.len() as u32;
+            self.tier.latest[n] = self.tier.open[n];
+            // Still routed around from an earlier failure: nothing left to fail over.
+            let routed_around = match &self.cfg.lb.topology {
+                Topology::Dns(_) => !self.tier.dns_healthy[n],
+                Topology::Anycast(_) => self.tier.ecmp.as_ref().is_some_and(|e| !e.is_live(n)),
+                _ => false,
+            };
             self.tier.faults.push(LbFault {
                 spec,
                 node,
                 start: self.now,
                 end: None,
-                failover: None,
+                failover: routed_around.then_some(self.now),
                 last_lost: None,
                 lost: 0,
                 reset: 0,
@@ -492,7 +503,8 @@ impl World<'_> {
             if !r.waiting || r.node == LOST || r.node == NONE {
                 continue;
             }
-            let ip = self.population.ip(r.client, self.now);
+            // The flow is the connection the request was sent on: its address at issue.
+            let ip = self.population.ip(r.client, r.issued);
             let hop = self
                 .tier
                 .ecmp
@@ -507,7 +519,7 @@ impl World<'_> {
                 moved += 1;
             }
         }
-        let f = self.tier.open[n];
+        let f = self.tier.latest[n];
         if f != NONE {
             self.tier.faults[f as usize].reset += moved;
         }
