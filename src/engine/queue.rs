@@ -11,10 +11,13 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use super::time::SimTime;
 
-struct Entry<E> {
-    time: SimTime,
+/// A scheduled event, as [`EventQueue::pop_entry`] returns it.
+pub struct Entry<E> {
+    /// When it happens.
+    pub time: SimTime,
     seq: u64,
-    event: E,
+    /// What happens.
+    pub event: E,
 }
 
 impl<E> PartialEq for Entry<E> {
@@ -87,18 +90,24 @@ impl<E> EventQueue<E> {
     /// Removes and returns the earliest event.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
+        self.pop_entry().map(|e| (e.time, e.event))
+    }
+
+    /// Removes and returns the earliest event as the queue stores it (no re-layout into a
+    /// tuple: the hot loop reads its fields where the heap put them).
+    #[inline]
+    pub fn pop_entry(&mut self) -> Option<Entry<E>> {
         let take_fifo = match (self.heap.peek(), self.fifo.front()) {
             (None, None) => return None,
             (Some(_), None) => false,
             (None, Some(_)) => true,
             (Some(h), Some(f)) => (f.time, f.seq) < (h.time, h.seq),
         };
-        let e = if take_fifo {
+        if take_fifo {
             self.fifo.pop_front()
         } else {
             self.heap.pop()
-        };
-        e.map(|e| (e.time, e.event))
+        }
     }
 
     /// The time of the earliest event, if any.

@@ -396,7 +396,7 @@ impl World<'_> {
                 self.now,
                 Ev::Advert {
                     from: n as u32,
-                    priority: adv.priority,
+                    priority: u32::from(adv.priority),
                     interval: adv.interval,
                 },
             );
