@@ -104,3 +104,17 @@ fn routing_reporting_draining_and_ewma_allocate_nothing_per_request() {
     assert_flat("half-speed", &[], "30s", "600s");
     assert_flat("retry-storm", &[], "20s", "200s");
 }
+
+#[test]
+fn load_balancer_tier_allocates_nothing_per_request() {
+    for topology in ["single", "active-passive", "active-active-dns", "anycast"] {
+        let set = format!("lb.topology={topology}");
+        assert_flat("lb-failover", &[&set], "100s", "1000s");
+    }
+    assert_flat(
+        "lb-failover",
+        &["lb.topology=anycast", "lb.anycast.ecmp=resilient"],
+        "100s",
+        "1000s",
+    );
+}
