@@ -274,6 +274,14 @@ pub trait Balancer: Send {
     /// (un)available. Owners call it on every such change, never for in-flight counts;
     /// indices may shift, so balancers keyed by index remap by `id`.
     fn on_pool_change(&mut self, _now: SimTime, _pool: &PoolView<'_>) {}
+
+    /// For `lblab trace`: the state behind the next pick that the pool view does not show,
+    /// as a label and one value per backend (server id, value), e.g. nginx's
+    /// `current_weight`s. `None` when the algorithm keeps no such state (or until it has
+    /// seen the pool). Never called on the hot path.
+    fn explain(&self, _pool: &PoolView<'_>) -> Option<(&'static str, Vec<(u32, String)>)> {
+        None
+    }
 }
 
 /// Builds a balancer from validated parameters and its random stream.

@@ -115,9 +115,8 @@ impl PeakEwmaCost {
         }
     }
 
-    /// The current estimate in nanoseconds (as of the last update; no decay applied).
-    /// Test-only: the balancer reads the estimate through [`load`](Self::load).
-    #[cfg(test)]
+    /// The current estimate in nanoseconds (as of the last update; no decay applied). The
+    /// balancer reads it through [`load`](Self::load); this is for tests and `lblab trace`.
     pub fn cost_ns(&self) -> f64 {
         self.cost
     }
@@ -181,6 +180,18 @@ impl PeakEwma {
 }
 
 impl Balancer for PeakEwma {
+    fn explain(&self, pool: &PoolView<'_>) -> Option<(&'static str, Vec<(u32, String)>)> {
+        (self.costs.len() == pool.len() && !pool.is_empty()).then(|| {
+            let c = (0..pool.len())
+                .map(|i| {
+                    let ms = self.costs.get(i).cost_ns() * 1e-6;
+                    (pool.backends[i].id, format!("{ms:.2}ms"))
+                })
+                .collect();
+            ("peak EWMA (at last update)", c)
+        })
+    }
+
     fn pick(&mut self, now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
         self.sync(now, pool);
         let backends = pool.backends;

@@ -55,6 +55,22 @@ impl Balancer for RoundRobin {
         }
         None
     }
+
+    fn explain(&self, pool: &PoolView<'_>) -> Option<(&'static str, Vec<(u32, String)>)> {
+        let n = pool.len();
+        (n > 0).then(|| {
+            let next = self.next % n;
+            let marks = (0..n)
+                .map(|i| {
+                    (
+                        pool.backends[i].id,
+                        if i == next { "▶" } else { "·" }.to_string(),
+                    )
+                })
+                .collect();
+            ("scan starts at", marks)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -481,6 +481,18 @@ impl SmoothWeightedRoundRobin {
 }
 
 impl Balancer for SmoothWeightedRoundRobin {
+    fn explain(&self, pool: &PoolView<'_>) -> Option<(&'static str, Vec<(u32, String)>)> {
+        (self.current.len() == pool.len() && pool.len() > 1).then(|| {
+            let w = pool
+                .backends
+                .iter()
+                .zip(&self.current)
+                .map(|(b, c)| (b.id, c.to_string()))
+                .collect();
+            ("current_weight", w)
+        })
+    }
+
     fn pick(&mut self, now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
         self.sync(pool);
         if pool.len() == 1 {

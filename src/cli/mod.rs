@@ -10,6 +10,7 @@ mod files;
 mod report;
 mod run;
 mod sweep;
+mod trace;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -67,6 +68,15 @@ enum Cmd {
     Sweep(sweep::SweepArgs),
     /// Merge the results directories of a sharded sweep into the unsharded result.
     Merge(sweep::MergeArgs),
+    /// Follow the first requests of a run step by step (for teaching): which node each
+    /// reaches, what the balancer saw (in-flight counts, weights, its own state such as
+    /// nginx's current weights) and chose, queueing and service, answers, retries and
+    /// timeouts, with health checks, failures and load balancer failovers in between.
+    /// Prints to stdout; writes no files.
+    #[command(
+        after_help = "Examples:\n  lblab trace scenarios/heterogeneous.toml -a weighted-round-robin -n 8\n  lblab trace scenarios/lb-failover.toml --from 60s -n 5 --set lb.topology=anycast"
+    )]
+    Trace(trace::TraceArgs),
     /// Check scenario files and report every problem with its file, line and key path.
     Validate {
         /// Scenario files to check.
@@ -217,6 +227,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Cmd::Compare(a) => run::compare(a),
         Cmd::Sweep(a) => sweep::sweep(a),
         Cmd::Merge(a) => sweep::merge(a),
+        Cmd::Trace(a) => trace::trace(a),
         Cmd::Validate { files, set } => run::validate(&files, &set),
         Cmd::List { what } => list(what),
         Cmd::Bench(a) => bench::bench(a),

@@ -33,6 +33,9 @@
 //! A violation is a bug and fails the run.
 
 mod tier;
+mod trace;
+
+pub use trace::TraceLine;
 
 use std::collections::VecDeque;
 
@@ -59,6 +62,7 @@ use crate::health::haproxy::HaproxyChecker;
 use crate::health::outlier::{OutlierAction, OutlierDetector};
 use crate::health::{ActiveChecker, CheckAction, ProbeResult};
 use tier::{LOST, Path, Tier};
+use trace::ms;
 
 /// "No value" for dense `u32` slots (cookies, positions, session servers).
 const NONE: u32 = u32::MAX;
@@ -383,7 +387,7 @@ struct Counts {
 }
 
 /// One replication of a world, ready to [`run`](World::run).
-pub struct World<'c> {
+pub struct World<'c, const TRACE: bool = false> {
     cfg: &'c WorldConfig,
     seeds: SeedTree,
     replication: u32,
@@ -403,6 +407,8 @@ pub struct World<'c> {
     rng_tier: SimRng,
     /// The load balancer tier: nodes up or down, and the HA machines.
     tier: Tier,
+    /// `lblab trace`'s recorder (`None` in ordinary runs).
+    tracer: Option<Box<trace::Tracer>>,
     arrivals: Option<Arrivals>,
     class_cum: Vec<f64>,
     /// Per class: key sampler and the offset of its key space.
@@ -498,6 +504,14 @@ const TS_MAX_BUCKETS: u64 = 2000;
 impl<'c> World<'c> {
     /// Builds replication `replication` of `cfg` with randomness from `seeds`.
     pub fn new(cfg: &'c WorldConfig, seeds: &SeedTree, replication: u32) -> World<'c> {
+        World::build(cfg, seeds, replication)
+    }
+}
+
+impl<'c, const TRACE: bool> World<'c, TRACE> {
+    /// Builds the world; `TRACE` compiles `lblab trace`'s hooks in (`World::new` leaves
+    /// them out, so ordinary runs do not pay for them).
+    fn build(cfg: &'c WorldConfig, seeds: &SeedTree, replication: u32) -> World<'c, TRACE> {
         let stream = |label: &str| seeds.stream(replication, label);
         let mut servers = Vec::with_capacity(cfg.n_allocated());
         for (gi, g) in cfg.groups.iter().enumerate() {
@@ -629,6 +643,7 @@ impl<'c> World<'c> {
             rng_errors: stream("failures/errors"),
             rng_tier: stream("lb-tier"),
             tier: Tier::new(cfg, n_clients),
+            tracer: None,
             arrivals,
             class_cum,
             class_keys,
@@ -1181,10 +1196,21 @@ impl<'c> World<'c> {
                 },
             );
         }
+        if TRACE {
+            self.trace_issue(c);
+        }
         if self.tier.trivial {
-            self.creqs[c as usize].node = self.node_of(client) as u32;
+            let n = self.node_of(client);
+            self.creqs[c as usize].node = n as u32;
+            if TRACE {
+                self.trace_path(c, Path::Node(n));
+            }
         } else {
-            match self.path(client) {
+            let path = self.path(client);
+            if TRACE {
+                self.trace_path(c, path);
+            }
+            match path {
                 Path::Node(n) => self.creqs[c as usize].node = n as u32,
                 Path::BlackHole(n) => {
                     self.creqs[c as usize].node = LOST;
@@ -1223,6 +1249,7 @@ impl<'c> World<'c> {
             class: r.class,
             attempt: r.attempts.min(255) as u8,
         };
+        let before = TRACE.then(|| trace::describe_route(self.cfg, rt));
         let view = PoolView::new(&rt.backends);
         let mut pick = rt.balancer.pick(self.now, &view, &info);
         // A retry avoids the server that just failed, as nginx's `tried` bitmap does: ask
@@ -1235,6 +1262,10 @@ impl<'c> World<'c> {
                 _ => break,
             }
         }
+        if let Some(before) = before {
+            self.trace_pick(c, node * self.n_pools + pool, pick, r.attempts > 0, before);
+        }
+        let rt = &mut self.routes[node * self.n_pools + pool];
         let Some(idx) = pick else {
             self.fail(c, ErrorCause::NoBackend);
             return;
@@ -1294,6 +1325,9 @@ impl<'c> World<'c> {
                 (self.atts.len() - 1) as u32
             }
         };
+        if TRACE {
+            self.trace_attempt(c, a);
+        }
         let cr = &mut self.creqs[c as usize];
         cr.attempt = a;
         cr.attempts += 1;
@@ -1325,6 +1359,9 @@ impl<'c> World<'c> {
     fn arrive_at_server(&mut self, a: u32) {
         let s = self.atts[a as usize].server as usize;
         self.atts[a as usize].at_server = self.now;
+        if TRACE {
+            self.trace_arrival(a);
+        }
         let srv = &self.servers[s];
         if srv.partitioned || srv.hung {
             // Dropped on the wire, or accepted by a process that never answers.
@@ -1400,6 +1437,23 @@ impl<'c> World<'c> {
             self.n_started += 1;
         }
         let generation = rq.generation;
+        if TRACE {
+            self.trace_att(a, |w, srv| {
+                let s = &w.servers[s];
+                let waited = w.now - w.atts[a as usize].at_server;
+                let when = if waited == SimTime::ZERO {
+                    "at once".to_string()
+                } else {
+                    format!("after {} in its queue", ms(waited))
+                };
+                format!(
+                    "{srv} starts it {when} ({}/{} workers busy): service {}",
+                    s.busy,
+                    s.slots,
+                    ms(service)
+                )
+            });
+        }
         self.q.push(
             self.now + service,
             Ev::ServiceDone {
@@ -1459,6 +1513,22 @@ impl<'c> World<'c> {
 
     /// An answer reaches the load balancer.
     fn at_lb(&mut self, a: u32, reply: Reply) {
+        if TRACE {
+            self.trace_att(a, |w, srv| {
+                let at = &w.atts[a as usize];
+                let what = match reply {
+                    Reply::Ok => "200 OK".to_string(),
+                    Reply::Status(s) => format!("HTTP {s}"),
+                    Reply::QueueFull => "503 (queue full)".to_string(),
+                    Reply::Refused => "connection refused".to_string(),
+                };
+                format!(
+                    "lb-{} gets {what} from {srv}, {} after sending it",
+                    at.node + 1,
+                    ms(w.now - at.dispatched)
+                )
+            });
+        }
         let c = self.atts[a as usize].creq;
         if c == NONE {
             self.free_att(a); // orphaned: the load balancer stopped waiting for it
@@ -1535,6 +1605,14 @@ impl<'c> World<'c> {
             return;
         }
         let c = at.creq;
+        if TRACE {
+            self.trace_att(a, |w, srv| {
+                format!(
+                    "lb-{} gives up on {srv}: upstream timeout",
+                    w.atts[a as usize].node + 1
+                )
+            });
+        }
         self.orphan(a, OutcomeKind::TimedOut);
         self.creqs[c as usize].attempt = NONE;
         self.retry_or_fail(c, ErrorCause::UpstreamTimeout);
@@ -1553,6 +1631,12 @@ impl<'c> World<'c> {
         } else {
             ErrorCause::Timeout
         };
+        if TRACE {
+            self.trace_req(
+                c,
+                "the client gives up waiting (clients.timeout)".to_string(),
+            );
+        }
         self.fail(c, cause);
     }
 
@@ -1576,6 +1660,9 @@ impl<'c> World<'c> {
             }
         };
         if eligible && tries_left && budget_ok {
+            if TRACE {
+                self.trace_req(c, format!("retrying after {}", cause.name()));
+            }
             self.dispatch(c);
         } else {
             self.fail(c, cause);
@@ -1589,6 +1676,9 @@ impl<'c> World<'c> {
     }
 
     fn complete(&mut self, c: u32) {
+        if TRACE {
+            self.trace_end(c, None);
+        }
         let r = self.creqs[c as usize];
         self.all.completed += 1;
         let b = self.bucket();
@@ -1605,6 +1695,9 @@ impl<'c> World<'c> {
     }
 
     fn fail(&mut self, c: u32, cause: ErrorCause) {
+        if TRACE {
+            self.trace_end(c, Some(cause));
+        }
         let r = self.creqs[c as usize];
         self.all.failed[cause.index()] += 1;
         let b = self.bucket();

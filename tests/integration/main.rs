@@ -17,3 +17,4 @@ mod scenarios;
 mod support;
 mod sweep;
 mod theory;
+mod trace;

@@ -136,7 +136,7 @@ fn node_ip(i: usize, nodes: usize) -> u32 {
     0x0A00_0000 + (nodes - i) as u32
 }
 
-impl World<'_> {
+impl<const TRACE: bool> World<'_, TRACE> {
     /// Starts the tier's machines: VRRP converged (the elected node is master), DNS
     /// checks at random phases.
     pub(super) fn start_tier(&mut self) {

@@ -1,0 +1,442 @@
+//! `lblab trace`: the life of the first requests of a run, step by step, as text — which
+//! node a request reaches, what the balancer saw and chose, the server's queue and service,
+//! the answer, retries and timeouts — interleaved with what the health checks, failures
+//! and the load balancer tier did meanwhile. A teaching tool: it runs the very same world,
+//! and every hook is behind `if TRACE`, a const parameter of `World` that is false in
+//! ordinary runs, so they pay nothing for it.
+
+use crate::balancer::{Backend, Balancer};
+use crate::engine::SimTime;
+use crate::metrics::ErrorCause;
+
+use super::tier::Path;
+use super::{NONE, Route, RunError, World, WorldConfig};
+
+/// One line of a trace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceLine {
+    /// When.
+    pub at: SimTime,
+    /// The traced request it concerns (numbered from 1), or `None` for health checks,
+    /// failures and the load balancer tier.
+    pub request: Option<u64>,
+    /// What happened, in words.
+    pub event: String,
+}
+
+/// Backends listed in full in a pick line; larger pools are cut short.
+const SHOW_BACKENDS: usize = 12;
+
+pub(super) struct Tracer {
+    limit: u64,
+    from: SimTime,
+    issued: u64,
+    open: u64,
+    started: Option<SimTime>,
+    /// Per client-request slot: its trace number, 0 if not traced.
+    creq_id: Vec<u64>,
+    /// Per attempt slot: its request's trace number, 0 if not traced.
+    att_id: Vec<u64>,
+    names: Vec<String>,
+    lines: Vec<TraceLine>,
+}
+
+impl Tracer {
+    fn done(&self) -> bool {
+        self.issued == self.limit && self.open == 0
+    }
+
+    fn push(&mut self, at: SimTime, id: u64, event: String) {
+        self.lines.push(TraceLine {
+            at,
+            request: Some(id),
+            event,
+        });
+    }
+}
+
+fn slot<T: Copy + Default>(v: &mut Vec<T>, i: u32) -> &mut T {
+    let i = i as usize;
+    if v.len() <= i {
+        v.resize(i + 1, T::default());
+    }
+    &mut v[i]
+}
+
+pub(super) fn ms(t: SimTime) -> String {
+    format!("{:.3} ms", t.as_millis_f64())
+}
+
+impl<'c> World<'c> {
+    /// Runs until the first `requests` requests issued at or after `from` have all been
+    /// answered (or the run ends), and returns their story with the system events of that
+    /// window, in time order. The same world as [`run`](World::run), built again with the
+    /// trace hooks compiled in.
+    pub fn trace(self, requests: u64, from: SimTime) -> Result<Vec<TraceLine>, RunError> {
+        World::<'c, true>::build(self.cfg, &self.seeds, self.replication).run_trace(requests, from)
+    }
+}
+
+impl World<'_, true> {
+    fn run_trace(mut self, requests: u64, from: SimTime) -> Result<Vec<TraceLine>, RunError> {
+        self.tracer = Some(Box::new(Tracer {
+            limit: requests,
+            from,
+            issued: 0,
+            open: 0,
+            started: None,
+            creq_id: Vec::new(),
+            att_id: Vec::new(),
+            names: self.cfg.server_names().into_iter().map(|n| n.0).collect(),
+            lines: Vec::new(),
+        }));
+        self.start();
+        let end = self.cfg.duration;
+        let cap = self.cfg.max_events;
+        let mut n_events: u64 = 0;
+        while let Some(entry) = self.q.pop_entry() {
+            if entry.time > end {
+                break;
+            }
+            n_events += 1;
+            if n_events > cap {
+                return Err(RunError::EventCap {
+                    cap,
+                    at: entry.time,
+                });
+            }
+            self.now = entry.time;
+            self.handle(entry.event);
+            if self.tracer.as_ref().is_some_and(|t| t.done()) {
+                break;
+            }
+        }
+        let t = self.tracer.take().expect("tracing");
+        if t.started.is_none() {
+            return Ok(Vec::new());
+        }
+        let first = t.from;
+        let names = t.names;
+        let mut lines = t.lines;
+        let within = |at: SimTime| at >= first && at <= self.now;
+        let sys = |at: SimTime, event: String| TraceLine {
+            at,
+            request: None,
+            event,
+        };
+        for e in self.health_log.iter().filter(|e| within(e.at)) {
+            lines.push(sys(
+                e.at,
+                format!(
+                    "lb-{} marks {} {} ({}{})",
+                    e.node + 1,
+                    names[e.server as usize],
+                    if e.up { "up" } else { "down" },
+                    if e.cause == "active" {
+                        "health checks"
+                    } else {
+                        "outlier detection"
+                    },
+                    if e.false_alarm { ", a false alarm" } else { "" }
+                ),
+            ));
+        }
+        for f in &self.faults {
+            let kind = self.cfg.failures[f.spec].kind.name();
+            if within(f.start) {
+                lines.push(sys(
+                    f.start,
+                    format!("{} fails: {kind}", names[f.server as usize]),
+                ));
+            }
+            if let Some(end) = f.end.filter(|e| within(*e)) {
+                lines.push(sys(
+                    end,
+                    format!("{} recovers from {kind}", names[f.server as usize]),
+                ));
+            }
+        }
+        for h in self.ha_rows() {
+            let at = SimTime::from_secs_f64(h.at_s);
+            if within(at) {
+                let what = match h.event {
+                    "master" => "becomes VRRP master (takes the virtual IP)",
+                    "backup" => "becomes VRRP backup",
+                    "dns-removed" => "DNS record removed by the health check",
+                    "dns-added" => "DNS record back in the answer",
+                    "route-withdrawn" => "anycast route withdrawn",
+                    "route-announced" => "anycast route announced",
+                    "crash" => "crashes",
+                    "stop" => "stops",
+                    _ => "restarts",
+                };
+                lines.push(sys(at, format!("lb-{} {what}", h.node)));
+            }
+        }
+        for c in self.changes.iter() {
+            let at = SimTime::from_secs_f64(c.at_s);
+            if within(at) {
+                lines.push(sys(at, format!("membership change: {}", c.action)));
+            }
+        }
+        lines.sort_by_key(|l| l.at);
+        Ok(lines)
+    }
+}
+
+impl<const TRACE: bool> World<'_, TRACE> {
+    /// A new request `c` may be traced.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_issue(&mut self, c: u32) {
+        let now = self.now;
+        let r = self.creqs[c as usize];
+        let t = self.tracer.as_deref_mut().expect("tracing");
+        let traced = now >= t.from && t.issued < t.limit;
+        *slot(&mut t.creq_id, c) = 0;
+        if !traced {
+            return;
+        }
+        t.issued += 1;
+        t.open += 1;
+        t.started.get_or_insert(now);
+        let id = t.issued;
+        t.creq_id[c as usize] = id;
+        let ip = self.population.ip(r.client, now);
+        let class = &self.cfg.classes[r.class as usize];
+        let key = if r.key == super::NO_KEY {
+            String::new()
+        } else {
+            format!(", key {}", r.key)
+        };
+        let text = format!(
+            "issued by client {} ({}.{}.{}.{}), class {}{key}, work {}",
+            r.client,
+            ip >> 24,
+            (ip >> 16) & 255,
+            (ip >> 8) & 255,
+            ip & 255,
+            class.name,
+            ms(SimTime::from_nanos_f64(r.work_ns)),
+        );
+        let t = self.tracer.as_deref_mut().expect("tracing");
+        t.push(now, id, text);
+    }
+
+    fn traced(&self, c: u32) -> u64 {
+        self.tracer
+            .as_deref()
+            .and_then(|t| t.creq_id.get(c as usize).copied())
+            .unwrap_or(0)
+    }
+
+    /// Where request `c` went at the load balancer tier.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_path(&mut self, c: u32, path: Path) {
+        let id = self.traced(c);
+        if id == 0 {
+            return;
+        }
+        let nodes = self.cfg.lb.nodes;
+        let text = match path {
+            Path::Node(_) if nodes == 1 => return,
+            Path::Node(n) => format!("reaches lb-{} ({})", n + 1, self.cfg.lb.topology.name()),
+            Path::BlackHole(n) if n == NONE => {
+                "lost: no load balancer node is reachable (no answer will come)".to_string()
+            }
+            Path::BlackHole(n) => format!(
+                "lost: sent to lb-{}, which is down (no answer will come)",
+                n + 1
+            ),
+            Path::Reset(n) => format!("refused: lb-{} is stopped", n + 1),
+        };
+        let now = self.now;
+        self.tracer
+            .as_deref_mut()
+            .expect("tracing")
+            .push(now, id, text);
+    }
+
+    /// What node `node`'s balancer saw (`before`, from [`describe_route`] just before the
+    /// pick) and chose for request `c`.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_pick(
+        &mut self,
+        c: u32,
+        route: usize,
+        pick: Option<usize>,
+        retry: bool,
+        before: (String, String),
+    ) {
+        let id = self.traced(c);
+        if id == 0 {
+            return;
+        }
+        let node = route / self.n_pools;
+        let rt = &self.routes[route];
+        let (alg, view) = before;
+        let t = self.tracer.as_deref().expect("tracing");
+        let chose = match pick {
+            Some(i) => format!("→ {}", t.names[rt.backends[i].id as usize]),
+            None => "→ no eligible backend (no_backend)".to_string(),
+        };
+        let what = if retry { "retry" } else { "pick" };
+        let text = format!("lb-{} {alg} {what}: {view} {chose}", node + 1);
+        let now = self.now;
+        self.tracer
+            .as_deref_mut()
+            .expect("tracing")
+            .push(now, id, text);
+    }
+
+    /// Attempt `a` now belongs to traced request `c` (or not).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_attempt(&mut self, c: u32, a: u32) {
+        let id = self.traced(c);
+        let t = self.tracer.as_deref_mut().expect("tracing");
+        *slot(&mut t.att_id, a) = id;
+    }
+
+    /// Something happened to attempt `a` (on its server or at the load balancer).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_att(&mut self, a: u32, text: impl FnOnce(&Self, &str) -> String) {
+        let Some(t) = self.tracer.as_deref() else {
+            return;
+        };
+        let id = t.att_id.get(a as usize).copied().unwrap_or(0);
+        if id == 0 {
+            return;
+        }
+        let at = &self.atts[a as usize];
+        let server = t.names[at.server as usize].clone();
+        let orphan = if at.creq == NONE {
+            " (orphaned: nobody waits for it)"
+        } else {
+            ""
+        };
+        let line = format!("{}{orphan}", text(self, &server));
+        let now = self.now;
+        self.tracer
+            .as_deref_mut()
+            .expect("tracing")
+            .push(now, id, line);
+    }
+
+    /// Attempt `a` reaches its server: what the server does with it, unless it starts
+    /// service at once (then `start_service` says so).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_arrival(&mut self, a: u32) {
+        let s = &self.servers[self.atts[a as usize].server as usize];
+        let text = if s.partitioned {
+            "lost on the way to {srv} (partition)".to_string()
+        } else if s.hung {
+            "{srv} accepts it and never answers (hung)".to_string()
+        } else if s.crashed {
+            "{srv} refuses the connection (crashed)".to_string()
+        } else if s.busy < s.slots {
+            return;
+        } else if s.queue.len() < s.queue_cap as usize {
+            format!(
+                "{{srv}} queues it: {} ahead, {}/{} workers busy",
+                s.queue.len(),
+                s.busy,
+                s.slots
+            )
+        } else {
+            "{srv} rejects it: queue full".to_string()
+        };
+        self.trace_att(a, |_, srv| text.replace("{srv}", srv));
+    }
+
+    /// Something happened to request `c` as a whole.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_req(&mut self, c: u32, text: String) {
+        let id = self.traced(c);
+        if id == 0 {
+            return;
+        }
+        let now = self.now;
+        self.tracer
+            .as_deref_mut()
+            .expect("tracing")
+            .push(now, id, text);
+    }
+
+    /// Request `c` is answered: completed (`None`) or failed with `cause`.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_end(&mut self, c: u32, cause: Option<ErrorCause>) {
+        let id = self.traced(c);
+        if id == 0 {
+            return;
+        }
+        let r = self.creqs[c as usize];
+        let took = ms(self.now - r.issued);
+        let text = match cause {
+            None => format!(
+                "completed in {took} ({} attempt{})",
+                r.attempts,
+                if r.attempts == 1 { "" } else { "s" }
+            ),
+            Some(cause) => format!("failed after {took}: {}", cause.name()),
+        };
+        let now = self.now;
+        let t = self.tracer.as_deref_mut().expect("tracing");
+        t.push(now, id, text);
+        t.open -= 1;
+        t.creq_id[c as usize] = 0;
+    }
+}
+
+/// A route's algorithm name and its pool as the node sees it, just before a pick.
+#[cold]
+#[inline(never)]
+pub(super) fn describe_route(cfg: &WorldConfig, rt: &Route) -> (String, String) {
+    let alg = rt
+        .group
+        .and_then(|g| cfg.groups[g].balancer.as_ref())
+        .unwrap_or(&cfg.algorithm)
+        .name();
+    let names: Vec<String> = cfg.server_names().into_iter().map(|n| n.0).collect();
+    (
+        alg,
+        describe_pool(&rt.backends, &names, rt.balancer.as_ref()),
+    )
+}
+
+/// "web-1 2 · web-2 0 (out) · …": each backend's in-flight count as the node sees it,
+/// its weight if not 1, whether it is eligible, and the balancer's own state if it has any.
+fn describe_pool(backends: &[Backend], names: &[String], b: &dyn Balancer) -> String {
+    let pool = crate::balancer::PoolView::new(backends);
+    let extra = b.explain(&pool);
+    let mut parts = Vec::new();
+    for be in backends.iter().take(SHOW_BACKENDS) {
+        let mut s = format!("{} {}", names[be.id as usize], be.in_flight);
+        if be.weight != 1 {
+            s.push_str(&format!(" w{}", be.weight));
+        }
+        if let Some((_, vals)) = &extra
+            && let Some((_, v)) = vals.iter().find(|(id, _)| *id == be.id)
+        {
+            s.push_str(&format!(" [{v}]"));
+        }
+        if !be.eligible() {
+            s.push_str(" (out)");
+        }
+        parts.push(s);
+    }
+    if backends.len() > SHOW_BACKENDS {
+        parts.push(format!("… {} more", backends.len() - SHOW_BACKENDS));
+    }
+    let legend = match &extra {
+        Some((label, _)) => format!("in flight [{label}]"),
+        None => "in flight".to_string(),
+    };
+    format!("{legend}: {}", parts.join(" · "))
+}
