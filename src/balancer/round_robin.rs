@@ -60,15 +60,10 @@ impl Balancer for RoundRobin {
         let n = pool.len();
         (n > 0).then(|| {
             let next = self.next % n;
-            let marks = (0..n)
-                .map(|i| {
-                    (
-                        pool.backends[i].id,
-                        if i == next { "▶" } else { "·" }.to_string(),
-                    )
-                })
-                .collect();
-            ("scan starts at", marks)
+            (
+                "▶ the scan starts here",
+                vec![(pool.backends[next].id, "▶".to_string())],
+            )
         })
     }
 }

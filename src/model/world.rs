@@ -1073,6 +1073,9 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 }
             }
             Ev::ProbeDone { idx, probe, result } => {
+                if TRACE {
+                    self.trace_probe(idx as usize, result);
+                }
                 self.checkers[idx as usize].handle_probe_result(self.now, probe, result);
                 self.drive_checker(idx as usize);
             }

@@ -185,3 +185,30 @@ fn the_cli_prints_a_table_csv_or_json_and_rejects_a_late_start() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--from 1h is not before the end"));
 }
+
+/// Health checking step by step: after the crash at 100.4 s, lb-1's probes of app-3 are
+/// refused, and it marks app-3 down after `fall = 3` of them (HAProxy's health counter):
+/// at the third refused probe, not before.
+#[test]
+fn health_checks_are_told_probe_by_probe() {
+    let s = crate::support::load("crash-failover", &["health.active.loss=0"]);
+    let lines = World::new(&s.world, &SeedTree::new(s.seed), 0)
+        .trace(4000, SimTime::from_millis(100_300))
+        .unwrap();
+    let sys: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.request.is_none())
+        .map(|l| l.event.as_str())
+        .collect();
+    let crash = sys.iter().position(|e| *e == "app-3 fails: crash").unwrap();
+    let down = sys
+        .iter()
+        .position(|e| *e == "lb-1 marks app-3 down (health checks)")
+        .unwrap_or_else(|| panic!("{sys:?}"));
+    let refused: Vec<usize> = (crash..down)
+        .filter(|&i| sys[i] == "lb-1 health check of app-3 is refused")
+        .collect();
+    assert_eq!(refused.len(), 3, "{:?}", &sys[crash..=down]);
+    // The healthy servers' probes pass meanwhile.
+    assert!(sys[crash..down].iter().any(|e| e.ends_with("passes")));
+}

@@ -353,6 +353,35 @@ impl<const TRACE: bool> World<'_, TRACE> {
         self.trace_att(a, |_, srv| text.replace("{srv}", srv));
     }
 
+    /// An active health check's probe came back.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_probe(&mut self, idx: usize, result: crate::health::ProbeResult) {
+        use crate::health::ProbeResult;
+        let n = self.servers.len();
+        let now = self.now;
+        let t = self.tracer.as_deref_mut().expect("tracing");
+        if now < t.from || t.started.is_none() {
+            return;
+        }
+        let what = match result {
+            ProbeResult::Pass => "passes".to_string(),
+            ProbeResult::Refused => "is refused".to_string(),
+            ProbeResult::TimedOut => "times out".to_string(),
+            ProbeResult::BadStatus(s) => format!("gets HTTP {s}"),
+        };
+        let text = format!(
+            "lb-{} health check of {} {what}",
+            idx / n + 1,
+            t.names[idx % n]
+        );
+        t.lines.push(TraceLine {
+            at: now,
+            request: None,
+            event: text,
+        });
+    }
+
     /// Something happened to request `c` as a whole.
     #[cold]
     #[inline(never)]
