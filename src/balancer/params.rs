@@ -157,6 +157,11 @@ impl Params {
         }
     }
 
+    /// Whether the algorithm has parameter `key`.
+    pub fn has(&self, key: &str) -> bool {
+        self.values.iter().any(|(k, _)| *k == key)
+    }
+
     /// An integer parameter.
     pub fn int(&self, key: &str) -> i64 {
         match self.get(key) {

@@ -129,7 +129,8 @@ metrics! {
     SentToFailed = ("sent_to_failed", "attempts sent to failed servers", "req", 0);
         FalseEjections = ("false_ejections", "false ejections", "", 0);
     LbFailoverMean = ("lb_failover_mean_s", "LB failover time", "s", 3);
-    LbOutageMean = ("lb_outage_mean_s", "LB outage (dead path used)", "s", 3);
+        LbOutageMean = ("lb_outage_mean_s", "LB outage (dead path used)", "s", 3);
+    LbCpuUtil = ("lb_cpu_utilization_pct", "LB CPU utilization (busiest node)", "%", 2);
 }
 
 /// Number of metrics.

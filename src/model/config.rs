@@ -252,6 +252,29 @@ pub struct LbConfig {
     pub retry: RetryConfig,
     /// How clients reach the nodes, and how the tier survives a node's failure.
     pub topology: Topology,
+    /// What the nodes see of a request: TCP connections (L4) or HTTP requests (L7).
+    pub layer: Layer,
+    /// Each node's CPU: `None` leaves the load balancers infinitely fast.
+    pub cpu: Option<LbCpu>,
+}
+
+/// What a load balancer node sees of a request.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Layer {
+    /// TCP: addresses and connection outcomes only (IPVS, HAProxy `mode tcp`).
+    L4,
+    /// HTTP: requests, cookies, statuses (nginx, HAProxy `mode http`, Envoy).
+    L7,
+}
+
+/// A load balancer node's CPU: `cores` workers, each request costing a `cost` draw per
+/// pass through the node (its first attempt and each retry).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LbCpu {
+    /// Cores (concurrent requests being processed).
+    pub cores: u32,
+    /// CPU time per pass.
+    pub cost: Dist,
 }
 
 /// How clients reach the load balancer nodes (the HA topology of the tier itself).
@@ -340,6 +363,8 @@ impl Default for LbConfig {
             upstream_timeout: None,
             retry: RetryConfig::default(),
             topology: Topology::Single,
+            layer: Layer::L7,
+            cpu: None,
         }
     }
 }

@@ -158,6 +158,13 @@ enum Ev {
     /// Node `node`'s anycast route is withdrawn or announced (if the node is still in
     /// restart epoch `epoch`).
     Route { node: u32, live: bool, epoch: u32 },
+    /// Node `node`'s CPU finished processing request `creq` (if both are still current).
+    LbCpuDone {
+        creq: u32,
+        generation: u32,
+        node: u32,
+        epoch: u32,
+    },
 }
 
 /// What a server's answer says.
@@ -1110,6 +1117,12 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             ),
             Ev::DnsProbe { node } => self.dns_probe(node as usize),
             Ev::Route { node, live, epoch } => self.route_change(node as usize, live, epoch),
+            Ev::LbCpuDone {
+                creq,
+                generation,
+                node,
+                epoch,
+            } => self.cpu_done(creq, generation, node as usize, epoch),
             Ev::DrainCut { server, epoch } => {
                 let s = &self.servers[server as usize];
                 if s.draining && s.epoch == epoch {
@@ -1227,7 +1240,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 }
             }
         }
-        self.dispatch(c);
+        self.enter_node(c);
     }
 
     /// Sends client request `c` (a first try or a retry) to a server chosen by its pool's
@@ -1666,7 +1679,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             if TRACE {
                 self.trace_req(c, format!("retrying after {}", cause.name()));
             }
-            self.dispatch(c);
+            self.enter_node(c);
         } else {
             self.fail(c, cause);
         }
@@ -2419,6 +2432,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let (failover, outage) = self.lb_failover_means();
         v[M::LbFailoverMean as usize] = failover;
         v[M::LbOutageMean as usize] = outage;
+        v[M::LbCpuUtil as usize] = self.cpu_utilization();
         v[M::Retries as usize] = self.n_retries_measured as f64;
         if m.issued > 0 {
             v[M::Attempts as usize] = self.n_attempts_measured as f64 / m.issued as f64;

@@ -15,8 +15,9 @@ use crate::engine::rng::fnv1a64;
 use crate::model::{
     ActiveHealth, ActiveStyle, AnycastConfig, ChangeAction, CheckType, ClassConfig, ClientsConfig,
     Dist, DnsConfig, FailureKind, FailureSpec, FailureTiming, HealthConfig, IpModel, KeySpace,
-    LbConfig, LbView, Load, MembershipChange, PopulationConfig, RatePoint, RateSchedule,
-    RetryBudget, ServerGroupConfig, SessionConfig, SessionState, Topology, WorldConfig,
+    Layer, LbConfig, LbCpu, LbView, Load, MembershipChange, PopulationConfig, RatePoint,
+    RateSchedule, RetryBudget, ServerGroupConfig, SessionConfig, SessionState, Topology,
+    WorldConfig,
 };
 use crate::model::{SlowStart, SlowStartStyle};
 
@@ -269,6 +270,9 @@ impl Reader<'_> {
             health: health?,
         };
         self.check_event_budget(&world, root);
+        if let Some(c) = &compare {
+            self.check_layer(&world, c, root);
+        }
         Some(Scenario {
             name,
             description,
@@ -279,6 +283,62 @@ impl Reader<'_> {
             compare_axis: compare_axis?,
             hash: 0,
         })
+    }
+
+    /// A layer-4 load balancer sees addresses and connections, not HTTP: no cookies, no
+    /// URLs or keys, no statuses.
+    fn check_layer(&mut self, w: &WorldConfig, compare: &[AlgorithmSpec], root: Tbl<'_, '_>) {
+        if w.lb.layer != Layer::L4 {
+            return;
+        }
+        let span = root
+            .t
+            .get("lb")
+            .and_then(|v| match v.get_ref() {
+                DeValue::Table(t) => t.get("layer").map(|l| l.span()),
+                _ => None,
+            })
+            .unwrap_or(0..0);
+        let mut problems: Vec<String> = Vec::new();
+        let mut algs: Vec<&AlgorithmSpec> = vec![&w.algorithm];
+        algs.extend(compare);
+        algs.extend(w.groups.iter().filter_map(|g| g.balancer.as_ref()));
+        for a in algs {
+            if a.info().name == "sticky" {
+                problems.push(format!(
+                    "{}: sticky sessions need the cookie (layer 7)",
+                    a.name()
+                ));
+            } else if a.params().has("hash_on") && a.params().word("hash_on") != "ip" {
+                problems.push(format!(
+                    "{}: hash_on = \"{}\" needs the request (layer 7); at layer 4 only \"ip\"",
+                    a.name(),
+                    a.params().word("hash_on")
+                ));
+            }
+        }
+        if w.classes.iter().any(|c| c.pool.is_some()) {
+            problems.push("classes routed to their own pools need the URL (layer 7)".into());
+        }
+        if w.lb.retry.on_5xx {
+            problems.push("lb.retry_on \"5xx\" needs HTTP statuses (layer 7)".into());
+        }
+        if let Some(h) = &w.health.active
+            && let ActiveStyle::Haproxy(c) = &h.style
+            && c.observe == crate::health::haproxy::Observe::Layer7
+        {
+            problems.push("health.active.observe = \"layer7\" needs HTTP (layer 7)".into());
+        }
+        problems.sort();
+        problems.dedup();
+        for p in problems {
+            self.cx.err_hint(
+                "lb.layer",
+                &span,
+                format!("a layer-4 load balancer cannot do this: {p}"),
+                Some("set lb.layer = \"l7\", or drop the feature".into()),
+            );
+        }
     }
 
     fn check_event_budget(&mut self, w: &WorldConfig, root: Tbl<'_, '_>) {
@@ -1442,6 +1502,9 @@ impl Reader<'_> {
                 "vrrp",
                 "dns",
                 "anycast",
+                "layer",
+                "cores",
+                "request_cost",
             ],
         );
         let mut ok = true;
@@ -1588,6 +1651,49 @@ impl Reader<'_> {
         match self.topology(t, cfg.nodes) {
             Some(topology) => cfg.topology = topology,
             None => ok = false,
+        }
+        if let Some(v) = t.t.get("layer") {
+            match self.cx.string("lb.layer", v).as_deref() {
+                Some("l4") => cfg.layer = Layer::L4,
+                Some("l7") => cfg.layer = Layer::L7,
+                Some(other) => {
+                    self.cx.err(
+                        "lb.layer",
+                        &v.span(),
+                        format!("expected \"l4\" or \"l7\", found \"{other}\""),
+                    );
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        // The CPU: on when `cores` is given; the cost defaults by layer.
+        let cost = match t.t.get("request_cost") {
+            Some(v) => match self.dist("lb.request_cost", v) {
+                Some(d) => Some(d),
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(v) = t.t.get("cores") {
+            match self.cx.int("lb.cores", v, 1, 1024) {
+                Some(n) => {
+                                        let cost = cost.unwrap_or(Dist::Constant {
+                        ns: match cfg.layer {
+                            Layer::L4 => 5_000.0,
+                            Layer::L7 => 25_000.0,
+                        },
+                    });
+                    cfg.cpu = Some(LbCpu {
+                        cores: n as u32,
+                        cost,
+                    });
+                }
+                None => ok = false,
+            }
         }
         ok.then_some(cfg)
     }

@@ -727,3 +727,35 @@ fn resilient_hashing_resets_nothing_even_for_mobile_clients() {
         assert_eq!(only_fault(r).reset, 0, "replication {i}");
     }
 }
+
+/// A layer-4 load balancer sees connections, not HTTP: cookies, keys, URLs and statuses
+/// are refused with the reason, at `lb.layer`.
+#[test]
+fn layer_four_refuses_what_it_cannot_see() {
+    let base = |lb: &str, extra: &str| {
+        format!(
+            "[scenario]\nduration = \"10s\"\n[clients]\nrate = \"10/s\"\n[[classes]]\nservice = \"1ms\"\n[[servers]]\nname = \"web\"\ncount = 2\n[lb]\nlayer = \"l4\"\n{lb}\n{extra}"
+        )
+    };
+    let err = |text: String| match parse(&text) {
+        Ok(_) => panic!("accepted: {text}"),
+        Err(e) => e.to_string(),
+    };
+    let e = err(base("", "[balancer]\nalgorithm = \"sticky\""));
+    assert!(
+        e.contains("lb.layer") && e.contains("sticky sessions need the cookie"),
+        "{e}"
+    );
+    let e = err(base("", "[balancer]\nalgorithm = \"maglev\""));
+    assert!(e.contains("hash_on = \"key\" needs the request"), "{e}");
+    let e = err(base("retry_on = [\"5xx\"]", ""));
+    assert!(e.contains("retry_on \"5xx\" needs HTTP statuses"), "{e}");
+    // What it can see is fine, and the default CPU cost follows the layer.
+    let s = parse(&base(
+        "cores = 2",
+        "[balancer]\nalgorithm = \"maglev\"\nhash_on = \"ip\"",
+    ))
+    .unwrap();
+    let cpu = s.world.lb.cpu.unwrap();
+    assert_eq!((cpu.cores, cpu.cost.mean()), (2, 5_000.0));
+}

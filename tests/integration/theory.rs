@@ -214,3 +214,54 @@ fn least_connections_routes_around_the_slow_query() {
     // And least-connections keeps p99 within a few service times (lognormal p99 40 ms).
     assert!(lc.hi() < 100.0, "least-connections p99 {:.1} ms", lc.mean);
 }
+
+/// A load balancer node's CPU is a queue in front of the balancer: with one core and an
+/// exponential cost per request it is an M/M/1 queue, with 2 cores an M/M/2 (Erlang C).
+/// The servers behind it add a constant 1 µs with no queueing (64 slots each, 1% busy), so
+/// the mean latency is the CPU's time in system plus 1 µs, and the busiest (only) node's
+/// CPU utilization is ρ.
+#[test]
+fn the_load_balancer_cpu_is_an_mm1_or_mmc_queue() {
+    for (cores, mu) in [(1u32, 1000.0), (2, 500.0)] {
+        let lambda = 800.0;
+        let text = format!(
+            r#"
+            [scenario]
+            duration = "2000s"
+            warmup = "100s"
+            replications = 10
+            seed = 21
+            [clients]
+            rate = "{lambda}/s"
+            [[classes]]
+            service = {{ dist = "constant", value = "1us" }}
+            [[servers]]
+            name = "web"
+            count = 4
+            slots = 64
+            [lb]
+            cores = {cores}
+            request_cost = {{ dist = "exponential", mean = "{}us" }}
+            "#,
+            1e6 / mu
+        );
+        let a = run(&crate::support::parse(&text).unwrap());
+        let c = f64::from(cores);
+        let (_, wq) = erlang_c(cores, lambda, mu);
+        let t = wq + 1.0 / mu;
+        assert_matches(
+            &format!("LB CPU M/M/{cores} mean latency (ms)"),
+            &values(&a, M::LatencyMean),
+            1e3 * (t + 1e-6),
+            0.0,
+            0.03,
+        );
+        assert_matches(
+            &format!("LB CPU M/M/{cores} utilization (%)"),
+            &values(&a, M::LbCpuUtil),
+            100.0 * lambda / (c * mu),
+            0.0,
+            0.01,
+        );
+    }
+}

@@ -80,6 +80,12 @@ pub(super) struct Tier {
     faults: Vec<LbFault>,
     /// Per node: index in `faults` of its open failure, or `NONE`.
     open: Vec<u32>,
+    /// Per node (with `lb.cores`): cores busy, requests waiting for one (with their
+    /// generation), busy time inside the measured window, and an epoch bumped by crashes.
+    cpu_busy: Vec<u32>,
+    cpu_queue: Vec<std::collections::VecDeque<(u32, u32)>>,
+    cpu_busy_ns: Vec<u64>,
+    cpu_epoch: Vec<u32>,
     /// Per node: index in `faults` of its latest failure, or `NONE` (route changes after
     /// a restart belong to it).
     latest: Vec<u32>,
@@ -106,6 +112,10 @@ impl Tier {
             ecmp: None,
             faults: Vec::new(),
             open: vec![NONE; nodes],
+            cpu_busy: vec![0; nodes],
+            cpu_queue: vec![std::collections::VecDeque::new(); nodes],
+            cpu_busy_ns: vec![0; nodes],
+            cpu_epoch: vec![0; nodes],
             latest: vec![NONE; nodes],
             log: Vec::new(),
         };
@@ -291,6 +301,10 @@ impl<const TRACE: bool> World<'_, TRACE> {
             };
             self.tier.log.push((self.now, node, f.kind.name()));
             if crash {
+                // Its CPU's work is gone with it (the requests are lost just below).
+                self.tier.cpu_busy[n] = 0;
+                self.tier.cpu_queue[n].clear();
+                self.tier.cpu_epoch[n] += 1;
                 // Everything in flight on the node is gone with it.
                 for c in 0..self.creqs.len() as u32 {
                     let r = self.creqs[c as usize];
@@ -387,6 +401,88 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 },
             );
         }
+    }
+
+    /// Request `c` (first try or retry) passes through its node: straight to the balancer,
+    /// or first through the node's CPU (`lb.cores`).
+    #[inline]
+    pub(super) fn enter_node(&mut self, c: u32) {
+        let Some(cpu) = &self.cfg.lb.cpu else {
+            self.dispatch(c);
+            return;
+        };
+        let n = self.creqs[c as usize].node as usize;
+        if self.tier.cpu_busy[n] < cpu.cores {
+            self.cpu_start(n, c);
+        } else {
+            let generation = self.creqs[c as usize].generation;
+            if TRACE {
+                let ahead = self.tier.cpu_queue[n].len();
+                self.trace_req(
+                    c,
+                    format!("waits for a core of lb-{} ({ahead} ahead)", n + 1),
+                );
+            }
+            self.tier.cpu_queue[n].push_back((c, generation));
+        }
+    }
+
+    fn cpu_start(&mut self, n: usize, c: u32) {
+        let cpu = self.cfg.lb.cpu.as_ref().expect("a CPU");
+        self.tier.cpu_busy[n] += 1;
+        let cost = SimTime::from_nanos_f64(cpu.cost.sample(&mut self.rng_tier));
+        self.tier.cpu_busy_ns[n] += self.window_overlap(self.now, self.now + cost);
+        if TRACE {
+            self.trace_req(
+                c,
+                format!(
+                    "lb-{} processes it: {:.3} ms of CPU",
+                    n + 1,
+                    cost.as_millis_f64()
+                ),
+            );
+        }
+        let generation = self.creqs[c as usize].generation;
+        let epoch = self.tier.cpu_epoch[n];
+        self.q.push(
+            self.now + cost,
+            Ev::LbCpuDone {
+                creq: c,
+                generation,
+                node: n as u32,
+                epoch,
+            },
+        );
+    }
+
+    /// Node `n`'s CPU finished request `c`: it goes on to the balancer if its client still
+    /// waits, and the core takes the next request waiting.
+    pub(super) fn cpu_done(&mut self, c: u32, generation: u32, n: usize, epoch: u32) {
+        if epoch != self.tier.cpu_epoch[n] {
+            return; // the node crashed meanwhile
+        }
+        self.tier.cpu_busy[n] -= 1;
+        while let Some((next, g)) = self.tier.cpu_queue[n].pop_front() {
+            let r = &self.creqs[next as usize];
+            if r.generation == g && r.waiting {
+                self.cpu_start(n, next);
+                break;
+            }
+        }
+        let r = &self.creqs[c as usize];
+        if r.generation == generation && r.waiting && r.node == n as u32 {
+            self.dispatch(c);
+        }
+    }
+
+    /// The busiest node's CPU utilization in the measured window (%), NaN without a CPU.
+    pub(super) fn cpu_utilization(&self) -> f64 {
+        let Some(cpu) = &self.cfg.lb.cpu else {
+            return f64::NAN;
+        };
+        let window = (self.cfg.duration - self.cfg.warmup).as_nanos() as f64;
+        let busiest = self.tier.cpu_busy_ns.iter().copied().max().unwrap_or(0);
+        100.0 * busiest as f64 / (f64::from(cpu.cores) * window)
     }
 
     /// Sends node `n`'s queued adverts, re-arms its timer and applies state changes.
