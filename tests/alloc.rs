@@ -117,4 +117,7 @@ fn load_balancer_tier_allocates_nothing_per_request() {
         "100s",
         "1000s",
     );
+    // Node CPUs, overloaded (a queue that grows to the client timeout) and not.
+    assert_flat("lb-capacity", &[], "15s", "100s");
+    assert_flat("lb-capacity", &["lb.topology=anycast"], "15s", "100s");
 }
