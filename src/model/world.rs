@@ -1000,12 +1000,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         self.start_tier();
         for (i, f) in self.cfg.failures.iter().enumerate() {
             for &server in &f.servers {
-                let at = match &f.timing {
-                    FailureTiming::At { at, .. } => *at,
-                    FailureTiming::Random { mtbf, .. } => {
-                        SimTime::from_nanos_f64(mtbf.sample(&mut self.rng_faults[i]))
-                    }
-                };
+                let at = self.first_failure_at(i);
                 self.q.push(
                     at,
                     Ev::Fault {
@@ -1014,6 +1009,16 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                         recover: false,
                     },
                 );
+            }
+        }
+    }
+
+    /// When failure `i` first strikes a target: its `at`, or a draw of its `mtbf`.
+    fn first_failure_at(&mut self, i: usize) -> SimTime {
+        match &self.cfg.failures[i].timing {
+            FailureTiming::At { at, .. } => *at,
+            FailureTiming::Random { mtbf, .. } => {
+                SimTime::from_nanos_f64(mtbf.sample(&mut self.rng_faults[i]))
             }
         }
     }

@@ -1681,7 +1681,7 @@ impl Reader<'_> {
         if let Some(v) = t.t.get("cores") {
             match self.cx.int("lb.cores", v, 1, 1024) {
                 Some(n) => {
-                                        let cost = cost.unwrap_or(Dist::Constant {
+                    let cost = cost.unwrap_or(Dist::Constant {
                         ns: match cfg.layer {
                             Layer::L4 => 5_000.0,
                             Layer::L7 => 25_000.0,

@@ -178,12 +178,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         for (i, f) in self.cfg.failures.iter().enumerate() {
             for &node in &f.lb_nodes {
-                let at = match &f.timing {
-                    FailureTiming::At { at, .. } => *at,
-                    FailureTiming::Random { mtbf, .. } => {
-                        SimTime::from_nanos_f64(mtbf.sample(&mut self.rng_faults[i]))
-                    }
-                };
+                let at = self.first_failure_at(i);
                 self.q.push(
                     at,
                     Ev::LbFault {
@@ -253,26 +248,31 @@ impl<const TRACE: bool> World<'_, TRACE> {
     pub(super) fn lb_fault(&mut self, spec: usize, node: u32, recover: bool) {
         let f = &self.cfg.failures[spec];
         let n = node as usize;
-        let end = |w: &mut Self| match &f.timing {
-            FailureTiming::At { duration, .. } => duration.map(|d| w.now + d),
-            FailureTiming::Random { mttr, .. } => {
-                Some(w.now + SimTime::from_nanos_f64(mttr.sample(&mut w.rng_faults[spec])))
+        // Schedules this failure's end (none for a fixed failure without `duration`).
+        let schedule_end = |w: &mut Self| {
+            let end = match &f.timing {
+                FailureTiming::At { duration, .. } => duration.map(|d| w.now + d),
+                FailureTiming::Random { mttr, .. } => {
+                    Some(w.now + SimTime::from_nanos_f64(mttr.sample(&mut w.rng_faults[spec])))
+                }
+            };
+            if let Some(end) = end {
+                let recover = true;
+                w.q.push(
+                    end,
+                    Ev::LbFault {
+                        spec: spec as u16,
+                        node,
+                        recover,
+                    },
+                );
             }
         };
         if !recover {
             if self.tier.state[n] != NodeState::Up {
                 // Already down by another failure: this one overlaps it and changes
                 // nothing, but keeps its own timing (a random failure draws its next one).
-                if let Some(end) = end(self) {
-                    self.q.push(
-                        end,
-                        Ev::LbFault {
-                            spec: spec as u16,
-                            node,
-                            recover: true,
-                        },
-                    );
-                }
+                schedule_end(self);
                 return;
             }
             self.tier.open[n] = self.tier.faults.len() as u32;
@@ -346,16 +346,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
                     },
                 );
             }
-            if let Some(end) = end(self) {
-                self.q.push(
-                    end,
-                    Ev::LbFault {
-                        spec: spec as u16,
-                        node,
-                        recover: true,
-                    },
-                );
-            }
+            schedule_end(self);
         } else {
             let fi = self.tier.open[n];
             let mine = fi != NONE && self.tier.faults[fi as usize].spec == spec;

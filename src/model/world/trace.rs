@@ -185,6 +185,15 @@ impl World<'_, true> {
 }
 
 impl<const TRACE: bool> World<'_, TRACE> {
+    /// Adds a line about traced request `id`, now.
+    fn trace_line(&mut self, id: u64, text: String) {
+        let now = self.now;
+        self.tracer
+            .as_deref_mut()
+            .expect("tracing")
+            .push(now, id, text);
+    }
+
     /// A new request `c` may be traced.
     #[cold]
     #[inline(never)]
@@ -251,11 +260,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             ),
             Path::Reset(n) => format!("refused: lb-{} is stopped", n + 1),
         };
-        let now = self.now;
-        self.tracer
-            .as_deref_mut()
-            .expect("tracing")
-            .push(now, id, text);
+        self.trace_line(id, text);
     }
 
     /// What node `node`'s balancer saw (`before`, from [`describe_route`] just before the
@@ -284,11 +289,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         };
         let what = if retry { "retry" } else { "pick" };
         let text = format!("lb-{} {alg} {what}: {view} {chose}", node + 1);
-        let now = self.now;
-        self.tracer
-            .as_deref_mut()
-            .expect("tracing")
-            .push(now, id, text);
+        self.trace_line(id, text);
     }
 
     /// Attempt `a` now belongs to traced request `c` (or not).
@@ -319,11 +320,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             ""
         };
         let line = format!("{}{orphan}", text(self, &server));
-        let now = self.now;
-        self.tracer
-            .as_deref_mut()
-            .expect("tracing")
-            .push(now, id, line);
+        self.trace_line(id, line);
     }
 
     /// Attempt `a` reaches its server: what the server does with it, unless it starts
@@ -390,11 +387,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if id == 0 {
             return;
         }
-        let now = self.now;
-        self.tracer
-            .as_deref_mut()
-            .expect("tracing")
-            .push(now, id, text);
+        self.trace_line(id, text);
     }
 
     /// Request `c` is answered: completed (`None`) or failed with `cause`.
