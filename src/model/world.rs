@@ -1233,7 +1233,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             }
             match path {
                 Path::Node(n) => self.creqs[c as usize].node = n as u32,
-                Path::BlackHole(n) => {
+                Path::BlackHole(n) | Path::Unheld(n) => {
                     self.creqs[c as usize].node = LOST;
                     self.count_lost(n);
                     return;
@@ -1543,11 +1543,18 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                     Reply::QueueFull => "503 (queue full)".to_string(),
                     Reply::Refused => "connection refused".to_string(),
                 };
-                format!(
-                    "lb-{} gets {what} from {srv}, {} after sending it",
-                    at.node + 1,
-                    ms(w.now - at.dispatched)
-                )
+                if w.node_up(at.node as usize) {
+                    format!(
+                        "lb-{} gets {what} from {srv}, {} after sending it",
+                        at.node + 1,
+                        ms(w.now - at.dispatched)
+                    )
+                } else {
+                    format!(
+                        "{srv}'s answer ({what}) reaches lb-{}, which is down",
+                        at.node + 1
+                    )
+                }
             });
         }
         let c = self.atts[a as usize].creq;
@@ -1925,6 +1932,11 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     }
 
     fn log_health(&mut self, node: usize, server: usize, up: bool, cause: &'static str) {
+        if !self.node_up(node) {
+            // A load balancer that is down detects nothing; its checkers' view is what it
+            // comes back with.
+            return;
+        }
         let false_alarm = !up && self.open_fault[server] == NONE && self.servers[server].member;
         self.health_log.push(HealthEvent {
             at: self.now,

@@ -1698,6 +1698,25 @@ impl Reader<'_> {
         ok.then_some(cfg)
     }
 
+    /// A duration of at least `min` at `path` (`why` says where the floor comes from).
+    fn duration_at_least(
+        &mut self,
+        path: &str,
+        v: &V<'_>,
+        min: SimTime,
+        why: &str,
+    ) -> Option<SimTime> {
+        match self.cx.duration(path, v) {
+            Some(d) if d >= min => Some(d),
+            Some(_) => {
+                self.cx
+                    .err(path, &v.span(), format!("expected at least {min} ({why})"));
+                None
+            }
+            None => None,
+        }
+    }
+
     /// A positive duration at `path`.
     fn positive_duration(&mut self, path: &str, v: &V<'_>) -> Option<SimTime> {
         match self.cx.duration(path, v) {
@@ -1751,8 +1770,23 @@ impl Reader<'_> {
                     },
                 }
             }
+            if vrrp.iter().filter(|c| c.priority == 255).count() > 1
+                && let Some(v) = vt.t.get("priority")
+            {
+                self.cx.err(
+                    "lb.vrrp.priority",
+                    &v.span(),
+                    "at most one node may have priority 255 (the address owner)",
+                );
+                ok = false;
+            }
             if let Some(v) = vt.t.get("advert_interval") {
-                match self.positive_duration("lb.vrrp.advert_interval", v) {
+                match self.duration_at_least(
+                    "lb.vrrp.advert_interval",
+                    v,
+                    SimTime::from_millis(10),
+                    "VRRPv3 counts in centiseconds",
+                ) {
                     Some(d) => vrrp.iter_mut().for_each(|c| c.advert_interval = d),
                     None => ok = false,
                 }
@@ -1777,7 +1811,12 @@ impl Reader<'_> {
                 }
             }
             if let Some(v) = dt.t.get("check_interval") {
-                match self.positive_duration("lb.dns.check_interval", v) {
+                match self.duration_at_least(
+                    "lb.dns.check_interval",
+                    v,
+                    SimTime::SECOND,
+                    "DNS health checks run seconds apart; Route 53 allows 10 s or 30 s",
+                ) {
                     Some(d) => dns.check_interval = d,
                     None => ok = false,
                 }
@@ -1806,7 +1845,8 @@ impl Reader<'_> {
                     "converge",
                 ],
             );
-            let mut buckets = 128u32;
+            // Linux's default table size, grown to one bucket per node at least.
+            let mut buckets = 128u32.max(nodes);
             if let Some(v) = at.t.get("buckets") {
                 match self.cx.int("lb.anycast.buckets", v, 1, 65_536) {
                     Some(b) if b as u32 >= nodes => buckets = b as u32,
@@ -1841,14 +1881,43 @@ impl Reader<'_> {
                     None => ok = false,
                 }
             }
-            let get_dur = |cx: &mut Self, key: &str, default: SimTime| match at.t.get(key) {
-                Some(v) => cx.positive_duration(&format!("lb.anycast.{key}"), v),
-                None => Some(default),
-            };
-            let bfd_interval = get_dur(self, "bfd_interval", SimTime::from_millis(300));
-            let hold = get_dur(self, "bgp_hold_time", SimTime::from_secs(90));
-            let keepalive = get_dur(self, "bgp_keepalive", SimTime::from_secs(30));
-            let converge = get_dur(self, "converge", SimTime::SECOND);
+            let get_dur =
+                |cx: &mut Self, key: &str, default: SimTime, min: SimTime, why: &str| match at
+                    .t
+                    .get(key)
+                {
+                    Some(v) => cx.duration_at_least(&format!("lb.anycast.{key}"), v, min, why),
+                    None => Some(default),
+                };
+            let ms = SimTime::from_millis;
+            let bfd_interval = get_dur(
+                self,
+                "bfd_interval",
+                ms(300),
+                ms(1),
+                "BFD timers are in milliseconds and up",
+            );
+            let hold = get_dur(
+                self,
+                "bgp_hold_time",
+                SimTime::from_secs(90),
+                SimTime::from_secs(3),
+                "RFC 4271: a hold time is 0 or at least 3 s",
+            );
+            let keepalive = get_dur(
+                self,
+                "bgp_keepalive",
+                SimTime::from_secs(30),
+                SimTime::SECOND,
+                "RFC 4271 counts in seconds",
+            );
+            let converge = get_dur(
+                self,
+                "converge",
+                SimTime::SECOND,
+                SimTime::from_nanos(1),
+                "a positive duration",
+            );
             let multiplier = match at.t.get("bfd_multiplier") {
                 Some(v) => self.cx.int("lb.anycast.bfd_multiplier", v, 1, 255),
                 None => Some(3),
@@ -1877,7 +1946,7 @@ impl Reader<'_> {
                 detection,
             ) {
                 (Some(bi), Some(hold), Some(ka), Some(converge), Some(m), Some(bfd)) => {
-                    if !bfd && ka >= hold {
+                    if ka >= hold {
                         let span = at.t.get("bgp_keepalive").map_or(v.span(), |v| v.span());
                         self.cx.err(
                             "lb.anycast.bgp_keepalive",
@@ -2204,7 +2273,11 @@ impl Reader<'_> {
                 }
                 lo += g.count + g.spare;
             }
-            if !found && let Some(i) = name.strip_prefix("lb-").and_then(|i| i.parse::<u32>().ok())
+            if !found
+                && let Some(i) = name
+                    .strip_prefix("lb-")
+                    .filter(|d| !d.starts_with('0') && d.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|i| i.parse::<u32>().ok())
             {
                 if i >= 1 && i <= lb_nodes {
                     nodes.push(i - 1);

@@ -41,6 +41,8 @@ pub(super) enum Path {
     Node(usize),
     /// Into a black hole (towards this node, or `NONE`).
     BlackHole(u32),
+    /// To a virtual IP that no node answers for (this node held it last, or `NONE`).
+    Unheld(u32),
     /// Refused by this stopped node.
     Reset(u32),
 }
@@ -68,8 +70,11 @@ pub(super) struct Tier {
     vrrp: Vec<Vrrp>,
     vrrp_due: Vec<SimTime>,
     vrrp_state: Vec<VrrpState>,
-    /// The node that last took the virtual IP (gratuitous ARP), or `NONE`.
+    /// The node whose adverts the network last learned the virtual IP from (the master,
+    /// or the last one while nobody is), or `NONE`.
     vip: u32,
+    /// Per node: when it last became VRRP master.
+    master_since: Vec<SimTime>,
     dns: Vec<DnsCheck>,
     dns_healthy: Vec<bool>,
     dns_rotation: u64,
@@ -78,8 +83,9 @@ pub(super) struct Tier {
     dns_expiry: Vec<SimTime>,
     ecmp: Option<Ecmp>,
     faults: Vec<LbFault>,
-    /// Per node: index in `faults` of its open failure, or `NONE`.
-    open: Vec<u32>,
+    /// Per node: crashes and stops on it now.
+    n_crash: Vec<u32>,
+    n_stop: Vec<u32>,
     /// Per node (with `lb.cores`): cores busy, requests waiting for one (with their
     /// generation), busy time inside the measured window, and an epoch bumped by crashes.
     cpu_busy: Vec<u32>,
@@ -104,6 +110,7 @@ impl Tier {
             vrrp_due: Vec::new(),
             vrrp_state: Vec::new(),
             vip: NONE,
+            master_since: vec![SimTime::ZERO; nodes],
             dns: Vec::new(),
             dns_healthy: Vec::new(),
             dns_rotation: 0,
@@ -111,7 +118,8 @@ impl Tier {
             dns_expiry: Vec::new(),
             ecmp: None,
             faults: Vec::new(),
-            open: vec![NONE; nodes],
+            n_crash: vec![0; nodes],
+            n_stop: vec![0; nodes],
             cpu_busy: vec![0; nodes],
             cpu_queue: vec![std::collections::VecDeque::new(); nodes],
             cpu_busy_ns: vec![0; nodes],
@@ -197,9 +205,15 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let node = match &self.cfg.lb.topology {
             Topology::Single => client as usize % nodes,
             Topology::ActivePassive { .. } => {
+                // The address goes where the network last learned it: a crashed holder is
+                // a black hole; a holder that gave it up (stopped, or back as a backup)
+                // leaves nobody answering until a master takes it.
                 let v = self.tier.vip;
-                if v == NONE || self.tier.vrrp_state[v as usize] != VrrpState::Master {
+                if v != NONE && self.tier.state[v as usize] == NodeState::Crashed {
                     return Path::BlackHole(v);
+                }
+                if v == NONE || self.tier.vrrp_state[v as usize] != VrrpState::Master {
+                    return Path::Unheld(v);
                 }
                 v as usize
             }
@@ -231,12 +245,20 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
-    /// A request issued now went into a dead path towards `node`.
+    /// A request issued now went into a dead path towards `node` (`NONE`: no node at all):
+    /// it counts against that node's latest failure (which may have ended: a restarted
+    /// VRRP node does not hold the address until it wins it back), or against the latest
+    /// failure of any node.
     pub(super) fn count_lost(&mut self, node: u32) {
-        if node == NONE {
-            return;
-        }
-        let f = self.tier.open[node as usize];
+        let f = if node == NONE {
+            self.tier
+                .faults
+                .len()
+                .checked_sub(1)
+                .map_or(NONE, |i| i as u32)
+        } else {
+            self.tier.latest[node as usize]
+        };
         if f != NONE {
             let f = &mut self.tier.faults[f as usize];
             f.lost += 1;
@@ -244,44 +266,27 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
-    /// Failure `spec` starts (or ends) on load balancer node `node`.
+    /// Whether node `n` is up (neither crashed nor stopped).
+    pub(super) fn node_up(&self, n: usize) -> bool {
+        self.tier.state[n] == NodeState::Up
+    }
+
+    /// Failure `spec` starts (or ends) on load balancer node `node`. Failures on one node
+    /// may overlap: each has its own row; the node is crashed while any crash is on it,
+    /// else stopped while any stop is, else up.
     pub(super) fn lb_fault(&mut self, spec: usize, node: u32, recover: bool) {
         let f = &self.cfg.failures[spec];
         let n = node as usize;
-        // Schedules this failure's end (none for a fixed failure without `duration`).
-        let schedule_end = |w: &mut Self| {
-            let end = match &f.timing {
-                FailureTiming::At { duration, .. } => duration.map(|d| w.now + d),
-                FailureTiming::Random { mttr, .. } => {
-                    Some(w.now + SimTime::from_nanos_f64(mttr.sample(&mut w.rng_faults[spec])))
-                }
-            };
-            if let Some(end) = end {
-                let recover = true;
-                w.q.push(
-                    end,
-                    Ev::LbFault {
-                        spec: spec as u16,
-                        node,
-                        recover,
-                    },
-                );
-            }
-        };
+        let crash = f.kind == FailureKind::Crash;
         if !recover {
-            if self.tier.state[n] != NodeState::Up {
-                // Already down by another failure: this one overlaps it and changes
-                // nothing, but keeps its own timing (a random failure draws its next one).
-                schedule_end(self);
-                return;
-            }
-            self.tier.open[n] = self.tier.faults.len() as u32;
-            self.tier.latest[n] = self.tier.open[n];
-            // Still routed around from an earlier failure: nothing left to fail over.
+            self.tier.latest[n] = self.tier.faults.len() as u32;
+            // Traffic already avoids the node (a VRRP backup, a removed record, a withdrawn
+            // route): nothing left to fail over.
             let routed_around = match &self.cfg.lb.topology {
+                Topology::Single => false,
+                Topology::ActivePassive { .. } => self.tier.vip != node,
                 Topology::Dns(_) => !self.tier.dns_healthy[n],
                 Topology::Anycast(_) => self.tier.ecmp.as_ref().is_some_and(|e| !e.is_live(n)),
-                _ => false,
             };
             self.tier.faults.push(LbFault {
                 spec,
@@ -293,66 +298,46 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 lost: 0,
                 reset: 0,
             });
-            let crash = f.kind == FailureKind::Crash;
-            self.tier.state[n] = if crash {
-                NodeState::Crashed
-            } else {
-                NodeState::Stopped
-            };
             self.tier.log.push((self.now, node, f.kind.name()));
             if crash {
-                // Its CPU's work is gone with it (the requests are lost just below).
-                self.tier.cpu_busy[n] = 0;
-                self.tier.cpu_queue[n].clear();
-                self.tier.cpu_epoch[n] += 1;
-                // Everything in flight on the node is gone with it.
-                for c in 0..self.creqs.len() as u32 {
-                    let r = self.creqs[c as usize];
-                    if r.waiting && r.node == node {
-                        if r.attempt != NONE {
-                            self.orphan(r.attempt, crate::balancer::OutcomeKind::Cancelled);
-                            self.creqs[c as usize].attempt = NONE;
-                        }
-                        self.creqs[c as usize].node = LOST;
-                        let fi = self.tier.open[n] as usize;
-                        self.tier.faults[fi].lost += 1;
-                    }
-                }
+                self.tier.n_crash[n] += 1;
+            } else {
+                self.tier.n_stop[n] += 1;
             }
-            if !self.tier.vrrp.is_empty() {
-                if crash {
-                    self.tier.vrrp[n].crash();
-                } else {
-                    self.tier.vrrp[n].shutdown(self.now);
-                }
-                self.drive_vrrp(n);
-            }
-            if let Topology::Anycast(a) = &self.cfg.lb.topology {
-                // A crash is noticed when the hellos stop (the last one came up to `hello`
-                // before); a graceful stop withdraws the route and converges.
-                let after = if crash {
-                    let since_hello = self.rng_tier.below(a.hello.as_nanos());
-                    SimTime::from_nanos(a.detect.as_nanos() - since_hello)
-                } else {
-                    a.converge
-                };
-                let epoch = self.tier.epoch[n];
+            self.set_node_state(n);
+            let end = match &f.timing {
+                FailureTiming::At { duration, .. } => duration.map(|d| self.now + d),
+                FailureTiming::Random { mttr, .. } => Some(
+                    self.now + SimTime::from_nanos_f64(mttr.sample(&mut self.rng_faults[spec])),
+                ),
+            };
+            if let Some(end) = end {
+                let recover = true;
                 self.q.push(
-                    self.now + after,
-                    Ev::Route {
+                    end,
+                    Ev::LbFault {
+                        spec: spec as u16,
                         node,
-                        live: false,
-                        epoch,
+                        recover,
                     },
                 );
             }
-            schedule_end(self);
         } else {
-            let fi = self.tier.open[n];
-            let mine = fi != NONE && self.tier.faults[fi as usize].spec == spec;
-            if mine {
-                self.end_node_failure(n);
+            if let Some(row) = self
+                .tier
+                .faults
+                .iter_mut()
+                .rev()
+                .find(|r| r.spec == spec && r.node == node && r.end.is_none())
+            {
+                row.end = Some(self.now);
             }
+            if crash {
+                self.tier.n_crash[n] -= 1;
+            } else {
+                self.tier.n_stop[n] -= 1;
+            }
+            self.set_node_state(n);
             if let FailureTiming::Random { mtbf, .. } = &f.timing {
                 let next =
                     self.now + SimTime::from_nanos_f64(mtbf.sample(&mut self.rng_faults[spec]));
@@ -368,30 +353,98 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
-    /// Node `n` comes back from its failure.
-    fn end_node_failure(&mut self, n: usize) {
+    /// Moves node `n` to the state its active failures call for, with what each change
+    /// does: a crash loses everything on the node, a stop lets it finish, a restart brings
+    /// it back.
+    fn set_node_state(&mut self, n: usize) {
         let node = n as u32;
-        let fi = self.tier.open[n];
-        self.tier.faults[fi as usize].end = Some(self.now);
-        self.tier.open[n] = NONE;
-        self.tier.state[n] = NodeState::Up;
-        self.tier.epoch[n] += 1;
-        self.tier.log.push((self.now, node, "restart"));
-        if !self.tier.vrrp.is_empty() {
-            self.tier.vrrp[n].start(self.now, false);
-            self.drive_vrrp(n);
+        let new = if self.tier.n_crash[n] > 0 {
+            NodeState::Crashed
+        } else if self.tier.n_stop[n] > 0 {
+            NodeState::Stopped
+        } else {
+            NodeState::Up
+        };
+        let old = self.tier.state[n];
+        if new == old {
+            return;
         }
-        if let Topology::Anycast(a) = &self.cfg.lb.topology {
-            let epoch = self.tier.epoch[n];
-            self.q.push(
-                self.now + a.converge,
-                Ev::Route {
-                    node,
-                    live: true,
-                    epoch,
-                },
-            );
+        self.tier.state[n] = new;
+        match new {
+            NodeState::Crashed => {
+                // Its CPU's work is gone with it (the requests are lost just below).
+                self.tier.cpu_busy[n] = 0;
+                self.tier.cpu_queue[n].clear();
+                self.tier.cpu_epoch[n] += 1;
+                // Everything in flight on the node is gone with it.
+                for c in 0..self.creqs.len() as u32 {
+                    let r = self.creqs[c as usize];
+                    if r.waiting && r.node == node {
+                        if r.attempt != NONE {
+                            self.orphan(r.attempt, crate::balancer::OutcomeKind::Cancelled);
+                            self.creqs[c as usize].attempt = NONE;
+                        }
+                        self.creqs[c as usize].node = LOST;
+                        let fi = self.tier.latest[n] as usize;
+                        self.tier.faults[fi].lost += 1;
+                        if TRACE {
+                            let what =
+                                format!("lost: lb-{} crashed with it (no answer will come)", n + 1);
+                            self.trace_req(c, what);
+                        }
+                    }
+                }
+                if !self.tier.vrrp.is_empty() {
+                    self.tier.vrrp[n].crash();
+                    self.drive_vrrp(n);
+                }
+                if let (Topology::Anycast(a), NodeState::Up) = (&self.cfg.lb.topology, old) {
+                    // Noticed when the hellos stop (the last one came up to `hello` before).
+                    let since_hello = self.rng_tier.below(a.hello.as_nanos());
+                    let after = SimTime::from_nanos(a.detect.as_nanos() - since_hello);
+                    self.schedule_route(n, false, after);
+                }
+            }
+            NodeState::Stopped => {
+                if old == NodeState::Up {
+                    if !self.tier.vrrp.is_empty() {
+                        self.tier.vrrp[n].shutdown(self.now);
+                        self.drive_vrrp(n);
+                    }
+                    if let Topology::Anycast(a) = &self.cfg.lb.topology {
+                        // A graceful stop withdraws the route; the router converges.
+                        let after = a.converge;
+                        self.schedule_route(n, false, after);
+                    }
+                }
+                // From a crash: the machine is back but the service stays stopped.
+            }
+            NodeState::Up => {
+                self.tier.epoch[n] += 1;
+                self.tier.log.push((self.now, node, "restart"));
+                if !self.tier.vrrp.is_empty() {
+                    self.tier.vrrp[n].start(self.now, false);
+                    self.drive_vrrp(n);
+                }
+                if let Topology::Anycast(a) = &self.cfg.lb.topology {
+                    let after = a.converge;
+                    self.schedule_route(n, true, after);
+                }
+            }
         }
+    }
+
+    /// Node `n`'s route changes `after` from now (if it is still in its current epoch).
+    fn schedule_route(&mut self, n: usize, live: bool, after: SimTime) {
+        let epoch = self.tier.epoch[n];
+        self.q.push(
+            self.now + after,
+            Ev::Route {
+                node: n as u32,
+                live,
+                epoch,
+            },
+        );
     }
 
     /// Request `c` (first try or retry) passes through its node: straight to the balancer,
@@ -505,6 +558,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 // Gratuitous ARP: the virtual IP's traffic now comes here.
                 let prev = self.tier.vip;
                 self.tier.vip = n as u32;
+                self.tier.master_since[n] = self.now;
                 if self.now > SimTime::ZERO {
                     self.tier.log.push((self.now, n as u32, "master"));
                 }
@@ -516,6 +570,16 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 self.tier.log.push((self.now, n as u32, "backup"));
             }
             _ => {}
+        }
+        // The address follows the master's adverts (VRRP's virtual MAC): when the holder
+        // gives it up, the most recent remaining master has it, if any.
+        if before == VrrpState::Master && self.tier.vip == n as u32 {
+            let next = (0..self.tier.vrrp_state.len())
+                .filter(|&m| self.tier.vrrp_state[m] == VrrpState::Master)
+                .max_by_key(|&m| (self.tier.master_since[m], std::cmp::Reverse(m)));
+            if let Some(m) = next {
+                self.tier.vip = m as u32;
+            }
         }
     }
 
@@ -541,11 +605,16 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
-    /// The tier routed around node `n`: close the open failure's failover clock.
+    /// The tier routed around node `n`: stop the failover clock of its failures still
+    /// waiting for it (the open ones, and the latest one even if it has ended: a node
+    /// back from a crash may still hold a virtual IP nobody answers for).
     fn mark_failover(&mut self, n: u32) {
-        let f = self.tier.open[n as usize];
-        if f != NONE && self.tier.faults[f as usize].failover.is_none() {
-            self.tier.faults[f as usize].failover = Some(self.now);
+        let latest = self.tier.latest[n as usize];
+        let now = self.now;
+        for (i, f) in self.tier.faults.iter_mut().enumerate() {
+            if f.node == n && f.failover.is_none() && (f.end.is_none() || i as u32 == latest) {
+                f.failover = Some(now);
+            }
         }
     }
 
@@ -598,6 +667,13 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 .as_ref()
                 .and_then(|e| e.next_hop(flow_hash(ip)));
             if hop != Some(r.node as usize) {
+                if TRACE {
+                    let why = format!(
+                        "reset: its flow now hashes to {} (route change), which knows nothing of the connection",
+                        hop.map_or("no node".to_string(), |h| format!("lb-{}", h + 1))
+                    );
+                    self.trace_req(c, why);
+                }
                 if r.attempt != NONE {
                     self.orphan(r.attempt, crate::balancer::OutcomeKind::Cancelled);
                     self.creqs[c as usize].attempt = NONE;

@@ -179,7 +179,9 @@ impl World<'_, true> {
                 lines.push(sys(at, format!("membership change: {}", c.action)));
             }
         }
-        lines.sort_by_key(|l| l.at);
+        // At equal times the system event (a crash, a route change) comes first: it is
+        // what the requests' lines at that instant react to.
+        lines.sort_by_key(|l| (l.at, l.request.is_some()));
         Ok(lines)
     }
 }
@@ -251,6 +253,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let text = match path {
             Path::Node(_) if nodes == 1 => return,
             Path::Node(n) => format!("reaches lb-{} ({})", n + 1, self.cfg.lb.topology.name()),
+            Path::Unheld(_) => {
+                "lost: no load balancer node holds the virtual IP (no answer will come)".to_string()
+            }
             Path::BlackHole(n) if n == NONE => {
                 "lost: no load balancer node is reachable (no answer will come)".to_string()
             }
