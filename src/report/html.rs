@@ -591,14 +591,6 @@ fn failovers(o: &mut String, r: &Results) {
         reps.sort_unstable();
         reps.dedup();
         let n_reps = reps.len().max(1) as f64;
-        let mean = |xs: &[f64]| {
-            let v: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
-            if v.is_empty() {
-                f64::NAN
-            } else {
-                v.iter().sum::<f64>() / v.len() as f64
-            }
-        };
         let det: Vec<f64> = rows.iter().map(|f| f.detection_s).collect();
         let rec: Vec<f64> = rows.iter().map(|f| f.recovery_s).collect();
         let detected = det.iter().filter(|x| x.is_finite()).count();
@@ -619,13 +611,6 @@ fn failovers(o: &mut String, r: &Results) {
             .flatten()
             .filter(|h| &h.algorithm == a && h.false_alarm && h.state == "down")
             .count();
-        let secs = |x: f64| {
-            if x.is_finite() {
-                format!("{x:.3} s")
-            } else {
-                "n/a".into()
-            }
-        };
         let _ = writeln!(
             o,
             "<tr><td><span class=\"sw\" style=\"background:{}\"></span>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.2}</td></tr>",
@@ -633,15 +618,24 @@ fn failovers(o: &mut String, r: &Results) {
             esc(a),
             rows.len() as f64 / n_reps,
             pct(100.0 * detected as f64 / rows.len() as f64),
-            secs(mean(&det)),
+            secs(finite_mean(det.iter().copied())),
             secs(det_max),
-            secs(mean(&rec)),
+            secs(finite_mean(rec.iter().copied())),
             sent / n_reps,
             failed / n_reps,
             false_ej as f64 / n_reps
         );
     }
     o.push_str("</tbody></table></div>\n</section>\n");
+}
+
+/// Seconds with three decimals, or "n/a".
+fn secs(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.3} s")
+    } else {
+        "n/a".into()
+    }
 }
 
 /// Mean of the finite values (NaN if none).
@@ -678,13 +672,6 @@ fn lb_failovers(o: &mut String, r: &Results) {
             }
         }));
         let n = rows.len() as f64;
-        let secs = |x: f64| {
-            if x.is_finite() {
-                format!("{x:.3} s")
-            } else {
-                "n/a".into()
-            }
-        };
         let _ = writeln!(
             o,
             "<tr><td><span class=\"sw\" style=\"background:{}\"></span>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td></tr>",
