@@ -941,3 +941,29 @@ fn unreal_ha_settings_are_refused() {
         &["shorter than bgp_hold_time"],
     );
 }
+
+/// Route 53 fails open: with every record removed it answers with all of them, so the
+/// last record to go routes nothing around its node (no failover), while the first one,
+/// removed while the other was still healthy, did.
+#[test]
+fn dns_removing_the_last_healthy_record_is_no_failover() {
+    let failures = format!(
+        "{}{}",
+        failure("lb-1", "crash", 30.3, None),
+        failure("lb-2", "crash", 30.3, None)
+    );
+    let lb = "topology = \"active-active-dns\"\n[lb.dns]\ncheck_interval = \"1s\"\nfailure_threshold = 1\nttl = \"5s\"";
+    let a = run(&parse(&world(2, lb, FAST, &failures)).unwrap());
+    for r in &a.reps {
+        let removed: Vec<(f64, u32)> = log(r)
+            .into_iter()
+            .filter(|e| e.2 == "dns-removed")
+            .map(|e| (e.0, e.1))
+            .collect();
+        assert_eq!(removed.len(), 2, "{:?}", r.ha);
+        let (first, last) = (removed[0].1, removed[1].1);
+        let row = |n: u32| r.lb_failovers.iter().find(|f| f.node == n).unwrap();
+        assert_eq!(row(first).failover_s, removed[0].0);
+        assert!(row(last).failover_s.is_nan(), "{:?}", row(last));
+    }
+}

@@ -625,7 +625,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
             self.tier.dns_healthy[n] = healthy;
             let what = if healthy { "dns-added" } else { "dns-removed" };
             self.tier.log.push((self.now, n as u32, what));
-            if !healthy {
+            // With every record removed Route 53 answers with all of them (fail open):
+            // traffic still reaches the dead node, so that is no failover.
+            if !healthy && self.tier.dns_healthy.iter().any(|h| *h) {
                 self.mark_failover(n as u32);
             }
         }
