@@ -768,8 +768,18 @@ pub fn report_html(r: &Results, charts: &[Chart]) -> String {
         }
         o.push_str("</ul>\n");
     }
+    // Variants of a scenario key (`compare --axis`) are labelled `key=value`.
+    let is_axis = |a: &String| {
+        a.split_once('=')
+            .is_some_and(|(k, _)| k.contains('.') && !k.contains('('))
+    };
+    let noun = if algs.iter().any(is_axis) {
+        "variant"
+    } else {
+        "algorithm"
+    };
     let mut facts = vec![format!(
-        "{} algorithm{}: {}",
+        "{} {noun}{}: {}",
         algs.len(),
         if algs.len() == 1 { "" } else { "s" },
         algs.iter()
@@ -888,7 +898,8 @@ mod tests {
         assert!(html.contains("A &lt;small&gt; fixture &amp; friends."));
         assert!(html.contains("<code>clients.rate=900/s</code>"));
         assert!(html.contains("<code>lblab compare fixture.toml</code>"));
-        assert!(html.contains("<dt>seed</dt><dd>7</dd>"));
+                assert!(html.contains("<dt>seed</dt><dd>7</dd>"));
+        assert!(html.contains("3 algorithms: "));
     }
 
     #[test]
