@@ -898,7 +898,7 @@ mod tests {
         assert!(html.contains("A &lt;small&gt; fixture &amp; friends."));
         assert!(html.contains("<code>clients.rate=900/s</code>"));
         assert!(html.contains("<code>lblab compare fixture.toml</code>"));
-                assert!(html.contains("<dt>seed</dt><dd>7</dd>"));
+        assert!(html.contains("<dt>seed</dt><dd>7</dd>"));
         assert!(html.contains("3 algorithms: "));
     }
 
