@@ -1270,7 +1270,8 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             class: r.class,
             attempt: r.attempts.min(255) as u8,
         };
-        let before = TRACE.then(|| trace::describe_route(self.cfg, rt));
+        let before = TRACE
+            .then(|| trace::describe_route(self.cfg, rt, self.tracer.as_deref().expect("tracing")));
         let view = PoolView::new(&rt.backends);
         let mut pick = rt.balancer.pick(self.now, &view, &info);
         // A retry avoids the server that just failed, as nginx's `tried` bitmap does: ask
@@ -1627,6 +1628,16 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         }
     }
 
+    /// Nobody waits any more for request `c`'s current attempt, if it has one: it is
+    /// orphaned (the client gave up, or its load balancer node is gone).
+    fn drop_attempt(&mut self, c: u32) {
+        let a = self.creqs[c as usize].attempt;
+        if a != NONE {
+            self.orphan(a, OutcomeKind::Cancelled);
+            self.creqs[c as usize].attempt = NONE;
+        }
+    }
+
     fn upstream_timeout(&mut self, a: u32, generation: u32) {
         let at = self.atts[a as usize];
         if at.generation != generation || at.phase == Phase::Free || at.creq == NONE {
@@ -1651,9 +1662,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         if r.generation != generation || !r.waiting {
             return; // already answered
         }
-        if r.attempt != NONE {
-            self.orphan(r.attempt, OutcomeKind::Cancelled);
-        }
+        self.drop_attempt(c);
         let cause = if r.node == LOST {
             ErrorCause::LbLost
         } else {

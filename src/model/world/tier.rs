@@ -380,10 +380,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 for c in 0..self.creqs.len() as u32 {
                     let r = self.creqs[c as usize];
                     if r.waiting && r.node == node {
-                        if r.attempt != NONE {
-                            self.orphan(r.attempt, crate::balancer::OutcomeKind::Cancelled);
-                            self.creqs[c as usize].attempt = NONE;
-                        }
+                        self.drop_attempt(c);
                         self.creqs[c as usize].node = LOST;
                         let fi = self.tier.latest[n] as usize;
                         self.tier.faults[fi].lost += 1;
@@ -676,10 +673,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
                     );
                     self.trace_req(c, why);
                 }
-                if r.attempt != NONE {
-                    self.orphan(r.attempt, crate::balancer::OutcomeKind::Cancelled);
-                    self.creqs[c as usize].attempt = NONE;
-                }
+                self.drop_attempt(c);
                 self.fail(c, ErrorCause::LbLost);
                 moved += 1;
             }

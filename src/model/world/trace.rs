@@ -424,16 +424,15 @@ impl<const TRACE: bool> World<'_, TRACE> {
 /// A route's algorithm name and its pool as the node sees it, just before a pick.
 #[cold]
 #[inline(never)]
-pub(super) fn describe_route(cfg: &WorldConfig, rt: &Route) -> (String, String) {
+pub(super) fn describe_route(cfg: &WorldConfig, rt: &Route, t: &Tracer) -> (String, String) {
     let alg = rt
         .group
         .and_then(|g| cfg.groups[g].balancer.as_ref())
         .unwrap_or(&cfg.algorithm)
         .name();
-    let names: Vec<String> = cfg.server_names().into_iter().map(|n| n.0).collect();
     (
         alg,
-        describe_pool(&rt.backends, &names, rt.balancer.as_ref()),
+        describe_pool(&rt.backends, &t.names, rt.balancer.as_ref()),
     )
 }
 
