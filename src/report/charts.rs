@@ -6,8 +6,8 @@
 //! | `latency-percentiles` | latency by percentile on a "nines" axis, CI bands | `latency.csv` |
 //! | `latency-summary` | p50 / p99 / p99.9 per algorithm with CI whiskers | `summary.csv` |
 //! | `server-load` | each server's share of requests and of busy time | `servers.csv` |
-//! | `timeseries` | throughput, p99 and errors over time (replication 0), with failure, health and membership markers | `timeseries.csv` (+ `failovers.csv`, `health.csv`, `changes.csv`) |
-//! | `sweep-<metric>` | a metric against the first swept key, one line per algorithm | `sweep.csv` |
+//! | `timeseries` | throughput, p99 and errors over time (replication 0), with failure, health, load balancer failover and membership markers | `timeseries.csv` (+ `failovers.csv`, `health.csv`, `ha.csv`, `changes.csv`) |
+//! | `sweep-<metric>` | a metric against the first swept key, one line per algorithm: p99 and throughput always; error rate, detection and LB failover/outage times when some point has them | `sweep.csv` |
 //! | `heatmap-<metric>` | a metric over two swept keys, one heatmap per algorithm | `sweep.csv` |
 //!
 //! A chart is drawn only when its input exists. Colours follow the Okabe–Ito palette
