@@ -9,7 +9,7 @@
 //! rules, the whole-second clock and why retries are the owner's job).
 
 use super::smooth_wrr::{PASSIVE_PARAMS, PassiveChecks, PassivePeers, swrr_step, whole_seconds};
-use super::{AlgorithmInfo, Backend, Balancer, Outcome, PoolView, RequestInfo};
+use super::{AlgorithmInfo, Backend, Balancer, Outcome, PassiveChange, PoolView, RequestInfo};
 use crate::engine::SimTime;
 
 /// Catalogue entries of this file.
@@ -202,6 +202,10 @@ impl Balancer for LeastConnections {
         if index < pool.len() {
             self.peers.complete(now, pool.len() == 1, index, outcome);
         }
+    }
+
+    fn poll_passive(&mut self) -> Option<PassiveChange> {
+        self.peers.take_change()
     }
 
     fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {

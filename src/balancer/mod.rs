@@ -248,6 +248,17 @@ impl Outcome {
     }
 }
 
+/// A backend that a balancer's own passive health check took out of rotation (`up ==
+/// false`: nginx's `fails` reached `max_fails`) or let back in (`up == true`: a success
+/// after its `fail_timeout` trial cleared `fails`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PassiveChange {
+    /// Server id of the backend.
+    pub server: u32,
+    /// Back in rotation (`true`) or out (`false`).
+    pub up: bool,
+}
+
 /// A load-balancing algorithm as a sans-IO state machine.
 ///
 /// Drive it like this: before each request the owner updates its [`Backend`] slice (the
@@ -268,6 +279,15 @@ pub trait Balancer: Send {
         _index: usize,
         _outcome: Outcome,
     ) {
+    }
+
+    /// nginx-style passive health (`max_fails`/`fail_timeout`): the change the last
+    /// [`on_response`](Balancer::on_response) made to which backends the balancer itself
+    /// keeps out of rotation, reported once. Balancers without passive checks never have
+    /// one. The owner logs it like an active check's verdict; it changes nothing in the
+    /// pool view (the balancer already acts on it).
+    fn poll_passive(&mut self) -> Option<PassiveChange> {
+        None
     }
 
     /// Reports that the pool changed: backends added or removed, re-weighted, or marked
@@ -377,6 +397,25 @@ impl AlgorithmSpec {
     /// The parameters.
     pub fn params(&self) -> &Params {
         &self.params
+    }
+
+    /// nginx's passive health check this algorithm carries, as `(max_fails,
+    /// fail_timeout)`: the nginx algorithms have it by default (`max_fails = 1`,
+    /// `fail_timeout = 10s`), and so does `sticky` over one of them. `None` when it has
+    /// none or `max_fails = 0` turns it off.
+    pub fn passive_checks(&self) -> Option<(u32, SimTime)> {
+        if self.info.name == "sticky" {
+            return lookup(self.params.word("base"))
+                .map(|b| AlgorithmSpec::new(b, Params::defaults(b.params), None))
+                .and_then(|b| b.passive_checks());
+        }
+        let has = self.params.has("max_fails") && self.params.has("fail_timeout");
+        (has && self.params.int("max_fails") > 0).then(|| {
+            (
+                self.params.int("max_fails") as u32,
+                self.params.duration("fail_timeout"),
+            )
+        })
     }
 
     /// Builds a fresh balancer that draws its randomness from `rng`.

@@ -31,7 +31,9 @@
 //! same answer.
 
 use super::params::{ParamDef, ParamKind, ParamValue, Params};
-use super::{AlgorithmInfo, Backend, Balancer, Outcome, OutcomeKind, PoolView, RequestInfo};
+use super::{
+    AlgorithmInfo, Backend, Balancer, Outcome, OutcomeKind, PassiveChange, PoolView, RequestInfo,
+};
 use crate::engine::SimTime;
 
 /// One step of smooth weighted round robin over `candidates`, given as
@@ -206,6 +208,8 @@ pub(crate) struct PassivePeers {
     pub(crate) peers: Vec<Peer>,
     /// Scratch space for remapping.
     spare: Vec<Peer>,
+    /// The last completion's change of a backend's passive state, until polled.
+    change: Option<PassiveChange>,
 }
 
 impl PassivePeers {
@@ -216,7 +220,14 @@ impl PassivePeers {
             weighted,
             peers: Vec::new(),
             spare: Vec::new(),
+            change: None,
         }
+    }
+
+    /// The change the last completion made to a backend's passive state, once.
+    #[inline]
+    pub(crate) fn take_change(&mut self) -> Option<PassiveChange> {
+        self.change.take()
     }
 
     /// The tunables.
@@ -358,6 +369,7 @@ impl PassivePeers {
             p.fails = 0;
             return;
         }
+        let was_out = max_fails > 0 && p.fails >= max_fails;
         if matches!(outcome.kind, OutcomeKind::Refused | OutcomeKind::TimedOut) {
             // Failure (`NGX_PEER_FAILED`): count it, open a new window, and lose
             // `weight / max_fails` of effective weight (integer division, floor at 0).
@@ -371,6 +383,13 @@ impl PassivePeers {
             // Success after the backend was picked in a window opened after its last
             // failure ("mark peer live if check passed"): clear the counter.
             p.fails = 0;
+        }
+        let is_out = max_fails > 0 && p.fails >= max_fails;
+        if was_out != is_out {
+            self.change = Some(PassiveChange {
+                server: p.id,
+                up: !is_out,
+            });
         }
     }
 }
@@ -522,6 +541,10 @@ impl Balancer for SmoothWeightedRoundRobin {
         if index < pool.len() {
             self.peers.complete(now, pool.len() == 1, index, outcome);
         }
+    }
+
+    fn poll_passive(&mut self) -> Option<PassiveChange> {
+        self.peers.take_change()
     }
 
     fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {

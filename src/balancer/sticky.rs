@@ -2,8 +2,8 @@
 //! placed by the base algorithm, later ones follow the cookie.
 
 use super::{
-    AlgorithmInfo, AlgorithmSpec, Balancer, Outcome, ParamDef, ParamKind, ParamValue, PoolView,
-    RequestInfo,
+    AlgorithmInfo, AlgorithmSpec, Balancer, Outcome, ParamDef, ParamKind, ParamValue,
+    PassiveChange, PoolView, RequestInfo,
 };
 use crate::engine::{SimRng, SimTime};
 
@@ -62,6 +62,10 @@ impl Balancer for Sticky {
 
     fn on_response(&mut self, now: SimTime, pool: &PoolView<'_>, index: usize, outcome: Outcome) {
         self.base.on_response(now, pool, index, outcome);
+    }
+
+    fn poll_passive(&mut self) -> Option<PassiveChange> {
+        self.base.poll_passive()
     }
 
     fn on_pool_change(&mut self, now: SimTime, pool: &PoolView<'_>) {

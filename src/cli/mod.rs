@@ -11,6 +11,7 @@ mod report;
 mod run;
 mod sweep;
 mod trace;
+mod variants;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -9,10 +9,11 @@ use rayon::prelude::*;
 use crate::engine::SeedTree;
 use crate::metrics::{Aggregate, RepResult};
 use crate::model::{Load, World, WorldConfig};
-use crate::report::manifest::{ManifestExtra, manifest_toml};
+use crate::report::manifest::{ManifestExtra, ManifestVariant, manifest_toml};
 use crate::report::{RunInfo, csv_out, json, table};
 use crate::scenario::{self, Scenario};
 
+use super::variants::{AlgSource, Plan, Variant, shell_sets};
 use super::{CliError, CommonArgs, CompareArgs, Format, RunArgs, files, out};
 
 /// Loads a scenario, mapping problems to exit code 2.
@@ -91,123 +92,69 @@ pub(crate) fn command_line() -> String {
 }
 
 pub(super) fn run(a: RunArgs) -> Result<(), CliError> {
-    let mut sets = a.common.set.clone();
-    if let Some(alg) = &a.algorithm {
-        sets.push(replace_balancer(alg));
-    }
-    let mut s = load(&a.common.file, &sets)?;
-    a.common.apply(&mut s);
-    let alg_sets = a.algorithm.iter().map(|x| replace_balancer(x)).collect();
-    let variants = [Variant {
-        label: s.world.algorithm.name(),
-        world: s.world.clone(),
-        sets: alg_sets,
-    }];
-    execute(&a.common, &a.common.file, &s, &variants, "run", None)
-}
-
-/// The override that makes `name` the algorithm: it replaces the whole `[balancer]` table,
-/// so parameters written for the scenario's own algorithm do not leak into another.
-pub(crate) fn replace_balancer(name: &str) -> String {
-    format!(
-        "balancer={{ algorithm = {} }}",
-        toml::Value::String(name.to_string())
-    )
-}
-
-/// One thing to run and report: a label, its world, and the `--set`s that make it.
-pub(crate) struct Variant {
-    /// Name in tables and CSVs.
-    pub label: String,
-    /// The world.
-    pub world: WorldConfig,
-    /// Overrides that produce it from the scenario (for the reproduce hint).
-    pub sets: Vec<String>,
+    let file = &a.common.file;
+    let named: Vec<String> = a.algorithm.iter().cloned().collect();
+    let source = if named.is_empty() {
+        AlgSource::Own
+    } else {
+        AlgSource::Named(&named)
+    };
+    let plan = Plan::new(file, &a.common.set, source, "run")?;
+    let (v, s) = plan.variant(file, 0, &[], &|s| a.common.apply(s))?;
+    execute(&a.common, file, &s, &[v], "run", None, &plan.notes)
 }
 
 /// `lblab compare`: the scenario's workload under several algorithms (or values of any
 /// scenario key with `--axis`), on common random numbers: every variant sees the same
 /// arrivals and service times.
 pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
-    let mut s = load(&a.common.file, &a.common.set)?;
-    a.common.apply(&mut s);
     let file = &a.common.file;
+    let source = if !a.algorithms.is_empty() {
+        AlgSource::Named(&a.algorithms)
+    } else if a.axis.is_some() {
+        AlgSource::Own
+    } else {
+        AlgSource::Compare
+    };
+    let mut plan = Plan::new(file, &a.common.set, source, "compare")?;
+    let mut s = plan.meta.clone();
+    a.common.apply(&mut s);
     // The key to vary: --axis, else the scenario's [compare] axis.
     let axis_spec = a.axis.clone().or_else(|| s.compare_axis.clone());
-    // The algorithms: --algorithms, else the configured one when varying a key, else the
-    // scenario's [compare] list.
-    let mut algs: Vec<(String, Vec<String>)> = Vec::new();
-    if !a.algorithms.is_empty() {
-        for name in &a.algorithms {
-            let set = replace_balancer(name);
-            let mut sets = a.common.set.clone();
-            sets.push(set.clone());
-            algs.push((load(file, &sets)?.world.algorithm.name(), vec![set]));
-        }
-    } else if axis_spec.is_some() {
-        algs.push((s.world.algorithm.name(), Vec::new()));
-    } else if s.compare.is_empty() {
+    if axis_spec.is_none() && a.algorithms.is_empty() && s.compare.is_empty() {
         return Err(CliError::Input(format!(
             "lblab: {} lists no algorithms to compare: add [compare] algorithms = [...], pass --algorithms a,b,c, or vary a key with --axis",
             file.display()
         )));
     }
-    let mut variants = Vec::new();
-    if algs.is_empty() {
-        for alg in &s.compare {
-            let world = WorldConfig {
-                algorithm: alg.clone(),
-                ..s.world.clone()
-            };
-            variants.push(Variant {
-                label: alg.name(),
-                world,
-                sets: Vec::new(),
-            });
+    let axis: Vec<Vec<String>> = match &axis_spec {
+        None => vec![Vec::new()],
+        Some(spec) => {
+            let (key, values) = spec
+                .split_once('=')
+                .filter(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty())
+                .ok_or_else(|| {
+                    CliError::Input(format!(
+                        "lblab: --axis expects KEY=V1,V2,..., found \"{spec}\""
+                    ))
+                })?;
+            if key.trim().starts_with("scenario.") {
+                return Err(CliError::Input(format!(
+                    "lblab: --axis cannot vary {}: a comparison shares its seed, replications and run length; run separately with --set",
+                    key.trim()
+                )));
+            }
+            plan.check_varied(&[key.trim().to_string()], "--axis")?;
+            values
+                .split(',')
+                .map(|v| vec![format!("{}={}", key.trim(), v.trim())])
+                .collect()
         }
-    } else {
-        let axis: Vec<Option<String>> = match &axis_spec {
-            None => vec![None],
-            Some(spec) => {
-                let (key, values) = spec
-                    .split_once('=')
-                    .filter(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty())
-                    .ok_or_else(|| {
-                        CliError::Input(format!(
-                            "lblab: --axis expects KEY=V1,V2,..., found \"{spec}\""
-                        ))
-                    })?;
-                if key.trim().starts_with("scenario.") {
-                    return Err(CliError::Input(format!(
-                        "lblab: --axis cannot vary {}: a comparison shares its seed, replications and run length; run separately with --set",
-                        key.trim()
-                    )));
-                }
-                values
-                    .split(',')
-                    .map(|v| Some(format!("{}={}", key.trim(), v.trim())))
-                    .collect()
-            }
-        };
-        for (alg_label, alg_sets) in &algs {
-            for ax in &axis {
-                let mut extra = alg_sets.clone();
-                extra.extend(ax.clone());
-                let mut sets = a.common.set.clone();
-                sets.extend(extra.iter().cloned());
-                let mut sc = load(file, &sets)?;
-                a.common.apply(&mut sc);
-                let label = match (ax, algs.len()) {
-                    (None, _) => alg_label.clone(),
-                    (Some(ax), 1) => ax.clone(),
-                    (Some(ax), _) => format!("{alg_label} {ax}"),
-                };
-                variants.push(Variant {
-                    label,
-                    world: sc.world,
-                    sets: extra,
-                });
-            }
+    };
+    let mut variants = Vec::new();
+    for i in 0..plan.algs.len() {
+        for extra in &axis {
+            variants.push(plan.variant(file, i, extra, &|s| a.common.apply(s))?.0);
         }
     }
     let mut seen: Vec<&str> = Vec::new();
@@ -236,6 +183,7 @@ pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
         &variants,
         "compare",
         a.baseline.as_deref(),
+        &plan.notes,
     )
 }
 
@@ -247,11 +195,12 @@ fn execute(
     variants: &[Variant],
     what: &str,
     baseline: Option<&str>,
+    notes: &[String],
 ) -> Result<(), CliError> {
     let progress = !c.quiet && std::io::stderr().is_terminal();
     let worlds: Vec<WorldConfig> = variants.iter().map(|v| v.world.clone()).collect();
     let results = replicate(&worlds, s.seed, s.replications, c.jobs, progress).map_err(|(w, r, e)| {
-        let sets: String = variants[w].sets.iter().map(|x| format!(" --set {x}")).collect();
+        let sets = shell_sets(&variants[w].sets);
         CliError::Sim(format!(
             "lblab: {} ({}): replication {r} failed: {e}\n  reproduce with: lblab run {}{sets} --seed {} --replications {}",
             s.name,
@@ -311,6 +260,15 @@ fn execute(
         ));
     }
     let names: Vec<&str> = out_files.iter().map(|(n, _)| *n).collect();
+    let mvars: Vec<ManifestVariant<'_>> = variants
+        .iter()
+        .map(|v| ManifestVariant {
+            label: &v.label,
+            algorithm: &v.algorithm,
+            factors: &v.factors,
+            sets: &v.sets,
+        })
+        .collect();
     let manifest = manifest_toml(
         &info,
         &ManifestExtra {
@@ -320,6 +278,8 @@ fn execute(
             algorithms: &algorithms,
             files: &names,
             parameters: &c.set,
+            variants: &mvars,
+            notes,
         },
     );
     files::write_results(&dir, &out_files, &manifest)?;
@@ -331,6 +291,9 @@ fn execute(
     match c.format {
         Format::Table => {
             let mut t = table::render(&info, &agg);
+            for n in notes {
+                t.push_str(&format!("note: {n}\n"));
+            }
             if let Some(b) = base {
                 t.push_str(&crate::report::paired::render(b, &agg));
             }

@@ -17,7 +17,8 @@ use crate::metrics::Aggregate;
 use crate::model::WorldConfig;
 use crate::report::{RunInfo, csv_out};
 
-use super::run::{load, replace_balancer, replicate, run_info};
+use super::run::{replicate, run_info};
+use super::variants::{AlgSource, Plan, Variant};
 use super::{CliError, CommonArgs, files, out};
 
 #[derive(clap::Args, Debug)]
@@ -197,20 +198,22 @@ fn sweep_toml(name: &str, sw: &Sweep, algorithms: &[String]) -> String {
 
 pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
     let c = &a.common;
-    let mut s = load(&c.file, &c.set)?;
-    c.apply(&mut s);
     let (keys, points) = grid(&a.params)?;
-    // The algorithms and the overrides that select them.
-    let algs: Vec<(String, Option<String>)> = if !a.algorithms.is_empty() {
-        a.algorithms
-            .iter()
-            .map(|n| (n.clone(), Some(replace_balancer(n))))
-            .collect()
-    } else if !s.compare.is_empty() {
-        s.compare.iter().map(|alg| (alg.name(), None)).collect()
+    let source = if !a.algorithms.is_empty() {
+        AlgSource::Named(&a.algorithms)
     } else {
-        vec![(s.world.algorithm.name(), None)]
+        AlgSource::Compare
     };
+    let mut plan = Plan::new(&c.file, &c.set, source, "sweep")?;
+    plan.check_varied(&keys, "--param")?;
+    let mut s = plan.meta.clone();
+    c.apply(&mut s);
+    // Each algorithm's label without the swept keys (the same at every point).
+    let mut base: Vec<Variant> = Vec::new();
+    for i in 0..plan.algs.len() {
+        base.push(plan.variant(&c.file, i, &[], &|x| c.apply(x))?.0);
+    }
+    let algs: Vec<(String, ())> = base.iter().map(|v| (v.algorithm.clone(), ())).collect();
     let mut id = format!(
         "{:016x}|{}|{}|{}",
         s.hash,
@@ -286,22 +289,14 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
     };
     for &i in &todo {
         let mut worlds: Vec<WorldConfig> = Vec::new();
-        for (alg_name, alg_set) in &algs {
-            let mut sets = c.set.clone();
-            sets.extend(
-                sw.keys
-                    .iter()
-                    .zip(&sw.points[i])
-                    .map(|(k, v)| format!("{k}={v}")),
-            );
-            sets.extend(alg_set.clone());
-            let mut sc = load(&c.file, &sets)?;
-            if alg_set.is_none()
-                && let Some(spec) = s.compare.iter().find(|x| &x.name() == alg_name)
-            {
-                sc.world.algorithm = spec.clone();
-            }
-            worlds.push(sc.world);
+        let point: Vec<String> = sw
+            .keys
+            .iter()
+            .zip(&sw.points[i])
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        for j in 0..plan.algs.len() {
+            worlds.push(plan.variant(&c.file, j, &point, &|x| c.apply(x))?.0.world);
         }
         let results =
             replicate(&worlds, s.seed, s.replications, c.jobs, false).map_err(|(w, r, e)| {
@@ -342,6 +337,15 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
     let file_s = c.file.display().to_string();
     let mut params = c.set.clone();
     params.extend(a.params.iter().map(|p| format!("sweep {p}")));
+    let mvars: Vec<crate::report::manifest::ManifestVariant<'_>> = base
+        .iter()
+        .map(|v| crate::report::manifest::ManifestVariant {
+            label: &v.label,
+            algorithm: &v.algorithm,
+            factors: &v.factors,
+            sets: &v.sets,
+        })
+        .collect();
     let manifest = crate::report::manifest::manifest_toml(
         &info,
         &crate::report::manifest::ManifestExtra {
@@ -351,6 +355,8 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
             algorithms: &alg_names,
             files: &["sweep.csv", "sweep.toml"],
             parameters: &params,
+            variants: &mvars,
+            notes: &plan.notes,
         },
     );
     files::write_atomic(&dir.join("manifest.toml"), &manifest)?;

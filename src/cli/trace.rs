@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::engine::{SeedTree, SimTime};
 use crate::model::{TraceLine, World};
 
-use super::run::{load, replace_balancer};
+use super::variants::{AlgSource, Plan};
 use super::{CliError, out};
 
 /// Output of `lblab trace`.
@@ -49,11 +49,17 @@ pub(super) struct TraceArgs {
 pub(super) fn trace(a: TraceArgs) -> Result<(), CliError> {
     let from = crate::scenario::units::parse_duration(&a.from)
         .map_err(|e| CliError::Input(format!("lblab: --from {}: {e}", a.from)))?;
-    let mut sets = a.set.clone();
-    if let Some(alg) = &a.algorithm {
-        sets.push(replace_balancer(alg));
+    let named: Vec<String> = a.algorithm.iter().cloned().collect();
+    let source = if named.is_empty() {
+        AlgSource::Own
+    } else {
+        AlgSource::Named(&named)
+    };
+    let plan = Plan::new(&a.file, &a.set, source, "trace")?;
+    let (_, s) = plan.variant(&a.file, 0, &[], &|_| {})?;
+    for n in &plan.notes {
+        eprintln!("note: {n}");
     }
-    let s = load(&a.file, &sets)?;
     if from >= s.world.duration {
         return Err(CliError::Input(format!(
             "lblab: --from {} is not before the end of the run ({})",

@@ -284,6 +284,8 @@ struct Route {
     pos: Vec<u32>,
     /// The balancer keeps sessions by cookie.
     sticky: bool,
+    /// The balancer carries nginx's passive check (`max_fails`): poll it after responses.
+    passive: bool,
 }
 
 /// A failure as it happened, for the failover report.
@@ -314,7 +316,8 @@ pub struct HealthEvent {
     pub server: u32,
     /// Up (`true`) or down.
     pub up: bool,
-    /// `"active"` (health checks) or `"outlier"` (outlier detection).
+    /// `"active"` (health checks), `"outlier"` (outlier detection) or `"passive"` (nginx
+    /// `max_fails`).
     pub cause: &'static str,
     /// True for a down while the server had no injected fault: a false ejection.
     pub false_alarm: bool,
@@ -607,6 +610,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                     backends: Vec::new(),
                     pos: Vec::new(),
                     sticky,
+                    passive: alg.passive_checks().is_some(),
                 });
             }
         }
@@ -1587,6 +1591,11 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         if p != NONE {
             rt.balancer
                 .on_response(self.now, &PoolView::new(&rt.backends), p as usize, outcome);
+            if rt.passive
+                && let Some(ch) = rt.balancer.poll_passive()
+            {
+                self.log_health(at.node as usize, ch.server as usize, ch.up, "passive");
+            }
         }
         // Attempts sent during the fault that then failed (not client aborts).
         let f = self.open_fault[at.server as usize];
@@ -2396,13 +2405,27 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                     .filter(mine)
                     .find(|e| !e.up && e.at >= f.start && f.end.is_none_or(|end| e.at < end))
                     .map(|e| e.at);
+                // Back in rotation once every mechanism that took it out (active checks,
+                // outlier detection, nginx max_fails) has let it back in.
                 let recovered = match (detected, f.end) {
-                    (Some(_), Some(end)) => self
-                        .health_log
-                        .iter()
-                        .filter(mine)
-                        .find(|e| e.up && e.at >= end)
-                        .map(|e| e.at),
+                    (Some(_), Some(end)) => {
+                        let mut at = Some(end);
+                        for cause in ["active", "outlier", "passive"] {
+                            let took_out = self.health_log.iter().filter(mine).any(|e| {
+                                e.cause == cause && !e.up && e.at >= f.start && e.at < end
+                            });
+                            if took_out {
+                                let back = self
+                                    .health_log
+                                    .iter()
+                                    .filter(mine)
+                                    .find(|e| e.cause == cause && e.up && e.at >= end)
+                                    .map(|e| e.at);
+                                at = at.zip(back).map(|(a, b)| a.max(b));
+                            }
+                        }
+                        at
+                    }
                     _ => None,
                 };
                 let secs = |t: Option<SimTime>| t.map_or(f64::NAN, |t| t.as_secs_f64());

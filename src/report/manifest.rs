@@ -17,6 +17,24 @@ pub struct ManifestExtra<'a> {
     pub files: &'a [&'a str],
     /// The `--set` overrides applied to the scenario.
     pub parameters: &'a [String],
+    /// Every variant that ran, with all the overrides that made it.
+    pub variants: &'a [ManifestVariant<'a>],
+    /// What the output says about the comparison (overrides applied to some variants
+    /// only, factors besides the compared one that differ).
+    pub notes: &'a [String],
+}
+
+/// One variant in the manifest.
+#[derive(Clone, Debug)]
+pub struct ManifestVariant<'a> {
+    /// Its name in tables and CSVs.
+    pub label: &'a str,
+    /// The algorithm (with non-default parameters).
+    pub algorithm: &'a str,
+    /// Varied keys and their values.
+    pub factors: &'a [(String, String)],
+    /// Every override applied to the scenario file to make it, in order.
+    pub sets: &'a [String],
 }
 
 fn q(s: &str) -> String {
@@ -40,7 +58,8 @@ pub fn manifest_toml(info: &RunInfo, x: &ManifestExtra<'_>) -> String {
          warmup_s = {}\n\
          algorithms = [{}]\n\
          files = [{}]\n\
-         parameters = [{}]\n",
+         parameters = [{}]\n\
+         notes = [{}]\n{}",
         q(env!("CARGO_PKG_VERSION")),
         q(x.command),
         q(&info.scenario),
@@ -54,5 +73,26 @@ pub fn manifest_toml(info: &RunInfo, x: &ManifestExtra<'_>) -> String {
         list(&mut x.algorithms.iter().map(|a| q(a))),
         list(&mut x.files.iter().map(|f| q(f))),
         list(&mut x.parameters.iter().map(|p| q(p))),
+        list(&mut x.notes.iter().map(|p| q(p))),
+        variants_toml(x.variants),
     )
+}
+
+/// `[[variants]]` tables: what exactly ran.
+fn variants_toml(vs: &[ManifestVariant<'_>]) -> String {
+    let mut o = String::new();
+    for v in vs {
+        o.push_str(&format!(
+            "\n[[variants]]\nlabel = {}\nalgorithm = {}\nfactors = {{ {} }}\nsets = [{}]\n",
+            q(v.label),
+            q(v.algorithm),
+            v.factors
+                .iter()
+                .map(|(k, val)| format!("{} = {}", q(k), q(val)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            v.sets.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    o
 }

@@ -956,19 +956,20 @@ impl Reader<'_> {
         Some((info, implied))
     }
 
-    /// An algorithm given as a table: `algorithm`, its parameters, and (in `[compare]`) an
-    /// optional `label`.
+    /// An algorithm given as a table: `algorithm`, its parameters, and an optional `label`
+    /// (the name in tables and CSVs). In `[compare]` (`in_compare`) `algorithm` is required;
+    /// elsewhere it defaults to round robin.
     fn algorithm_table(
         &mut self,
         path: &str,
         t: Tbl<'_, '_>,
         n_servers: usize,
-        allow_label: bool,
+        in_compare: bool,
     ) -> Option<AlgorithmSpec> {
         let apath = join(path, "algorithm");
         let (name, span) = match t.t.get("algorithm") {
             Some(v) => (self.cx.string(&apath, v)?, v.span()),
-            None if allow_label => {
+            None if in_compare => {
                 self.cx.err(
                     &apath,
                     &span_of(t),
@@ -982,10 +983,7 @@ impl Reader<'_> {
             // Still report unknown keys that no algorithm could accept.
             return None;
         };
-        let mut allowed: Vec<&str> = vec!["algorithm"];
-        if allow_label {
-            allowed.push("label");
-        }
+        let mut allowed: Vec<&str> = vec!["algorithm", "label"];
         allowed.extend(info.params.iter().map(|d| d.key));
         self.check_algorithm_keys(t, &allowed, info);
         let mut params = Params::defaults(info.params);
@@ -1031,7 +1029,7 @@ impl Reader<'_> {
             ok = false;
         }
         let label = match t.t.get("label") {
-            Some(v) if allow_label => match self.cx.string(&join(path, "label"), v)? {
+            Some(v) => match self.cx.string(&join(path, "label"), v)? {
                 l if l.trim().is_empty() => {
                     self.cx.err(
                         &join(path, "label"),
@@ -1042,7 +1040,7 @@ impl Reader<'_> {
                 }
                 l => Some(l),
             },
-            _ => None,
+            None => None,
         };
         ok.then(|| AlgorithmSpec::new(info, params, label))
     }

@@ -132,10 +132,10 @@ impl World<'_, true> {
                     e.node + 1,
                     names[e.server as usize],
                     if e.up { "up" } else { "down" },
-                    if e.cause == "active" {
-                        "health checks"
-                    } else {
-                        "outlier detection"
+                    match e.cause {
+                        "active" => "health checks",
+                        "passive" => "nginx max_fails",
+                        _ => "outlier detection",
                     },
                     if e.false_alarm { ", a false alarm" } else { "" }
                 ),
