@@ -11,7 +11,7 @@ mod report;
 mod run;
 mod sweep;
 mod trace;
-mod variants;
+pub mod variants;
 
 use std::io::Write;
 use std::path::PathBuf;

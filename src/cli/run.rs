@@ -13,7 +13,7 @@ use crate::report::manifest::{ManifestExtra, ManifestVariant, manifest_toml};
 use crate::report::{RunInfo, csv_out, json, table};
 use crate::scenario::{self, Scenario};
 
-use super::variants::{AlgSource, Plan, Variant, shell_sets};
+use super::variants::{AlgSource, HIDDEN_PREFIX, Plan, Variant, compare_variants, shell_sets};
 use super::{CliError, CommonArgs, CompareArgs, Format, RunArgs, files, out};
 
 /// Loads a scenario, mapping problems to exit code 2.
@@ -109,64 +109,13 @@ pub(super) fn run(a: RunArgs) -> Result<(), CliError> {
 /// arrivals and service times.
 pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
     let file = &a.common.file;
-    let source = if !a.algorithms.is_empty() {
-        AlgSource::Named(&a.algorithms)
-    } else if a.axis.is_some() {
-        AlgSource::Own
-    } else {
-        AlgSource::Compare
-    };
-    let mut plan = Plan::new(file, &a.common.set, source, "compare")?;
-    let mut s = plan.meta.clone();
-    a.common.apply(&mut s);
-    // The key to vary: --axis, else the scenario's [compare] axis.
-    let axis_spec = a.axis.clone().or_else(|| s.compare_axis.clone());
-    if axis_spec.is_none() && a.algorithms.is_empty() && s.compare.is_empty() {
-        return Err(CliError::Input(format!(
-            "lblab: {} lists no algorithms to compare: add [compare] algorithms = [...], pass --algorithms a,b,c, or vary a key with --axis",
-            file.display()
-        )));
-    }
-    let axis: Vec<Vec<String>> = match &axis_spec {
-        None => vec![Vec::new()],
-        Some(spec) => {
-            let (key, values) = spec
-                .split_once('=')
-                .filter(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty())
-                .ok_or_else(|| {
-                    CliError::Input(format!(
-                        "lblab: --axis expects KEY=V1,V2,..., found \"{spec}\""
-                    ))
-                })?;
-            if key.trim().starts_with("scenario.") {
-                return Err(CliError::Input(format!(
-                    "lblab: --axis cannot vary {}: a comparison shares its seed, replications and run length; run separately with --set",
-                    key.trim()
-                )));
-            }
-            plan.check_varied(&[key.trim().to_string()], "--axis")?;
-            values
-                .split(',')
-                .map(|v| vec![format!("{}={}", key.trim(), v.trim())])
-                .collect()
-        }
-    };
-    let mut variants = Vec::new();
-    for i in 0..plan.algs.len() {
-        for extra in &axis {
-            variants.push(plan.variant(file, i, extra, &|s| a.common.apply(s))?.0);
-        }
-    }
-    let mut seen: Vec<&str> = Vec::new();
-    for v in &variants {
-        if seen.contains(&v.label.as_str()) {
-            return Err(CliError::Input(format!(
-                "lblab: \"{}\" appears twice in the comparison",
-                v.label
-            )));
-        }
-        seen.push(&v.label);
-    }
+    let (s, variants, notes) = compare_variants(
+        file,
+        &a.common.set,
+        &a.algorithms,
+        a.axis.as_deref(),
+        &|s| a.common.apply(s),
+    )?;
     if let Some(b) = &a.baseline
         && !variants.iter().any(|v| &v.label == b)
     {
@@ -183,7 +132,7 @@ pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
         &variants,
         "compare",
         a.baseline.as_deref(),
-        &plan.notes,
+        &notes,
     )
 }
 
@@ -215,6 +164,7 @@ fn execute(
         .zip(results)
         .map(|(v, reps)| Aggregate::new(v.label.clone(), reps))
         .collect();
+    let notes = &with_passive_counts(notes, variants, &agg);
     let info = run_info(s);
     let dir = c
         .out
@@ -313,6 +263,41 @@ fn execute(
             out(&summary)
         }
     }
+}
+
+/// Completes the "not only the algorithm differs" note with what nginx's passive check
+/// did in this run: how often it took a server out, or that it never acted.
+fn with_passive_counts(notes: &[String], variants: &[Variant], agg: &[Aggregate]) -> Vec<String> {
+    let mut out = notes.to_vec();
+    let Some(n) = out.iter_mut().find(|n| n.starts_with(HIDDEN_PREFIX)) else {
+        return out;
+    };
+    let mut acted = Vec::new();
+    for (v, a) in variants.iter().zip(agg) {
+        if v.world.algorithm.passive_checks().is_none() {
+            continue;
+        }
+        let downs: usize = a
+            .reps
+            .iter()
+            .map(|r| {
+                r.health
+                    .iter()
+                    .filter(|h| h.cause == "passive" && h.state == "down")
+                    .count()
+            })
+            .sum();
+        acted.push(format!(
+            "{} {:.1} per replication",
+            v.label,
+            downs as f64 / a.reps.len().max(1) as f64
+        ));
+    }
+    n.push_str(&format!(
+        " (servers taken out by max_fails: {})",
+        acted.join(", ")
+    ));
+    out
 }
 
 pub(super) fn validate(paths: &[PathBuf], sets: &[String]) -> Result<(), CliError> {

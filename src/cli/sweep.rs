@@ -213,6 +213,8 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
     for i in 0..plan.algs.len() {
         base.push(plan.variant(&c.file, i, &[], &|x| c.apply(x))?.0);
     }
+    plan.notes
+        .extend(super::variants::hidden_differences(&base, &keys));
     let algs: Vec<(String, ())> = base.iter().map(|v| (v.algorithm.clone(), ())).collect();
     let mut id = format!(
         "{:016x}|{}|{}|{}",

@@ -26,7 +26,7 @@ use super::run::load;
 
 /// One thing to run and report.
 #[derive(Clone, Debug)]
-pub(crate) struct Variant {
+pub struct Variant {
     /// Name in tables and charts: the algorithm, the varied value, or both.
     pub label: String,
     /// The algorithm's label (its name, with any parameter that differs from the default).
@@ -387,6 +387,134 @@ impl Plan {
             sc,
         ))
     }
+}
+
+/// What `lblab compare FILE` runs: the scenario (for the run's identity, with `apply`d
+/// seed and replications), its variants in order, and the notes the output must carry.
+/// `algorithms` are `--algorithms` (empty: the scenario's `[compare]` list), `axis` is
+/// `--axis KEY=V1,V2` (none: the scenario's `[compare] axis`, if any).
+pub fn compare_variants(
+    file: &Path,
+    user: &[String],
+    algorithms: &[String],
+    axis: Option<&str>,
+    apply: &dyn Fn(&mut Scenario),
+) -> Result<(Scenario, Vec<Variant>, Vec<String>), CliError> {
+    let source = if !algorithms.is_empty() {
+        AlgSource::Named(algorithms)
+    } else if axis.is_some() {
+        AlgSource::Own
+    } else {
+        AlgSource::Compare
+    };
+    let mut plan = Plan::new(file, user, source, "compare")?;
+    let mut s = plan.meta.clone();
+    apply(&mut s);
+    // The key to vary: --axis, else the scenario's [compare] axis.
+    let axis_spec = axis.map(str::to_string).or_else(|| s.compare_axis.clone());
+    if axis_spec.is_none() && algorithms.is_empty() && s.compare.is_empty() {
+        return Err(CliError::Input(format!(
+            "lblab: {} lists no algorithms to compare: add [compare] algorithms = [...], pass --algorithms a,b,c, or vary a key with --axis",
+            file.display()
+        )));
+    }
+    let mut varied: Vec<String> = Vec::new();
+    let axis: Vec<Vec<String>> = match &axis_spec {
+        None => vec![Vec::new()],
+        Some(spec) => {
+            let (key, values) = spec
+                .split_once('=')
+                .filter(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty())
+                .ok_or_else(|| {
+                    CliError::Input(format!(
+                        "lblab: --axis expects KEY=V1,V2,..., found \"{spec}\""
+                    ))
+                })?;
+            if key.trim().starts_with("scenario.") {
+                return Err(CliError::Input(format!(
+                    "lblab: --axis cannot vary {}: a comparison shares its seed, replications and run length; run separately with --set",
+                    key.trim()
+                )));
+            }
+            varied.push(key.trim().to_string());
+            plan.check_varied(&varied, "--axis")?;
+            values
+                .split(',')
+                .map(|v| vec![format!("{}={}", key.trim(), v.trim())])
+                .collect()
+        }
+    };
+    let mut variants = Vec::new();
+    for i in 0..plan.algs.len() {
+        for extra in &axis {
+            variants.push(plan.variant(file, i, extra, apply)?.0);
+        }
+    }
+    plan.notes.extend(hidden_differences(&variants, &varied));
+    let mut seen: Vec<&str> = Vec::new();
+    for v in &variants {
+        if seen.contains(&v.label.as_str()) {
+            return Err(CliError::Input(format!(
+                "lblab: \"{}\" appears twice in the comparison",
+                v.label
+            )));
+        }
+        seen.push(&v.label);
+    }
+    Ok((s, variants, plan.notes))
+}
+
+/// How the note on differences besides the compared factor starts.
+pub(crate) const HIDDEN_PREFIX: &str = "not only the algorithm differs: ";
+
+/// One line when the variants differ in more than what is compared: today, nginx's
+/// passive `max_fails` check that the nginx algorithms carry by default and others do not.
+pub(crate) fn hidden_differences(variants: &[Variant], varied: &[String]) -> Option<String> {
+    // Varying the check itself (or the whole balancer table) is what is compared.
+    if varied.iter().any(|k| {
+        let k = key_of(k);
+        k.first().is_some_and(|f| f == "balancer")
+            && (k.len() == 1 || k[1] == "max_fails" || k[1] == "fail_timeout")
+    }) {
+        return None;
+    }
+    let checks: Vec<Option<(u32, SimTime)>> = variants
+        .iter()
+        .map(|v| v.world.algorithm.passive_checks())
+        .collect();
+    if checks.windows(2).all(|w| w[0] == w[1]) {
+        return None;
+    }
+    let mut groups: Vec<(Option<(u32, SimTime)>, Vec<&str>)> = Vec::new();
+    for (v, c) in variants.iter().zip(&checks) {
+        match groups.iter_mut().find(|(g, _)| g == c) {
+            Some((_, names)) => names.push(&v.label),
+            None => groups.push((*c, vec![&v.label])),
+        }
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(c, names)| {
+            let one = names.len() == 1;
+            match c {
+                Some((n, t)) => format!(
+                    "{} {} a server out after {n} failed attempt{} for {t} (nginx max_fails/fail_timeout)",
+                    names.join(", "),
+                    if one { "takes" } else { "take" },
+                    if *n == 1 { "" } else { "s" }
+                ),
+                None => format!(
+                    "{} {} no passive check",
+                    names.join(", "),
+                    if one { "has" } else { "have" }
+                ),
+            }
+        })
+        .collect();
+    Some(format!(
+        "{HIDDEN_PREFIX}{}; set balancer.max_fails=0 to compare the algorithms alone",
+        parts.join("; ")
+    ))
 }
 
 /// `key=value` pairs joined by spaces.
