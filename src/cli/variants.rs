@@ -365,7 +365,12 @@ impl Plan {
         let sets = self.sets(i, extra);
         let mut sc = load(file, &sets)?;
         apply(&mut sc);
-        let algorithm = sc.world.algorithm.name();
+        // The algorithm's name without the varied keys (they have their own columns).
+        let algorithm = if extra.iter().any(|s| balancer_param(s).is_some()) {
+            load(file, &self.sets(i, &[]))?.world.algorithm.name()
+        } else {
+            sc.world.algorithm.name()
+        };
         let factors: Vec<(String, String)> = extra
             .iter()
             .filter_map(|s| s.split_once('='))

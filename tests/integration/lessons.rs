@@ -1,0 +1,372 @@
+//! Every bundled scenario teaches what it says, at the settings it ships with: each test
+//! runs exactly what `lblab compare scenarios/NAME.toml` runs (same variants, seed,
+//! replications and run length) and checks the direction of the lesson its description
+//! and comments state. The textbook scenarios (mm1-random, mmc, md1, supermarket) are
+//! checked against their closed forms at their shipped settings in `theory.rs`.
+//!
+//! Each comparison must also hold everything but the compared factor equal: the planner
+//! adds a note when variants differ in anything else, and a bundled scenario has none.
+
+use std::collections::BTreeMap;
+
+use lblab::engine::SeedTree;
+use lblab::metrics::{Aggregate, M};
+use lblab::model::World;
+use rayon::prelude::*;
+
+use crate::support::root;
+
+/// The variants of `lblab compare scenarios/<name>.toml` as shipped, run in full.
+fn compare(name: &str) -> BTreeMap<String, Aggregate> {
+    let path = root().join("scenarios").join(format!("{name}.toml"));
+    let (s, variants, notes) =
+        lblab::cli::variants::compare_variants(&path, &[], &[], None, &|_| {})
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    assert!(
+        notes.is_empty(),
+        "{name}: the comparison should vary one thing only, but: {notes:?}"
+    );
+    let seeds = SeedTree::new(s.seed);
+    let jobs: Vec<(usize, u32)> = (0..variants.len())
+        .flat_map(|v| (0..s.replications).map(move |r| (v, r)))
+        .collect();
+    let results: Vec<_> = jobs
+        .par_iter()
+        .map(|&(v, r)| {
+            World::new(&variants[v].world, &seeds, r)
+                .run()
+                .unwrap_or_else(|e| panic!("{name} {}: {e}", variants[v].label))
+        })
+        .collect();
+    let mut out = BTreeMap::new();
+    for (i, v) in variants.iter().enumerate() {
+        let reps: Vec<_> = jobs
+            .iter()
+            .zip(&results)
+            .filter(|((w, _), _)| *w == i)
+            .map(|(_, r)| r.clone())
+            .collect();
+        out.insert(v.label.clone(), Aggregate::new(v.label.clone(), reps));
+    }
+    out
+}
+
+/// Mean of metric `m` over the replications where it is defined.
+fn mean(a: &BTreeMap<String, Aggregate>, label: &str, m: M) -> f64 {
+    let agg = a
+        .get(label)
+        .unwrap_or_else(|| panic!("no variant {label}: {:?}", a.keys().collect::<Vec<_>>()));
+    let xs: Vec<f64> = agg
+        .reps
+        .iter()
+        .map(|r| r.get(m))
+        .filter(|x| x.is_finite())
+        .collect();
+    if xs.is_empty() {
+        f64::NAN
+    } else {
+        xs.iter().sum::<f64>() / xs.len() as f64
+    }
+}
+
+/// Asserts `a > factor · b`, with the numbers in the message.
+fn above(what: &str, a: f64, factor: f64, b: f64) {
+    assert!(
+        a > factor * b,
+        "{what}: {a:.4} is not above {factor} × {b:.4}"
+    );
+}
+
+/// Replication by replication (common random numbers), `hi`'s metric is above `lo`'s.
+fn paired_above(r: &BTreeMap<String, Aggregate>, m: M, hi: &str, lo: &str) {
+    let (a, b) = (&r[hi], &r[lo]);
+    for (x, y) in a.reps.iter().zip(&b.reps) {
+        assert!(
+            x.get(m) > y.get(m),
+            "{m:?}: {hi} {} is not above {lo} {}",
+            x.get(m),
+            y.get(m)
+        );
+    }
+}
+
+#[test]
+fn quick_start_load_aware_algorithms_cut_the_tail() {
+    let r = compare("quick-start");
+    let p99 = |l: &str| mean(&r, l, M::LatencyP99);
+    paired_above(&r, M::LatencyP99, "round-robin", "least-connections");
+    paired_above(&r, M::LatencyP99, "random", "power-of-two");
+    above(
+        "p99 round-robin vs least-connections",
+        p99("round-robin"),
+        1.15,
+        p99("least-connections"),
+    );
+    above(
+        "p99 random vs power-of-two",
+        p99("random"),
+        1.15,
+        p99("power-of-two"),
+    );
+}
+
+#[test]
+fn slow_query_least_connections_routes_around_the_stuck_backend() {
+    let r = compare("slow-query");
+    let p99 = |l: &str| mean(&r, l, M::LatencyP99);
+    // Round robin's p99 is the 10 s query's queue; least-connections' is tens of ms.
+    above(
+        "p99 round-robin vs least-connections",
+        p99("round-robin"),
+        50.0,
+        p99("least-connections"),
+    );
+    above(
+        "p99 random vs power-of-two",
+        p99("random"),
+        20.0,
+        p99("power-of-two"),
+    );
+}
+
+#[test]
+fn heterogeneous_weights_or_load_awareness_spare_the_slow_servers() {
+    let r = compare("heterogeneous");
+    let p99 = |l: &str| mean(&r, l, M::LatencyP99);
+    let rr = p99("round-robin");
+    for l in [
+        "weighted-round-robin",
+        "least-connections",
+        "weighted-least-connections",
+    ] {
+        above(&format!("p99 round-robin vs {l}"), rr, 2.0, p99(l));
+    }
+    // Plain round robin overloads the old servers: they reject.
+    assert!(mean(&r, "round-robin", M::ErrorsRejected) > 0.0);
+    assert_eq!(mean(&r, "weighted-round-robin", M::ErrorsRejected), 0.0);
+}
+
+#[test]
+fn half_speed_latency_aware_beats_counting_and_fastest_herds() {
+    let r = compare("half-speed");
+    let p99 = |l: &str| mean(&r, l, M::LatencyP99);
+    above(
+        "p99 weighted-least-connections vs peak-ewma",
+        p99("weighted-least-connections"),
+        1.0,
+        p99("peak-ewma"),
+    );
+    above(
+        "p99 least-response-time (herds) vs least-response-time-conns",
+        p99("least-response-time"),
+        2.0,
+        p99("least-response-time-conns"),
+    );
+}
+
+#[test]
+fn herding_stale_reports_make_least_connections_herd() {
+    let r = compare("herding");
+    let p99 = |l: &str| mean(&r, l, M::LatencyP99);
+    above(
+        "p99 least-connections vs power-of-two",
+        p99("least-connections"),
+        5.0,
+        p99("power-of-two"),
+    );
+}
+
+#[test]
+fn nat_skew_ip_hash_overloads_one_server() {
+    let r = compare("nat-skew");
+    let imb = |l: &str| mean(&r, l, M::ReqMaxMean);
+    above(
+        "imbalance ip-hash vs least-connections",
+        imb("ip-hash"),
+        1.5,
+        imb("least-connections"),
+    );
+    above(
+        "imbalance ip-hash vs chash-bounded(ip)",
+        imb("ip-hash"),
+        1.3,
+        imb("chash-bounded(ip)"),
+    );
+}
+
+#[test]
+fn cache_tier_hashing_on_the_key_shards_the_cache() {
+    let r = compare("cache-tier");
+    let hit = |l: &str| mean(&r, l, M::CacheHitRatio);
+    for l in ["hash", "ketama", "maglev", "rendezvous"] {
+        above(
+            &format!("hit ratio {l} vs round-robin"),
+            hit(l),
+            1.3,
+            hit("round-robin"),
+        );
+        assert!(hit(l) > 85.0, "{l} hit ratio {}", hit(l));
+    }
+}
+
+#[test]
+fn scale_out_modulo_hashing_remaps_most_keys() {
+    let r = compare("scale-out");
+    let moved = |l: &str| mean(&r, l, M::KeysRemapped);
+    assert!(moved("hash") > 60.0, "hash moved {}", moved("hash"));
+    for l in ["ketama", "maglev", "rendezvous", "haproxy-consistent"] {
+        assert!(moved(l) < 30.0, "{l} moved {}", moved(l));
+    }
+}
+
+#[test]
+fn sessions_stickiness_keeps_server_side_state() {
+    let r = compare("sessions");
+    let sticky = r
+        .keys()
+        .find(|k| k.starts_with("sticky"))
+        .expect("a sticky variant")
+        .clone();
+    above(
+        "sessions lost without stickiness vs with",
+        mean(&r, "least-connections", M::SessionsLost),
+        5.0,
+        mean(&r, &sticky, M::SessionsLost),
+    );
+}
+
+#[test]
+fn l7_routing_load_aware_api_pool_beats_round_robin() {
+    let r = compare("l7-routing");
+    let p99 = |l: &str| mean(&r, l, M::LatencyP99);
+    above(
+        "p99 round-robin vs least-connections",
+        p99("round-robin"),
+        1.2,
+        p99("least-connections"),
+    );
+}
+
+#[test]
+fn availability_least_connections_is_drawn_to_crashed_servers() {
+    let r = compare("availability");
+    let err = |l: &str| mean(&r, l, M::ErrorRate);
+    above(
+        "errors least-connections vs round-robin",
+        err("least-connections"),
+        5.0,
+        err("round-robin"),
+    );
+    above(
+        "errors least-connections vs power-of-two",
+        err("least-connections"),
+        5.0,
+        err("power-of-two"),
+    );
+    above(
+        "attempts sent to failed servers",
+        mean(&r, "least-connections", M::SentToFailed),
+        1.5,
+        mean(&r, "round-robin", M::SentToFailed),
+    );
+}
+
+#[test]
+fn crash_failover_short_intervals_detect_sooner_and_eject_more() {
+    let r = compare("crash-failover");
+    let fast = "health.active.inter=250ms";
+    let slow = "health.active.inter=5s";
+    above(
+        "detection 5s vs 250ms",
+        mean(&r, slow, M::DetectionMean),
+        5.0,
+        mean(&r, fast, M::DetectionMean),
+    );
+    above(
+        "sent to the dead server",
+        mean(&r, slow, M::SentToFailed),
+        5.0,
+        mean(&r, fast, M::SentToFailed),
+    );
+    above(
+        "false ejections 250ms vs 5s",
+        mean(&r, fast, M::FalseEjections),
+        5.0,
+        mean(&r, slow, M::FalseEjections),
+    );
+    // The trade-off is monotone across the four intervals.
+    let fe: Vec<f64> = ["250ms", "1s", "2s", "5s"]
+        .iter()
+        .map(|i| mean(&r, &format!("health.active.inter={i}"), M::FalseEjections))
+        .collect();
+    assert!(
+        fe.windows(2).all(|w| w[0] >= w[1]),
+        "false ejections {fe:?}"
+    );
+}
+
+#[test]
+fn deploy_drain_loses_nothing_where_a_crash_resets() {
+    let r = compare("deploy-drain");
+    assert!(mean(&r, "failures.0.kind=crash", M::Errors) > 0.0);
+    assert_eq!(mean(&r, "failures.0.kind=drain", M::Errors), 0.0);
+}
+
+#[test]
+fn gray_failure_tcp_checks_never_notice_http_checks_do() {
+    let r = compare("gray-failure");
+    assert!(mean(&r, "health.active.check=tcp", M::DetectionMean).is_nan());
+    assert!(mean(&r, "health.active.check=http", M::DetectionMean).is_finite());
+}
+
+#[test]
+fn retry_storm_retries_without_a_budget_amplify_and_cost_goodput() {
+    let r = compare("retry-storm");
+    let att = |l: &str| mean(&r, &format!("lb.retries={l}"), M::Attempts);
+    let thr = |l: &str| mean(&r, &format!("lb.retries={l}"), M::Throughput);
+    assert!(
+        att("0") == 1.0 && att("1") > 1.3 && att("3") > 2.5,
+        "attempts {} {} {}",
+        att("0"),
+        att("1"),
+        att("3")
+    );
+    above("goodput without retries vs three", thr("0"), 1.1, thr("3"));
+}
+
+#[test]
+fn lb_failover_outage_ranks_the_topologies() {
+    let r = compare("lb-failover");
+    let out = |t: &str| mean(&r, &format!("lb.topology={t}"), M::LbOutageMean);
+    let (single, vrrp, dns, anycast) = (
+        out("single"),
+        out("active-passive"),
+        out("active-active-dns"),
+        out("anycast"),
+    );
+    assert!(
+        single > dns && dns > 5.0 * vrrp && vrrp > anycast,
+        "outage single {single} dns {dns} vrrp {vrrp} anycast {anycast}"
+    );
+}
+
+#[test]
+fn lb_capacity_one_active_node_collapses() {
+    let r = compare("lb-capacity");
+    let cpu = |t: &str| mean(&r, &format!("lb.topology={t}"), M::LbCpuUtil);
+    let p99 = |t: &str| mean(&r, &format!("lb.topology={t}"), M::LatencyP99);
+    assert!(
+        cpu("active-passive") > 95.0,
+        "active-passive cpu {}",
+        cpu("active-passive")
+    );
+    for t in ["active-active-dns", "anycast"] {
+        assert!(cpu(t) < 85.0, "{t} cpu {}", cpu(t));
+        above(
+            &format!("p99 active-passive vs {t}"),
+            p99("active-passive"),
+            10.0,
+            p99(t),
+        );
+    }
+}
