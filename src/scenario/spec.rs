@@ -2426,6 +2426,7 @@ impl Reader<'_> {
                 "observe",
                 "error_limit",
                 "on_error",
+                "check_overhead",
             ];
             let envoy_keys = [
                 "interval",
@@ -2503,6 +2504,7 @@ impl Reader<'_> {
                     let fall = n(&mut self.cx, "fall", 1, 1000);
                     let spread = n(&mut self.cx, "spread_checks", 0, 50);
                     let error_limit = n(&mut self.cx, "error_limit", 1, 1_000_000);
+                    let overhead = d0(&mut self.cx, "check_overhead");
                     let observe = match at.t.get("observe") {
                         Some(v) => match self.cx.string("health.active.observe", v).as_deref() {
                             Some("none") => Some(Observe::None),
@@ -2574,6 +2576,10 @@ impl Reader<'_> {
                             }
                             c.observe = observe;
                             c.on_error = on_error;
+                            match overhead {
+                                Some(x) => c.check_overhead = x.unwrap_or(SimTime::ZERO),
+                                None => return None,
+                            }
                             Some(ActiveStyle::Haproxy(c))
                         }
                         _ => None,
