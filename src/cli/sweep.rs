@@ -17,7 +17,7 @@ use crate::metrics::Aggregate;
 use crate::model::WorldConfig;
 use crate::report::{RunInfo, csv_out};
 
-use super::run::{load, replace_balancer, replicate, run_info};
+use super::run::{load, replace_balancer, replicate_with, run_info};
 use super::{CliError, CommonArgs, files, out};
 
 #[derive(clap::Args, Debug)]
@@ -270,20 +270,14 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
         .collect();
     let info = run_info(&s);
     let progress = !c.quiet && std::io::stderr().is_terminal();
-    let pb = if progress {
-        let pb =
-            indicatif::ProgressBar::new((todo.len() * algs.len() * s.replications as usize) as u64);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} sweep {pos}/{len} runs [{bar:30}] {elapsed} (eta {eta})",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        pb
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let pb = super::progress::bar(
+        super::progress::runs(&[
+            (todo.len() as u64, "point"),
+            (algs.len() as u64, "algorithm"),
+            (u64::from(s.replications), "replication"),
+        ]),
+        progress,
+    );
     for &i in &todo {
         let mut worlds: Vec<WorldConfig> = Vec::new();
         for (alg_name, alg_set) in &algs {
@@ -304,7 +298,7 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
             worlds.push(sc.world);
         }
         let results =
-            replicate(&worlds, s.seed, s.replications, c.jobs, false).map_err(|(w, r, e)| {
+            replicate_with(&worlds, s.seed, s.replications, c.jobs, &pb).map_err(|(w, r, e)| {
                 CliError::Sim(format!(
                     "lblab: {} point {i} ({}), {}: replication {r} failed: {e}",
                     s.name,
@@ -312,7 +306,6 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
                     algs[w].0
                 ))
             })?;
-        pb.inc((worlds.len() * s.replications as usize) as u64);
         let aggs: Vec<Aggregate> = algs
             .iter()
             .zip(results)

@@ -41,7 +41,7 @@ pub fn manifest_toml(info: &RunInfo, x: &ManifestExtra<'_>) -> String {
          algorithms = [{}]\n\
          files = [{}]\n\
          parameters = [{}]\n",
-        q(env!("CARGO_PKG_VERSION")),
+        q(env!("LBLAB_VERSION_LONG")),
         q(x.command),
         q(&info.scenario),
         q(&info.description),
