@@ -14,7 +14,7 @@ use crate::model::{
     ClassConfig, ClientsConfig, Dist, Load, RateSchedule, ServerGroupConfig, World, WorldConfig,
 };
 
-use super::{CliError, out};
+use super::{CliError, TextFormat, out};
 
 #[derive(clap::Args, Debug)]
 pub(super) struct BenchArgs {
@@ -34,6 +34,26 @@ pub(super) struct BenchArgs {
     /// Seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Output: a text table, printed as each algorithm finishes, or one JSON document at
+    /// the end.
+    #[arg(long, value_enum, default_value_t = TextFormat::Text)]
+    format: TextFormat,
+}
+
+/// What one algorithm's benchmark measured.
+#[derive(serde::Serialize)]
+struct Measured {
+    algorithm: String,
+    /// Requests issued in the measured window (after the warm-up).
+    requests: u64,
+    /// Requests simulated including the warm-up.
+    simulated: u64,
+    wall_s: f64,
+    /// Millions of simulated requests (warm-up included) per wall-clock second.
+    mreq_per_s: f64,
+    mean_latency_s: f64,
+    /// Peak resident memory of the process so far (Linux; null elsewhere).
+    peak_rss_mib: Option<f64>,
 }
 
 /// The reference world for `algorithm` with `warmup + requests` expected arrivals.
@@ -84,15 +104,17 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+const MODEL: &str = "16 servers × 1 slot, exp(1) service, Poisson λ = 14.4 (ρ = 0.9), one thread";
+
 pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
-    let mut report = String::from(
-        "lblab bench: 16 servers × 1 slot, exp(1) service, Poisson λ = 14.4 (ρ = 0.9), one thread\n",
-    );
-    report.push_str(&format!(
-        "{:<20} {:>12} {:>14} {:>12} {:>14} {:>14}\n",
-        "algorithm", "requests", "wall s", "Mreq/s", "mean T (s)", "peak RSS MiB"
-    ));
-    out(&report)?;
+    let text = a.format == TextFormat::Text;
+    if text {
+        out(&format!(
+            "lblab bench: {MODEL}\n{:<20} {:>12} {:>14} {:>12} {:>14} {:>14}\n",
+            "algorithm", "requests", "wall s", "Mreq/s", "mean T (s)", "peak RSS MiB"
+        ))?;
+    }
+    let mut all = Vec::new();
     for name in &a.algorithms {
         let spec = AlgorithmSpec::named(name).ok_or_else(|| {
             CliError::Input(format!(
@@ -106,18 +128,41 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
             .run()
             .map_err(|e| CliError::Sim(format!("lblab bench: {e}")))?;
         let wall = start.elapsed().as_secs_f64();
-        let issued = r.get(M::Issued);
-        let total = issued + a.warmup as f64;
-        let line = format!(
-            "{:<20} {:>12.0} {:>14.3} {:>12.2} {:>14.4} {:>14.1}\n",
-            name,
-            issued,
-            wall,
-            total / wall / 1e6,
-            r.get(M::LatencyMean) / 1e3,
-            peak_rss_mib().unwrap_or(f64::NAN)
-        );
-        out(&line)?;
+        let issued = r.get(M::Issued) as u64;
+        let simulated = issued + a.warmup;
+        let m = Measured {
+            algorithm: name.clone(),
+            requests: issued,
+            simulated,
+            wall_s: wall,
+            mreq_per_s: simulated as f64 / wall / 1e6,
+            mean_latency_s: r.get(M::LatencyMean) / 1e3,
+            peak_rss_mib: peak_rss_mib(),
+        };
+        if text {
+            out(&format!(
+                "{:<20} {:>12} {:>14.3} {:>12.2} {:>14.4} {:>14.1}\n",
+                m.algorithm,
+                m.requests,
+                m.wall_s,
+                m.mreq_per_s,
+                m.mean_latency_s,
+                m.peak_rss_mib.unwrap_or(f64::NAN)
+            ))?;
+        }
+        all.push(m);
+    }
+    if !text {
+        let doc = serde_json::json!({
+            "model": MODEL,
+            "seed": a.seed,
+            "warmup_requests": a.warmup,
+            "results": all,
+        });
+        out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).expect("JSON values serialise")
+        ))?;
     }
     Ok(())
 }

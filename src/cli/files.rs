@@ -83,8 +83,15 @@ pub(crate) fn write_results(
     write_atomic(&m, manifest)
 }
 
-/// One line per scenario under `./scenarios`: name and description.
-pub(crate) fn list_scenarios() -> Result<String, CliError> {
+/// A scenario file under `./scenarios`: its path and, if it loads, its name and
+/// description.
+pub(crate) struct ScenarioEntry {
+    pub path: String,
+    pub loaded: Option<(String, String)>,
+}
+
+/// The scenario files under `./scenarios`, in path order.
+pub(crate) fn list_scenarios() -> Result<Vec<ScenarioEntry>, CliError> {
     let dir = Path::new("scenarios");
     let entries = fs::read_dir(dir).map_err(|e| io_err("list", dir, e))?;
     let mut paths: Vec<_> = entries
@@ -92,24 +99,13 @@ pub(crate) fn list_scenarios() -> Result<String, CliError> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     paths.sort();
-    let mut rows = Vec::new();
-    for p in &paths {
-        let (name, desc) = match crate::scenario::load(p, &[], &read) {
-            Ok(s) => (s.name, s.description),
-            Err(_) => (
-                String::from("?"),
-                String::from("(has problems: run lblab validate on it)"),
-            ),
-        };
-        rows.push((p.display().to_string(), name, desc));
-    }
-    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    let mut s = String::new();
-    for (path, _name, desc) in rows {
-        s.push_str(&format!("{path:<w$}  {desc}\n"));
-    }
-    if s.is_empty() {
-        s.push_str("no scenario files in ./scenarios\n");
-    }
-    Ok(s)
+    Ok(paths
+        .iter()
+        .map(|p| ScenarioEntry {
+            path: p.display().to_string(),
+            loaded: crate::scenario::load(p, &[], &read)
+                .ok()
+                .map(|s| (s.name, s.description)),
+        })
+        .collect())
 }

@@ -6,18 +6,23 @@
 //! input (usage, scenario, IO).
 
 mod bench;
+mod color;
+mod completions;
 mod files;
+mod list;
+mod progress;
 mod report;
 mod run;
 mod sweep;
 mod trace;
+mod validate;
 pub mod variants;
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// An error with the exit code it maps to.
 #[derive(Debug)]
@@ -46,13 +51,16 @@ impl CliError {
 #[derive(Parser, Debug)]
 #[command(
     name = "lblab",
-    version,
+    version = env!("LBLAB_VERSION_LONG"),
     max_term_width = 100,
-    after_help = "Examples:\n  lblab compare scenarios/quick-start.toml\n  lblab run scenarios/slow-query.toml --algorithm least-connections --set clients.rate=500/s\n  lblab validate scenarios/*.toml\n  lblab list algorithms\n\nScenario format: docs/scenario-reference.md. Exit codes: 0 ok, 1 simulation failed, 2 bad input."
+    after_help = "Examples:\n  lblab compare scenarios/quick-start.toml\n  lblab run scenarios/slow-query.toml --algorithm least-connections --set clients.rate=500/s\n  lblab validate scenarios/*.toml\n  lblab list algorithms\n  lblab completions bash > ~/.local/share/bash-completion/completions/lblab\n\nScenario format: docs/scenario-reference.md. Exit codes: 0 ok, 1 simulation failed, 2 bad input."
 )]
 pub struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// When to colour errors and help. --color always/never win over the environment.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = color::ColorWhen::Auto)]
+    color: color::ColorWhen,
 }
 
 #[derive(Subcommand, Debug)]
@@ -79,6 +87,7 @@ enum Cmd {
     )]
     Trace(trace::TraceArgs),
     /// Check scenario files and report every problem with its file, line and key path.
+    /// Exit code 2 if any file is invalid.
     Validate {
         /// Scenario files to check.
         #[arg(required = true)]
@@ -86,11 +95,18 @@ enum Cmd {
         /// key.path=value overrides applied before checking (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// Output: text (diagnostics on stderr) or json (one object per file on stdout,
+        /// with every problem's file, line, column, key path, message and hint).
+        #[arg(long, value_enum, default_value_t = TextFormat::Text)]
+        format: TextFormat,
     },
     /// List what exists: balancing algorithms, distributions or bundled scenarios.
     List {
         /// What to list.
         what: ListWhat,
+        /// Output: text or json.
+        #[arg(long, value_enum, default_value_t = TextFormat::Text)]
+        format: TextFormat,
     },
     /// Measure simulation speed and memory on the reference model
     /// (16 servers × 1 slot, exponential service mean 1, Poisson λ = 14.4).
@@ -110,6 +126,16 @@ enum Cmd {
         /// The results directory (as written by run, compare or sweep).
         dir: PathBuf,
     },
+    /// Print a shell completion script, generated from these very definitions.
+    #[command(
+        after_help = "Install, e.g.:\n  bash: lblab completions bash > ~/.local/share/bash-completion/completions/lblab\n  zsh:  lblab completions zsh > ~/.zfunc/_lblab   (with fpath+=~/.zfunc before compinit)\n  fish: lblab completions fish > ~/.config/fish/completions/lblab.fish\n  PowerShell: lblab completions powershell | Out-String | Invoke-Expression"
+    )]
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff) of lblab, or of one command with `lblab man COMMAND`.
+    #[command(
+        after_help = "Example:\n  lblab man | man -l -\n  lblab man compare > lblab-compare.1"
+    )]
+    Man(completions::ManArgs),
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -120,6 +146,16 @@ enum ListWhat {
     Distributions,
     /// Scenario files under ./scenarios.
     Scenarios,
+}
+
+/// Output format of list, validate and bench.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TextFormat {
+    /// Text for people.
+    #[value(alias = "table")]
+    Text,
+    /// JSON for scripts.
+    Json,
 }
 
 /// Output format of the summary on stdout.
@@ -203,7 +239,15 @@ struct CompareArgs {
 /// Parses the command line, runs it, and returns the process exit code.
 pub fn main() -> ExitCode {
     install_panic_hook();
-    let cli = match Cli::try_parse() {
+    // --color is read before parsing so that clap's own errors and help follow it too.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let when = color::from_args(&args);
+    color::init(when);
+    let parsed = Cli::command()
+        .color(when.clap())
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -216,7 +260,7 @@ pub fn main() -> ExitCode {
             let msg = match &e {
                 CliError::Input(m) | CliError::Sim(m) => m,
             };
-            let _ = writeln!(std::io::stderr(), "{}", msg.trim_end());
+            color::eprint(&format!("{}\n", color::failure(msg.trim_end())));
             ExitCode::from(e.code())
         }
     }
@@ -229,10 +273,12 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Cmd::Sweep(a) => sweep::sweep(a),
         Cmd::Merge(a) => sweep::merge(a),
         Cmd::Trace(a) => trace::trace(a),
-        Cmd::Validate { files, set } => run::validate(&files, &set),
-        Cmd::List { what } => list(what),
+        Cmd::Validate { files, set, format } => validate::validate(&files, &set, format),
+        Cmd::List { what, format } => list::list(what, format),
         Cmd::Bench(a) => bench::bench(a),
         Cmd::Report { dir } => report::report(&dir),
+        Cmd::Completions(a) => completions::completions(a),
+        Cmd::Man(a) => completions::man(a),
     }
 }
 
@@ -246,52 +292,6 @@ pub(crate) fn out(s: &str) -> Result<(), CliError> {
             "lblab: cannot write to stdout: {e}"
         ))),
     }
-}
-
-fn list(what: ListWhat) -> Result<(), CliError> {
-    let mut s = String::new();
-    match what {
-        ListWhat::Algorithms => {
-            let w = crate::balancer::catalogue()
-                .map(|a| a.name.len())
-                .max()
-                .unwrap_or(0);
-            for a in crate::balancer::catalogue() {
-                s.push_str(&format!("{:<w$}  {}\n", a.name, a.summary));
-                s.push_str(&format!("{:<w$}  source: {}\n", "", a.source));
-                if !a.aliases.is_empty() {
-                    s.push_str(&format!("{:<w$}  aliases: {}\n", "", a.aliases.join(", ")));
-                }
-                for p in a.params {
-                    s.push_str(&format!(
-                        "{:<w$}  {} = {} ({}): {}\n",
-                        "",
-                        p.key,
-                        p.default,
-                        p.describe_kind(),
-                        p.doc
-                    ));
-                }
-            }
-            s.push_str("\nParameters go in [balancer] next to `algorithm`, or in a [compare] entry such as\n{ algorithm = \"power-of-d\", d = 3 }.\n");
-        }
-        ListWhat::Distributions => {
-            let w = crate::model::dist::catalogue()
-                .iter()
-                .map(|d| d.name.len())
-                .max()
-                .unwrap_or(0);
-            for d in crate::model::dist::catalogue() {
-                s.push_str(&format!(
-                    "{:<w$}  {}\n{:<w$}  e.g. {}\n",
-                    d.name, d.summary, "", d.example
-                ));
-            }
-            s.push_str("\nA plain duration string such as \"10ms\" is shorthand for a constant.\n");
-        }
-        ListWhat::Scenarios => s = files::list_scenarios()?,
-    }
-    out(&s)
 }
 
 fn install_panic_hook() {

@@ -1,14 +1,14 @@
-//! `lblab run` and `lblab validate`.
+//! `lblab run` and `lblab compare`; `replicate()`, the fan-out over replications.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use crate::engine::SeedTree;
 use crate::metrics::{Aggregate, RepResult};
-use crate::model::{Load, World, WorldConfig};
+use crate::model::{World, WorldConfig};
 use crate::report::manifest::{ManifestExtra, ManifestVariant, manifest_toml};
 use crate::report::{RunInfo, csv_out, json, table};
 use crate::scenario::{self, Scenario};
@@ -16,13 +16,16 @@ use crate::scenario::{self, Scenario};
 use super::variants::{AlgSource, HIDDEN_PREFIX, Plan, Variant, compare_variants, shell_sets};
 use super::{CliError, CommonArgs, CompareArgs, Format, RunArgs, files, out};
 
-/// Loads a scenario, mapping problems to exit code 2.
+/// Loads a scenario, mapping problems to exit code 2 (the message carries colour styles;
+/// stderr keeps them only when colour is on).
 pub(crate) fn load(file: &Path, sets: &[String]) -> Result<Scenario, CliError> {
-    scenario::load(file, sets, &files::read).map_err(|e| CliError::Input(e.to_string()))
+    scenario::load(file, sets, &files::read)
+        .map_err(|e| CliError::Input(super::color::scenario_error(&e)))
 }
 
 /// Runs `reps` replications of each world on `jobs` threads. Results come back per world,
-/// in replication order, whatever the number of threads.
+/// in replication order, whatever the number of threads. With `progress`, a bar on stderr
+/// counts the runs (worlds × replications).
 pub(crate) fn replicate(
     worlds: &[WorldConfig],
     seed: u64,
@@ -30,24 +33,29 @@ pub(crate) fn replicate(
     jobs: Option<u32>,
     progress: bool,
 ) -> Result<Vec<Vec<RepResult>>, (usize, u32, crate::model::RunError)> {
+    let runs = super::progress::runs(&[
+        (worlds.len() as u64, "variant"),
+        (u64::from(reps), "replication"),
+    ]);
+    let pb = super::progress::bar(runs, progress);
+    let out = replicate_with(worlds, seed, reps, jobs, &pb);
+    pb.finish_and_clear();
+    out
+}
+
+/// [`replicate`], advancing `pb` by one per finished run (a sweep shares one bar over all
+/// its points).
+pub(crate) fn replicate_with(
+    worlds: &[WorldConfig],
+    seed: u64,
+    reps: u32,
+    jobs: Option<u32>,
+    pb: &ProgressBar,
+) -> Result<Vec<Vec<RepResult>>, (usize, u32, crate::model::RunError)> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.unwrap_or(0) as usize)
         .build()
         .expect("thread pool");
-    let total = worlds.len() as u64 * u64::from(reps);
-    let pb = if progress {
-        let pb = ProgressBar::new(total);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{spinner} replications {pos}/{len} [{bar:30}] {elapsed} (eta {eta})",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
     let seeds = SeedTree::new(seed);
     let jobs: Vec<(usize, u32)> = (0..worlds.len())
         .flat_map(|w| (0..reps).map(move |r| (w, r)))
@@ -61,7 +69,6 @@ pub(crate) fn replicate(
             })
             .collect()
     });
-    pb.finish_and_clear();
     let mut out: Vec<Vec<RepResult>> = worlds
         .iter()
         .map(|_| Vec::with_capacity(reps as usize))
@@ -298,72 +305,4 @@ fn with_passive_counts(notes: &[String], variants: &[Variant], agg: &[Aggregate]
         acted.join(", ")
     ));
     out
-}
-
-pub(super) fn validate(paths: &[PathBuf], sets: &[String]) -> Result<(), CliError> {
-    let mut failed = Vec::new();
-    let mut report = String::new();
-    for p in paths {
-        match scenario::load(p, sets, &files::read) {
-            Ok(s) => report.push_str(&format!("ok: {} ({})\n", p.display(), describe(&s))),
-            Err(e) => {
-                eprintln!("{e}\n");
-                failed.push((p.display().to_string(), e.problems.len()));
-            }
-        }
-    }
-    out(&report)?;
-    if failed.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<String> = failed
-        .iter()
-        .map(|(f, n)| format!("{f} ({n} problem{})", if *n == 1 { "" } else { "s" }))
-        .collect();
-    Err(CliError::Input(format!(
-        "lblab: invalid scenario: {}",
-        list.join(", ")
-    )))
-}
-
-/// One line about a valid scenario: servers, algorithm, offered load.
-fn describe(s: &Scenario) -> String {
-    let w = &s.world;
-    let mut parts = vec![
-        format!(
-            "{} server{}",
-            w.n_servers(),
-            if w.n_servers() == 1 { "" } else { "s" }
-        ),
-        format!("algorithm {}", w.algorithm.name()),
-    ];
-    if w.lb.nodes > 1 || !matches!(w.lb.topology, crate::model::Topology::Single) {
-        parts.push(format!(
-            "{} load balancer node{} ({})",
-            w.lb.nodes,
-            if w.lb.nodes == 1 { "" } else { "s" },
-            w.lb.topology.name()
-        ));
-    }
-    parts.push(format!("{} replications × {}", s.replications, w.duration));
-    if let Load::Open(sched) = &w.clients.load {
-        let n = sched.expected_arrivals(crate::engine::SimTime::ZERO, w.duration);
-        let rate = n / w.duration.as_secs_f64();
-        parts.push(format!(
-            "offered load {:.0}% of capacity",
-            100.0 * rate / w.capacity_per_s()
-        ));
-        parts.push(format!("≈{} requests per replication", human(n)));
-    }
-    parts.join(", ")
-}
-
-fn human(x: f64) -> String {
-    if x >= 1e6 {
-        format!("{:.1}M", x / 1e6)
-    } else if x >= 1e3 {
-        format!("{:.1}k", x / 1e3)
-    } else {
-        format!("{x:.0}")
-    }
 }

@@ -17,7 +17,7 @@ use crate::metrics::Aggregate;
 use crate::model::WorldConfig;
 use crate::report::{RunInfo, csv_out};
 
-use super::run::{replicate, run_info};
+use super::run::{replicate_with, run_info};
 use super::variants::{AlgSource, Plan, Variant};
 use super::{CliError, CommonArgs, files, out};
 
@@ -275,20 +275,14 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
         .collect();
     let info = run_info(&s);
     let progress = !c.quiet && std::io::stderr().is_terminal();
-    let pb = if progress {
-        let pb =
-            indicatif::ProgressBar::new((todo.len() * algs.len() * s.replications as usize) as u64);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} sweep {pos}/{len} runs [{bar:30}] {elapsed} (eta {eta})",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        pb
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let pb = super::progress::bar(
+        super::progress::runs(&[
+            (todo.len() as u64, "point"),
+            (algs.len() as u64, "algorithm"),
+            (u64::from(s.replications), "replication"),
+        ]),
+        progress,
+    );
     for &i in &todo {
         let mut worlds: Vec<WorldConfig> = Vec::new();
         let point: Vec<String> = sw
@@ -301,7 +295,7 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
             worlds.push(plan.variant(&c.file, j, &point, &|x| c.apply(x))?.0.world);
         }
         let results =
-            replicate(&worlds, s.seed, s.replications, c.jobs, false).map_err(|(w, r, e)| {
+            replicate_with(&worlds, s.seed, s.replications, c.jobs, &pb).map_err(|(w, r, e)| {
                 CliError::Sim(format!(
                     "lblab: {} point {i} ({}), {}: replication {r} failed: {e}",
                     s.name,
@@ -309,7 +303,6 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
                     algs[w].0
                 ))
             })?;
-        pb.inc((worlds.len() * s.replications as usize) as u64);
         let aggs: Vec<Aggregate> = algs
             .iter()
             .zip(results)

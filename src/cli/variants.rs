@@ -113,7 +113,7 @@ fn overlaps(a: &[String], b: &[String]) -> bool {
 fn exact_duration(t: SimTime) -> String {
     let ns = t.as_nanos();
     for (unit, scale) in [("s", 1_000_000_000u64), ("ms", 1_000_000), ("us", 1_000)] {
-        if ns % scale == 0 && ns > 0 {
+        if ns.is_multiple_of(scale) && ns > 0 {
             return format!("{}{unit}", ns / scale);
         }
     }
@@ -469,6 +469,9 @@ pub fn compare_variants(
     Ok((s, variants, plan.notes))
 }
 
+/// nginx's passive check of a variant: `(max_fails, fail_timeout)`, or none.
+type Check = Option<(u32, SimTime)>;
+
 /// How the note on differences besides the compared factor starts.
 pub(crate) const HIDDEN_PREFIX: &str = "not only the algorithm differs: ";
 
@@ -483,14 +486,14 @@ pub(crate) fn hidden_differences(variants: &[Variant], varied: &[String]) -> Opt
     }) {
         return None;
     }
-    let checks: Vec<Option<(u32, SimTime)>> = variants
+    let checks: Vec<Check> = variants
         .iter()
         .map(|v| v.world.algorithm.passive_checks())
         .collect();
     if checks.windows(2).all(|w| w[0] == w[1]) {
         return None;
     }
-    let mut groups: Vec<(Option<(u32, SimTime)>, Vec<&str>)> = Vec::new();
+    let mut groups: Vec<(Check, Vec<&str>)> = Vec::new();
     for (v, c) in variants.iter().zip(&checks) {
         match groups.iter_mut().find(|(g, _)| g == c) {
             Some((_, names)) => names.push(&v.label),

@@ -60,7 +60,7 @@ pub fn manifest_toml(info: &RunInfo, x: &ManifestExtra<'_>) -> String {
          files = [{}]\n\
          parameters = [{}]\n\
          notes = [{}]\n{}",
-        q(env!("CARGO_PKG_VERSION")),
+        q(env!("LBLAB_VERSION_LONG")),
         q(x.command),
         q(&info.scenario),
         q(&info.description),

@@ -81,8 +81,30 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-impl fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// The parts of a rendered [`ScenarioError`] that a terminal may style. `Display` leaves
+/// them plain; the CLI paints them (colour is its business: scenario does no terminal IO).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// The `error:` label.
+    Error,
+    /// The line-number gutter and its `|` bars.
+    Gutter,
+    /// The `^^^` under the offending text.
+    Caret,
+    /// The `= help:` label.
+    Help,
+}
+
+impl ScenarioError {
+    /// Renders the problems like `Display`, passing each stylable [`Part`] through `paint`.
+    pub fn render(&self, paint: &dyn Fn(Part, &str) -> String) -> String {
+        let mut f = String::new();
+        let _ = self.write(&mut f, paint);
+        f
+    }
+
+    fn write(&self, f: &mut impl fmt::Write, paint: &dyn Fn(Part, &str) -> String) -> fmt::Result {
+        let error = paint(Part::Error, "error:");
         for (i, p) in self.problems.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
@@ -97,7 +119,7 @@ impl fmt::Display for ScenarioError {
                     let (line, col) = line_col(&self.source, r.start);
                     writeln!(
                         f,
-                        "error: {}:{}:{}: {}{}",
+                        "{error} {}:{}:{}: {}{}",
                         self.file, line, col, path, p.message
                     )?;
                     if let Some(text) = self.source.lines().nth(line - 1) {
@@ -108,29 +130,35 @@ impl fmt::Display for ScenarioError {
                             .next()
                             .map_or(1, |s| s.chars().count().max(1));
                         let len = len.min(text.chars().count().saturating_sub(col - 1).max(1));
-                        writeln!(f, "{:width$} |", "")?;
-                        writeln!(f, "{line} | {text}")?;
+                        let bar = paint(Part::Gutter, &format!("{:width$} |", ""));
+                        writeln!(f, "{bar}")?;
+                        writeln!(f, "{} {text}", paint(Part::Gutter, &format!("{line} |")))?;
                         write!(
                             f,
-                            "{:width$} | {}{}",
-                            "",
+                            "{bar} {}{}",
                             " ".repeat(col - 1),
-                            "^".repeat(len)
+                            paint(Part::Caret, &"^".repeat(len))
                         )?;
                     }
                 }
                 Origin::Override(arg) => write!(
                     f,
-                    "error: {} (--set {}): {}{}",
+                    "{error} {} (--set {}): {}{}",
                     self.file, arg, path, p.message
                 )?,
-                Origin::Whole => write!(f, "error: {}: {}{}", self.file, path, p.message)?,
+                Origin::Whole => write!(f, "{error} {}: {}{}", self.file, path, p.message)?,
             }
             if let Some(h) = &p.hint {
-                write!(f, "\n  = help: {h}")?;
+                write!(f, "\n  {} {h}", paint(Part::Help, "= help:"))?;
             }
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f, &|_, s| s.to_string())
     }
 }
 

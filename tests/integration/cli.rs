@@ -176,9 +176,10 @@ fn results_directory_is_complete_and_tidy() {
             .starts_with("fnv1a64:")
     );
     assert!(manifest["command"].as_str().unwrap().contains("compare"));
+    // The version and the commit it was built from, as `lblab --version` says.
     assert_eq!(
         manifest["lblab_version"].as_str(),
-        Some(env!("CARGO_PKG_VERSION"))
+        Some(env!("LBLAB_VERSION_LONG"))
     );
     let _ = std::fs::remove_dir_all(&d);
 }

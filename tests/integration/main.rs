@@ -6,6 +6,7 @@
 
 mod accounting;
 mod cli;
+mod cli_conventions;
 mod errors;
 mod failures;
 mod ha;

@@ -1,0 +1,396 @@
+//! CLI conventions: shell completions and man pages from the clap definitions, JSON from
+//! list/validate/bench, coloured diagnostics (`--color`, `NO_COLOR`) and `--version`.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::support::root;
+
+fn lblab_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lblab"));
+    c.args(args).current_dir(root());
+    // The tests' own environment must not decide colour.
+    for var in ["NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE"] {
+        c.env_remove(var);
+    }
+    c.envs(env.iter().copied());
+    c.output().expect("run lblab")
+}
+
+fn lblab(args: &[&str]) -> Output {
+    lblab_env(args, &[])
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
+}
+
+/// The subcommands as `lblab --help` lists them.
+fn subcommands() -> Vec<String> {
+    let help = stdout(&lblab(&["--help"]));
+    let cmds: Vec<String> = help
+        .split("Commands:\n")
+        .nth(1)
+        .expect("a Commands section")
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(cmds.len() >= 11, "{cmds:?}");
+    cmds
+}
+
+#[test]
+fn completion_scripts_come_from_the_clap_definitions() {
+    let cmds = subcommands();
+    let o = lblab(&["completions", "bash"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bash = stdout(&o);
+    assert!(
+        bash.contains("complete -F _lblab"),
+        "not a bash completion script"
+    );
+    for c in &cmds {
+        assert!(
+            bash.contains(&format!("lblab,{c})")),
+            "bash script misses {c}"
+        );
+    }
+    for flag in [
+        "--replications",
+        "--algorithms",
+        "--axis",
+        "--param",
+        "--color",
+    ] {
+        assert!(bash.contains(flag), "bash script misses {flag}");
+    }
+    for (shell, marker) in [
+        ("zsh", "#compdef lblab"),
+        ("fish", "complete -c lblab"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let o = lblab(&["completions", shell]);
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let s = stdout(&o);
+        assert!(s.contains(marker), "{shell}: no {marker}");
+        assert!(
+            s.contains("replications") && s.contains("compare"),
+            "{shell}"
+        );
+    }
+    let o = lblab(&["completions", "tcsh"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bash"), "{}", stderr(&o));
+}
+
+#[test]
+fn man_pages_name_every_command() {
+    let o = lblab(&["man"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = stdout(&o);
+    let th = page
+        .lines()
+        .find(|l| !l.starts_with(".ie") && !l.starts_with(".el"));
+    assert!(th.is_some_and(|l| l.starts_with(".TH lblab 1 ")), "{th:?}");
+    for c in subcommands() {
+        assert!(
+            page.contains(&format!("lblab\\-{c}(1)")),
+            "lblab(1) misses {c}"
+        );
+        let sub = stdout(&lblab(&["man", &c]));
+        assert!(
+            sub.lines()
+                .any(|l| l.starts_with(&format!(".TH lblab-{c} 1 "))),
+            "{c}: {sub}"
+        );
+    }
+    assert!(stdout(&lblab(&["man", "compare"])).contains("\\-\\-axis"));
+    let o = lblab(&["man", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("expected one of run, compare"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn list_as_json() {
+    let algs = json(&lblab(&["list", "algorithms", "--format", "json"]));
+    let algs = algs.as_array().unwrap();
+    let text = stdout(&lblab(&["list", "algorithms"]));
+    assert_eq!(
+        algs.len(),
+        text.lines().filter(|l| l.contains("source: ")).count(),
+        "JSON and text list the same algorithms"
+    );
+    let find = |name: &str| {
+        algs.iter()
+            .find(|a| a["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    assert!(
+        find("round-robin")["aliases"]
+            .as_array()
+            .unwrap()
+            .contains(&"rr".into())
+    );
+    let p2c = find("power-of-d");
+    let d = p2c["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["key"] == "d")
+        .expect("power-of-d has d");
+    assert_eq!(d["kind"], "integer");
+    assert!(d["default"].as_i64().unwrap() >= 2);
+    assert!(d["min"].as_i64().unwrap() <= d["default"].as_i64().unwrap());
+    for a in algs {
+        assert!(a["source"].as_str().is_some_and(|s| !s.is_empty()), "{a}");
+    }
+    let dists = json(&lblab(&["list", "distributions", "--format", "json"]));
+    let names: Vec<&str> = dists
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"exponential") && names.contains(&"lognormal"),
+        "{names:?}"
+    );
+    let scen = json(&lblab(&["list", "scenarios", "--format", "json"]));
+    let qs = scen
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["file"] == "scenarios/quick-start.toml")
+        .expect("quick-start listed");
+    assert_eq!(qs["ok"], true);
+    assert_eq!(qs["name"], "quick-start");
+    assert!(qs["description"].as_str().unwrap().contains("round robin"));
+}
+
+#[test]
+fn validate_as_json_has_every_problem_and_keeps_the_exit_code() {
+    let dir = std::env::temp_dir().join(format!("lblab-conv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("typo.toml");
+    let text = std::fs::read_to_string(root().join("scenarios/quick-start.toml")).unwrap();
+    assert!(text.contains("\nslots = 4\n"));
+    std::fs::write(&bad, text.replace("\nslots = 4\n", "\nslotz = 4\n")).unwrap();
+    let bad_s = bad.to_str().unwrap();
+    let o = lblab(&[
+        "validate",
+        "scenarios/quick-start.toml",
+        bad_s,
+        "--set",
+        "clients.rate=banana",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let v = json(&o);
+    let files = v.as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    // The valid file is not valid with a bad --set either.
+    let problems = |f: &Value| f["problems"].as_array().unwrap().clone();
+    assert_eq!(files[0]["ok"], false);
+    assert_eq!(files[1]["file"], bad_s);
+    let ps = problems(&files[1]);
+    let typo = ps
+        .iter()
+        .find(|p| p["path"] == "servers[0].slotz")
+        .expect("the typo");
+    let line = 1 + text[..text.find("\nslots = 4\n").unwrap() + 1]
+        .matches('\n')
+        .count();
+    assert_eq!(typo["line"].as_u64(), Some(line as u64));
+    assert_eq!(typo["column"].as_u64(), Some(1));
+    assert_eq!(typo["hint"], "did you mean `slots`?");
+    assert!(typo["message"].as_str().unwrap().contains("unknown key"));
+    let set = ps.iter().find(|p| p["path"] == "clients.rate").unwrap();
+    assert_eq!(set["set"], "clients.rate=banana");
+    assert!(set["line"].is_null() && set["column"].is_null());
+    // Without the bad override the good file is ok, with what it describes.
+    let o = lblab(&["validate", "scenarios/quick-start.toml", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v[0]["ok"], true);
+    assert_eq!(v[0]["scenario"], "quick-start");
+    assert_eq!(v[0]["servers"], 6);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bench_as_json() {
+    let o = lblab(&[
+        "bench",
+        "--requests",
+        "20000",
+        "--warmup",
+        "1000",
+        "--algorithms",
+        "round-robin,least-connections",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["warmup_requests"], 1000);
+    let rs = v["results"].as_array().unwrap();
+    assert_eq!(rs.len(), 2);
+    assert_eq!(rs[0]["algorithm"], "round-robin");
+    assert_eq!(rs[1]["algorithm"], "least-connections");
+    for r in rs {
+        let req = r["requests"].as_u64().unwrap();
+        // Poisson arrivals: the count is near 20,000 (well within ±5 standard deviations).
+        assert!(req.abs_diff(20_000) < 5 * 142, "{r}");
+        assert_eq!(r["simulated"].as_u64(), Some(req + 1000));
+        let (wall, rate) = (
+            r["wall_s"].as_f64().unwrap(),
+            r["mreq_per_s"].as_f64().unwrap(),
+        );
+        assert!((rate * wall * 1e6 - (req + 1000) as f64).abs() < 1.0, "{r}");
+        // Mean response time is at least the mean service time (1 s), give or take noise.
+        assert!(r["mean_latency_s"].as_f64().unwrap() > 0.9, "{r}");
+    }
+    // Same seed, same simulation: only the wall-clock figures may differ.
+    let again = json(&lblab(&[
+        "bench",
+        "--requests",
+        "20000",
+        "--warmup",
+        "1000",
+        "--algorithms",
+        "round-robin",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(again["results"][0]["requests"], rs[0]["requests"]);
+    assert_eq!(
+        again["results"][0]["mean_latency_s"],
+        rs[0]["mean_latency_s"]
+    );
+}
+
+const ESC: &str = "\u{1b}[";
+
+/// Removes ANSI SGR sequences (`ESC [ ... m`).
+fn strip(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find(ESC) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + ESC.len()..];
+        rest = &tail[tail.find('m').map_or(tail.len(), |j| j + 1)..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn diagnostics_are_coloured_only_when_asked_or_on_a_terminal() {
+    let bad = [
+        "validate",
+        "scenarios/quick-start.toml",
+        "--set",
+        "servers.web.slotz=4",
+    ];
+    let with = |color: Option<&str>, env: &[(&str, &str)], args: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        if let Some(c) = color {
+            a.extend(["--color", c]);
+        }
+        let o = lblab_env(&a, env);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        stderr(&o)
+    };
+    let plain = with(None, &[], &bad);
+    assert!(
+        plain.contains("error:") && plain.contains("= help:"),
+        "{plain}"
+    );
+    assert!(
+        !plain.contains(ESC),
+        "piped output has no colour by default: {plain:?}"
+    );
+    let always = with(Some("always"), &[], &bad);
+    assert!(always.contains(ESC), "{always:?}");
+    assert_eq!(strip(&always), plain, "colour changes nothing but colour");
+    assert!(!with(Some("never"), &[], &bad).contains(ESC));
+    assert!(!with(Some("auto"), &[("NO_COLOR", "1")], &bad).contains(ESC));
+    // CLICOLOR_FORCE turns auto on when piped; NO_COLOR wins over it; always wins over both.
+    assert!(with(None, &[("CLICOLOR_FORCE", "1")], &bad).contains(ESC));
+    assert!(!with(None, &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], &bad).contains(ESC));
+    assert!(with(Some("always"), &[("NO_COLOR", "1")], &bad).contains(ESC));
+    assert!(!with(Some("never"), &[("CLICOLOR_FORCE", "1")], &bad).contains(ESC));
+    // A problem located in a file: its caret is styled too.
+    let dir = std::env::temp_dir().join(format!("lblab-colour-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad_file = dir.join("zero.toml");
+    let text = std::fs::read_to_string(root().join("scenarios/quick-start.toml")).unwrap();
+    std::fs::write(&bad_file, text.replace("\nslots = 4\n", "\nslots = 0\n")).unwrap();
+    let run = ["run", bad_file.to_str().unwrap()];
+    let file_err = with(Some("always"), &[], &run);
+    assert!(
+        file_err.contains(&format!("{ESC}31m^{ESC}0m")),
+        "{file_err:?}"
+    );
+    assert_eq!(strip(&file_err), with(Some("never"), &[], &run));
+    let _ = std::fs::remove_dir_all(&dir);
+    // clap's own usage errors follow the same choice.
+    let usage = ["run", "--no-such-flag"];
+    assert!(with(Some("always"), &[], &usage).contains(ESC));
+    assert!(!with(Some("never"), &[], &usage).contains(ESC));
+    assert!(!with(None, &[], &usage).contains(ESC));
+    let o = lblab(&["--color", "sometimes", "list", "algorithms"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("always"), "{}", stderr(&o));
+}
+
+#[test]
+fn version_names_the_commit() {
+    let o = lblab(&["--version"]);
+    assert!(o.status.success());
+    let v = stdout(&o);
+    let v = v.trim_end();
+    let rest = v
+        .strip_prefix(&format!("lblab {} (commit ", env!("CARGO_PKG_VERSION")))
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("unexpected --version: {v}"));
+    let (commit, date) = match rest.split_once(", ") {
+        Some((c, d)) => (c, Some(d)),
+        None => (rest, None),
+    };
+    if commit != "unknown" {
+        let hex = commit.strip_suffix("-dirty").unwrap_or(commit);
+        assert!(
+            hex.len() == 12 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+            "commit: {commit}"
+        );
+    }
+    if let Some(d) = date {
+        let b = d.as_bytes();
+        assert!(
+            b.len() == 10
+                && b[4] == b'-'
+                && b[7] == b'-'
+                && d.chars().filter(char::is_ascii_digit).count() == 8,
+            "date: {d}"
+        );
+    }
+    assert_eq!(v, format!("lblab {}", env!("LBLAB_VERSION_LONG")));
+}
