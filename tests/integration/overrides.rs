@@ -2,7 +2,7 @@
 //! `--param` and `--set` either takes effect (and is recorded in the manifest) or is
 //! refused with exit code 2 saying why — for run, compare, sweep and trace.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// A small scenario where nginx's passive check matters: a server crashes and refuses.
@@ -47,7 +47,7 @@ fn dir(name: &str) -> PathBuf {
     d
 }
 
-fn lblab(d: &PathBuf, args: &[&str]) -> Output {
+fn lblab(d: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lblab"))
         .args(args)
         .arg("-q")
@@ -56,7 +56,7 @@ fn lblab(d: &PathBuf, args: &[&str]) -> Output {
         .expect("run lblab")
 }
 
-fn lblab_loud(d: &PathBuf, args: &[&str]) -> Output {
+fn lblab_loud(d: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lblab"))
         .args(args)
         .current_dir(d)
@@ -68,7 +68,7 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn manifest(d: &PathBuf, out: &str) -> String {
+fn manifest(d: &Path, out: &str) -> String {
     std::fs::read_to_string(d.join(out).join("manifest.toml")).unwrap()
 }
 
