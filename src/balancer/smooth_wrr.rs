@@ -947,6 +947,11 @@ mod tests {
         let a = w.peers.peers[0];
         assert_eq!((a.fails, a.effective), (1, 3));
         assert!(!w.peers.unavailable(0, 0));
+        assert_eq!(
+            w.poll_passive(),
+            None,
+            "one failure of two takes nothing out"
+        );
         // A success inside the window (accessed = checked = 0) does not clear the count.
         assert_eq!(w.pick(secs(1), &view, &RequestInfo::default()), Some(0));
         w.on_response(secs(1), &view, 0, ok);
@@ -955,6 +960,12 @@ mod tests {
         w.on_response(secs(2), &view, 0, refused);
         let a = w.peers.peers[0];
         assert_eq!((a.fails, a.checked, a.accessed), (2, 2, 2));
+        let out = Some(PassiveChange {
+            server: b[0].id,
+            up: false,
+        });
+        assert_eq!(w.poll_passive(), out, "reported once");
+        assert_eq!(w.poll_passive(), None);
         assert!(w.peers.unavailable(0, 12));
         assert_eq!(sequence_at(&mut w, &b, secs(12), 3), "bbb");
         assert!(!w.peers.unavailable(0, 13));
@@ -963,6 +974,11 @@ mod tests {
         for _ in 0..10 {
             let i = w.pick(secs(13), &view, &RequestInfo::default()).unwrap();
             w.on_response(secs(13), &view, i, ok);
+            let back = (i == 0).then_some(PassiveChange {
+                server: b[0].id,
+                up: true,
+            });
+            assert_eq!(w.poll_passive(), back);
             picked_a |= i == 0;
             if picked_a {
                 break;

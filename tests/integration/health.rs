@@ -254,3 +254,88 @@ fn slow_start_ramps_a_recovered_server() {
         );
     }
 }
+
+/// nginx's passive check (`max_fails = 1`, `fail_timeout = 10s`, the defaults of the nginx
+/// algorithms) is visible like any other health decision: the first refused attempt to the
+/// crashed server takes it out (a `passive` down in health.csv, the failure's detection in
+/// failovers.csv), and a success after the 10 s trial window lets it back in (lb-semantics
+/// §1). Before, none of this was recorded: detection was n/a and no health.csv was written.
+#[test]
+fn nginx_max_fails_ejections_are_health_changes() {
+    let toml = scenario(
+        r#"kind = "crash"
+        [balancer]
+        algorithm = "least-connections""#,
+        "",
+        3,
+    );
+    let a = run(&parse(&toml).unwrap());
+    for r in &a.reps {
+        let passive: Vec<_> = r.health.iter().filter(|h| h.cause == "passive").collect();
+        let first = passive.first().expect("a passive ejection");
+        assert_eq!((first.state, first.server.as_str()), ("down", "web-2"));
+        assert!(!first.false_alarm);
+        // Detected at the first refused attempt: at 100 req/s over 4 servers, within a
+        // fraction of a second of the crash.
+        let f = &r.failovers[0];
+        assert!(
+            f.detected_s >= f.fault_s && f.detected_s - f.fault_s < 0.5,
+            "{f:?}"
+        );
+        assert_eq!(f.detected_s, first.at_s);
+        // Back once a trial after the repair succeeds: within fail_timeout (whole
+        // seconds) plus a request or so after the repair.
+        let back = passive
+            .iter()
+            .find(|h| h.state == "up" && h.at_s >= f.repair_s)
+            .expect("let back in after the repair");
+        assert!(
+            back.at_s - f.repair_s <= 11.5,
+            "{back:?} vs repair {}",
+            f.repair_s
+        );
+        assert_eq!(f.recovered_s, back.at_s);
+    }
+    // With max_fails = 0 there is nothing to see.
+    let off = toml.replace(
+        r#"algorithm = "least-connections""#,
+        "algorithm = \"least-connections\"\nmax_fails = 0",
+    );
+    let a = run(&parse(&off).unwrap());
+    assert!(a.reps.iter().all(|r| r.health.is_empty()));
+    assert!(values(&a, M::DetectionMean).iter().all(|x| x.is_nan()));
+}
+
+/// A passive ejection of a server with no fault is a false ejection: an upstream timeout
+/// shorter than the slow requests makes nginx count healthy servers as failed.
+#[test]
+fn nginx_max_fails_on_slow_requests_are_false_ejections() {
+    let toml = r#"
+        [scenario]
+        duration = "30s"
+        warmup = "2s"
+        replications = 2
+        [clients]
+        rate = "50/s"
+        [[classes]]
+        service = { dist = "exponential", mean = "20ms" }
+        [[servers]]
+        name = "web"
+        count = 4
+        slots = 4
+        [lb]
+        upstream_timeout = "50ms"
+        [balancer]
+        algorithm = "weighted-round-robin"
+    "#;
+    let a = run(&parse(toml).unwrap());
+    for r in &a.reps {
+        let fe = r
+            .health
+            .iter()
+            .filter(|h| h.cause == "passive" && h.state == "down" && h.false_alarm)
+            .count();
+        assert!(fe > 0, "no false passive ejection");
+    }
+    assert!(values(&a, M::FalseEjections).iter().all(|&x| x > 0.0));
+}
