@@ -1,0 +1,256 @@
+//! The shared look: palette and series looks, markers, text styles, title, legend,
+//! lines and whiskers.
+
+use super::*;
+
+/// The Okabe–Ito palette without its yellow (too pale on white): blue, vermillion, bluish
+/// green, reddish purple, orange, sky blue, black. Beyond seven series the colours repeat
+/// with dashed lines.
+pub(super) const PALETTE: [RGBColor; 7] = [
+    RGBColor(0x00, 0x72, 0xB2),
+    RGBColor(0xD5, 0x5E, 0x00),
+    RGBColor(0x00, 0x9E, 0x73),
+    RGBColor(0xCC, 0x79, 0xA7),
+    RGBColor(0xE6, 0x9F, 0x00),
+    RGBColor(0x56, 0xB4, 0xE9),
+    RGBColor(0x00, 0x00, 0x00),
+];
+
+pub(super) const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
+pub(super) const MUTED: RGBColor = RGBColor(0x66, 0x66, 0x66);
+pub(super) const GRID: RGBColor = RGBColor(0xE3, 0xE3, 0xE3);
+pub(super) const FONT: &str = "sans-serif";
+
+/// The colour of series `i`, as `#rrggbb` (for the HTML report's swatches).
+pub fn colour_hex(i: usize) -> String {
+    let RGBColor(r, g, b) = PALETTE[i % PALETTE.len()];
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+/// How series `i` is drawn: its colour, and past the seventh series dashed lines and
+/// square (then triangular) markers, so that series sharing a colour stay apart.
+#[derive(Copy, Clone)]
+pub(super) struct Look {
+    pub(super) colour: RGBColor,
+    pub(super) dashed: bool,
+    pub(super) shape: usize,
+}
+
+pub(super) fn look(i: usize) -> Look {
+    Look {
+        colour: PALETTE[i % PALETTE.len()],
+        dashed: i >= PALETTE.len(),
+        shape: (i / PALETTE.len()) % 3,
+    }
+}
+
+/// The marker of `l` at `at` (plot coordinates), `r` px in radius.
+pub(super) fn marker<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Plane>,
+    l: Look,
+    at: (f64, f64),
+    r: i32,
+) -> Result<(), ChartError> {
+    let st = l.colour.filled();
+    match l.shape {
+        0 => chart.draw_series(std::iter::once(Circle::new(at, r, st)))?,
+        1 => chart.draw_series(std::iter::once(
+            EmptyElement::at(at) + Rectangle::new([(-r, -r), (r, r)], st),
+        ))?,
+        _ => chart.draw_series(std::iter::once(
+            EmptyElement::at(at) + Polygon::new(vec![(-r - 1, r), (r + 1, r), (0, -r - 1)], st),
+        ))?,
+    };
+    Ok(())
+}
+
+pub(super) fn text(size: u32, colour: &RGBColor) -> TextStyle<'static> {
+    (FONT, size).into_font().color(colour)
+}
+
+/// Splits off the title (centred, 20 px) and returns the rest.
+pub(super) fn titled<DB: DrawingBackend>(
+    root: &Area<DB>,
+    title: &str,
+) -> Result<Area<DB>, ChartError> {
+    let (top, rest) = root.split_vertically(36);
+    top.draw(&Text::new(
+        title.to_string(),
+        (SIZE.0 as i32 / 2, 10),
+        text(22, &INK).pos(Pos::new(HPos::Center, VPos::Top)),
+    ))?;
+    Ok(rest)
+}
+
+/// What a legend entry shows.
+#[derive(Clone)]
+pub(super) enum Key {
+    Line(Look),
+    Dot(Look),
+    Band(RGBColor),
+    Shade,
+    VLine(RGBColor),
+    HLine(RGBColor),
+    Down(RGBColor),
+    Up(RGBColor),
+    /// A load balancer node's down span.
+    LbShade,
+    /// An HA event: filled (traffic moved away) or hollow (a node back in).
+    Diamond(RGBColor, bool),
+}
+
+/// The tint of a load balancer node's down span (a blue grey, apart from the server grey).
+pub(super) const LB_SHADE: RGBColor = RGBColor(70, 100, 150);
+
+/// A diamond's corners around (0, 0).
+pub(super) fn diamond(r: i32) -> Vec<(i32, i32)> {
+    vec![(0, -r), (r, 0), (0, r), (-r, 0)]
+}
+
+/// Draws a horizontal legend strip (wrapping to more rows) and returns the area below it.
+pub(super) fn legend<DB: DrawingBackend>(
+    area: &Area<DB>,
+    items: &[(Key, String)],
+) -> Result<Area<DB>, ChartError> {
+    let style = text(15, &INK);
+    let (w, _) = area.dim_in_pixel();
+    let row_h = 22;
+    // Lay out first, to know the height.
+    let mut placed = Vec::new();
+    let mut widths = Vec::new();
+    for (_, label) in items {
+        let (tw, _) = area.estimate_text_size(label, &style)?;
+        widths.push(tw as i32);
+    }
+    let total: i32 = widths.iter().map(|tw| tw + 22 + 18).sum();
+    let (mut x, mut row) = (((w as i32 - total) / 2).max(10), 0i32);
+    for (i, tw) in widths.iter().enumerate() {
+        let need = tw + 22 + 18;
+        if x + need > w as i32 - 10 && x > 10 {
+            row += 1;
+            x = 10;
+        }
+        placed.push((i, x, row));
+        x += need;
+    }
+    let rows = row + 1;
+    let (top, rest) = area.split_vertically((rows * row_h + 6) as u32);
+    for (i, x, row) in placed {
+        let y = row * row_h + row_h / 2 + 2;
+        let (key, label) = &items[i];
+        match key {
+            Key::Line(l) => {
+                let st = l.colour.stroke_width(3);
+                if l.dashed {
+                    top.draw(&DashedPathElement::new(vec![(x, y), (x + 18, y)], 4, 3, st))?;
+                } else {
+                    top.draw(&PathElement::new(vec![(x, y), (x + 18, y)], st))?;
+                }
+            }
+            Key::Dot(l) => match l.shape {
+                0 => top.draw(&Circle::new((x + 9, y), 5, l.colour.filled()))?,
+                1 => top.draw(&Rectangle::new(
+                    [(x + 4, y - 5), (x + 14, y + 5)],
+                    l.colour.filled(),
+                ))?,
+                _ => top.draw(&Polygon::new(
+                    vec![(x + 3, y + 5), (x + 15, y + 5), (x + 9, y - 6)],
+                    l.colour.filled(),
+                ))?,
+            },
+            Key::Band(c) => top.draw(&Rectangle::new(
+                [(x, y - 6), (x + 18, y + 6)],
+                c.mix(0.2).filled(),
+            ))?,
+            Key::Shade => top.draw(&Rectangle::new(
+                [(x, y - 7), (x + 18, y + 7)],
+                BLACK.mix(0.1).filled(),
+            ))?,
+            Key::VLine(c) => top.draw(&DashedPathElement::new(
+                vec![(x + 9, y - 8), (x + 9, y + 8)],
+                3,
+                2,
+                c.stroke_width(2),
+            ))?,
+            Key::HLine(c) => top.draw(&DashedPathElement::new(
+                vec![(x, y), (x + 18, y)],
+                5,
+                3,
+                c.stroke_width(2),
+            ))?,
+            Key::Down(c) => top.draw(&Polygon::new(
+                vec![(x + 4, y - 4), (x + 14, y - 4), (x + 9, y + 5)],
+                c.filled(),
+            ))?,
+            Key::Up(c) => top.draw(&Polygon::new(
+                vec![(x + 4, y + 4), (x + 14, y + 4), (x + 9, y - 5)],
+                c.filled(),
+            ))?,
+            Key::LbShade => top.draw(&Rectangle::new(
+                [(x, y - 7), (x + 18, y + 7)],
+                LB_SHADE.mix(0.16).filled(),
+            ))?,
+            Key::Diamond(c, filled) => {
+                let pts: Vec<(i32, i32)> = diamond(6)
+                    .into_iter()
+                    .map(|(a, b)| (x + 9 + a, y + b))
+                    .collect();
+                if *filled {
+                    top.draw(&Polygon::new(pts, c.filled()))?
+                } else {
+                    let mut ring = pts.clone();
+                    ring.push(pts[0]);
+                    top.draw(&PathElement::new(ring, c.stroke_width(2)))?
+                }
+            }
+        }
+        top.draw(&Text::new(
+            label.clone(),
+            (x + 22, y),
+            style.pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+    }
+    Ok(rest)
+}
+
+pub(super) fn draw_line<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Plane>,
+    pts: Vec<(f64, f64)>,
+    l: Look,
+    width: u32,
+) -> Result<(), ChartError> {
+    if pts.len() < 2 {
+        return Ok(());
+    }
+    let st = l.colour.stroke_width(width);
+    if l.dashed {
+        chart.draw_series(std::iter::once(DashedPathElement::new(pts, 8, 5, st)))?;
+    } else {
+        chart.draw_series(std::iter::once(PathElement::new(pts, st)))?;
+    }
+    Ok(())
+}
+
+/// A vertical CI whisker with caps `cap` wide (plot units).
+pub(super) fn whisker<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Plane>,
+    x: f64,
+    lo: f64,
+    hi: f64,
+    cap: f64,
+    c: RGBColor,
+) -> Result<(), ChartError> {
+    let st = c.stroke_width(2);
+    chart.draw_series([
+        PathElement::new(vec![(x, lo), (x, hi)], st),
+        PathElement::new(vec![(x - cap, lo), (x + cap, lo)], st),
+        PathElement::new(vec![(x - cap, hi), (x + cap, hi)], st),
+    ])?;
+    Ok(())
+}
+
+/// Offsets of `n` series side by side within a category one unit wide.
+pub(super) fn dodge(i: usize, n: usize) -> f64 {
+    let w = (0.7 / n as f64).min(0.2);
+    (i as f64 - (n as f64 - 1.0) / 2.0) * w
+}
