@@ -215,6 +215,22 @@ pub(super) fn nice_step(raw: f64) -> f64 {
     m * mag
 }
 
+/// The 1-2-5 step (1, 2, 5, 10, 20, ...) at or below `v` (`up`: at or above). `v` > 0.
+pub(super) fn step_125(v: f64, up: bool) -> f64 {
+    if !(v.is_finite() && v > 0.0) {
+        return 1.0;
+    }
+    let mag = 10f64.powf(v.log10().floor());
+    let steps = [1.0, 2.0, 5.0, 10.0];
+    let m = v / mag;
+    let pick = if up {
+        steps.iter().find(|s| **s >= m * (1.0 - 1e-9))
+    } else {
+        steps.iter().rev().find(|s| **s <= m * (1.0 + 1e-9))
+    };
+    pick.copied().unwrap_or(1.0) * mag
+}
+
 /// Ticks for a log axis: powers of ten, with 2 and 5 (or 3) in between when the range is
 /// short, every other power when it is long.
 pub(super) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
@@ -321,7 +337,7 @@ pub(super) fn plane<'a, DB: DrawingBackend>(
         .bold_line_style(GRID)
         .light_line_style(TRANSPARENT)
         .axis_style(MUTED)
-        .label_style(text(15, &INK))
+        .label_style(text(TICK_PX, &INK))
         .axis_desc_style(text(16, &INK));
     if !y.desc.is_empty() {
         mesh.y_desc(y.desc.as_str());

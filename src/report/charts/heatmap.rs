@@ -41,8 +41,9 @@ pub fn sweep_heatmap(r: &Results, metric: &str) -> Result<Option<Chart>, ChartEr
     let points = sw.points();
     let xv = distinct(&points, 0);
     let yv = distinct(&points, 1);
-    let algs: Vec<(usize, String)> = r
-        .algorithms()
+    let all_algs = r.algorithms();
+    let lks = looks(&all_algs);
+    let algs: Vec<(usize, String)> = all_algs
         .into_iter()
         .enumerate()
         .filter(|(_, a)| sw.algorithms.contains(a))
@@ -80,7 +81,14 @@ pub fn sweep_heatmap(r: &Results, metric: &str) -> Result<Option<Chart>, ChartEr
         }
     };
     let (label, unit) = metric_label(metric);
-    let title = format!("{label} over {} × {}", sw.keys[0], sw.keys[1]);
+    let title = format!(
+        "{} · {} over {} × {}, by {}",
+        r.scenario(),
+        label,
+        sw.keys[0],
+        sw.keys[1],
+        varied(r)
+    );
     let n = algs.len();
     let cols = if n <= 3 { n } else { n.div_ceil(2).min(4) };
     let rows = n.div_ceil(cols);
@@ -111,7 +119,7 @@ pub fn sweep_heatmap(r: &Results, metric: &str) -> Result<Option<Chart>, ChartEr
             for (pi, (ai, a)) in algs.iter().enumerate() {
                 let area = &panels[pi];
                 let (pw, ph) = area.dim_in_pixel();
-                let area = area.titled(a, text(16, &look(*ai).colour))?;
+                let area = area.titled(a, text(16, &lks[*ai].colour))?;
                 let opts = PlaneOpts {
                     x_area: 48,
                     y_area: 76,
@@ -173,13 +181,13 @@ pub fn sweep_heatmap(r: &Results, metric: &str) -> Result<Option<Chart>, ChartEr
                 bar.draw(&Text::new(
                     fmt_num(v),
                     (42, yy),
-                    text(14, &INK).pos(Pos::new(HPos::Left, VPos::Center)),
+                    text(TICK_PX, &INK).pos(Pos::new(HPos::Left, VPos::Center)),
                 ))?;
             }
             bar.draw(&Text::new(
                 with_unit(&label, &unit),
                 (6, 8),
-                text(14, &INK).pos(Pos::new(HPos::Left, VPos::Top)),
+                text(TICK_PX, &INK).pos(Pos::new(HPos::Left, VPos::Top)),
             ))?;
             Ok(())
         },

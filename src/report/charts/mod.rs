@@ -92,6 +92,28 @@ impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for Chart
     }
 }
 
+/// What varies between the series of `r`: the scenario key of a comparison over one key
+/// (`compare --axis`, whose variants are labelled `key=value`), else `algorithm`.
+pub(crate) fn varied(r: &Results) -> String {
+    let algs = r.algorithms();
+    let key = |a: &String| {
+        a.split_once('=')
+            .filter(|(k, _)| k.contains('.') && !k.contains('('))
+            .map(|(k, _)| k.to_string())
+    };
+    match algs.first().and_then(key) {
+        Some(k) if algs.iter().all(|a| key(a).as_ref() == Some(&k)) => k,
+        _ if algs.iter().any(|a| key(a).is_some()) => "variant".into(),
+        _ => "algorithm".into(),
+    }
+}
+
+/// A chart title that names the scenario, what is drawn and what varies:
+/// `slow-query · latency percentiles by algorithm`.
+fn chart_title(r: &Results, what: &str) -> String {
+    format!("{} · {what} by {}", r.scenario(), varied(r))
+}
+
 /// Metrics a sweep charts besides p99 and throughput, when some point has a nonzero
 /// value: errors, and the failover times a failure sweep is usually about.
 const SWEEP_EXTRA: [&str; 4] = [

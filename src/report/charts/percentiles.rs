@@ -28,7 +28,9 @@ pub(super) fn curves(r: &Results) -> Vec<Curve> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (i, alg) in r.algorithms().iter().enumerate() {
+    let algs = r.algorithms();
+    let lks = looks(&algs);
+    for (i, alg) in algs.iter().enumerate() {
         let rows: Vec<_> = lat.iter().filter(|p| &p.algorithm == alg).collect();
         if rows.is_empty() {
             continue;
@@ -66,7 +68,7 @@ pub(super) fn curves(r: &Results) -> Vec<Curve> {
             .map(|(q, v)| (nines(q), v))
             .collect();
         out.push(Curve {
-            look: look(i),
+            look: lks[i],
             alg: alg.clone(),
             mean,
             band,
@@ -105,19 +107,21 @@ pub fn percentile_curves(r: &Results) -> Result<Option<Chart>, ChartError> {
         ticks,
         desc: "percentile (each step right is ten times rarer)".into(),
     };
-    let ys: Vec<f64> = cs
-        .iter()
-        .flat_map(|c| {
-            c.mean
-                .iter()
-                .map(|p| p.1)
-                .chain(c.band.iter().flat_map(|b| [b.1, b.2]))
-                .chain(c.max)
+    let y = latency_axis(&cs);
+    // Points below the axis (a minimum far under the rest: one lucky request) are left
+    // off, and so is the band where the line is.
+    let floor = 10f64.powf(y.lo) * (1.0 - 1e-9);
+    let clipped = cs.iter().any(|c| c.mean.iter().any(|p| p.1 < floor));
+    let cs: Vec<Curve> = cs
+        .into_iter()
+        .map(|mut c| {
+            c.mean.retain(|p| p.1 >= floor);
+            let xs: Vec<f64> = c.mean.iter().map(|p| p.0).collect();
+            c.band
+                .retain(|b| xs.iter().any(|x| (x - b.0).abs() < 1e-12));
+            c
         })
-        .filter(|v| *v > 0.0)
         .collect();
-    let (lo, hi) = min_max(ys.iter().copied());
-    let y = Axis::log(lo / 1.25, hi * 1.25, "latency (ms, log scale)");
     let mut items: Vec<(Key, String)> = cs
         .iter()
         .map(|c| (Key::Line(c.look), c.alg.clone()))
@@ -135,23 +139,26 @@ pub fn percentile_curves(r: &Results) -> Result<Option<Chart>, ChartError> {
             "maximum".into(),
         ));
     }
+    let title = chart_title(r, "latency percentiles");
     render(
         "latency-percentiles".into(),
-        "Latency by percentile".into(),
+        title.clone(),
         "Each line is an algorithm's latency (log scale) at every percentile; the x axis \
          stretches the tail so that each step right is ten times rarer (90%, 99%, 99.9%, …). \
          Shaded bands are 95% confidence intervals over replications; dots at the right are \
          the maximum."
-            .into(),
+            .to_string()
+            + if clipped {
+                " A minimum far below the rest (one request's luck) is left off the axis."
+            } else {
+                ""
+            },
         |root| {
-            let body = titled(root, "Latency by percentile")?;
+            let body = titled(root, &title)?;
             let body = legend(&body, &items)?;
             let mut chart = plane(&body, &x, &y, &PLANE)?;
             for c in &cs {
-                if c.band.len() >= 2 {
-                    let mut poly: Vec<(f64, f64)> =
-                        c.band.iter().map(|b| (b.0, y.at(b.2))).collect();
-                    poly.extend(c.band.iter().rev().map(|b| (b.0, y.at(b.1))));
+                for poly in band_polygons(&c.band, &y) {
                     chart.draw_series(std::iter::once(Polygon::new(
                         poly,
                         c.look.colour.mix(0.18).filled(),
@@ -180,4 +187,67 @@ pub fn percentile_curves(r: &Results) -> Result<Option<Chart>, ChartError> {
         },
     )
     .map(Some)
+}
+
+/// The latency axis of the percentile curves, from the data: from the smallest plotted
+/// value rounded down to a 1-2-5 step to the largest (maximum included) rounded up. A
+/// minimum more than ten times below the rest does not count (it is left off), and the
+/// confidence bands never set the range: they are clipped to it.
+pub(super) fn latency_axis(cs: &[Curve]) -> Axis {
+    let positive = |v: &f64| v.is_finite() && *v > 0.0;
+    let (rest_lo, _) = min_max(
+        cs.iter()
+            .flat_map(|c| c.mean.iter().filter(|p| p.0 > 0.0).map(|p| p.1))
+            .filter(positive),
+    );
+    let lo = min_max(
+        cs.iter()
+            .flat_map(|c| c.mean.iter().map(|p| p.1))
+            .filter(positive)
+            .filter(|v| !rest_lo.is_finite() || *v >= rest_lo / 10.0),
+    )
+    .0;
+    let hi = min_max(
+        cs.iter()
+            .flat_map(|c| c.mean.iter().map(|p| p.1).chain(c.max))
+            .filter(positive),
+    )
+    .1;
+    let (lo, hi) = if lo.is_finite() {
+        (lo, hi)
+    } else {
+        (1.0, 10.0)
+    };
+    Axis::log(
+        step_125(lo * 0.98, false),
+        step_125(hi * 1.02, true),
+        "latency (ms, log scale)",
+    )
+}
+
+/// The CI band of a curve as polygons in plot coordinates: one per run of quantiles whose
+/// interval is positive (a non-positive bound has no place on a log axis: the band breaks
+/// there rather than plunging to the floor), clipped to the axis range.
+pub(super) fn band_polygons(band: &[(f64, f64, f64)], y: &Axis) -> Vec<Vec<(f64, f64)>> {
+    let mut out = Vec::new();
+    let mut run: Vec<(f64, f64, f64)> = Vec::new();
+    let ok = |b: &(f64, f64, f64)| {
+        b.1.is_finite() && b.2.is_finite() && (!y.log || (b.1 > 0.0 && b.2 > 0.0))
+    };
+    for b in band
+        .iter()
+        .chain(std::iter::once(&(f64::NAN, f64::NAN, f64::NAN)))
+    {
+        if ok(b) {
+            run.push(*b);
+            continue;
+        }
+        if run.len() >= 2 {
+            let mut poly: Vec<(f64, f64)> = run.iter().map(|b| (b.0, y.at(b.2))).collect();
+            poly.extend(run.iter().rev().map(|b| (b.0, y.at(b.1))));
+            out.push(poly);
+        }
+        run.clear();
+    }
+    out
 }

@@ -9,6 +9,7 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
         return Ok(None);
     };
     let algs = r.algorithms();
+    let lks = looks(&algs);
     let mut servers: Vec<String> = Vec::new();
     for row in rows {
         if !servers.contains(&row.server) {
@@ -92,32 +93,68 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
     };
     let y1 = span(0, "requests (%)");
     let y2 = span(1, "busy time (%)");
+    // A panel whose every value is zero or undefined is left out (the caption says so).
+    let shows = |which: usize| {
+        pts.iter()
+            .any(|p| p.2[which].mean.is_finite() && p.2[which].mean != 0.0)
+    };
+    let panels: Vec<(usize, &Axis)> = [(0, &y1), (1, &y2)]
+        .into_iter()
+        .filter(|(k, _)| shows(*k))
+        .collect();
+    if panels.is_empty() {
+        return Ok(None);
+    }
     let mut x = Axis::categories(&servers, "server");
     x.thin(SIZE.0 as f64 - 110.0);
     let mut items: Vec<(Key, String)> = shown
         .iter()
-        .map(|i| (Key::Dot(look(*i)), algs[*i].clone()))
+        .map(|i| (Key::Dot(lks[*i]), algs[*i].clone()))
         .collect();
     if equal.is_some() {
         items.push((Key::HLine(MUTED), "equal share".into()));
     }
     let whiskers = servers.len() * n <= 120;
     let dot = if servers.len() * n <= 60 { 5 } else { 3 };
+    let (title, caption) = if panels.len() == 2 {
+        (
+            chart_title(r, "share of requests and busy time per server"),
+            "Each server's share of the requests (top) and of the busy time (bottom) under \
+             each variant, with 95% CIs; the dashed line is an equal share. Dots far from it \
+             mean imbalance: equal request counts can still hide unequal work.",
+        )
+    } else if panels[0].0 == 0 {
+        (
+            chart_title(r, "share of requests per server"),
+            "Each server's share of the requests under each variant, with 95% CIs; the dashed \
+             line is an equal share. No server was ever busy, so the busy-time panel is left \
+             out.",
+        )
+    } else {
+        (
+            chart_title(r, "share of busy time per server"),
+            "Each server's share of the busy time under each variant, with 95% CIs; the dashed \
+             line is an equal share. No server took a request, so the requests panel is left \
+             out.",
+        )
+    };
     render(
         "server-load".into(),
-        "Load per server".into(),
-        "Each server's share of the requests (top) and of the busy time (bottom) under each \
-         algorithm, with 95% CIs; the dashed line is an equal share. Dots far from it mean \
-         imbalance: equal request counts can still hide unequal work."
-            .into(),
+        title.clone(),
+        caption.into(),
         |root| {
-            let body = titled(root, "Load per server: share of requests and of busy time")?;
+            let body = titled(root, &title)?;
             let body = legend(&body, &items)?;
             let (_, h) = body.dim_in_pixel();
-            let (a1, a2) = body.split_vertically(h.saturating_sub(52) / 2);
-            for (panel, area, y) in [(0, &a1, &y1), (1, &a2, &y2)] {
+            let areas = if panels.len() == 2 {
+                let (a1, a2) = body.split_vertically(h.saturating_sub(52) / 2);
+                vec![a1, a2]
+            } else {
+                vec![body]
+            };
+            for (k, (area, (panel, y))) in areas.iter().zip(panels.iter().copied()).enumerate() {
                 let opts = PlaneOpts {
-                    x_area: if panel == 0 { 0 } else { 52 },
+                    x_area: if k + 1 < areas.len() { 0 } else { 52 },
                     x_grid: false,
                     ..PLANE
                 };
@@ -137,11 +174,11 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
                     }
                     let k = shown.iter().position(|s| s == i).unwrap_or(0);
                     let cx = *si as f64 + dodge(k, n);
-                    let c = look(*i).colour;
+                    let c = lks[*i].colour;
                     if whiskers && e.has_ci() {
-                        whisker(&mut chart, cx, y.at(e.lo), y.at(e.hi), 0.02, c)?;
+                        whisker(&mut chart, y, cx, e, 0.02, c)?;
                     }
-                    marker(&mut chart, look(*i), (cx, y.at(e.mean)), dot)?;
+                    marker(&mut chart, lks[*i], (cx, y.at(e.mean)), dot)?;
                 }
             }
             Ok(())

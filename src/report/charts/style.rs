@@ -3,10 +3,11 @@
 
 use super::*;
 
-/// The Okabe–Ito palette without its yellow (too pale on white): blue, vermillion, bluish
-/// green, reddish purple, orange, sky blue, black. Beyond seven series the colours repeat
-/// with dashed lines.
-pub(super) const PALETTE: [RGBColor; 7] = [
+/// Twelve colours that stay apart on white and for the common colour-vision deficiencies:
+/// the Okabe–Ito palette without its yellow (blue, vermillion, bluish green, reddish
+/// purple, orange, sky blue, black), then Paul Tol's wine, indigo, olive and purple, and a
+/// brown.
+pub(super) const PALETTE: [RGBColor; 12] = [
     RGBColor(0x00, 0x72, 0xB2),
     RGBColor(0xD5, 0x5E, 0x00),
     RGBColor(0x00, 0x9E, 0x73),
@@ -14,20 +15,68 @@ pub(super) const PALETTE: [RGBColor; 7] = [
     RGBColor(0xE6, 0x9F, 0x00),
     RGBColor(0x56, 0xB4, 0xE9),
     RGBColor(0x00, 0x00, 0x00),
+    RGBColor(0x88, 0x22, 0x55),
+    RGBColor(0x33, 0x22, 0x88),
+    RGBColor(0x99, 0x99, 0x33),
+    RGBColor(0xAA, 0x44, 0x99),
+    RGBColor(0x8C, 0x56, 0x4B),
 ];
 
 pub(super) const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
 pub(super) const MUTED: RGBColor = RGBColor(0x66, 0x66, 0x66);
 pub(super) const GRID: RGBColor = RGBColor(0xE3, 0xE3, 0xE3);
 pub(super) const FONT: &str = "sans-serif";
+/// The size of every tick label (axes and the heatmap's colour bar), px; their numbers
+/// are all written by [`fmt_num`].
+pub(super) const TICK_PX: u32 = 15;
 
-/// The colour of series `i`, as `#rrggbb` (for the HTML report's swatches).
-pub fn colour_hex(i: usize) -> String {
-    let RGBColor(r, g, b) = PALETTE[i % PALETTE.len()];
+/// The palette slot a variant name asks for: FNV-1a (64-bit) of its UTF-8 bytes, modulo
+/// the palette size. It depends on the name only, so a name keeps its colour whatever it
+/// is compared with, in runs, comparisons and sweeps alike.
+fn preferred_slot(name: &str) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h % PALETTE.len() as u64) as usize
+}
+
+/// The style slot of each of `names` (in their order): each name takes its
+/// [`preferred_slot`]; when two names in the set ask for the same colour, the one that
+/// sorts first keeps it and the other takes the next free colour in palette order, so the
+/// colours within one results directory are distinct (up to twelve) and do not depend on
+/// the order of the names. Past twelve names slots go on to 12, 13, ...: the colours repeat
+/// with dashed lines and other marker shapes.
+pub(super) fn slots(names: &[String]) -> Vec<usize> {
+    let n = PALETTE.len();
+    let mut uniq: Vec<&str> = names.iter().map(String::as_str).collect();
+    uniq.sort_unstable();
+    uniq.dedup();
+    let mut taken: Vec<usize> = Vec::new();
+    for name in &uniq {
+        let pref = preferred_slot(name);
+        let slot = (0..)
+            .flat_map(|round| (0..n).map(move |k| round * n + (pref + k) % n))
+            .find(|s| !taken.contains(s))
+            .unwrap_or(pref);
+        taken.push(slot);
+    }
+    names
+        .iter()
+        .map(|a| uniq.binary_search(&a.as_str()).map_or(0, |k| taken[k]))
+        .collect()
+}
+
+/// The colour of `all[i]` among the variants `all`, as `#rrggbb`: the colour the charts
+/// draw it in (see [`slots`]), for the HTML report's swatches.
+pub fn colour_hex(i: usize, all: &[String]) -> String {
+    let slot = slots(all).get(i).copied().unwrap_or(i);
+    let RGBColor(r, g, b) = PALETTE[slot % PALETTE.len()];
     format!("#{r:02x}{g:02x}{b:02x}")
 }
 
-/// How series `i` is drawn: its colour, and past the seventh series dashed lines and
+/// How a series is drawn: its colour, and past the twelfth series dashed lines and
 /// square (then triangular) markers, so that series sharing a colour stay apart.
 #[derive(Copy, Clone)]
 pub(super) struct Look {
@@ -36,12 +85,18 @@ pub(super) struct Look {
     pub(super) shape: usize,
 }
 
+/// The look of style slot `i` (see [`slots`]).
 pub(super) fn look(i: usize) -> Look {
     Look {
         colour: PALETTE[i % PALETTE.len()],
         dashed: i >= PALETTE.len(),
         shape: (i / PALETTE.len()) % 3,
     }
+}
+
+/// The look of each of `names`, in their order.
+pub(super) fn looks(names: &[String]) -> Vec<Look> {
+    slots(names).into_iter().map(look).collect()
 }
 
 /// The marker of `l` at `at` (plot coordinates), `r` px in radius.
@@ -74,10 +129,15 @@ pub(super) fn titled<DB: DrawingBackend>(
     title: &str,
 ) -> Result<Area<DB>, ChartError> {
     let (top, rest) = root.split_vertically(36);
+    // 22 px, smaller for a long title (down to 16 px) so that it fits the width.
+    let mut size = 22;
+    while size > 16 && top.estimate_text_size(title, &text(size, &INK))?.0 + 20 > SIZE.0 {
+        size -= 1;
+    }
     top.draw(&Text::new(
         title.to_string(),
-        (SIZE.0 as i32 / 2, 10),
-        text(22, &INK).pos(Pos::new(HPos::Center, VPos::Top)),
+        (SIZE.0 as i32 / 2, 10 + (22 - size as i32) / 2),
+        text(size, &INK).pos(Pos::new(HPos::Center, VPos::Top)),
     ))?;
     Ok(rest)
 }
@@ -95,9 +155,14 @@ pub(super) enum Key {
     Up(RGBColor),
     /// A load balancer node's down span.
     LbShade,
+    /// The warm-up span.
+    Warmup,
     /// An HA event: filled (traffic moved away) or hollow (a node back in).
     Diamond(RGBColor, bool),
 }
+
+/// The tint of the warm-up span (a beige, apart from the failure greys).
+pub(super) const WARMUP: RGBColor = RGBColor(200, 170, 90);
 
 /// The tint of a load balancer node's down span (a blue grey, apart from the server grey).
 pub(super) const LB_SHADE: RGBColor = RGBColor(70, 100, 150);
@@ -186,6 +251,10 @@ pub(super) fn legend<DB: DrawingBackend>(
                 vec![(x + 4, y + 4), (x + 14, y + 4), (x + 9, y - 5)],
                 c.filled(),
             ))?,
+            Key::Warmup => top.draw(&Rectangle::new(
+                [(x, y - 7), (x + 18, y + 7)],
+                WARMUP.mix(0.22).filled(),
+            ))?,
             Key::LbShade => top.draw(&Rectangle::new(
                 [(x, y - 7), (x + 18, y + 7)],
                 LB_SHADE.mix(0.16).filled(),
@@ -231,21 +300,30 @@ pub(super) fn draw_line<DB: DrawingBackend>(
     Ok(())
 }
 
-/// A vertical CI whisker with caps `cap` wide (plot units).
+/// The vertical CI whisker of `e` at `x` on axis `y`, with caps `cap` wide (plot units).
+/// Clipped to the axis: an end outside it gets no cap (the interval goes on), and on a
+/// log axis a non-positive bound is not drawn at all (only the half from the mean up).
 pub(super) fn whisker<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Plane>,
+    y: &Axis,
     x: f64,
-    lo: f64,
-    hi: f64,
+    e: &Estimate,
     cap: f64,
     c: RGBColor,
 ) -> Result<(), ChartError> {
     let st = c.stroke_width(2);
-    chart.draw_series([
-        PathElement::new(vec![(x, lo), (x, hi)], st),
-        PathElement::new(vec![(x - cap, lo), (x + cap, lo)], st),
-        PathElement::new(vec![(x - cap, hi), (x + cap, hi)], st),
-    ])?;
+    let drawable = |v: f64| v.is_finite() && (!y.log || v > 0.0);
+    let end = |v: f64| drawable(v).then(|| y.at(v));
+    let (lo, hi) = (end(e.lo), end(e.hi));
+    let from = lo.unwrap_or_else(|| y.at(e.mean));
+    let to = hi.unwrap_or_else(|| y.at(e.mean));
+    let mut parts = vec![PathElement::new(vec![(x, from), (x, to)], st)];
+    for (v, at) in [(e.lo, lo), (e.hi, hi)] {
+        if let Some(at) = at.filter(|_| y.map(v) >= y.lo && y.map(v) <= y.hi) {
+            parts.push(PathElement::new(vec![(x - cap, at), (x + cap, at)], st));
+        }
+    }
+    chart.draw_series(parts)?;
     Ok(())
 }
 

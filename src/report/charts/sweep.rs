@@ -79,6 +79,7 @@ pub fn sweep_curves(r: &Results, metric: &str) -> Result<Option<Chart>, ChartErr
     let xs_vals = distinct(&points, 0);
     let (xnum, mut x) = sweep_axis(&sw.keys[0], &xs_vals);
     let algs = r.algorithms();
+    let lks = looks(&algs);
     // Panels: the values of the other swept keys.
     let rest_of = |s: &[String]| s[1..].to_vec();
     let mut rests: Vec<Vec<String>> = Vec::new();
@@ -125,13 +126,20 @@ pub fn sweep_curves(r: &Results, metric: &str) -> Result<Option<Chart>, ChartErr
         return Ok(None);
     }
     let (label, unit) = metric_label(metric);
+    // Means and upper bounds set the range; a lower bound is clipped to it.
     let vals: Vec<f64> = panels
         .iter()
         .flat_map(|p| p.1.iter())
-        .flat_map(|l| l.1.iter().flat_map(|(_, e)| [e.mean, e.lo, e.hi]))
+        .flat_map(|l| l.1.iter().flat_map(|(_, e)| [e.mean, e.hi]))
         .collect();
     let y = Axis::auto(&vals, &with_unit(&label, &unit), 1000.0);
-    let title = format!("{label} vs {}", sw.keys[0]);
+    let title = format!(
+        "{} · {} vs {}, by {}",
+        r.scenario(),
+        label,
+        sw.keys[0],
+        varied(r)
+    );
     let mut shown: Vec<usize> = panels
         .iter()
         .flat_map(|p| p.1.iter().map(|l| l.0))
@@ -140,7 +148,7 @@ pub fn sweep_curves(r: &Results, metric: &str) -> Result<Option<Chart>, ChartErr
     shown.dedup();
     let items: Vec<(Key, String)> = shown
         .iter()
-        .map(|i| (Key::Line(look(*i)), algs[*i].clone()))
+        .map(|i| (Key::Line(lks[*i]), algs[*i].clone()))
         .collect();
     let n = panels.len();
     let cols = if n <= 3 { n } else { n.div_ceil(2) };
@@ -198,13 +206,13 @@ pub fn sweep_curves(r: &Results, metric: &str) -> Result<Option<Chart>, ChartErr
             };
             let mut chart = plane(&area, &xa, &ya, &opts)?;
             for (ai, pts) in lines {
-                let lk = look(*ai);
+                let lk = lks[*ai];
                 let line: Vec<(f64, f64)> =
                     pts.iter().map(|(px, e)| (*px, ya.at(e.mean))).collect();
                 draw_line(&mut chart, line, lk, 2)?;
                 for (px, e) in pts {
                     if e.has_ci() {
-                        whisker(&mut chart, *px, ya.at(e.lo), ya.at(e.hi), cap, lk.colour)?;
+                        whisker(&mut chart, &ya, *px, e, cap, lk.colour)?;
                     }
                     marker(
                         &mut chart,

@@ -109,6 +109,7 @@ pub fn time_series(r: &Results) -> Result<Option<Chart>, ChartError> {
         return Ok(None);
     };
     let algs = r.algorithms();
+    let lks = looks(&algs);
     // Per algorithm: its first replication's buckets, in time order.
     let mut series: Vec<(usize, Vec<&crate::report::results::Bucket>)> = Vec::new();
     for (i, a) in algs.iter().enumerate() {
@@ -156,10 +157,35 @@ pub fn time_series(r: &Results) -> Result<Option<Chart>, ChartError> {
     let y_p99 = Axis::auto_n(&all(&|b| b.p99_ms), "p99 (ms)", 30.0, 3.0);
     let (_, err_max) = min_max(all(&|b| b.errors_per_s).into_iter());
     let y_err = Axis::linear_n(0.0, (err_max * 1.1).max(1.0), "errors (req/s)", 3.0);
+    // A panel whose every value is zero or undefined is left out (the caption says so).
+    let shows = |f: &dyn Fn(&crate::report::results::Bucket) -> f64| {
+        all(f).iter().any(|v| v.is_finite() && *v != 0.0)
+    };
+    let mut kinds: Vec<(usize, &Axis)> = vec![(0, &y_thr)];
+    let mut left_out = Vec::new();
+    if shows(&|b| b.p99_ms) {
+        kinds.push((1, &y_p99));
+    } else {
+        left_out.push("No request completed in any bucket: the p99 panel is left out.");
+    }
+    if shows(&|b| b.errors_per_s) {
+        kinds.push((2, &y_err));
+    } else {
+        left_out.push("No request failed: the errors panel is left out.");
+    }
+    // The warm-up, whose requests the results exclude.
+    let warmup = r
+        .manifest
+        .warmup_s
+        .filter(|w| w.is_finite() && *w > t0)
+        .map(|w| (t0, w.min(t1)));
     let mut items: Vec<(Key, String)> = series
         .iter()
-        .map(|(i, _)| (Key::Line(look(*i)), algs[*i].clone()))
+        .map(|(i, _)| (Key::Line(lks[*i]), algs[*i].clone()))
         .collect();
+    if warmup.is_some() {
+        items.push((Key::Warmup, "warm-up (excluded)".into()));
+    }
     if !mk.failures.is_empty() {
         items.push((Key::Shade, "server failed".into()));
     }
@@ -188,130 +214,149 @@ pub fn time_series(r: &Results) -> Result<Option<Chart>, ChartError> {
         items.push((Key::VLine(INK), "membership change".into()));
     }
     let health_lines = mk.health.len() <= 24;
-    render(
-        "timeseries".into(),
-        "Throughput, p99 and errors over time".into(),
-        "Replication 0 of each algorithm, bucket by bucket: completed requests per second, \
-         the bucket's p99 latency and failed requests per second. Grey spans: a server was \
-                  failed (fault to repair); blue-grey spans: a load balancer node was down; \
+    let what = match kinds.len() {
+        3 => "throughput, p99 and errors over time",
+        2 if kinds[1].0 == 1 => "throughput and p99 over time",
+        2 => "throughput and errors over time",
+        _ => "throughput over time",
+    };
+    let title = chart_title(r, what);
+    let mut caption = "Replication 0 of each variant, bucket by bucket: completed requests \
+         per second, the bucket's p99 latency and failed requests per second. Beige span: \
+         the warm-up, excluded from the results. Grey spans: a server was \
+         failed (fault to repair); blue-grey spans: a load balancer node was down; \
          triangles: a load balancer marked a server down (▼) or back up (▲); diamonds and \
          solid lines: the load balancer tier moved traffic (◆ a backup took the virtual IP, a \
          route was withdrawn or a DNS record removed; ◇ a node's route or record came back), \
-         each in the algorithm's colour; dotted lines: servers joined or left."
-            .into(),
-        |root| {
-            let body = titled(root, "Throughput, p99 and errors over time (replication 0)")?;
-            let body = legend(&body, &items)?;
-            let (_, h) = body.dim_in_pixel();
-            let ph = h.saturating_sub(52) / 3;
-            let (a1, rest) = body.split_vertically(ph);
-            let (a2, a3) = rest.split_vertically(ph);
-            let panels: [(&Area<_>, &Axis, usize); 3] =
-                [(&a1, &y_thr, 0), (&a2, &y_p99, 1), (&a3, &y_err, 2)];
-            for (area, y, p) in panels {
-                let opts = PlaneOpts {
-                    x_area: if p == 2 { 52 } else { 0 },
-                    ..PLANE
-                };
-                let mut chart = plane(area, &x, y, &opts)?;
-                for (from, to, _) in &mk.failures {
-                    chart.draw_series(std::iter::once(Rectangle::new(
-                        [(x.at(*from), y.hi), (x.at(*to), y.lo)],
-                        BLACK.mix(0.08).filled(),
-                    )))?;
-                }
-                for (from, to, _) in &mk.lb_down {
-                    chart.draw_series(std::iter::once(Rectangle::new(
-                        [(x.at(*from), y.hi), (x.at(*to), y.lo)],
-                        LB_SHADE.mix(0.16).filled(),
-                    )))?;
-                }
-                for (t, i, _) in &mk.ha {
-                    chart.draw_series(std::iter::once(PathElement::new(
-                        vec![(x.at(*t), y.lo), (x.at(*t), y.hi)],
-                        look(*i).colour.mix(0.7).stroke_width(1),
-                    )))?;
-                }
-                for (t, _) in &mk.changes {
+         each in the variant's colour; dotted lines: servers joined or left."
+        .to_string();
+    for l in &left_out {
+        caption.push(' ');
+        caption.push_str(l);
+    }
+    render("timeseries".into(), title.clone(), caption, |root| {
+        let body = titled(root, &title)?;
+        let body = legend(&body, &items)?;
+        let (_, h) = body.dim_in_pixel();
+        let n = kinds.len() as u32;
+        let ph = h.saturating_sub(52) / n;
+        let mut areas = Vec::new();
+        let mut rest = body;
+        for _ in 1..n {
+            let (a, b) = rest.split_vertically(ph);
+            areas.push(a);
+            rest = b;
+        }
+        areas.push(rest);
+        for (k, (area, (p, y))) in areas.iter().zip(kinds.iter().copied()).enumerate() {
+            let opts = PlaneOpts {
+                x_area: if k + 1 == kinds.len() { 52 } else { 0 },
+                ..PLANE
+            };
+            let mut chart = plane(area, &x, y, &opts)?;
+            if let Some((from, to)) = warmup {
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(x.at(from), y.hi), (x.at(to), y.lo)],
+                    WARMUP.mix(0.22).filled(),
+                )))?;
+            }
+            for (from, to, _) in &mk.failures {
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(x.at(*from), y.hi), (x.at(*to), y.lo)],
+                    BLACK.mix(0.08).filled(),
+                )))?;
+            }
+            for (from, to, _) in &mk.lb_down {
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(x.at(*from), y.hi), (x.at(*to), y.lo)],
+                    LB_SHADE.mix(0.16).filled(),
+                )))?;
+            }
+            for (t, i, _) in &mk.ha {
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(x.at(*t), y.lo), (x.at(*t), y.hi)],
+                    lks[*i].colour.mix(0.7).stroke_width(1),
+                )))?;
+            }
+            for (t, _) in &mk.changes {
+                chart.draw_series(std::iter::once(DashedPathElement::new(
+                    vec![(x.at(*t), y.lo), (x.at(*t), y.hi)],
+                    2,
+                    3,
+                    INK.stroke_width(1),
+                )))?;
+            }
+            if health_lines {
+                for (t, _, i) in &mk.health {
                     chart.draw_series(std::iter::once(DashedPathElement::new(
                         vec![(x.at(*t), y.lo), (x.at(*t), y.hi)],
-                        2,
-                        3,
-                        INK.stroke_width(1),
+                        4,
+                        4,
+                        lks[*i].colour.mix(0.6).stroke_width(1),
                     )))?;
                 }
-                if health_lines {
-                    for (t, _, i) in &mk.health {
-                        chart.draw_series(std::iter::once(DashedPathElement::new(
-                            vec![(x.at(*t), y.lo), (x.at(*t), y.hi)],
-                            4,
-                            4,
-                            look(*i).colour.mix(0.6).stroke_width(1),
-                        )))?;
+            }
+            for (i, bs) in &series {
+                let v = |b: &crate::report::results::Bucket| match p {
+                    0 => b.throughput_rps,
+                    1 => b.p99_ms,
+                    _ => b.errors_per_s,
+                };
+                // Split the line where a bucket has no value.
+                let mut seg: Vec<(f64, f64)> = Vec::new();
+                for b in bs {
+                    let val = v(b);
+                    if val.is_finite() && (!y.log || val > 0.0) {
+                        seg.push((mid(b), y.at(val)));
+                    } else {
+                        draw_line(&mut chart, std::mem::take(&mut seg), lks[*i], 2)?;
                     }
                 }
-                for (i, bs) in &series {
-                    let v = |b: &crate::report::results::Bucket| match p {
-                        0 => b.throughput_rps,
-                        1 => b.p99_ms,
-                        _ => b.errors_per_s,
+                draw_line(&mut chart, seg, lks[*i], 2)?;
+            }
+            if p == 0 {
+                // Health markers along the top of the first panel, one row per algorithm.
+                let span = y.hi - y.lo;
+                for (t, down, i) in &mk.health {
+                    let k = series.iter().position(|s| s.0 == *i).unwrap_or(0) % 8;
+                    let yy = y.hi - span * (0.06 + 0.06 * k as f64);
+                    let tri = if *down {
+                        vec![(-5, -4), (5, -4), (0, 5)]
+                    } else {
+                        vec![(-5, 4), (5, 4), (0, -5)]
                     };
-                    // Split the line where a bucket has no value.
-                    let mut seg: Vec<(f64, f64)> = Vec::new();
-                    for b in bs {
-                        let val = v(b);
-                        if val.is_finite() && (!y.log || val > 0.0) {
-                            seg.push((mid(b), y.at(val)));
-                        } else {
-                            draw_line(&mut chart, std::mem::take(&mut seg), look(*i), 2)?;
-                        }
-                    }
-                    draw_line(&mut chart, seg, look(*i), 2)?;
+                    chart.draw_series(std::iter::once(
+                        EmptyElement::at((x.at(*t), yy))
+                            + Polygon::new(tri, lks[*i].colour.filled()),
+                    ))?;
                 }
-                if p == 0 {
-                    // Health markers along the top of the first panel, one row per algorithm.
-                    let span = y.hi - y.lo;
-                    for (t, down, i) in &mk.health {
-                        let k = series.iter().position(|s| s.0 == *i).unwrap_or(0) % 8;
-                        let yy = y.hi - span * (0.06 + 0.06 * k as f64);
-                        let tri = if *down {
-                            vec![(-5, -4), (5, -4), (0, 5)]
-                        } else {
-                            vec![(-5, 4), (5, 4), (0, -5)]
-                        };
+                for (t, i, moved) in &mk.ha {
+                    let k = series.iter().position(|s| s.0 == *i).unwrap_or(0) % 8;
+                    let yy = y.hi - span * (0.06 + 0.06 * k as f64);
+                    let c = lks[*i].colour;
+                    let shape = EmptyElement::at((x.at(*t), yy));
+                    if *moved {
                         chart.draw_series(std::iter::once(
-                            EmptyElement::at((x.at(*t), yy))
-                                + Polygon::new(tri, look(*i).colour.filled()),
+                            shape + Polygon::new(diamond(6), c.filled()),
+                        ))?;
+                    } else {
+                        let mut ring = diamond(6);
+                        ring.push(ring[0]);
+                        chart.draw_series(std::iter::once(
+                            shape + PathElement::new(ring, c.stroke_width(2)),
                         ))?;
                     }
-                    for (t, i, moved) in &mk.ha {
-                        let k = series.iter().position(|s| s.0 == *i).unwrap_or(0) % 8;
-                        let yy = y.hi - span * (0.06 + 0.06 * k as f64);
-                        let c = look(*i).colour;
-                        let shape = EmptyElement::at((x.at(*t), yy));
-                        if *moved {
-                            chart.draw_series(std::iter::once(
-                                shape + Polygon::new(diamond(6), c.filled()),
-                            ))?;
-                        } else {
-                            let mut ring = diamond(6);
-                            ring.push(ring[0]);
-                            chart.draw_series(std::iter::once(
-                                shape + PathElement::new(ring, c.stroke_width(2)),
-                            ))?;
-                        }
-                    }
-                    for (t, label) in &mk.changes {
-                        chart.draw_series(std::iter::once(Text::new(
-                            label.clone(),
-                            (x.at(*t), y.hi),
-                            text(14, &INK).pos(Pos::new(HPos::Left, VPos::Top)),
-                        )))?;
-                    }
+                }
+                for (t, label) in &mk.changes {
+                    chart.draw_series(std::iter::once(Text::new(
+                        label.clone(),
+                        (x.at(*t), y.hi),
+                        text(14, &INK).pos(Pos::new(HPos::Left, VPos::Top)),
+                    )))?;
                 }
             }
-            Ok(())
-        },
-    )
+        }
+        Ok(())
+    })
     .map(Some)
 }
