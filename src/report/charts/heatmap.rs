@@ -92,8 +92,8 @@ pub fn sweep_heatmap(r: &Results, metric: &str) -> Result<Option<Chart>, ChartEr
     let n = algs.len();
     let cols = if n <= 3 { n } else { n.div_ceil(2).min(4) };
     let rows = n.div_ceil(cols);
-    let mut x = Axis::categories(&xv, &sw.keys[0]);
-    let mut y = Axis::categories(&yv, &sw.keys[1]);
+    let mut x = sweep_categories(&sw.keys[0], &xv);
+    let mut y = sweep_categories(&sw.keys[1], &yv);
     x.thin((SIZE.0 as f64 - 110.0) / cols as f64 - 94.0);
     y.thin_vertical((SIZE.1 as f64 - 40.0) / rows as f64 - 84.0);
     render(
@@ -119,7 +119,7 @@ pub fn sweep_heatmap(r: &Results, metric: &str) -> Result<Option<Chart>, ChartEr
             for (pi, (ai, a)) in algs.iter().enumerate() {
                 let area = &panels[pi];
                 let (pw, ph) = area.dim_in_pixel();
-                let area = area.titled(a, text(16, &lks[*ai].colour))?;
+                let area = area.titled(&legend_name(r, a), text(16, &lks[*ai].colour))?;
                 let opts = PlaneOpts {
                     x_area: 48,
                     y_area: 76,

@@ -108,6 +108,15 @@ pub(crate) fn varied(r: &Results) -> String {
     }
 }
 
+/// How a chart's legend names a variant: without the `key=` of a comparison over one
+/// key, which the title names (`single` for `lb.topology=single`).
+fn legend_name(r: &Results, name: &str) -> String {
+    let key = varied(r);
+    name.strip_prefix(&format!("{key}="))
+        .unwrap_or(name)
+        .to_string()
+}
+
 /// A chart title that names the scenario, what is drawn and what varies:
 /// `slow-query · latency percentiles by algorithm`.
 fn chart_title(r: &Results, what: &str) -> String {

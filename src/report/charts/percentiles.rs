@@ -124,7 +124,7 @@ pub fn percentile_curves(r: &Results) -> Result<Option<Chart>, ChartError> {
         .collect();
     let mut items: Vec<(Key, String)> = cs
         .iter()
-        .map(|c| (Key::Line(c.look), c.alg.clone()))
+        .map(|c| (Key::Line(c.look), legend_name(r, &c.alg)))
         .collect();
     if cs.iter().any(|c| !c.band.is_empty()) {
         items.push((Key::Band(MUTED), "95% CI".into()));

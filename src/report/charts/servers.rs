@@ -109,7 +109,7 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
     x.thin(SIZE.0 as f64 - 110.0);
     let mut items: Vec<(Key, String)> = shown
         .iter()
-        .map(|i| (Key::Dot(lks[*i]), algs[*i].clone()))
+        .map(|i| (Key::Dot(lks[*i]), legend_name(r, &algs[*i])))
         .collect();
     if equal.is_some() {
         items.push((Key::HLine(MUTED), "equal share".into()));

@@ -30,10 +30,62 @@ pub(super) const FONT: &str = "sans-serif";
 /// are all written by [`fmt_num`].
 pub(super) const TICK_PX: u32 = 15;
 
-/// The palette slot a variant name asks for: FNV-1a (64-bit) of its UTF-8 bytes, modulo
-/// the palette size. It depends on the name only, so a name keeps its colour whatever it
-/// is compared with, in runs, comparisons and sweeps alike.
+/// The colours of lblab's algorithms (palette slots), fixed so that the usual
+/// comparisons (the bundled scenarios' among them) get distinct colours: round robin
+/// blue, least-connections vermillion, power-of-two bluish green, random reddish purple.
+const ALGORITHM_SLOTS: [(&str, usize); 28] = [
+    ("round-robin", 0),
+    ("least-connections", 1),
+    ("power-of-two", 2),
+    ("random", 3),
+    ("peak-ewma", 4),
+    ("weighted-least-connections", 5),
+    ("power-of-3", 6),
+    ("join-shortest-queue", 7),
+    ("weighted-round-robin", 4),
+    ("haproxy-roundrobin", 6),
+    ("envoy-round-robin", 7),
+    ("static-rr", 8),
+    ("naive-weighted-round-robin", 9),
+    ("least-response-time", 10),
+    ("least-response-time-conns", 11),
+    ("hash", 6),
+    ("ketama", 7),
+    ("maglev", 8),
+    ("rendezvous", 9),
+    ("consistent-hash-bounded", 10),
+    ("haproxy-consistent", 11),
+    ("ip-hash", 4),
+    ("ip-hash-full", 5),
+    ("haproxy-source", 11),
+    ("haproxy-first", 10),
+    ("haproxy-leastconn", 11),
+    ("envoy-least-request", 9),
+    ("join-idle-queue", 8),
+];
+
+/// The palette slot a variant name asks for. An algorithm of lblab's catalogue (by name
+/// or alias, with or without parameters: `ketama(ip)` is ketama) has its fixed colour
+/// ([`ALGORITHM_SLOTS`]); any other name (a `key=value` variant, a label) hashes to one:
+/// FNV-1a (64-bit) of its UTF-8 bytes, modulo the palette size. It depends on the name
+/// only, so a name asks for the same colour whatever it is compared with, in runs,
+/// comparisons and sweeps alike.
 fn preferred_slot(name: &str) -> usize {
+    let base = name.split('(').next().unwrap_or(name);
+    let canonical = match base {
+        "power-of-two" | "power-of-3" => Some(base),
+        _ => crate::balancer::lookup(base).map(|a| a.name),
+    };
+    let canonical = match canonical {
+        Some("power-of-d") => Some("power-of-two"),
+        c => c,
+    };
+    if let Some(slot) = canonical
+        .and_then(|c| ALGORITHM_SLOTS.iter().find(|(n, _)| *n == c))
+        .map(|(_, s)| *s)
+    {
+        return slot;
+    }
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in name.bytes() {
         h ^= u64::from(b);

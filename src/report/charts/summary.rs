@@ -40,7 +40,7 @@ pub fn latency_summary(r: &Results) -> Result<Option<Chart>, ChartError> {
     let x = Axis::categories(&labels, "percentile");
     let items: Vec<(Key, String)> = shown
         .iter()
-        .map(|i| (Key::Dot(lks[*i]), algs[*i].clone()))
+        .map(|i| (Key::Dot(lks[*i]), legend_name(r, &algs[*i])))
         .collect();
     let n = shown.len();
     let title = chart_title(r, "p50, p99 and p99.9 with 95% CIs");

@@ -2,9 +2,10 @@
 
 use super::*;
 
-/// How a swept key's values become numbers: plain numbers, rates (per second), durations
-/// (seconds or ms), or else categories in sweep order.
-pub(super) fn sweep_axis(key: &str, values: &[String]) -> (Vec<f64>, Axis) {
+/// A swept key's values as numbers in one unit (plain numbers, rates per second,
+/// durations in seconds or ms), with the axis description: `None` if they are not all
+/// numbers of one kind.
+fn swept_numbers(key: &str, values: &[String]) -> Option<(Vec<f64>, String)> {
     use crate::scenario::units::{parse_duration, parse_rate};
     let all = |f: &dyn Fn(&str) -> Option<f64>| -> Option<Vec<f64>> {
         values.iter().map(|v| f(v)).collect()
@@ -20,21 +21,39 @@ pub(super) fn sweep_axis(key: &str, values: &[String]) -> (Vec<f64>, Axis) {
             }
         })
     };
-    match numeric.or_else(rate).or_else(duration) {
-        Some((xs, unit)) if xs.iter().all(|x| x.is_finite()) => {
+    let (xs, unit) = numeric.or_else(rate).or_else(duration)?;
+    if !xs.iter().all(|x| x.is_finite()) {
+        return None;
+    }
+    Some((xs, with_unit(key, unit)))
+}
+
+/// How a swept key's values become numbers: plain numbers, rates (per second), durations
+/// (seconds or ms), or else categories in sweep order.
+pub(super) fn sweep_axis(key: &str, values: &[String]) -> (Vec<f64>, Axis) {
+    match swept_numbers(key, values) {
+        Some((xs, desc)) => {
             let (lo, hi) = min_max(xs.iter().copied());
             let pad = ((hi - lo) * 0.05).max(hi.abs() * 0.02).max(1e-9);
-            let desc = if unit.is_empty() {
-                key.to_string()
-            } else {
-                format!("{key} ({unit})")
-            };
             (xs, Axis::linear(lo - pad, hi + pad, &desc))
         }
-        _ => {
+        None => {
             let xs = (0..values.len()).map(|i| i as f64).collect();
             (xs, Axis::categories(values, key))
         }
+    }
+}
+
+/// A swept key's values as categories (for the heatmap), labelled like every other tick:
+/// numbers in one unit written by [`fmt_num`] (`200/s` becomes `200`, unit `req/s` in the
+/// description), anything else as written.
+pub(super) fn sweep_categories(key: &str, values: &[String]) -> Axis {
+    match swept_numbers(key, values) {
+        Some((xs, desc)) => {
+            let labels: Vec<String> = xs.iter().map(|x| fmt_num(*x)).collect();
+            Axis::categories(&labels, &desc)
+        }
+        None => Axis::categories(values, key),
     }
 }
 
@@ -148,7 +167,7 @@ pub fn sweep_curves(r: &Results, metric: &str) -> Result<Option<Chart>, ChartErr
     shown.dedup();
     let items: Vec<(Key, String)> = shown
         .iter()
-        .map(|i| (Key::Line(lks[*i]), algs[*i].clone()))
+        .map(|i| (Key::Line(lks[*i]), legend_name(r, &algs[*i])))
         .collect();
     let n = panels.len();
     let cols = if n <= 3 { n } else { n.div_ceil(2) };

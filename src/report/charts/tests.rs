@@ -1,7 +1,7 @@
 //! Tests of the charts.
 
 use super::heatmap::viridis;
-use super::percentiles::nines_label;
+use super::percentiles::{Curve, band_polygons, curves, latency_axis, nines_label};
 use super::sweep::sweep_axis;
 use super::timeseries::markers;
 use super::*;
@@ -260,4 +260,286 @@ fn the_svg_checker_catches_broken_documents() {
     assert!(check_svg("<svg><g>").is_err());
     assert!(check_svg("<div></div>").is_err());
     assert!(check_svg("<svg></svg><svg></svg>").is_err());
+}
+
+/// Every chart's title names the scenario and what varies, and the SVG draws it.
+#[test]
+fn titles_name_the_scenario_and_what_varies() {
+    for (files, varies) in [
+        (fixture::compare(), "by algorithm"),
+        (fixture::sweep(), "vs clients.rate, by algorithm"),
+    ] {
+        let r = fixture::load(&files);
+        let scenario = r.scenario();
+        for c in all(&r).unwrap() {
+            assert!(
+                c.title.starts_with(&format!("{scenario} · ")),
+                "{}: {}",
+                c.name,
+                c.title
+            );
+            assert!(
+                c.title.contains(if c.name.starts_with("heatmap") {
+                    "by algorithm"
+                } else {
+                    varies
+                }),
+                "{}: {}",
+                c.name,
+                c.title
+            );
+            check(&c);
+        }
+    }
+    // A comparison over a scenario key says so, and its legends drop the repeated key.
+    let renamed: Vec<(&str, String)> = fixture::compare()
+        .into_iter()
+        .map(|(n, t)| {
+            let t = t
+                .replace("round-robin", "lb.topology=single")
+                .replace("least-connections", "lb.topology=anycast")
+                .replace("power-of-two", "lb.topology=active-passive");
+            (n, t)
+        })
+        .collect();
+    let r = fixture::load(&renamed);
+    let c = percentile_curves(&r).unwrap().unwrap();
+    assert_eq!(c.title, "fixture · latency percentiles by lb.topology");
+    assert!(c.svg.contains("\nanycast\n") && !c.svg.contains("lb.topology=anycast"));
+}
+
+/// A name keeps its colour whatever else is compared and in whatever order; colours in
+/// one set are distinct, beyond eight names too.
+#[test]
+fn a_name_keeps_its_colour_across_comparisons() {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let a = s(&["round-robin", "random", "least-connections", "power-of-two"]);
+    let b = s(&["peak-ewma", "least-connections", "maglev", "round-robin"]);
+    let hex =
+        |name: &str, set: &[String]| colour_hex(set.iter().position(|x| x == name).unwrap(), set);
+    for name in ["round-robin", "least-connections"] {
+        assert_eq!(hex(name, &a), hex(name, &b), "{name}");
+    }
+    // Names outside the catalogue too (they hash), and parameters keep the algorithm's.
+    let c = s(&["lb.retries=0", "lb.retries=1", "lb.retries=3"]);
+    let d = s(&["lb.retries=3", "lb.retries=0"]);
+    for name in ["lb.retries=0", "lb.retries=3"] {
+        assert_eq!(hex(name, &c), hex(name, &d), "{name}");
+    }
+    let e = s(&["ip-hash", "ketama(ip)"]);
+    let f = s(&["ketama", "round-robin"]);
+    assert_eq!(hex("ketama(ip)", &e), hex("ketama", &f));
+    // Two names asking for one colour: the one sorting first keeps it.
+    let g = s(&["ketama(ip)", "ketama"]);
+    assert_eq!(hex("ketama", &g), hex("ketama", &f));
+    assert_ne!(hex("ketama(ip)", &g), hex("ketama", &g));
+    // The order of the set does not matter either.
+    let mut rev = a.clone();
+    rev.reverse();
+    for name in &a {
+        assert_eq!(hex(name, &a), hex(name, &rev), "{name}");
+    }
+    // The charts draw a name in the colour the report's swatch shows.
+    let r = fixture::load(&fixture::compare());
+    let algs = r.algorithms();
+    let c = percentile_curves(&r).unwrap().unwrap();
+    for (i, a) in algs.iter().enumerate() {
+        let hex = colour_hex(i, &algs).to_uppercase();
+        assert!(c.svg.to_uppercase().contains(&hex), "{a} {hex}");
+    }
+}
+
+#[test]
+fn more_than_eight_series_get_distinct_colours() {
+    let names: Vec<String> = [
+        "round-robin",
+        "weighted-round-robin",
+        "haproxy-roundrobin",
+        "envoy-round-robin",
+        "static-rr",
+        "naive-weighted-round-robin",
+        "least-connections",
+        "weighted-least-connections",
+        "power-of-two",
+        "peak-ewma",
+        "maglev",
+        "ketama",
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
+    let mut hexes: Vec<String> = (0..names.len()).map(|i| colour_hex(i, &names)).collect();
+    hexes.sort();
+    hexes.dedup();
+    assert_eq!(hexes.len(), 12, "{hexes:?}");
+    // Past the palette, a repeated colour comes with a dashed line.
+    let mut more = names.clone();
+    more.push("random".into());
+    let lk = looks(&more);
+    assert_eq!(lk.iter().filter(|l| l.dashed).count(), 1);
+}
+
+fn curve(mean: &[(f64, f64)], band: &[(f64, f64, f64)]) -> Curve {
+    Curve {
+        look: look(0),
+        alg: "a".into(),
+        mean: mean.to_vec(),
+        band: band.to_vec(),
+        max: Some(400.0),
+    }
+}
+
+/// The latency axis follows the data, not the bands or a lone tiny minimum; the bands are
+/// clipped to it and break where a bound is not positive.
+#[test]
+fn latency_axis_follows_the_data_and_bands_stay_inside() {
+    // Data from 5 ms; one band reaching 0.001 ms, one negative; a minimum of 0.0004 ms.
+    let c = curve(
+        &[
+            (0.0, 0.0004),
+            (0.1, 5.0),
+            (1.0, 40.0),
+            (2.0, 120.0),
+            (3.0, 300.0),
+        ],
+        &[
+            (0.0, -0.01, 0.002),
+            (0.1, 0.001, 9.0),
+            (1.0, -6855.0, 90.0),
+            (2.0, 100.0, 150.0),
+            (3.0, 250.0, 360.0),
+        ],
+    );
+    let y = latency_axis(std::slice::from_ref(&c));
+    assert!(y.log);
+    let (lo, hi) = (10f64.powf(y.lo), 10f64.powf(y.hi));
+    assert!((1.0..=5.0).contains(&lo), "axis from {lo} ms");
+    assert!(hi >= 400.0 && hi <= 1000.0, "axis to {hi} ms");
+    let polys = band_polygons(&c.band, &y);
+    // The band breaks at each non-positive bound (min and p90): what is left is a lone
+    // point at 0.1, too short for a band, and the run p99..p99.9.
+    for p in &polys {
+        assert!(p.len() >= 4);
+        for (_, v) in p {
+            assert!(
+                *v >= y.lo - 1e-12 && *v <= y.hi + 1e-12,
+                "{v} outside the axis"
+            );
+        }
+    }
+    let xs: Vec<f64> = polys.iter().flatten().map(|p| p.0).collect();
+    assert!(!xs.contains(&1.0), "a band drawn from a negative bound");
+    assert_eq!(polys.len(), 1);
+}
+
+/// The rendered chart: a negative lower bound in latency.csv neither sets the axis nor
+/// reaches the floor, and the axis starts near the data.
+#[test]
+fn negative_ci_bounds_do_not_stretch_the_latency_axis() {
+    let base = percentile_curves(&fixture::load(&fixture::compare()))
+        .unwrap()
+        .unwrap();
+    let files: Vec<(&str, String)> = fixture::compare()
+        .into_iter()
+        .map(|(n, t)| {
+            if n != "latency.csv" {
+                return (n, t);
+            }
+            let t = t
+                .lines()
+                .map(|l| {
+                    let cells: Vec<&str> = l.split(',').collect();
+                    if cells.get(2) == Some(&"ci95_lo") {
+                        format!("{},-5.000000\n", cells[..5].join(","))
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect();
+            (n, t)
+        })
+        .collect();
+    let r = fixture::load(&files);
+    let cs = curves(&r);
+    let y = latency_axis(&cs);
+    let ys: Vec<f64> = cs.iter().flat_map(|c| c.mean.iter().map(|p| p.1)).collect();
+    let data_lo = ys.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(
+        10f64.powf(y.lo) > data_lo / 10.0,
+        "axis floor far below the data"
+    );
+    for c in &cs {
+        assert!(band_polygons(&c.band, &y).is_empty());
+    }
+    let chart = percentile_curves(&r).unwrap().unwrap();
+    check(&chart);
+    assert_ne!(chart.svg, base.svg);
+}
+
+#[test]
+fn time_series_shade_the_warm_up() {
+    let r = fixture::load(&fixture::compare());
+    assert_eq!(r.manifest.warmup_s, Some(5.0));
+    let c = time_series(&r).unwrap().unwrap();
+    assert!(c.svg.contains("warm-up (excluded)"));
+    let RGBColor(wr, wg, wb) = WARMUP;
+    let fill = format!("fill=\"#{wr:02X}{wg:02X}{wb:02X}\"");
+    let shaded = c.svg.matches(&fill).count();
+    // One span per panel and the legend's key.
+    assert_eq!(shaded, 4, "{fill}");
+    // Without a warm-up in the manifest, no span.
+    let files: Vec<(&str, String)> = fixture::compare()
+        .into_iter()
+        .map(|(n, t)| (n, t.replace("warmup_s = 5\n", "")))
+        .collect();
+    let c = time_series(&fixture::load(&files)).unwrap().unwrap();
+    assert!(!c.svg.contains("warm-up") && !c.svg.contains(&fill));
+}
+
+#[test]
+fn an_all_zero_panel_is_left_out() {
+    let full = time_series(&fixture::load(&fixture::compare()))
+        .unwrap()
+        .unwrap();
+    assert!(full.svg.contains("errors (req/s)"));
+    // No request failed in any bucket.
+    let files: Vec<(&str, String)> = fixture::compare()
+        .into_iter()
+        .map(|(n, t)| {
+            if n != "timeseries.csv" {
+                return (n, t);
+            }
+            let t = t
+                .lines()
+                .map(|l| {
+                    let mut cells: Vec<String> = l.split(',').map(String::from).collect();
+                    if cells[6] != "errors_per_s" {
+                        cells[6] = "0.000000".into();
+                    }
+                    cells.join(",") + "\n"
+                })
+                .collect();
+            (n, t)
+        })
+        .collect();
+    let c = time_series(&fixture::load(&files)).unwrap().unwrap();
+    assert!(!c.svg.contains("errors (req/s)"));
+    assert!(c.svg.contains("p99 (ms)"));
+    assert!(
+        c.caption.contains("errors panel is left out"),
+        "{}",
+        c.caption
+    );
+    assert!(!c.title.contains("errors"), "{}", c.title);
+    check(&c);
+}
+
+#[test]
+fn steps_of_one_two_five() {
+    assert_eq!(step_125(5.9, false), 5.0);
+    assert_eq!(step_125(5.0, false), 5.0);
+    assert_eq!(step_125(0.0042, false), 0.002);
+    assert_eq!(step_125(4671.0, true), 5000.0);
+    assert_eq!(step_125(101.0, true), 200.0);
+    assert_eq!(step_125(100.0, true), 100.0);
 }

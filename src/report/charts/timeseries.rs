@@ -181,7 +181,7 @@ pub fn time_series(r: &Results) -> Result<Option<Chart>, ChartError> {
         .map(|w| (t0, w.min(t1)));
     let mut items: Vec<(Key, String)> = series
         .iter()
-        .map(|(i, _)| (Key::Line(lks[*i]), algs[*i].clone()))
+        .map(|(i, _)| (Key::Line(lks[*i]), legend_name(r, &algs[*i])))
         .collect();
     if warmup.is_some() {
         items.push((Key::Warmup, "warm-up (excluded)".into()));
