@@ -48,13 +48,14 @@ impl Axis {
             (lo - 0.5, lo + 0.5)
         };
         let step = nice_step((hi - lo) / n);
-        let mut ticks = Vec::new();
+        let mut values = Vec::new();
         let mut k = (lo / step).ceil();
         while k * step <= hi + step * 1e-9 {
             let v = k * step;
-            ticks.push((v, fmt_num(if v.abs() < step * 1e-9 { 0.0 } else { v })));
+            values.push(if v.abs() < step * 1e-9 { 0.0 } else { v });
             k += 1.0;
         }
+        let ticks = values.iter().copied().zip(tick_labels(&values)).collect();
         Axis {
             lo,
             hi,
@@ -68,9 +69,11 @@ impl Axis {
     pub(super) fn log(lo: f64, hi: f64, desc: &str) -> Axis {
         let lo = lo.max(1e-9);
         let hi = hi.max(lo * 1.5);
-        let ticks = log_ticks(lo, hi)
-            .into_iter()
-            .map(|v| (v.log10(), fmt_num(v)))
+        let values = log_ticks(lo, hi);
+        let ticks = values
+            .iter()
+            .map(|v| v.log10())
+            .zip(tick_labels(&values))
             .collect();
         Axis {
             lo: lo.log10(),
@@ -268,6 +271,23 @@ pub(super) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
         &[1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
         1,
     )
+}
+
+/// The labels of an axis' ticks, in one style: [`fmt_num`], except that when the axis
+/// reaches 10,000 every value from 1,000 up is written in thousands too (`1k`, `3k`, `10k`,
+/// never `1000` next to `10k`).
+pub(super) fn tick_labels(values: &[f64]) -> Vec<String> {
+    let thousands = values.iter().any(|v| v.abs() >= 1e4);
+    values
+        .iter()
+        .map(|v| {
+            if thousands && v.abs() >= 1e3 && v.abs() < 1e4 {
+                format!("{}k", fmt_num(v / 1e3))
+            } else {
+                fmt_num(*v)
+            }
+        })
+        .collect()
 }
 
 /// A compact number for tick labels and annotations: `0.05`, `2.5`, `43.8`, `980`, `12k`.

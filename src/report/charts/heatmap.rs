@@ -175,11 +175,12 @@ pub fn sweep_heatmap(r: &Results, metric: &str) -> Result<Option<Chart>, ChartEr
             } else {
                 Axis::linear(lo, hi, "").ticks.iter().map(|t| t.0).collect()
             };
-            for v in ticks {
+            let labels = tick_labels(&ticks);
+            for (v, label) in ticks.into_iter().zip(labels) {
                 let yy = bot - ((bot - top) as f64 * norm(v)) as i32;
                 bar.draw(&PathElement::new(vec![(34, yy), (39, yy)], INK))?;
                 bar.draw(&Text::new(
-                    fmt_num(v),
+                    label,
                     (42, yy),
                     text(TICK_PX, &INK).pos(Pos::new(HPos::Left, VPos::Center)),
                 ))?;

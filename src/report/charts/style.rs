@@ -27,7 +27,7 @@ pub(super) const MUTED: RGBColor = RGBColor(0x66, 0x66, 0x66);
 pub(super) const GRID: RGBColor = RGBColor(0xE3, 0xE3, 0xE3);
 pub(super) const FONT: &str = "sans-serif";
 /// The size of every tick label (axes and the heatmap's colour bar), px; their numbers
-/// are all written by [`fmt_num`].
+/// are all written by [`tick_labels`].
 pub(super) const TICK_PX: u32 = 15;
 
 /// The colours of lblab's algorithms (palette slots), fixed so that the usual

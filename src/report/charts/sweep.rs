@@ -45,12 +45,12 @@ pub(super) fn sweep_axis(key: &str, values: &[String]) -> (Vec<f64>, Axis) {
 }
 
 /// A swept key's values as categories (for the heatmap), labelled like every other tick:
-/// numbers in one unit written by [`fmt_num`] (`200/s` becomes `200`, unit `req/s` in the
+/// numbers in one unit written by [`tick_labels`] (`200/s` becomes `200`, unit `req/s` in the
 /// description), anything else as written.
 pub(super) fn sweep_categories(key: &str, values: &[String]) -> Axis {
     match swept_numbers(key, values) {
         Some((xs, desc)) => {
-            let labels: Vec<String> = xs.iter().map(|x| fmt_num(*x)).collect();
+            let labels = tick_labels(&xs);
             Axis::categories(&labels, &desc)
         }
         None => Axis::categories(values, key),

@@ -535,6 +535,21 @@ fn an_all_zero_panel_is_left_out() {
 }
 
 #[test]
+fn one_tick_label_style_per_axis() {
+    assert_eq!(tick_labels(&[10.0, 100.0, 1000.0]), ["10", "100", "1000"]);
+    assert_eq!(
+        tick_labels(&[100.0, 1000.0, 3000.0, 10_000.0]),
+        ["100", "1k", "3k", "10k"]
+    );
+    let a = Axis::log(5.0, 20_000.0, "");
+    let labels: Vec<&str> = a.ticks.iter().map(|t| t.1.as_str()).collect();
+    assert!(
+        labels.contains(&"1k") && !labels.contains(&"1000"),
+        "{labels:?}"
+    );
+}
+
+#[test]
 fn steps_of_one_two_five() {
     assert_eq!(step_125(5.9, false), 5.0);
     assert_eq!(step_125(5.0, false), 5.0);
