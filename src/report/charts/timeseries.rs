@@ -302,6 +302,9 @@ pub fn time_series(r: &Results) -> Result<Option<Chart>, ChartError> {
                     1 => b.p99_ms,
                     _ => b.errors_per_s,
                 };
+                // Thin lines for dense series: a thick line's miter joins spike out of
+                // the plot where many steep segments meet.
+                let width = if bs.len() > 300 { 1 } else { 2 };
                 // Split the line where a bucket has no value.
                 let mut seg: Vec<(f64, f64)> = Vec::new();
                 for b in bs {
@@ -309,10 +312,10 @@ pub fn time_series(r: &Results) -> Result<Option<Chart>, ChartError> {
                     if val.is_finite() && (!y.log || val > 0.0) {
                         seg.push((mid(b), y.at(val)));
                     } else {
-                        draw_line(&mut chart, std::mem::take(&mut seg), lks[*i], 2)?;
+                        draw_line(&mut chart, std::mem::take(&mut seg), lks[*i], width)?;
                     }
                 }
-                draw_line(&mut chart, seg, lks[*i], 2)?;
+                draw_line(&mut chart, seg, lks[*i], width)?;
             }
             if p == 0 {
                 // Health markers along the top of the first panel, one row per algorithm.
