@@ -10,12 +10,39 @@
 //! | `sweep-<metric>` | a metric against the first swept key, one line per algorithm: p99 and throughput always; error rate, detection and LB failover/outage times when some point has them | `sweep.csv` |
 //! | `heatmap-<metric>` | a metric over two swept keys, one heatmap per algorithm | `sweep.csv` |
 //!
-//! A chart is drawn only when its input exists. Colours follow the Okabe–Ito palette
-//! (safe for the common colour-vision deficiencies), one colour per algorithm in the order
-//! of [`Results::algorithms`], the same in every chart; the heatmap uses viridis. Text is
-//! set in the embedded DejaVu Sans (`assets/DejaVuSans.ttf`), so PNGs look the same on
-//! every machine. Rendering is pure and deterministic: the same results give the same
-//! bytes.
+//! A chart is drawn only when its input exists, and a panel only when some value in it
+//! is nonzero (a run without errors has no errors panel; the caption says so). Every
+//! title names the scenario and what varies (`slow-query · latency percentiles by
+//! algorithm`, `lb-failover · … by lb.topology`, `quick-start · latency p99 vs
+//! clients.rate, by algorithm`); a comparison over one key labels its series by value.
+//!
+//! **Colours.** One colour per variant *name*, the same in every chart, run, comparison
+//! and sweep, and in `report.html`'s swatches ([`colour_hex`]): twelve colours that stay
+//! apart for the common colour-vision deficiencies (Okabe–Ito without its yellow, four of
+//! Paul Tol's, a brown). Each algorithm of the catalogue has a fixed colour (round robin
+//! blue, least-connections vermillion, power-of-two bluish green, random reddish purple,
+//! …; `ketama(ip)` takes ketama's), any other name one chosen by a hash of the name. When
+//! two names in one results directory ask for the same colour, the one sorting first keeps
+//! it and the other takes the next free one, so a chart never shows two series in one
+//! colour up to twelve; past twelve the colours repeat with dashed lines and other marker
+//! shapes. The heatmap uses viridis.
+//!
+//! **Axes.** The latency axis follows the data: from the smallest plotted value rounded
+//! down to a 1-2-5 step (a lone minimum ten times below the rest is left off) to the
+//! largest rounded up. Confidence bands and whiskers never set an axis range; they are
+//! clipped to it, and on a log axis a non-positive bound is not drawn (the band breaks,
+//! the whisker keeps its upper half). Tick labels are all 15 px and written by
+//! [`tick_labels`] (`0.05`, `2.5`, `980`; `1k`, `3k`, `10k` on an axis reaching 10,000).
+//! Time series shade the warm-up, "warm-up (excluded)".
+//!
+//! Text is set in the embedded DejaVu Sans (`assets/DejaVuSans.ttf`), so PNGs look the
+//! same on every machine. Rendering is pure and deterministic: the same results give the
+//! same bytes.
+//!
+//! Layout: this file holds the list ([`all`]); `backend.rs` the font, the dual SVG + PNG
+//! backend and [`render`]; `style.rs` palette, legend, markers and whiskers; `axis.rs`
+//! axes and tick labels; one file per chart kind (`percentiles.rs`, `summary.rs`,
+//! `servers.rs`, `timeseries.rs`, `sweep.rs`, `heatmap.rs`); `tests.rs`.
 
 use std::ops::Range;
 use std::sync::OnceLock;

@@ -414,7 +414,7 @@ fn latency_axis_follows_the_data_and_bands_stay_inside() {
     assert!(y.log);
     let (lo, hi) = (10f64.powf(y.lo), 10f64.powf(y.hi));
     assert!((1.0..=5.0).contains(&lo), "axis from {lo} ms");
-    assert!(hi >= 400.0 && hi <= 1000.0, "axis to {hi} ms");
+    assert!((400.0..=1000.0).contains(&hi), "axis to {hi} ms");
     let polys = band_polygons(&c.band, &y);
     // The band breaks at each non-positive bound (min and p90): what is left is a lone
     // point at 0.1, too short for a band, and the run p99..p99.9.
