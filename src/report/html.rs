@@ -467,7 +467,7 @@ fn alg_header(o: &mut String, algs: &[String], all: &[String]) {
         let _ = write!(
             o,
             "<th><span class=\"sw\" style=\"background:{}\"></span>{}</th>",
-            colour_hex(i),
+            colour_hex(i, all),
             breakable(a)
         );
     }
@@ -614,7 +614,7 @@ fn failovers(o: &mut String, r: &Results) {
         let _ = writeln!(
             o,
             "<tr><td><span class=\"sw\" style=\"background:{}\"></span>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.2}</td></tr>",
-            colour_hex(i),
+            colour_hex(i, &all),
             esc(a),
             rows.len() as f64 / n_reps,
             pct(100.0 * detected as f64 / rows.len() as f64),
@@ -675,7 +675,7 @@ fn lb_failovers(o: &mut String, r: &Results) {
         let _ = writeln!(
             o,
             "<tr><td><span class=\"sw\" style=\"background:{}\"></span>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td></tr>",
-            colour_hex(i),
+            colour_hex(i, &r.algorithms()),
             esc(a),
             rows.len(),
             pct(100.0 * routed as f64 / n),
@@ -786,7 +786,7 @@ pub fn report_html(r: &Results, charts: &[Chart]) -> String {
             .enumerate()
             .map(|(i, a)| format!(
                 "<span class=\"sw\" style=\"background:{}\"></span>{}",
-                colour_hex(i),
+                colour_hex(i, &algs),
                 esc(a)
             ))
             .collect::<Vec<_>>()
