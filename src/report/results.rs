@@ -94,7 +94,7 @@ pub struct Manifest {
 pub struct StatRow {
     /// Algorithm or variant label.
     pub algorithm: String,
-    /// `value`, `mean`, `ci95_half`, `ci95_lo`, `ci95_hi` or `sd`.
+    /// `value`, `mean`, `ci95_lo`, `ci95_hi` or `sd` (older files also have `ci95_half`).
     pub stat: String,
     /// Replication for `value` rows.
     pub replication: Option<u32>,
