@@ -13,7 +13,7 @@ use crate::report::manifest::{ManifestExtra, manifest_toml};
 use crate::report::{RunInfo, csv_out, json, table};
 use crate::scenario::{self, Scenario};
 
-use super::{CliError, CommonArgs, CompareArgs, Format, RunArgs, files, out};
+use super::{CliError, CommonArgs, CompareArgs, Format, RunArgs, TableArgs, files, out};
 
 /// Loads a scenario, mapping problems to exit code 2.
 pub(crate) fn load(file: &Path, sets: &[String]) -> Result<Scenario, CliError> {
@@ -103,7 +103,7 @@ pub(super) fn run(a: RunArgs) -> Result<(), CliError> {
         world: s.world.clone(),
         sets: alg_sets,
     }];
-    execute(&a.common, &a.common.file, &s, &variants, "run", None)
+    execute(&a.common, &a.table, &a.common.file, &s, &variants, "run", None)
 }
 
 /// The override that makes `name` the algorithm: it replaces the whole `[balancer]` table,
@@ -231,6 +231,7 @@ pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
     }
     execute(
         &a.common,
+        &a.table,
         file,
         &s,
         &variants,
@@ -242,12 +243,14 @@ pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
 /// Runs the variants, writes the results directory and prints the summary.
 fn execute(
     c: &CommonArgs,
+    table_args: &TableArgs,
     file: &Path,
     s: &Scenario,
     variants: &[Variant],
     what: &str,
     baseline: Option<&str>,
 ) -> Result<(), CliError> {
+    let layout = table_args.layout()?;
     let progress = !c.quiet && std::io::stderr().is_terminal();
     let worlds: Vec<WorldConfig> = variants.iter().map(|v| v.world.clone()).collect();
     let results = replicate(&worlds, s.seed, s.replications, c.jobs, progress).map_err(|(w, r, e)| {
@@ -330,14 +333,19 @@ fn execute(
     }
     match c.format {
         Format::Table => {
-            let mut t = table::render(&info, &agg);
+            let mut t = table::render_with(&info, &agg, &layout);
             if let Some(b) = base {
-                t.push_str(&crate::report::paired::render(b, &agg));
+                t.push_str(&crate::report::paired::render(b, &agg, layout.width));
             }
-            t.push_str(&format!(
-                "\nresults: {}/ ({}, manifest.toml; charts and report.html)\n",
-                dir.display(),
-                names.join(", ")
+            t.push('\n');
+            t.push_str(&table::wrap(
+                &format!(
+                    "results: {}/ ({}, manifest.toml; charts and report.html)",
+                    dir.display(),
+                    names.join(", ")
+                ),
+                layout.width,
+                "  ",
             ));
             out(&t)
         }

@@ -145,6 +145,24 @@ pub fn metric_index(key: &str) -> Option<usize> {
     METRICS.iter().position(|m| m.key == key)
 }
 
+/// Short names accepted for metrics besides their keys and their keys without the unit
+/// suffix (`error_rate` for `error_rate_pct`).
+pub const METRIC_ALIASES: &[(&str, &str)] = &[
+    ("p50", "latency_p50_ms"),
+    ("p90", "latency_p90_ms"),
+    ("p99", "latency_p99_ms"),
+    ("p999", "latency_p999_ms"),
+    ("p99.9", "latency_p999_ms"),
+    ("max", "latency_max_ms"),
+    ("mean", "latency_mean_ms"),
+    ("latency", "latency_mean_ms"),
+    ("rps", "throughput_rps"),
+    ("attempts", "attempts_per_request"),
+    ("detection", "detection_mean_s"),
+    ("recovery", "recovery_mean_s"),
+    ("cpu", "lb_cpu_utilization_pct"),
+];
+
 /// What one replication measured (warm-up excluded).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RepResult {

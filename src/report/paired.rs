@@ -269,8 +269,9 @@ pub fn paired_csv(info: &RunInfo, baseline: &Aggregate, aggs: &[Aggregate]) -> S
     String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv")
 }
 
-/// The terminal section: headline metrics of each variant against the baseline.
-pub fn render(baseline: &Aggregate, aggs: &[Aggregate]) -> String {
+/// The terminal section: headline metrics of each variant against the baseline, in
+/// blocks of variants that fit `width` columns.
+pub fn render(baseline: &Aggregate, aggs: &[Aggregate], width: usize) -> String {
     let others: Vec<&Aggregate> = aggs
         .iter()
         .filter(|a| a.algorithm != baseline.algorithm)
@@ -278,58 +279,41 @@ pub fn render(baseline: &Aggregate, aggs: &[Aggregate]) -> String {
     if others.is_empty() {
         return String::new();
     }
-    let cells: Vec<Vec<String>> = others
+    let columns: Vec<(String, Vec<String>)> = others
         .iter()
         .map(|a| {
             let all = paired(baseline, a);
-            HEADLINE
+            let cells = HEADLINE
                 .iter()
                 .map(|k| {
                     all.iter()
                         .find(|d| d.metric.key == *k)
                         .map_or("n/a".into(), phrase)
                 })
-                .collect()
+                .collect();
+            (a.algorithm.clone(), cells)
         })
         .collect();
-    let label_w = HEADLINE
+    let labels: Vec<String> = HEADLINE
         .iter()
         .map(|k| {
             METRICS
                 .iter()
                 .find(|m| m.key == *k)
-                .map_or(0, |m| m.label.len())
-        })
-        .max()
-        .unwrap_or(10);
-    let col_w: Vec<usize> = others
-        .iter()
-        .zip(&cells)
-        .map(|(a, c)| {
-            c.iter()
-                .map(|s| s.chars().count())
-                .chain([a.algorithm.len()])
-                .max()
-                .unwrap_or(8)
+                .map_or(*k, |m| m.label)
+                .to_string()
         })
         .collect();
-    let mut out = format!(
-        "\nversus {} (paired over replications on common random numbers; 95% CI)\n",
-        baseline.algorithm
-    );
-    out.push_str(&format!("{:<label_w$}", "metric"));
-    for (a, w) in others.iter().zip(&col_w) {
-        out.push_str(&format!("  {:>w$}", a.algorithm));
-    }
-    out.push('\n');
-    for (i, k) in HEADLINE.iter().enumerate() {
-        let label = METRICS.iter().find(|m| m.key == *k).map_or(*k, |m| m.label);
-        out.push_str(&format!("{label:<label_w$}"));
-        for (c, w) in cells.iter().zip(&col_w) {
-            out.push_str(&format!("  {:>w$}", c[i]));
-        }
-        out.push('\n');
-    }
+    let mut out = String::from("\n");
+    out.push_str(&super::table::wrap(
+        &format!(
+            "versus {} (paired over replications on common random numbers; 95% CI; relative differences are ratios of means)",
+            baseline.algorithm
+        ),
+        width,
+        "  ",
+    ));
+    out.push_str(&super::table::grid("metric", &labels, &columns, None, width));
     out
 }
 
