@@ -8,6 +8,7 @@
 
 pub mod charts;
 pub mod csv_out;
+pub mod highlights;
 pub mod html;
 pub mod json;
 pub mod manifest;

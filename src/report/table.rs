@@ -126,26 +126,31 @@ fn decimals_for(decimals: usize, x: f64) -> usize {
     decimals.min((3 - a.log10().floor() as i32).max(0) as usize)
 }
 
-/// `(mean, interval)`: `("407.7", "± 1.3")`, or `("1339", "−120/+134")` where the
-/// interval is asymmetric at the printed precision; no interval with one replication or
-/// when every replication gave the same value.
-fn cell(e: &Estimate, decimals: usize) -> (String, String) {
-    if !e.mean.is_finite() {
+/// `(mean, interval)` as printed: `("407.7", "± 1.3")`, or `("1339", "−120/+134")` where
+/// the interval is asymmetric at the printed precision; no interval with one replication
+/// or when every replication gave the same value. Four significant digits at most, never
+/// more decimals than `decimals`. Shared with report.html.
+pub fn interval_text(mean: f64, lo: f64, hi: f64, decimals: usize) -> (String, String) {
+    if !mean.is_finite() {
         return ("n/a".into(), String::new());
     }
-    let d = decimals_for(decimals, e.mean);
-    let mean = format!("{:.d$}", e.mean);
-    if !e.has_ci() || (e.lo() == e.mean && e.hi() == e.mean) {
-        return (mean, String::new());
+    let d = decimals_for(decimals, mean);
+    let m = format!("{mean:.d$}");
+    if !(lo.is_finite() && hi.is_finite()) || (lo == mean && hi == mean) {
+        return (m, String::new());
     }
-    let below = format!("{:.d$}", e.mean - e.lo());
-    let above = format!("{:.d$}", e.hi() - e.mean);
+    let below = format!("{:.d$}", mean - lo);
+    let above = format!("{:.d$}", hi - mean);
     let ci = if below == above {
         format!("± {above}")
     } else {
         format!("−{below}/+{above}")
     };
-    (mean, ci)
+    (m, ci)
+}
+
+fn cell(e: &Estimate, decimals: usize) -> (String, String) {
+    interval_text(e.mean, e.lo(), e.hi(), decimals)
 }
 
 fn secs(s: f64) -> String {
