@@ -103,7 +103,15 @@ pub(super) fn run(a: RunArgs) -> Result<(), CliError> {
         world: s.world.clone(),
         sets: alg_sets,
     }];
-    execute(&a.common, &a.table, &a.common.file, &s, &variants, "run", None)
+    execute(
+        &a.common,
+        &a.table,
+        &a.common.file,
+        &s,
+        &variants,
+        "run",
+        None,
+    )
 }
 
 /// The override that makes `name` the algorithm: it replaces the whole `[balancer]` table,

@@ -256,7 +256,10 @@ mod tests {
         let t = estimate(&xs);
         assert!(t.lo() < 0.0, "the t interval is negative here: {}", t.lo());
         let e = estimate_in(&xs, Support::POSITIVE);
-        assert!(e.lo() > 0.0 && e.lo() <= e.mean && e.mean <= e.hi(), "{e:?}");
+        assert!(
+            e.lo() > 0.0 && e.lo() <= e.mean && e.mean <= e.hi(),
+            "{e:?}"
+        );
         assert_eq!(e.mean, t.mean);
     }
 

@@ -116,12 +116,7 @@ pub(super) fn failing_more(
         let vals = values(a);
         let diffs: Vec<f64> = vals
             .iter()
-            .filter_map(|(r, v)| {
-                low_vals
-                    .iter()
-                    .find(|(q, _)| q == r)
-                    .map(|(_, w)| v - w)
-            })
+            .filter_map(|(r, v)| low_vals.iter().find(|(q, _)| q == r).map(|(_, w)| v - w))
             .filter(|d| d.is_finite())
             .collect();
         let significant = if diffs.len() >= 2 {
@@ -497,4 +492,3 @@ pub(super) fn best_classes(
     }
     out
 }
-

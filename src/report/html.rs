@@ -555,6 +555,7 @@ pub fn report_html(r: &Results, charts: &[Chart]) -> String {
 mod tests {
     use super::*;
     use crate::report::charts;
+    use crate::report::highlights::Better;
     use crate::report::results::fixture;
 
     fn page(files: &[(&'static str, String)]) -> (String, Vec<Chart>) {
@@ -607,16 +608,22 @@ mod tests {
     #[test]
     fn stand_out_names_best_worst_and_significant_differences() {
         let (html, _) = page(&fixture::compare());
-        // least-connections has the lowest latency, round-robin the highest, CIs apart.
+        // round-robin fails 6% of requests, the others none: its latency is left out.
         assert!(
-            html.contains("<b>p99 latency</b>: best <b>least-connections</b>"),
+            html.contains("<b>round-robin</b> fails significantly more requests than <b>least-connections</b> (error rate 6.000% vs 0%"),
             "{html}"
         );
-        assert!(html.contains("worst <b>round-robin</b>"));
+        assert!(html.contains("<b>p99 latency</b>: best <b>least-connections</b>"));
+        assert!(html.contains("worst <b>power-of-two</b>"));
         assert!(html.contains(
-            "least-connections’ p99 latency is 90% lower than round-robin’s (CIs do not overlap)"
+            "least-connections’ p99 latency is 33.3% lower than power-of-two’s (CIs do not overlap)"
         ));
-        assert!(html.contains("Ahead of the runner-up too: least-connections’ p99 latency is 33% lower than power-of-two’s"));
+        assert!(html.contains(
+            "least-connections’ error rate is 6.00 points lower than round-robin’s (CIs do not overlap)"
+        ));
+        // round-robin's latency cells carry the mark and the note says why.
+        assert!(html.contains("<sup>†</sup>"));
+        assert!(html.contains("<p class=\"note\">† Not marked best: <b>round-robin</b> fails"));
         // The best cell of the p99 row is highlighted.
         let row = html
             .lines()

@@ -194,8 +194,7 @@ fn header_lines(name: &str, w: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     for p in pieces {
-        if !line.is_empty() && line.trim_end().chars().count() + p.trim_end().chars().count() > w
-        {
+        if !line.is_empty() && line.trim_end().chars().count() + p.trim_end().chars().count() > w {
             lines.push(line.trim_end().to_string());
             line.clear();
         }
@@ -231,7 +230,12 @@ pub fn grid(
         .max()
         .unwrap_or(0);
     let last_w = last.map_or(0, |(h, v)| {
-        v.iter().map(len).chain([h.chars().count()]).max().unwrap_or(0) + 2
+        v.iter()
+            .map(len)
+            .chain([h.chars().count()])
+            .max()
+            .unwrap_or(0)
+            + 2
     });
     let col_w: Vec<usize> = columns
         .iter()
@@ -370,11 +374,7 @@ pub fn render_with(info: &RunInfo, aggs: &[Aggregate], layout: &Layout) -> Strin
                 .map(|&m| cell(&a.metrics[m], METRICS[m].decimals))
                 .collect();
             let mw = cells.iter().map(|c| c.0.len()).max().unwrap_or(0);
-            let cw = cells
-                .iter()
-                .map(|c| c.1.chars().count())
-                .max()
-                .unwrap_or(0);
+            let cw = cells.iter().map(|c| c.1.chars().count()).max().unwrap_or(0);
             let text = cells
                 .iter()
                 .map(|(m, ci)| {

@@ -13,6 +13,7 @@ mod health;
 mod lab;
 mod lab_scenarios;
 mod mutation;
+mod present;
 mod scenarios;
 mod support;
 mod sweep;
