@@ -492,3 +492,87 @@ pub(super) fn best_classes(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn est(mean: f64, half: f64) -> Estimate {
+        Estimate {
+            mean,
+            lo: mean - half,
+            hi: mean + half,
+        }
+    }
+
+    #[test]
+    fn failing_more_uses_the_paired_difference() {
+        let algs: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        // b fails a little more in every replication (paired CI above 0) although the
+        // intervals of the means overlap; c is noise around a.
+        let vals = |a: &str| -> Vec<(u32, f64)> {
+            let base = [1.0, 3.0, 2.0, 4.0];
+            base.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let x = match a {
+                        "a" => *v,
+                        "b" => v + 0.5,
+                        _ => v + if i % 2 == 0 { 0.3 } else { -0.2 },
+                    };
+                    (i as u32, x)
+                })
+                .collect()
+        };
+        let e = |a: &str| {
+            let xs: Vec<f64> = vals(a).iter().map(|p| p.1).collect();
+            let s = stats::estimate(&xs);
+            Some(Estimate {
+                mean: s.mean,
+                lo: s.lo(),
+                hi: s.hi(),
+            })
+        };
+        let f = failing_more(&algs, e, vals).unwrap();
+        assert_eq!(f.lowest.0, "a");
+        assert_eq!(f.worse.len(), 1);
+        assert_eq!(f.worse[0].0, "b");
+        assert!(f.excludes("b") && !f.excludes("c"));
+        assert!(
+            f.sentence()
+                .unwrap()
+                .contains("<b>b</b> fails significantly more")
+        );
+        // Without per-replication values: disjoint intervals decide.
+        let f = failing_more(
+            &algs,
+            |a| {
+                Some(if a == "c" {
+                    est(30.0, 1.0)
+                } else {
+                    est(1.0, 2.0)
+                })
+            },
+            |_| Vec::new(),
+        )
+        .unwrap();
+        assert_eq!(f.worse, vec![("c".to_string(), 30.0)]);
+    }
+
+    #[test]
+    fn best_marks_skip_excluded_variants() {
+        let ests = [
+            Some(est(10.0, 0.1)),
+            Some(est(20.0, 0.1)),
+            Some(est(30.0, 0.1)),
+        ];
+        let c = best_classes(&ests, Some(Better::Lower), &[true, false, false]);
+        assert_eq!(c, ["", " class=\"best clear\"", ""]);
+        let c = best_classes(&ests, Some(Better::Lower), &[]);
+        assert_eq!(c[0], " class=\"best clear\"");
+        assert!(
+            flattered_by_failure("latency_p99_ms") && flattered_by_failure("attempts_per_request")
+        );
+        assert!(!flattered_by_failure("error_rate_pct") && !flattered_by_failure("throughput_rps"));
+    }
+}

@@ -490,3 +490,77 @@ fn more_servers(out: &mut String, n: usize) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_print_as_plus_minus_or_below_above() {
+        assert_eq!(
+            interval_text(407.74, 406.45, 409.03, 2),
+            ("407.7".into(), "± 1.3".into())
+        );
+        assert_eq!(
+            interval_text(1339.0, 1219.0, 1473.0, 3),
+            ("1339".into(), "−120/+134".into())
+        );
+        assert_eq!(
+            interval_text(0.2, 0.0, 0.75, 0),
+            ("0.20".into(), "−0.20/+0.55".into())
+        );
+        assert_eq!(interval_text(5.0, 5.0, 5.0, 0), ("5".into(), String::new()));
+        assert_eq!(interval_text(5.0, f64::NAN, f64::NAN, 0).1, "");
+        assert_eq!(interval_text(f64::NAN, 1.0, 2.0, 3).0, "n/a");
+    }
+
+    #[test]
+    fn metric_names_and_aliases() {
+        let key = |n: &str| METRICS[metrics_by_names(&[n.to_string()]).unwrap()[0]].key;
+        assert_eq!(key("p99"), "latency_p99_ms");
+        assert_eq!(key("P99.9"), "latency_p999_ms");
+        assert_eq!(key("error_rate"), "error_rate_pct");
+        assert_eq!(key("error_rate_pct"), "error_rate_pct");
+        assert_eq!(key("throughput"), "throughput_rps");
+        assert_eq!(
+            metrics_by_names(&["all".into()]).unwrap().len(),
+            METRICS.len()
+        );
+        let e = metrics_by_names(&["eror_rate".into()]).unwrap_err();
+        assert!(e.contains("did you mean `error_rate`"), "{e}");
+        assert!(metrics_by_names(&[String::new()]).is_err());
+        assert!(uninformative([0.0, f64::NAN]) && !uninformative([0.0, 1.0]));
+    }
+
+    #[test]
+    fn grid_splits_columns_into_blocks_that_fit() {
+        let labels: Vec<String> = vec!["a row".into(), "another row".into()];
+        let cols: Vec<(String, Vec<String>)> = (0..7)
+            .map(|i| {
+                (
+                    format!("variant-number-{i}"),
+                    vec!["12.34 ± 0.56".into(), "7".into()],
+                )
+            })
+            .collect();
+        let units = vec!["ms".to_string(), "req".to_string()];
+        for width in [40, 60, 100] {
+            let g = grid("metric", &labels, &cols, Some(("unit", &units)), width);
+            assert!(
+                g.lines().all(|l| l.chars().count() <= width),
+                "{width}:\n{g}"
+            );
+            for i in 0..7 {
+                assert!(g.contains(&format!("number-{i}")), "{g}");
+            }
+        }
+        // Even blocks: 7 columns that need two blocks are split 4 + 3.
+        let g = grid("metric", &labels, &cols, Some(("unit", &units)), 100);
+        let blocks: Vec<&str> = g.split("\n\n").collect();
+        assert_eq!(blocks.len(), 2, "{g}");
+        assert_eq!(
+            blocks[0].lines().next().unwrap().matches("variant").count(),
+            4
+        );
+    }
+}

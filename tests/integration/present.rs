@@ -122,7 +122,7 @@ fn no_interval_of_a_non_negative_metric_goes_below_zero() {
         ("run", "scenarios/crash-failover.toml"),
     ] {
         let out = d.join(scenario.replace('/', "_"));
-        let mut args = vec![command, scenario, "-q", "--out", out.to_str().unwrap()];
+        let args = vec![command, scenario, "-q", "--out", out.to_str().unwrap()];
         let o = lblab(&args);
         assert!(o.status.success(), "{scenario}: {}", text(&o.stderr));
         let summary = read(&out.join("summary.csv"));
