@@ -210,10 +210,77 @@ impl CommonArgs {
     }
 }
 
+/// How the summary table on the terminal is laid out (run and compare).
+#[derive(clap::Args, Debug)]
+struct TableArgs {
+    /// Rows of the summary table, in this order: metric keys as in summary.csv
+    /// (latency_p99_ms), the same without the unit suffix (error_rate, utilization) or
+    /// p50, p90, p99, p999, max, mean, rps, attempts, detection, recovery, cpu; `all` for
+    /// every row. Without it, rows that are zero or n/a for every variant are hidden (and
+    /// counted). --format json and csv always hold every metric.
+    #[arg(long, value_delimiter = ',', value_name = "M1,M2,..")]
+    metrics: Vec<String>,
+    /// Do not split the table to fit the width (default width: $COLUMNS, else the
+    /// terminal's, else 100 columns).
+    #[arg(long)]
+    wide: bool,
+}
+
+impl TableArgs {
+    /// The layout: rows from --metrics (exit 2 on an unknown name), width from --wide,
+    /// $COLUMNS or the terminal.
+    fn layout(&self) -> Result<crate::report::table::Layout, CliError> {
+        let metrics = if self.metrics.is_empty() {
+            None
+        } else {
+            Some(
+                crate::report::table::metrics_by_names(&self.metrics)
+                    .map_err(|e| CliError::Input(format!("lblab: --metrics: {e}")))?,
+            )
+        };
+        let width = if self.wide {
+            usize::MAX
+        } else {
+            terminal_width().unwrap_or(crate::report::table::DEFAULT_WIDTH)
+        };
+        Ok(crate::report::table::Layout { width, metrics })
+    }
+}
+
+/// The width to fit: $COLUMNS if set, else the terminal's (`stty size` on /dev/tty) when
+/// stdout is one; at least 40.
+fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    let cols = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .or_else(|| {
+            if !std::io::stdout().is_terminal() {
+                return None;
+            }
+            let tty = std::fs::File::open("/dev/tty").ok()?;
+            let o = std::process::Command::new("stty")
+                .arg("size")
+                .stdin(tty)
+                .stderr(std::process::Stdio::null())
+                .output()
+                .ok()?;
+            String::from_utf8(o.stdout)
+                .ok()?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })?;
+    Some(cols.max(40))
+}
+
 #[derive(clap::Args, Debug)]
 struct RunArgs {
     #[command(flatten)]
     common: CommonArgs,
+    #[command(flatten)]
+    table: TableArgs,
     /// Balancing algorithm (shorthand for --set balancer.algorithm=NAME).
     #[arg(short = 'a', long, value_name = "NAME")]
     algorithm: Option<String>,
@@ -223,6 +290,8 @@ struct RunArgs {
 struct CompareArgs {
     #[command(flatten)]
     common: CommonArgs,
+    #[command(flatten)]
+    table: TableArgs,
     /// Algorithms to compare (default: the scenario's [compare] algorithms).
     #[arg(long, value_delimiter = ',', value_name = "A,B,..")]
     algorithms: Vec<String>,

@@ -13,8 +13,10 @@ use crate::report::manifest::{ManifestExtra, ManifestVariant, manifest_toml};
 use crate::report::{RunInfo, csv_out, json, table};
 use crate::scenario::{self, Scenario};
 
-use super::variants::{AlgSource, HIDDEN_PREFIX, Plan, Variant, compare_variants, shell_sets};
-use super::{CliError, CommonArgs, CompareArgs, Format, RunArgs, files, out};
+use super::variants::{
+    AlgSource, HIDDEN_PREFIX, Plan, Variant, compare_variants, describe_checks, shell_sets,
+};
+use super::{CliError, CommonArgs, CompareArgs, Format, RunArgs, TableArgs, files, out};
 
 /// Loads a scenario, mapping problems to exit code 2 (the message carries colour styles;
 /// stderr keeps them only when colour is on).
@@ -88,6 +90,7 @@ pub(crate) fn run_info(s: &Scenario) -> RunInfo {
         duration_s: s.world.duration.as_secs_f64(),
         warmup_s: s.world.warmup.as_secs_f64(),
         n_servers: s.world.n_servers(),
+        notes: Vec::new(),
     }
 }
 
@@ -108,7 +111,16 @@ pub(super) fn run(a: RunArgs) -> Result<(), CliError> {
     };
     let plan = Plan::new(file, &a.common.set, source, "run")?;
     let (v, s) = plan.variant(file, 0, &[], &|s| a.common.apply(s))?;
-    execute(&a.common, file, &s, &[v], "run", None, &plan.notes)
+    execute(
+        &a.common,
+        &a.table,
+        file,
+        &s,
+        &[v],
+        "run",
+        None,
+        &plan.notes,
+    )
 }
 
 /// `lblab compare`: the scenario's workload under several algorithms (or values of any
@@ -134,6 +146,7 @@ pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
     }
     execute(
         &a.common,
+        &a.table,
         file,
         &s,
         &variants,
@@ -144,8 +157,10 @@ pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
 }
 
 /// Runs the variants, writes the results directory and prints the summary.
+#[allow(clippy::too_many_arguments)] // one call per command; a struct would only rename them
 fn execute(
     c: &CommonArgs,
+    table_args: &TableArgs,
     file: &Path,
     s: &Scenario,
     variants: &[Variant],
@@ -153,6 +168,7 @@ fn execute(
     baseline: Option<&str>,
     notes: &[String],
 ) -> Result<(), CliError> {
+    let layout = table_args.layout()?;
     let progress = !c.quiet && std::io::stderr().is_terminal();
     let worlds: Vec<WorldConfig> = variants.iter().map(|v| v.world.clone()).collect();
     let results = replicate(&worlds, s.seed, s.replications, c.jobs, progress).map_err(|(w, r, e)| {
@@ -172,7 +188,8 @@ fn execute(
         .map(|(v, reps)| Aggregate::new(v.label.clone(), reps))
         .collect();
     let notes = &with_passive_counts(notes, variants, &agg);
-    let info = run_info(s);
+    let mut info = run_info(s);
+    info.notes = notes.clone();
     let dir = c
         .out
         .clone()
@@ -247,25 +264,33 @@ fn execute(
     }
     match c.format {
         Format::Table => {
-            let mut t = table::render(&info, &agg);
-            for n in notes {
-                t.push_str(&format!("note: {n}\n"));
-            }
+            let mut t = table::render_with(&info, &agg, &layout);
             if let Some(b) = base {
-                t.push_str(&crate::report::paired::render(b, &agg));
+                t.push_str(&crate::report::paired::render(b, &agg, layout.width));
             }
-            t.push_str(&format!(
-                "\nresults: {}/ ({}, manifest.toml; charts and report.html)\n",
-                dir.display(),
-                names.join(", ")
+            t.push('\n');
+            t.push_str(&table::wrap(
+                &format!(
+                    "results: {}/ ({}, manifest.toml; charts and report.html)",
+                    dir.display(),
+                    names.join(", ")
+                ),
+                layout.width,
+                "  ",
             ));
             out(&t)
         }
         Format::Json => {
+            for n in notes {
+                eprintln!("note: {n}");
+            }
             eprintln!("results: {}/", dir.display());
             out(&json::summary_json(&info, &agg))
         }
         Format::Csv => {
+            for n in notes {
+                eprintln!("note: {n}");
+            }
             eprintln!("results: {}/", dir.display());
             out(&summary)
         }
@@ -273,36 +298,32 @@ fn execute(
 }
 
 /// Completes the "not only the algorithm differs" note with what nginx's passive check
-/// did in this run: how often it took a server out, or that it never acted.
+/// did in this run: how often it took a server out per replication.
 fn with_passive_counts(notes: &[String], variants: &[Variant], agg: &[Aggregate]) -> Vec<String> {
-    let mut out = notes.to_vec();
-    let Some(n) = out.iter_mut().find(|n| n.starts_with(HIDDEN_PREFIX)) else {
-        return out;
-    };
-    let mut acted = Vec::new();
-    for (v, a) in variants.iter().zip(agg) {
-        if v.world.algorithm.passive_checks().is_none() {
-            continue;
-        }
-        let downs: usize = a
-            .reps
-            .iter()
-            .map(|r| {
-                r.health
-                    .iter()
-                    .filter(|h| h.cause == "passive" && h.state == "down")
-                    .count()
-            })
-            .sum();
-        acted.push(format!(
-            "{} {:.1} per replication",
-            v.label,
+    let acted: Vec<f64> = agg
+        .iter()
+        .map(|a| {
+            let downs: usize = a
+                .reps
+                .iter()
+                .map(|r| {
+                    r.health
+                        .iter()
+                        .filter(|h| h.cause == "passive" && h.state == "down")
+                        .count()
+                })
+                .sum();
             downs as f64 / a.reps.len().max(1) as f64
-        ));
-    }
-    n.push_str(&format!(
-        " (servers taken out by max_fails: {})",
-        acted.join(", ")
-    ));
-    out
+        })
+        .collect();
+    notes
+        .iter()
+        .map(|n| {
+            if n.starts_with(HIDDEN_PREFIX) {
+                describe_checks(variants, Some(&acted))
+            } else {
+                n.clone()
+            }
+        })
+        .collect()
 }

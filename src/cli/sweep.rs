@@ -358,6 +358,9 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
     super::report::render_all(&dir)?;
     if !c.quiet {
         out(&render_table(&summary, &sw, &alg_names, &a.metric, &info))?;
+        for n in &plan.notes {
+            out(&format!("note: {n}\n"))?;
+        }
         out(&format!(
             "\nresults: {}/ (sweep.csv, sweep.toml, points/; charts and report.html)\n",
             dir.display()
@@ -401,14 +404,14 @@ fn render_table(
                 .find(|r| &r[1] == alg && r[2] == point.to_string() && &r[stat_col] == stat)
                 .and_then(|r| r[col].parse::<f64>().ok())
         };
-        match (find("mean"), find("ci95_half")) {
-            (Some(m), Some(c)) => format!("{m:.2} ± {c:.2}"),
-            (Some(m), None) => format!("{m:.2}"),
+        match (find("mean"), find("ci95_lo"), find("ci95_hi")) {
+            (Some(m), Some(lo), Some(hi)) => format!("{m:.2} [{lo:.2}, {hi:.2}]"),
+            (Some(m), ..) => format!("{m:.2}"),
             _ => "n/a".into(),
         }
     };
     let mut out = format!(
-        "{}: {metric} by point (mean ± 95% CI over {} replications)\n",
+        "{}: {metric} by point (mean [95% CI] over {} replications)\n",
         info.scenario, info.replications
     );
     let kw = sw.keys.iter().map(|k| k.len()).collect::<Vec<_>>();

@@ -493,36 +493,31 @@ pub(crate) fn hidden_differences(variants: &[Variant], varied: &[String]) -> Opt
     if checks.windows(2).all(|w| w[0] == w[1]) {
         return None;
     }
-    let mut groups: Vec<(Check, Vec<&str>)> = Vec::new();
-    for (v, c) in variants.iter().zip(&checks) {
-        match groups.iter_mut().find(|(g, _)| g == c) {
-            Some((_, names)) => names.push(&v.label),
-            None => groups.push((*c, vec![&v.label])),
+    Some(describe_checks(variants, None))
+}
+
+/// The note on nginx's passive check: which variants have it (with `max_fails` /
+/// `fail_timeout`, and how often it took a server out per replication when `acted` is
+/// given, one number per variant) and which do not.
+pub(crate) fn describe_checks(variants: &[Variant], acted: Option<&[f64]>) -> String {
+    let mut on = Vec::new();
+    let mut off = Vec::new();
+    for (i, v) in variants.iter().enumerate() {
+        match v.world.algorithm.passive_checks() {
+            Some((n, t)) => {
+                let did = acted
+                    .map(|a| format!("; took servers out {:.1}× per replication", a[i]))
+                    .unwrap_or_default();
+                on.push(format!("{} ({n}/{t}{did})", v.label));
+            }
+            None => off.push(v.label.as_str()),
         }
     }
-    let parts: Vec<String> = groups
-        .iter()
-        .map(|(c, names)| {
-            let one = names.len() == 1;
-            match c {
-                Some((n, t)) => format!(
-                    "{} {} a server out after {n} failed attempt{} for {t} (nginx max_fails/fail_timeout)",
-                    names.join(", "),
-                    if one { "takes" } else { "take" },
-                    if *n == 1 { "" } else { "s" }
-                ),
-                None => format!(
-                    "{} {} no passive check",
-                    names.join(", "),
-                    if one { "has" } else { "have" }
-                ),
-            }
-        })
-        .collect();
-    Some(format!(
-        "{HIDDEN_PREFIX}{}; set balancer.max_fails=0 to compare the algorithms alone",
-        parts.join("; ")
-    ))
+    format!(
+        "{HIDDEN_PREFIX}nginx's passive check (max_fails/fail_timeout) is on in {} and off in {}; --set balancer.max_fails=0 compares the algorithms alone",
+        on.join(", "),
+        off.join(", ")
+    )
 }
 
 /// `key=value` pairs joined by spaces.

@@ -1,8 +1,9 @@
 //! Metrics: what one replication measured, and how replications are aggregated.
 //!
 //! A replication produces a [`RepResult`]: one value per entry of [`METRICS`] plus one
-//! [`ServerRow`] per server. [`stats`] turns several replications into means with Student-t
-//! 95% confidence intervals; [`imbalance`] holds the fairness measures.
+//! [`ServerRow`] per server. [`stats`] turns several replications into means with 95%
+//! confidence intervals that stay inside each metric's [`stats::Support`] (recorded in
+//! [`METRICS`]); [`imbalance`] holds the fairness measures.
 
 pub mod imbalance;
 pub mod stats;
@@ -74,63 +75,66 @@ pub struct MetricDef {
     pub unit: &'static str,
     /// Decimals in the terminal table.
     pub decimals: usize,
+    /// The values it can take, which decides its confidence interval (see [`stats`]).
+    pub support: stats::Support,
 }
 
 macro_rules! metrics {
-    ($($id:ident = ($key:literal, $label:literal, $unit:literal, $dec:literal);)*) => {
+    ($($id:ident = ($key:literal, $label:literal, $unit:literal, $dec:literal, $sup:ident);)*) => {
         /// Index of every metric in [`RepResult::values`].
         #[allow(non_camel_case_types, missing_docs)]
         #[derive(Copy, Clone, Debug, PartialEq, Eq)]
         pub enum M { $($id),* }
         /// Every metric, in [`M`] order.
         pub const METRICS: &[MetricDef] = &[
-            $(MetricDef { key: $key, label: $label, unit: $unit, decimals: $dec }),*
+            $(MetricDef { key: $key, label: $label, unit: $unit, decimals: $dec,
+                support: stats::Support::$sup }),*
         ];
     };
 }
 
 metrics! {
-    Throughput = ("throughput_rps", "throughput", "req/s", 2);
-    Issued = ("issued", "requests issued", "req", 0);
-    Completed = ("completed", "completed", "req", 0);
-    Errors = ("errors", "errors", "req", 0);
-    ErrorRate = ("error_rate_pct", "error rate", "%", 3);
-    ErrorsRejected = ("errors_rejected", "  rejected (queue full)", "req", 0);
-    ErrorsTimeout = ("errors_timeout", "  timed out", "req", 0);
-    ErrorsNoBackend = ("errors_no_backend", "  no backend", "req", 0);
-    ErrorsRefused = ("errors_refused", "  connection refused", "req", 0);
-    ErrorsServer = ("errors_server", "  server error (5xx)", "req", 0);
-        ErrorsUpstreamTimeout = ("errors_upstream_timeout", "  upstream timeout", "req", 0);
-    ErrorsLbLost = ("errors_lb_lost", "  lost with a load balancer node", "req", 0);
-    InFlightEnd = ("in_flight_end", "in flight at end", "req", 0);
-    LatencyMean = ("latency_mean_ms", "latency mean", "ms", 3);
-    LatencyP50 = ("latency_p50_ms", "latency p50", "ms", 3);
-    LatencyP90 = ("latency_p90_ms", "latency p90", "ms", 3);
-    LatencyP99 = ("latency_p99_ms", "latency p99", "ms", 3);
-    LatencyP999 = ("latency_p999_ms", "latency p99.9", "ms", 3);
-    LatencyMax = ("latency_max_ms", "latency max", "ms", 3);
-    WaitMean = ("wait_mean_ms", "queue wait mean", "ms", 3);
-    ServiceMean = ("service_mean_ms", "service time mean", "ms", 3);
-    Utilization = ("utilization_pct", "utilization", "%", 2);
-    ReqMaxMean = ("imbalance_requests_max_mean", "imbalance requests max/mean", "x", 3);
-    ReqCov = ("imbalance_requests_cov", "imbalance requests CoV", "", 4);
-    ReqJain = ("imbalance_requests_jain", "imbalance requests Jain", "", 4);
-    BusyMaxMean = ("imbalance_busy_max_mean", "imbalance busy max/mean", "x", 3);
-    BusyCov = ("imbalance_busy_cov", "imbalance busy CoV", "", 4);
-    BusyJain = ("imbalance_busy_jain", "imbalance busy Jain", "", 4);
-    SessionsBroken = ("sessions_broken", "sticky sessions broken", "req", 0);
-    SessionsLost = ("sessions_lost", "session state lost", "req", 0);
-    CacheHitRatio = ("cache_hit_ratio_pct", "cache hit ratio", "%", 2);
-    KeysRemapped = ("keys_remapped_pct", "keys remapped per change", "%", 2);
-        Attempts = ("attempts_per_request", "attempts per request", "x", 4);
-    Retries = ("retries", "retries", "req", 0);
-    DetectionMean = ("detection_mean_s", "failure detection time", "s", 3);
-    RecoveryMean = ("recovery_mean_s", "recovery time", "s", 3);
-    SentToFailed = ("sent_to_failed", "attempts sent to failed servers", "req", 0);
-        FalseEjections = ("false_ejections", "false ejections", "", 0);
-    LbFailoverMean = ("lb_failover_mean_s", "LB failover time", "s", 3);
-        LbOutageMean = ("lb_outage_mean_s", "LB outage (dead path used)", "s", 3);
-    LbCpuUtil = ("lb_cpu_utilization_pct", "LB CPU utilization (busiest node)", "%", 2);
+    Throughput = ("throughput_rps", "throughput", "req/s", 2, NON_NEGATIVE);
+    Issued = ("issued", "requests issued", "req", 0, NON_NEGATIVE);
+    Completed = ("completed", "completed", "req", 0, NON_NEGATIVE);
+    Errors = ("errors", "errors", "req", 0, NON_NEGATIVE);
+    ErrorRate = ("error_rate_pct", "error rate", "%", 3, PERCENT);
+    ErrorsRejected = ("errors_rejected", "  rejected (queue full)", "req", 0, NON_NEGATIVE);
+    ErrorsTimeout = ("errors_timeout", "  timed out", "req", 0, NON_NEGATIVE);
+    ErrorsNoBackend = ("errors_no_backend", "  no backend", "req", 0, NON_NEGATIVE);
+    ErrorsRefused = ("errors_refused", "  connection refused", "req", 0, NON_NEGATIVE);
+    ErrorsServer = ("errors_server", "  server error (5xx)", "req", 0, NON_NEGATIVE);
+    ErrorsUpstreamTimeout = ("errors_upstream_timeout", "  upstream timeout", "req", 0, NON_NEGATIVE);
+    ErrorsLbLost = ("errors_lb_lost", "  lost with a load balancer node", "req", 0, NON_NEGATIVE);
+    InFlightEnd = ("in_flight_end", "in flight at end", "req", 0, NON_NEGATIVE);
+    LatencyMean = ("latency_mean_ms", "latency mean", "ms", 3, POSITIVE);
+    LatencyP50 = ("latency_p50_ms", "latency p50", "ms", 3, POSITIVE);
+    LatencyP90 = ("latency_p90_ms", "latency p90", "ms", 3, POSITIVE);
+    LatencyP99 = ("latency_p99_ms", "latency p99", "ms", 3, POSITIVE);
+    LatencyP999 = ("latency_p999_ms", "latency p99.9", "ms", 3, POSITIVE);
+    LatencyMax = ("latency_max_ms", "latency max", "ms", 3, POSITIVE);
+    WaitMean = ("wait_mean_ms", "queue wait mean", "ms", 3, NON_NEGATIVE);
+    ServiceMean = ("service_mean_ms", "service time mean", "ms", 3, POSITIVE);
+    Utilization = ("utilization_pct", "utilization", "%", 2, NON_NEGATIVE);
+    ReqMaxMean = ("imbalance_requests_max_mean", "imbalance requests max/mean", "x", 3, AT_LEAST_ONE);
+    ReqCov = ("imbalance_requests_cov", "imbalance requests CoV", "", 4, NON_NEGATIVE);
+    ReqJain = ("imbalance_requests_jain", "imbalance requests Jain", "", 4, UNIT);
+    BusyMaxMean = ("imbalance_busy_max_mean", "imbalance busy max/mean", "x", 3, AT_LEAST_ONE);
+    BusyCov = ("imbalance_busy_cov", "imbalance busy CoV", "", 4, NON_NEGATIVE);
+    BusyJain = ("imbalance_busy_jain", "imbalance busy Jain", "", 4, UNIT);
+    SessionsBroken = ("sessions_broken", "sticky sessions broken", "req", 0, NON_NEGATIVE);
+    SessionsLost = ("sessions_lost", "session state lost", "req", 0, NON_NEGATIVE);
+    CacheHitRatio = ("cache_hit_ratio_pct", "cache hit ratio", "%", 2, PERCENT);
+    KeysRemapped = ("keys_remapped_pct", "keys remapped per change", "%", 2, PERCENT);
+    Attempts = ("attempts_per_request", "attempts per request", "x", 4, NON_NEGATIVE);
+    Retries = ("retries", "retries", "req", 0, NON_NEGATIVE);
+    DetectionMean = ("detection_mean_s", "failure detection time", "s", 3, POSITIVE);
+    RecoveryMean = ("recovery_mean_s", "recovery time", "s", 3, POSITIVE);
+    SentToFailed = ("sent_to_failed", "attempts sent to failed servers", "req", 0, NON_NEGATIVE);
+    FalseEjections = ("false_ejections", "false ejections", "", 0, NON_NEGATIVE);
+    LbFailoverMean = ("lb_failover_mean_s", "LB failover time", "s", 3, POSITIVE);
+    LbOutageMean = ("lb_outage_mean_s", "LB outage (dead path used)", "s", 3, POSITIVE);
+    LbCpuUtil = ("lb_cpu_utilization_pct", "LB CPU utilization (busiest node)", "%", 2, NON_NEGATIVE);
 }
 
 /// Number of metrics.
@@ -140,6 +144,24 @@ pub const N_METRICS: usize = METRICS.len();
 pub fn metric_index(key: &str) -> Option<usize> {
     METRICS.iter().position(|m| m.key == key)
 }
+
+/// Short names accepted for metrics besides their keys and their keys without the unit
+/// suffix (`error_rate` for `error_rate_pct`).
+pub const METRIC_ALIASES: &[(&str, &str)] = &[
+    ("p50", "latency_p50_ms"),
+    ("p90", "latency_p90_ms"),
+    ("p99", "latency_p99_ms"),
+    ("p999", "latency_p999_ms"),
+    ("p99.9", "latency_p999_ms"),
+    ("max", "latency_max_ms"),
+    ("mean", "latency_mean_ms"),
+    ("latency", "latency_mean_ms"),
+    ("rps", "throughput_rps"),
+    ("attempts", "attempts_per_request"),
+    ("detection", "detection_mean_s"),
+    ("recovery", "recovery_mean_s"),
+    ("cpu", "lb_cpu_utilization_pct"),
+];
 
 /// What one replication measured (warm-up excluded).
 #[derive(Clone, Debug, PartialEq)]
@@ -356,36 +378,40 @@ impl Aggregate {
     /// Aggregates replications (in order, so the result is deterministic).
     pub fn new(algorithm: String, reps: Vec<RepResult>) -> Aggregate {
         let metrics = (0..N_METRICS)
-            .map(|m| stats::estimate(&reps.iter().map(|r| r.values[m]).collect::<Vec<_>>()))
+            .map(|m| {
+                let xs: Vec<f64> = reps.iter().map(|r| r.values[m]).collect();
+                stats::estimate_in(&xs, METRICS[m].support)
+            })
             .collect();
         let n_servers = reps.first().map_or(0, |r| r.servers.len());
         let servers = (0..n_servers)
             .map(|s| {
-                let col = |f: &dyn Fn(&ServerRow) -> f64| {
-                    stats::estimate(&reps.iter().map(|r| f(&r.servers[s])).collect::<Vec<_>>())
+                let col = |f: &dyn Fn(&ServerRow) -> f64, support| {
+                    let xs: Vec<f64> = reps.iter().map(|r| f(&r.servers[s])).collect();
+                    stats::estimate_in(&xs, support)
                 };
+                use stats::Support;
                 let first = &reps[0].servers[s];
                 ServerAggregate {
                     name: first.name.clone(),
                     group: first.group.clone(),
-                    requests: col(&|r| r.requests as f64),
-                    share: col(&|r| r.share),
-                    busy_s: col(&|r| r.busy_s),
-                    busy_share: col(&|r| r.busy_share),
-                    cache_hit_ratio: col(&|r| r.cache_hit_ratio),
-                    utilization: col(&|r| r.utilization),
-                    rejected: col(&|r| r.rejected as f64),
+                    requests: col(&|r| r.requests as f64, Support::NON_NEGATIVE),
+                    share: col(&|r| r.share, Support::UNIT),
+                    busy_s: col(&|r| r.busy_s, Support::NON_NEGATIVE),
+                    busy_share: col(&|r| r.busy_share, Support::UNIT),
+                    cache_hit_ratio: col(&|r| r.cache_hit_ratio, Support::PERCENT),
+                    utilization: col(&|r| r.utilization, Support::NON_NEGATIVE),
+                    rejected: col(&|r| r.rejected as f64, Support::NON_NEGATIVE),
                 }
             })
             .collect();
         let latency_curve = (0..curve_quantiles().len())
             .map(|q| {
-                stats::estimate(
-                    &reps
-                        .iter()
-                        .map(|r| r.latency_curve.get(q).copied().unwrap_or(f64::NAN))
-                        .collect::<Vec<_>>(),
-                )
+                let xs: Vec<f64> = reps
+                    .iter()
+                    .map(|r| r.latency_curve.get(q).copied().unwrap_or(f64::NAN))
+                    .collect();
+                stats::estimate_in(&xs, stats::Support::POSITIVE)
             })
             .collect();
         Aggregate {

@@ -1,8 +1,10 @@
 //! `summary.csv` and `servers.csv`: tidy tables that load straight into pandas.
 //!
 //! `summary.csv` has one row per algorithm × replication (`stat = value`) plus aggregated
-//! rows per algorithm (`stat` = `mean`, `ci95_half`, `ci95_lo`, `ci95_hi`, `sd`, with an
-//! empty `replication`); each metric is a column whose name ends with its unit (`_ms`,
+//! rows per algorithm (`stat` = `mean`, `ci95_lo`, `ci95_hi`, `sd`, with an empty
+//! `replication`); `ci95_lo`..`ci95_hi` is the 95% interval of the mean over replications,
+//! which stays inside the metric's range and need not be symmetric (see
+//! [`crate::metrics::stats`]), so there is no half-width row; each metric is a column whose name ends with its unit (`_ms`,
 //! `_pct`, `_rps`, `_s`; counts and ratios without a suffix). `servers.csv` has the same
 //! shape with one row per server.
 
@@ -11,12 +13,11 @@ use crate::metrics::{Aggregate, METRICS, RepResult};
 
 use super::{RunInfo, csv_float};
 
-const STATS: [&str; 5] = ["mean", "ci95_half", "ci95_lo", "ci95_hi", "sd"];
+const STATS: [&str; 4] = ["mean", "ci95_lo", "ci95_hi", "sd"];
 
 fn stat_of(e: &Estimate, stat: &str) -> f64 {
     match stat {
         "mean" => e.mean,
-        "ci95_half" => e.ci95,
         "ci95_lo" => e.lo(),
         "ci95_hi" => e.hi(),
         _ => e.sd,

@@ -13,50 +13,12 @@ use std::fmt::Write;
 
 use super::charts::{Chart, colour_hex, fmt_num};
 
+use super::highlights::{best_classes, better, bullets, failing_in_summary, flattered_by_failure};
 use super::results::{Estimate, Results};
 use crate::metrics::METRICS;
 
-/// Which way a metric is better.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Better {
-    Lower,
-    Higher,
-}
-
-fn better(key: &str) -> Option<Better> {
-    use Better::*;
-    let lower_prefix = [
-        "latency_",
-        "wait_",
-        "errors",
-        "error_rate",
-        "sessions_",
-        "keys_remapped",
-        "attempts_per",
-        "retries",
-        "detection_",
-        "recovery_",
-        "sent_to_failed",
-        "false_ejections",
-        "lb_",
-    ];
-    if key == "throughput_rps" || key == "completed" || key == "cache_hit_ratio_pct" {
-        Some(Higher)
-    } else if key.starts_with("imbalance_") {
-        Some(if key.ends_with("_jain") {
-            Higher
-        } else {
-            Lower
-        })
-    } else if lower_prefix.iter().any(|p| key.starts_with(p)) {
-        Some(Lower)
-    } else {
-        None
-    }
-}
-
 /// Label, unit and decimals of a metric column (from [`METRICS`], else from its name).
-fn describe(key: &str) -> (String, String, usize) {
+pub(super) fn describe(key: &str) -> (String, String, usize) {
     if let Some(m) = METRICS.iter().find(|m| m.key == key) {
         return (m.label.trim().to_string(), m.unit.to_string(), m.decimals);
     }
@@ -67,7 +29,7 @@ fn describe(key: &str) -> (String, String, usize) {
     (key.replace('_', " "), unit.to_string(), 3)
 }
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -90,7 +52,7 @@ fn breakable(s: &str) -> String {
         .replace(',', ",<wbr>")
 }
 
-fn possessive(name: &str) -> String {
+pub(super) fn possessive(name: &str) -> String {
     if name.ends_with('s') {
         format!("{name}’")
     } else {
@@ -98,7 +60,7 @@ fn possessive(name: &str) -> String {
     }
 }
 
-fn pct(x: f64) -> String {
+pub(super) fn pct(x: f64) -> String {
     if x >= 10.0 {
         format!("{x:.0}%")
     } else if x >= 1.0 {
@@ -109,7 +71,7 @@ fn pct(x: f64) -> String {
 }
 
 /// `v` to four significant digits (whole numbers from 1000 up).
-fn sig4(v: f64) -> String {
+pub(super) fn sig4(v: f64) -> String {
     if !v.is_finite() {
         return "n/a".into();
     }
@@ -121,242 +83,13 @@ fn sig4(v: f64) -> String {
     format!("{v:.d$}")
 }
 
-fn with_unit(v: f64, unit: &str) -> String {
+pub(super) fn with_unit(v: f64, unit: &str) -> String {
     match unit {
         "" => sig4(v),
         "x" => format!("{}×", sig4(v)),
         "%" => format!("{}%", sig4(v)),
         u => format!("{} {u}", sig4(v)),
     }
-}
-
-/// What can be said about one metric across algorithms.
-#[derive(Clone, Debug, PartialEq)]
-enum Finding {
-    /// Best and worst differ with non-overlapping CIs: a full bullet.
-    Clear(String),
-    /// Best and worst differ but their CIs overlap (or are unknown): `noun`.
-    Unclear(String),
-    /// Every algorithm has the same value: `noun (value)`.
-    Same(String),
-    /// Nothing to say (fewer than two values, or all zero and not worth a word).
-    Nothing,
-    /// No algorithm had any errors.
-    NoErrors,
-}
-
-/// Compares one metric over several algorithms (best first by `dir`).
-fn stand_out(noun: &str, unit: &str, dir: Better, ests: &[(String, Estimate)]) -> Finding {
-    let mut v: Vec<&(String, Estimate)> = ests.iter().filter(|(_, e)| e.mean.is_finite()).collect();
-    if v.len() < 2 {
-        return Finding::Nothing;
-    }
-    if v.iter().all(|(_, e)| e.mean == 0.0) {
-        return if noun.contains("error") {
-            Finding::NoErrors
-        } else {
-            Finding::Nothing
-        };
-    }
-    let first = v[0].1.mean;
-    if v.iter()
-        .all(|(_, e)| (e.mean - first).abs() <= 1e-9 * first.abs().max(1e-12))
-    {
-        return Finding::Same(format!("{} ({})", esc(noun), esc(&with_unit(first, unit))));
-    }
-    // Best first; ties keep file order.
-    v.sort_by(|a, b| match dir {
-        Better::Lower => a.1.mean.total_cmp(&b.1.mean),
-        Better::Higher => b.1.mean.total_cmp(&a.1.mean),
-    });
-    let (best, worst) = (v[0], v[v.len() - 1]);
-    if !best.1.separated_from(&worst.1) {
-        return Finding::Unclear(esc(noun));
-    }
-    let compare = |a: &(String, Estimate), b: &(String, Estimate)| -> String {
-        let (x, y) = (a.1.mean, b.1.mean);
-        let (word, rel) = match dir {
-            Better::Lower => ("lower", (y - x) / y.abs() * 100.0),
-            Better::Higher => ("higher", (x - y) / y.abs() * 100.0),
-        };
-        let how = if rel.is_finite() {
-            format!("{} {word}", pct(rel))
-        } else {
-            word.to_string()
-        };
-        format!(
-            "{} {} is {how} than {}",
-            esc(&possessive(&a.0)),
-            esc(noun),
-            esc(&possessive(&b.0))
-        )
-    };
-    let mut s = format!(
-        "<b>{}</b>: best <b>{}</b> ({}), worst <b>{}</b> ({}). {} (CIs do not overlap).",
-        esc(noun),
-        esc(&best.0),
-        esc(&with_unit(best.1.mean, unit)),
-        esc(&worst.0),
-        esc(&with_unit(worst.1.mean, unit)),
-        compare(best, worst)
-    );
-    if v.len() >= 3 {
-        let second = v[1];
-        if best.1.separated_from(&second.1) {
-            let _ = write!(
-                s,
-                " Ahead of the runner-up too: {} (CIs do not overlap).",
-                compare(best, second)
-            );
-        } else {
-            let _ = write!(
-                s,
-                " {} and {} are not distinguishable (CIs overlap).",
-                esc(&best.0),
-                esc(&second.0)
-            );
-        }
-    }
-    Finding::Clear(s)
-}
-
-/// Bullets from findings: the clear differences first, then one line for the rest.
-fn summarise(findings: Vec<Finding>, prefix: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let (mut unclear, mut same) = (Vec::new(), Vec::new());
-    for f in findings {
-        match f {
-            Finding::Clear(s) => out.push(format!("{prefix}{s}")),
-            Finding::Unclear(n) => unclear.push(n),
-            Finding::Same(n) => same.push(n),
-            Finding::NoErrors => out.push(format!("{prefix}No algorithm had any errors.")),
-            Finding::Nothing => {}
-        }
-    }
-    let list = |xs: &[String]| match xs {
-        [] => String::new(),
-        [a] => a.clone(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-    };
-    if !unclear.is_empty() {
-        out.push(format!(
-            "{prefix}No clear difference (95% CIs overlap between best and worst) in {}.",
-            list(&unclear)
-        ));
-    }
-    if !same.is_empty() {
-        out.push(format!(
-            "{prefix}The same for every algorithm: {}.",
-            list(&same)
-        ));
-    }
-    out
-}
-
-/// The metrics "what stands out" talks about, with the noun used in sentences.
-const KEY_METRICS: [(&str, &str); 11] = [
-    ("latency_p99_ms", "p99 latency"),
-    ("latency_mean_ms", "mean latency"),
-    ("error_rate_pct", "error rate"),
-    ("throughput_rps", "throughput"),
-    ("imbalance_busy_max_mean", "busy-time imbalance (max/mean)"),
-    (
-        "imbalance_requests_max_mean",
-        "request imbalance (max/mean)",
-    ),
-    ("detection_mean_s", "failure detection time"),
-    ("sent_to_failed", "attempts sent to failed servers"),
-    ("false_ejections", "false ejections"),
-    ("lb_failover_mean_s", "load balancer failover time"),
-    ("lb_outage_mean_s", "load balancer outage"),
-];
-
-fn bullets(r: &Results) -> Vec<String> {
-    let mut out = Vec::new();
-    let algs = r.algorithms();
-    if let Some(s) = &r.summary {
-        let mut findings = Vec::new();
-        for (key, noun) in KEY_METRICS {
-            let Some(dir) = better(key) else { continue };
-            if s.metric(key).is_none() {
-                continue;
-            }
-            let ests: Vec<(String, Estimate)> = algs
-                .iter()
-                .filter_map(|a| s.estimate(a, key).map(|e| (a.clone(), e)))
-                .collect();
-            let (_, unit, _) = describe(key);
-            if ests.len() == 1 {
-                let e = ests[0].1;
-                if e.mean.is_finite() && key == "latency_p99_ms" {
-                    out.push(format!(
-                        "<b>{}</b>: {} ({})",
-                        esc(noun),
-                        esc(&with_unit(e.mean, &unit)),
-                        esc(&ests[0].0)
-                    ));
-                }
-                continue;
-            }
-            findings.push(stand_out(noun, &unit, dir, &ests));
-        }
-        out.extend(summarise(findings, ""));
-    }
-    if let Some(sw) = &r.sweep {
-        let points = sw.points();
-        let mut ends = vec![points.first(), points.last()];
-        ends.dedup();
-        for (p, settings) in ends.iter().flatten() {
-            let mut findings = Vec::new();
-            for (key, noun) in [
-                ("latency_p99_ms", "p99 latency"),
-                ("throughput_rps", "throughput"),
-            ] {
-                let Some(dir) = better(key) else { continue };
-                if !sw.metrics.iter().any(|m| m == key) {
-                    continue;
-                }
-                let ests: Vec<(String, Estimate)> = algs
-                    .iter()
-                    .filter_map(|a| sw.estimate(a, *p, key).map(|e| (a.clone(), e)))
-                    .collect();
-                let (_, unit, _) = describe(key);
-                findings.push(stand_out(noun, &unit, dir, &ests));
-            }
-            let at: Vec<String> = sw
-                .keys
-                .iter()
-                .zip(settings)
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            out.extend(summarise(
-                findings,
-                &format!("At <code>{}</code>: ", esc(&at.join(", "))),
-            ));
-        }
-    }
-    if let Some(fs) = &r.failovers {
-        let undetected = fs.iter().filter(|f| !f.detected_s.is_finite()).count();
-        if undetected > 0 {
-            out.push(format!(
-                "{undetected} of {} failure × node × replication rows were never detected by the load balancer during the fault (see Failovers).",
-                fs.len()
-            ));
-        }
-    }
-    if let Some(hs) = &r.health {
-        let false_downs = hs
-            .iter()
-            .filter(|h| h.false_alarm && h.state == "down")
-            .count();
-        if false_downs > 0 {
-            out.push(format!(
-                "Health checks ejected healthy servers {false_downs} time{} in all (false alarms, e.g. lost probes).",
-                if false_downs == 1 { "" } else { "s" }
-            ));
-        }
-    }
-    out
 }
 
 const CSS: &str = "
@@ -398,67 +131,18 @@ dd { margin: 0; overflow-wrap: anywhere; }
 footer { margin-top: 40px; border-top: 1px solid var(--rule); padding-top: 8px; }
 ";
 
-/// Formats `mean ± half` at `decimals` (more for a small mean of counts, so that 0.375
-/// false ejections per replication does not print as 0).
-fn cell(e: &Estimate, decimals: usize) -> String {
+/// Formats the mean and its 95% interval at `decimals`: `12.3 ± 0.4`, or `1339 −120/+134`
+/// where the interval is asymmetric (see [`super::table::interval_text`]).
+pub(super) fn cell(e: &Estimate, decimals: usize) -> String {
     if !e.mean.is_finite() {
         return "n/a".into();
     }
-    let decimals = if decimals == 0 && e.mean.fract() != 0.0 && e.mean.abs() < 100.0 {
-        if e.mean.abs() < 10.0 { 2 } else { 1 }
+    let (mean, ci) = super::table::interval_text(e.mean, e.lo, e.hi, decimals);
+    if ci.is_empty() {
+        mean
     } else {
-        decimals
-    };
-    let half = (e.hi - e.lo) / 2.0;
-    if half.is_finite() {
-        format!(
-            "{:.d$} <span class=\"ci\">± {:.d$}</span>",
-            e.mean,
-            half,
-            d = decimals
-        )
-    } else {
-        format!("{:.d$}", e.mean, d = decimals)
+        format!("{mean} <span class=\"ci\">{ci}</span>")
     }
-}
-
-/// The `class` attribute of each cell of a row: `best` on the best mean (if the values
-/// differ), `best clear` when its 95% CI does not overlap any other's.
-fn best_classes(ests: &[Option<Estimate>], dir: Option<Better>) -> Vec<&'static str> {
-    let mut out = vec![""; ests.len()];
-    let Some(dir) = dir else { return out };
-    let vals: Vec<(usize, Estimate)> = ests
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| e.map(|e| (i, e)))
-        .filter(|(_, e)| e.mean.is_finite())
-        .collect();
-    if vals.len() < 2 {
-        return out;
-    }
-    let (lo, hi) = vals
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, e)| {
-            (a.min(e.mean), b.max(e.mean))
-        });
-    if hi - lo <= 1e-12 * hi.abs().max(1e-12) {
-        return out;
-    }
-    let target = if dir == Better::Lower { lo } else { hi };
-    let best: Vec<&(usize, Estimate)> = vals.iter().filter(|(_, e)| e.mean == target).collect();
-    let clear = best.len() == 1
-        && vals
-            .iter()
-            .filter(|(i, _)| *i != best[0].0)
-            .all(|(_, e)| best[0].1.separated_from(e));
-    for (i, _) in best {
-        out[*i] = if clear {
-            " class=\"best clear\""
-        } else {
-            " class=\"best\""
-        };
-    }
-    out
 }
 
 fn alg_header(o: &mut String, algs: &[String], all: &[String]) {
@@ -481,31 +165,28 @@ fn comparison(o: &mut String, r: &Results) {
             .filter(|a| s.algorithms.contains(a))
             .cloned()
             .collect();
-        o.push_str("<p class=\"note\">Means over replications ± the half-width of their 95% confidence interval; the best value of each row is highlighted, in bold where its 95% CI overlaps no other algorithm’s.</p>\n");
+        o.push_str("<p class=\"note\">Means over replications ± their 95% confidence interval (−below/+above where it is asymmetric: intervals stay in each metric’s range, on a log scale for latencies and times); the best value of each row is highlighted, in bold where its 95% CI overlaps no other variant’s.</p>\n");
+        let failing = failing_in_summary(r);
         o.push_str("<div class=\"table-wrap\"><table>\n<thead><tr><th>metric</th>");
         alg_header(o, &algs, &all);
         o.push_str("<th>unit</th></tr></thead>\n<tbody>\n");
         let mut zero = Vec::new();
+        let mut marked = false;
         for key in &s.metrics {
             let ests: Vec<Option<Estimate>> = algs.iter().map(|a| s.estimate(a, key)).collect();
-            let finite: Vec<f64> = ests
-                .iter()
-                .flatten()
-                .map(|e| e.mean)
-                .filter(|m| m.is_finite())
-                .collect();
             let (label, unit, decimals) = describe(key);
-            if finite.is_empty() {
-                continue;
-            }
-            if finite.iter().all(|m| *m == 0.0) {
+            if super::table::uninformative(ests.iter().map(|e| e.map_or(f64::NAN, |e| e.mean))) {
                 zero.push(label);
                 continue;
             }
+            let excluded: Vec<bool> = algs
+                .iter()
+                .map(|a| flattered_by_failure(key) && failing.excludes(a))
+                .collect();
             let sub = METRICS
                 .iter()
                 .any(|m| m.key == key && m.label.starts_with(' '));
-            let classes = best_classes(&ests, better(key));
+            let classes = best_classes(&ests, better(key), &excluded);
             let _ = write!(
                 o,
                 "<tr><td{}>{}</td>",
@@ -513,7 +194,11 @@ fn comparison(o: &mut String, r: &Results) {
                 esc(&label)
             );
             for (i, e) in ests.iter().enumerate() {
-                let c = e.map_or_else(|| "n/a".to_string(), |e| cell(&e, decimals));
+                let mut c = e.map_or_else(|| "n/a".to_string(), |e| cell(&e, decimals));
+                if excluded[i] && e.is_some_and(|e| e.mean.is_finite()) {
+                    c.push_str("<sup>†</sup>");
+                    marked = true;
+                }
                 let _ = write!(o, "<td{}>{c}</td>", classes[i]);
             }
             let _ = writeln!(o, "<td class=\"unit\">{}</td></tr>", esc(&unit));
@@ -522,9 +207,12 @@ fn comparison(o: &mut String, r: &Results) {
         if !zero.is_empty() {
             let _ = writeln!(
                 o,
-                "<p class=\"note\">Zero for every algorithm (not shown): {}.</p>",
+                "<p class=\"note\">Zero or n/a for every variant (not shown): {}.</p>",
                 esc(&zero.join(", "))
             );
+        }
+        if let Some(why) = failing.sentence().filter(|_| marked) {
+            let _ = writeln!(o, "<p class=\"note\">† Not marked best: {why}</p>");
         }
     }
     if let Some(sw) = &r.sweep {
@@ -556,7 +244,7 @@ fn comparison(o: &mut String, r: &Results) {
                 }
                 let ests: Vec<Option<Estimate>> =
                     algs.iter().map(|a| sw.estimate(a, p, key)).collect();
-                let classes = best_classes(&ests, better(key));
+                let classes = best_classes(&ests, better(key), &[]);
                 for (i, e) in ests.iter().enumerate() {
                     let c = e.map_or_else(|| "n/a".to_string(), |e| cell(&e, decimals));
                     let _ = write!(o, "<td{}>{c}</td>", classes[i]);
@@ -630,7 +318,7 @@ fn failovers(o: &mut String, r: &Results) {
 }
 
 /// Seconds with three decimals, or "n/a".
-fn secs(x: f64) -> String {
+pub(super) fn secs(x: f64) -> String {
     if x.is_finite() {
         format!("{x:.3} s")
     } else {
@@ -639,7 +327,7 @@ fn secs(x: f64) -> String {
 }
 
 /// Mean of the finite values (NaN if none).
-fn finite_mean(xs: impl Iterator<Item = f64>) -> f64 {
+pub(super) fn finite_mean(xs: impl Iterator<Item = f64>) -> f64 {
     let (s, n) = xs
         .filter(|x| x.is_finite())
         .fold((0.0, 0u32), |(s, n), x| (s + x, n + 1));
@@ -761,6 +449,9 @@ pub fn report_html(r: &Results, charts: &[Chart]) -> String {
     if let Some(d) = &m.description {
         let _ = writeln!(o, "<p class=\"desc\">{}</p>", esc(d));
     }
+    for n in &m.notes {
+        let _ = writeln!(o, "<p class=\"note\"><b>Note:</b> {}</p>", esc(n));
+    }
     if !m.parameters.is_empty() {
         o.push_str("<ul class=\"params\" aria-label=\"parameters\">");
         for p in &m.parameters {
@@ -867,6 +558,7 @@ pub fn report_html(r: &Results, charts: &[Chart]) -> String {
 mod tests {
     use super::*;
     use crate::report::charts;
+    use crate::report::highlights::Better;
     use crate::report::results::fixture;
 
     fn page(files: &[(&'static str, String)]) -> (String, Vec<Chart>) {
@@ -919,16 +611,22 @@ mod tests {
     #[test]
     fn stand_out_names_best_worst_and_significant_differences() {
         let (html, _) = page(&fixture::compare());
-        // least-connections has the lowest latency, round-robin the highest, CIs apart.
+        // round-robin fails 6% of requests, the others none: its latency is left out.
         assert!(
-            html.contains("<b>p99 latency</b>: best <b>least-connections</b>"),
+            html.contains("<b>round-robin</b> fails significantly more requests than <b>least-connections</b> (error rate 6.000% vs 0%"),
             "{html}"
         );
-        assert!(html.contains("worst <b>round-robin</b>"));
+        assert!(html.contains("<b>p99 latency</b>: best <b>least-connections</b>"));
+        assert!(html.contains("worst <b>power-of-two</b>"));
         assert!(html.contains(
-            "least-connections’ p99 latency is 90% lower than round-robin’s (CIs do not overlap)"
+            "least-connections’ p99 latency is 33.3% lower than power-of-two’s (CIs do not overlap)"
         ));
-        assert!(html.contains("Ahead of the runner-up too: least-connections’ p99 latency is 33% lower than power-of-two’s"));
+        assert!(html.contains(
+            "least-connections’ error rate is 6.00 points lower than round-robin’s (CIs do not overlap)"
+        ));
+        // round-robin's latency cells carry the mark and the note says why.
+        assert!(html.contains("<sup>†</sup>"));
+        assert!(html.contains("<p class=\"note\">† Not marked best: <b>round-robin</b> fails"));
         // The best cell of the p99 row is highlighted.
         let row = html
             .lines()

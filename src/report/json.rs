@@ -28,8 +28,11 @@ struct Alg<'a> {
 struct Metric<'a> {
     key: &'a str,
     unit: &'a str,
+    /// How the interval was made: `real`, `positive (log scale)`, `[0, 100]`, ...
+    support: String,
     mean: Option<f64>,
-    ci95_half: Option<f64>,
+    ci95_lo: Option<f64>,
+    ci95_hi: Option<f64>,
     values: Vec<Option<f64>>,
 }
 
@@ -65,8 +68,10 @@ pub fn summary_json(info: &RunInfo, aggs: &[Aggregate]) -> String {
                     .map(|(i, m)| Metric {
                         key: m.key,
                         unit: m.unit,
+                        support: m.support.describe(),
                         mean: finite(a.metrics[i].mean),
-                        ci95_half: finite(a.metrics[i].ci95),
+                        ci95_lo: finite(a.metrics[i].lo()),
+                        ci95_hi: finite(a.metrics[i].hi()),
                         values: a.reps.iter().map(|r| finite(r.values[i])).collect(),
                     })
                     .collect(),

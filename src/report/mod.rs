@@ -8,6 +8,7 @@
 
 pub mod charts;
 pub mod csv_out;
+pub mod highlights;
 pub mod html;
 pub mod json;
 pub mod manifest;
@@ -32,6 +33,9 @@ pub struct RunInfo {
     pub warmup_s: f64,
     /// Number of servers.
     pub n_servers: usize,
+    /// One-line notes printed under the table's header: overrides that apply to some
+    /// variants only, differences besides the compared factor.
+    pub notes: Vec<String>,
 }
 
 /// Formats a float for CSV: empty for NaN, otherwise fixed `decimals`.

@@ -87,6 +87,9 @@ pub struct Manifest {
     pub algorithms: Vec<String>,
     /// Files listed in the manifest.
     pub files: Vec<String>,
+    /// What the table said under its header (overrides applied to some variants only,
+    /// differences besides the compared factor).
+    pub notes: Vec<String>,
 }
 
 /// One row of `summary.csv` (or the metric part of a row of `sweep.csv`).
@@ -94,7 +97,7 @@ pub struct Manifest {
 pub struct StatRow {
     /// Algorithm or variant label.
     pub algorithm: String,
-    /// `value`, `mean`, `ci95_half`, `ci95_lo`, `ci95_hi` or `sd`.
+    /// `value`, `mean`, `ci95_lo`, `ci95_hi` or `sd` (older files also have `ci95_half`).
     pub stat: String,
     /// Replication for `value` rows.
     pub replication: Option<u32>,
@@ -997,6 +1000,7 @@ fn parse_manifest(text: &str) -> Result<Manifest, LoadError> {
         warmup_s: f("warmup_s"),
         algorithms: list("algorithms"),
         files: list("files"),
+        notes: list("notes"),
     })
 }
 

@@ -1,5 +1,7 @@
-//! The aligned terminal summary: one row per metric, one column per algorithm, each cell
-//! `mean ± 95% CI half-width`, units last.
+//! The terminal summary: one row per metric, one column per variant, each cell the mean
+//! and its 95% interval (`407.7 ± 1.3`, or `1339 −120/+134` when asymmetric), units last. Rows that are zero or undefined for every variant are
+//! hidden (and counted) unless the caller picks rows; columns are split into blocks that
+//! fit the terminal's width, so a comparison of many variants reads top to bottom.
 
 use std::fmt::Write;
 
@@ -11,17 +13,144 @@ use super::RunInfo;
 /// At most this many servers are listed individually.
 const MAX_SERVER_ROWS: usize = 24;
 
-fn cell(e: &Estimate, decimals: usize) -> (String, String) {
-    if !e.mean.is_finite() {
+/// Width used when nothing says otherwise (a pipe, a file, a terminal of unknown size).
+pub const DEFAULT_WIDTH: usize = 100;
+
+/// How to lay the table out.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// Maximum line length (`usize::MAX`: one block whatever its width).
+    pub width: usize,
+    /// The metric rows to show, as indices into [`METRICS`], in order; `None` shows every
+    /// row that is not zero or undefined for every variant.
+    pub metrics: Option<Vec<usize>>,
+}
+
+impl Default for Layout {
+    fn default() -> Layout {
+        Layout {
+            width: DEFAULT_WIDTH,
+            metrics: None,
+        }
+    }
+}
+
+/// The unit suffixes a metric key may end with.
+const UNIT_SUFFIXES: [&str; 4] = ["_ms", "_pct", "_rps", "_s"];
+
+/// Looks a metric up by key, key without its unit suffix, or short name
+/// ([`crate::metrics::METRIC_ALIASES`]); the error says what was expected and the nearest name.
+pub fn metric_by_name(name: &str) -> Result<usize, String> {
+    let n = name.trim().to_ascii_lowercase();
+    if let Some(i) = crate::metrics::metric_index(&n) {
+        return Ok(i);
+    }
+    if let Some((_, key)) = crate::metrics::METRIC_ALIASES.iter().find(|(a, _)| *a == n) {
+        return Ok(crate::metrics::metric_index(key).expect("aliases name real metrics"));
+    }
+    if let Some(i) = METRICS.iter().position(|m| {
+        UNIT_SUFFIXES
+            .iter()
+            .any(|s| m.key.strip_suffix(s) == Some(n.as_str()))
+    }) {
+        return Ok(i);
+    }
+    let short: Vec<String> = METRICS
+        .iter()
+        .map(|m| {
+            UNIT_SUFFIXES
+                .iter()
+                .find_map(|s| m.key.strip_suffix(s))
+                .unwrap_or(m.key)
+                .to_string()
+        })
+        .collect();
+    let candidates = METRICS
+        .iter()
+        .map(|m| m.key)
+        .chain(crate::metrics::METRIC_ALIASES.iter().map(|(a, _)| *a))
+        .chain(short.iter().map(String::as_str));
+    let hint = match crate::scenario::error::did_you_mean(&n, candidates) {
+        Some(s) => format!("; did you mean `{s}`?"),
+        None => String::new(),
+    };
+    Err(format!(
+        "no metric named `{name}`{hint} (expected a column of summary.csv such as latency_p99_ms or error_rate_pct, the same without its unit suffix, or one of {}; `all` shows every row)",
+        crate::metrics::METRIC_ALIASES
+            .iter()
+            .map(|(a, _)| *a)
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// Resolves a `--metrics` list into table rows, in the order given (duplicates
+/// dropped); `all` is every row, none hidden.
+pub fn metrics_by_names(names: &[String]) -> Result<Vec<usize>, String> {
+    if names.iter().any(|n| n.trim().eq_ignore_ascii_case("all")) {
+        return Ok((0..METRICS.len()).collect());
+    }
+    let mut out = Vec::new();
+    for n in names.iter().filter(|n| !n.trim().is_empty()) {
+        let i = metric_by_name(n)?;
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    if out.is_empty() {
+        return Err("--metrics lists no metric (expected e.g. --metrics p99,error_rate)".into());
+    }
+    Ok(out)
+}
+
+/// Whether a row says nothing: every mean is zero or undefined. Shared with report.html,
+/// which hides the same rows.
+pub fn uninformative(means: impl IntoIterator<Item = f64>) -> bool {
+    means.into_iter().all(|m| !m.is_finite() || m == 0.0)
+}
+
+/// Decimals for `x` in a metric shown with `decimals`: four significant digits at most;
+/// a fractional mean of a count (0.375 false ejections) gets two.
+fn decimals_for(decimals: usize, x: f64) -> usize {
+    let a = x.abs();
+    if decimals == 0 {
+        return if x.fract() != 0.0 && a < 100.0 {
+            if a < 10.0 { 2 } else { 1 }
+        } else {
+            0
+        };
+    }
+    if a == 0.0 || !a.is_finite() {
+        return decimals;
+    }
+    decimals.min((3 - a.log10().floor() as i32).max(0) as usize)
+}
+
+/// `(mean, interval)` as printed: `("407.7", "± 1.3")`, or `("1339", "−120/+134")` where
+/// the interval is asymmetric at the printed precision; no interval with one replication
+/// or when every replication gave the same value. Four significant digits at most, never
+/// more decimals than `decimals`. Shared with report.html.
+pub fn interval_text(mean: f64, lo: f64, hi: f64, decimals: usize) -> (String, String) {
+    if !mean.is_finite() {
         return ("n/a".into(), String::new());
     }
-    let mean = format!("{:.*}", decimals, e.mean);
-    let ci = if e.ci95.is_finite() {
-        format!("{:.*}", decimals, e.ci95)
+    let d = decimals_for(decimals, mean);
+    let m = format!("{mean:.d$}");
+    if !(lo.is_finite() && hi.is_finite()) || (lo == mean && hi == mean) {
+        return (m, String::new());
+    }
+    let below = format!("{:.d$}", mean - lo);
+    let above = format!("{:.d$}", hi - mean);
+    let ci = if below == above {
+        format!("± {above}")
     } else {
-        String::new()
+        format!("−{below}/+{above}")
     };
-    (mean, ci)
+    (m, ci)
+}
+
+fn cell(e: &Estimate, decimals: usize) -> (String, String) {
+    interval_text(e.mean, e.lo(), e.hi(), decimals)
 }
 
 fn secs(s: f64) -> String {
@@ -29,17 +158,189 @@ fn secs(s: f64) -> String {
     t.to_string()
 }
 
-/// Renders the summary table.
+/// Words of `text` (split after spaces) packed into lines of at most `width` characters;
+/// continuation lines start with `indent`.
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_inclusive(' ') {
+        let len = line.chars().count();
+        if len > indent.len() && len + word.trim_end().chars().count() > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = indent.to_string();
+        }
+        line.push_str(word);
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
+/// A column header broken after `-`, `=`, `,` or a space into lines of at most `w`
+/// characters (a piece longer than `w` stays whole).
+fn header_lines(name: &str, w: usize) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut cur = String::new();
+    for c in name.chars() {
+        cur.push(c);
+        if matches!(c, '-' | '=' | ',' | ' ') {
+            pieces.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        pieces.push(cur);
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for p in pieces {
+        if !line.is_empty() && line.trim_end().chars().count() + p.trim_end().chars().count() > w {
+            lines.push(line.trim_end().to_string());
+            line.clear();
+        }
+        line.push_str(&p);
+    }
+    lines.push(line.trim_end().to_string());
+    lines
+}
+
+/// The narrowest a header can be: its longest unbreakable piece.
+fn header_min(name: &str) -> usize {
+    name.split_inclusive(['-', '=', ',', ' '])
+        .map(|p| p.trim_end().chars().count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// A table: a left-aligned label column, right-aligned value columns and an optional
+/// left-aligned last column (units), split into blocks of value columns that fit `width`.
+/// Every line is at most `width` long unless a single value column cannot fit.
+pub fn grid(
+    corner: &str,
+    labels: &[String],
+    columns: &[(String, Vec<String>)],
+    last: Option<(&str, &[String])>,
+    width: usize,
+) -> String {
+    let len = |s: &String| s.chars().count();
+    let label_w = labels
+        .iter()
+        .map(len)
+        .chain([corner.chars().count()])
+        .max()
+        .unwrap_or(0);
+    let last_w = last.map_or(0, |(h, v)| {
+        v.iter()
+            .map(len)
+            .chain([h.chars().count()])
+            .max()
+            .unwrap_or(0)
+            + 2
+    });
+    let col_w: Vec<usize> = columns
+        .iter()
+        .map(|(h, cells)| {
+            let cell_w = cells.iter().map(len).max().unwrap_or(0);
+            let w = cell_w.max(header_min(h));
+            // A name that fits in 1.5 cells stays on one line.
+            if h.chars().count() <= w * 3 / 2 {
+                w.max(h.chars().count())
+            } else {
+                w
+            }
+        })
+        .collect();
+    // Pack the columns greedily into blocks.
+    let mut blocks: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut start = 0;
+    let mut used = label_w + last_w;
+    for (i, w) in col_w.iter().enumerate() {
+        if i > start && used + 2 + w > width {
+            blocks.push(start..i);
+            start = i;
+            used = label_w + last_w;
+        }
+        used += 2 + w;
+    }
+    blocks.push(start..columns.len());
+    // As many blocks, but evenly filled (4 columns as 2 + 2, not 3 + 1) when that fits.
+    let per = columns.len().div_ceil(blocks.len());
+    let even: Vec<std::ops::Range<usize>> = (0..columns.len())
+        .step_by(per.max(1))
+        .map(|i| i..(i + per).min(columns.len()))
+        .collect();
+    if even.len() == blocks.len()
+        && even
+            .iter()
+            .all(|r| label_w + last_w + r.clone().map(|i| 2 + col_w[i]).sum::<usize>() <= width)
+    {
+        blocks = even;
+    }
+    let mut out = String::new();
+    for (b, range) in blocks.iter().enumerate() {
+        if b > 0 {
+            out.push('\n');
+        }
+        let heads: Vec<Vec<String>> = range
+            .clone()
+            .map(|i| header_lines(&columns[i].0, col_w[i]))
+            .collect();
+        let depth = heads.iter().map(Vec::len).max().unwrap_or(1);
+        for d in 0..depth {
+            let mut line = String::new();
+            let first = d + 1 == depth;
+            let _ = write!(line, "{:<label_w$}", if first { corner } else { "" });
+            for (k, i) in range.clone().enumerate() {
+                let h = &heads[k];
+                // Bottom-aligned: a short header sits on the last line.
+                let at = (d + h.len()).checked_sub(depth);
+                let text = at.map_or("", |j| h[j].as_str());
+                let _ = write!(line, "  {text:>w$}", w = col_w[i]);
+            }
+            if let Some((h, _)) = last
+                && first
+            {
+                let _ = write!(line, "  {h}");
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        for (r, label) in labels.iter().enumerate() {
+            let mut line = format!("{label:<label_w$}");
+            for i in range.clone() {
+                let c = columns[i].1.get(r).map_or("", String::as_str);
+                let _ = write!(line, "  {c:>w$}", w = col_w[i]);
+            }
+            if let Some((_, v)) = last {
+                let _ = write!(line, "  {}", v.get(r).map_or("", String::as_str));
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Renders the summary table at the default layout.
 pub fn render(info: &RunInfo, aggs: &[Aggregate]) -> String {
+    render_with(info, aggs, &Layout::default())
+}
+
+/// Renders the summary table.
+pub fn render_with(info: &RunInfo, aggs: &[Aggregate], layout: &Layout) -> String {
+    let width = layout.width;
     let mut out = String::new();
     if info.description.is_empty() {
-        let _ = writeln!(out, "{}", info.scenario);
+        out.push_str(&wrap(&info.scenario, width, "  "));
     } else {
-        let _ = writeln!(out, "{}: {}", info.scenario, info.description);
+        out.push_str(&wrap(
+            &format!("{}: {}", info.scenario, info.description),
+            width,
+            "  ",
+        ));
     }
     let algs: Vec<&str> = aggs.iter().map(|a| a.algorithm.as_str()).collect();
-    let _ = writeln!(
-        out,
+    let facts = format!(
         "{} · {} replication{} × {} ({} warm-up excluded) · seed {} · {} server{}",
         algs.join(", "),
         info.replications,
@@ -50,80 +351,71 @@ pub fn render(info: &RunInfo, aggs: &[Aggregate]) -> String {
         info.n_servers,
         if info.n_servers == 1 { "" } else { "s" },
     );
-    let _ = writeln!(
-        out,
-        "values are means over replications ± the half-width of their 95% confidence interval"
-    );
-    let _ = writeln!(out);
+    out.push_str(&wrap(&facts, width, "  "));
+    for n in &info.notes {
+        out.push_str(&wrap(&format!("note: {n}"), width, "  "));
+    }
+    out.push_str(&wrap(
+        "values: mean over replications ± its 95% confidence interval, −below/+above where the interval is asymmetric: intervals stay in each metric's range (log scale for latencies and times, cut at the limits for counts and rates)",
+        width,
+        "  ",
+    ));
+    out.push('\n');
 
-    // Metric table.
-    let label_w = METRICS
-        .iter()
-        .map(|m| m.label.chars().count())
-        .max()
-        .unwrap_or(6)
-        .max(6);
-    let cells: Vec<Vec<(String, String)>> = aggs
+    let (rows, hidden): (Vec<usize>, Vec<usize>) = match &layout.metrics {
+        Some(m) => (m.clone(), Vec::new()),
+        None => (0..METRICS.len())
+            .partition(|&m| !uninformative(aggs.iter().map(|a| a.metrics[m].mean))),
+    };
+    let labels: Vec<String> = rows.iter().map(|&m| METRICS[m].label.to_string()).collect();
+    let units: Vec<String> = rows.iter().map(|&m| METRICS[m].unit.to_string()).collect();
+    let columns: Vec<(String, Vec<String>)> = aggs
         .iter()
         .map(|a| {
-            METRICS
+            let cells: Vec<(String, String)> = rows
                 .iter()
-                .zip(&a.metrics)
-                .map(|(m, e)| cell(e, m.decimals))
-                .collect()
+                .map(|&m| cell(&a.metrics[m], METRICS[m].decimals))
+                .collect();
+            let mw = cells.iter().map(|c| c.0.len()).max().unwrap_or(0);
+            let cw = cells.iter().map(|c| c.1.chars().count()).max().unwrap_or(0);
+            let text = cells
+                .iter()
+                .map(|(m, ci)| {
+                    if cw == 0 {
+                        format!("{m:>mw$}")
+                    } else {
+                        format!("{m:>mw$} {ci:<cw$}")
+                    }
+                })
+                .collect();
+            (a.algorithm.clone(), text)
         })
         .collect();
-    let mean_w: Vec<usize> = cells
-        .iter()
-        .zip(&algs)
-        .map(|(c, a)| {
-            c.iter().map(|(m, _)| m.len()).max().unwrap_or(0).max(
-                a.len().saturating_sub(
-                    c.iter()
-                        .map(|(_, ci)| ci.chars().count())
-                        .max()
-                        .unwrap_or(0)
-                        + 3,
-                ),
-            )
-        })
-        .collect();
-    let ci_w: Vec<usize> = cells
-        .iter()
-        .map(|c| {
-            c.iter()
-                .map(|(_, ci)| ci.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let _ = write!(out, "{:<label_w$}", "metric");
-    for (i, a) in algs.iter().enumerate() {
-        let w = mean_w[i] + 3 + ci_w[i];
-        let _ = write!(out, "  {a:>w$}");
-    }
-    let _ = writeln!(out, "  unit");
-    for (mi, m) in METRICS.iter().enumerate() {
-        let _ = write!(out, "{:<label_w$}", m.label);
-        for (i, c) in cells.iter().enumerate() {
-            let (mean, ci) = &c[mi];
-            let pm = if ci.is_empty() { " " } else { "±" };
-            let _ = write!(
-                out,
-                "  {:>mw$} {pm} {:>cw$}",
-                mean,
-                ci,
-                mw = mean_w[i],
-                cw = ci_w[i]
-            );
-        }
-        let _ = writeln!(out, "  {}", m.unit);
+    out.push_str(&grid(
+        "metric",
+        &labels,
+        &columns,
+        Some(("unit", &units)),
+        width,
+    ));
+    if !hidden.is_empty() {
+        let names: Vec<&str> = hidden.iter().map(|&m| METRICS[m].label.trim()).collect();
+        out.push_str(&wrap(
+            &format!(
+                "{} row{} zero or n/a for every variant not shown ({}); --metrics all shows them",
+                hidden.len(),
+                if hidden.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            ),
+            width,
+            "  ",
+        ));
     }
 
     if aggs.len() == 1 {
         server_table(&mut out, &aggs[0]);
     } else {
-        server_matrix(&mut out, aggs);
+        server_matrix(&mut out, aggs, width);
     }
     out
 }
@@ -167,34 +459,28 @@ fn server_table(out: &mut String, a: &Aggregate) {
 }
 
 /// Several algorithms: one row per server, `share / utilization` per algorithm.
-fn server_matrix(out: &mut String, aggs: &[Aggregate]) {
+fn server_matrix(out: &mut String, aggs: &[Aggregate], width: usize) {
     let servers = &aggs[0].servers;
-    let name_w = servers
+    let n = servers.len().min(MAX_SERVER_ROWS);
+    let labels: Vec<String> = servers.iter().take(n).map(|s| s.name.clone()).collect();
+    let columns: Vec<(String, Vec<String>)> = aggs
         .iter()
-        .map(|s| s.name.len())
-        .max()
-        .unwrap_or(6)
-        .max(6);
-    let col_w: Vec<usize> = aggs.iter().map(|a| a.algorithm.len().max(15)).collect();
+        .map(|a| {
+            let cells = (0..n)
+                .map(|i| {
+                    let x = &a.servers[i];
+                    format!("{:.1}% / {:.1}%", 100.0 * x.share.mean, x.utilization.mean)
+                })
+                .collect();
+            (a.algorithm.clone(), cells)
+        })
+        .collect();
     let _ = writeln!(out);
     let _ = writeln!(
         out,
         "per server: share of requests / utilization (means over replications)"
     );
-    let _ = write!(out, "{:<name_w$}", "server");
-    for (a, w) in aggs.iter().zip(&col_w) {
-        let _ = write!(out, "  {:>w$}", a.algorithm);
-    }
-    let _ = writeln!(out);
-    for (i, s) in servers.iter().enumerate().take(MAX_SERVER_ROWS) {
-        let _ = write!(out, "{:<name_w$}", s.name);
-        for (a, w) in aggs.iter().zip(&col_w) {
-            let x = &a.servers[i];
-            let cell = format!("{:.1}% / {:.1}%", 100.0 * x.share.mean, x.utilization.mean);
-            let _ = write!(out, "  {cell:>w$}");
-        }
-        let _ = writeln!(out);
-    }
+    out.push_str(&grid("server", &labels, &columns, None, width));
     more_servers(out, servers.len());
 }
 
@@ -204,6 +490,80 @@ fn more_servers(out: &mut String, n: usize) {
             out,
             "… and {} more servers (all of them are in servers.csv)",
             n - MAX_SERVER_ROWS
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_print_as_plus_minus_or_below_above() {
+        assert_eq!(
+            interval_text(407.74, 406.45, 409.03, 2),
+            ("407.7".into(), "± 1.3".into())
+        );
+        assert_eq!(
+            interval_text(1339.0, 1219.0, 1473.0, 3),
+            ("1339".into(), "−120/+134".into())
+        );
+        assert_eq!(
+            interval_text(0.2, 0.0, 0.75, 0),
+            ("0.20".into(), "−0.20/+0.55".into())
+        );
+        assert_eq!(interval_text(5.0, 5.0, 5.0, 0), ("5".into(), String::new()));
+        assert_eq!(interval_text(5.0, f64::NAN, f64::NAN, 0).1, "");
+        assert_eq!(interval_text(f64::NAN, 1.0, 2.0, 3).0, "n/a");
+    }
+
+    #[test]
+    fn metric_names_and_aliases() {
+        let key = |n: &str| METRICS[metrics_by_names(&[n.to_string()]).unwrap()[0]].key;
+        assert_eq!(key("p99"), "latency_p99_ms");
+        assert_eq!(key("P99.9"), "latency_p999_ms");
+        assert_eq!(key("error_rate"), "error_rate_pct");
+        assert_eq!(key("error_rate_pct"), "error_rate_pct");
+        assert_eq!(key("throughput"), "throughput_rps");
+        assert_eq!(
+            metrics_by_names(&["all".into()]).unwrap().len(),
+            METRICS.len()
+        );
+        let e = metrics_by_names(&["eror_rate".into()]).unwrap_err();
+        assert!(e.contains("did you mean `error_rate`"), "{e}");
+        assert!(metrics_by_names(&[String::new()]).is_err());
+        assert!(uninformative([0.0, f64::NAN]) && !uninformative([0.0, 1.0]));
+    }
+
+    #[test]
+    fn grid_splits_columns_into_blocks_that_fit() {
+        let labels: Vec<String> = vec!["a row".into(), "another row".into()];
+        let cols: Vec<(String, Vec<String>)> = (0..7)
+            .map(|i| {
+                (
+                    format!("variant-number-{i}"),
+                    vec!["12.34 ± 0.56".into(), "7".into()],
+                )
+            })
+            .collect();
+        let units = vec!["ms".to_string(), "req".to_string()];
+        for width in [40, 60, 100] {
+            let g = grid("metric", &labels, &cols, Some(("unit", &units)), width);
+            assert!(
+                g.lines().all(|l| l.chars().count() <= width),
+                "{width}:\n{g}"
+            );
+            for i in 0..7 {
+                assert!(g.contains(&format!("number-{i}")), "{g}");
+            }
+        }
+        // Even blocks: 7 columns that need two blocks are split 4 + 3.
+        let g = grid("metric", &labels, &cols, Some(("unit", &units)), 100);
+        let blocks: Vec<&str> = g.split("\n\n").collect();
+        assert_eq!(blocks.len(), 2, "{g}");
+        assert_eq!(
+            blocks[0].lines().next().unwrap().matches("variant").count(),
+            4
         );
     }
 }

@@ -147,7 +147,7 @@ fn results_directory_is_complete_and_tidy() {
             .filter(|r| &r[1] == alg && &r[2] == "value")
             .count();
         assert_eq!(per_rep, 4, "{alg}: one row per replication");
-        for stat in ["mean", "ci95_half", "ci95_lo", "ci95_hi", "sd"] {
+        for stat in ["mean", "ci95_lo", "ci95_hi", "sd"] {
             assert_eq!(
                 rows.iter()
                     .filter(|r| &r[1] == alg && &r[2] == stat)

@@ -16,6 +16,7 @@ mod lab_scenarios;
 mod lessons;
 mod mutation;
 mod overrides;
+mod present;
 mod scenarios;
 mod support;
 mod sweep;

@@ -42,6 +42,7 @@ fn every_scenario_runs_twice_to_identical_bytes() {
             duration_s: 0.0,
             warmup_s: 0.0,
             n_servers: w.n_servers(),
+            notes: Vec::new(),
         };
         let mut outs = Vec::new();
         for _ in 0..2 {

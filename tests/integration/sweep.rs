@@ -48,9 +48,9 @@ fn shards_merge_into_the_unsharded_bytes() {
     let d = tmp("shards");
     sweep(&d.join("all"), &[]);
     let whole = std::fs::read(d.join("all/sweep.csv")).unwrap();
-    // 4 rates × 2 slot counts = 8 points; × 2 algorithms × (2 replications + 5 stats).
+    // 4 rates × 2 slot counts = 8 points; × 2 algorithms × (2 replications + 4 stats).
     let text = String::from_utf8(whole.clone()).unwrap();
-    assert_eq!(text.lines().count(), 1 + 8 * 2 * (2 + 5));
+    assert_eq!(text.lines().count(), 1 + 8 * 2 * (2 + 4));
     assert!(
         text.lines()
             .next()
