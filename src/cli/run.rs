@@ -91,6 +91,7 @@ pub(crate) fn run_info(s: &Scenario) -> RunInfo {
         warmup_s: s.world.warmup.as_secs_f64(),
         n_servers: s.world.n_servers(),
         notes: Vec::new(),
+        variants: Vec::new(),
     }
 }
 
@@ -190,6 +191,14 @@ fn execute(
     let notes = &with_passive_counts(notes, variants, &agg);
     let mut info = run_info(s);
     info.notes = notes.clone();
+    info.variants = variants
+        .iter()
+        .map(|v| crate::report::VariantInfo {
+            label: v.label.clone(),
+            algorithm: v.algorithm.clone(),
+            factors: v.factors.clone(),
+        })
+        .collect();
     let dir = c
         .out
         .clone()

@@ -15,6 +15,23 @@ use super::{RunInfo, csv_float};
 
 const STATS: [&str; 4] = ["mean", "ci95_lo", "ci95_hi", "sd"];
 
+/// A header: `scenario`, the variant's identity (`variant`, `algorithm`, one column per
+/// varied key, see [`RunInfo::factor_keys`]), then `rest`.
+fn head(info: &RunInfo, rest: &[&str]) -> Vec<String> {
+    let mut h = vec!["scenario".to_string(), "variant".into(), "algorithm".into()];
+    h.extend(info.factor_keys());
+    h.extend(rest.iter().map(|s| s.to_string()));
+    h
+}
+
+/// A row: the scenario, variant `label`'s identity, then `rest`.
+fn rec(info: &RunInfo, label: &str, rest: &[&str]) -> Vec<String> {
+    let mut r = vec![info.scenario.clone()];
+    r.extend(info.identity(label));
+    r.extend(rest.iter().map(|s| s.to_string()));
+    r
+}
+
 fn stat_of(e: &Estimate, stat: &str) -> f64 {
     match stat {
         "mean" => e.mean,
@@ -31,22 +48,12 @@ fn decimals(d: usize) -> usize {
 /// Renders `summary.csv`.
 pub fn summary_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header = vec![
-        "scenario".to_string(),
-        "algorithm".into(),
-        "stat".into(),
-        "replication".into(),
-    ];
+    let mut header = head(info, &["stat", "replication"]);
     header.extend(METRICS.iter().map(|m| m.key.to_string()));
     w.write_record(&header).expect("in-memory write");
     for a in aggs {
         for (i, r) in a.reps.iter().enumerate() {
-            let mut row = vec![
-                info.scenario.clone(),
-                a.algorithm.clone(),
-                "value".into(),
-                i.to_string(),
-            ];
+            let mut row = rec(info, &a.algorithm, &["value", &i.to_string()]);
             row.extend(
                 METRICS
                     .iter()
@@ -56,12 +63,7 @@ pub fn summary_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
             w.write_record(&row).expect("in-memory write");
         }
         for stat in STATS {
-            let mut row = vec![
-                info.scenario.clone(),
-                a.algorithm.clone(),
-                stat.into(),
-                String::new(),
-            ];
+            let mut row = rec(info, &a.algorithm, &[stat, ""]);
             row.extend(a.metrics.iter().map(|e| csv_float(stat_of(e, stat), 6)));
             w.write_record(&row).expect("in-memory write");
         }
@@ -72,40 +74,43 @@ pub fn summary_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
 /// Renders `servers.csv`.
 pub fn servers_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "scenario",
-        "algorithm",
-        "stat",
-        "replication",
-        "server",
-        "group",
-        "requests",
-        "share_pct",
-        "busy_s",
-        "busy_share_pct",
-        "utilization_pct",
-        "rejected",
-        "cache_hit_ratio_pct",
-    ])
+    w.write_record(head(
+        info,
+        &[
+            "stat",
+            "replication",
+            "server",
+            "group",
+            "requests",
+            "share_pct",
+            "busy_s",
+            "busy_share_pct",
+            "utilization_pct",
+            "rejected",
+            "cache_hit_ratio_pct",
+        ],
+    ))
     .expect("in-memory write");
     for a in aggs {
         for (i, r) in a.reps.iter().enumerate() {
             for s in &r.servers {
-                w.write_record([
-                    info.scenario.as_str(),
+                w.write_record(rec(
+                    info,
                     &a.algorithm,
-                    "value",
-                    &i.to_string(),
-                    &s.name,
-                    &s.group,
-                    &s.requests.to_string(),
-                    &csv_float(100.0 * s.share, 6),
-                    &csv_float(s.busy_s, 6),
-                    &csv_float(100.0 * s.busy_share, 6),
-                    &csv_float(s.utilization, 6),
-                    &s.rejected.to_string(),
-                    &csv_float(s.cache_hit_ratio, 6),
-                ])
+                    &[
+                        "value",
+                        &i.to_string(),
+                        &s.name,
+                        &s.group,
+                        &s.requests.to_string(),
+                        &csv_float(100.0 * s.share, 6),
+                        &csv_float(s.busy_s, 6),
+                        &csv_float(100.0 * s.busy_share, 6),
+                        &csv_float(s.utilization, 6),
+                        &s.rejected.to_string(),
+                        &csv_float(s.cache_hit_ratio, 6),
+                    ],
+                ))
                 .expect("in-memory write");
             }
         }
@@ -113,21 +118,23 @@ pub fn servers_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
             for s in &a.servers {
                 let f = |e: &Estimate| csv_float(stat_of(e, stat), 6);
                 let pct = |e: &Estimate| csv_float(100.0 * stat_of(e, stat), 6);
-                w.write_record([
-                    info.scenario.as_str(),
+                w.write_record(rec(
+                    info,
                     &a.algorithm,
-                    stat,
-                    "",
-                    &s.name,
-                    &s.group,
-                    &f(&s.requests),
-                    &pct(&s.share),
-                    &f(&s.busy_s),
-                    &pct(&s.busy_share),
-                    &f(&s.utilization),
-                    &f(&s.rejected),
-                    &f(&s.cache_hit_ratio),
-                ])
+                    &[
+                        stat,
+                        "",
+                        &s.name,
+                        &s.group,
+                        &f(&s.requests),
+                        &pct(&s.share),
+                        &f(&s.busy_s),
+                        &pct(&s.busy_share),
+                        &f(&s.utilization),
+                        &f(&s.rejected),
+                        &f(&s.cache_hit_ratio),
+                    ],
+                ))
                 .expect("in-memory write");
             }
         }
@@ -152,18 +159,16 @@ fn per_event_csv<T>(
         return None;
     }
     let mut w = csv::Writer::from_writer(Vec::new());
-    let header = ["scenario", "algorithm", "replication"]
-        .iter()
-        .chain(columns);
-    w.write_record(header).expect("in-memory write");
+    let mut header = head(info, &["replication"]);
+    header.extend(columns.iter().map(|c| c.to_string()));
+    w.write_record(&header).expect("in-memory write");
     for a in aggs {
         for (i, r) in a.reps.iter().enumerate() {
             let rep = i.to_string();
             for e in list(r) {
-                let lead = [info.scenario.as_str(), &a.algorithm, &rep];
-                let rest = row(e);
-                w.write_record(lead.iter().copied().chain(rest.iter().map(String::as_str)))
-                    .expect("in-memory write");
+                let mut record = rec(info, &a.algorithm, &[&rep]);
+                record.extend(row(e));
+                w.write_record(&record).expect("in-memory write");
             }
         }
     }
@@ -318,39 +323,39 @@ pub fn ha_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
 pub fn latency_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
     let qs = crate::metrics::curve_quantiles();
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "scenario",
-        "algorithm",
-        "stat",
-        "replication",
-        "quantile",
-        "latency_ms",
-    ])
+    w.write_record(head(
+        info,
+        &["stat", "replication", "quantile", "latency_ms"],
+    ))
     .expect("in-memory write");
     for a in aggs {
         for (i, r) in a.reps.iter().enumerate() {
             for (q, v) in qs.iter().zip(&r.latency_curve) {
-                w.write_record([
-                    info.scenario.as_str(),
+                w.write_record(rec(
+                    info,
                     &a.algorithm,
-                    "value",
-                    &i.to_string(),
-                    &format!("{q:.6}"),
-                    &csv_float(*v, 6),
-                ])
+                    &[
+                        "value",
+                        &i.to_string(),
+                        &format!("{q:.6}"),
+                        &csv_float(*v, 6),
+                    ],
+                ))
                 .expect("in-memory write");
             }
         }
         for stat in ["mean", "ci95_lo", "ci95_hi"] {
             for (q, e) in qs.iter().zip(&a.latency_curve) {
-                w.write_record([
-                    info.scenario.as_str(),
+                w.write_record(rec(
+                    info,
                     &a.algorithm,
-                    stat,
-                    "",
-                    &format!("{q:.6}"),
-                    &csv_float(stat_of(e, stat), 6),
-                ])
+                    &[
+                        stat,
+                        "",
+                        &format!("{q:.6}"),
+                        &csv_float(stat_of(e, stat), 6),
+                    ],
+                ))
                 .expect("in-memory write");
             }
         }
@@ -362,30 +367,33 @@ pub fn latency_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
 /// and p99 latency.
 pub fn timeseries_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "scenario",
-        "algorithm",
-        "replication",
-        "t_s",
-        "bucket_s",
-        "throughput_rps",
-        "errors_per_s",
-        "p99_ms",
-    ])
+    w.write_record(head(
+        info,
+        &[
+            "replication",
+            "t_s",
+            "bucket_s",
+            "throughput_rps",
+            "errors_per_s",
+            "p99_ms",
+        ],
+    ))
     .expect("in-memory write");
     for a in aggs {
         for (i, r) in a.reps.iter().enumerate() {
             for b in &r.timeseries {
-                w.write_record([
-                    info.scenario.as_str(),
+                w.write_record(rec(
+                    info,
                     &a.algorithm,
-                    &i.to_string(),
-                    &csv_float(b.t_s, 3),
-                    &csv_float(b.width_s, 3),
-                    &csv_float(b.throughput_rps, 6),
-                    &csv_float(b.errors_per_s, 6),
-                    &csv_float(b.p99_ms, 6),
-                ])
+                    &[
+                        &i.to_string(),
+                        &csv_float(b.t_s, 3),
+                        &csv_float(b.width_s, 3),
+                        &csv_float(b.throughput_rps, 6),
+                        &csv_float(b.errors_per_s, 6),
+                        &csv_float(b.p99_ms, 6),
+                    ],
+                ))
                 .expect("in-memory write");
             }
         }

@@ -238,32 +238,34 @@ pub fn phrase(d: &PairedDiff) -> String {
 /// Renders `paired.csv`: every metric of every variant against the baseline.
 pub fn paired_csv(info: &RunInfo, baseline: &Aggregate, aggs: &[Aggregate]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "scenario",
-        "baseline",
-        "algorithm",
-        "metric",
-        "n",
-        "diff_mean",
-        "diff_ci95_half",
-        "rel_pct_mean",
-        "rel_pct_ci95_half",
-    ])
-    .expect("in-memory write");
+    let mut header = vec!["scenario".to_string(), "baseline".into()];
+    header.extend(["variant".to_string(), "algorithm".into()]);
+    header.extend(info.factor_keys());
+    header.extend(
+        [
+            "metric",
+            "n",
+            "diff_mean",
+            "diff_ci95_half",
+            "rel_pct_mean",
+            "rel_pct_ci95_half",
+        ]
+        .map(String::from),
+    );
+    w.write_record(&header).expect("in-memory write");
     for a in aggs.iter().filter(|a| a.algorithm != baseline.algorithm) {
         for d in paired(baseline, a) {
-            w.write_record([
-                info.scenario.as_str(),
-                &baseline.algorithm,
-                &a.algorithm,
-                d.metric.key,
-                &d.diff.n.to_string(),
-                &csv_float(d.diff.mean, 6),
-                &csv_float(d.diff.ci95, 6),
-                &csv_float(d.rel_pct.mean, 6),
-                &csv_float(d.rel_pct.ci95, 6),
-            ])
-            .expect("in-memory write");
+            let mut row = vec![info.scenario.clone(), baseline.algorithm.clone()];
+            row.extend(info.identity(&a.algorithm));
+            row.extend([
+                d.metric.key.to_string(),
+                d.diff.n.to_string(),
+                csv_float(d.diff.mean, 6),
+                csv_float(d.diff.ci95, 6),
+                csv_float(d.rel_pct.mean, 6),
+                csv_float(d.rel_pct.ci95, 6),
+            ]);
+            w.write_record(&row).expect("in-memory write");
         }
     }
     String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv")

@@ -610,6 +610,13 @@ impl<'a> Table<'a> {
 
     /// Index of a required column.
     fn col(&self, name: &str) -> Result<usize, LoadError> {
+        // Rows belong to a variant: `variant` where the file has it (the algorithm alone
+        // does not tell two values of an --axis key apart), `algorithm` in older files.
+        if name == "algorithm"
+            && let Some(i) = self.header.iter().position(|h| h == "variant")
+        {
+            return Ok(i);
+        }
         self.header
             .iter()
             .position(|h| h == name)

@@ -136,21 +136,21 @@ fn results_directory_is_complete_and_tidy() {
     let mut rdr = csv::Reader::from_reader(summary.as_bytes());
     let header = rdr.headers().unwrap().clone();
     assert_eq!(
-        header.iter().take(4).collect::<Vec<_>>(),
-        ["scenario", "algorithm", "stat", "replication"]
+        header.iter().take(5).collect::<Vec<_>>(),
+        ["scenario", "variant", "algorithm", "stat", "replication"]
     );
     assert!(header.iter().any(|h| h == "latency_p99_ms"));
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     for alg in ["round-robin", "least-connections"] {
         let per_rep = rows
             .iter()
-            .filter(|r| &r[1] == alg && &r[2] == "value")
+            .filter(|r| &r[1] == alg && &r[3] == "value")
             .count();
         assert_eq!(per_rep, 4, "{alg}: one row per replication");
         for stat in ["mean", "ci95_lo", "ci95_hi", "sd"] {
             assert_eq!(
                 rows.iter()
-                    .filter(|r| &r[1] == alg && &r[2] == stat)
+                    .filter(|r| &r[1] == alg && &r[3] == stat)
                     .count(),
                 1,
                 "{alg} {stat}"
@@ -374,13 +374,16 @@ fn paired_intervals_shrink_with_replications() {
         assert!(o.status.success(), "{}", stderr(&o));
         let text = String::from_utf8(read(&out.join("paired.csv"))).unwrap();
         let mut rdr = csv::Reader::from_reader(text.as_bytes());
+        let h = rdr.headers().unwrap().clone();
+        let col = |n: &str| h.iter().position(|c| c == n).unwrap();
+        let (metric, base, half) = (col("metric"), col("baseline"), col("diff_ci95_half"));
         let row = rdr
             .records()
             .map(Result::unwrap)
-            .find(|r| &r[3] == "latency_mean_ms")
+            .find(|r| &r[metric] == "latency_mean_ms")
             .expect("latency_mean_ms row");
-        assert_eq!(&row[1], "round-robin");
-        row[8].parse().unwrap()
+        assert_eq!(&row[base], "round-robin");
+        row[half].parse().unwrap()
     };
     let (few, many) = (ci("4"), ci("16"));
     assert!(

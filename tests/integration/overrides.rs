@@ -378,3 +378,49 @@ fn sweep_applies_balancer_parameters_to_compare_entries() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Tidy results: the varied key has its own column in every CSV, `algorithm` holds the
+/// algorithm (not `KEY=V`), and `variant` names the row's variant.
+#[test]
+fn every_csv_has_a_column_per_varied_key() {
+    let d = dir("tidy");
+    let o = lblab(
+        &d,
+        &[
+            "compare",
+            "ovr.toml",
+            "--axis",
+            "clients.rate=100/s,200/s",
+            "-o",
+            "t",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let mut seen = 0;
+    for e in std::fs::read_dir(d.join("t")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "csv") {
+            continue;
+        }
+        seen += 1;
+        let mut r = csv::Reader::from_path(&p).unwrap();
+        let h = r.headers().unwrap().clone();
+        let col = |n: &str| {
+            h.iter()
+                .position(|c| c == n)
+                .unwrap_or_else(|| panic!("{}: no column {n}: {h:?}", p.display()))
+        };
+        let (v, a, k) = (col("variant"), col("algorithm"), col("clients.rate"));
+        for rec in r.records() {
+            let rec = rec.unwrap();
+            assert_eq!(&rec[a], "round-robin", "{}", p.display());
+            assert_eq!(
+                rec[v],
+                format!("clients.rate={}", &rec[k]),
+                "{}",
+                p.display()
+            );
+        }
+    }
+    assert!(seen >= 6, "only {seen} CSV files");
+}

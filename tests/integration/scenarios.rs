@@ -43,6 +43,7 @@ fn every_scenario_runs_twice_to_identical_bytes() {
             warmup_s: 0.0,
             n_servers: w.n_servers(),
             notes: Vec::new(),
+            variants: Vec::new(),
         };
         let mut outs = Vec::new();
         for _ in 0..2 {
