@@ -181,7 +181,10 @@ struct CommonArgs {
     #[arg(short = 'r', long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     replications: Option<u32>,
     /// Override any scenario key, e.g. --set clients.rate=1200/s or
-    /// --set servers.web.slots=8 (repeatable).
+    /// --set servers.web.slots=8 (repeatable). Applied after the algorithm is chosen, so
+    /// --set balancer.KEY=V sets the chosen algorithm's parameters (in a comparison, of
+    /// those that have KEY; refused if none has it). Never dropped: it takes effect or
+    /// lblab exits 2 saying why.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
     /// Results directory (default: results/<scenario>/<command>).
@@ -281,7 +284,8 @@ struct RunArgs {
     common: CommonArgs,
     #[command(flatten)]
     table: TableArgs,
-    /// Balancing algorithm (shorthand for --set balancer.algorithm=NAME).
+    /// Balancing algorithm: replaces [balancer] with NAME and its default parameters;
+    /// --set balancer.KEY=V then sets NAME's parameters.
     #[arg(short = 'a', long, value_name = "NAME")]
     algorithm: Option<String>,
 }
@@ -292,7 +296,9 @@ struct CompareArgs {
     common: CommonArgs,
     #[command(flatten)]
     table: TableArgs,
-    /// Algorithms to compare (default: the scenario's [compare] algorithms).
+    /// Algorithms to compare (default: the scenario's [compare] algorithms). Each
+    /// replaces [balancer]; --set balancer.KEY=V applies to those that have KEY, and a
+    /// note under the table says which.
     #[arg(long, value_delimiter = ',', value_name = "A,B,..")]
     algorithms: Vec<String>,
     /// The variant the others are compared with, pair by pair (default: the first).
@@ -300,7 +306,8 @@ struct CompareArgs {
     baseline: Option<String>,
     /// Vary one scenario key instead of (or crossed with) the algorithm, e.g.
     /// --axis sessions.state=server,shared,token or --axis clients.rate=500/s,900/s
-    /// (default: the scenario's [compare] axis, if any).
+    /// (default: the scenario's [compare] axis, if any). The key gets its own column in
+    /// every CSV; it may not also be given with --set.
     #[arg(long, value_name = "KEY=V1,V2,..")]
     axis: Option<String>,
 }

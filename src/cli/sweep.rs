@@ -27,7 +27,8 @@ pub(super) struct SweepArgs {
     common: CommonArgs,
     /// A swept key and its values: a list (`clients.rate=300/s,600/s,900/s`) or a range
     /// `FROM..TO:STEP` (`clients.rate=100/s..1000/s:100/s`, `servers.web.count=2..8:2`).
-    /// Repeat for a grid.
+    /// Repeat for a grid. A balancer.KEY applies to the algorithms that have KEY; a key
+    /// may not also be given with --set.
     #[arg(long = "param", value_name = "KEY=VALUES", required = true)]
     params: Vec<String>,
     /// Algorithms to cross with the grid (default: the scenario's [compare] list, else its

@@ -29,7 +29,8 @@ pub(super) struct TraceArgs {
     /// Start following requests at this simulated time (e.g. 59s, just before a failure).
     #[arg(long, value_name = "DURATION", default_value = "0s")]
     from: String,
-    /// Balancing algorithm (shorthand for --set balancer.algorithm=NAME).
+    /// Balancing algorithm: replaces [balancer] with NAME and its default parameters;
+    /// --set balancer.KEY=V then sets NAME's parameters.
     #[arg(short = 'a', long, value_name = "NAME")]
     algorithm: Option<String>,
     /// Master seed (overrides scenario.seed).
