@@ -310,7 +310,7 @@ fn summarise(findings: Vec<Finding>, prefix: &str) -> Vec<String> {
     }
     if !same.is_empty() {
         out.push(format!(
-            "{prefix}The same for every algorithm: {}.",
+            "{prefix}The same for every variant: {}.",
             list(&same)
         ));
     }
