@@ -286,6 +286,9 @@ struct Route {
     sticky: bool,
     /// The balancer carries nginx's passive check (`max_fails`): poll it after responses.
     passive: bool,
+    /// Backends its passive check has out now. A change needs a failed attempt or a
+    /// success of a backend that is out, so successes are not polled while this is 0.
+    passive_out: u32,
 }
 
 /// A failure as it happened, for the failover report.
@@ -611,6 +614,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                     pos: Vec::new(),
                     sticky,
                     passive: alg.passive_checks().is_some(),
+                    passive_out: 0,
                 });
             }
         }
@@ -1592,8 +1596,14 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             rt.balancer
                 .on_response(self.now, &PoolView::new(&rt.backends), p as usize, outcome);
             if rt.passive
+                && (!outcome.ok || rt.passive_out > 0)
                 && let Some(ch) = rt.balancer.poll_passive()
             {
+                if ch.up {
+                    rt.passive_out -= 1;
+                } else {
+                    rt.passive_out += 1;
+                }
                 self.log_health(at.node as usize, ch.server as usize, ch.up, "passive");
             }
         }
