@@ -16,6 +16,7 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    bundle_scenarios();
     let dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let (commit, date) = from_git(&dir)
         .or_else(|| from_vcs_info(&dir))
@@ -104,4 +105,35 @@ fn from_vcs_info(dir: &Path) -> Option<(String, String)> {
         .take_while(|c| c.is_ascii_hexdigit())
         .collect();
     (sha.len() >= 12).then(|| (sha[..12].to_string(), String::new()))
+}
+
+/// Writes `$OUT_DIR/bundled.rs`: every `scenarios/*.toml`, sorted by name, as
+/// `(name, include_str!(file))`, for `scenario::bundled`.
+fn bundle_scenarios() {
+    let dir =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default()).join("scenarios");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let mut out = String::from(
+        "/// `(name, text)` of every bundled scenario, sorted by name.\npub const BUNDLED: &[(&str, &str)] = &[\n",
+    );
+    for f in &files {
+        let name = f.file_stem().unwrap_or_default().to_string_lossy();
+        out.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            f.display().to_string()
+        ));
+    }
+    out.push_str("];\n");
+    let dest = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("bundled.rs");
+    if std::fs::read_to_string(&dest).ok().as_deref() != Some(out.as_str()) {
+        std::fs::write(&dest, out).expect("write bundled.rs");
+    }
 }

@@ -83,29 +83,23 @@ pub(crate) fn write_results(
     write_atomic(&m, manifest)
 }
 
-/// A scenario file under `./scenarios`: its path and, if it loads, its name and
-/// description.
+/// One bundled scenario, for `lblab list scenarios`.
 pub(crate) struct ScenarioEntry {
-    pub path: String,
-    pub loaded: Option<(String, String)>,
+    /// Its name (what `lblab run NAME` takes).
+    pub name: String,
+    /// Description, question and lesson, or `None` if it does not parse (a bug).
+    pub loaded: Option<(String, String, String)>,
 }
 
-/// The scenario files under `./scenarios`, in path order.
+/// The scenarios embedded in the binary, by name: the same from any directory.
 pub(crate) fn list_scenarios() -> Result<Vec<ScenarioEntry>, CliError> {
-    let dir = Path::new("scenarios");
-    let entries = fs::read_dir(dir).map_err(|e| io_err("list", dir, e))?;
-    let mut paths: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
-    Ok(paths
+    Ok(crate::scenario::bundled::BUNDLED
         .iter()
-        .map(|p| ScenarioEntry {
-            path: p.display().to_string(),
-            loaded: crate::scenario::load(p, &[], &read)
+        .map(|(name, text)| ScenarioEntry {
+            name: name.to_string(),
+            loaded: crate::scenario::parse(name, text, Path::new("."), &[], &read)
                 .ok()
-                .map(|s| (s.name, s.description)),
+                .map(|s| (s.description, s.question, s.lesson)),
         })
         .collect())
 }

@@ -72,18 +72,27 @@ fn distributions_text() -> String {
 
 fn scenarios_text() -> Result<String, CliError> {
     let rows = files::list_scenarios()?;
-    let w = rows.iter().map(|r| r.path.len()).max().unwrap_or(0);
+    let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
     let mut s = String::new();
     for r in &rows {
-        let desc = r
-            .loaded
-            .as_ref()
-            .map_or("(has problems: run lblab validate on it)", |(_, d)| d);
-        s.push_str(&format!("{:<w$}  {desc}\n", r.path));
+        match &r.loaded {
+            Some((desc, question, lesson)) => {
+                s.push_str(&format!(
+                    "{:<w$}  {}\n",
+                    r.name,
+                    if question.is_empty() { desc } else { question }
+                ));
+                if !lesson.is_empty() {
+                    s.push_str(&format!("{:<w$}  lesson: {lesson}\n", ""));
+                }
+            }
+            None => s.push_str(&format!(
+                "{:<w$}  (does not parse: a bug in lblab)\n",
+                r.name
+            )),
+        }
     }
-    if s.is_empty() {
-        s.push_str("no scenario files in ./scenarios\n");
-    }
+    s.push_str("\nBundled in the binary: `lblab run NAME` or `lblab compare NAME` runs one from any directory\n(a file of that name wins); `lblab new MINE --from NAME` writes an editable copy.\n");
     Ok(s)
 }
 
@@ -149,12 +158,14 @@ fn scenarios_json() -> Result<Value, CliError> {
     Ok(files::list_scenarios()?
         .into_iter()
         .map(|r| {
-            let (name, description) = r.loaded.unzip();
+            let ok = r.loaded.is_some();
+            let (description, question, lesson) = r.loaded.unwrap_or_default();
             json!({
-                "file": r.path,
-                "ok": name.is_some(),
-                "name": name,
+                "name": r.name,
+                "ok": ok,
                 "description": description,
+                "question": question,
+                "lesson": lesson,
             })
         })
         .collect())

@@ -10,6 +10,7 @@ mod color;
 mod completions;
 mod files;
 mod list;
+mod new;
 mod progress;
 mod report;
 mod run;
@@ -111,6 +112,12 @@ enum Cmd {
     /// Measure simulation speed and memory on the reference model
     /// (16 servers × 1 slot, exponential service mean 1, Poisson λ = 14.4).
     Bench(bench::BenchArgs),
+    /// Write an editable copy of a bundled scenario (default: quick-start) to NAME.toml in
+    /// this directory, renamed NAME; then `lblab validate NAME.toml` and run it.
+    #[command(
+        after_help = "Examples:\n  lblab new mine\n  lblab new failover-lab --from crash-failover\n  lblab list scenarios"
+    )]
+    New(new::NewArgs),
     /// Rebuild the charts (SVG and PNG) and report.html of a results directory from its
     /// CSV files and manifest.toml alone; nothing is simulated.
     ///
@@ -353,6 +360,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Cmd::List { what, format } => list::list(what, format),
         Cmd::Bench(a) => bench::bench(a),
         Cmd::Report { dir } => report::report(&dir),
+        Cmd::New(a) => new::new(a),
         Cmd::Completions(a) => completions::completions(a),
         Cmd::Man(a) => completions::man(a),
     }

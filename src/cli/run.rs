@@ -20,9 +20,65 @@ use super::{CliError, CommonArgs, CompareArgs, Format, RunArgs, TableArgs, files
 
 /// Loads a scenario, mapping problems to exit code 2 (the message carries colour styles;
 /// stderr keeps them only when colour is on).
+///
+/// `file` is a path or, when no such file exists, the name of a bundled scenario
+/// (`quick-start` or `quick-start.toml`): a path wins.
 pub(crate) fn load(file: &Path, sets: &[String]) -> Result<Scenario, CliError> {
-    scenario::load(file, sets, &files::read)
-        .map_err(|e| CliError::Input(super::color::scenario_error(&e)))
+    let loaded = match bundled(file) {
+        Some((name, text)) => scenario::parse(
+            &format!("{name} (bundled)"),
+            text,
+            Path::new("."),
+            sets,
+            &files::read,
+        ),
+        None if !file.exists() => return Err(not_found(file)),
+        None => scenario::load(file, sets, &files::read),
+    };
+    loaded.map_err(|e| CliError::Input(super::color::scenario_error(&e)))
+}
+
+/// The bundled scenario `file` names, if no file of that name exists.
+pub(crate) fn bundled(file: &Path) -> Option<(String, &'static str)> {
+    if file.exists() {
+        return None;
+    }
+    let s = file.to_str()?;
+    if s.contains(['/', '\\']) {
+        return None;
+    }
+    let name = s.strip_suffix(".toml").unwrap_or(s);
+    scenario::bundled::find(name).map(|t| (name.to_string(), t))
+}
+
+/// Neither a file nor a bundled scenario.
+fn not_found(file: &Path) -> CliError {
+    let s = file.display().to_string();
+    let stem = s.strip_suffix(".toml").unwrap_or(&s);
+    let hint = scenario::error::did_you_mean(stem, scenario::bundled::names())
+        .map(|n| format!(" (did you mean `{n}`?)"))
+        .unwrap_or_default();
+    CliError::Input(format!(
+        "lblab: {s}: cannot read scenario: no such file, and no bundled scenario of that name{hint}; `lblab list scenarios` lists the bundled ones"
+    ))
+}
+
+/// Says on stderr which scenario a command uses when `file` names a bundled one.
+pub(crate) fn announce(file: &Path, quiet: bool) {
+    if quiet {
+        return;
+    }
+    if let Some((name, _)) = bundled(file) {
+        let local = Path::new(&format!("{name}.toml")).exists();
+        eprintln!(
+            "lblab: using the bundled scenario {name}{} (`lblab new NAME --from {name}` writes an editable copy)",
+            if local && !file.to_string_lossy().ends_with(".toml") {
+                format!("; ./{name}.toml exists too: name it with .toml to use it")
+            } else {
+                String::new()
+            }
+        );
+    }
 }
 
 /// Runs `reps` replications of each world on `jobs` threads. Results come back per world,
@@ -104,6 +160,7 @@ pub(crate) fn command_line() -> String {
 
 pub(super) fn run(a: RunArgs) -> Result<(), CliError> {
     let file = &a.common.file;
+    announce(file, a.common.quiet);
     let named: Vec<String> = a.algorithm.iter().cloned().collect();
     let source = if named.is_empty() {
         AlgSource::Own
@@ -129,6 +186,7 @@ pub(super) fn run(a: RunArgs) -> Result<(), CliError> {
 /// arrivals and service times.
 pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
     let file = &a.common.file;
+    announce(file, a.common.quiet);
     let (s, variants, notes) = compare_variants(
         file,
         &a.common.set,

@@ -199,6 +199,7 @@ fn sweep_toml(name: &str, sw: &Sweep, algorithms: &[String]) -> String {
 
 pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
     let c = &a.common;
+    super::run::announce(&c.file, c.quiet);
     let (keys, points) = grid(&a.params)?;
     let source = if !a.algorithms.is_empty() {
         AlgSource::Named(&a.algorithms)

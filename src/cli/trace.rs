@@ -56,6 +56,7 @@ pub(super) fn trace(a: TraceArgs) -> Result<(), CliError> {
     } else {
         AlgSource::Named(&named)
     };
+    super::run::announce(&a.file, false);
     let plan = Plan::new(&a.file, &a.set, source, "trace")?;
     let (_, s) = plan.variant(&a.file, 0, &[], &|_| {})?;
     for n in &plan.notes {

@@ -20,7 +20,17 @@ pub(super) fn validate(
     let mut report = String::new();
     let mut objects = Vec::new();
     for p in paths {
-        match scenario::load(p, sets, &files::read) {
+        let loaded = match super::run::bundled(p) {
+            Some((name, text)) => scenario::parse(
+                &format!("{name} (bundled)"),
+                text,
+                Path::new("."),
+                sets,
+                &files::read,
+            ),
+            None => scenario::load(p, sets, &files::read),
+        };
+        match loaded {
             Ok(s) => {
                 report.push_str(&format!("ok: {} ({})\n", p.display(), describe(&s)));
                 objects.push(valid_json(p, &s));

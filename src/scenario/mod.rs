@@ -10,6 +10,7 @@
 //! This module does no IO of its own: the caller passes a function that reads files (the
 //! scenario and any trace it references).
 
+pub mod bundled;
 mod doc;
 pub mod error;
 mod overrides;
@@ -30,6 +31,10 @@ pub struct Scenario {
     pub name: String,
     /// One or two sentences on what it shows.
     pub description: String,
+    /// The question it answers (for `lblab list scenarios` and lesson pages).
+    pub question: String,
+    /// What it teaches: the answer its numbers show at its shipped settings.
+    pub lesson: String,
     /// Master seed.
     pub seed: u64,
     /// Number of replications.

@@ -143,6 +143,8 @@ impl Reader<'_> {
         let meta = meta_v.and_then(|v| self.cx.table("scenario", v));
         let mut name = self.stem.clone();
         let mut description = String::new();
+        let mut question = String::new();
+        let mut lesson = String::new();
         let mut seed = 1u64;
         let mut replications = 5u32;
         let mut duration = None;
@@ -154,6 +156,8 @@ impl Reader<'_> {
                 &[
                     "name",
                     "description",
+                    "question",
+                    "lesson",
                     "seed",
                     "duration",
                     "warmup",
@@ -180,6 +184,12 @@ impl Reader<'_> {
                     .cx
                     .string("scenario.description", v)
                     .unwrap_or_default();
+            }
+            if let Some(v) = t.t.get("question") {
+                question = self.cx.string("scenario.question", v).unwrap_or_default();
+            }
+            if let Some(v) = t.t.get("lesson") {
+                lesson = self.cx.string("scenario.lesson", v).unwrap_or_default();
             }
             if let Some(v) = t.t.get("seed") {
                 seed = self
@@ -276,6 +286,8 @@ impl Reader<'_> {
         Some(Scenario {
             name,
             description,
+            question,
+            lesson,
             seed,
             replications,
             world,

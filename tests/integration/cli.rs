@@ -348,7 +348,8 @@ fn validate_and_list() {
         assert!(s.contains(d), "{d} missing");
     }
     let o = lblab(&["list", "scenarios"]);
-    assert!(stdout(&o).contains("scenarios/slow-query.toml"));
+    assert!(stdout(&o).contains("slow-query"));
+    assert!(stdout(&o).contains("lesson: "));
 }
 
 /// `compare` pairs each variant with the baseline replication by replication; the paired

@@ -176,11 +176,12 @@ fn list_as_json() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["file"] == "scenarios/quick-start.toml")
+        .find(|s| s["name"] == "quick-start")
         .expect("quick-start listed");
     assert_eq!(qs["ok"], true);
-    assert_eq!(qs["name"], "quick-start");
     assert!(qs["description"].as_str().unwrap().contains("round robin"));
+    assert!(!qs["question"].as_str().unwrap().is_empty());
+    assert!(!qs["lesson"].as_str().unwrap().is_empty());
 }
 
 #[test]

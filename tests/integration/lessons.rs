@@ -370,3 +370,51 @@ fn lb_capacity_one_active_node_collapses() {
         );
     }
 }
+
+/// The textbook queues' comparisons: the mean wait at three loads against the closed form
+/// (the `WaitMean` of every replication, with the derived tolerance of `theory.rs`).
+fn waits_match(name: &str, theory: &[(&str, f64)]) {
+    let r = compare(name);
+    let mut last = 0.0;
+    for (label, w) in theory {
+        let xs = crate::support::values(&r[*label], M::WaitMean);
+        // Milliseconds in the results; 0.1% histogram resolution as the stated bias.
+        let xs: Vec<f64> = xs.iter().map(|x| x / 1000.0).collect();
+        let e = crate::support::assert_matches(&format!("{name} {label}"), &xs, *w, 0.001 * w, 0.1);
+        assert!(e.mean > last, "{name}: the wait grows with the load");
+        last = e.mean;
+    }
+}
+
+#[test]
+fn md1_wait_follows_pollaczek_khinchine() {
+    // W_q = rho / (2 mu (1 - rho)) with mu = 1/s.
+    let pk = |rho: f64| rho / (2.0 * (1.0 - rho));
+    waits_match(
+        "md1",
+        &[
+            ("clients.rate=0.5/s", pk(0.5)),
+            ("clients.rate=0.8/s", pk(0.8)),
+            ("clients.rate=0.9/s", pk(0.9)),
+        ],
+    );
+}
+
+#[test]
+fn mmc_wait_follows_erlang_c() {
+    // M/M/4, mu = 1/s: W_q = C(4, a) / (4 - a) with a = lambda.
+    let wq = |a: f64| {
+        let fact = |k: u32| (1..=k).map(f64::from).product::<f64>();
+        let head: f64 = (0..4).map(|k| a.powi(k as i32) / fact(k)).sum();
+        let top = a.powi(4) / fact(4) / (1.0 - a / 4.0);
+        top / (head + top) / (4.0 - a)
+    };
+    waits_match(
+        "mmc",
+        &[
+            ("clients.rate=2/s", wq(2.0)),
+            ("clients.rate=3.2/s", wq(3.2)),
+            ("clients.rate=3.6/s", wq(3.6)),
+        ],
+    );
+}

@@ -5,6 +5,7 @@
 //! Run them optimised: `cargo test --release`.
 
 mod accounting;
+mod bundled;
 mod cli;
 mod cli_conventions;
 mod errors;
