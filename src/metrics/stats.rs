@@ -7,8 +7,10 @@
 //! bound, a rare error count one below zero. So each metric declares its [`Support`]:
 //!
 //! - [`Support::REAL`] (paired differences): the Student-t interval as it is.
-//! - [`Support::POSITIVE`] (latencies, times): Cox's interval for the mean of a log-normal
-//!   quantity, computed on the log values and transformed back:
+//! - [`Support::POSITIVE`] (latencies, times): the Student-t interval while its lower end
+//!   is positive (the usual case); where the replications are so skewed that it would reach
+//!   zero or below, Cox's interval for the mean of a log-normal quantity, computed on the
+//!   log values and transformed back:
 //!   `exp(ȳ + s²/2 ± t·√(s²/n + s⁴/(2(n−1))))` with ȳ, s² the mean and variance of
 //!   `ln x`. Both ends are positive and the interval is wide upwards where the
 //!   replications are skewed (a rare stall in one of them). If a value is zero the log is
@@ -186,7 +188,11 @@ fn interval(xs: &[f64], level: f64, support: Support) -> Estimate {
     let sd = if equal { 0.0 } else { mean_sd(&vals).1 };
     let t = t_quantile(0.5 + level / 2.0, n as f64 - 1.0);
     let half = t * sd / (n as f64).sqrt();
-    let (mut low, mut high) = if support.log && vals.iter().all(|&x| x > 0.0) {
+    // A time keeps the plain t interval while that stays positive (replication means are
+    // near normal, and the log-normal model can stretch one odd replication into an
+    // upper end far beyond every value seen); only a skew that would take it to zero or
+    // below switches to the log scale.
+    let (mut low, mut high) = if support.log && mean - half <= 0.0 && vals.iter().all(|&x| x > 0.0) {
         let logs: Vec<f64> = vals.iter().map(|x| x.ln()).collect();
         let (ly, ls) = mean_sd(&logs);
         let s2 = ls * ls;

@@ -165,7 +165,7 @@ fn comparison(o: &mut String, r: &Results) {
             .filter(|a| s.algorithms.contains(a))
             .cloned()
             .collect();
-        o.push_str("<p class=\"note\">Means over replications ± their 95% confidence interval (−below/+above where it is asymmetric: intervals stay in each metric’s range, on a log scale for latencies and times); the best value of each row is highlighted, in bold where its 95% CI overlaps no other variant’s.</p>\n");
+        o.push_str("<p class=\"note\">Means over replications ± their 95% confidence interval (−below/+above where it is asymmetric: intervals stay in each metric’s range, positive for latencies and times, on a log scale where skewed); the best value of each row is highlighted, in bold where its 95% CI overlaps no other variant’s.</p>\n");
         let failing = failing_in_summary(r);
         o.push_str("<div class=\"table-wrap\"><table>\n<thead><tr><th>metric</th>");
         alg_header(o, &algs, &all);

@@ -356,7 +356,7 @@ pub fn render_with(info: &RunInfo, aggs: &[Aggregate], layout: &Layout) -> Strin
         out.push_str(&wrap(&format!("note: {n}"), width, "  "));
     }
     out.push_str(&wrap(
-        "values: mean over replications ± its 95% confidence interval, −below/+above where the interval is asymmetric: intervals stay in each metric's range (log scale for latencies and times, cut at the limits for counts and rates)",
+        "values: mean over replications ± its 95% confidence interval, −below/+above where the interval is asymmetric: intervals stay in each metric's range (positive for latencies and times, on a log scale where they are skewed; cut at the limits for counts and rates)",
         width,
         "  ",
     ));
