@@ -97,17 +97,19 @@ def ci_table(df, metric, by="variant"):
     return t.reindex(order(df[by]))[["mean", "ci95_lo", "ci95_hi"]]
 
 
-def errorbars(ax, table, label=None, horizontal=True, log=False, **kw):
-    """The means with asymmetric 95% CI whiskers from ci95_lo/ci95_hi: bars on a linear
-    axis, points on a log axis (a bar's length means nothing on a log scale)."""
+def errorbars(ax, table, label=None, horizontal=True, log=False, points=False, **kw):
+    """The means with asymmetric 95% CI whiskers from ci95_lo/ci95_hi: bars from zero, or
+    points (always on a log axis, where a bar's length means nothing; and where the axis
+    does not start at zero)."""
     err = [table["mean"] - table["ci95_lo"], table["ci95_hi"] - table["mean"]]
     names = [str(i) for i in table.index]
-    if log:
+    if log or points:
         xy = (table["mean"], names) if horizontal else (names, table["mean"])
         ax.errorbar(*xy, **{"xerr" if horizontal else "yerr": err}, fmt="o", capsize=4,
                     label=label, **kw)
-        (ax.set_xscale if horizontal else ax.set_yscale)("log")
-        (ax.xaxis if horizontal else ax.yaxis).set_minor_formatter(NullFormatter())
+        if log:
+            (ax.set_xscale if horizontal else ax.set_yscale)("log")
+            (ax.xaxis if horizontal else ax.yaxis).set_minor_formatter(NullFormatter())
     elif horizontal:
         ax.barh(names, table["mean"], xerr=err, capsize=4, label=label, **kw)
     else:
