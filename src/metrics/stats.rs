@@ -192,7 +192,8 @@ fn interval(xs: &[f64], level: f64, support: Support) -> Estimate {
     // near normal, and the log-normal model can stretch one odd replication into an
     // upper end far beyond every value seen); only a skew that would take it to zero or
     // below switches to the log scale.
-    let (mut low, mut high) = if support.log && mean - half <= 0.0 && vals.iter().all(|&x| x > 0.0) {
+    let (mut low, mut high) = if support.log && mean - half <= 0.0 && vals.iter().all(|&x| x > 0.0)
+    {
         let logs: Vec<f64> = vals.iter().map(|x| x.ln()).collect();
         let (ly, ls) = mean_sd(&logs);
         let s2 = ls * ls;

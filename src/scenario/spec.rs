@@ -1272,22 +1272,10 @@ impl Reader<'_> {
                     None
                 }
             };
+            // (power-of-d's d against the number of servers is checked when an entry is
+            // run: it becomes [balancer], so `lblab run --set servers.web.count=1` is not
+            // refused for an entry it does not use.)
             match spec {
-                Some(a)
-                    if a.info().name == "power-of-d"
-                        && n_servers > 0
-                        && a.params().int("d") as usize > n_servers =>
-                {
-                    self.cx.err(
-                        &path,
-                        &e.span(),
-                        format!(
-                            "d = {} exceeds the {n_servers} servers",
-                            a.params().int("d")
-                        ),
-                    );
-                    ok = false;
-                }
                 Some(a) if out.iter().any(|o| o.name() == a.name()) => {
                     self.cx.err(
                         &path,
