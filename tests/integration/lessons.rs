@@ -418,3 +418,17 @@ fn mmc_wait_follows_erlang_c() {
         ],
     );
 }
+
+#[test]
+fn identical_servers_round_robin_is_the_right_answer() {
+    let r = compare("identical");
+    for other in ["random", "least-connections", "power-of-two"] {
+        paired_above(&r, M::LatencyMean, other, "round-robin");
+    }
+    above(
+        "mean latency random vs round-robin",
+        mean(&r, "random", M::LatencyMean),
+        2.0,
+        mean(&r, "round-robin", M::LatencyMean),
+    );
+}
