@@ -483,3 +483,22 @@ fn default_label(info: &AlgorithmInfo, params: &Params) -> String {
         format!("{name}({})", kv.join(","))
     }
 }
+
+/// A number for [`Explanation`]s: at most `decimals` decimals, trailing zeros dropped
+/// (`10`, `1.5`, `1.33`).
+pub(crate) fn show_num(x: f64, decimals: usize) -> String {
+    let s = format!("{x:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// `n/d=q`, the load ratio the least-connections family compares (`50/5=10`).
+pub(crate) fn show_ratio(n: u64, d: u64) -> String {
+    if d == 0 {
+        return format!("{n}/0");
+    }
+    format!("{n}/{d}={}", show_num(n as f64 / d as f64, 2))
+}
