@@ -13,6 +13,7 @@
 mod doc;
 pub mod error;
 mod overrides;
+mod preset;
 mod spec;
 pub mod units;
 
