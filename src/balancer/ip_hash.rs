@@ -220,9 +220,17 @@ pub(super) fn hash_note(
     let shown = steps.len().min(4);
     let mut parts = Vec::new();
     for (k, &(h, p)) in steps.iter().take(shown).enumerate() {
-        let what = if k == 0 { head.to_string() } else { "rehash ".to_string() };
+        let what = if k == 0 {
+            head.to_string()
+        } else {
+            "rehash ".to_string()
+        };
         let out = if backends[p].eligible() { "" } else { " (out)" };
-        parts.push(format!("{what}{h}, {h} % {of} = {} → #{}{out}", h % total, p + 1));
+        parts.push(format!(
+            "{what}{h}, {h} % {of} = {} → #{}{out}",
+            h % total,
+            p + 1
+        ));
     }
     if steps.len() > shown {
         parts.push(format!("… {} more rehashes", steps.len() - shown));

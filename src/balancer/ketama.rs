@@ -280,7 +280,11 @@ impl Balancer for Ketama {
         let mut buf = [0u8; 20];
         let text = match hashfn::request_text(req, self.hash_on, &mut buf) {
             Some(t) if pool.len() >= 2 => t,
-            _ => return Some(super::Explanation::note("no key (or one peer): round robin")),
+            _ => {
+                return Some(super::Explanation::note(
+                    "no key (or one peer): round robin",
+                ));
+            }
         };
         let n = self.ring.len();
         if n == 0 || self.current.len() != pool.len() {
@@ -289,9 +293,14 @@ impl Balancer for Ketama {
         let h = hashfn::crc32(text);
         let k = self.ring.find(h) % n;
         let g = self.ring.owner[k] as usize;
-        let members = &self.ring.members[self.ring.start[g] as usize..self.ring.start[g + 1] as usize];
+        let members =
+            &self.ring.members[self.ring.start[g] as usize..self.ring.start[g + 1] as usize];
         let owners: Vec<String> = members.iter().map(|m| format!("#{}", m + 1)).collect();
-        let wrap = if self.ring.find(h) == n { " (wrapped)" } else { "" };
+        let wrap = if self.ring.find(h) == n {
+            " (wrapped)"
+        } else {
+            ""
+        };
         Some(super::Explanation::note(format!(
             "crc32(\"{}\") = {h} → ring point {} ({} of {n}{wrap}) → {}",
             String::from_utf8_lossy(text),
@@ -624,7 +633,10 @@ mod tests {
             let req = key_req(k);
             let note = lb.explain(SimTime::ZERO, &view, &req).unwrap().note;
             let h = hashfn::crc32(k.to_string().as_bytes());
-            assert!(note.starts_with(&format!("crc32(\"{k}\") = {h} → ring point ")), "{note}");
+            assert!(
+                note.starts_with(&format!("crc32(\"{k}\") = {h} → ring point ")),
+                "{note}"
+            );
             let i = lb.pick(SimTime::ZERO, &view, &req).unwrap();
             assert!(note.ends_with(&format!("→ #{}", i + 1)), "{k}: {note}");
         }

@@ -278,7 +278,10 @@ mod tests {
             let found = hash_steps(b, key, |h, p| steps.push((h, p)));
             crate::balancer::ip_hash::hash_note("", b, &steps, found.is_some())
         };
-        assert_eq!(note(&weighted(&[1, 1, 1]), b"/a"), "26992, 26992 % 3 = 1 → #2");
+        assert_eq!(
+            note(&weighted(&[1, 1, 1]), b"/a"),
+            "26992, 26992 % 3 = 1 → #2"
+        );
         let down = weighted_available(&[(1, true), (1, false), (1, true)]);
         assert_eq!(
             note(&down, b"/a"),

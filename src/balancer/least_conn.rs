@@ -206,9 +206,8 @@ impl Balancer for LeastConnections {
     ) -> Option<super::Explanation> {
         let now_s = whole_seconds(now);
         let synced = self.current.len() == pool.len() && self.peers.peers.len() == pool.len();
-        let usable = |i: usize, b: &Backend| {
-            b.eligible() && (!synced || self.peers.usable(i, b, now_s))
-        };
+        let usable =
+            |i: usize, b: &Backend| b.eligible() && (!synced || self.peers.usable(i, b, now_s));
         let values: Vec<(u32, String)> = pool
             .backends
             .iter()
@@ -219,7 +218,9 @@ impl Balancer for LeastConnections {
                     super::show_ratio(u64::from(b.in_flight), u64::from(b.weight)),
                 )),
                 (true, false) => None,
-                (false, _) => b.eligible().then(|| (b.id, "max_fails: skipped".to_string())),
+                (false, _) => b
+                    .eligible()
+                    .then(|| (b.id, "max_fails: skipped".to_string())),
             })
             .collect();
         let label = if self.weighted {

@@ -505,7 +505,10 @@ mod tests {
             };
             let note = lb.explain(SimTime::ZERO, &view, &req).unwrap().note;
             let h = hashfn::xxh64(k.to_string().as_bytes(), 0);
-            assert!(note.contains(&format!("{h} % 65537 = slot {} ", h % 65537)), "{note}");
+            assert!(
+                note.contains(&format!("{h} % 65537 = slot {} ", h % 65537)),
+                "{note}"
+            );
             let i = lb.pick(SimTime::ZERO, &view, &req).unwrap();
             assert!(note.ends_with(&format!("→ #{}", i + 1)), "{k}: {note}");
         }

@@ -1312,11 +1312,10 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             class: r.class,
             attempt: r.attempts.min(255) as u8,
         };
-        let before = TRACE
-            .then(|| {
-                let t = self.tracer.as_deref().expect("tracing");
-                trace::describe_route(self.cfg, rt, t, self.now, &info)
-            });
+        let before = TRACE.then(|| {
+            let t = self.tracer.as_deref().expect("tracing");
+            trace::describe_route(self.cfg, rt, t, self.now, &info)
+        });
         let view = PoolView::new(&rt.backends);
         let mut pick = rt.balancer.pick(self.now, &view, &info);
         // A retry avoids the server that just failed, as nginx's `tried` bitmap does: ask

@@ -11,7 +11,6 @@
 //! Kept apart from the rest of the schema: it is read after the servers and `[lb]`, and
 //! only `lblab trace` accepts a scenario that has it (see [`ServerPreset`]).
 
-
 use crate::model::{LbView, ServerGroupConfig, ServerPreset};
 
 use super::doc::{Cx, Tbl, join};
@@ -69,12 +68,19 @@ pub(super) fn read(
             vec![*id]
         } else {
             let msg = if spares.iter().any(|s| s == key) {
-                format!("server \"{key}\" is a spare, not in the pool at t = 0: a preset is what the load balancers believe at the start")
+                format!(
+                    "server \"{key}\" is a spare, not in the pool at t = 0: a preset is what the load balancers believe at the start"
+                )
             } else {
-                let names = ranges.iter().map(|r| r.0).chain(servers.iter().map(|s| s.0.as_str()));
+                let names = ranges
+                    .iter()
+                    .map(|r| r.0)
+                    .chain(servers.iter().map(|s| s.0.as_str()));
                 match did_you_mean(key, names) {
                     Some(s) => format!("unknown server or group \"{key}\": did you mean \"{s}\"?"),
-                    None => format!("unknown server or group \"{key}\": expected a server (\"web-1\") or a group (\"web\": each of its servers)"),
+                    None => format!(
+                        "unknown server or group \"{key}\": expected a server (\"web-1\") or a group (\"web\": each of its servers)"
+                    ),
                 }
             };
             cx.err(&path, &k.span(), msg);

@@ -259,11 +259,7 @@ fn lblab(cmd: &str, text: &str, args: &[&str]) -> std::process::Output {
 
 /// The first pick line `lblab trace` prints.
 fn first_pick(o: &std::process::Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout)
         .lines()
         .find(|l| l.contains(" pick: "))
@@ -297,10 +293,12 @@ fn wlc_worked_example_replays_with_its_scores() {
     assert!(second.contains("C-1 18 w2 [18/2=9] → C-1"), "{second}");
     // Without the presets the same servers are idle: 0/5, 0/3, 0/2, and smooth WRR breaks
     // the tie for A.
-    let idle = abc([5, 3, 2], "weighted-least-connections", "")
-        .replace("[trace.preset]\n", "");
+    let idle = abc([5, 3, 2], "weighted-least-connections", "").replace("[trace.preset]\n", "");
     let line = first_pick(&lblab("trace", &idle, &["-n", "1"]));
-    assert!(line.contains("A-1 0 w5 [0/5=0]") && line.ends_with("→ A-1"), "{line}");
+    assert!(
+        line.contains("A-1 0 w5 [0/5=0]") && line.ends_with("→ A-1"),
+        "{line}"
+    );
 }
 
 /// The textbook's least-response-time example: averages of 50, 30 and 100 ms pick B; in
@@ -315,7 +313,9 @@ fn lrt_worked_example_replays_with_its_averages() {
     );
     let line = first_pick(&lblab("trace", &text, &["-n", "1"]));
     assert!(
-        line.contains("[mean response time, lowest wins]: A-1 0 [50ms] · B-1 0 [30ms] · C-1 0 [100ms] → B-1"),
+        line.contains(
+            "[mean response time, lowest wins]: A-1 0 [50ms] · B-1 0 [30ms] · C-1 0 [100ms] → B-1"
+        ),
         "{line}"
     );
     let text = abc(
@@ -325,7 +325,9 @@ fn lrt_worked_example_replays_with_its_averages() {
     );
     let line = first_pick(&lblab("trace", &text, &["-n", "1"]));
     assert!(
-        line.contains("A-1 1 [(1+1)×50ms=100ms] · B-1 4 [(4+1)×30ms=150ms] · C-1 0 [(0+1)×100ms=100ms] → C-1"),
+        line.contains(
+            "A-1 1 [(1+1)×50ms=100ms] · B-1 4 [(4+1)×30ms=150ms] · C-1 0 [(0+1)×100ms=100ms] → C-1"
+        ),
         "{line}"
     );
 }
@@ -385,7 +387,10 @@ fn presets_are_validated_and_refused_outside_trace() {
         ("\"A-2\" = { in_flight = 5 }", "did you mean \"A-1\"?"),
         ("A = { in_flight = -1 }", "trace.preset.A.in_flight"),
         ("A = { in_flght = 5 }", "did you mean `in_flight`?"),
-        ("A = { response_time = \"0s\" }", "expected a positive duration"),
+        (
+            "A = { response_time = \"0s\" }",
+            "expected a positive duration",
+        ),
         ("A = {}", "found an empty table"),
         (
             "A = { in_flight = 1 }\n\"A-1\" = { in_flight = 2 }",
@@ -413,7 +418,11 @@ fn a_preset_world_keeps_its_books_and_its_phantom_load() {
     let text = abc([1, 1, 1], "least-connections", "A = { in_flight = 1000 }");
     let s = parse(&text).unwrap_or_else(|e| panic!("{e}"));
     let lines = trace(&text, 9, SimTime::ZERO);
-    assert!(picks(&lines).iter().all(|p| p != "A-1"), "{:?}", picks(&lines));
+    assert!(
+        picks(&lines).iter().all(|p| p != "A-1"),
+        "{:?}",
+        picks(&lines)
+    );
     World::new(&s.world, &SeedTree::new(s.seed), 0)
         .run()
         .expect("books balance with phantom requests");
