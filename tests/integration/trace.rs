@@ -427,3 +427,39 @@ fn a_preset_world_keeps_its_books_and_its_phantom_load() {
         .run()
         .expect("books balance with phantom requests");
 }
+
+/// Slow start: after app-3 comes back, pick lines show its ramping weight against the
+/// full one (HAProxy's ramp starts at 1/16 and only grows), and only while it ramps.
+#[test]
+fn slow_start_ramps_show_in_pick_lines() {
+    let s = crate::support::load(
+        "crash-failover",
+        &["health.slow_start.window=30s", "health.active.loss=0"],
+    );
+    let lines = World::new(&s.world, &SeedTree::new(s.seed), 0)
+        .trace(3000, SimTime::from_secs(160))
+        .unwrap();
+    let up = lines
+        .iter()
+        .find(|l| l.event.contains("marks app-3 up"))
+        .expect("app-3 is marked up again")
+        .at;
+    let ramps: Vec<(SimTime, u32)> = lines
+        .iter()
+        .filter(|l| l.event.contains(" pick: "))
+        .filter_map(|l| {
+            let rest = l.event.split("app-3 ").nth(1)?;
+            let k = rest.split("(slow start ").nth(1)?.split('/').next()?;
+            Some((l.at, k.parse().unwrap()))
+        })
+        .collect();
+    assert!(!ramps.is_empty());
+    assert!(
+        ramps
+            .iter()
+            .all(|&(at, k)| at >= up && (1..16).contains(&k))
+    );
+    assert_eq!(ramps[0].1, 1, "{ramps:?}");
+    assert!(ramps.windows(2).all(|w| w[0].1 <= w[1].1), "{ramps:?}");
+    assert!(ramps.last().unwrap().1 > 1, "the ramp grows: {ramps:?}");
+}
