@@ -268,6 +268,49 @@ impl Balancer for HaproxyConsistent {
             self.rebuild(pool);
         }
     }
+
+    /// The request's hash and the closest ring node (and its server); with bounded loads
+    /// each backend's slots `in_flight/cap`, a full one being passed over clockwise.
+    fn explain(
+        &self,
+        _now: SimTime,
+        pool: &PoolView<'_>,
+        req: &RequestInfo,
+    ) -> Option<super::Explanation> {
+        if self.nodes.is_empty() || self.eweight.len() != pool.len() {
+            return None;
+        }
+        let Some(h) = self.request_hash(req) else {
+            return Some(super::Explanation::note(
+                "no key: the node after the last one used",
+            ));
+        };
+        let k = self.closest(h);
+        let (node, owner) = self.nodes[k];
+        let note = format!(
+            "hash {h} → closest ring node {node} ({} of {}) → #{}",
+            k + 1,
+            self.nodes.len(),
+            owner + 1
+        );
+        if self.balance_factor == 0 {
+            return Some(super::Explanation::note(note));
+        }
+        let served: u64 = pool.backends.iter().map(|b| u64::from(b.in_flight)).sum();
+        let tot = self.total_slots(served);
+        let values = pool
+            .backends
+            .iter()
+            .enumerate()
+            .filter(|(i, b)| b.eligible() && self.eweight[*i] > 0)
+            .map(|(i, b)| (b.id, format!("{}/{}", b.in_flight, self.slots(i, tot))))
+            .collect();
+        Some(super::Explanation {
+            label: format!("in_flight/slots of {tot}, full ones passed over"),
+            values,
+            note,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -577,5 +620,35 @@ mod tests {
         }
         let share = f64::from(c[1]) / 20_000.0;
         assert!((share - 0.75).abs() < 0.27, "{c:?}");
+    }
+
+    #[test]
+    fn explain_names_the_closest_node_and_the_caps() {
+        let b = loaded(&[(1, 3), (2, 0), (1, 1)]);
+        let view = PoolView::new(&b);
+        for factor in [0, 125] {
+            let mut lb = HaproxyConsistent::new("key", factor);
+            lb.on_pool_change(SimTime::ZERO, &view);
+            for k in 0..100u64 {
+                let req = RequestInfo {
+                    key: Some(k),
+                    ..RequestInfo::default()
+                };
+                let e = lb.explain(SimTime::ZERO, &view, &req).unwrap();
+                let i = lb.pick(SimTime::ZERO, &view, &req).unwrap();
+                if factor == 0 {
+                    assert!(e.note.ends_with(&format!("→ #{}", i + 1)), "{k}: {e:?}");
+                    assert!(e.values.is_empty());
+                } else {
+                    // ⌈(4 + 1) · 125 / 100⌉ = 7 slots, shared by weight; the pick has one free.
+                    let (used, cap) = e.values[i].1.split_once('/').unwrap();
+                    assert!(
+                        used.parse::<u64>().unwrap() < cap.parse().unwrap(),
+                        "{k}: {e:?}"
+                    );
+                    assert!(e.label.contains("slots of 7"), "{e:?}");
+                }
+            }
+        }
     }
 }

@@ -237,6 +237,35 @@ impl Balancer for HaproxyLeastConn {
         }
     }
 
+    /// Each eligible backend's tree key `(in_flight+1)·4096/(16·weight)` (0 when idle):
+    /// the smallest key wins, equal keys by the tie rule.
+    fn explain(
+        &self,
+        _now: SimTime,
+        pool: &PoolView<'_>,
+        _req: &RequestInfo,
+    ) -> Option<super::Explanation> {
+        let values = pool
+            .backends
+            .iter()
+            .filter(|b| b.eligible())
+            .map(|b| {
+                let key = fwlc_key(b.in_flight, b.weight);
+                let v = if b.in_flight == 0 {
+                    "idle: 0".to_string()
+                } else {
+                    let ew = u64::from(b.weight.clamp(1, MAX_WEIGHT)) * WEIGHT_SCALE;
+                    format!("({}+1)·4096/{ew}={key}", b.in_flight)
+                };
+                (b.id, v)
+            })
+            .collect();
+        Some(super::Explanation::per_backend(
+            "HAProxy tree key, lowest wins",
+            values,
+        ))
+    }
+
     fn on_response(
         &mut self,
         _now: SimTime,

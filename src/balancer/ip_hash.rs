@@ -87,6 +87,16 @@ impl RoundRobinFallback {
 /// final hash value, or `None` when nginx would fall back to round robin (fewer than two
 /// peers, or no usable peer within `1 + MAX_TRIES` hash iterations).
 fn ip_hash_peer(backends: &[Backend], key: &[u8]) -> Option<(usize, u64)> {
+    ip_hash_steps(backends, key, |_, _| {})
+}
+
+/// [`ip_hash_peer`], telling `step` each iteration's hash and the peer it lands on (for
+/// `explain`; a no-op closure costs the pick nothing).
+fn ip_hash_steps(
+    backends: &[Backend],
+    key: &[u8],
+    mut step: impl FnMut(u64, usize),
+) -> Option<(usize, u64)> {
     if backends.len() < 2 {
         return None;
     }
@@ -101,6 +111,7 @@ fn ip_hash_peer(backends: &[Backend], key: &[u8]) -> Option<(usize, u64)> {
             hash = (hash * 113 + u64::from(byte)) % 6271;
         }
         let p = peer_at(backends, hash % total);
+        step(hash, p);
         if backends[p].eligible() {
             return Some((p, hash));
         }
@@ -163,6 +174,71 @@ impl Balancer for IpHash {
     fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
         self.fallback.reset(pool.len());
     }
+
+    /// `ip_hash(a.b.c) = h; h % n = i → #i+1`, every rehash past a down peer, or the
+    /// round-robin fallback.
+    fn explain(
+        &self,
+        _now: SimTime,
+        pool: &PoolView<'_>,
+        req: &RequestInfo,
+    ) -> Option<super::Explanation> {
+        let addr = req.client_ip.to_be_bytes();
+        let key = &addr[..self.octets];
+        let text: Vec<String> = key.iter().map(u8::to_string).collect();
+        let mut steps = Vec::new();
+        let found = ip_hash_steps(pool.backends, key, |h, p| steps.push((h, p)));
+        let head = format!("ip_hash({}) = ", text.join("."));
+        Some(super::Explanation::note(hash_note(
+            &head,
+            pool.backends,
+            &steps,
+            found.is_some(),
+        )))
+    }
+}
+
+/// The arithmetic of nginx's modulo hashes (`ip_hash`, `hash`): `head` then each
+/// iteration's `hash % total = w → #peer`, rehashes marked, and the round-robin fallback
+/// if no iteration found a usable peer.
+pub(super) fn hash_note(
+    head: &str,
+    backends: &[Backend],
+    steps: &[(u64, usize)],
+    found: bool,
+) -> String {
+    if backends.len() < 2 || steps.is_empty() {
+        return "fewer than two peers: round robin".to_string();
+    }
+    let total = total_weight(backends);
+    let equal = backends.iter().all(|b| b.weight == 1);
+    let of = if equal {
+        format!("{total}")
+    } else {
+        format!("{total} (total weight)")
+    };
+    let shown = steps.len().min(4);
+    let mut parts = Vec::new();
+    for (k, &(h, p)) in steps.iter().take(shown).enumerate() {
+        let what = if k == 0 {
+            head.to_string()
+        } else {
+            "rehash ".to_string()
+        };
+        let out = if backends[p].eligible() { "" } else { " (out)" };
+        parts.push(format!(
+            "{what}{h}, {h} % {of} = {} → #{}{out}",
+            h % total,
+            p + 1
+        ));
+    }
+    if steps.len() > shown {
+        parts.push(format!("… {} more rehashes", steps.len() - shown));
+    }
+    if !found {
+        parts.push("no usable peer in 21 tries: round robin".to_string());
+    }
+    parts.join("; ")
 }
 
 #[cfg(test)]
@@ -205,6 +281,36 @@ mod tests {
         assert_eq!(pick(&mut lb, &b, ip(192, 168, 1, 10)), 'c');
         assert_eq!(pick(&mut lb, &b, ip(10, 0, 0, 1)), 'a');
         assert_eq!(pick(&mut lb, &b, ip(10, 0, 1, 1)), 'c');
+    }
+
+    fn note(lb: &IpHash, backends: &[Backend], client_ip: u32) -> String {
+        let req = RequestInfo {
+            client_ip,
+            ..RequestInfo::default()
+        };
+        lb.explain(SimTime::ZERO, &PoolView::new(backends), &req)
+            .unwrap()
+            .note
+    }
+
+    #[test]
+    fn explain_shows_the_nginx_vectors_arithmetic() {
+        let lb = IpHash::new(3);
+        let b = weighted(&[1, 1, 1]);
+        assert_eq!(
+            note(&lb, &b, ip(192, 168, 1, 10)),
+            "ip_hash(192.168.1) = 154, 154 % 3 = 1 → #2"
+        );
+        assert_eq!(
+            note(&lb, &b, ip(10, 0, 0, 1)),
+            "ip_hash(10.0.0) = 2565, 2565 % 3 = 0 → #1"
+        );
+        // b down: 154 lands on it, the rehash 5654 % 3 = 2 on c.
+        let b = weighted_available(&[(1, true), (1, false), (1, true)]);
+        assert_eq!(
+            note(&lb, &b, ip(192, 168, 1, 10)),
+            "ip_hash(192.168.1) = 154, 154 % 3 = 1 → #2 (out); rehash 5654, 5654 % 3 = 2 → #3"
+        );
     }
 
     #[test]

@@ -268,6 +268,47 @@ impl Balancer for Ketama {
     fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
         self.sync(pool);
     }
+
+    /// `crc32("key") = h → ring point p (k of N) → #i`: the key's point and the first ring
+    /// point at or after it (wrapping), whose server takes the request if it is up.
+    fn explain(
+        &self,
+        _now: SimTime,
+        pool: &PoolView<'_>,
+        req: &RequestInfo,
+    ) -> Option<super::Explanation> {
+        let mut buf = [0u8; 20];
+        let text = match hashfn::request_text(req, self.hash_on, &mut buf) {
+            Some(t) if pool.len() >= 2 => t,
+            _ => {
+                return Some(super::Explanation::note(
+                    "no key (or one peer): round robin",
+                ));
+            }
+        };
+        let n = self.ring.len();
+        if n == 0 || self.current.len() != pool.len() {
+            return None;
+        }
+        let h = hashfn::crc32(text);
+        let k = self.ring.find(h) % n;
+        let g = self.ring.owner[k] as usize;
+        let members =
+            &self.ring.members[self.ring.start[g] as usize..self.ring.start[g + 1] as usize];
+        let owners: Vec<String> = members.iter().map(|m| format!("#{}", m + 1)).collect();
+        let wrap = if self.ring.find(h) == n {
+            " (wrapped)"
+        } else {
+            ""
+        };
+        Some(super::Explanation::note(format!(
+            "crc32(\"{}\") = {h} → ring point {} ({} of {n}{wrap}) → {}",
+            String::from_utf8_lossy(text),
+            self.ring.hashes[k],
+            k + 1,
+            owners.join("/")
+        )))
+    }
 }
 
 #[cfg(test)]
@@ -580,5 +621,24 @@ mod tests {
             lb.pick(SimTime::ZERO, &PoolView::new(&[]), &key_req(1)),
             None
         );
+    }
+
+    #[test]
+    fn explain_names_the_ring_point_the_pick_uses() {
+        let b = crate::balancer::testutil::weighted(&[1, 2, 1]);
+        let view = PoolView::new(&b);
+        let mut lb = Ketama::new("key", 160);
+        lb.on_pool_change(SimTime::ZERO, &view);
+        for k in 0..200 {
+            let req = key_req(k);
+            let note = lb.explain(SimTime::ZERO, &view, &req).unwrap().note;
+            let h = hashfn::crc32(k.to_string().as_bytes());
+            assert!(
+                note.starts_with(&format!("crc32(\"{k}\") = {h} → ring point ")),
+                "{note}"
+            );
+            let i = lb.pick(SimTime::ZERO, &view, &req).unwrap();
+            assert!(note.ends_with(&format!("→ #{}", i + 1)), "{k}: {note}");
+        }
     }
 }

@@ -23,6 +23,16 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
 /// or `None` when nginx would fall back to round robin (empty key, fewer than two peers, or
 /// no usable peer within `1 + MAX_TRIES` iterations).
 fn hash_peer(backends: &[Backend], key: &[u8]) -> Option<(usize, u32)> {
+    hash_steps(backends, key, |_, _| {})
+}
+
+/// [`hash_peer`], telling `step` each iteration's running hash and the peer it lands on
+/// (for `explain`; a no-op closure costs the pick nothing).
+fn hash_steps(
+    backends: &[Backend],
+    key: &[u8],
+    mut step: impl FnMut(u64, usize),
+) -> Option<(usize, u32)> {
     if backends.len() < 2 || key.is_empty() {
         return None;
     }
@@ -42,6 +52,7 @@ fn hash_peer(backends: &[Backend], key: &[u8]) -> Option<(usize, u32)> {
         crc = crc32_update(crc, key) ^ 0xffff_ffff;
         hash = hash.wrapping_add((crc >> 16) & 0x7fff);
         let p = peer_at(backends, u64::from(hash) % total);
+        step(u64::from(hash), p);
         if backends[p].eligible() {
             return Some((p, hash));
         }
@@ -104,6 +115,32 @@ impl Balancer for KeyHash {
 
     fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
         self.fallback.reset(pool.len());
+    }
+
+    /// `hash("key") = h; h % n = i → #i+1` (h the running sum of `(crc32 >> 16) & 0x7fff`),
+    /// every rehash past a down peer, or the round-robin fallback.
+    fn explain(
+        &self,
+        _now: SimTime,
+        pool: &PoolView<'_>,
+        req: &RequestInfo,
+    ) -> Option<super::Explanation> {
+        let mut buf = [0u8; 20];
+        let Some(key) = hashfn::request_text(req, self.hash_on, &mut buf) else {
+            return Some(super::Explanation::note("no key: round robin"));
+        };
+        let mut steps = Vec::new();
+        let found = hash_steps(pool.backends, key, |h, p| steps.push((h, p)));
+        let head = format!(
+            "hash(\"{}\") = (crc32 >> 16) & 0x7fff = ",
+            String::from_utf8_lossy(key)
+        );
+        Some(super::Explanation::note(super::ip_hash::hash_note(
+            &head,
+            pool.backends,
+            &steps,
+            found.is_some(),
+        )))
     }
 }
 
@@ -232,5 +269,28 @@ mod tests {
             let sd = (6000.0 * p * (1.0 - p)).sqrt();
             assert!((c - 6000.0 * p).abs() < 5.0 * sd, "{counts:?}");
         }
+    }
+
+    #[test]
+    fn explain_note_follows_the_nginx_vectors() {
+        let note = |b: &[Backend], key: &[u8]| {
+            let mut steps = Vec::new();
+            let found = hash_steps(b, key, |h, p| steps.push((h, p)));
+            crate::balancer::ip_hash::hash_note("", b, &steps, found.is_some())
+        };
+        assert_eq!(
+            note(&weighted(&[1, 1, 1]), b"/a"),
+            "26992, 26992 % 3 = 1 → #2"
+        );
+        let down = weighted_available(&[(1, true), (1, false), (1, true)]);
+        assert_eq!(
+            note(&down, b"/a"),
+            "26992, 26992 % 3 = 1 → #2 (out); rehash 56241, 56241 % 3 = 0 → #1"
+        );
+        // Weighted 5, 1, 1: the modulo is over the total weight 7.
+        assert_eq!(
+            note(&weighted(&[5, 1, 1]), b"/b"),
+            "28793, 28793 % 7 (total weight) = 2 → #1"
+        );
     }
 }

@@ -195,6 +195,42 @@ impl Balancer for LeastConnections {
         Some(chosen)
     }
 
+    /// Weighted: each usable backend's `in_flight/weight` (`50/5=10`), the smallest wins;
+    /// ties go to smooth WRR. Unweighted: the in-flight counts already shown, so only the
+    /// backends nginx's passive checks keep out are named.
+    fn explain(
+        &self,
+        now: SimTime,
+        pool: &PoolView<'_>,
+        _req: &RequestInfo,
+    ) -> Option<super::Explanation> {
+        let now_s = whole_seconds(now);
+        let synced = self.current.len() == pool.len() && self.peers.peers.len() == pool.len();
+        let usable =
+            |i: usize, b: &Backend| b.eligible() && (!synced || self.peers.usable(i, b, now_s));
+        let values: Vec<(u32, String)> = pool
+            .backends
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| match (usable(i, b), self.weighted) {
+                (true, true) => Some((
+                    b.id,
+                    super::show_ratio(u64::from(b.in_flight), u64::from(b.weight)),
+                )),
+                (true, false) => None,
+                (false, _) => b
+                    .eligible()
+                    .then(|| (b.id, "max_fails: skipped".to_string())),
+            })
+            .collect();
+        let label = if self.weighted {
+            "in_flight/weight, lowest wins"
+        } else {
+            "nginx passive check"
+        };
+        (!values.is_empty()).then(|| super::Explanation::per_backend(label, values))
+    }
+
     fn on_response(&mut self, now: SimTime, pool: &PoolView<'_>, index: usize, outcome: Outcome) {
         if self.peers.sync_at(pool, index) {
             self.reset(pool.len());

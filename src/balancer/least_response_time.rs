@@ -108,6 +108,14 @@ impl<T: Copy> PerBackend<T> {
         &mut self.slots[index].1
     }
 
+    /// The state of backend `id`, if tracked.
+    pub(super) fn by_id(&self, id: u32) -> Option<&T> {
+        self.slots
+            .binary_search_by_key(&id, |s| s.0)
+            .ok()
+            .map(|i| &self.slots[i].1)
+    }
+
     /// Number of backends tracked.
     #[inline]
     pub(super) fn len(&self) -> usize {
@@ -262,6 +270,43 @@ impl Balancer for LeastResponseTime {
 
     fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
         self.means.sync(pool, DecayedMean::default);
+    }
+
+    /// Each eligible backend's mean (`unseen` = 0 before its first timed success), or its
+    /// score `(in_flight+1)×mean` in the `conns` form: the smallest wins.
+    fn explain(
+        &self,
+        _now: SimTime,
+        pool: &PoolView<'_>,
+        _req: &RequestInfo,
+    ) -> Option<super::Explanation> {
+        let ms = |ns: f64| format!("{}ms", super::show_num(ns * 1e-6, 2));
+        let values = pool
+            .backends
+            .iter()
+            .filter(|b| b.eligible())
+            .map(|b| {
+                let m = self.means.by_id(b.id).copied().unwrap_or_default();
+                let avg = if m.mean_ns() == 0.0 {
+                    "unseen 0ms".to_string()
+                } else {
+                    ms(m.mean_ns())
+                };
+                let v = if self.conns {
+                    let score = (f64::from(b.in_flight) + 1.0) * m.mean_ns();
+                    format!("({}+1)×{avg}={}", b.in_flight, ms(score))
+                } else {
+                    avg
+                };
+                (b.id, v)
+            })
+            .collect();
+        let label = if self.conns {
+            "(in_flight+1)×mean response time, lowest wins"
+        } else {
+            "mean response time, lowest wins"
+        };
+        Some(super::Explanation::per_backend(label, values))
     }
 }
 

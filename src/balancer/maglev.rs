@@ -239,6 +239,30 @@ impl Balancer for Maglev {
             self.rebuild(pool);
         }
     }
+
+    /// `xxh64("key") = h; h % M = slot → table[slot] = #i`.
+    fn explain(
+        &self,
+        _now: SimTime,
+        _pool: &PoolView<'_>,
+        req: &RequestInfo,
+    ) -> Option<super::Explanation> {
+        if self.table.is_empty() {
+            return None;
+        }
+        let mut buf = [0u8; 20];
+        let Some(text) = hashfn::request_text(req, self.hash_on, &mut buf) else {
+            return Some(super::Explanation::note("no key: a random slot"));
+        };
+        let h = hashfn::xxh64(text, 0);
+        let m = self.table_size;
+        let slot = h % m;
+        Some(super::Explanation::note(format!(
+            "xxh64(\"{}\") = {h}, {h} % {m} = slot {slot} → #{}",
+            String::from_utf8_lossy(text),
+            self.table[slot as usize] + 1
+        )))
+    }
 }
 
 #[cfg(test)]
@@ -466,5 +490,27 @@ mod tests {
         assert!(is_prime(5_000_011));
         let lb = Maglev::new("key", 1000, rng());
         assert_eq!(lb.table_size, 1009);
+    }
+
+    #[test]
+    fn explain_names_the_slot_the_pick_uses() {
+        let b = weighted(&[1, 1, 1]);
+        let view = PoolView::new(&b);
+        let mut lb = Maglev::new("key", 65537, rng());
+        lb.on_pool_change(SimTime::ZERO, &view);
+        for k in 0..200u64 {
+            let req = RequestInfo {
+                key: Some(k),
+                ..RequestInfo::default()
+            };
+            let note = lb.explain(SimTime::ZERO, &view, &req).unwrap().note;
+            let h = hashfn::xxh64(k.to_string().as_bytes(), 0);
+            assert!(
+                note.contains(&format!("{h} % 65537 = slot {} ", h % 65537)),
+                "{note}"
+            );
+            let i = lb.pick(SimTime::ZERO, &view, &req).unwrap();
+            assert!(note.ends_with(&format!("→ #{}", i + 1)), "{k}: {note}");
+        }
     }
 }

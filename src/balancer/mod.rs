@@ -295,12 +295,51 @@ pub trait Balancer: Send {
     /// indices may shift, so balancers keyed by index remap by `id`.
     fn on_pool_change(&mut self, _now: SimTime, _pool: &PoolView<'_>) {}
 
-    /// For `lblab trace`: the state behind the next pick that the pool view does not show,
-    /// as a label and one value per backend (server id, value), e.g. nginx's
-    /// `current_weight`s. `None` when the algorithm keeps no such state (or until it has
-    /// seen the pool). Never called on the hot path.
-    fn explain(&self, _pool: &PoolView<'_>) -> Option<(&'static str, Vec<(u32, String)>)> {
+    /// For `lblab trace`: the numbers the next pick for `req` will compare, computed
+    /// without changing any state — per backend (server id, value), e.g. weighted
+    /// least-connections scores `50/5=10` or nginx's `current_weight`s, and the arithmetic
+    /// that is not per backend in [`Explanation::note`] (a hash value and its `% n` index,
+    /// a ring point). Called just before [`pick`](Balancer::pick) with the same `now`,
+    /// pool and request. `None` when the algorithm compares nothing worth showing (or until
+    /// it has seen the pool). Never called on the hot path.
+    fn explain(
+        &self,
+        _now: SimTime,
+        _pool: &PoolView<'_>,
+        _req: &RequestInfo,
+    ) -> Option<Explanation> {
         None
+    }
+}
+
+/// What [`Balancer::explain`] shows before a pick.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Explanation {
+    /// What the per-backend values are (the trace's legend), e.g. `in_flight/weight`.
+    pub label: String,
+    /// One value per backend it has one for: (server id, value).
+    pub values: Vec<(u32, String)>,
+    /// Arithmetic about the request rather than a backend (hash, `% n`, ring point); empty
+    /// if none.
+    pub note: String,
+}
+
+impl Explanation {
+    /// Per-backend values under `label`, no note.
+    pub fn per_backend(label: impl Into<String>, values: Vec<(u32, String)>) -> Explanation {
+        Explanation {
+            label: label.into(),
+            values,
+            note: String::new(),
+        }
+    }
+
+    /// Only a note.
+    pub fn note(note: impl Into<String>) -> Explanation {
+        Explanation {
+            note: note.into(),
+            ..Explanation::default()
+        }
     }
 }
 
@@ -443,4 +482,23 @@ fn default_label(info: &AlgorithmInfo, params: &Params) -> String {
         let kv: Vec<String> = changed.iter().map(|(k, v)| format!("{k}={v}")).collect();
         format!("{name}({})", kv.join(","))
     }
+}
+
+/// A number for [`Explanation`]s: at most `decimals` decimals, trailing zeros dropped
+/// (`10`, `1.5`, `1.33`).
+pub(crate) fn show_num(x: f64, decimals: usize) -> String {
+    let s = format!("{x:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// `n/d=q`, the load ratio the least-connections family compares (`50/5=10`).
+pub(crate) fn show_ratio(n: u64, d: u64) -> String {
+    if d == 0 {
+        return format!("{n}/0");
+    }
+    format!("{n}/{d}={}", show_num(n as f64 / d as f64, 2))
 }

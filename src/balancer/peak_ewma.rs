@@ -180,7 +180,12 @@ impl PeakEwma {
 }
 
 impl Balancer for PeakEwma {
-    fn explain(&self, pool: &PoolView<'_>) -> Option<(&'static str, Vec<(u32, String)>)> {
+    fn explain(
+        &self,
+        _now: SimTime,
+        pool: &PoolView<'_>,
+        _req: &RequestInfo,
+    ) -> Option<super::Explanation> {
         (self.costs.len() == pool.len() && !pool.is_empty()).then(|| {
             let c = (0..pool.len())
                 .map(|i| {
@@ -188,7 +193,7 @@ impl Balancer for PeakEwma {
                     (pool.backends[i].id, format!("{ms:.2}ms"))
                 })
                 .collect();
-            ("peak EWMA (at last update)", c)
+            super::Explanation::per_backend("peak EWMA (at last update)", c)
         })
     }
 

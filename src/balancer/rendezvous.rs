@@ -167,6 +167,49 @@ impl Balancer for Rendezvous {
     fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
         self.rebuild(pool.backends);
     }
+
+    /// Each eligible backend's score for this request (the highest wins), after the
+    /// request's hash in the note.
+    fn explain(
+        &self,
+        _now: SimTime,
+        pool: &PoolView<'_>,
+        req: &RequestInfo,
+    ) -> Option<super::Explanation> {
+        let backends = pool.backends;
+        let current = self.hosts.len() == backends.len()
+            && self.hosts.iter().zip(backends).all(|(h, b)| h.0 == b.id);
+        if !current {
+            return None;
+        }
+        let mut buf = [0u8; 20];
+        let Some(text) = hashfn::request_text(req, self.hash_on, &mut buf) else {
+            return Some(super::Explanation::note("no key: a random hash"));
+        };
+        let mut h = xxh64(text, 0);
+        if req.attempt > 0 {
+            h ^= (!0u64).wrapping_sub(u64::from(req.attempt)).wrapping_add(1);
+        }
+        let total: f64 = backends
+            .iter()
+            .filter(|b| b.eligible())
+            .map(|b| f64::from(b.weight))
+            .sum();
+        let values = backends
+            .iter()
+            .zip(&self.hosts)
+            .filter(|(b, _)| b.eligible())
+            .map(|(b, &(_, host))| {
+                let s = score(h, host, f64::from(b.weight) / total);
+                (b.id, format!("{s:.4}"))
+            })
+            .collect();
+        Some(super::Explanation {
+            label: "rendezvous score, highest wins".into(),
+            values,
+            note: format!("xxh64(\"{}\") = {h}", String::from_utf8_lossy(text)),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -357,5 +400,24 @@ mod tests {
             .map(|k| lb.pick(SimTime::ZERO, &view, &keyed(k)).unwrap())
             .collect();
         assert_eq!(lazy, direct);
+    }
+
+    #[test]
+    fn explain_scores_rank_the_pick_first() {
+        let b = weighted(&[1, 3, 2]);
+        let view = PoolView::new(&b);
+        let mut lb = Rendezvous::new("key", rng());
+        lb.on_pool_change(SimTime::ZERO, &view);
+        for k in 0..200 {
+            let e = lb.explain(SimTime::ZERO, &view, &keyed(k)).unwrap();
+            let best = e
+                .values
+                .iter()
+                .max_by(|x, y| x.1.parse::<f64>().unwrap().total_cmp(&y.1.parse().unwrap()))
+                .unwrap()
+                .0;
+            let i = lb.pick(SimTime::ZERO, &view, &keyed(k)).unwrap();
+            assert_eq!(best, b[i].id, "{k}: {e:?}");
+        }
     }
 }

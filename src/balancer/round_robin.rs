@@ -56,11 +56,16 @@ impl Balancer for RoundRobin {
         None
     }
 
-    fn explain(&self, pool: &PoolView<'_>) -> Option<(&'static str, Vec<(u32, String)>)> {
+    fn explain(
+        &self,
+        _now: SimTime,
+        pool: &PoolView<'_>,
+        _req: &RequestInfo,
+    ) -> Option<super::Explanation> {
         let n = pool.len();
         (n > 0).then(|| {
             let next = self.next % n;
-            (
+            super::Explanation::per_backend(
                 "▶ the scan starts here",
                 vec![(pool.backends[next].id, "▶".to_string())],
             )

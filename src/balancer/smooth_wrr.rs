@@ -500,7 +500,12 @@ impl SmoothWeightedRoundRobin {
 }
 
 impl Balancer for SmoothWeightedRoundRobin {
-    fn explain(&self, pool: &PoolView<'_>) -> Option<(&'static str, Vec<(u32, String)>)> {
+    fn explain(
+        &self,
+        _now: SimTime,
+        pool: &PoolView<'_>,
+        _req: &RequestInfo,
+    ) -> Option<super::Explanation> {
         (self.current.len() == pool.len() && pool.len() > 1).then(|| {
             let w = pool
                 .backends
@@ -508,7 +513,7 @@ impl Balancer for SmoothWeightedRoundRobin {
                 .zip(&self.current)
                 .map(|(b, c)| (b.id, c.to_string()))
                 .collect();
-            ("current_weight", w)
+            super::Explanation::per_backend("current_weight", w)
         })
     }
 

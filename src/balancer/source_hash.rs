@@ -93,6 +93,40 @@ impl Balancer for SourceHash {
     fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
         self.map.rebuild(pool.backends);
     }
+
+    /// `source a.b.c.d = h [full_hash → h']; h % T = k → map[k] = #i` over the static-rr
+    /// map of `T` slots.
+    fn explain(
+        &self,
+        _now: SimTime,
+        pool: &PoolView<'_>,
+        req: &RequestInfo,
+    ) -> Option<super::Explanation> {
+        let mut map = self.map.clone();
+        map.refresh(pool.backends);
+        let t = map.len();
+        if t == 0 {
+            return Some(super::Explanation::note("no usable server"));
+        }
+        let [a, b, c, d] = req.client_ip.to_be_bytes();
+        let ip = req.client_ip;
+        let h = self.hash(ip, map.usable());
+        let mix = if map.usable() == 1 {
+            " (one usable server: not hashed, h = 0)".to_string()
+        } else if self.avalanche {
+            format!(", full_hash = {h}")
+        } else {
+            String::new()
+        };
+        let k = (u64::from(h) % t as u64) as usize;
+        let slot = match map.at(pool.backends, k) {
+            Some(i) => format!("#{}", i + 1),
+            None => "stale map: rebuilt at the pick".to_string(),
+        };
+        Some(super::Explanation::note(format!(
+            "source {a}.{b}.{c}.{d} = {ip}{mix}; {h} % {t} map slots = {k} → {slot}"
+        )))
+    }
 }
 
 #[cfg(test)]
@@ -129,6 +163,30 @@ mod tests {
             "baaabaccabaabbacaaca"
         );
         assert_eq!(full_hash(0x7f00_0001), 0x8a1b_584b);
+    }
+
+    #[test]
+    fn explain_shows_the_modulo_of_the_vectors() {
+        let b = weighted(&[1, 1, 1]);
+        let req = RequestInfo {
+            client_ip: 0x7f00_0001,
+            ..RequestInfo::default()
+        };
+        let note = |s: &SourceHash| {
+            s.explain(SimTime::ZERO, &PoolView::new(&b), &req)
+                .unwrap()
+                .note
+        };
+        // 0x7f000001 = 2130706433; % 3 = 2: c.
+        assert_eq!(
+            note(&SourceHash::new(false)),
+            "source 127.0.0.1 = 2130706433; 2130706433 % 3 map slots = 2 → #3"
+        );
+        // full_hash(0x7f000001) = 0x8a1b584b = 2317047883; % 3 = 1: b, as the vector.
+        assert_eq!(
+            note(&SourceHash::new(true)),
+            "source 127.0.0.1 = 2130706433, full_hash = 2317047883; 2317047883 % 3 map slots = 1 → #2"
+        );
     }
 
     #[test]

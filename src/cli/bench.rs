@@ -94,6 +94,7 @@ pub fn reference_world(algorithm: AlgorithmSpec, warmup: u64, requests: u64) -> 
         lb: Default::default(),
         failures: Vec::new(),
         health: Default::default(),
+        preset: Vec::new(),
     }
 }
 

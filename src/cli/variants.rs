@@ -179,6 +179,12 @@ impl Plan {
             .cloned()
             .collect();
         let pre = load(file, &no_bal)?;
+        if what != "trace" && !pre.world.preset.is_empty() {
+            return Err(input(format!(
+                "{}: [trace.preset] is for `lblab trace` (its phantom in-flight requests never complete and would distort every result); remove it to `lblab {what}` this scenario",
+                file.display()
+            )));
+        }
         let source = match source {
             AlgSource::Compare if pre.compare.is_empty() => AlgSource::Own,
             s => s,

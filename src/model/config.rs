@@ -39,6 +39,28 @@ pub struct WorldConfig {
     pub failures: Vec<FailureSpec>,
     /// Health checking by the load balancers.
     pub health: HealthConfig,
+    /// `[trace.preset]`: load and history the balancers believe in at t = 0, to replay a
+    /// textbook worked example (empty in ordinary scenarios).
+    pub preset: Vec<ServerPreset>,
+}
+
+/// What every load balancer node believes about one server at t = 0 (`[trace.preset]`).
+///
+/// `in_flight` phantom requests are added to each node's own count for the server at
+/// t = 0 and never complete: no server works on them, no client waits for them, they are
+/// never answered or counted in any metric; the balancer simply sees that much more load
+/// for the whole run. `response_time` is reported to each node's balancer as one
+/// successful response from the server, measured at t = 0 (least response time and
+/// peak EWMA start from it; the others ignore it). Scenarios with presets are for
+/// `lblab trace`: `run`, `compare` and `sweep` refuse them.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct ServerPreset {
+    /// Server id (in the pool at t = 0).
+    pub server: u32,
+    /// Phantom requests in flight from each node.
+    pub in_flight: u32,
+    /// One timed success seen by each node's balancer at t = 0.
+    pub response_time: Option<SimTime>,
 }
 
 /// How load balancers decide a server is up.

@@ -984,6 +984,9 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     }
 
     fn start(&mut self) {
+        if !self.cfg.preset.is_empty() {
+            self.apply_presets();
+        }
         match &self.cfg.clients.load {
             Load::Open(_) => self.schedule_arrival(),
             Load::Closed { users, think } => {
@@ -1017,6 +1020,37 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                         recover: false,
                     },
                 );
+            }
+        }
+    }
+
+    /// `[trace.preset]` at t = 0: phantom in-flight requests on every node's own count
+    /// (they never complete), then one timed success per preset response time reported to
+    /// every balancer whose pool holds the server (see [`ServerPreset`](super::ServerPreset)).
+    #[cold]
+    fn apply_presets(&mut self) {
+        let n = self.servers.len();
+        let nodes = self.cfg.lb.nodes as usize;
+        for p in &self.cfg.preset {
+            for node in 0..nodes {
+                self.in_flight[node * n + p.server as usize] += p.in_flight;
+            }
+        }
+        self.rebuild_routes();
+        for p in &self.cfg.preset {
+            let Some(rtt) = p.response_time else {
+                continue;
+            };
+            for r in &mut self.routes {
+                let i = r.pos[p.server as usize];
+                if i != NONE {
+                    r.balancer.on_response(
+                        SimTime::ZERO,
+                        &PoolView::new(&r.backends),
+                        i as usize,
+                        Outcome::new(true, rtt),
+                    );
+                }
             }
         }
     }
@@ -1278,8 +1312,10 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             class: r.class,
             attempt: r.attempts.min(255) as u8,
         };
-        let before = TRACE
-            .then(|| trace::describe_route(self.cfg, rt, self.tracer.as_deref().expect("tracing")));
+        let before = TRACE.then(|| {
+            let t = self.tracer.as_deref().expect("tracing");
+            trace::describe_route(self.cfg, rt, t, self.now, &info)
+        });
         let view = PoolView::new(&rt.backends);
         let mut pick = rt.balancer.pick(self.now, &view, &info);
         // A retry avoids the server that just failed, as nginx's `tried` bitmap does: ask
@@ -2328,6 +2364,12 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                     queued[s],
                     srv.slots
                 )));
+            }
+        }
+        for p in &self.cfg.preset {
+            // Phantom requests never complete: the nodes count them on top.
+            for node in 0..self.cfg.lb.nodes as usize {
+                lb_in_flight[node * n + p.server as usize] += p.in_flight;
             }
         }
         for (i, (&counted, &outstanding)) in self.in_flight.iter().zip(&lb_in_flight).enumerate() {

@@ -14,6 +14,7 @@ pub mod bundled;
 mod doc;
 pub mod error;
 mod overrides;
+mod preset;
 mod spec;
 pub mod units;
 

@@ -131,7 +131,7 @@ impl Reader<'_> {
             root,
             &[
                 "scenario", "clients", "classes", "servers", "balancer", "compare", "sessions",
-                "changes", "lb", "failures", "health",
+                "changes", "lb", "failures", "health", "trace",
             ],
         );
         // [scenario]
@@ -264,6 +264,12 @@ impl Reader<'_> {
             Some(g) => self.failures(root, g, lb.as_ref().map_or(1, |l| l.nodes)),
             None => None,
         };
+        let preset = super::preset::read(
+            &mut self.cx,
+            root,
+            groups.as_deref(),
+            lb.as_ref().map(|l| &l.view),
+        );
         let world = WorldConfig {
             duration: duration?,
             warmup,
@@ -278,6 +284,7 @@ impl Reader<'_> {
             lb: lb?,
             failures: failures?,
             health: health?,
+            preset: preset?,
         };
         self.check_event_budget(&world, root);
         if let Some(c) = &compare {

@@ -212,3 +212,254 @@ fn health_checks_are_told_probe_by_probe() {
     // The healthy servers' probes pass meanwhile.
     assert!(sys[crash..down].iter().any(|e| e.ends_with("passes")));
 }
+
+// ---------------------------------------------------------------------------------------
+// The arithmetic behind a pick, and [trace.preset] worked examples
+// ---------------------------------------------------------------------------------------
+
+/// Three single-server groups A, B, C (weights given), one request a second, 1 ms of work:
+/// each request is alone, so only the presets load the servers.
+fn abc(weights: [u32; 3], algorithm: &str, preset: &str) -> String {
+    let mut t = String::from(
+        "[scenario]\nduration = \"10s\"\n[clients]\nrate = \"1/s\"\n[[classes]]\nservice = { dist = \"constant\", value = \"1ms\" }\n",
+    );
+    for (name, w) in ["A", "B", "C"].iter().zip(weights) {
+        t.push_str(&format!(
+            "[[servers]]\nname = \"{name}\"\ncount = 1\nweight = {w}\n"
+        ));
+    }
+    t.push_str(&format!(
+        "[balancer]\nalgorithm = \"{algorithm}\"\n[trace.preset]\n{preset}\n"
+    ));
+    t
+}
+
+/// Runs the binary on scenario `text` (written to a temporary file) with `args`.
+fn lblab(cmd: &str, text: &str, args: &[&str]) -> std::process::Output {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "lblab-trace-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("worked.toml");
+    std::fs::write(&file, text).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_lblab"))
+        .arg(cmd)
+        .arg(&file)
+        .args(args)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    o
+}
+
+/// The first pick line `lblab trace` prints.
+fn first_pick(o: &std::process::Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find(|l| l.contains(" pick: "))
+        .unwrap_or_else(|| panic!("no pick line"))
+        .to_string()
+}
+
+/// The textbook's weighted least-connections example: weights 5, 3, 2 with 50, 30 and 18
+/// connections score 10, 10 and 9, so C is chosen.
+#[test]
+fn wlc_worked_example_replays_with_its_scores() {
+    let text = abc(
+        [5, 3, 2],
+        "weighted-least-connections",
+        "A = { in_flight = 50 }\nB = { in_flight = 30 }\n\"C-1\" = { in_flight = 18 }",
+    );
+    let line = first_pick(&lblab("trace", &text, &["-n", "1"]));
+    assert!(
+        line.contains("[in_flight/weight, lowest wins]: A-1 50 w5 [50/5=10] · B-1 30 w3 [30/3=10] · C-1 18 w2 [18/2=9] → C-1"),
+        "{line}"
+    );
+    // The phantom requests never complete: the second pick still sees them (and the first
+    // request's own answer has come back).
+    let o = lblab("trace", &text, &["-n", "2"]);
+    let second = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.contains(" pick: "))
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(second.contains("C-1 18 w2 [18/2=9] → C-1"), "{second}");
+    // Without the presets the same servers are idle: 0/5, 0/3, 0/2, and smooth WRR breaks
+    // the tie for A.
+    let idle = abc([5, 3, 2], "weighted-least-connections", "").replace("[trace.preset]\n", "");
+    let line = first_pick(&lblab("trace", &idle, &["-n", "1"]));
+    assert!(
+        line.contains("A-1 0 w5 [0/5=0]") && line.ends_with("→ A-1"),
+        "{line}"
+    );
+}
+
+/// The textbook's least-response-time example: averages of 50, 30 and 100 ms pick B; in
+/// the connections form the in-flight presets weigh in: (4+1)×30 = 150 loses to
+/// (1+1)×50 = 100 and (0+1)×100 = 100, and that tie goes to the fewest in flight, C.
+#[test]
+fn lrt_worked_example_replays_with_its_averages() {
+    let text = abc(
+        [1, 1, 1],
+        "least-response-time",
+        "A = { response_time = \"50ms\" }\nB = { response_time = \"30ms\" }\nC = { response_time = \"100ms\" }",
+    );
+    let line = first_pick(&lblab("trace", &text, &["-n", "1"]));
+    assert!(
+        line.contains(
+            "[mean response time, lowest wins]: A-1 0 [50ms] · B-1 0 [30ms] · C-1 0 [100ms] → B-1"
+        ),
+        "{line}"
+    );
+    let text = abc(
+        [1, 1, 1],
+        "least-response-time-conns",
+        "A = { in_flight = 1, response_time = \"50ms\" }\nB = { in_flight = 4, response_time = \"30ms\" }\nC = { response_time = \"100ms\" }",
+    );
+    let line = first_pick(&lblab("trace", &text, &["-n", "1"]));
+    assert!(
+        line.contains(
+            "A-1 1 [(1+1)×50ms=100ms] · B-1 4 [(4+1)×30ms=150ms] · C-1 0 [(0+1)×100ms=100ms] → C-1"
+        ),
+        "{line}"
+    );
+}
+
+/// nginx ip_hash: the note's hash is the recurrence over the first three octets
+/// (`h = (h·113 + octet) % 6271` from 89), its index `h % 3`, and the server chosen is
+/// that index — computed here independently for every traced request.
+#[test]
+fn ip_hash_trace_shows_the_hash_and_its_modulo() {
+    let text = abc([1, 1, 1], "ip-hash", "").replace("[trace.preset]\n", "");
+    let o = lblab("trace", &text, &["-n", "8"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let mut ips = Vec::new();
+    for l in out.lines() {
+        if let Some(rest) = l.split("issued by client ").nth(1) {
+            let ip = rest.split(['(', ')']).nth(1).unwrap().to_string();
+            ips.push(ip);
+        }
+    }
+    let picks: Vec<&str> = out.lines().filter(|l| l.contains(" pick: ")).collect();
+    assert_eq!((ips.len(), picks.len()), (8, 8), "{out}");
+    for (ip, pick) in ips.iter().zip(&picks) {
+        let oct: Vec<u64> = ip.split('.').map(|x| x.parse().unwrap()).collect();
+        let h = oct[..3].iter().fold(89u64, |h, &b| (h * 113 + b) % 6271);
+        let i = h % 3;
+        let want = format!(
+            "ip_hash({}.{}.{}) = {h}, {h} % 3 = {i} → #{}",
+            oct[0],
+            oct[1],
+            oct[2],
+            i + 1
+        );
+        assert!(pick.contains(&want), "{pick}\nwant {want}");
+        assert!(
+            pick.ends_with(&format!("→ {}-1", ["A", "B", "C"][i as usize])),
+            "{pick}"
+        );
+    }
+}
+
+/// Presets are for `trace`: `run` and `compare` refuse them with exit 2, and bad presets
+/// are located errors (exit 2), never ignored.
+#[test]
+fn presets_are_validated_and_refused_outside_trace() {
+    let good = abc([5, 3, 2], "wlc", "A = { in_flight = 50 }");
+    for cmd in ["run", "compare"] {
+        let o = lblab(cmd, &good, &["-r", "2"]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("[trace.preset] is for `lblab trace`"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let cases = [
+        ("Q = { in_flight = 5 }", "unknown server or group \"Q\""),
+        ("\"A-2\" = { in_flight = 5 }", "did you mean \"A-1\"?"),
+        ("A = { in_flight = -1 }", "trace.preset.A.in_flight"),
+        ("A = { in_flght = 5 }", "did you mean `in_flight`?"),
+        (
+            "A = { response_time = \"0s\" }",
+            "expected a positive duration",
+        ),
+        ("A = {}", "found an empty table"),
+        (
+            "A = { in_flight = 1 }\n\"A-1\" = { in_flight = 2 }",
+            "server A-1 is preset twice",
+        ),
+    ];
+    for (preset, msg) in cases {
+        let o = lblab("trace", &abc([1, 1, 1], "wlc", preset), &["-n", "1"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{preset}: {err}");
+        assert!(err.contains(msg), "{preset}: want {msg:?} in\n{err}");
+    }
+    let reported = abc([1, 1, 1], "wlc", "A = { in_flight = 5 }")
+        + "[lb]\nview = \"reported\"\nreport_interval = \"1s\"\n";
+    let o = lblab("trace", &reported, &["-n", "1"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("lb.view = \"reported\""), "{err}");
+}
+
+/// The library runs a preset world to the end: the books check counts the phantom
+/// requests (they stay in flight) and they keep the balancer away from the loaded server.
+#[test]
+fn a_preset_world_keeps_its_books_and_its_phantom_load() {
+    let text = abc([1, 1, 1], "least-connections", "A = { in_flight = 1000 }");
+    let s = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let lines = trace(&text, 9, SimTime::ZERO);
+    assert!(
+        picks(&lines).iter().all(|p| p != "A-1"),
+        "{:?}",
+        picks(&lines)
+    );
+    World::new(&s.world, &SeedTree::new(s.seed), 0)
+        .run()
+        .expect("books balance with phantom requests");
+}
+
+/// Slow start: after app-3 comes back, pick lines show its ramping weight against the
+/// full one (HAProxy's ramp starts at 1/16 and only grows), and only while it ramps.
+#[test]
+fn slow_start_ramps_show_in_pick_lines() {
+    let s = crate::support::load(
+        "crash-failover",
+        &["health.slow_start.window=30s", "health.active.loss=0"],
+    );
+    let lines = World::new(&s.world, &SeedTree::new(s.seed), 0)
+        .trace(3000, SimTime::from_secs(160))
+        .unwrap();
+    let up = lines
+        .iter()
+        .find(|l| l.event.contains("marks app-3 up"))
+        .expect("app-3 is marked up again")
+        .at;
+    let ramps: Vec<(SimTime, u32)> = lines
+        .iter()
+        .filter(|l| l.event.contains(" pick: "))
+        .filter_map(|l| {
+            let rest = l.event.split("app-3 ").nth(1)?;
+            let k = rest.split("(slow start ").nth(1)?.split('/').next()?;
+            Some((l.at, k.parse().unwrap()))
+        })
+        .collect();
+    assert!(!ramps.is_empty());
+    assert!(
+        ramps
+            .iter()
+            .all(|&(at, k)| at >= up && (1..16).contains(&k))
+    );
+    assert_eq!(ramps[0].1, 1, "{ramps:?}");
+    assert!(ramps.windows(2).all(|w| w[0].1 <= w[1].1), "{ramps:?}");
+    assert!(ramps.last().unwrap().1 > 1, "the ramp grows: {ramps:?}");
+}

@@ -5,7 +5,7 @@
 //! and every hook is behind `if TRACE`, a const parameter of `World` that is false in
 //! ordinary runs, so they pay nothing for it.
 
-use crate::balancer::{Backend, Balancer};
+use crate::balancer::{Backend, Explanation, PoolView, RequestInfo};
 use crate::engine::SimTime;
 use crate::metrics::ErrorCause;
 
@@ -421,34 +421,57 @@ impl<const TRACE: bool> World<'_, TRACE> {
     }
 }
 
-/// A route's algorithm name and its pool as the node sees it, just before a pick.
+/// A route's algorithm name and its pool as the node sees it, just before the pick for
+/// `req` at `now`, with the numbers the balancer is about to compare.
 #[cold]
 #[inline(never)]
-pub(super) fn describe_route(cfg: &WorldConfig, rt: &Route, t: &Tracer) -> (String, String) {
+pub(super) fn describe_route(
+    cfg: &WorldConfig,
+    rt: &Route,
+    t: &Tracer,
+    now: SimTime,
+    req: &RequestInfo,
+) -> (String, String) {
     let alg = rt
         .group
         .and_then(|g| cfg.groups[g].balancer.as_ref())
         .unwrap_or(&cfg.algorithm)
         .name();
-    (
-        alg,
-        describe_pool(&rt.backends, &t.names, rt.balancer.as_ref()),
-    )
+    let pool = PoolView::new(&rt.backends);
+    let extra = rt.balancer.explain(now, &pool, req);
+    // Slow start: the full weight of each server, in the world's ×16 units, to tell a
+    // ramping weight from a configured one.
+    let names = cfg.server_names();
+    let full = |id: u32| {
+        cfg.health
+            .slow_start
+            .map(|_| cfg.groups[names[id as usize].1].weight.saturating_mul(16))
+    };
+    (alg, describe_pool(&rt.backends, &t.names, extra, full))
 }
 
 /// "web-1 2 · web-2 0 (out) · …": each backend's in-flight count as the node sees it,
-/// its weight if not 1, whether it is eligible, and the balancer's own state if it has any.
-fn describe_pool(backends: &[Backend], names: &[String], b: &dyn Balancer) -> String {
-    let pool = crate::balancer::PoolView::new(backends);
-    let extra = b.explain(&pool);
+/// its weight if not 1 (and its slow-start ramp if one is under way), whether it is
+/// eligible, and the balancer's own numbers if it has any; then the balancer's note.
+fn describe_pool(
+    backends: &[Backend],
+    names: &[String],
+    extra: Option<Explanation>,
+    full: impl Fn(u32) -> Option<u32>,
+) -> String {
     let mut parts = Vec::new();
     for be in backends.iter().take(SHOW_BACKENDS) {
         let mut s = format!("{} {}", names[be.id as usize], be.in_flight);
         if be.weight != 1 {
             s.push_str(&format!(" w{}", be.weight));
         }
-        if let Some((_, vals)) = &extra
-            && let Some((_, v)) = vals.iter().find(|(id, _)| *id == be.id)
+        if let Some(f) = full(be.id)
+            && be.weight < f
+        {
+            s.push_str(&format!(" (slow start {}/{f})", be.weight));
+        }
+        if let Some(e) = &extra
+            && let Some((_, v)) = e.values.iter().find(|(id, _)| *id == be.id)
         {
             s.push_str(&format!(" [{v}]"));
         }
@@ -461,8 +484,12 @@ fn describe_pool(backends: &[Backend], names: &[String], b: &dyn Balancer) -> St
         parts.push(format!("… {} more", backends.len() - SHOW_BACKENDS));
     }
     let legend = match &extra {
-        Some((label, _)) => format!("in flight [{label}]"),
-        None => "in flight".to_string(),
+        Some(e) if !e.values.is_empty() => format!("in flight [{}]", e.label),
+        _ => "in flight".to_string(),
     };
-    format!("{legend}: {}", parts.join(" · "))
+    let note = match &extra {
+        Some(e) if !e.note.is_empty() => format!("; {}", e.note),
+        _ => String::new(),
+    };
+    format!("{legend}: {}{note}", parts.join(" · "))
 }
