@@ -96,7 +96,7 @@ fn table(name: &str, alg: &str, seed: u64, rep: u32, from: SimTime, lines: &[Tra
     let mut o = format!(
         "{name} ({alg}), seed {seed}, replication {rep}: the first requests issued from {:.3} s on, step by step\n\
          pick lines list each backend as the node sees it: requests in flight, wN its weight if not 1,\n\
-         [the algorithm's own state], (out) if not eligible; · marks health, failure and failover events\n\n",
+         [what the algorithm compares], (out) if not eligible; · marks health, failure and failover events\n\n",
         from.as_secs_f64()
     );
     if lines.is_empty() {
