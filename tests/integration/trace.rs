@@ -463,3 +463,20 @@ fn slow_start_ramps_show_in_pick_lines() {
     assert!(ramps.windows(2).all(|w| w[0].1 <= w[1].1), "{ramps:?}");
     assert!(ramps.last().unwrap().1 > 1, "the ramp grows: {ramps:?}");
 }
+
+/// The lesson pack's worked-example files replay the textbook's picks.
+#[test]
+fn lesson_worked_examples_pick_what_the_textbook_says() {
+    for (file, want) in [
+        ("wlc-worked-example.toml", "C-1 18 w2 [18/2=9] → C-1"),
+        ("lrt-worked-example.toml", "C-1 0 [100ms] → B-1"),
+    ] {
+        let path = crate::support::root().join("docs/lessons/examples").join(file);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_lblab"))
+            .args(["trace", path.to_str().unwrap(), "-n", "1"])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success() && out.contains(want), "{file}: {out}");
+    }
+}
