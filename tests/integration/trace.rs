@@ -471,7 +471,9 @@ fn lesson_worked_examples_pick_what_the_textbook_says() {
         ("wlc-worked-example.toml", "C-1 18 w2 [18/2=9] → C-1"),
         ("lrt-worked-example.toml", "C-1 0 [100ms] → B-1"),
     ] {
-        let path = crate::support::root().join("docs/lessons/examples").join(file);
+        let path = crate::support::root()
+            .join("docs/lessons/examples")
+            .join(file);
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_lblab"))
             .args(["trace", path.to_str().unwrap(), "-n", "1"])
             .output()
