@@ -246,7 +246,16 @@ fn execute(
         .zip(results)
         .map(|(v, reps)| Aggregate::new(v.label.clone(), reps))
         .collect();
-    let notes = &with_passive_counts(notes, variants, &agg);
+    let mut notes = with_passive_counts(notes, variants, &agg);
+    let sizes = variants.iter().map(|v| v.world.n_servers());
+    if let (Some(lo), Some(hi)) = (sizes.clone().min(), sizes.max())
+        && lo != hi
+    {
+        notes.push(format!(
+            "the variants have {lo} to {hi} servers (the count in the header is the scenario file's)"
+        ));
+    }
+    let notes = &notes;
     let mut info = run_info(s);
     info.notes = notes.clone();
     info.variants = variants
