@@ -24,7 +24,19 @@ use super::{CliError, CommonArgs, CompareArgs, Format, RunArgs, TableArgs, files
 /// `file` is a path or, when no such file exists, the name of a bundled scenario
 /// (`quick-start` or `quick-start.toml`): a path wins.
 pub(crate) fn load(file: &Path, sets: &[String]) -> Result<Scenario, CliError> {
-    let loaded = match bundled(file) {
+    if bundled(file).is_none() && !file.exists() {
+        return Err(not_found(file));
+    }
+    read_scenario(file, sets).map_err(|e| CliError::Input(super::color::scenario_error(&e)))
+}
+
+/// Reads `file`, or the bundled scenario it names when no such file exists, keeping the
+/// scenario's own located error.
+pub(crate) fn read_scenario(
+    file: &Path,
+    sets: &[String],
+) -> Result<Scenario, scenario::ScenarioError> {
+    match bundled(file) {
         Some((name, text)) => scenario::parse(
             &format!("{name} (bundled)"),
             text,
@@ -32,10 +44,8 @@ pub(crate) fn load(file: &Path, sets: &[String]) -> Result<Scenario, CliError> {
             sets,
             &files::read,
         ),
-        None if !file.exists() => return Err(not_found(file)),
         None => scenario::load(file, sets, &files::read),
-    };
-    loaded.map_err(|e| CliError::Input(super::color::scenario_error(&e)))
+    }
 }
 
 /// The bundled scenario `file` names, if no file of that name exists.

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::model::Load;
-use crate::scenario::{self, Origin, Scenario, ScenarioError};
+use crate::scenario::{Origin, Scenario, ScenarioError};
 
-use super::{CliError, TextFormat, color, files, out};
+use super::{CliError, TextFormat, color, out};
 
 pub(super) fn validate(
     paths: &[PathBuf],
@@ -20,16 +20,7 @@ pub(super) fn validate(
     let mut report = String::new();
     let mut objects = Vec::new();
     for p in paths {
-        let loaded = match super::run::bundled(p) {
-            Some((name, text)) => scenario::parse(
-                &format!("{name} (bundled)"),
-                text,
-                Path::new("."),
-                sets,
-                &files::read,
-            ),
-            None => scenario::load(p, sets, &files::read),
-        };
+        let loaded = super::run::read_scenario(p, sets);
         match loaded {
             Ok(s) => {
                 report.push_str(&format!("ok: {} ({})\n", p.display(), describe(&s)));

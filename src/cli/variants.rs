@@ -155,6 +155,32 @@ fn accepts(info: &AlgorithmInfo, param: &str) -> bool {
     info.params.iter().any(|p| p.key == param)
 }
 
+/// Which of `algs` balancer parameter `param` (set by `what`) reaches: an error naming them
+/// if none has it, a note if only some do (the others run without it).
+fn reach(
+    algs: &[AlgChoice],
+    what: &str,
+    param: &str,
+    error_hint: &str,
+    note_tail: &str,
+) -> Result<Option<String>, CliError> {
+    let (yes, no): (Vec<&AlgChoice>, Vec<&AlgChoice>) =
+        algs.iter().partition(|a| accepts(a.info, param));
+    if yes.is_empty() {
+        return Err(CliError::Input(format!(
+            "lblab: {what}: no algorithm here has a parameter `{param}` ({}){error_hint}",
+            names(&no)
+        )));
+    }
+    Ok((!no.is_empty()).then(|| {
+        format!(
+            "{what} applies to {} only ({} has no `{param}`){note_tail}",
+            names(&yes),
+            names(&no)
+        )
+    }))
+}
+
 fn names(algs: &[&AlgChoice]) -> String {
     algs.iter()
         .map(|a| a.info.name)
@@ -269,21 +295,14 @@ impl Plan {
         // A balancer parameter applies to the algorithms that have it.
         for s in user.iter().filter(|s| balancer_param(s).is_some()) {
             let p = balancer_param(s).expect("filtered");
-            let (yes, no): (Vec<&AlgChoice>, Vec<&AlgChoice>) =
-                algs.iter().partition(|a| accepts(a.info, &p));
-            if yes.is_empty() {
-                return Err(input(format!(
-                    "--set {s}: no algorithm here has a parameter `{p}` ({}); `lblab list algorithms` lists each one's parameters",
-                    names(&no)
-                )));
-            }
-            if !no.is_empty() {
-                notes.push(format!(
-                    "--set {s} applies to {} only ({} has no `{p}`)",
-                    names(&yes),
-                    names(&no)
-                ));
-            }
+            let what = format!("--set {s}");
+            notes.extend(reach(
+                &algs,
+                &what,
+                &p,
+                "; `lblab list algorithms` lists each one's parameters",
+                "",
+            )?);
         }
         let first = algs.first().and_then(|a| a.set.clone());
         let mut sets: Vec<String> = first.into_iter().collect();
@@ -326,23 +345,15 @@ impl Plan {
                 )));
             }
             if let Some(p) = balancer_param(key) {
-                let (yes, no): (Vec<&AlgChoice>, Vec<&AlgChoice>) =
-                    self.algs.iter().partition(|a| accepts(a.info, &p));
-                if yes.is_empty() {
-                    return Err(input(format!(
-                        "{flag} {}: no algorithm here has a parameter `{p}` ({})",
-                        k.join("."),
-                        names(&no)
-                    )));
-                }
-                if !no.is_empty() {
-                    self.notes.push(format!(
-                        "{flag} {} applies to {} only ({} has no `{p}`): their rows repeat one configuration",
-                        k.join("."),
-                        names(&yes),
-                        names(&no)
-                    ));
-                }
+                let what = format!("{flag} {}", k.join("."));
+                let note = reach(
+                    &self.algs,
+                    &what,
+                    &p,
+                    "",
+                    ": their rows repeat one configuration",
+                )?;
+                self.notes.extend(note);
             }
         }
         Ok(())
