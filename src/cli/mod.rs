@@ -90,7 +90,7 @@ enum Cmd {
     /// Check scenario files and report every problem with its file, line and key path.
     /// Exit code 2 if any file is invalid.
     Validate {
-        /// Scenario files to check.
+        /// Scenario files to check (or bundled scenario names).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// key.path=value overrides applied before checking (repeatable).
@@ -151,7 +151,7 @@ enum ListWhat {
     Algorithms,
     /// Service/think/network time distributions.
     Distributions,
-    /// Scenario files under ./scenarios.
+    /// The scenarios bundled in the binary: name, the question each answers, its lesson.
     Scenarios,
 }
 
@@ -179,7 +179,8 @@ pub enum Format {
 /// Flags shared by the commands that run simulations.
 #[derive(clap::Args, Debug)]
 struct CommonArgs {
-    /// The scenario file (TOML).
+    /// The scenario file (TOML), or the name of a bundled scenario (`lblab list scenarios`)
+    /// when no such file exists.
     file: PathBuf,
     /// Master seed (overrides scenario.seed).
     #[arg(long)]

@@ -21,7 +21,7 @@ pub enum TraceFormat {
 
 #[derive(clap::Args, Debug)]
 pub(super) struct TraceArgs {
-    /// The scenario file (TOML).
+    /// The scenario file (TOML), or the name of a bundled scenario when no such file exists.
     file: PathBuf,
     /// How many requests to follow, from the first one issued at or after --from.
     #[arg(short = 'n', long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=100_000))]
