@@ -83,7 +83,19 @@ pub(super) fn trace(a: TraceArgs) -> Result<(), CliError> {
             &lines,
         ),
         TraceFormat::Csv => csv(&lines),
-        TraceFormat::Json => json(&lines),
+        TraceFormat::Json => {
+            let names: Vec<String> = s.world.server_names().into_iter().map(|n| n.0).collect();
+            // One line per step: a trace is read, and diffed, line by line.
+            let items: Vec<String> = match json_lines(&lines, &names) {
+                serde_json::Value::Array(v) => v.iter().map(|x| format!("  {x}")).collect(),
+                _ => unreachable!("json_lines returns an array"),
+            };
+            if items.is_empty() {
+                "[]\n".to_string()
+            } else {
+                format!("[\n{}\n]\n", items.join(",\n"))
+            }
+        }
     };
     out(&text)
 }
@@ -129,18 +141,35 @@ fn csv(lines: &[TraceLine]) -> String {
     String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv")
 }
 
-fn json(lines: &[TraceLine]) -> String {
+/// The lines as JSON objects: `time_s`, `request`, `event`, `kind`, `server` (a name or
+/// null) and, on the lines of traced requests, `servers`: every server's `in_flight`,
+/// `out` (lb-1 may not pick it) and `fault`.
+pub(crate) fn json_lines(lines: &[TraceLine], names: &[String]) -> serde_json::Value {
     let v: Vec<serde_json::Value> = lines
         .iter()
         .map(|l| {
-            serde_json::json!({
+            let mut o = serde_json::json!({
                 "time_s": l.at.as_secs_f64(),
                 "request": l.request,
                 "event": l.event,
-            })
+                "kind": l.kind,
+                "server": l.server.map(|i| names[i as usize].as_str()),
+            });
+            if !l.servers.is_empty() {
+                o["servers"] = l
+                    .servers
+                    .iter()
+                    .map(|m| {
+                        serde_json::json!({
+                            "in_flight": m.in_flight,
+                            "out": m.out,
+                            "fault": m.fault,
+                        })
+                    })
+                    .collect();
+            }
+            o
         })
         .collect();
-    let mut s = serde_json::to_string_pretty(&v).expect("json");
-    s.push('\n');
-    s
+    serde_json::Value::Array(v)
 }

@@ -13,4 +13,4 @@ pub mod world;
 
 pub use config::*;
 pub use dist::Dist;
-pub use world::{RunError, TraceLine, World};
+pub use world::{RunError, ServerMoment, TraceLine, World};

@@ -35,7 +35,7 @@
 mod tier;
 mod trace;
 
-pub use trace::TraceLine;
+pub use trace::{ServerMoment, TraceLine};
 
 use std::collections::VecDeque;
 
@@ -1504,7 +1504,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         }
         let generation = rq.generation;
         if TRACE {
-            self.trace_att(a, |w, srv| {
+            self.trace_att(a, "start", |w, srv| {
                 let s = &w.servers[s];
                 let waited = w.now - w.atts[a as usize].at_server;
                 let when = if waited == SimTime::ZERO {
@@ -1580,7 +1580,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     /// An answer reaches the load balancer.
     fn at_lb(&mut self, a: u32, reply: Reply) {
         if TRACE {
-            self.trace_att(a, |w, srv| {
+            self.trace_att(a, "reply", |w, srv| {
                 let at = &w.atts[a as usize];
                 let what = match reply {
                     Reply::Ok => "200 OK".to_string(),
@@ -1700,7 +1700,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         }
         let c = at.creq;
         if TRACE {
-            self.trace_att(a, |w, srv| {
+            self.trace_att(a, "upstream-timeout", |w, srv| {
                 format!(
                     "lb-{} gives up on {srv}: upstream timeout",
                     w.atts[a as usize].node + 1

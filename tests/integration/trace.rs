@@ -482,3 +482,89 @@ fn lesson_worked_examples_pick_what_the_textbook_says() {
         assert!(o.status.success() && out.contains(want), "{file}: {out}");
     }
 }
+
+/// The structured fields the browser lab animates agree with the story in words: every
+/// request's steps run issue → pick → … → completed/failed; a server starts only what was
+/// last picked for it, and holds it then; a crash shows as `fault` on that server from the
+/// `fails` line until `recovers`, and lb-1 stops picking it once it is marked down.
+#[test]
+fn structured_steps_agree_with_the_words() {
+    let text = r#"
+        [scenario]
+        duration = "20s"
+        seed = 3
+        [clients]
+        rate = "200/s"
+        [[classes]]
+        service = { dist = "exponential", mean = "10ms" }
+        [[servers]]
+        name = "web"
+        count = 3
+        [health.active]
+        inter = "1s"
+        fall = 2
+        [[failures]]
+        target = "web-2"
+        kind = "crash"
+        at = "5s"
+        duration = "6s"
+        [balancer]
+        algorithm = "round-robin"
+    "#;
+    let lines = trace(text, 2000, SimTime::from_millis(4_000));
+    let mut crashed = false;
+    let mut marked = false;
+    let mut last_pick: std::collections::HashMap<u64, u32> = Default::default();
+    for l in &lines {
+        match (l.kind, l.request) {
+            ("fails", None) => {
+                assert_eq!(l.server, Some(1));
+                crashed = true;
+            }
+            ("recovers", None) => crashed = false,
+            ("marked-down", None) => {
+                assert_eq!(l.server, Some(1), "{l:?}");
+                marked = true;
+            }
+            ("marked-up", None) => marked = false,
+            (_, Some(id)) => {
+                assert_eq!(l.servers.len(), 3, "{l:?}");
+                assert_eq!(l.servers[1].fault == "crashed", crashed, "{l:?}");
+                assert!(!l.servers[0].out && !l.servers[2].out);
+                match l.kind {
+                    "issue" => assert!(l.event.starts_with("issued by")),
+                    "pick" | "retry" => {
+                        let s = l.server.expect("a pick names its server");
+                        assert!(l.event.ends_with(&format!("web-{}", s + 1)), "{l:?}");
+                        assert!(!(marked && s == 1), "picked a server marked down: {l:?}");
+                        last_pick.insert(id, s);
+                    }
+                    "start" => {
+                        let s = l.server.unwrap();
+                        assert_eq!(last_pick.get(&id), Some(&s), "{l:?}");
+                        assert!(l.servers[s as usize].in_flight >= 1, "{l:?}");
+                    }
+                    "completed" => assert!(l.event.starts_with("completed")),
+                    "failed" => assert!(l.event.starts_with("failed")),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        if marked {
+            assert!(l.servers.is_empty() || l.servers[1].out, "{l:?}");
+        }
+    }
+    let kinds: std::collections::BTreeSet<&str> = lines.iter().map(|l| l.kind).collect();
+    for k in [
+        "issue",
+        "pick",
+        "start",
+        "completed",
+        "fails",
+        "recovers",
+        "marked-down",
+    ] {
+        assert!(kinds.contains(k), "no {k} step in {kinds:?}");
+    }
+}

@@ -22,6 +22,28 @@ pub struct TraceLine {
     pub request: Option<u64>,
     /// What happened, in words.
     pub event: String,
+    /// What kind of step, for programs (the browser lab's animation): `issue`, `path`,
+    /// `pick`, `retry`, `queued`, `start`, `reply`, `refused`, `rejected`, `lost`, `hung`,
+    /// `upstream-timeout`, `request`, `completed`, `failed`, `probe`, `marked-down`,
+    /// `marked-up`, `fails`, `recovers`, `lb`, `change`.
+    pub kind: &'static str,
+    /// The server it concerns (index into the scenario's servers in order), if any: the
+    /// one picked, the one serving, probed, marked or failing.
+    pub server: Option<u32>,
+    /// Every server at that moment (on lines of traced requests; empty on the others).
+    pub servers: Vec<ServerMoment>,
+}
+
+/// One server as a trace line saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerMoment {
+    /// Requests there: in service plus queued.
+    pub in_flight: u32,
+    /// Not eligible at lb-1 (marked down, draining, weight 0 or not a member).
+    pub out: bool,
+    /// What is wrong with it, if anything: `crashed`, `hung`, `partitioned`, `slow`,
+    /// `errors`, `draining`.
+    pub fault: &'static str,
 }
 
 /// Backends listed in full in a pick line; larger pools are cut short.
@@ -46,13 +68,23 @@ impl Tracer {
         self.issued == self.limit && self.open == 0
     }
 
-    fn push(&mut self, at: SimTime, id: u64, event: String) {
+    fn push(&mut self, at: SimTime, id: u64, step: Step, event: String) {
         self.lines.push(TraceLine {
             at,
             request: Some(id),
             event,
+            kind: step.kind,
+            server: step.server,
+            servers: step.servers,
         });
     }
+}
+
+/// The structured part of a request's trace line.
+pub(super) struct Step {
+    kind: &'static str,
+    server: Option<u32>,
+    servers: Vec<ServerMoment>,
 }
 
 fn slot<T: Copy + Default>(v: &mut Vec<T>, i: u32) -> &mut T {
@@ -119,14 +151,19 @@ impl World<'_, true> {
         let names = t.names;
         let mut lines = t.lines;
         let within = |at: SimTime| at >= first && at <= self.now;
-        let sys = |at: SimTime, event: String| TraceLine {
+        let sys = |at: SimTime, kind: &'static str, server: Option<u32>, event: String| TraceLine {
             at,
             request: None,
             event,
+            kind,
+            server,
+            servers: Vec::new(),
         };
         for e in self.health_log.iter().filter(|e| within(e.at)) {
             lines.push(sys(
                 e.at,
+                if e.up { "marked-up" } else { "marked-down" },
+                Some(e.server),
                 format!(
                     "lb-{} marks {} {} ({}{})",
                     e.node + 1,
@@ -146,12 +183,16 @@ impl World<'_, true> {
             if within(f.start) {
                 lines.push(sys(
                     f.start,
+                    "fails",
+                    Some(f.server),
                     format!("{} fails: {kind}", names[f.server as usize]),
                 ));
             }
             if let Some(end) = f.end.filter(|e| within(*e)) {
                 lines.push(sys(
                     end,
+                    "recovers",
+                    Some(f.server),
                     format!("{} recovers from {kind}", names[f.server as usize]),
                 ));
             }
@@ -170,13 +211,18 @@ impl World<'_, true> {
                     "stop" => "stops",
                     _ => "restarts",
                 };
-                lines.push(sys(at, format!("lb-{} {what}", h.node)));
+                lines.push(sys(at, "lb", None, format!("lb-{} {what}", h.node)));
             }
         }
         for c in self.changes.iter() {
             let at = SimTime::from_secs_f64(c.at_s);
             if within(at) {
-                lines.push(sys(at, format!("membership change: {}", c.action)));
+                lines.push(sys(
+                    at,
+                    "change",
+                    None,
+                    format!("membership change: {}", c.action),
+                ));
             }
         }
         // At equal times the system event (a crash, a route change) comes first: it is
@@ -187,13 +233,54 @@ impl World<'_, true> {
 }
 
 impl<const TRACE: bool> World<'_, TRACE> {
-    /// Adds a line about traced request `id`, now.
-    fn trace_line(&mut self, id: u64, text: String) {
+    /// Adds a line about traced request `id`, now, with every server's state.
+    fn trace_line(&mut self, id: u64, kind: &'static str, server: Option<u32>, text: String) {
         let now = self.now;
+        let step = Step {
+            kind,
+            server,
+            servers: self.moment(),
+        };
         self.tracer
             .as_deref_mut()
             .expect("tracing")
-            .push(now, id, text);
+            .push(now, id, step, text);
+    }
+
+    /// Every server now: requests there, whether lb-1 may pick it, what is wrong with it.
+    fn moment(&self) -> Vec<ServerMoment> {
+        let mut out: Vec<ServerMoment> = self
+            .servers
+            .iter()
+            .map(|s| ServerMoment {
+                in_flight: s.busy + s.queue.len() as u32,
+                out: !s.member,
+                fault: if s.crashed {
+                    "crashed"
+                } else if s.hung {
+                    "hung"
+                } else if s.partitioned {
+                    "partitioned"
+                } else if s.slow > 1.0 {
+                    "slow"
+                } else if s.err_rate > 0.0 {
+                    "errors"
+                } else if s.draining {
+                    "draining"
+                } else {
+                    ""
+                },
+            })
+            .collect();
+        // lb-1's routes (one per pool) say who it may pick.
+        for rt in self.routes.iter().take(self.n_pools) {
+            for be in &rt.backends {
+                if let Some(m) = out.get_mut(be.id as usize) {
+                    m.out |= !be.eligible();
+                }
+            }
+        }
+        out
     }
 
     /// A new request `c` may be traced.
@@ -230,8 +317,13 @@ impl<const TRACE: bool> World<'_, TRACE> {
             class.name,
             ms(SimTime::from_nanos_f64(r.work_ns)),
         );
+        let step = Step {
+            kind: "issue",
+            server: None,
+            servers: self.moment(),
+        };
         let t = self.tracer.as_deref_mut().expect("tracing");
-        t.push(now, id, text);
+        t.push(now, id, step, text);
     }
 
     fn traced(&self, c: u32) -> u64 {
@@ -265,7 +357,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             ),
             Path::Reset(n) => format!("refused: lb-{} is stopped", n + 1),
         };
-        self.trace_line(id, text);
+        self.trace_line(id, "path", None, text);
     }
 
     /// What node `node`'s balancer saw (`before`, from [`describe_route`] just before the
@@ -288,13 +380,14 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let rt = &self.routes[route];
         let (alg, view) = before;
         let t = self.tracer.as_deref().expect("tracing");
-        let chose = match pick {
-            Some(i) => format!("→ {}", t.names[rt.backends[i].id as usize]),
+        let server = pick.map(|i| rt.backends[i].id);
+        let chose = match server {
+            Some(s) => format!("→ {}", t.names[s as usize]),
             None => "→ no eligible backend (no_backend)".to_string(),
         };
         let what = if retry { "retry" } else { "pick" };
         let text = format!("lb-{} {alg} {what}: {view} {chose}", node + 1);
-        self.trace_line(id, text);
+        self.trace_line(id, what, server, text);
     }
 
     /// Attempt `a` now belongs to traced request `c` (or not).
@@ -309,7 +402,12 @@ impl<const TRACE: bool> World<'_, TRACE> {
     /// Something happened to attempt `a` (on its server or at the load balancer).
     #[cold]
     #[inline(never)]
-    pub(super) fn trace_att(&mut self, a: u32, text: impl FnOnce(&Self, &str) -> String) {
+    pub(super) fn trace_att(
+        &mut self,
+        a: u32,
+        kind: &'static str,
+        text: impl FnOnce(&Self, &str) -> String,
+    ) {
         let Some(t) = self.tracer.as_deref() else {
             return;
         };
@@ -325,7 +423,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             ""
         };
         let line = format!("{}{orphan}", text(self, &server));
-        self.trace_line(id, line);
+        self.trace_line(id, kind, Some(at.server), line);
     }
 
     /// Attempt `a` reaches its server: what the server does with it, unless it starts
@@ -334,25 +432,34 @@ impl<const TRACE: bool> World<'_, TRACE> {
     #[inline(never)]
     pub(super) fn trace_arrival(&mut self, a: u32) {
         let s = &self.servers[self.atts[a as usize].server as usize];
-        let text = if s.partitioned {
-            "lost on the way to {srv} (partition)".to_string()
+        let (kind, text) = if s.partitioned {
+            ("lost", "lost on the way to {srv} (partition)".to_string())
         } else if s.hung {
-            "{srv} accepts it and never answers (hung)".to_string()
+            (
+                "hung",
+                "{srv} accepts it and never answers (hung)".to_string(),
+            )
         } else if s.crashed {
-            "{srv} refuses the connection (crashed)".to_string()
+            (
+                "refused",
+                "{srv} refuses the connection (crashed)".to_string(),
+            )
         } else if s.busy < s.slots {
             return;
         } else if s.queue.len() < s.queue_cap as usize {
-            format!(
-                "{{srv}} queues it: {} ahead, {}/{} workers busy",
-                s.queue.len(),
-                s.busy,
-                s.slots
+            (
+                "queued",
+                format!(
+                    "{{srv}} queues it: {} ahead, {}/{} workers busy",
+                    s.queue.len(),
+                    s.busy,
+                    s.slots
+                ),
             )
         } else {
-            "{srv} rejects it: queue full".to_string()
+            ("rejected", "{srv} rejects it: queue full".to_string())
         };
-        self.trace_att(a, |_, srv| text.replace("{srv}", srv));
+        self.trace_att(a, kind, |_, srv| text.replace("{srv}", srv));
     }
 
     /// An active health check's probe came back.
@@ -381,6 +488,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
             at: now,
             request: None,
             event: text,
+            kind: "probe",
+            server: Some((idx % n) as u32),
+            servers: Vec::new(),
         });
     }
 
@@ -392,7 +502,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if id == 0 {
             return;
         }
-        self.trace_line(id, text);
+        self.trace_line(id, "request", None, text);
     }
 
     /// Request `c` is answered: completed (`None`) or failed with `cause`.
@@ -414,8 +524,17 @@ impl<const TRACE: bool> World<'_, TRACE> {
             Some(cause) => format!("failed after {took}: {}", cause.name()),
         };
         let now = self.now;
+        let step = Step {
+            kind: if cause.is_none() {
+                "completed"
+            } else {
+                "failed"
+            },
+            server: None,
+            servers: self.moment(),
+        };
         let t = self.tracer.as_deref_mut().expect("tracing");
-        t.push(now, id, text);
+        t.push(now, id, step, text);
         t.open -= 1;
         t.creq_id[c as usize] = 0;
     }
