@@ -1,4 +1,5 @@
-//! `lblab run` and `lblab compare`; `replicate()`, the fan-out over replications.
+//! `lblab run` and `lblab compare`; `replicate_with()`, the fan-out over replications;
+//! `simulate()`, which the browser lab shares.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -91,28 +92,9 @@ pub(crate) fn announce(file: &Path, quiet: bool) {
     }
 }
 
-/// Runs `reps` replications of each world on `jobs` threads. Results come back per world,
-/// in replication order, whatever the number of threads. With `progress`, a bar on stderr
-/// counts the runs (worlds × replications).
-pub(crate) fn replicate(
-    worlds: &[WorldConfig],
-    seed: u64,
-    reps: u32,
-    jobs: Option<u32>,
-    progress: bool,
-) -> Result<Vec<Vec<RepResult>>, (usize, u32, crate::model::RunError)> {
-    let runs = super::progress::runs(&[
-        (worlds.len() as u64, "variant"),
-        (u64::from(reps), "replication"),
-    ]);
-    let pb = super::progress::bar(runs, progress);
-    let out = replicate_with(worlds, seed, reps, jobs, &pb);
-    pb.finish_and_clear();
-    out
-}
-
-/// [`replicate`], advancing `pb` by one per finished run (a sweep shares one bar over all
-/// its points).
+/// Runs `reps` replications of each world on `jobs` threads, advancing `pb` by one per
+/// finished run (a sweep shares one bar over all its points). Results come back per world,
+/// in replication order, whatever the number of threads.
 pub(crate) fn replicate_with(
     worlds: &[WorldConfig],
     seed: u64,
@@ -225,22 +207,44 @@ pub(super) fn compare(a: CompareArgs) -> Result<(), CliError> {
     )
 }
 
-/// Runs the variants, writes the results directory and prints the summary.
-#[allow(clippy::too_many_arguments)] // one call per command; a struct would only rename them
-fn execute(
-    c: &CommonArgs,
-    table_args: &TableArgs,
-    file: &Path,
+/// What a finished run or comparison wrote, for the caller to present.
+pub(crate) struct Written {
+    pub(crate) info: RunInfo,
+    pub(crate) agg: Vec<Aggregate>,
+    /// The variant the others are compared with (index into `agg`), if several.
+    pub(crate) base: Option<usize>,
+    /// The CSV files written, in order.
+    pub(crate) names: Vec<&'static str>,
+    /// summary.csv.
+    pub(crate) summary: String,
+}
+
+/// Where a run writes and how it reports (what `lblab run`/`compare` flags and the lab
+/// choose).
+pub(crate) struct Job<'a> {
+    /// The scenario as named (a path or a bundled name), for messages and the manifest.
+    pub(crate) file: &'a Path,
+    pub(crate) dir: &'a Path,
+    /// The command that reproduces it, for the manifest.
+    pub(crate) command: &'a str,
+    /// The user's --set overrides, for the manifest.
+    pub(crate) sets: &'a [String],
+    pub(crate) jobs: Option<u32>,
+    pub(crate) baseline: Option<&'a str>,
+}
+
+/// Runs the variants (advancing `pb` by one per replication), then writes the results
+/// directory: CSV files, manifest.toml, charts and report.html.
+pub(crate) fn simulate(
+    job: &Job<'_>,
     s: &Scenario,
     variants: &[Variant],
-    what: &str,
-    baseline: Option<&str>,
     notes: &[String],
-) -> Result<(), CliError> {
-    let layout = table_args.layout()?;
-    let progress = !c.quiet && std::io::stderr().is_terminal();
+    pb: &ProgressBar,
+) -> Result<Written, CliError> {
+    let file = job.file;
     let worlds: Vec<WorldConfig> = variants.iter().map(|v| v.world.clone()).collect();
-    let results = replicate(&worlds, s.seed, s.replications, c.jobs, progress).map_err(|(w, r, e)| {
+    let results = replicate_with(&worlds, s.seed, s.replications, job.jobs, pb).map_err(|(w, r, e)| {
         let sets = shell_sets(&variants[w].sets);
         CliError::Sim(format!(
             "lblab: {} ({}): replication {r} failed: {e}\n  reproduce with: lblab run {}{sets} --seed {} --replications {}",
@@ -276,16 +280,13 @@ fn execute(
             factors: v.factors.clone(),
         })
         .collect();
-    let dir = c
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(&s.name).join(what));
+    let dir = job.dir;
     let summary = csv_out::summary_csv(&info, &agg);
     let servers = csv_out::servers_csv(&info, &agg);
     let algorithms: Vec<String> = variants.iter().map(|v| v.label.clone()).collect();
     let file_s = file.display().to_string();
 
-    let mut out_files: Vec<(&str, String)> = vec![
+    let mut out_files: Vec<(&'static str, String)> = vec![
         ("summary.csv", summary.clone()),
         ("servers.csv", servers),
         ("latency.csv", csv_out::latency_csv(&info, &agg)),
@@ -308,18 +309,18 @@ fn execute(
     }
     let base = if agg.len() > 1 {
         agg.iter()
-            .find(|a| Some(a.algorithm.as_str()) == baseline)
-            .or(agg.first())
+            .position(|a| Some(a.algorithm.as_str()) == job.baseline)
+            .or(Some(0))
     } else {
         None
     };
     if let Some(b) = base {
         out_files.push((
             "paired.csv",
-            crate::report::paired::paired_csv(&info, b, &agg),
+            crate::report::paired::paired_csv(&info, &agg[b], &agg),
         ));
     }
-    let names: Vec<&str> = out_files.iter().map(|(n, _)| *n).collect();
+    let names: Vec<&'static str> = out_files.iter().map(|(n, _)| *n).collect();
     let mvars: Vec<ManifestVariant<'_>> = variants
         .iter()
         .map(|v| ManifestVariant {
@@ -332,53 +333,100 @@ fn execute(
     let manifest = manifest_toml(
         &info,
         &ManifestExtra {
-            command: &command_line(),
+            command: job.command,
             scenario_file: &file_s,
             scenario_hash: s.hash,
             algorithms: &algorithms,
             files: &names,
-            parameters: &c.set,
+            parameters: job.sets,
             variants: &mvars,
             notes,
         },
     );
-    files::write_results(&dir, &out_files, &manifest)?;
+    files::write_results(dir, &out_files, &manifest)?;
     // Charts and report.html, from the files just written (as `lblab report DIR` would).
-    super::report::render_all(&dir)?;
+    super::report::render_all(dir)?;
+    Ok(Written {
+        info,
+        agg,
+        base,
+        names,
+        summary,
+    })
+}
+
+/// The summary table as the terminal shows it: the table, the paired comparison with the
+/// baseline, and where the results are.
+pub(crate) fn summary_text(w: &Written, dir: &Path, layout: &table::Layout) -> String {
+    let mut t = table::render_with(&w.info, &w.agg, layout);
+    if let Some(b) = w.base {
+        t.push_str(&crate::report::paired::render(&w.agg[b], &w.agg, layout.width));
+    }
+    t.push('\n');
+    t.push_str(&table::wrap(
+        &format!(
+            "results: {}/ ({}, manifest.toml; charts and report.html)",
+            dir.display(),
+            w.names.join(", ")
+        ),
+        layout.width,
+        "  ",
+    ));
+    t
+}
+
+/// Runs the variants, writes the results directory and prints the summary.
+#[allow(clippy::too_many_arguments)] // one call per command; a struct would only rename them
+fn execute(
+    c: &CommonArgs,
+    table_args: &TableArgs,
+    file: &Path,
+    s: &Scenario,
+    variants: &[Variant],
+    what: &str,
+    baseline: Option<&str>,
+    notes: &[String],
+) -> Result<(), CliError> {
+    let layout = table_args.layout()?;
+    let progress = !c.quiet && std::io::stderr().is_terminal();
+    let dir = c
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(&s.name).join(what));
+    let job = Job {
+        file,
+        dir: &dir,
+        command: &command_line(),
+        sets: &c.set,
+        jobs: c.jobs,
+        baseline,
+    };
+    let runs = super::progress::runs(&[
+        (variants.len() as u64, "variant"),
+        (u64::from(s.replications), "replication"),
+    ]);
+    let pb = super::progress::bar(runs, progress);
+    let done = simulate(&job, s, variants, notes, &pb);
+    pb.finish_and_clear();
+    let w = done?;
     if c.quiet {
         return Ok(());
     }
     match c.format {
-        Format::Table => {
-            let mut t = table::render_with(&info, &agg, &layout);
-            if let Some(b) = base {
-                t.push_str(&crate::report::paired::render(b, &agg, layout.width));
-            }
-            t.push('\n');
-            t.push_str(&table::wrap(
-                &format!(
-                    "results: {}/ ({}, manifest.toml; charts and report.html)",
-                    dir.display(),
-                    names.join(", ")
-                ),
-                layout.width,
-                "  ",
-            ));
-            out(&t)
-        }
+        Format::Table => out(&summary_text(&w, &dir, &layout)),
         Format::Json => {
-            for n in notes {
+            for n in &w.info.notes {
                 eprintln!("note: {n}");
             }
             eprintln!("results: {}/", dir.display());
-            out(&json::summary_json(&info, &agg))
+            out(&json::summary_json(&w.info, &w.agg))
         }
         Format::Csv => {
-            for n in notes {
+            for n in &w.info.notes {
                 eprintln!("note: {n}");
             }
             eprintln!("results: {}/", dir.display());
-            out(&summary)
+            out(&w.summary)
         }
     }
 }
