@@ -14,6 +14,7 @@ mod new;
 mod progress;
 mod report;
 mod run;
+mod serve;
 mod sweep;
 mod trace;
 mod validate;
@@ -133,6 +134,14 @@ enum Cmd {
         /// The results directory (as written by run, compare or sweep).
         dir: PathBuf,
     },
+    /// Start the browser lab: a local web page to pick or edit a scenario (problems shown
+    /// at their line), run it with a progress bar, read the table, charts and report, and
+    /// step through a trace as an animation. Listens on 127.0.0.1 only unless --bind says
+    /// otherwise; needs no network.
+    #[command(
+        after_help = "Examples:\n  lblab serve                 then open http://127.0.0.1:8437/\n  lblab serve --port 0        any free port (printed)\n  lblab serve --out lab-runs  keep every run's results in ./lab-runs"
+    )]
+    Serve(serve::ServeArgs),
     /// Print a shell completion script, generated from these very definitions.
     #[command(
         after_help = "Install, e.g.:\n  bash: lblab completions bash > ~/.local/share/bash-completion/completions/lblab\n  zsh:  lblab completions zsh > ~/.zfunc/_lblab   (with fpath+=~/.zfunc before compinit)\n  fish: lblab completions fish > ~/.config/fish/completions/lblab.fish\n  PowerShell: lblab completions powershell | Out-String | Invoke-Expression"
@@ -362,6 +371,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Cmd::Bench(a) => bench::bench(a),
         Cmd::Report { dir } => report::report(&dir),
         Cmd::New(a) => new::new(a),
+        Cmd::Serve(a) => serve::serve(a),
         Cmd::Completions(a) => completions::completions(a),
         Cmd::Man(a) => completions::man(a),
     }

@@ -360,7 +360,11 @@ pub(crate) fn simulate(
 pub(crate) fn summary_text(w: &Written, dir: &Path, layout: &table::Layout) -> String {
     let mut t = table::render_with(&w.info, &w.agg, layout);
     if let Some(b) = w.base {
-        t.push_str(&crate::report::paired::render(&w.agg[b], &w.agg, layout.width));
+        t.push_str(&crate::report::paired::render(
+            &w.agg[b],
+            &w.agg,
+            layout.width,
+        ));
     }
     t.push('\n');
     t.push_str(&table::wrap(

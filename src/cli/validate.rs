@@ -55,7 +55,7 @@ pub(super) fn validate(
     )))
 }
 
-fn valid_json(p: &Path, s: &Scenario) -> Value {
+pub(super) fn valid_json(p: &Path, s: &Scenario) -> Value {
     json!({
         "file": p.display().to_string(),
         "ok": true,
@@ -70,7 +70,7 @@ fn valid_json(p: &Path, s: &Scenario) -> Value {
 
 /// Every problem with where it is: line and column (1-based) for a problem in the file, the
 /// `--set` argument for one in an override, neither for the file as a whole.
-fn invalid_json(p: &Path, e: &ScenarioError) -> Value {
+pub(super) fn invalid_json(p: &Path, e: &ScenarioError) -> Value {
     let problems: Vec<Value> = e
         .problems
         .iter()

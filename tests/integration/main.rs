@@ -19,6 +19,7 @@ mod mutation;
 mod overrides;
 mod present;
 mod scenarios;
+mod serve;
 mod support;
 mod sweep;
 mod theory;

@@ -514,7 +514,7 @@ fn structured_steps_agree_with_the_words() {
     let lines = trace(text, 2000, SimTime::from_millis(4_000));
     let mut crashed = false;
     let mut marked = false;
-    let mut last_pick: std::collections::HashMap<u64, u32> = Default::default();
+    let mut last_pick: std::collections::BTreeMap<u64, u32> = Default::default();
     for l in &lines {
         match (l.kind, l.request) {
             ("fails", None) => {
