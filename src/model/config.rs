@@ -514,15 +514,33 @@ pub enum ChangeAction {
         /// Server id.
         id: u32,
     },
+    /// Give every server of group `group` (spares too) weight `weight` from now on (a
+    /// canary's weight raised step by step).
+    Reweight {
+        /// Group index.
+        group: usize,
+        /// The new weight (0 takes no new traffic).
+        weight: u32,
+    },
 }
 
 /// Keys of a request class: which of `count` keys a request asks for, Zipf-skewed.
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub struct KeySpace {
-    /// Number of distinct keys.
+    /// Number of distinct keys (with `by_client`: unused, one key per client).
     pub count: u64,
     /// Popularity skew (0 = uniform).
     pub zipf: f64,
+    /// Each request's key is its client (`keys = { by = "client" }`): data kept per user,
+    /// such as a per-user cache.
+    pub by_client: bool,
+}
+
+impl KeySpace {
+    /// Key numbers a class takes: its `count`, or one per possible client id.
+    pub fn span(&self) -> u64 {
+        if self.by_client { 1 << 32 } else { self.count }
+    }
 }
 
 /// The client side of the workload.

@@ -247,6 +247,8 @@ const NO_USER: u32 = u32::MAX;
 
 struct Server {
     speed: f64,
+    /// Its weight for the load balancers: the group's, until a `reweight` change.
+    weight: u32,
     slots: u32,
     queue_cap: u32,
     group: usize,
@@ -425,7 +427,8 @@ pub struct World<'c, const TRACE: bool = false> {
     arrivals: Option<Arrivals>,
     class_cum: Vec<f64>,
     /// Per class: key sampler and the offset of its key space.
-    class_keys: Vec<Option<(ZipfIndex, u64)>>,
+    /// Per class: its key draw, its first key number, and whether the key is the client.
+    class_keys: Vec<Option<(ZipfIndex, u64, bool)>>,
     servers: Vec<Server>,
     /// Attempts in flight to each server as each node counts them: `[node * n + id]`.
     in_flight: Vec<u32>,
@@ -532,6 +535,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 let member = i < g.count;
                 servers.push(Server {
                     speed: g.speed,
+                    weight: g.weight,
                     slots: g.slots,
                     queue_cap: g.queue,
                     group: gi,
@@ -579,8 +583,10 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             .map(|c| {
                 c.keys.map(|k| {
                     let base = key_base;
-                    key_base += k.count;
-                    (ZipfIndex::new(k.count, k.zipf), base)
+                    key_base += k.span();
+                    // Keyed by client: the draw is unused (and is one value).
+                    let n = if k.by_client { 1 } else { k.count };
+                    (ZipfIndex::new(n, k.zipf), base, k.by_client)
                 })
             })
             .collect();
@@ -774,7 +780,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     /// weights run at 16× scale (HAProxy's BE_WEIGHT_SCALE) so a ramping server can carry a
     /// fraction of its weight; ratios between servers are unchanged.
     fn weight(&self, node: usize, id: usize) -> u32 {
-        let w = self.cfg.groups[self.servers[id].group].weight;
+        let w = self.servers[id].weight;
         let Some(ss) = self.cfg.health.slow_start else {
             return w;
         };
@@ -1207,7 +1213,8 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             None => work_ns,
         };
         let key = match &self.class_keys[class] {
-            Some((z, base)) => base + z.sample(&mut self.rng_keys[class]),
+            Some((_, base, true)) => base + u64::from(client),
+            Some((z, base, false)) => base + z.sample(&mut self.rng_keys[class]),
             None => NO_KEY,
         };
         // A client idle for longer than the session timeout starts a new session.
@@ -2195,9 +2202,22 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                     touched.push(id as usize);
                 }
             }
+            ChangeAction::Reweight { group, weight } => {
+                let (lo, hi) = self.cfg.group_range(group);
+                for id in lo..hi {
+                    self.servers[id].weight = weight;
+                    if self.servers[id].member {
+                        touched.push(id);
+                    }
+                }
+            }
         }
         let adding = matches!(change.action, ChangeAction::Add { .. });
-        for &id in &touched {
+        let reweight = match change.action {
+            ChangeAction::Reweight { weight, .. } => Some(weight),
+            _ => None,
+        };
+        for &id in touched.iter().filter(|_| reweight.is_none()) {
             let (warmup, now) = (self.cfg.warmup, self.now);
             let s = &mut self.servers[id];
             if adding {
@@ -2235,15 +2255,25 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let list: Vec<&str> = touched.iter().map(|&i| names[i].0.as_str()).collect();
         self.changes.push(ChangeRow {
             at_s: self.now.as_secs_f64(),
-            action: format!(
-                "{} {}",
-                if adding { "add" } else { "remove" },
-                if list.is_empty() {
-                    "(nothing)".into()
-                } else {
-                    list.join(" ")
-                }
-            ),
+            action: match reweight {
+                Some(w) => format!(
+                    "reweight {} to {w}",
+                    if list.is_empty() {
+                        "(nothing)".into()
+                    } else {
+                        list.join(" ")
+                    }
+                ),
+                None => format!(
+                    "{} {}",
+                    if adding { "add" } else { "remove" },
+                    if list.is_empty() {
+                        "(nothing)".into()
+                    } else {
+                        list.join(" ")
+                    }
+                ),
+            },
             members: self.servers.iter().filter(|s| s.member).count() as u32,
             keys_remapped: if before.is_empty() {
                 f64::NAN
@@ -2268,7 +2298,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             .filter(|(_, s)| s.member)
             .map(|(id, s)| Backend {
                 id: id as u32,
-                weight: self.cfg.groups[s.group].weight,
+                weight: s.weight,
                 in_flight: 0,
                 available: true,
             })

@@ -1466,7 +1466,31 @@ impl Reader<'_> {
     /// A class's `keys = { count = ..., zipf = ... }`.
     fn key_space(&mut self, path: &str, v: &V<'_>) -> Option<KeySpace> {
         let t = self.cx.table(path, v)?;
-        self.cx.check_keys(t, &["count", "zipf"]);
+        self.cx.check_keys(t, &["count", "zipf", "by"]);
+        if let Some(b) = t.t.get("by") {
+            let by = self.cx.string(&join(path, "by"), b)?;
+            if by != "client" {
+                self.cx.err_hint(&join(path, "by"), &b.span(), format!("`by = \"{by}\"` is not a key source"), Some("write by = \"client\" (each request's key is its client), or leave `by` out and give `count`".to_string()));
+                return None;
+            }
+            for k in ["count", "zipf"] {
+                if let Some(x) = t.t.get(k) {
+                    self.cx.err(
+                        &join(path, k),
+                        &x.span(),
+                        format!(
+                            "`{k}` does not go with `by = \"client\"`: the clients are the keys"
+                        ),
+                    );
+                    return None;
+                }
+            }
+            return Some(KeySpace {
+                count: 0,
+                zipf: 0.0,
+                by_client: true,
+            });
+        }
         let count = self
             .cx
             .require(t, "count", "the number of distinct keys")
@@ -1483,6 +1507,7 @@ impl Reader<'_> {
         Some(KeySpace {
             count: count? as u64,
             zipf: zipf?,
+            by_client: false,
         })
     }
 
@@ -2892,7 +2917,8 @@ impl Reader<'_> {
                 ok = false;
                 continue;
             };
-            self.cx.check_keys(t, &["at", "add", "remove", "count"]);
+            self.cx
+                .check_keys(t, &["at", "add", "remove", "count", "reweight", "weight"]);
             let at = self
                 .cx
                 .require(t, "at", "when the change happens, like \"60s\"")
@@ -2908,15 +2934,44 @@ impl Reader<'_> {
             };
             let mut named: Option<(usize, u32, std::ops::Range<usize>, String)> = None;
             let group_of = |name: &str| groups.iter().position(|g| g.name == name);
-            let action = match (t.t.get("add"), t.t.get("remove")) {
-                (Some(a), None) => self.cx.string(&join(&path, "add"), a).and_then(|name| match group_of(&name) {
+            let action = match (t.t.get("add"), t.t.get("remove"), t.t.get("reweight")) {
+                (None, None, Some(rw)) => {
+                    if let Some(c) = t.t.get("count") {
+                        self.cx.err(&join(&path, "count"), &c.span(), "`count` goes with `add` and `remove`; `reweight` changes every server of the group");
+                    }
+                    let weight = match t.t.get("weight") {
+                        Some(v) => self.cx.int(&join(&path, "weight"), v, 0, 1_000_000).map(|w| w as u32),
+                        None => {
+                            self.cx.err(&join(&path, "reweight"), &rw.span(), "`reweight` needs `weight = N`: the group's new weight (0 to 1000000)");
+                            None
+                        }
+                    };
+                    self.cx.string(&join(&path, "reweight"), rw).and_then(|name| match group_of(&name) {
+                        Some(g) if t.t.get("count").is_none() => Some(ChangeAction::Reweight { group: g, weight: weight? }),
+                        Some(_) => None,
+                        None => {
+                            self.group_ref(&join(&path, "reweight"), &rw.span(), &name);
+                            None
+                        }
+                    })
+                }
+                (_, _, Some(rw)) => {
+                    self.cx.err(&path, &rw.span(), "a change adds, removes or reweights: give one of `add`, `remove` and `reweight`");
+                    None
+                }
+                (_, _, None) if t.t.get("weight").is_some() => {
+                    let w = t.t.get("weight").expect("checked");
+                    self.cx.err(&join(&path, "weight"), &w.span(), "`weight` goes with `reweight = \"<group>\"` (to change a group's weight)");
+                    None
+                }
+                (Some(a), None, None) => self.cx.string(&join(&path, "add"), a).and_then(|name| match group_of(&name) {
                     Some(g) => Some(ChangeAction::Add { group: g, count: count? }),
                     None => {
                         self.group_ref(&join(&path, "add"), &a.span(), &name);
                         None
                     }
                 }),
-                (None, Some(r)) => self.cx.string(&join(&path, "remove"), r).and_then(|name| {
+                (None, Some(r), None) => self.cx.string(&join(&path, "remove"), r).and_then(|name| {
                     if let Some(g) = group_of(&name) {
                         return Some(ChangeAction::RemoveFromGroup { group: g, count: count? });
                     }
@@ -2938,12 +2993,12 @@ impl Reader<'_> {
                         }
                     }
                 }),
-                (Some(_), Some(r)) => {
+                (Some(_), Some(r), None) => {
                     self.cx.err(&path, &r.span(), "a change either adds or removes: give `add` or `remove`, not both");
                     None
                 }
-                (None, None) => {
-                    self.cx.err(&path, &e.span(), "expected `add = \"<group>\"` or `remove = \"<group or server>\"`");
+                (None, None, None) => {
+                    self.cx.err(&path, &e.span(), "expected `add = \"<group>\"`, `remove = \"<group or server>\"` or `reweight = \"<group>\"` with `weight = N`");
                     None
                 }
             };

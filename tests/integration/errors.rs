@@ -402,3 +402,63 @@ fn empirical_distributions_read_their_csv() {
     .unwrap_err();
     assert!(e.to_string().contains("cannot read traces/db.csv"), "{e}");
 }
+
+#[test]
+fn reweight_changes_and_client_keys_say_what_they_need() {
+    let with = |extra: &str| format!("{GOOD}\n{extra}");
+    let err = |text: String| parse(&text).expect_err("should be an error");
+    // The appended entry's third line is its action, the fourth and fifth follow.
+    let at = |k: usize| GOOD.lines().count() + 1 + k;
+    let e = err(with("[[changes]]\nat = \"5s\"\nreweight = \"web\"\n"));
+    check(&e, "changes[0].reweight", at(3), &["needs `weight = N`"]);
+    let e = err(with(
+        "[[changes]]\nat = \"5s\"\nreweight = \"web\"\nweight = 2\ncount = 1\n",
+    ));
+    check(
+        &e,
+        "changes[0].count",
+        at(5),
+        &["`reweight` changes every server"],
+    );
+    let e = err(with(
+        "[[changes]]\nat = \"5s\"\nadd = \"web\"\nweight = 2\n",
+    ));
+    check(&e, "changes[0].weight", at(4), &["goes with `reweight"]);
+    let e = err(with(
+        "[[changes]]\nat = \"5s\"\nreweight = \"db\"\nweight = 2\n",
+    ));
+    check(&e, "changes[0].reweight", at(3), &["db"]);
+    let e = err(with(
+        "[[changes]]\nat = \"5s\"\nreweight = \"web\"\nweight = -1\n",
+    ));
+    check(&e, "changes[0].weight", at(4), &["0"]);
+    let ok = parse(&with(
+        "[[changes]]\nat = \"5s\"\nreweight = \"web\"\nweight = 0\n",
+    ))
+    .unwrap();
+    assert_eq!(
+        ok.world.changes[0].action,
+        lblab::model::ChangeAction::Reweight {
+            group: 0,
+            weight: 0
+        }
+    );
+    let keyed = |keys: &str| {
+        GOOD.replacen(
+            "service = \"1ms\"",
+            &format!("service = \"1ms\"\nkeys = {keys}"),
+            1,
+        )
+    };
+    let line = keyed("X")
+        .lines()
+        .position(|l| l.starts_with("keys"))
+        .unwrap()
+        + 1;
+    let e = err(keyed("{ by = \"user\" }"));
+    check(&e, "classes[0].keys.by", line, &["by = \"client\""]);
+    let e = err(keyed("{ by = \"client\", count = 5 }"));
+    check(&e, "classes[0].keys.count", line, &["does not go with"]);
+    let s = parse(&keyed("{ by = \"client\" }")).unwrap();
+    assert!(s.world.classes[0].keys.unwrap().by_client);
+}

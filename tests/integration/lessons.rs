@@ -441,3 +441,63 @@ fn ha_basics_one_server_is_an_outage_three_are_not() {
     assert!((30.0..40.0).contains(&err("1")), "one server: {}", err("1"));
     assert!(err("3") < 0.1, "three servers: {}", err("3"));
 }
+
+/// `a`'s confidence interval for `m` lies wholly above `b`'s.
+fn ci_above(r: &BTreeMap<String, Aggregate>, m: M, a: &str, b: &str) {
+    let (x, y) = (&r[a].metrics[m as usize], &r[b].metrics[m as usize]);
+    assert!(
+        x.lo() > y.hi(),
+        "{m:?}: {a} [{:.4}, {:.4}] is not above {b} [{:.4}, {:.4}]",
+        x.lo(),
+        x.hi(),
+        y.lo(),
+        y.hi()
+    );
+}
+
+#[test]
+fn canary_a_low_weight_limits_a_bad_builds_errors() {
+    let r = compare("canary");
+    let (low, full) = ("servers.canary.weight=1", "servers.canary.weight=10");
+    ci_above(&r, M::ErrorRate, full, low);
+    paired_above(&r, M::ErrorRate, full, low);
+    // At full weight the canary serves 10% of the requests and fails 10% of those: 1%.
+    let e = mean(&r, full, M::ErrorRate);
+    assert!((0.9..1.1).contains(&e), "full weight: {e}%");
+    // At weight 1 of 91 until 240 s, then 10 of 100: (240/91 + 60/10)/300 × 10% ≈ 0.29%.
+    let e = mean(&r, low, M::ErrorRate);
+    assert!(
+        (0.25..0.33).contains(&e),
+        "low weight, raised at 240 s: {e}%"
+    );
+}
+
+#[test]
+fn chat_least_connections_keeps_long_connections_level() {
+    let r = compare("chat");
+    for worse in ["round-robin", "random"] {
+        ci_above(&r, M::ErrorRate, worse, "least-connections");
+        ci_above(&r, M::BusyMaxMean, worse, "least-connections");
+    }
+    above(
+        "refused connections round-robin vs least-connections",
+        mean(&r, "round-robin", M::ErrorRate),
+        4.0,
+        mean(&r, "least-connections", M::ErrorRate),
+    );
+}
+
+#[test]
+fn user_cache_hashing_the_client_keeps_each_users_data_in_one_cache() {
+    let r = compare("user-cache");
+    for hashed in ["ip-hash", "consistent-hash"] {
+        for spread in ["round-robin", "least-connections"] {
+            ci_above(&r, M::CacheHitRatio, hashed, spread);
+            ci_above(&r, M::LatencyMean, spread, hashed);
+            ci_above(&r, M::LatencyP99, spread, hashed);
+        }
+        assert!(mean(&r, hashed, M::CacheHitRatio) > 95.0);
+    }
+    // Spread over eight caches of 600, the 4,000 users mostly miss.
+    assert!(mean(&r, "round-robin", M::CacheHitRatio) < 50.0);
+}

@@ -186,7 +186,7 @@ pub(super) fn start_run(lab: &Arc<Lab>, body: &str) -> Reply {
     };
     let mut runs = lab.runs.lock().expect("lab state");
     let id = runs.len() + 1;
-    let dir = lab.dir.join(format!("run-{id}"));
+    let dir = lab.dir.join(format!("run-{}", id + lab.skip));
     let file = match write_scenario(&dir.join("scenario"), &p) {
         Ok(f) => f,
         Err(r) => return r,

@@ -62,6 +62,8 @@ pub(super) struct Lab {
     hosts: Vec<String>,
     /// Runs, numbered from 1 by their index + 1.
     runs: Mutex<Vec<Arc<api::RunState>>>,
+    /// Run N writes to `run-(N + skip)`: directories of an earlier lab in `--out` are kept.
+    skip: usize,
     /// One simulation at a time: the machine's cores go to the run in progress.
     busy: Mutex<()>,
 }
@@ -115,7 +117,17 @@ pub(super) fn serve(a: ServeArgs) -> Result<(), CliError> {
         "lblab lab: {url}  (Ctrl-C stops it; results go to {})",
         dir.display()
     );
+    // Runs of an earlier lab with the same --out stay: number after them.
+    let skip = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().to_str()?.strip_prefix("run-")?.parse().ok())
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0);
     let lab = Arc::new(Lab {
+        skip,
         dir,
         jobs: a.jobs,
         hosts,
