@@ -49,9 +49,11 @@ pub(crate) fn read_scenario(
     }
 }
 
-/// The bundled scenario `file` names, if no file of that name exists.
+/// The bundled scenario `file` names, if no file of that name exists (a directory of that
+/// name does not count).
 pub(crate) fn bundled(file: &Path) -> Option<(String, &'static str)> {
-    if file.exists() {
+    // A directory of that name (a results directory, say) is not a scenario file.
+    if file.is_file() {
         return None;
     }
     let s = file.to_str()?;
