@@ -514,3 +514,20 @@ fn game_layer_4_forwards_cheaply_layer_7_queues_every_message() {
     assert!((18.0..20.0).contains(&cpu(l4)), "l4 cpu {}", cpu(l4));
     assert!((93.0..97.0).contains(&cpu(l7)), "l7 cpu {}", cpu(l7));
 }
+
+/// Every bundled scenario has its lesson checked: here (`compare("NAME")`) or, for the
+/// textbook queues, against theory in `theory.rs`.
+#[test]
+fn every_bundled_scenario_has_a_lesson_test() {
+    let here = include_str!("lessons.rs");
+    let theory = include_str!("theory.rs");
+    for name in lblab::scenario::bundled::names() {
+        let quoted = format!("\"{name}\"");
+        assert!(
+            here.contains(&format!("compare({quoted})"))
+                || here.contains(&format!("waits_match({quoted}"))
+                || theory.contains(&quoted),
+            "bundled scenario {name} has no lesson test"
+        );
+    }
+}
