@@ -54,6 +54,30 @@ pub(super) fn peer_at(backends: &[Backend], mut w: u64) -> usize {
     unreachable!("weight offset beyond the total weight")
 }
 
+/// The hash-and-rehash walk both nginx hash modules share: iteration `k` (from 0) takes
+/// `hash(k)`, lands on [`peer_at`]`(hash % total_weight)` and tells `step`; the first
+/// eligible peer wins, with its hash. `None` (fall back to round robin) when the total
+/// weight is 0 or after `1 + MAX_TRIES` iterations without an eligible peer.
+pub(super) fn rehash_walk(
+    backends: &[Backend],
+    mut hash: impl FnMut(u32) -> u64,
+    mut step: impl FnMut(u64, usize),
+) -> Option<(usize, u64)> {
+    let total = total_weight(backends);
+    if total == 0 {
+        return None;
+    }
+    for k in 0..=MAX_TRIES {
+        let h = hash(k);
+        let p = peer_at(backends, h % total);
+        step(h, p);
+        if backends[p].eligible() {
+            return Some((p, h));
+        }
+    }
+    None
+}
+
 /// The smooth-WRR fallback of nginx's hash modules (`get_rr_peer`,
 /// `ngx_http_upstream_get_round_robin_peer`), with its own current weights.
 #[derive(Clone, Debug, Default)]
@@ -95,31 +119,20 @@ fn ip_hash_peer(backends: &[Backend], key: &[u8]) -> Option<(usize, u64)> {
 fn ip_hash_steps(
     backends: &[Backend],
     key: &[u8],
-    mut step: impl FnMut(u64, usize),
+    step: impl FnMut(u64, usize),
 ) -> Option<(usize, u64)> {
     if backends.len() < 2 {
         return None;
     }
-    let total = total_weight(backends);
-    if total == 0 {
-        return None;
-    }
+    // Each iteration goes on from the previous hash (a rehash).
     let mut hash: u64 = 89;
-    let mut tries = 0;
-    loop {
+    let next = |_| {
         for &byte in key {
             hash = (hash * 113 + u64::from(byte)) % 6271;
         }
-        let p = peer_at(backends, hash % total);
-        step(hash, p);
-        if backends[p].eligible() {
-            return Some((p, hash));
-        }
-        tries += 1;
-        if tries > MAX_TRIES {
-            return None;
-        }
-    }
+        hash
+    };
+    rehash_walk(backends, next, step)
 }
 
 /// nginx `ip_hash`, or the same over the whole IPv4 address.

@@ -5,7 +5,7 @@
 //! keys (modulo hashing).
 
 use super::hashfn::{self, crc32_update, decimal};
-use super::ip_hash::{MAX_TRIES, RoundRobinFallback, peer_at, total_weight};
+use super::ip_hash::{RoundRobinFallback, rehash_walk};
 use super::{AlgorithmInfo, Backend, Balancer, PoolView, RequestInfo};
 use crate::engine::SimTime;
 
@@ -31,37 +31,25 @@ fn hash_peer(backends: &[Backend], key: &[u8]) -> Option<(usize, u32)> {
 fn hash_steps(
     backends: &[Backend],
     key: &[u8],
-    mut step: impl FnMut(u64, usize),
+    step: impl FnMut(u64, usize),
 ) -> Option<(usize, u32)> {
     if backends.len() < 2 || key.is_empty() {
         return None;
     }
-    let total = total_weight(backends);
-    if total == 0 {
-        return None;
-    }
     let mut hash: u32 = 0;
-    let mut tries = 0;
-    for rehash in 0u64.. {
+    let next = |rehash: u32| {
         // ((crc32([REHASH] KEY) >> 16) & 0x7fff) + PREV_HASH, REHASH omitted the first time.
         let mut crc = 0xffff_ffff;
         if rehash > 0 {
             let mut buf = [0u8; 20];
-            crc = crc32_update(crc, decimal(rehash, &mut buf));
+            crc = crc32_update(crc, decimal(u64::from(rehash), &mut buf));
         }
         crc = crc32_update(crc, key) ^ 0xffff_ffff;
         hash = hash.wrapping_add((crc >> 16) & 0x7fff);
-        let p = peer_at(backends, u64::from(hash) % total);
-        step(u64::from(hash), p);
-        if backends[p].eligible() {
-            return Some((p, hash));
-        }
-        tries += 1;
-        if tries > MAX_TRIES {
-            return None;
-        }
-    }
-    unreachable!("the rehash loop returns within 1 + MAX_TRIES iterations")
+        u64::from(hash)
+    };
+    // The hash is a u32 (nginx's `hash` variable), so the u64 round trip is lossless.
+    rehash_walk(backends, next, step).map(|(p, h)| (p, h as u32))
 }
 
 /// nginx `hash $key` (without `consistent`).

@@ -245,6 +245,14 @@ struct Attempt {
 
 const NO_USER: u32 = u32::MAX;
 
+/// How a class draws its request keys.
+enum KeyDraw {
+    /// `keys = { count, zipf }`: a Zipf-skewed draw.
+    Zipf(ZipfIndex),
+    /// `keys = { by = "client" }`: the client is the key.
+    Client,
+}
+
 struct Server {
     speed: f64,
     /// Its weight for the load balancers: the group's, until a `reweight` change.
@@ -427,8 +435,8 @@ pub struct World<'c, const TRACE: bool = false> {
     arrivals: Option<Arrivals>,
     class_cum: Vec<f64>,
     /// Per class: key sampler and the offset of its key space.
-    /// Per class: its key draw, its first key number, and whether the key is the client.
-    class_keys: Vec<Option<(ZipfIndex, u64, bool)>>,
+    /// Per class: how its request keys are drawn, and its first key number.
+    class_keys: Vec<Option<(KeyDraw, u64)>>,
     servers: Vec<Server>,
     /// Attempts in flight to each server as each node counts them: `[node * n + id]`.
     in_flight: Vec<u32>,
@@ -584,9 +592,12 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 c.keys.map(|k| {
                     let base = key_base;
                     key_base += k.span();
-                    // Keyed by client: the draw is unused (and is one value).
-                    let n = if k.by_client { 1 } else { k.count };
-                    (ZipfIndex::new(n, k.zipf), base, k.by_client)
+                    let draw = if k.by_client {
+                        KeyDraw::Client
+                    } else {
+                        KeyDraw::Zipf(ZipfIndex::new(k.count, k.zipf))
+                    };
+                    (draw, base)
                 })
             })
             .collect();
@@ -1213,8 +1224,8 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             None => work_ns,
         };
         let key = match &self.class_keys[class] {
-            Some((_, base, true)) => base + u64::from(client),
-            Some((z, base, false)) => base + z.sample(&mut self.rng_keys[class]),
+            Some((KeyDraw::Client, base)) => base + u64::from(client),
+            Some((KeyDraw::Zipf(z), base)) => base + z.sample(&mut self.rng_keys[class]),
             None => NO_KEY,
         };
         // A client idle for longer than the session timeout starts a new session.
@@ -2217,7 +2228,13 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             ChangeAction::Reweight { weight, .. } => Some(weight),
             _ => None,
         };
-        for &id in touched.iter().filter(|_| reweight.is_none()) {
+        // Adds and removes change membership; a reweight only the weights, set above.
+        let membership = if reweight.is_none() {
+            &touched[..]
+        } else {
+            &[]
+        };
+        for &id in membership {
             let (warmup, now) = (self.cfg.warmup, self.now);
             let s = &mut self.servers[id];
             if adding {
@@ -2255,24 +2272,17 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let list: Vec<&str> = touched.iter().map(|&i| names[i].0.as_str()).collect();
         self.changes.push(ChangeRow {
             at_s: self.now.as_secs_f64(),
-            action: match reweight {
-                Some(w) => format!(
-                    "reweight {} to {w}",
-                    if list.is_empty() {
-                        "(nothing)".into()
-                    } else {
-                        list.join(" ")
-                    }
-                ),
-                None => format!(
-                    "{} {}",
-                    if adding { "add" } else { "remove" },
-                    if list.is_empty() {
-                        "(nothing)".into()
-                    } else {
-                        list.join(" ")
-                    }
-                ),
+            action: {
+                let servers = if list.is_empty() {
+                    "(nothing)".to_string()
+                } else {
+                    list.join(" ")
+                };
+                match reweight {
+                    Some(w) => format!("reweight {servers} to {w}"),
+                    None if adding => format!("add {servers}"),
+                    None => format!("remove {servers}"),
+                }
             },
             members: self.servers.iter().filter(|s| s.member).count() as u32,
             keys_remapped: if before.is_empty() {

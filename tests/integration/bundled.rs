@@ -6,10 +6,7 @@ use std::process::{Command, Output};
 
 /// A fresh directory outside the repository.
 fn elsewhere(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lblab-bundled-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    crate::support::scratch(&format!("bundled-{name}"))
 }
 
 fn lblab(dir: &PathBuf, args: &[&str]) -> Output {

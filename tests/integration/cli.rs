@@ -7,10 +7,7 @@ use std::process::{Command, Output};
 use crate::support::root;
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lblab-it-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    crate::support::scratch(&format!("it-{name}"))
 }
 
 fn lblab(args: &[&str]) -> Output {

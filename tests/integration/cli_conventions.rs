@@ -186,8 +186,7 @@ fn list_as_json() {
 
 #[test]
 fn validate_as_json_has_every_problem_and_keeps_the_exit_code() {
-    let dir = std::env::temp_dir().join(format!("lblab-conv-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::scratch("conv-validate");
     let bad = dir.join("typo.toml");
     let text = std::fs::read_to_string(root().join("scenarios/quick-start.toml")).unwrap();
     assert!(text.contains("\nslots = 4\n"));
@@ -339,8 +338,7 @@ fn diagnostics_are_coloured_only_when_asked_or_on_a_terminal() {
     assert!(with(Some("always"), &[("NO_COLOR", "1")], &bad).contains(ESC));
     assert!(!with(Some("never"), &[("CLICOLOR_FORCE", "1")], &bad).contains(ESC));
     // A problem located in a file: its caret is styled too.
-    let dir = std::env::temp_dir().join(format!("lblab-colour-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::scratch("conv-colour");
     let bad_file = dir.join("zero.toml");
     let text = std::fs::read_to_string(root().join("scenarios/quick-start.toml")).unwrap();
     std::fs::write(&bad_file, text.replace("\nslots = 4\n", "\nslots = 0\n")).unwrap();

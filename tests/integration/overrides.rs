@@ -40,9 +40,7 @@ algorithms = ["round-robin", "least-connections"]
 "#;
 
 fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lblab-ovr-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
+    let d = crate::support::scratch(&format!("ovr-{name}"));
     std::fs::write(d.join("ovr.toml"), SCENARIO).unwrap();
     d
 }

@@ -11,10 +11,7 @@ use lblab::metrics::stats::estimate;
 use crate::support::root;
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lblab-present-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    crate::support::scratch(&format!("present-{name}"))
 }
 
 fn lblab_env(args: &[&str], columns: Option<&str>) -> Output {

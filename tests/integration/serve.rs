@@ -6,31 +6,25 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 
+use crate::support::scratch;
+
+/// A running `lblab serve`, stopped (and its directory removed) when dropped.
 struct Lab {
     child: Child,
     port: u16,
-    _dir: tempdir::Dir,
-}
-
-mod tempdir {
-    /// A directory removed when dropped.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    dir: std::path::PathBuf,
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 fn start(tag: &str) -> Lab {
-    let dir = std::env::temp_dir().join(format!("lblab-serve-test-{tag}-{}", std::process::id()));
+    let dir = scratch(&format!("serve-{tag}"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_lblab"))
         .args(["serve", "--port", "0", "--jobs", "1", "--out"])
         .arg(&dir)
@@ -49,11 +43,7 @@ fn start(tag: &str) -> Lab {
         .and_then(|r| r.split('/').next())
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no address in {line:?}"));
-    Lab {
-        child,
-        port,
-        _dir: tempdir::Dir(dir),
-    }
+    Lab { child, port, dir }
 }
 
 /// One request; returns the status and the body.
@@ -190,8 +180,7 @@ fn a_run_gives_the_command_lines_numbers_and_serves_only_its_own_files() {
         serde_json::json!(["round-robin", "random"])
     );
     // The command line, on the same file, gives the same summary.
-    let dir = std::env::temp_dir().join(format!("lblab-serve-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("serve-cli");
     std::fs::write(dir.join("small.toml"), SMALL).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_lblab"))
         .args([
@@ -269,8 +258,7 @@ fn a_trace_is_the_command_lines_trace_with_the_servers_named() {
         v["servers"],
         serde_json::json!(["web-1", "web-2", "web-3", "web-4"])
     );
-    let dir = std::env::temp_dir().join(format!("lblab-serve-trace-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("serve-cli-trace");
     std::fs::write(dir.join("small.toml"), SMALL).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_lblab"))
         .args([

@@ -14,6 +14,15 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A fresh, empty directory outside the repository for this test process: `name` must be
+/// unique among the tests (prefix it with the test file's name).
+pub fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lblab-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
 /// Loads `scenarios/<name>.toml` with `key=value` overrides.
 pub fn load(name: &str, sets: &[&str]) -> Scenario {
     let path = root().join("scenarios").join(format!("{name}.toml"));

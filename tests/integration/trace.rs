@@ -238,12 +238,7 @@ fn abc(weights: [u32; 3], algorithm: &str, preset: &str) -> String {
 fn lblab(cmd: &str, text: &str, args: &[&str]) -> std::process::Output {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "lblab-trace-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::scratch(&format!("trace-{}", N.fetch_add(1, Ordering::Relaxed)));
     let file = dir.join("worked.toml");
     std::fs::write(&file, text).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_lblab"))
