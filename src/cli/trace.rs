@@ -15,7 +15,9 @@ pub enum TraceFormat {
     Table,
     /// `time_s,request,event` rows.
     Csv,
-    /// A JSON array of `{time_s, request, event}`.
+    /// A JSON array, one object per line: `time_s`, `request`, `event`, `kind` (issue, pick,
+    /// start, completed, marked-down, …), `server` and, on a followed request's lines,
+    /// `servers` (every server's `in_flight`, `out`, `fault`).
     Json,
 }
 

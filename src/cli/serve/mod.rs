@@ -44,8 +44,8 @@ pub(super) struct ServeArgs {
     /// the lab (and the files it reads) reachable from the network.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     bind: std::net::IpAddr,
-    /// Where runs write their results (one directory per run). Default: a new directory
-    /// under the system's temporary directory.
+    /// Where runs write their results (one directory per run, `run-N`; those of an earlier
+    /// lab there are kept). Default: a new directory under the system's temporary directory.
     #[arg(short = 'o', long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Worker threads per run (default: all cores). Results do not depend on it.
