@@ -409,35 +409,42 @@ struct Counts {
     failed: [u64; N_CAUSES],
 }
 
-/// One replication of a world, ready to [`run`](World::run).
-pub struct World<'c, const TRACE: bool = false> {
-    cfg: &'c WorldConfig,
-    seeds: SeedTree,
-    replication: u32,
-    q: EventQueue<Ev>,
-    now: SimTime,
+/// Client requests and their attempts, in reused slabs.
+struct Book {
+    creqs: Vec<ClientReq>,
+    free_creqs: Vec<u32>,
+    atts: Vec<Attempt>,
+    free_atts: Vec<u32>,
+    /// Client requests waiting, and retry attempts the load balancer is waiting for.
+    n_waiting: u32,
+    n_retries_active: u32,
+}
+
+/// The client population and what it asks for.
+struct Clients {
+    population: Population,
+    arrivals: Option<Arrivals>,
+    class_cum: Vec<f64>,
+    /// Per class: how its request keys are drawn, and its first key number.
+    class_keys: Vec<Option<(KeyDraw, u64)>>,
     rng_arrivals: SimRng,
     rng_class: SimRng,
     rng_service: Vec<SimRng>,
     rng_hit: Vec<SimRng>,
     rng_keys: Vec<SimRng>,
     rng_think: SimRng,
-    rng_net: SimRng,
     rng_who: SimRng,
-    rng_store: SimRng,
-    rng_faults: Vec<SimRng>,
-    rng_errors: SimRng,
-    rng_tier: SimRng,
-    /// The load balancer tier: nodes up or down, and the HA machines.
-    tier: Tier,
-    /// `lblab trace`'s recorder (`None` in ordinary runs).
-    tracer: Option<Box<trace::Tracer>>,
-    arrivals: Option<Arrivals>,
-    class_cum: Vec<f64>,
-    /// Per class: key sampler and the offset of its key space.
-    /// Per class: how its request keys are drawn, and its first key number.
-    class_keys: Vec<Option<(KeyDraw, u64)>>,
-    servers: Vec<Server>,
+    /// Per client: time of its last request (`SimTime::MAX`: never).
+    last_seen: Vec<SimTime>,
+    /// Per (client, pool): the server named by the client's cookie, or `NONE`.
+    cookies: Vec<u32>,
+    /// Per (client, pool): the server holding the client's session state, or `NONE`.
+    session_server: Vec<u32>,
+}
+
+/// The service behind the load balancer tier: its pools, their balancers and what each
+/// node believes about its servers.
+struct Service {
     /// Attempts in flight to each server as each node counts them: `[node * n + id]`.
     in_flight: Vec<u32>,
     /// Server loads (in service + queued) at the last report (`view = reported`).
@@ -448,20 +455,36 @@ pub struct World<'c, const TRACE: bool = false> {
     n_pools: usize,
     /// The pool of each class.
     class_route: Vec<usize>,
-    population: Population,
-    /// Per (client, pool): the server named by the client's cookie, or `NONE`.
-    cookies: Vec<u32>,
-    /// Per (client, pool): the server holding the client's session state, or `NONE`.
-    session_server: Vec<u32>,
-    /// Per client: time of its last request (`SimTime::MAX`: never).
-    last_seen: Vec<SimTime>,
-    creqs: Vec<ClientReq>,
-    free_creqs: Vec<u32>,
-    atts: Vec<Attempt>,
-    free_atts: Vec<u32>,
-    /// Client requests waiting, and retry attempts the load balancer is waiting for.
-    n_waiting: u32,
-    n_retries_active: u32,
+    /// Active checkers, `[node * n + server]` (empty without active checks).
+    checkers: Vec<Box<dyn ActiveChecker>>,
+    /// When each checker's timer event is due (stale timer events are ignored).
+    check_due: Vec<SimTime>,
+    /// Health as each node's checks see it, `[node * n + server]`.
+    health_up: Vec<bool>,
+    /// Outlier detectors, one per node (empty without outlier detection).
+    outliers: Vec<OutlierDetector>,
+    outlier_due: Vec<SimTime>,
+    /// Ejected by outlier detection, `[node * n + server]`.
+    ejected: Vec<bool>,
+    /// When each `[node * n + server]` came back into rotation (slow start), or MAX.
+    ramp_since: Vec<SimTime>,
+    slow_tick_armed: bool,
+    rng_probes: SimRng,
+}
+
+/// Injected failures as they happened.
+struct Faults {
+    records: Vec<FaultRecord>,
+    /// Per server: index in `records` of the fault it is in, or `NONE`.
+    open: Vec<u32>,
+    /// Per failure: its random timings.
+    rng: Vec<SimRng>,
+    /// Which requests an erroring server fails.
+    rng_errors: SimRng,
+}
+
+/// What the run measures.
+struct Stats {
     all: Counts,
     measured: Counts,
     latency: Histogram<u64>,
@@ -474,26 +497,7 @@ pub struct World<'c, const TRACE: bool = false> {
     n_attempts_measured: u64,
     n_retries_measured: u64,
     changes: Vec<ChangeRow>,
-    faults: Vec<FaultRecord>,
-    /// Per server: index in `faults` of the fault it is in, or `NONE`.
-    open_fault: Vec<u32>,
-    /// Active checkers, `[node * n + server]` (empty without active checks).
-    checkers: Vec<Box<dyn ActiveChecker>>,
-    /// When each checker's timer event is due (stale timer events are ignored).
-    check_due: Vec<SimTime>,
-    /// Health as each node's checks see it, `[node * n + server]`.
-    health_up: Vec<bool>,
-    /// Outlier detectors, one per node (empty without outlier detection).
-    outliers: Vec<OutlierDetector>,
-    outlier_due: Vec<SimTime>,
-    /// Ejected by outlier detection, `[node * n + server]`.
-    ejected: Vec<bool>,
-
-    rng_probes: SimRng,
     health_log: Vec<HealthEvent>,
-    /// When each `[node * n + server]` came back into rotation (slow start), or MAX.
-    ramp_since: Vec<SimTime>,
-    slow_tick_armed: bool,
     /// Time-series bucket width.
     bucket_ns: u64,
     /// Per bucket: completions and errors.
@@ -501,6 +505,28 @@ pub struct World<'c, const TRACE: bool = false> {
     ts_errors: Vec<u32>,
     /// Per bucket: a coarse log histogram of latencies (`TS_BINS` bins) for its p99.
     ts_bins: Vec<u32>,
+}
+
+/// One replication of a world, ready to [`run`](World::run).
+pub struct World<'c, const TRACE: bool = false> {
+    cfg: &'c WorldConfig,
+    seeds: SeedTree,
+    replication: u32,
+    q: EventQueue<Ev>,
+    now: SimTime,
+    rng_net: SimRng,
+    rng_store: SimRng,
+    rng_tier: SimRng,
+    /// The load balancer tier: nodes up or down, and the HA machines.
+    tier: Tier,
+    /// `lblab trace`'s recorder (`None` in ordinary runs).
+    tracer: Option<Box<trace::Tracer>>,
+    clients: Clients,
+    servers: Vec<Server>,
+    svc: Service,
+    book: Book,
+    faults: Faults,
+    stats: Stats,
 }
 
 /// Log-spaced latency bins per time bucket: eighth-octave bins (about 9% wide) from 2¹⁰ ns
@@ -648,96 +674,106 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             replication,
             q: EventQueue::new(),
             now: SimTime::ZERO,
-            rng_arrivals: stream("arrivals"),
-            rng_class: stream("classes"),
-            rng_service: cfg
-                .classes
-                .iter()
-                .map(|c| stream(&format!("service/{}", c.name)))
-                .collect(),
-            rng_hit: cfg
-                .classes
-                .iter()
-                .map(|c| stream(&format!("hit/{}", c.name)))
-                .collect(),
-            rng_keys: cfg
-                .classes
-                .iter()
-                .map(|c| stream(&format!("keys/{}", c.name)))
-                .collect(),
-            rng_think: stream("think"),
             rng_net: stream("network"),
-            rng_who: stream("clients"),
             rng_store: stream("session-store"),
-            rng_faults: (0..cfg.failures.len())
-                .map(|i| stream(&format!("failures/{i}")))
-                .collect(),
-            rng_errors: stream("failures/errors"),
             rng_tier: stream("lb-tier"),
             tier: Tier::new(cfg, n_clients),
             tracer: None,
-            arrivals,
-            class_cum,
-            class_keys,
-            in_flight: vec![0; servers.len() * cfg.lb.nodes as usize],
-            reported: vec![0; servers.len()],
+            clients: Clients {
+                population,
+                arrivals,
+                class_cum,
+                class_keys,
+                rng_arrivals: stream("arrivals"),
+                rng_class: stream("classes"),
+                rng_service: cfg
+                    .classes
+                    .iter()
+                    .map(|c| stream(&format!("service/{}", c.name)))
+                    .collect(),
+                rng_hit: cfg
+                    .classes
+                    .iter()
+                    .map(|c| stream(&format!("hit/{}", c.name)))
+                    .collect(),
+                rng_keys: cfg
+                    .classes
+                    .iter()
+                    .map(|c| stream(&format!("keys/{}", c.name)))
+                    .collect(),
+                rng_think: stream("think"),
+                rng_who: stream("clients"),
+                last_seen: vec![SimTime::MAX; n_clients],
+                cookies: vec![NONE; n_clients * n_pools],
+                session_server: vec![NONE; n_clients * n_pools],
+            },
+            svc: Service {
+                in_flight: vec![0; servers.len() * cfg.lb.nodes as usize],
+                reported: vec![0; servers.len()],
+                routes,
+                n_pools,
+                class_route,
+                checkers: Vec::new(),
+                check_due: Vec::new(),
+                health_up: Vec::new(),
+                outliers: Vec::new(),
+                outlier_due: Vec::new(),
+                ejected: Vec::new(),
+                ramp_since: Vec::new(),
+                slow_tick_armed: false,
+                rng_probes: stream("health/probes"),
+            },
             servers,
-            routes,
-            n_pools,
-            class_route,
-            population,
-            cookies: vec![NONE; n_clients * n_pools],
-            session_server: vec![NONE; n_clients * n_pools],
-            last_seen: vec![SimTime::MAX; n_clients],
-            creqs: Vec::with_capacity(1024),
-            free_creqs: Vec::with_capacity(1024),
-            atts: Vec::with_capacity(1024),
-            free_atts: Vec::with_capacity(1024),
-            n_waiting: 0,
-            n_retries_active: 0,
-            all: Counts::default(),
-            measured: Counts::default(),
-            latency: Histogram::new_with_bounds(1, HIST_MAX_NS, 3).expect("valid histogram bounds"),
-            latency_sum_ns: 0,
-            wait_sum_ns: 0,
-            service_sum_ns: 0,
-            n_started: 0,
-            sessions_broken: 0,
-            sessions_lost: 0,
-            n_attempts_measured: 0,
-            n_retries_measured: 0,
-            changes: Vec::new(),
-            faults: Vec::new(),
-            open_fault: Vec::new(),
-            checkers: Vec::new(),
-            check_due: Vec::new(),
-            health_up: Vec::new(),
-            outliers: Vec::new(),
-            outlier_due: Vec::new(),
-            ejected: Vec::new(),
-
-            rng_probes: stream("health/probes"),
-            health_log: Vec::new(),
-            ramp_since: Vec::new(),
-            slow_tick_armed: false,
-            bucket_ns: 0,
-            ts_done: Vec::new(),
-            ts_errors: Vec::new(),
-            ts_bins: Vec::new(),
+            book: Book {
+                creqs: Vec::with_capacity(1024),
+                free_creqs: Vec::with_capacity(1024),
+                atts: Vec::with_capacity(1024),
+                free_atts: Vec::with_capacity(1024),
+                n_waiting: 0,
+                n_retries_active: 0,
+            },
+            faults: Faults {
+                records: Vec::new(),
+                open: Vec::new(),
+                rng: (0..cfg.failures.len())
+                    .map(|i| stream(&format!("failures/{i}")))
+                    .collect(),
+                rng_errors: stream("failures/errors"),
+            },
+            stats: Stats {
+                all: Counts::default(),
+                measured: Counts::default(),
+                latency: Histogram::new_with_bounds(1, HIST_MAX_NS, 3)
+                    .expect("valid histogram bounds"),
+                latency_sum_ns: 0,
+                wait_sum_ns: 0,
+                service_sum_ns: 0,
+                n_started: 0,
+                sessions_broken: 0,
+                sessions_lost: 0,
+                n_attempts_measured: 0,
+                n_retries_measured: 0,
+                changes: Vec::new(),
+                health_log: Vec::new(),
+                bucket_ns: 0,
+                ts_done: Vec::new(),
+                ts_errors: Vec::new(),
+                ts_bins: Vec::new(),
+            },
         };
         let d = cfg.duration.as_nanos();
         let per_bucket = d.div_ceil(TS_MAX_BUCKETS).max(1_000_000_000);
-        w.bucket_ns = per_bucket.div_ceil(1_000_000_000) * 1_000_000_000;
-        let n_buckets = d.div_ceil(w.bucket_ns).max(1) as usize;
-        w.ts_done = vec![0; n_buckets];
-        w.ts_errors = vec![0; n_buckets];
-        w.ts_bins = vec![0; n_buckets * TS_BINS];
+        w.stats.bucket_ns = per_bucket.div_ceil(1_000_000_000) * 1_000_000_000;
+        let n_buckets = d.div_ceil(w.stats.bucket_ns).max(1) as usize;
+        w.stats.ts_done = vec![0; n_buckets];
+        w.stats.ts_errors = vec![0; n_buckets];
+        w.stats.ts_bins = vec![0; n_buckets * TS_BINS];
         let n = w.servers.len();
         let nodes = cfg.lb.nodes as usize;
-        w.open_fault = vec![NONE; n];
-        w.ramp_since = vec![SimTime::MAX; n * nodes];
-        w.health_up = vec![true; n * nodes];
-        w.ejected = vec![false; n * nodes];
+        w.faults.open = vec![NONE; n];
+        w.svc.ramp_since = vec![SimTime::MAX; n * nodes];
+        w.svc.health_up = vec![true; n * nodes];
+        w.svc.ejected = vec![false; n * nodes];
         if let Some(h) = &cfg.health.active {
             for node in 0..nodes {
                 for id in 0..n {
@@ -756,22 +792,22 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                     if matches!(h.style, ActiveStyle::Envoy(_)) {
                         c.observe_traffic(SimTime::ZERO, true);
                     }
-                    w.health_up[node * n + id] = c.is_up();
-                    w.checkers.push(c);
+                    w.svc.health_up[node * n + id] = c.is_up();
+                    w.svc.checkers.push(c);
                 }
             }
-            w.check_due = vec![SimTime::MAX; w.checkers.len()];
+            w.svc.check_due = vec![SimTime::MAX; w.svc.checkers.len()];
         }
         if let Some(o) = &cfg.health.outlier {
             for node in 0..nodes {
-                w.outliers.push(OutlierDetector::new(
+                w.svc.outliers.push(OutlierDetector::new(
                     o.clone(),
                     n,
                     SimTime::ZERO,
                     stream(&format!("outlier/lb-{}", node + 1)),
                 ));
             }
-            w.outlier_due = vec![SimTime::MAX; nodes];
+            w.svc.outlier_due = vec![SimTime::MAX; nodes];
         }
         w.rebuild_routes();
         w
@@ -784,7 +820,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     fn available(&self, node: usize, id: usize) -> bool {
         let i = node * self.servers.len() + id;
         !self.servers[id].draining
-            && ((self.health_up[i] && !self.ejected[i]) || self.in_panic(node))
+            && ((self.svc.health_up[i] && !self.svc.ejected[i]) || self.in_panic(node))
     }
 
     /// The weight node `node`'s balancers see for server `id`. With slow start configured,
@@ -796,7 +832,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             return w;
         };
         let base = w.saturating_mul(16);
-        let since = self.ramp_since[node * self.servers.len() + id];
+        let since = self.svc.ramp_since[node * self.servers.len() + id];
         if since == SimTime::MAX || base == 0 {
             return base;
         }
@@ -832,7 +868,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         if self.cfg.health.slow_start.is_none() {
             return;
         }
-        self.ramp_since[node * self.servers.len() + id] = self.now;
+        self.svc.ramp_since[node * self.servers.len() + id] = self.now;
         self.arm_slow_tick();
     }
 
@@ -842,11 +878,12 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             return;
         };
         let ramping = self
+            .svc
             .ramp_since
             .iter()
             .any(|&t| t != SimTime::MAX && self.now - t < ss.window);
-        if ramping && !self.slow_tick_armed {
-            self.slow_tick_armed = true;
+        if ramping && !self.svc.slow_tick_armed {
+            self.svc.slow_tick_armed = true;
             self.q.push(self.now + SimTime::SECOND, Ev::SlowStartTick);
         }
     }
@@ -863,7 +900,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             if s.member {
                 members += 1;
                 let i = node * n + id;
-                if self.health_up[i] && !self.ejected[i] {
+                if self.svc.health_up[i] && !self.svc.ejected[i] {
                     healthy += 1;
                 }
             }
@@ -875,14 +912,14 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     fn rebuild_routes(&mut self) {
         let n = self.servers.len();
         let reported = matches!(self.cfg.lb.view, LbView::Reported { .. });
-        for ri in 0..self.routes.len() {
-            let node = ri / self.n_pools;
-            let mut backends = std::mem::take(&mut self.routes[ri].backends);
-            let mut pos = std::mem::take(&mut self.routes[ri].pos);
+        for ri in 0..self.svc.routes.len() {
+            let node = ri / self.svc.n_pools;
+            let mut backends = std::mem::take(&mut self.svc.routes[ri].backends);
+            let mut pos = std::mem::take(&mut self.svc.routes[ri].pos);
             backends.clear();
             pos.clear();
             pos.resize(n, NONE);
-            let group = self.routes[ri].group;
+            let group = self.svc.routes[ri].group;
             for (id, s) in self.servers.iter().enumerate() {
                 if s.member && group.is_none_or(|g| g == s.group) {
                     pos[id] = backends.len() as u32;
@@ -890,15 +927,15 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                         id: id as u32,
                         weight: self.weight(node, id),
                         in_flight: if reported {
-                            self.reported[id]
+                            self.svc.reported[id]
                         } else {
-                            self.in_flight[node * n + id]
+                            self.svc.in_flight[node * n + id]
                         },
                         available: self.available(node, id),
                     });
                 }
             }
-            let r = &mut self.routes[ri];
+            let r = &mut self.svc.routes[ri];
             r.backends = backends;
             r.pos = pos;
             r.balancer
@@ -908,14 +945,14 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
 
     /// Recomputes availability in every pool view; tells the balancers whose view changed.
     fn refresh_availability(&mut self) {
-        for ri in 0..self.routes.len() {
-            let node = ri / self.n_pools;
+        for ri in 0..self.svc.routes.len() {
+            let node = ri / self.svc.n_pools;
             let mut changed = false;
-            for bi in 0..self.routes[ri].backends.len() {
-                let id = self.routes[ri].backends[bi].id as usize;
+            for bi in 0..self.svc.routes[ri].backends.len() {
+                let id = self.svc.routes[ri].backends[bi].id as usize;
                 let a = self.available(node, id);
                 let w = self.weight(node, id);
-                let b = &mut self.routes[ri].backends[bi];
+                let b = &mut self.svc.routes[ri].backends[bi];
                 if b.available != a || b.weight != w {
                     b.available = a;
                     b.weight = w;
@@ -923,7 +960,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 }
             }
             if changed {
-                let r = &mut self.routes[ri];
+                let r = &mut self.svc.routes[ri];
                 r.balancer
                     .on_pool_change(self.now, &PoolView::new(&r.backends));
             }
@@ -946,14 +983,14 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let s = server as usize;
         let at = node * self.servers.len() + s;
         if up {
-            self.in_flight[at] += 1;
+            self.svc.in_flight[at] += 1;
         } else {
-            debug_assert!(self.in_flight[at] > 0);
-            self.in_flight[at] -= 1;
+            debug_assert!(self.svc.in_flight[at] > 0);
+            self.svc.in_flight[at] -= 1;
         }
         if self.cfg.lb.view == LbView::Own {
-            let count = self.in_flight[at];
-            for r in &mut self.routes[node * self.n_pools..(node + 1) * self.n_pools] {
+            let count = self.svc.in_flight[at];
+            for r in &mut self.svc.routes[node * self.svc.n_pools..(node + 1) * self.svc.n_pools] {
                 let p = r.pos[s];
                 if p != NONE {
                     r.backends[p as usize].in_flight = count;
@@ -965,11 +1002,11 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     /// Servers report their load; every node's view becomes that snapshot.
     fn report(&mut self) {
         for (id, s) in self.servers.iter().enumerate() {
-            self.reported[id] = s.busy + s.queue.len() as u32;
+            self.svc.reported[id] = s.busy + s.queue.len() as u32;
         }
-        for r in &mut self.routes {
+        for r in &mut self.svc.routes {
             for b in &mut r.backends {
-                b.in_flight = self.reported[b.id as usize];
+                b.in_flight = self.svc.reported[b.id as usize];
             }
         }
         if let LbView::Reported { interval } = self.cfg.lb.view {
@@ -1008,7 +1045,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             Load::Open(_) => self.schedule_arrival(),
             Load::Closed { users, think } => {
                 for user in 0..*users {
-                    let t = SimTime::from_nanos_f64(think.sample(&mut self.rng_think));
+                    let t = SimTime::from_nanos_f64(think.sample(&mut self.clients.rng_think));
                     self.q.push(t, Ev::UserReady { user });
                 }
             }
@@ -1019,10 +1056,10 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         if let LbView::Reported { interval } = self.cfg.lb.view {
             self.q.push(interval, Ev::Report);
         }
-        for idx in 0..self.checkers.len() {
+        for idx in 0..self.svc.checkers.len() {
             self.drive_checker(idx);
         }
-        for node in 0..self.outliers.len() {
+        for node in 0..self.svc.outliers.len() {
             self.arm_outlier(node);
         }
         self.start_tier();
@@ -1050,7 +1087,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let nodes = self.cfg.lb.nodes as usize;
         for p in &self.cfg.preset {
             for node in 0..nodes {
-                self.in_flight[node * n + p.server as usize] += p.in_flight;
+                self.svc.in_flight[node * n + p.server as usize] += p.in_flight;
             }
         }
         self.rebuild_routes();
@@ -1058,7 +1095,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             let Some(rtt) = p.response_time else {
                 continue;
             };
-            for r in &mut self.routes {
+            for r in &mut self.svc.routes {
                 let i = r.pos[p.server as usize];
                 if i != NONE {
                     r.balancer.on_response(
@@ -1077,7 +1114,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         match &self.cfg.failures[i].timing {
             FailureTiming::At { at, .. } => *at,
             FailureTiming::Random { mtbf, .. } => {
-                SimTime::from_nanos_f64(mtbf.sample(&mut self.rng_faults[i]))
+                SimTime::from_nanos_f64(mtbf.sample(&mut self.faults.rng[i]))
             }
         }
     }
@@ -1091,7 +1128,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             }
             Ev::UserReady { user } => self.issue(user),
             Ev::ToServer { att, generation } => {
-                if self.atts[att as usize].generation == generation {
+                if self.book.atts[att as usize].generation == generation {
                     self.arrive_at_server(att);
                 }
             }
@@ -1105,7 +1142,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 generation,
                 reply,
             } => {
-                if self.atts[att as usize].generation == generation {
+                if self.book.atts[att as usize].generation == generation {
                     self.at_lb(att, reply);
                 }
             }
@@ -1137,9 +1174,9 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             } => self.fault(spec as usize, server, recover),
             Ev::Flap { server, down } => self.flap(server, down),
             Ev::CheckTimer { idx } => {
-                if self.check_due[idx as usize] == self.now {
-                    self.check_due[idx as usize] = SimTime::MAX;
-                    self.checkers[idx as usize].handle_timeout(self.now);
+                if self.svc.check_due[idx as usize] == self.now {
+                    self.svc.check_due[idx as usize] = SimTime::MAX;
+                    self.svc.checkers[idx as usize].handle_timeout(self.now);
                     self.drive_checker(idx as usize);
                 }
             }
@@ -1147,18 +1184,18 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 if TRACE {
                     self.trace_probe(idx as usize, result);
                 }
-                self.checkers[idx as usize].handle_probe_result(self.now, probe, result);
+                self.svc.checkers[idx as usize].handle_probe_result(self.now, probe, result);
                 self.drive_checker(idx as usize);
             }
             Ev::OutlierTick { node } => {
-                if self.outlier_due[node as usize] == self.now {
-                    self.outlier_due[node as usize] = SimTime::MAX;
-                    self.outliers[node as usize].handle_timeout(self.now);
+                if self.svc.outlier_due[node as usize] == self.now {
+                    self.svc.outlier_due[node as usize] = SimTime::MAX;
+                    self.svc.outliers[node as usize].handle_timeout(self.now);
                     self.drain_outlier(node as usize);
                 }
             }
             Ev::SlowStartTick => {
-                self.slow_tick_armed = false;
+                self.svc.slow_tick_armed = false;
                 self.refresh_availability();
                 self.arm_slow_tick();
             }
@@ -1201,41 +1238,49 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             return;
         };
         let arrivals = self
+            .clients
             .arrivals
             .as_mut()
             .expect("open loop has an arrival process");
-        if let Some(t_ns) = arrivals.next(s, &mut self.rng_arrivals) {
+        if let Some(t_ns) = arrivals.next(s, &mut self.clients.rng_arrivals) {
             self.q.push(SimTime::from_nanos_f64(t_ns), Ev::Arrival);
         }
     }
 
     fn issue(&mut self, user: u32) {
         let client = if user == NO_USER {
-            self.population.next_client(&mut self.rng_who)
+            self.clients
+                .population
+                .next_client(&mut self.clients.rng_who)
         } else {
             user
         };
-        let u = self.rng_class.next_f64();
-        let class = self.class_cum.iter().position(|&c| u < c).unwrap_or(0);
+        let u = self.clients.rng_class.next_f64();
+        let class = self
+            .clients
+            .class_cum
+            .iter()
+            .position(|&c| u < c)
+            .unwrap_or(0);
         let cc = &self.cfg.classes[class];
-        let work_ns = cc.service.sample(&mut self.rng_service[class]);
+        let work_ns = cc.service.sample(&mut self.clients.rng_service[class]);
         let hit_work_ns = match &cc.hit_service {
-            Some(d) => d.sample(&mut self.rng_hit[class]),
+            Some(d) => d.sample(&mut self.clients.rng_hit[class]),
             None => work_ns,
         };
-        let key = match &self.class_keys[class] {
+        let key = match &self.clients.class_keys[class] {
             Some((KeyDraw::Client, base)) => base + u64::from(client),
-            Some((KeyDraw::Zipf(z), base)) => base + z.sample(&mut self.rng_keys[class]),
+            Some((KeyDraw::Zipf(z), base)) => base + z.sample(&mut self.clients.rng_keys[class]),
             None => NO_KEY,
         };
         // A client idle for longer than the session timeout starts a new session.
-        let last = self.last_seen[client as usize];
+        let last = self.clients.last_seen[client as usize];
         if last != SimTime::MAX && self.now - last > self.cfg.sessions.idle_timeout {
-            let at = client as usize * self.n_pools;
-            self.cookies[at..at + self.n_pools].fill(NONE);
-            self.session_server[at..at + self.n_pools].fill(NONE);
+            let at = client as usize * self.svc.n_pools;
+            self.clients.cookies[at..at + self.svc.n_pools].fill(NONE);
+            self.clients.session_server[at..at + self.svc.n_pools].fill(NONE);
         }
-        self.last_seen[client as usize] = self.now;
+        self.clients.last_seen[client as usize] = self.now;
         let req = ClientReq {
             issued: self.now,
             work_ns,
@@ -1251,24 +1296,24 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             attempts: 0,
             waiting: true,
         };
-        let c = match self.free_creqs.pop() {
+        let c = match self.book.free_creqs.pop() {
             Some(c) => {
-                let generation = self.creqs[c as usize].generation;
-                self.creqs[c as usize] = ClientReq { generation, ..req };
+                let generation = self.book.creqs[c as usize].generation;
+                self.book.creqs[c as usize] = ClientReq { generation, ..req };
                 c
             }
             None => {
-                self.creqs.push(req);
-                (self.creqs.len() - 1) as u32
+                self.book.creqs.push(req);
+                (self.book.creqs.len() - 1) as u32
             }
         };
-        self.n_waiting += 1;
-        self.all.issued += 1;
+        self.book.n_waiting += 1;
+        self.stats.all.issued += 1;
         if self.now >= self.cfg.warmup {
-            self.measured.issued += 1;
+            self.stats.measured.issued += 1;
         }
         if let Some(to) = self.cfg.clients.timeout {
-            let generation = self.creqs[c as usize].generation;
+            let generation = self.book.creqs[c as usize].generation;
             self.q.push_fifo(
                 self.now + to,
                 Ev::ClientTimeout {
@@ -1282,7 +1327,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         }
         if self.tier.trivial {
             let n = self.node_of(client);
-            self.creqs[c as usize].node = n as u32;
+            self.book.creqs[c as usize].node = n as u32;
             if TRACE {
                 self.trace_path(c, Path::Node(n));
             }
@@ -1292,9 +1337,9 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 self.trace_path(c, path);
             }
             match path {
-                Path::Node(n) => self.creqs[c as usize].node = n as u32,
+                Path::Node(n) => self.book.creqs[c as usize].node = n as u32,
                 Path::BlackHole(n) | Path::Unheld(n) => {
-                    self.creqs[c as usize].node = LOST;
+                    self.book.creqs[c as usize].node = LOST;
                     self.count_lost(n);
                     return;
                 }
@@ -1311,19 +1356,19 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     /// Sends client request `c` (a first try or a retry) to a server chosen by its pool's
     /// balancer on its client's node.
     fn dispatch(&mut self, c: u32) {
-        let r = self.creqs[c as usize];
+        let r = self.book.creqs[c as usize];
         let measured = r.issued >= self.cfg.warmup;
-        let pool = self.class_route[r.class as usize];
+        let pool = self.svc.class_route[r.class as usize];
         let node = r.node as usize;
-        let slot = r.client as usize * self.n_pools + pool;
-        let rt = &mut self.routes[node * self.n_pools + pool];
+        let slot = r.client as usize * self.svc.n_pools + pool;
+        let rt = &mut self.svc.routes[node * self.svc.n_pools + pool];
         let cookie = if rt.sticky {
-            Some(self.cookies[slot]).filter(|&c| c != NONE)
+            Some(self.clients.cookies[slot]).filter(|&c| c != NONE)
         } else {
             None
         };
         let info = RequestInfo {
-            client_ip: self.population.ip(r.client, self.now),
+            client_ip: self.clients.population.ip(r.client, self.now),
             client: r.client,
             key: (r.key != NO_KEY).then_some(r.key),
             cookie,
@@ -1347,9 +1392,15 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             }
         }
         if let Some(before) = before {
-            self.trace_pick(c, node * self.n_pools + pool, pick, r.attempts > 0, before);
+            self.trace_pick(
+                c,
+                node * self.svc.n_pools + pool,
+                pick,
+                r.attempts > 0,
+                before,
+            );
         }
-        let rt = &mut self.routes[node * self.n_pools + pool];
+        let rt = &mut self.svc.routes[node * self.svc.n_pools + pool];
         let Some(idx) = pick else {
             self.fail(c, ErrorCause::NoBackend);
             return;
@@ -1361,25 +1412,25 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let server = rt.backends[idx].id;
         if rt.sticky {
             if cookie.is_some_and(|c| c != server) && measured {
-                self.sessions_broken += 1;
+                self.stats.sessions_broken += 1;
             }
-            self.cookies[slot] = server;
+            self.clients.cookies[slot] = server;
         }
         self.in_flight_add(node, server, true);
-        let f = self.open_fault[server as usize];
+        let f = self.faults.open[server as usize];
         if f != NONE {
-            self.faults[f as usize].sent += 1;
+            self.faults.records[f as usize].sent += 1;
         }
         let retry = r.attempts > 0;
         if measured {
             self.servers[server as usize].n_requests += 1;
-            self.n_attempts_measured += 1;
+            self.stats.n_attempts_measured += 1;
             if retry {
-                self.n_retries_measured += 1;
+                self.stats.n_retries_measured += 1;
             }
         }
         if retry {
-            self.n_retries_active += 1;
+            self.book.n_retries_active += 1;
         }
         let att = Attempt {
             creq: c,
@@ -1398,31 +1449,31 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             measured,
             retry,
         };
-        let a = match self.free_atts.pop() {
+        let a = match self.book.free_atts.pop() {
             Some(a) => {
-                let generation = self.atts[a as usize].generation;
-                self.atts[a as usize] = Attempt { generation, ..att };
+                let generation = self.book.atts[a as usize].generation;
+                self.book.atts[a as usize] = Attempt { generation, ..att };
                 a
             }
             None => {
-                self.atts.push(att);
-                (self.atts.len() - 1) as u32
+                self.book.atts.push(att);
+                (self.book.atts.len() - 1) as u32
             }
         };
         if TRACE {
             self.trace_attempt(c, a);
         }
-        let cr = &mut self.creqs[c as usize];
+        let cr = &mut self.book.creqs[c as usize];
         cr.attempt = a;
         cr.attempts += 1;
         cr.last_server = server;
-        let generation = self.atts[a as usize].generation;
+        let generation = self.book.atts[a as usize].generation;
         if let Some(to) = self.cfg.lb.upstream_timeout {
             self.q
                 .push(self.now + to, Ev::UpstreamTimeout { att: a, generation });
         }
         if self.servers[server as usize].partitioned {
-            self.atts[a as usize].phase = Phase::Lost;
+            self.book.atts[a as usize].phase = Phase::Lost;
             return;
         }
         match self.net_delay(server) {
@@ -1441,22 +1492,22 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     }
 
     fn arrive_at_server(&mut self, a: u32) {
-        let s = self.atts[a as usize].server as usize;
-        self.atts[a as usize].at_server = self.now;
+        let s = self.book.atts[a as usize].server as usize;
+        self.book.atts[a as usize].at_server = self.now;
         if TRACE {
             self.trace_arrival(a);
         }
         let srv = &self.servers[s];
         if srv.partitioned || srv.hung {
             // Dropped on the wire, or accepted by a process that never answers.
-            self.atts[a as usize].phase = Phase::Lost;
+            self.book.atts[a as usize].phase = Phase::Lost;
             return;
         }
         if srv.crashed {
             self.respond(a, Reply::Refused);
             return;
         }
-        if srv.err_rate > 0.0 && self.rng_errors.next_f64() < srv.err_rate {
+        if srv.err_rate > 0.0 && self.faults.rng_errors.next_f64() < srv.err_rate {
             let status = srv.err_status;
             self.respond(a, Reply::Status(status));
             return;
@@ -1466,9 +1517,9 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             self.start_service(s, a);
         } else if srv.queue.len() < srv.queue_cap as usize {
             srv.queue.push_back(a);
-            self.atts[a as usize].phase = Phase::Queued;
+            self.book.atts[a as usize].phase = Phase::Queued;
         } else {
-            if self.atts[a as usize].measured {
+            if self.book.atts[a as usize].measured {
                 self.servers[s].n_rejected += 1;
             }
             self.respond(a, Reply::QueueFull);
@@ -1476,7 +1527,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     }
 
     fn start_service(&mut self, s: usize, a: u32) {
-        let at = self.atts[a as usize];
+        let at = self.book.atts[a as usize];
         let srv = &mut self.servers[s];
         srv.busy += 1;
         srv.in_service.push(a);
@@ -1499,12 +1550,12 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         match self.cfg.sessions.state {
             SessionState::Token => {}
             SessionState::Server => {
-                let slot = at.client as usize * self.n_pools + at.pool as usize;
-                let held = self.session_server[slot];
+                let slot = at.client as usize * self.svc.n_pools + at.pool as usize;
+                let held = self.clients.session_server[slot];
                 if held != NONE && held != s as u32 && at.measured {
-                    self.sessions_lost += 1;
+                    self.stats.sessions_lost += 1;
                 }
-                self.session_server[slot] = s as u32;
+                self.clients.session_server[slot] = s as u32;
             }
             SessionState::Shared => {
                 if let Some(d) = &self.cfg.sessions.store_latency {
@@ -1512,19 +1563,19 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 }
             }
         }
-        let rq = &mut self.atts[a as usize];
+        let rq = &mut self.book.atts[a as usize];
         rq.phase = Phase::InService;
         rq.started = self.now;
         if at.measured {
-            self.wait_sum_ns += u128::from((self.now - rq.at_server).as_nanos());
-            self.service_sum_ns += u128::from(service.as_nanos());
-            self.n_started += 1;
+            self.stats.wait_sum_ns += u128::from((self.now - rq.at_server).as_nanos());
+            self.stats.service_sum_ns += u128::from(service.as_nanos());
+            self.stats.n_started += 1;
         }
         let generation = rq.generation;
         if TRACE {
             self.trace_att(a, "start", |w, srv| {
                 let s = &w.servers[s];
-                let waited = w.now - w.atts[a as usize].at_server;
+                let waited = w.now - w.book.atts[a as usize].at_server;
                 let when = if waited == SimTime::ZERO {
                     "at once".to_string()
                 } else {
@@ -1549,7 +1600,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     }
 
     fn service_done(&mut self, a: u32, generation: u32, epoch: u32) {
-        let at = self.atts[a as usize];
+        let at = self.book.atts[a as usize];
         let s = at.server as usize;
         if at.generation != generation
             || at.phase != Phase::InService
@@ -1572,14 +1623,14 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
 
     /// Sends the server's answer back toward the load balancer.
     fn respond(&mut self, a: u32, reply: Reply) {
-        let server = self.atts[a as usize].server;
+        let server = self.book.atts[a as usize].server;
         if self.servers[server as usize].partitioned {
-            self.atts[a as usize].phase = Phase::Lost;
+            self.book.atts[a as usize].phase = Phase::Lost;
             return;
         }
         match self.net_delay(server) {
             Some(d) => {
-                let at = &mut self.atts[a as usize];
+                let at = &mut self.book.atts[a as usize];
                 at.phase = Phase::ToLb;
                 let generation = at.generation;
                 self.q.push(
@@ -1599,7 +1650,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     fn at_lb(&mut self, a: u32, reply: Reply) {
         if TRACE {
             self.trace_att(a, "reply", |w, srv| {
-                let at = &w.atts[a as usize];
+                let at = &w.book.atts[a as usize];
                 let what = match reply {
                     Reply::Ok => "200 OK".to_string(),
                     Reply::Status(s) => format!("HTTP {s}"),
@@ -1620,15 +1671,18 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 }
             });
         }
-        let c = self.atts[a as usize].creq;
+        let c = self.book.atts[a as usize].creq;
         if c == NONE {
             self.free_att(a); // orphaned: the load balancer stopped waiting for it
             return;
         }
-        let outcome = Outcome::of(reply.kind(), self.now - self.atts[a as usize].dispatched);
+        let outcome = Outcome::of(
+            reply.kind(),
+            self.now - self.book.atts[a as usize].dispatched,
+        );
         self.lb_done(a, outcome);
         self.free_att(a);
-        self.creqs[c as usize].attempt = NONE;
+        self.book.creqs[c as usize].attempt = NONE;
         match reply {
             Reply::Ok => self.complete(c),
             Reply::QueueFull => self.retry_or_fail(c, ErrorCause::Rejected),
@@ -1639,12 +1693,12 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
 
     /// The load balancer stops counting attempt `a` and tells its balancer how it went.
     fn lb_done(&mut self, a: u32, outcome: Outcome) {
-        let at = self.atts[a as usize];
+        let at = self.book.atts[a as usize];
         self.in_flight_add(at.node as usize, at.server, false);
         if at.retry {
-            self.n_retries_active -= 1;
+            self.book.n_retries_active -= 1;
         }
-        let rt = &mut self.routes[at.node as usize * self.n_pools + at.pool as usize];
+        let rt = &mut self.svc.routes[at.node as usize * self.svc.n_pools + at.pool as usize];
         let p = rt.pos[at.server as usize];
         if p != NONE {
             rt.balancer
@@ -1662,13 +1716,13 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             }
         }
         // Attempts sent during the fault that then failed (not client aborts).
-        let f = self.open_fault[at.server as usize];
+        let f = self.faults.open[at.server as usize];
         if f != NONE
             && !outcome.ok
             && outcome.kind != OutcomeKind::Cancelled
-            && at.dispatched >= self.faults[f as usize].start
+            && at.dispatched >= self.faults.records[f as usize].start
         {
-            self.faults[f as usize].failed += 1;
+            self.faults.records[f as usize].failed += 1;
         }
         self.health_feedback(at.node as usize, at.server as usize, outcome);
     }
@@ -1681,11 +1735,11 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             && let ActiveStyle::Haproxy(c) = &h.style
             && let Some(ok) = c.observe.classify(outcome.kind)
         {
-            self.checkers[node * n + server].observe_traffic(self.now, ok);
+            self.svc.checkers[node * n + server].observe_traffic(self.now, ok);
             self.drive_checker(node * n + server);
         }
-        if !self.outliers.is_empty() {
-            self.outliers[node].on_response(self.now, server, outcome.kind);
+        if !self.svc.outliers.is_empty() {
+            self.svc.outliers[node].on_response(self.now, server, outcome.kind);
             self.drain_outlier(node);
         }
     }
@@ -1693,10 +1747,10 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     /// The load balancer gives up on attempt `a`: it stops counting it; whatever the server
     /// still does with it is wasted. An attempt that nothing will ever answer is freed now.
     fn orphan(&mut self, a: u32, kind: OutcomeKind) {
-        let outcome = Outcome::of(kind, self.now - self.atts[a as usize].dispatched);
+        let outcome = Outcome::of(kind, self.now - self.book.atts[a as usize].dispatched);
         self.lb_done(a, outcome);
-        self.atts[a as usize].creq = NONE;
-        if self.atts[a as usize].phase == Phase::Lost {
+        self.book.atts[a as usize].creq = NONE;
+        if self.book.atts[a as usize].phase == Phase::Lost {
             self.free_att(a);
         }
     }
@@ -1704,15 +1758,15 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     /// Nobody waits any more for request `c`'s current attempt, if it has one: it is
     /// orphaned (the client gave up, or its load balancer node is gone).
     fn drop_attempt(&mut self, c: u32) {
-        let a = self.creqs[c as usize].attempt;
+        let a = self.book.creqs[c as usize].attempt;
         if a != NONE {
             self.orphan(a, OutcomeKind::Cancelled);
-            self.creqs[c as usize].attempt = NONE;
+            self.book.creqs[c as usize].attempt = NONE;
         }
     }
 
     fn upstream_timeout(&mut self, a: u32, generation: u32) {
-        let at = self.atts[a as usize];
+        let at = self.book.atts[a as usize];
         if at.generation != generation || at.phase == Phase::Free || at.creq == NONE {
             return;
         }
@@ -1721,17 +1775,17 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             self.trace_att(a, "upstream-timeout", |w, srv| {
                 format!(
                     "lb-{} gives up on {srv}: upstream timeout",
-                    w.atts[a as usize].node + 1
+                    w.book.atts[a as usize].node + 1
                 )
             });
         }
         self.orphan(a, OutcomeKind::TimedOut);
-        self.creqs[c as usize].attempt = NONE;
+        self.book.creqs[c as usize].attempt = NONE;
         self.retry_or_fail(c, ErrorCause::UpstreamTimeout);
     }
 
     fn client_timeout(&mut self, c: u32, generation: u32) {
-        let r = self.creqs[c as usize];
+        let r = self.book.creqs[c as usize];
         if r.generation != generation || !r.waiting {
             return; // already answered
         }
@@ -1760,13 +1814,13 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             ErrorCause::Rejected | ErrorCause::ServerError => rc.on_5xx,
             _ => false,
         };
-        let tries_left = u32::from(self.creqs[c as usize].attempts) <= rc.retries;
+        let tries_left = u32::from(self.book.creqs[c as usize].attempts) <= rc.retries;
         let budget_ok = match rc.budget {
             None => true,
             Some(b) => {
-                let allowed = (b.percent / 100.0 * f64::from(self.n_waiting))
+                let allowed = (b.percent / 100.0 * f64::from(self.book.n_waiting))
                     .max(f64::from(b.min_concurrency));
-                f64::from(self.n_retries_active) < allowed
+                f64::from(self.book.n_retries_active) < allowed
             }
         };
         if eligible && tries_left && budget_ok {
@@ -1782,23 +1836,25 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     /// The time bucket of `now`.
     #[inline]
     fn bucket(&self) -> usize {
-        ((self.now.as_nanos() / self.bucket_ns) as usize).min(self.ts_done.len() - 1)
+        ((self.now.as_nanos() / self.stats.bucket_ns) as usize).min(self.stats.ts_done.len() - 1)
     }
 
     fn complete(&mut self, c: u32) {
         if TRACE {
             self.trace_end(c, None);
         }
-        let r = self.creqs[c as usize];
-        self.all.completed += 1;
+        let r = self.book.creqs[c as usize];
+        self.stats.all.completed += 1;
         let b = self.bucket();
-        self.ts_done[b] += 1;
-        self.ts_bins[b * TS_BINS + ts_bin((self.now - r.issued).as_nanos())] += 1;
+        self.stats.ts_done[b] += 1;
+        self.stats.ts_bins[b * TS_BINS + ts_bin((self.now - r.issued).as_nanos())] += 1;
         if r.issued >= self.cfg.warmup {
-            self.measured.completed += 1;
+            self.stats.measured.completed += 1;
             let lat = (self.now - r.issued).as_nanos();
-            self.latency.saturating_record(lat.clamp(1, HIST_MAX_NS));
-            self.latency_sum_ns += u128::from(lat);
+            self.stats
+                .latency
+                .saturating_record(lat.clamp(1, HIST_MAX_NS));
+            self.stats.latency_sum_ns += u128::from(lat);
         }
         self.close(c);
         self.user_next(r.user);
@@ -1808,12 +1864,12 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         if TRACE {
             self.trace_end(c, Some(cause));
         }
-        let r = self.creqs[c as usize];
-        self.all.failed[cause.index()] += 1;
+        let r = self.book.creqs[c as usize];
+        self.stats.all.failed[cause.index()] += 1;
         let b = self.bucket();
-        self.ts_errors[b] += 1;
+        self.stats.ts_errors[b] += 1;
         if r.issued >= self.cfg.warmup {
-            self.measured.failed[cause.index()] += 1;
+            self.stats.measured.failed[cause.index()] += 1;
         }
         self.close(c);
         self.user_next(r.user);
@@ -1821,13 +1877,13 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
 
     /// The client has its answer: the request's slot is free again.
     fn close(&mut self, c: u32) {
-        let r = &mut self.creqs[c as usize];
+        let r = &mut self.book.creqs[c as usize];
         debug_assert!(r.waiting);
         r.waiting = false;
         r.attempt = NONE;
         r.generation = r.generation.wrapping_add(1);
-        self.n_waiting -= 1;
-        self.free_creqs.push(c);
+        self.book.n_waiting -= 1;
+        self.book.free_creqs.push(c);
     }
 
     /// A closed-loop user thinks, then sends its next request.
@@ -1836,17 +1892,17 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             return;
         }
         if let Load::Closed { think, .. } = &self.cfg.clients.load {
-            let t = SimTime::from_nanos_f64(think.sample(&mut self.rng_think));
+            let t = SimTime::from_nanos_f64(think.sample(&mut self.clients.rng_think));
             self.q.push(self.now + t, Ev::UserReady { user });
         }
     }
 
     fn free_att(&mut self, a: u32) {
-        let at = &mut self.atts[a as usize];
+        let at = &mut self.book.atts[a as usize];
         at.phase = Phase::Free;
         at.creq = NONE;
         at.generation = at.generation.wrapping_add(1);
-        self.free_atts.push(a);
+        self.book.free_atts.push(a);
     }
 
     /// Every attempt on server `s` is reset (connection refused/reset), and work in
@@ -1867,7 +1923,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let srv = &mut self.servers[s];
         srv.epoch = srv.epoch.wrapping_add(1);
         for &a in &srv.in_service {
-            let started = self.atts[a as usize].started;
+            let started = self.book.atts[a as usize].started;
             let lo = started.max(warm.0);
             let hi = self.now.min(warm.1);
             srv.busy_ns += (hi - lo).as_nanos();
@@ -1881,7 +1937,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let mut held: Vec<u32> = self.servers[s].queue.drain(..).collect();
         held.append(&mut self.servers[s].in_service);
         for a in held {
-            self.atts[a as usize].phase = Phase::Lost;
+            self.book.atts[a as usize].phase = Phase::Lost;
         }
     }
 
@@ -1900,7 +1956,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let n = self.servers.len();
         let (node, server) = (idx / n, idx % n);
         let mut changed = false;
-        while let Some(action) = self.checkers[idx].poll_action() {
+        while let Some(action) = self.svc.checkers[idx].poll_action() {
             match action {
                 CheckAction::SendProbe { probe } => {
                     if let Some((at, result)) = self.probe(server) {
@@ -1916,25 +1972,25 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 }
                 CheckAction::MarkUp | CheckAction::MarkDown => {
                     let up = action == CheckAction::MarkUp;
-                    if self.health_up[idx] != up {
-                        self.health_up[idx] = up;
+                    if self.svc.health_up[idx] != up {
+                        self.svc.health_up[idx] = up;
                         self.log_health(node, server, up, "active");
                         if up {
                             self.start_ramp(node, server);
                         }
                         changed = true;
                     }
-                    if up && !self.outliers.is_empty() {
-                        self.outliers[node].on_active_check_pass(self.now, server);
+                    if up && !self.svc.outliers.is_empty() {
+                        self.svc.outliers[node].on_active_check_pass(self.now, server);
                         self.drain_outlier(node);
                     }
                 }
             }
         }
-        if let Some(t) = self.checkers[idx].poll_timeout() {
+        if let Some(t) = self.svc.checkers[idx].poll_timeout() {
             let t = t.max(self.now);
-            if t < self.check_due[idx] {
-                self.check_due[idx] = t;
+            if t < self.svc.check_due[idx] {
+                self.svc.check_due[idx] = t;
                 self.q.push(t, Ev::CheckTimer { idx: idx as u32 });
             }
         }
@@ -1952,7 +2008,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             _ => SimTime::ZERO,
         };
         let check = self.cfg.health.active.as_ref()?;
-        if check.loss > 0.0 && self.rng_probes.next_f64() < check.loss {
+        if check.loss > 0.0 && self.svc.rng_probes.next_f64() < check.loss {
             return None;
         }
         let srv = &self.servers[server];
@@ -1968,7 +2024,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 if srv.hung {
                     return None;
                 }
-                if srv.err_rate > 0.0 && self.rng_probes.next_f64() < srv.err_rate {
+                if srv.err_rate > 0.0 && self.svc.rng_probes.next_f64() < srv.err_rate {
                     return Some((self.now + rtt, ProbeResult::BadStatus(srv.err_status)));
                 }
                 let work = SimTime::from_nanos_f64(
@@ -1980,10 +2036,10 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     }
 
     fn arm_outlier(&mut self, node: usize) {
-        if let Some(t) = self.outliers[node].poll_timeout() {
+        if let Some(t) = self.svc.outliers[node].poll_timeout() {
             let t = t.max(self.now);
-            if t < self.outlier_due[node] {
-                self.outlier_due[node] = t;
+            if t < self.svc.outlier_due[node] {
+                self.svc.outlier_due[node] = t;
                 self.q.push(t, Ev::OutlierTick { node: node as u32 });
             }
         }
@@ -1993,13 +2049,13 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     fn drain_outlier(&mut self, node: usize) {
         let n = self.servers.len();
         let mut changed = false;
-        while let Some(a) = self.outliers[node].poll_action() {
+        while let Some(a) = self.svc.outliers[node].poll_action() {
             let (host, eject) = match a {
                 OutlierAction::Eject(h) => (h, true),
                 OutlierAction::Uneject(h) => (h, false),
             };
-            if host < n && self.ejected[node * n + host] != eject {
-                self.ejected[node * n + host] = eject;
+            if host < n && self.svc.ejected[node * n + host] != eject {
+                self.svc.ejected[node * n + host] = eject;
                 self.log_health(node, host, !eject, "outlier");
                 if !eject {
                     self.start_ramp(node, host);
@@ -2019,8 +2075,8 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             // comes back with.
             return;
         }
-        let false_alarm = !up && self.open_fault[server] == NONE && self.servers[server].member;
-        self.health_log.push(HealthEvent {
+        let false_alarm = !up && self.faults.open[server] == NONE && self.servers[server].member;
+        self.stats.health_log.push(HealthEvent {
             at: self.now,
             node: node as u32,
             server: server as u32,
@@ -2035,8 +2091,8 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let f = &self.cfg.failures[spec];
         let s = server as usize;
         if !recover {
-            self.open_fault[s] = self.faults.len() as u32;
-            self.faults.push(FaultRecord {
+            self.faults.open[s] = self.faults.records.len() as u32;
+            self.faults.records.push(FaultRecord {
                 spec,
                 server,
                 start: self.now,
@@ -2083,7 +2139,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             let end = match &f.timing {
                 FailureTiming::At { duration, .. } => duration.map(|d| self.now + d),
                 FailureTiming::Random { mttr, .. } => Some(
-                    self.now + SimTime::from_nanos_f64(mttr.sample(&mut self.rng_faults[spec])),
+                    self.now + SimTime::from_nanos_f64(mttr.sample(&mut self.faults.rng[spec])),
                 ),
             };
             if let Some(end) = end {
@@ -2099,13 +2155,14 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         } else {
             if let Some(r) = self
                 .faults
+                .records
                 .iter_mut()
                 .rev()
                 .find(|r| r.spec == spec && r.server == server && r.end.is_none())
             {
                 r.end = Some(self.now);
             }
-            self.open_fault[s] = NONE;
+            self.faults.open[s] = NONE;
             match f.kind {
                 FailureKind::Crash | FailureKind::Hang => self.restart(s),
                 FailureKind::Slow { .. } => self.servers[s].slow = 1.0,
@@ -2124,7 +2181,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             }
             if let FailureTiming::Random { mtbf, .. } = &f.timing {
                 let next =
-                    self.now + SimTime::from_nanos_f64(mtbf.sample(&mut self.rng_faults[spec]));
+                    self.now + SimTime::from_nanos_f64(mtbf.sample(&mut self.faults.rng[spec]));
                 self.q.push(
                     next,
                     Ev::Fault {
@@ -2153,6 +2210,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 FailureKind::Flap { up, down }
                     if self
                         .faults
+                        .records
                         .iter()
                         .any(|r| r.spec == i && r.server == server && r.end.is_none()) =>
                 {
@@ -2243,7 +2301,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 s.member_since = now;
                 if self.cfg.health.slow_start.is_some() {
                     for node in 0..self.cfg.lb.nodes as usize {
-                        self.ramp_since[node * self.servers.len() + id] = now;
+                        self.svc.ramp_since[node * self.servers.len() + id] = now;
                     }
                 }
             } else {
@@ -2258,19 +2316,20 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         self.rebuild_routes();
         self.arm_slow_tick();
         let after = if keyed { self.probe_map() } else { Vec::new() };
-        let sticky = self.routes.iter().any(|r| r.sticky);
-        let live = self.cookies.iter().filter(|&&c| c != NONE).count();
+        let sticky = self.svc.routes.iter().any(|r| r.sticky);
+        let live = self.clients.cookies.iter().filter(|&&c| c != NONE).count();
         let pinned_away = if adding {
             0
         } else {
-            self.cookies
+            self.clients
+                .cookies
                 .iter()
                 .filter(|&&c| c != NONE && touched.contains(&(c as usize)))
                 .count()
         };
         let moved = before.iter().zip(&after).filter(|(a, b)| a != b).count();
         let list: Vec<&str> = touched.iter().map(|&i| names[i].0.as_str()).collect();
-        self.changes.push(ChangeRow {
+        self.stats.changes.push(ChangeRow {
             at_s: self.now.as_secs_f64(),
             action: {
                 let servers = if list.is_empty() {
@@ -2324,7 +2383,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             .map(|k| {
                 let client = (k % u64::from(n_clients)) as u32;
                 let info = RequestInfo {
-                    client_ip: self.population.ip(client, self.now),
+                    client_ip: self.clients.population.ip(client, self.now),
                     client,
                     key: Some(k),
                     ..RequestInfo::default()
@@ -2347,9 +2406,9 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let n = self.servers.len();
         let mut in_service = vec![0u32; n];
         let mut queued = vec![0u32; n];
-        let mut lb_in_flight = vec![0u32; self.in_flight.len()];
+        let mut lb_in_flight = vec![0u32; self.svc.in_flight.len()];
         let (mut out_all, mut out_measured) = (0u64, 0u64);
-        for c in &self.creqs {
+        for c in &self.book.creqs {
             if c.waiting {
                 out_all += 1;
                 if c.issued >= self.cfg.warmup {
@@ -2357,13 +2416,13 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 }
             }
         }
-        for i in 0..self.atts.len() {
-            let a = self.atts[i];
+        for i in 0..self.book.atts.len() {
+            let a = self.book.atts[i];
             if a.phase == Phase::Free {
                 continue;
             }
             if a.creq != NONE {
-                let c = self.creqs[a.creq as usize];
+                let c = self.book.creqs[a.creq as usize];
                 if !c.waiting || c.attempt != i as u32 {
                     return Err(RunError::Invariant(format!(
                         "attempt {i} belongs to a request that is not waiting for it"
@@ -2381,12 +2440,12 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 _ => {}
             }
         }
-        check_books("whole run", &self.all, out_all)?;
-        check_books("measured window", &self.measured, out_measured)?;
-        if out_all != u64::from(self.n_waiting) {
+        check_books("whole run", &self.stats.all, out_all)?;
+        check_books("measured window", &self.stats.measured, out_measured)?;
+        if out_all != u64::from(self.book.n_waiting) {
             return Err(RunError::Invariant(format!(
                 "{out_all} requests waiting but the counter says {}",
-                self.n_waiting
+                self.book.n_waiting
             )));
         }
         for s in 0..n {
@@ -2412,7 +2471,9 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 lb_in_flight[node * n + p.server as usize] += p.in_flight;
             }
         }
-        for (i, (&counted, &outstanding)) in self.in_flight.iter().zip(&lb_in_flight).enumerate() {
+        for (i, (&counted, &outstanding)) in
+            self.svc.in_flight.iter().zip(&lb_in_flight).enumerate()
+        {
             if counted != outstanding {
                 return Err(RunError::Invariant(format!(
                     "load balancer node {} counts {counted} in flight to server {} but {outstanding} are outstanding",
@@ -2422,13 +2483,13 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             }
         }
         let reported = matches!(self.cfg.lb.view, LbView::Reported { .. });
-        for (ri, r) in self.routes.iter().enumerate() {
-            let node = ri / self.n_pools;
+        for (ri, r) in self.svc.routes.iter().enumerate() {
+            let node = ri / self.svc.n_pools;
             for b in &r.backends {
                 let want = if reported {
-                    self.reported[b.id as usize]
+                    self.svc.reported[b.id as usize]
                 } else {
-                    self.in_flight[node * n + b.id as usize]
+                    self.svc.in_flight[node * n + b.id as usize]
                 };
                 if b.in_flight != want || !self.servers[b.id as usize].member {
                     return Err(RunError::Invariant(format!(
@@ -2449,13 +2510,13 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
 
     /// The time buckets: throughput, errors and p99 per bucket.
     fn timeseries(&self) -> Vec<Bucket> {
-        let width = self.bucket_ns as f64 * 1e-9;
+        let width = self.stats.bucket_ns as f64 * 1e-9;
         let end = self.cfg.duration.as_secs_f64();
-        (0..self.ts_done.len())
+        (0..self.stats.ts_done.len())
             .map(|b| {
                 let t = b as f64 * width;
                 let w = width.min(end - t).max(1e-9);
-                let bins = &self.ts_bins[b * TS_BINS..(b + 1) * TS_BINS];
+                let bins = &self.stats.ts_bins[b * TS_BINS..(b + 1) * TS_BINS];
                 let n: u64 = bins.iter().map(|&x| u64::from(x)).sum();
                 let p99_ms = if n == 0 {
                     f64::NAN
@@ -2475,8 +2536,8 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 Bucket {
                     t_s: t,
                     width_s: width,
-                    throughput_rps: f64::from(self.ts_done[b]) / w,
-                    errors_per_s: f64::from(self.ts_errors[b]) / w,
+                    throughput_rps: f64::from(self.stats.ts_done[b]) / w,
+                    errors_per_s: f64::from(self.stats.ts_errors[b]) / w,
                     p99_ms,
                 }
             })
@@ -2488,10 +2549,11 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let names = self.cfg.server_names();
         let kind_name = |spec: usize| self.cfg.failures[spec].kind.name();
         let mut rows = Vec::new();
-        for f in &self.faults {
+        for f in &self.faults.records {
             for node in 0..self.cfg.lb.nodes {
                 let mine = |e: &&HealthEvent| e.node == node && e.server == f.server;
                 let detected = self
+                    .stats
                     .health_log
                     .iter()
                     .filter(mine)
@@ -2503,11 +2565,12 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                     (Some(_), Some(end)) => {
                         let mut at = Some(end);
                         for cause in ["active", "outlier", "passive"] {
-                            let took_out = self.health_log.iter().filter(mine).any(|e| {
+                            let took_out = self.stats.health_log.iter().filter(mine).any(|e| {
                                 e.cause == cause && !e.up && e.at >= f.start && e.at < end
                             });
                             if took_out {
                                 let back = self
+                                    .stats
                                     .health_log
                                     .iter()
                                     .filter(mine)
@@ -2536,6 +2599,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             }
         }
         let health = self
+            .stats
             .health_log
             .iter()
             .map(|e| HealthRow {
@@ -2554,7 +2618,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let cfg = self.cfg;
         let window_s = (cfg.duration - cfg.warmup).as_secs_f64();
         let mut v = vec![f64::NAN; N_METRICS];
-        let m = &self.measured;
+        let m = &self.stats.measured;
         let errors: u64 = m.failed.iter().sum();
         v[M::Throughput as usize] = m.completed as f64 / window_s;
         v[M::Issued as usize] = m.issued as f64;
@@ -2574,24 +2638,26 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         v[M::LbFailoverMean as usize] = failover;
         v[M::LbOutageMean as usize] = outage;
         v[M::LbCpuUtil as usize] = self.cpu_utilization();
-        v[M::Retries as usize] = self.n_retries_measured as f64;
+        v[M::Retries as usize] = self.stats.n_retries_measured as f64;
         if m.issued > 0 {
-            v[M::Attempts as usize] = self.n_attempts_measured as f64 / m.issued as f64;
+            v[M::Attempts as usize] = self.stats.n_attempts_measured as f64 / m.issued as f64;
         }
         v[M::InFlightEnd as usize] = in_flight_end as f64;
-        let h = &self.latency;
+        let h = &self.stats.latency;
         if !h.is_empty() {
             let ms = |ns: u64| ns as f64 * 1e-6;
-            v[M::LatencyMean as usize] = self.latency_sum_ns as f64 / h.len() as f64 * 1e-6;
+            v[M::LatencyMean as usize] = self.stats.latency_sum_ns as f64 / h.len() as f64 * 1e-6;
             v[M::LatencyP50 as usize] = ms(h.value_at_quantile(0.5));
             v[M::LatencyP90 as usize] = ms(h.value_at_quantile(0.9));
             v[M::LatencyP99 as usize] = ms(h.value_at_quantile(0.99));
             v[M::LatencyP999 as usize] = ms(h.value_at_quantile(0.999));
             v[M::LatencyMax as usize] = ms(h.max());
         }
-        if self.n_started > 0 {
-            v[M::WaitMean as usize] = self.wait_sum_ns as f64 / self.n_started as f64 * 1e-6;
-            v[M::ServiceMean as usize] = self.service_sum_ns as f64 / self.n_started as f64 * 1e-6;
+        if self.stats.n_started > 0 {
+            v[M::WaitMean as usize] =
+                self.stats.wait_sum_ns as f64 / self.stats.n_started as f64 * 1e-6;
+            v[M::ServiceMean as usize] =
+                self.stats.service_sum_ns as f64 / self.stats.n_started as f64 * 1e-6;
         }
         let names = cfg.server_names();
         let total_req: u64 = self.servers.iter().map(|s| s.n_requests).sum();
@@ -2647,8 +2713,8 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         v[M::BusyMaxMean as usize] = a;
         v[M::BusyCov as usize] = b;
         v[M::BusyJain as usize] = c;
-        v[M::SessionsBroken as usize] = self.sessions_broken as f64;
-        v[M::SessionsLost as usize] = self.sessions_lost as f64;
+        v[M::SessionsBroken as usize] = self.stats.sessions_broken as f64;
+        v[M::SessionsLost as usize] = self.stats.sessions_lost as f64;
         let (hits, misses): (u64, u64) = self
             .servers
             .iter()
@@ -2657,6 +2723,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             v[M::CacheHitRatio as usize] = 100.0 * hits as f64 / (hits + misses) as f64;
         }
         let remaps: Vec<f64> = self
+            .stats
             .changes
             .iter()
             .map(|c| c.keys_remapped)
@@ -2682,15 +2749,19 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         if !recoveries.is_empty() {
             v[M::RecoveryMean as usize] = recoveries.iter().sum::<f64>() / recoveries.len() as f64;
         }
-        v[M::SentToFailed as usize] = self.faults.iter().map(|f| f.sent as f64).sum();
-        v[M::FalseEjections as usize] =
-            self.health_log.iter().filter(|e| e.false_alarm).count() as f64;
-        let latency_curve = if self.latency.is_empty() {
+        v[M::SentToFailed as usize] = self.faults.records.iter().map(|f| f.sent as f64).sum();
+        v[M::FalseEjections as usize] = self
+            .stats
+            .health_log
+            .iter()
+            .filter(|e| e.false_alarm)
+            .count() as f64;
+        let latency_curve = if self.stats.latency.is_empty() {
             vec![f64::NAN; crate::metrics::curve_quantiles().len()]
         } else {
             crate::metrics::curve_quantiles()
                 .iter()
-                .map(|&q| if q >= 1.0 { self.latency.max() } else { self.latency.value_at_quantile(q) } as f64 * 1e-6)
+                .map(|&q| if q >= 1.0 { self.stats.latency.max() } else { self.stats.latency.value_at_quantile(q) } as f64 * 1e-6)
                 .collect()
         };
         // An empty f64 sum is -0.0; print it as 0.
@@ -2700,7 +2771,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         RepResult {
             values: v,
             servers,
-            changes: self.changes.clone(),
+            changes: self.stats.changes.clone(),
             failovers,
             health,
             lb_failovers: self.lb_failover_rows(),

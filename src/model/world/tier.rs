@@ -230,7 +230,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 self.tier.dns_node[c] as usize
             }
             Topology::Anycast(_) => {
-                let ip = self.population.ip(client, self.now);
+                let ip = self.clients.population.ip(client, self.now);
                 let ecmp = self.tier.ecmp.as_ref().expect("anycast has ECMP");
                 match ecmp.next_hop(flow_hash(ip)) {
                     Some(n) => n,
@@ -308,7 +308,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             let end = match &f.timing {
                 FailureTiming::At { duration, .. } => duration.map(|d| self.now + d),
                 FailureTiming::Random { mttr, .. } => Some(
-                    self.now + SimTime::from_nanos_f64(mttr.sample(&mut self.rng_faults[spec])),
+                    self.now + SimTime::from_nanos_f64(mttr.sample(&mut self.faults.rng[spec])),
                 ),
             };
             if let Some(end) = end {
@@ -340,7 +340,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             self.set_node_state(n);
             if let FailureTiming::Random { mtbf, .. } = &f.timing {
                 let next =
-                    self.now + SimTime::from_nanos_f64(mtbf.sample(&mut self.rng_faults[spec]));
+                    self.now + SimTime::from_nanos_f64(mtbf.sample(&mut self.faults.rng[spec]));
                 self.q.push(
                     next,
                     Ev::LbFault {
@@ -377,11 +377,11 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 self.tier.cpu_queue[n].clear();
                 self.tier.cpu_epoch[n] += 1;
                 // Everything in flight on the node is gone with it.
-                for c in 0..self.creqs.len() as u32 {
-                    let r = self.creqs[c as usize];
+                for c in 0..self.book.creqs.len() as u32 {
+                    let r = self.book.creqs[c as usize];
                     if r.waiting && r.node == node {
                         self.drop_attempt(c);
-                        self.creqs[c as usize].node = LOST;
+                        self.book.creqs[c as usize].node = LOST;
                         let fi = self.tier.latest[n] as usize;
                         self.tier.faults[fi].lost += 1;
                         if TRACE {
@@ -452,11 +452,11 @@ impl<const TRACE: bool> World<'_, TRACE> {
             self.dispatch(c);
             return;
         };
-        let n = self.creqs[c as usize].node as usize;
+        let n = self.book.creqs[c as usize].node as usize;
         if self.tier.cpu_busy[n] < cpu.cores {
             self.cpu_start(n, c);
         } else {
-            let generation = self.creqs[c as usize].generation;
+            let generation = self.book.creqs[c as usize].generation;
             if TRACE {
                 let ahead = self.tier.cpu_queue[n].len();
                 self.trace_req(
@@ -483,7 +483,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 ),
             );
         }
-        let generation = self.creqs[c as usize].generation;
+        let generation = self.book.creqs[c as usize].generation;
         let epoch = self.tier.cpu_epoch[n];
         self.q.push(
             self.now + cost,
@@ -504,13 +504,13 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         self.tier.cpu_busy[n] -= 1;
         while let Some((next, g)) = self.tier.cpu_queue[n].pop_front() {
-            let r = &self.creqs[next as usize];
+            let r = &self.book.creqs[next as usize];
             if r.generation == g && r.waiting {
                 self.cpu_start(n, next);
                 break;
             }
         }
-        let r = &self.creqs[c as usize];
+        let r = &self.book.creqs[c as usize];
         if r.generation == generation && r.waiting && r.node == n as u32 {
             self.dispatch(c);
         }
@@ -653,13 +653,13 @@ impl<const TRACE: bool> World<'_, TRACE> {
             self.mark_failover(n as u32);
         }
         let mut moved = 0;
-        for c in 0..self.creqs.len() as u32 {
-            let r = self.creqs[c as usize];
+        for c in 0..self.book.creqs.len() as u32 {
+            let r = self.book.creqs[c as usize];
             if !r.waiting || r.node == LOST || r.node == NONE {
                 continue;
             }
             // The flow is the connection the request was sent on: its address at issue.
-            let ip = self.population.ip(r.client, r.issued);
+            let ip = self.clients.population.ip(r.client, r.issued);
             let hop = self
                 .tier
                 .ecmp

@@ -159,7 +159,7 @@ impl World<'_, true> {
             server,
             servers: Vec::new(),
         };
-        for e in self.health_log.iter().filter(|e| within(e.at)) {
+        for e in self.stats.health_log.iter().filter(|e| within(e.at)) {
             lines.push(sys(
                 e.at,
                 if e.up { "marked-up" } else { "marked-down" },
@@ -178,7 +178,7 @@ impl World<'_, true> {
                 ),
             ));
         }
-        for f in &self.faults {
+        for f in &self.faults.records {
             let kind = self.cfg.failures[f.spec].kind.name();
             if within(f.start) {
                 lines.push(sys(
@@ -214,7 +214,7 @@ impl World<'_, true> {
                 lines.push(sys(at, "lb", None, format!("lb-{} {what}", h.node)));
             }
         }
-        for c in self.changes.iter() {
+        for c in self.stats.changes.iter() {
             let at = SimTime::from_secs_f64(c.at_s);
             if within(at) {
                 lines.push(sys(
@@ -273,7 +273,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             })
             .collect();
         // lb-1's routes (one per pool) say who it may pick.
-        for rt in self.routes.iter().take(self.n_pools) {
+        for rt in self.svc.routes.iter().take(self.svc.n_pools) {
             for be in &rt.backends {
                 if let Some(m) = out.get_mut(be.id as usize) {
                     m.out |= !be.eligible();
@@ -288,7 +288,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
     #[inline(never)]
     pub(super) fn trace_issue(&mut self, c: u32) {
         let now = self.now;
-        let r = self.creqs[c as usize];
+        let r = self.book.creqs[c as usize];
         let t = self.tracer.as_deref_mut().expect("tracing");
         let traced = now >= t.from && t.issued < t.limit;
         *slot(&mut t.creq_id, c) = 0;
@@ -300,7 +300,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         t.started.get_or_insert(now);
         let id = t.issued;
         t.creq_id[c as usize] = id;
-        let ip = self.population.ip(r.client, now);
+        let ip = self.clients.population.ip(r.client, now);
         let class = &self.cfg.classes[r.class as usize];
         let key = if r.key == super::NO_KEY {
             String::new()
@@ -376,8 +376,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if id == 0 {
             return;
         }
-        let node = route / self.n_pools;
-        let rt = &self.routes[route];
+        let node = route / self.svc.n_pools;
+        let rt = &self.svc.routes[route];
         let (alg, view) = before;
         let t = self.tracer.as_deref().expect("tracing");
         let server = pick.map(|i| rt.backends[i].id);
@@ -415,7 +415,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if id == 0 {
             return;
         }
-        let at = &self.atts[a as usize];
+        let at = &self.book.atts[a as usize];
         let server = t.names[at.server as usize].clone();
         let orphan = if at.creq == NONE {
             " (orphaned: nobody waits for it)"
@@ -431,7 +431,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
     #[cold]
     #[inline(never)]
     pub(super) fn trace_arrival(&mut self, a: u32) {
-        let s = &self.servers[self.atts[a as usize].server as usize];
+        let s = &self.servers[self.book.atts[a as usize].server as usize];
         let (kind, text) = if s.partitioned {
             ("lost", "lost on the way to {srv} (partition)".to_string())
         } else if s.hung {
@@ -513,7 +513,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if id == 0 {
             return;
         }
-        let r = self.creqs[c as usize];
+        let r = self.book.creqs[c as usize];
         let took = ms(self.now - r.issued);
         let text = match cause {
             None => format!(
