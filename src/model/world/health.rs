@@ -1,0 +1,184 @@
+//! Health checking as the world carries it out: active checkers, outlier detection, what a probe finds.
+
+use super::Ev;
+use super::NONE;
+use super::World;
+use crate::balancer::Outcome;
+use crate::engine::SimTime;
+use crate::health::CheckAction;
+use crate::health::ProbeResult;
+use crate::health::outlier::OutlierAction;
+use crate::model::config::ActiveStyle;
+use crate::model::config::CheckType;
+
+/// A change of a server's health as one load balancer node sees it.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(super) struct HealthEvent {
+    /// When.
+    pub at: SimTime,
+    /// Load balancer node (0-based).
+    pub node: u32,
+    /// Server id.
+    pub server: u32,
+    /// Up (`true`) or down.
+    pub up: bool,
+    /// `"active"` (health checks), `"outlier"` (outlier detection) or `"passive"` (nginx
+    /// `max_fails`).
+    pub cause: &'static str,
+    /// True for a down while the server had no injected fault: a false ejection.
+    pub false_alarm: bool,
+}
+
+impl<const TRACE: bool> World<'_, TRACE> {
+    /// Passive health from live traffic: HAProxy `observe` and Envoy outlier detection.
+    #[inline]
+    pub(super) fn health_feedback(&mut self, node: usize, server: usize, outcome: Outcome) {
+        let n = self.servers.len();
+        if let Some(h) = &self.cfg.health.active
+            && let ActiveStyle::Haproxy(c) = &h.style
+            && let Some(ok) = c.observe.classify(outcome.kind)
+        {
+            self.svc.checkers[node * n + server].observe_traffic(self.now, ok);
+            self.drive_checker(node * n + server);
+        }
+        if !self.svc.outliers.is_empty() {
+            self.svc.outliers[node].on_response(self.now, server, outcome.kind);
+            self.drain_outlier(node);
+        }
+    }
+
+    /// Carries out checker `idx`'s actions (send probes, mark up/down) and re-arms its timer.
+    pub(super) fn drive_checker(&mut self, idx: usize) {
+        let n = self.servers.len();
+        let (node, server) = (idx / n, idx % n);
+        let mut changed = false;
+        while let Some(action) = self.svc.checkers[idx].poll_action() {
+            match action {
+                CheckAction::SendProbe { probe } => {
+                    if let Some((at, result)) = self.probe(server) {
+                        self.q.push(
+                            at,
+                            Ev::ProbeDone {
+                                idx: idx as u32,
+                                probe,
+                                result,
+                            },
+                        );
+                    }
+                }
+                CheckAction::MarkUp | CheckAction::MarkDown => {
+                    let up = action == CheckAction::MarkUp;
+                    if self.svc.health_up[idx] != up {
+                        self.svc.health_up[idx] = up;
+                        self.log_health(node, server, up, "active");
+                        if up {
+                            self.start_ramp(node, server);
+                        }
+                        changed = true;
+                    }
+                    if up && !self.svc.outliers.is_empty() {
+                        self.svc.outliers[node].on_active_check_pass(self.now, server);
+                        self.drain_outlier(node);
+                    }
+                }
+            }
+        }
+        if let Some(t) = self.svc.checkers[idx].poll_timeout() {
+            let t = t.max(self.now);
+            if t < self.svc.check_due[idx] {
+                self.svc.check_due[idx] = t;
+                self.q.push(t, Ev::CheckTimer { idx: idx as u32 });
+            }
+        }
+        if changed {
+            self.refresh_availability();
+        }
+    }
+
+    /// What a probe of `server` finds and when its answer arrives (`None`: no answer, the
+    /// checker times it out). A TCP check only needs the kernel to accept: it passes on a
+    /// hung, slow or erroring process; an HTTP check needs the process to answer well.
+    pub(super) fn probe(&mut self, server: usize) -> Option<(SimTime, ProbeResult)> {
+        let rtt = match (self.net_delay(server as u32), self.net_delay(server as u32)) {
+            (Some(a), Some(b)) => a + b,
+            _ => SimTime::ZERO,
+        };
+        let check = self.cfg.health.active.as_ref()?;
+        if check.loss > 0.0 && self.svc.rng_probes.next_f64() < check.loss {
+            return None;
+        }
+        let srv = &self.servers[server];
+        if srv.partitioned {
+            return None;
+        }
+        if !srv.member || srv.crashed {
+            return Some((self.now + rtt, ProbeResult::Refused));
+        }
+        match check.check {
+            CheckType::Tcp => Some((self.now + rtt, ProbeResult::Pass)),
+            CheckType::Http => {
+                if srv.hung {
+                    return None;
+                }
+                if srv.err_rate > 0.0 && self.svc.rng_probes.next_f64() < srv.err_rate {
+                    return Some((self.now + rtt, ProbeResult::BadStatus(srv.err_status)));
+                }
+                let work = SimTime::from_nanos_f64(
+                    check.probe_time.as_nanos() as f64 * srv.slow / srv.speed,
+                );
+                Some((self.now + rtt + work, ProbeResult::Pass))
+            }
+        }
+    }
+
+    pub(super) fn arm_outlier(&mut self, node: usize) {
+        if let Some(t) = self.svc.outliers[node].poll_timeout() {
+            let t = t.max(self.now);
+            if t < self.svc.outlier_due[node] {
+                self.svc.outlier_due[node] = t;
+                self.q.push(t, Ev::OutlierTick { node: node as u32 });
+            }
+        }
+    }
+
+    /// Carries out node `node`'s outlier ejections and unejections.
+    pub(super) fn drain_outlier(&mut self, node: usize) {
+        let n = self.servers.len();
+        let mut changed = false;
+        while let Some(a) = self.svc.outliers[node].poll_action() {
+            let (host, eject) = match a {
+                OutlierAction::Eject(h) => (h, true),
+                OutlierAction::Uneject(h) => (h, false),
+            };
+            if host < n && self.svc.ejected[node * n + host] != eject {
+                self.svc.ejected[node * n + host] = eject;
+                self.log_health(node, host, !eject, "outlier");
+                if !eject {
+                    self.start_ramp(node, host);
+                }
+                changed = true;
+            }
+        }
+        self.arm_outlier(node);
+        if changed {
+            self.refresh_availability();
+        }
+    }
+
+    pub(super) fn log_health(&mut self, node: usize, server: usize, up: bool, cause: &'static str) {
+        if !self.node_up(node) {
+            // A load balancer that is down detects nothing; its checkers' view is what it
+            // comes back with.
+            return;
+        }
+        let false_alarm = !up && self.faults.open[server] == NONE && self.servers[server].member;
+        self.stats.health_log.push(HealthEvent {
+            at: self.now,
+            node: node as u32,
+            server: server as u32,
+            up,
+            cause,
+            false_alarm,
+        });
+    }
+}

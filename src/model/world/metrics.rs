@@ -1,0 +1,561 @@
+//! What a run measures, and the end-of-run books check and result.
+
+use super::NONE;
+use super::RunError;
+use super::World;
+use super::book::Phase;
+use super::health::HealthEvent;
+use super::server::Server;
+use crate::engine::SimTime;
+use crate::metrics::Bucket;
+use crate::metrics::ChangeRow;
+use crate::metrics::ErrorCause;
+use crate::metrics::FailoverRow;
+use crate::metrics::HealthRow;
+use crate::metrics::M;
+use crate::metrics::N_CAUSES;
+use crate::metrics::N_METRICS;
+use crate::metrics::RepResult;
+use crate::metrics::ServerRow;
+use crate::metrics::imbalance::imbalance;
+use crate::model::config::LbView;
+use crate::model::config::WorldConfig;
+use hdrhistogram::Histogram;
+
+/// Highest latency the histogram tracks exactly (24 h); longer ones are clamped.
+pub(super) const HIST_MAX_NS: u64 = 86_400 * 1_000_000_000;
+
+#[derive(Default)]
+pub(super) struct Counts {
+    pub(super) issued: u64,
+    pub(super) completed: u64,
+    pub(super) failed: [u64; N_CAUSES],
+}
+
+/// What the run measures.
+pub(super) struct Stats {
+    pub(super) all: Counts,
+    pub(super) measured: Counts,
+    pub(super) latency: Histogram<u64>,
+    pub(super) latency_sum_ns: u128,
+    pub(super) wait_sum_ns: u128,
+    pub(super) service_sum_ns: u128,
+    pub(super) n_started: u64,
+    pub(super) sessions_broken: u64,
+    pub(super) sessions_lost: u64,
+    pub(super) n_attempts_measured: u64,
+    pub(super) n_retries_measured: u64,
+    pub(super) changes: Vec<ChangeRow>,
+    pub(super) health_log: Vec<HealthEvent>,
+    /// Time-series bucket width.
+    pub(super) bucket_ns: u64,
+    /// Per bucket: completions and errors.
+    pub(super) ts_done: Vec<u32>,
+    pub(super) ts_errors: Vec<u32>,
+    /// Per bucket: a coarse log histogram of latencies (`TS_BINS` bins) for its p99.
+    pub(super) ts_bins: Vec<u32>,
+}
+
+/// Log-spaced latency bins per time bucket: eighth-octave bins (about 9% wide) from 2¹⁰ ns
+/// (1 µs) up, 32 octaves (to ~73 min); computed from the bits, no logarithm.
+pub(super) const TS_BINS: usize = 256;
+
+pub(super) const TS_LO_EXP: u32 = 10;
+
+/// The bin of a latency: its binary exponent and the next three mantissa bits.
+#[inline]
+pub(super) fn ts_bin(ns: u64) -> usize {
+    let ns = ns.max(1 << TS_LO_EXP);
+    let e = 63 - ns.leading_zeros();
+    let m = (ns >> (e - 3)) & 7;
+    (((e - TS_LO_EXP) as usize) * 8 + m as usize).min(TS_BINS - 1)
+}
+
+/// The upper edge of bin `b`, in nanoseconds.
+pub(super) fn ts_bin_edge(b: usize) -> f64 {
+    let (e, m) = (b / 8 + TS_LO_EXP as usize, b % 8);
+    (8 + m + 1) as f64 * 2f64.powi(e as i32 - 3)
+}
+
+/// At most this many time buckets (at least 1 s wide each).
+pub(super) const TS_MAX_BUCKETS: u64 = 2000;
+
+pub(super) fn check_books(what: &str, c: &Counts, outstanding: u64) -> Result<(), RunError> {
+    let failed: u64 = c.failed.iter().sum();
+    if c.issued != c.completed + failed + outstanding {
+        return Err(RunError::Invariant(format!(
+            "{what}: issued {} != completed {} + failed {} + in flight {}",
+            c.issued, c.completed, failed, outstanding
+        )));
+    }
+    Ok(())
+}
+
+impl Stats {
+    pub(super) fn new(cfg: &WorldConfig) -> Stats {
+        let d = cfg.duration.as_nanos();
+        let per_bucket = d.div_ceil(TS_MAX_BUCKETS).max(1_000_000_000);
+        let bucket_ns = per_bucket.div_ceil(1_000_000_000) * 1_000_000_000;
+        let n_buckets = d.div_ceil(bucket_ns).max(1) as usize;
+        Stats {
+            all: Counts::default(),
+            measured: Counts::default(),
+            latency: Histogram::new_with_bounds(1, HIST_MAX_NS, 3).expect("valid histogram bounds"),
+            latency_sum_ns: 0,
+            wait_sum_ns: 0,
+            service_sum_ns: 0,
+            n_started: 0,
+            sessions_broken: 0,
+            sessions_lost: 0,
+            n_attempts_measured: 0,
+            n_retries_measured: 0,
+            changes: Vec::new(),
+            health_log: Vec::new(),
+            bucket_ns,
+            ts_done: vec![0; n_buckets],
+            ts_errors: vec![0; n_buckets],
+            ts_bins: vec![0; n_buckets * TS_BINS],
+        }
+    }
+
+    /// The time bucket of `now`.
+    #[inline]
+    fn bucket(&self, now: SimTime) -> usize {
+        ((now.as_nanos() / self.bucket_ns) as usize).min(self.ts_done.len() - 1)
+    }
+
+    /// A client got its answer after `latency` (`measured`: issued after the warm-up).
+    #[inline]
+    pub(super) fn completed(&mut self, now: SimTime, latency: SimTime, measured: bool) {
+        self.all.completed += 1;
+        let b = self.bucket(now);
+        self.ts_done[b] += 1;
+        self.ts_bins[b * TS_BINS + ts_bin(latency.as_nanos())] += 1;
+        if measured {
+            self.measured.completed += 1;
+            let lat = latency.as_nanos();
+            self.latency.saturating_record(lat.clamp(1, HIST_MAX_NS));
+            self.latency_sum_ns += u128::from(lat);
+        }
+    }
+
+    /// A client got an error.
+    #[inline]
+    pub(super) fn failed(&mut self, now: SimTime, cause: ErrorCause, measured: bool) {
+        self.all.failed[cause.index()] += 1;
+        let b = self.bucket(now);
+        self.ts_errors[b] += 1;
+        if measured {
+            self.measured.failed[cause.index()] += 1;
+        }
+    }
+}
+
+impl<const TRACE: bool> World<'_, TRACE> {
+    /// Nanoseconds of `[a, b]` inside the measured window `[warmup, duration]`.
+    #[inline]
+    pub(super) fn window_overlap(&self, a: SimTime, b: SimTime) -> u64 {
+        let lo = a.max(self.cfg.warmup);
+        let hi = b.min(self.cfg.duration);
+        (hi - lo).as_nanos()
+    }
+
+    /// Closes the books: partial busy time, invariant checks, and the result.
+    pub(super) fn finish(mut self) -> Result<RepResult, RunError> {
+        let n = self.servers.len();
+        let mut in_service = vec![0u32; n];
+        let mut queued = vec![0u32; n];
+        let mut lb_in_flight = vec![0u32; self.svc.in_flight.len()];
+        let (mut out_all, mut out_measured) = (0u64, 0u64);
+        for c in &self.book.creqs {
+            if c.waiting {
+                out_all += 1;
+                if c.issued >= self.cfg.warmup {
+                    out_measured += 1;
+                }
+            }
+        }
+        for i in 0..self.book.atts.len() {
+            let a = self.book.atts[i];
+            if a.phase == Phase::Free {
+                continue;
+            }
+            if a.creq != NONE {
+                let c = self.book.creqs[a.creq as usize];
+                if !c.waiting || c.attempt != i as u32 {
+                    return Err(RunError::Invariant(format!(
+                        "attempt {i} belongs to a request that is not waiting for it"
+                    )));
+                }
+                lb_in_flight[a.node as usize * n + a.server as usize] += 1;
+            }
+            match a.phase {
+                Phase::InService => {
+                    in_service[a.server as usize] += 1;
+                    let busy = self.window_overlap(a.started, self.now);
+                    self.servers[a.server as usize].busy_ns += busy;
+                }
+                Phase::Queued => queued[a.server as usize] += 1,
+                _ => {}
+            }
+        }
+        check_books("whole run", &self.stats.all, out_all)?;
+        check_books("measured window", &self.stats.measured, out_measured)?;
+        if out_all != u64::from(self.book.n_waiting) {
+            return Err(RunError::Invariant(format!(
+                "{out_all} requests waiting but the counter says {}",
+                self.book.n_waiting
+            )));
+        }
+        for s in 0..n {
+            let srv = &self.servers[s];
+            if srv.busy != in_service[s]
+                || srv.in_service.len() != in_service[s] as usize
+                || srv.queue.len() != queued[s] as usize
+                || srv.busy > srv.slots
+            {
+                return Err(RunError::Invariant(format!(
+                    "server {s}: busy {} / in service {}, queue {} / queued {}, slots {}",
+                    srv.busy,
+                    in_service[s],
+                    srv.queue.len(),
+                    queued[s],
+                    srv.slots
+                )));
+            }
+        }
+        for p in &self.cfg.preset {
+            // Phantom requests never complete: the nodes count them on top.
+            for node in 0..self.cfg.lb.nodes as usize {
+                lb_in_flight[node * n + p.server as usize] += p.in_flight;
+            }
+        }
+        for (i, (&counted, &outstanding)) in
+            self.svc.in_flight.iter().zip(&lb_in_flight).enumerate()
+        {
+            if counted != outstanding {
+                return Err(RunError::Invariant(format!(
+                    "load balancer node {} counts {counted} in flight to server {} but {outstanding} are outstanding",
+                    i / n + 1,
+                    i % n
+                )));
+            }
+        }
+        let reported = matches!(self.cfg.lb.view, LbView::Reported { .. });
+        for (ri, r) in self.svc.routes.iter().enumerate() {
+            let node = ri / self.svc.n_pools;
+            for b in &r.backends {
+                let want = if reported {
+                    self.svc.reported[b.id as usize]
+                } else {
+                    self.svc.in_flight[node * n + b.id as usize]
+                };
+                if b.in_flight != want || !self.servers[b.id as usize].member {
+                    return Err(RunError::Invariant(format!(
+                        "pool view of server {} is stale",
+                        b.id
+                    )));
+                }
+            }
+        }
+        let (warmup, end) = (self.cfg.warmup, self.cfg.duration);
+        for s in &mut self.servers {
+            if s.member {
+                s.member_ns += (end - s.member_since.max(warmup)).as_nanos();
+            }
+        }
+        Ok(self.result(out_measured))
+    }
+
+    /// The time buckets: throughput, errors and p99 per bucket.
+    pub(super) fn timeseries(&self) -> Vec<Bucket> {
+        let width = self.stats.bucket_ns as f64 * 1e-9;
+        let end = self.cfg.duration.as_secs_f64();
+        (0..self.stats.ts_done.len())
+            .map(|b| {
+                let t = b as f64 * width;
+                let w = width.min(end - t).max(1e-9);
+                let bins = &self.stats.ts_bins[b * TS_BINS..(b + 1) * TS_BINS];
+                let n: u64 = bins.iter().map(|&x| u64::from(x)).sum();
+                let p99_ms = if n == 0 {
+                    f64::NAN
+                } else {
+                    let target = (0.99 * n as f64).ceil() as u64;
+                    let mut acc = 0u64;
+                    let mut bin = TS_BINS - 1;
+                    for (i, &x) in bins.iter().enumerate() {
+                        acc += u64::from(x);
+                        if acc >= target {
+                            bin = i;
+                            break;
+                        }
+                    }
+                    ts_bin_edge(bin) * 1e-6
+                };
+                Bucket {
+                    t_s: t,
+                    width_s: width,
+                    throughput_rps: f64::from(self.stats.ts_done[b]) / w,
+                    errors_per_s: f64::from(self.stats.ts_errors[b]) / w,
+                    p99_ms,
+                }
+            })
+            .collect()
+    }
+
+    /// Failover rows (per fault and node) and the health time series.
+    pub(super) fn failover_rows(&self) -> (Vec<FailoverRow>, Vec<HealthRow>) {
+        let names = self.cfg.server_names();
+        let kind_name = |spec: usize| self.cfg.failures[spec].kind.name();
+        let mut rows = Vec::new();
+        for f in &self.faults.records {
+            for node in 0..self.cfg.lb.nodes {
+                let mine = |e: &&HealthEvent| e.node == node && e.server == f.server;
+                let detected = self
+                    .stats
+                    .health_log
+                    .iter()
+                    .filter(mine)
+                    .find(|e| !e.up && e.at >= f.start && f.end.is_none_or(|end| e.at < end))
+                    .map(|e| e.at);
+                // Back in rotation once every mechanism that took it out (active checks,
+                // outlier detection, nginx max_fails) has let it back in.
+                let recovered = match (detected, f.end) {
+                    (Some(_), Some(end)) => {
+                        let mut at = Some(end);
+                        for cause in ["active", "outlier", "passive"] {
+                            let took_out = self.stats.health_log.iter().filter(mine).any(|e| {
+                                e.cause == cause && !e.up && e.at >= f.start && e.at < end
+                            });
+                            if took_out {
+                                let back = self
+                                    .stats
+                                    .health_log
+                                    .iter()
+                                    .filter(mine)
+                                    .find(|e| e.cause == cause && e.up && e.at >= end)
+                                    .map(|e| e.at);
+                                at = at.zip(back).map(|(a, b)| a.max(b));
+                            }
+                        }
+                        at
+                    }
+                    _ => None,
+                };
+                let secs = |t: Option<SimTime>| t.map_or(f64::NAN, |t| t.as_secs_f64());
+                rows.push(FailoverRow {
+                    failure: f.spec,
+                    kind: kind_name(f.spec),
+                    server: names[f.server as usize].0.clone(),
+                    node: node + 1,
+                    fault_s: f.start.as_secs_f64(),
+                    detected_s: secs(detected),
+                    repair_s: secs(f.end),
+                    recovered_s: secs(recovered),
+                    sent: f.sent,
+                    failed: f.failed,
+                });
+            }
+        }
+        let health = self
+            .stats
+            .health_log
+            .iter()
+            .map(|e| HealthRow {
+                at_s: e.at.as_secs_f64(),
+                node: e.node + 1,
+                server: names[e.server as usize].0.clone(),
+                state: if e.up { "up" } else { "down" },
+                cause: e.cause,
+                false_alarm: e.false_alarm,
+            })
+            .collect();
+        (rows, health)
+    }
+
+    pub(super) fn result(&self, in_flight_end: u64) -> RepResult {
+        let cfg = self.cfg;
+        let window_s = (cfg.duration - cfg.warmup).as_secs_f64();
+        let mut v = vec![f64::NAN; N_METRICS];
+        let m = &self.stats.measured;
+        let errors: u64 = m.failed.iter().sum();
+        v[M::Throughput as usize] = m.completed as f64 / window_s;
+        v[M::Issued as usize] = m.issued as f64;
+        v[M::Completed as usize] = m.completed as f64;
+        v[M::Errors as usize] = errors as f64;
+        if m.issued > 0 {
+            v[M::ErrorRate as usize] = 100.0 * errors as f64 / m.issued as f64;
+        }
+        v[M::ErrorsRejected as usize] = m.failed[ErrorCause::Rejected.index()] as f64;
+        v[M::ErrorsTimeout as usize] = m.failed[ErrorCause::Timeout.index()] as f64;
+        v[M::ErrorsNoBackend as usize] = m.failed[ErrorCause::NoBackend.index()] as f64;
+        v[M::ErrorsRefused as usize] = m.failed[ErrorCause::Refused.index()] as f64;
+        v[M::ErrorsServer as usize] = m.failed[ErrorCause::ServerError.index()] as f64;
+        v[M::ErrorsUpstreamTimeout as usize] = m.failed[ErrorCause::UpstreamTimeout.index()] as f64;
+        v[M::ErrorsLbLost as usize] = m.failed[ErrorCause::LbLost.index()] as f64;
+        let (failover, outage) = self.lb_failover_means();
+        v[M::LbFailoverMean as usize] = failover;
+        v[M::LbOutageMean as usize] = outage;
+        v[M::LbCpuUtil as usize] = self.cpu_utilization();
+        v[M::Retries as usize] = self.stats.n_retries_measured as f64;
+        if m.issued > 0 {
+            v[M::Attempts as usize] = self.stats.n_attempts_measured as f64 / m.issued as f64;
+        }
+        v[M::InFlightEnd as usize] = in_flight_end as f64;
+        let h = &self.stats.latency;
+        if !h.is_empty() {
+            let ms = |ns: u64| ns as f64 * 1e-6;
+            v[M::LatencyMean as usize] = self.stats.latency_sum_ns as f64 / h.len() as f64 * 1e-6;
+            v[M::LatencyP50 as usize] = ms(h.value_at_quantile(0.5));
+            v[M::LatencyP90 as usize] = ms(h.value_at_quantile(0.9));
+            v[M::LatencyP99 as usize] = ms(h.value_at_quantile(0.99));
+            v[M::LatencyP999 as usize] = ms(h.value_at_quantile(0.999));
+            v[M::LatencyMax as usize] = ms(h.max());
+        }
+        if self.stats.n_started > 0 {
+            v[M::WaitMean as usize] =
+                self.stats.wait_sum_ns as f64 / self.stats.n_started as f64 * 1e-6;
+            v[M::ServiceMean as usize] =
+                self.stats.service_sum_ns as f64 / self.stats.n_started as f64 * 1e-6;
+        }
+        let names = cfg.server_names();
+        let total_req: u64 = self.servers.iter().map(|s| s.n_requests).sum();
+        let total_busy: u64 = self.servers.iter().map(|s| s.busy_ns).sum();
+        let mut servers = Vec::with_capacity(self.servers.len());
+        let (mut busy_total, mut cap_total) = (0.0, 0.0);
+        for (s, (name, g)) in self.servers.iter().zip(names) {
+            let busy_s = s.busy_ns as f64 * 1e-9;
+            let cap = f64::from(s.slots) * s.member_ns as f64 * 1e-9;
+            busy_total += busy_s;
+            cap_total += cap;
+            let lookups = s.n_hits + s.n_misses;
+            servers.push(ServerRow {
+                name,
+                group: cfg.groups[g].name.clone(),
+                requests: s.n_requests,
+                share: if total_req > 0 {
+                    s.n_requests as f64 / total_req as f64
+                } else {
+                    f64::NAN
+                },
+                busy_s,
+                busy_share: if total_busy > 0 {
+                    s.busy_ns as f64 / total_busy as f64
+                } else {
+                    f64::NAN
+                },
+                utilization: if cap > 0.0 {
+                    100.0 * busy_s / cap
+                } else {
+                    f64::NAN
+                },
+                rejected: s.n_rejected,
+                cache_hit_ratio: if lookups > 0 {
+                    100.0 * s.n_hits as f64 / lookups as f64
+                } else {
+                    f64::NAN
+                },
+            });
+        }
+        if cap_total > 0.0 {
+            v[M::Utilization as usize] = 100.0 * busy_total / cap_total;
+        }
+        // Imbalance over the servers that were in the pool at some point.
+        let present: Vec<&Server> = self.servers.iter().filter(|s| s.ever_member).collect();
+        let reqs: Vec<f64> = present.iter().map(|s| s.n_requests as f64).collect();
+        let busy: Vec<f64> = present.iter().map(|s| s.busy_ns as f64).collect();
+        let (a, b, c) = imbalance(&reqs);
+        v[M::ReqMaxMean as usize] = a;
+        v[M::ReqCov as usize] = b;
+        v[M::ReqJain as usize] = c;
+        let (a, b, c) = imbalance(&busy);
+        v[M::BusyMaxMean as usize] = a;
+        v[M::BusyCov as usize] = b;
+        v[M::BusyJain as usize] = c;
+        v[M::SessionsBroken as usize] = self.stats.sessions_broken as f64;
+        v[M::SessionsLost as usize] = self.stats.sessions_lost as f64;
+        let (hits, misses): (u64, u64) = self
+            .servers
+            .iter()
+            .fold((0, 0), |(h, m), s| (h + s.n_hits, m + s.n_misses));
+        if hits + misses > 0 {
+            v[M::CacheHitRatio as usize] = 100.0 * hits as f64 / (hits + misses) as f64;
+        }
+        let remaps: Vec<f64> = self
+            .stats
+            .changes
+            .iter()
+            .map(|c| c.keys_remapped)
+            .filter(|x| x.is_finite())
+            .collect();
+        if !remaps.is_empty() {
+            v[M::KeysRemapped as usize] = 100.0 * remaps.iter().sum::<f64>() / remaps.len() as f64;
+        }
+        let (failovers, health) = self.failover_rows();
+        let detections: Vec<f64> = failovers
+            .iter()
+            .filter(|f| f.detected_s.is_finite())
+            .map(|f| f.detected_s - f.fault_s)
+            .collect();
+        if !detections.is_empty() {
+            v[M::DetectionMean as usize] = detections.iter().sum::<f64>() / detections.len() as f64;
+        }
+        let recoveries: Vec<f64> = failovers
+            .iter()
+            .filter(|f| f.recovered_s.is_finite())
+            .map(|f| f.recovered_s - f.repair_s)
+            .collect();
+        if !recoveries.is_empty() {
+            v[M::RecoveryMean as usize] = recoveries.iter().sum::<f64>() / recoveries.len() as f64;
+        }
+        v[M::SentToFailed as usize] = self.faults.records.iter().map(|f| f.sent as f64).sum();
+        v[M::FalseEjections as usize] = self
+            .stats
+            .health_log
+            .iter()
+            .filter(|e| e.false_alarm)
+            .count() as f64;
+        let latency_curve = if self.stats.latency.is_empty() {
+            vec![f64::NAN; crate::metrics::curve_quantiles().len()]
+        } else {
+            crate::metrics::curve_quantiles()
+                .iter()
+                .map(|&q| if q >= 1.0 { self.stats.latency.max() } else { self.stats.latency.value_at_quantile(q) } as f64 * 1e-6)
+                .collect()
+        };
+        // An empty f64 sum is -0.0; print it as 0.
+        for x in &mut v {
+            *x += 0.0;
+        }
+        RepResult {
+            values: v,
+            servers,
+            changes: self.stats.changes.clone(),
+            failovers,
+            health,
+            lb_failovers: self.lb_failover_rows(),
+            ha: self.ha_rows(),
+            latency_curve,
+            timeseries: self.timeseries(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_series_bins_bracket_the_latency() {
+        for ns in [1_000u64, 1_500, 10_000_000, 123_456_789, 3_600_000_000_000] {
+            let b = ts_bin(ns);
+            let hi = ts_bin_edge(b);
+            let lo = if b == 0 { 0.0 } else { ts_bin_edge(b - 1) };
+            assert!(
+                lo <= ns as f64 && (ns as f64) < hi,
+                "{ns}: bin {b} [{lo}, {hi})"
+            );
+            assert!(hi / lo.max(1.0) < 1.15 || b == 0, "bins are about 9% wide");
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! One replication of a world: clients, a load balancer node and servers on the event queue.
+//!
+//! A request's life: a client issues it → the load balancer asks its [`Balancer`] for a
+//! backend and counts it in flight → (network delay) → the server queues it FIFO and serves
+//! it on one of its `slots` workers for `work / speed` → (network delay) → the load balancer
+//! sees the outcome, feeds it back to the balancer → the client records latency or an error.
+//! A client timeout fails the request for the client (and the load balancer stops counting
+//! it), but the server still does the work: that is what makes timeouts expensive.
+//!
+//! A client request is served by one or more *attempts*. When an attempt fails (refused,
+//! an error status, the load balancer's upstream timeout) the retry policy may send another
+//! attempt to another server; an attempt the load balancer gives up on is *orphaned*: the
+//! server still spends its work, and its answer is dropped. Injected failures act on
+//! servers: a crash resets every attempt on it and refuses new ones, a hang swallows them,
+//! a partition drops messages both ways, a slow server multiplies service times, an
+//! erroring one answers a share of requests with an error status at once, and a draining
+//! one takes no new requests and cuts the rest after its deregistration delay.
+//!
+//! The hot loop allocates nothing per event: requests live in a slab of reused slots, events
+//! are a small `Copy` enum, and per-server state is in flat vectors indexed by id.
+//!
+//! Clients come from a [`Population`] (stable ids, IPv4 addresses by model, activity skew);
+//! requests of keyed classes carry a Zipf-distributed key. Classes may be routed to one
+//! server group (an L7 pool) with its own balancer instance. Membership changes add or
+//! remove servers at given times; each balancer is told (`on_pool_change`), and a probe
+//! measures the fraction of keys a fresh balancer maps elsewhere after the change. Sticky
+//! cookies live in the client; session state lives in a token, on the server or in a shared
+//! store; servers may keep an LRU cache of keys (hits are served with the hit time).
+//!
+//! At the end of every run the world checks its books: every issued request is completed,
+//! failed (by cause) or still in flight, both over the whole run and over the measured
+//! window, and the load balancer's in-flight counts match the requests actually out there.
+//! A violation is a bug and fails the run.
+
+mod tier;
+
+mod trace;
+
+mod book;
+mod changes;
+mod clients;
+mod faults;
+mod health;
+mod metrics;
+mod request;
+mod server;
+mod service;
+
+pub use trace::{ServerMoment, TraceLine};
+
+
+use crate::balancer::OutcomeKind;
+
+use crate::engine::{EventQueue, SeedTree, SimRng, SimTime};
+
+use crate::metrics::RepResult;
+
+use super::config::{LbView, Load, WorldConfig};
+
+use crate::health::ProbeResult;
+
+use book::Book;
+use clients::{Clients, NO_USER};
+use faults::Faults;
+use metrics::Stats;
+use server::Server;
+use service::{Route, Service};
+use tier::Tier;
+
+/// "No value" for dense `u32` slots (cookies, positions, session servers).
+const NONE: u32 = u32::MAX;
+
+/// "No key" for requests of classes without keys.
+const NO_KEY: u64 = u64::MAX;
+
+/// Why a replication could not produce results.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RunError {
+    /// The event cap was reached before the end of the scenario (fatal for this run).
+    #[error("event cap of {cap} events reached at simulated time {at} (scenario.max_events)")]
+    EventCap {
+        /// The cap.
+        cap: u64,
+        /// Simulated time when it was reached.
+        at: SimTime,
+    },
+    /// An accounting invariant failed: a bug in lblab (fatal).
+    #[error("invariant violated (this is a bug in lblab): {0}")]
+    Invariant(String),
+}
+
+/// One scheduled happening; 24 bytes. The run loop reads it where the queue's heap put it
+/// (`EventQueue::pop_entry`): re-laying it out into a `(time, event)` tuple cost a
+/// store-forwarding stall per event, about 8% of the whole run.
+#[derive(Copy, Clone, Debug)]
+enum Ev {
+    /// The next open-loop arrival.
+    Arrival,
+    /// A closed-loop user finished thinking.
+    UserReady { user: u32 },
+    /// An attempt reaches its server.
+    ToServer { att: u32, generation: u32 },
+    /// A server finished an attempt it started in server epoch `epoch`.
+    ServiceDone {
+        att: u32,
+        generation: u32,
+        epoch: u32,
+    },
+    /// A server's answer reaches the load balancer.
+    ToLb {
+        att: u32,
+        generation: u32,
+        reply: Reply,
+    },
+    /// A client's deadline for a request.
+    ClientTimeout { creq: u32, generation: u32 },
+    /// The load balancer's deadline for an attempt.
+    UpstreamTimeout { att: u32, generation: u32 },
+    /// Membership change number `index` takes effect.
+    Change { index: u32 },
+    /// Servers report their load (`view = reported`).
+    Report,
+    /// Failure `spec` starts (`recover = false`) or ends on `server`.
+    Fault {
+        spec: u16,
+        server: u32,
+        recover: bool,
+    },
+    /// A flapping server goes down or comes back.
+    Flap { server: u32, down: bool },
+    /// A draining server's deregistration delay is over.
+    DrainCut { server: u32, epoch: u32 },
+    /// Active checker `idx` (`node * n + server`) asked to be woken now.
+    CheckTimer { idx: u32 },
+    /// A probe's answer reaches checker `idx`.
+    ProbeDone {
+        probe: u64,
+        idx: u32,
+        result: ProbeResult,
+    },
+    /// Node `node`'s outlier detector ticks.
+    OutlierTick { node: u32 },
+    /// Slow-start weights are recomputed (every second while a server ramps up).
+    SlowStartTick,
+    /// Failure `spec` starts (`recover = false`) or ends on load balancer node `node`.
+    LbFault { spec: u16, node: u32, recover: bool },
+    /// Node `node`'s VRRP instance asked to be woken now.
+    VrrpTimer { node: u32 },
+    /// A VRRP advertisement from node `from` reaches its peers.
+    Advert {
+        interval: SimTime,
+        from: u32,
+        priority: u32,
+    },
+    /// The DNS health check probes node `node`.
+    DnsProbe { node: u32 },
+    /// Node `node`'s anycast route is withdrawn or announced (if the node is still in
+    /// restart epoch `epoch`).
+    Route { node: u32, live: bool, epoch: u32 },
+    /// Node `node`'s CPU finished processing request `creq` (if both are still current).
+    LbCpuDone {
+        creq: u32,
+        generation: u32,
+        node: u32,
+        epoch: u32,
+    },
+}
+
+/// What a server's answer says.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Reply {
+    Ok,
+    Status(u16),
+    /// The server's queue was full: HTTP 503, counted as a rejection.
+    QueueFull,
+    Refused,
+}
+
+impl Reply {
+    fn kind(self) -> OutcomeKind {
+        match self {
+            Reply::Ok => OutcomeKind::Success,
+            Reply::Status(s) => OutcomeKind::Status(s),
+            Reply::QueueFull => OutcomeKind::Status(503),
+            Reply::Refused => OutcomeKind::Refused,
+        }
+    }
+}
+
+/// One replication of a world, ready to [`run`](World::run).
+pub struct World<'c, const TRACE: bool = false> {
+    cfg: &'c WorldConfig,
+    seeds: SeedTree,
+    replication: u32,
+    q: EventQueue<Ev>,
+    now: SimTime,
+    rng_net: SimRng,
+    rng_store: SimRng,
+    rng_tier: SimRng,
+    /// The load balancer tier: nodes up or down, and the HA machines.
+    tier: Tier,
+    /// `lblab trace`'s recorder (`None` in ordinary runs).
+    tracer: Option<Box<trace::Tracer>>,
+    clients: Clients,
+    servers: Vec<Server>,
+    svc: Service,
+    book: Book,
+    faults: Faults,
+    stats: Stats,
+}
+
+impl<'c> World<'c> {
+    /// Builds replication `replication` of `cfg` with randomness from `seeds`.
+    pub fn new(cfg: &'c WorldConfig, seeds: &SeedTree, replication: u32) -> World<'c> {
+        World::build(cfg, seeds, replication)
+    }
+}
+
+impl<'c, const TRACE: bool> World<'c, TRACE> {
+    /// Builds the world; `TRACE` compiles `lblab trace`'s hooks in (`World::new` leaves
+    /// them out, so ordinary runs do not pay for them).
+    fn build(cfg: &'c WorldConfig, seeds: &SeedTree, replication: u32) -> World<'c, TRACE> {
+        let stream = |label: &str| seeds.stream(replication, label);
+        let servers = server::fleet(cfg);
+        let n_clients = cfg.population.clients as usize;
+        let svc = Service::new(cfg, servers.len(), &stream);
+        let mut w = World {
+            cfg,
+            seeds: *seeds,
+            replication,
+            q: EventQueue::new(),
+            now: SimTime::ZERO,
+            rng_net: stream("network"),
+            rng_store: stream("session-store"),
+            rng_tier: stream("lb-tier"),
+            tier: Tier::new(cfg, n_clients),
+            tracer: None,
+            clients: Clients::new(cfg, svc.n_pools, &stream),
+            faults: Faults::new(cfg, servers.len(), &stream),
+            servers,
+            svc,
+            book: Book::new(),
+            stats: Stats::new(cfg),
+        };
+        w.rebuild_routes();
+        w
+    }
+
+    /// Runs to the scenario's end and returns what was measured.
+    pub fn run(mut self) -> Result<RepResult, RunError> {
+        self.start();
+        let end = self.cfg.duration;
+        let cap = self.cfg.max_events;
+        let mut n_events: u64 = 0;
+        while let Some(entry) = self.q.pop_entry() {
+            let t = entry.time;
+            if t > end {
+                break;
+            }
+            n_events += 1;
+            if n_events > cap {
+                return Err(RunError::EventCap { cap, at: t });
+            }
+            debug_assert!(t >= self.now, "time went backwards");
+            self.now = t;
+            self.handle(entry.event);
+        }
+        self.now = end;
+        self.finish()
+    }
+
+    fn start(&mut self) {
+        if !self.cfg.preset.is_empty() {
+            self.apply_presets();
+        }
+        match &self.cfg.clients.load {
+            Load::Open(_) => self.schedule_arrival(),
+            Load::Closed { users, think } => {
+                for user in 0..*users {
+                    let t = SimTime::from_nanos_f64(think.sample(&mut self.clients.rng_think));
+                    self.q.push(t, Ev::UserReady { user });
+                }
+            }
+        }
+        for (i, c) in self.cfg.changes.iter().enumerate() {
+            self.q.push(c.at, Ev::Change { index: i as u32 });
+        }
+        if let LbView::Reported { interval } = self.cfg.lb.view {
+            self.q.push(interval, Ev::Report);
+        }
+        for idx in 0..self.svc.checkers.len() {
+            self.drive_checker(idx);
+        }
+        for node in 0..self.svc.outliers.len() {
+            self.arm_outlier(node);
+        }
+        self.start_tier();
+        for (i, f) in self.cfg.failures.iter().enumerate() {
+            for &server in &f.servers {
+                let at = self.first_failure_at(i);
+                self.q.push(
+                    at,
+                    Ev::Fault {
+                        spec: i as u16,
+                        server,
+                        recover: false,
+                    },
+                );
+            }
+        }
+    }
+
+    #[inline]
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Arrival => {
+                self.issue(NO_USER);
+                self.schedule_arrival();
+            }
+            Ev::UserReady { user } => self.issue(user),
+            Ev::ToServer { att, generation } => {
+                if self.book.atts[att as usize].generation == generation {
+                    self.arrive_at_server(att);
+                }
+            }
+            Ev::ServiceDone {
+                att,
+                generation,
+                epoch,
+            } => self.service_done(att, generation, epoch),
+            Ev::ToLb {
+                att,
+                generation,
+                reply,
+            } => {
+                if self.book.atts[att as usize].generation == generation {
+                    self.at_lb(att, reply);
+                }
+            }
+            Ev::ClientTimeout { creq, generation } => self.client_timeout(creq, generation),
+            Ev::UpstreamTimeout { att, generation } => self.upstream_timeout(att, generation),
+            _ => self.handle_rare(&ev),
+        }
+    }
+
+    /// Events that are not part of every request's life (changes, failures, health, the
+    /// load balancer tier): kept out of line so the hot dispatch stays small.
+    #[cold]
+    #[inline(never)]
+    fn handle_rare(&mut self, ev: &Ev) {
+        match *ev {
+            Ev::Arrival
+            | Ev::UserReady { .. }
+            | Ev::ToServer { .. }
+            | Ev::ServiceDone { .. }
+            | Ev::ToLb { .. }
+            | Ev::ClientTimeout { .. }
+            | Ev::UpstreamTimeout { .. } => unreachable!("handled by handle()"),
+            Ev::Change { index } => self.change(index as usize),
+            Ev::Report => self.report(),
+            Ev::Fault {
+                spec,
+                server,
+                recover,
+            } => self.fault(spec as usize, server, recover),
+            Ev::Flap { server, down } => self.flap(server, down),
+            Ev::CheckTimer { idx } => {
+                if self.svc.check_due[idx as usize] == self.now {
+                    self.svc.check_due[idx as usize] = SimTime::MAX;
+                    self.svc.checkers[idx as usize].handle_timeout(self.now);
+                    self.drive_checker(idx as usize);
+                }
+            }
+            Ev::ProbeDone { idx, probe, result } => {
+                if TRACE {
+                    self.trace_probe(idx as usize, result);
+                }
+                self.svc.checkers[idx as usize].handle_probe_result(self.now, probe, result);
+                self.drive_checker(idx as usize);
+            }
+            Ev::OutlierTick { node } => {
+                if self.svc.outlier_due[node as usize] == self.now {
+                    self.svc.outlier_due[node as usize] = SimTime::MAX;
+                    self.svc.outliers[node as usize].handle_timeout(self.now);
+                    self.drain_outlier(node as usize);
+                }
+            }
+            Ev::SlowStartTick => {
+                self.svc.slow_tick_armed = false;
+                self.refresh_availability();
+                self.arm_slow_tick();
+            }
+            Ev::LbFault {
+                spec,
+                node,
+                recover,
+            } => self.lb_fault(spec as usize, node, recover),
+            Ev::VrrpTimer { node } => self.vrrp_timer(node as usize),
+            Ev::Advert {
+                from,
+                priority,
+                interval,
+            } => self.advert(
+                from,
+                crate::ha::vrrp::Advert {
+                    priority: priority as u8,
+                    interval,
+                },
+            ),
+            Ev::DnsProbe { node } => self.dns_probe(node as usize),
+            Ev::Route { node, live, epoch } => self.route_change(node as usize, live, epoch),
+            Ev::LbCpuDone {
+                creq,
+                generation,
+                node,
+                epoch,
+            } => self.cpu_done(creq, generation, node as usize, epoch),
+            Ev::DrainCut { server, epoch } => {
+                let s = &self.servers[server as usize];
+                if s.draining && s.epoch == epoch {
+                    self.reset_server(server as usize);
+                }
+            }
+        }
+    }
+}

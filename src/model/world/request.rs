@@ -1,0 +1,454 @@
+//! A request through the tier: issued by a client, sent to a server by its pool's balancer, answered, retried or failed.
+
+use super::Ev;
+use super::NO_KEY;
+use super::NONE;
+use super::Reply;
+use super::World;
+use super::book::Attempt;
+use super::book::ClientReq;
+use super::book::Phase;
+use super::clients::KeyDraw;
+use super::clients::NO_USER;
+use super::tier::LOST;
+use super::tier::Path;
+use super::trace;
+use super::trace::ms;
+use crate::balancer::Outcome;
+use crate::balancer::OutcomeKind;
+use crate::balancer::PoolView;
+use crate::balancer::RequestInfo;
+use crate::engine::SimTime;
+use crate::metrics::ErrorCause;
+
+impl<const TRACE: bool> World<'_, TRACE> {
+    pub(super) fn issue(&mut self, user: u32) {
+        let client = if user == NO_USER {
+            self.clients
+                .population
+                .next_client(&mut self.clients.rng_who)
+        } else {
+            user
+        };
+        let u = self.clients.rng_class.next_f64();
+        let class = self
+            .clients
+            .class_cum
+            .iter()
+            .position(|&c| u < c)
+            .unwrap_or(0);
+        let cc = &self.cfg.classes[class];
+        let work_ns = cc.service.sample(&mut self.clients.rng_service[class]);
+        let hit_work_ns = match &cc.hit_service {
+            Some(d) => d.sample(&mut self.clients.rng_hit[class]),
+            None => work_ns,
+        };
+        let key = match &self.clients.class_keys[class] {
+            Some((KeyDraw::Client, base)) => base + u64::from(client),
+            Some((KeyDraw::Zipf(z), base)) => base + z.sample(&mut self.clients.rng_keys[class]),
+            None => NO_KEY,
+        };
+        // A client idle for longer than the session timeout starts a new session.
+        let last = self.clients.last_seen[client as usize];
+        if last != SimTime::MAX && self.now - last > self.cfg.sessions.idle_timeout {
+            let at = client as usize * self.svc.n_pools;
+            self.clients.cookies[at..at + self.svc.n_pools].fill(NONE);
+            self.clients.session_server[at..at + self.svc.n_pools].fill(NONE);
+        }
+        self.clients.last_seen[client as usize] = self.now;
+        let req = ClientReq {
+            issued: self.now,
+            work_ns,
+            hit_work_ns,
+            key,
+            user,
+            client,
+            attempt: NONE,
+            last_server: NONE,
+            node: 0,
+            generation: 0,
+            class: class as u16,
+            attempts: 0,
+            waiting: true,
+        };
+        let c = match self.book.free_creqs.pop() {
+            Some(c) => {
+                let generation = self.book.creqs[c as usize].generation;
+                self.book.creqs[c as usize] = ClientReq { generation, ..req };
+                c
+            }
+            None => {
+                self.book.creqs.push(req);
+                (self.book.creqs.len() - 1) as u32
+            }
+        };
+        self.book.n_waiting += 1;
+        self.stats.all.issued += 1;
+        if self.now >= self.cfg.warmup {
+            self.stats.measured.issued += 1;
+        }
+        if let Some(to) = self.cfg.clients.timeout {
+            let generation = self.book.creqs[c as usize].generation;
+            self.q.push_fifo(
+                self.now + to,
+                Ev::ClientTimeout {
+                    creq: c,
+                    generation,
+                },
+            );
+        }
+        if TRACE {
+            self.trace_issue(c);
+        }
+        if self.tier.trivial {
+            let n = self.node_of(client);
+            self.book.creqs[c as usize].node = n as u32;
+            if TRACE {
+                self.trace_path(c, Path::Node(n));
+            }
+        } else {
+            let path = self.path(client);
+            if TRACE {
+                self.trace_path(c, path);
+            }
+            match path {
+                Path::Node(n) => self.book.creqs[c as usize].node = n as u32,
+                Path::BlackHole(n) | Path::Unheld(n) => {
+                    self.book.creqs[c as usize].node = LOST;
+                    self.count_lost(n);
+                    return;
+                }
+                Path::Reset(n) => {
+                    self.count_lost(n);
+                    self.fail(c, ErrorCause::LbLost);
+                    return;
+                }
+            }
+        }
+        self.enter_node(c);
+    }
+
+    /// Sends client request `c` (a first try or a retry) to a server chosen by its pool's
+    /// balancer on its client's node.
+    pub(super) fn dispatch(&mut self, c: u32) {
+        let r = self.book.creqs[c as usize];
+        let measured = r.issued >= self.cfg.warmup;
+        let pool = self.svc.class_route[r.class as usize];
+        let node = r.node as usize;
+        let slot = r.client as usize * self.svc.n_pools + pool;
+        let rt = &mut self.svc.routes[node * self.svc.n_pools + pool];
+        let cookie = if rt.sticky {
+            Some(self.clients.cookies[slot]).filter(|&c| c != NONE)
+        } else {
+            None
+        };
+        let info = RequestInfo {
+            client_ip: self.clients.population.ip(r.client, self.now),
+            client: r.client,
+            key: (r.key != NO_KEY).then_some(r.key),
+            cookie,
+            class: r.class,
+            attempt: r.attempts.min(255) as u8,
+        };
+        let before = TRACE.then(|| {
+            let t = self.tracer.as_deref().expect("tracing");
+            trace::describe_route(self.cfg, rt, t, self.now, &info)
+        });
+        let view = PoolView::new(&rt.backends);
+        let mut pick = rt.balancer.pick(self.now, &view, &info);
+        // A retry avoids the server that just failed, as nginx's `tried` bitmap does: ask
+        // again a couple of times if the balancer offers it.
+        for _ in 0..2 {
+            match pick {
+                Some(i) if r.last_server != NONE && rt.backends[i].id == r.last_server => {
+                    pick = rt.balancer.pick(self.now, &view, &info);
+                }
+                _ => break,
+            }
+        }
+        if let Some(before) = before {
+            self.trace_pick(
+                c,
+                node * self.svc.n_pools + pool,
+                pick,
+                r.attempts > 0,
+                before,
+            );
+        }
+        let rt = &mut self.svc.routes[node * self.svc.n_pools + pool];
+        let Some(idx) = pick else {
+            self.fail(c, ErrorCause::NoBackend);
+            return;
+        };
+        debug_assert!(
+            rt.backends[idx].eligible(),
+            "balancer picked an ineligible backend"
+        );
+        let server = rt.backends[idx].id;
+        if rt.sticky {
+            if cookie.is_some_and(|c| c != server) && measured {
+                self.stats.sessions_broken += 1;
+            }
+            self.clients.cookies[slot] = server;
+        }
+        self.in_flight_add(node, server, true);
+        let f = self.faults.open[server as usize];
+        if f != NONE {
+            self.faults.records[f as usize].sent += 1;
+        }
+        let retry = r.attempts > 0;
+        if measured {
+            self.servers[server as usize].n_requests += 1;
+            self.stats.n_attempts_measured += 1;
+            if retry {
+                self.stats.n_retries_measured += 1;
+            }
+        }
+        if retry {
+            self.book.n_retries_active += 1;
+        }
+        let att = Attempt {
+            creq: c,
+            dispatched: self.now,
+            at_server: SimTime::ZERO,
+            started: SimTime::ZERO,
+            work_ns: r.work_ns,
+            hit_work_ns: r.hit_work_ns,
+            key: r.key,
+            client: r.client,
+            server,
+            node: node as u32,
+            generation: 0,
+            pool: pool as u16,
+            phase: Phase::ToServer,
+            measured,
+            retry,
+        };
+        let a = match self.book.free_atts.pop() {
+            Some(a) => {
+                let generation = self.book.atts[a as usize].generation;
+                self.book.atts[a as usize] = Attempt { generation, ..att };
+                a
+            }
+            None => {
+                self.book.atts.push(att);
+                (self.book.atts.len() - 1) as u32
+            }
+        };
+        if TRACE {
+            self.trace_attempt(c, a);
+        }
+        let cr = &mut self.book.creqs[c as usize];
+        cr.attempt = a;
+        cr.attempts += 1;
+        cr.last_server = server;
+        let generation = self.book.atts[a as usize].generation;
+        if let Some(to) = self.cfg.lb.upstream_timeout {
+            self.q
+                .push(self.now + to, Ev::UpstreamTimeout { att: a, generation });
+        }
+        if self.servers[server as usize].partitioned {
+            self.book.atts[a as usize].phase = Phase::Lost;
+            return;
+        }
+        match self.net_delay(server) {
+            Some(d) => self
+                .q
+                .push(self.now + d, Ev::ToServer { att: a, generation }),
+            None => self.arrive_at_server(a),
+        }
+    }
+
+    /// An answer reaches the load balancer.
+    pub(super) fn at_lb(&mut self, a: u32, reply: Reply) {
+        if TRACE {
+            self.trace_att(a, "reply", |w, srv| {
+                let at = &w.book.atts[a as usize];
+                let what = match reply {
+                    Reply::Ok => "200 OK".to_string(),
+                    Reply::Status(s) => format!("HTTP {s}"),
+                    Reply::QueueFull => "503 (queue full)".to_string(),
+                    Reply::Refused => "connection refused".to_string(),
+                };
+                if w.node_up(at.node as usize) {
+                    format!(
+                        "lb-{} gets {what} from {srv}, {} after sending it",
+                        at.node + 1,
+                        ms(w.now - at.dispatched)
+                    )
+                } else {
+                    format!(
+                        "{srv}'s answer ({what}) reaches lb-{}, which is down",
+                        at.node + 1
+                    )
+                }
+            });
+        }
+        let c = self.book.atts[a as usize].creq;
+        if c == NONE {
+            self.free_att(a); // orphaned: the load balancer stopped waiting for it
+            return;
+        }
+        let outcome = Outcome::of(
+            reply.kind(),
+            self.now - self.book.atts[a as usize].dispatched,
+        );
+        self.lb_done(a, outcome);
+        self.free_att(a);
+        self.book.creqs[c as usize].attempt = NONE;
+        match reply {
+            Reply::Ok => self.complete(c),
+            Reply::QueueFull => self.retry_or_fail(c, ErrorCause::Rejected),
+            Reply::Status(_) => self.retry_or_fail(c, ErrorCause::ServerError),
+            Reply::Refused => self.retry_or_fail(c, ErrorCause::Refused),
+        }
+    }
+
+    /// The load balancer stops counting attempt `a` and tells its balancer how it went.
+    pub(super) fn lb_done(&mut self, a: u32, outcome: Outcome) {
+        let at = self.book.atts[a as usize];
+        self.in_flight_add(at.node as usize, at.server, false);
+        if at.retry {
+            self.book.n_retries_active -= 1;
+        }
+        let rt = &mut self.svc.routes[at.node as usize * self.svc.n_pools + at.pool as usize];
+        let p = rt.pos[at.server as usize];
+        if p != NONE {
+            rt.balancer
+                .on_response(self.now, &PoolView::new(&rt.backends), p as usize, outcome);
+            if rt.passive
+                && (!outcome.ok || rt.passive_out > 0)
+                && let Some(ch) = rt.balancer.poll_passive()
+            {
+                if ch.up {
+                    rt.passive_out -= 1;
+                } else {
+                    rt.passive_out += 1;
+                }
+                self.log_health(at.node as usize, ch.server as usize, ch.up, "passive");
+            }
+        }
+        // Attempts sent during the fault that then failed (not client aborts).
+        let f = self.faults.open[at.server as usize];
+        if f != NONE
+            && !outcome.ok
+            && outcome.kind != OutcomeKind::Cancelled
+            && at.dispatched >= self.faults.records[f as usize].start
+        {
+            self.faults.records[f as usize].failed += 1;
+        }
+        self.health_feedback(at.node as usize, at.server as usize, outcome);
+    }
+
+    /// The load balancer gives up on attempt `a`: it stops counting it; whatever the server
+    /// still does with it is wasted. An attempt that nothing will ever answer is freed now.
+    pub(super) fn orphan(&mut self, a: u32, kind: OutcomeKind) {
+        let outcome = Outcome::of(kind, self.now - self.book.atts[a as usize].dispatched);
+        self.lb_done(a, outcome);
+        self.book.atts[a as usize].creq = NONE;
+        if self.book.atts[a as usize].phase == Phase::Lost {
+            self.free_att(a);
+        }
+    }
+
+    /// Nobody waits any more for request `c`'s current attempt, if it has one: it is
+    /// orphaned (the client gave up, or its load balancer node is gone).
+    pub(super) fn drop_attempt(&mut self, c: u32) {
+        let a = self.book.creqs[c as usize].attempt;
+        if a != NONE {
+            self.orphan(a, OutcomeKind::Cancelled);
+            self.book.creqs[c as usize].attempt = NONE;
+        }
+    }
+
+    pub(super) fn upstream_timeout(&mut self, a: u32, generation: u32) {
+        let at = self.book.atts[a as usize];
+        if at.generation != generation || at.phase == Phase::Free || at.creq == NONE {
+            return;
+        }
+        let c = at.creq;
+        if TRACE {
+            self.trace_att(a, "upstream-timeout", |w, srv| {
+                format!(
+                    "lb-{} gives up on {srv}: upstream timeout",
+                    w.book.atts[a as usize].node + 1
+                )
+            });
+        }
+        self.orphan(a, OutcomeKind::TimedOut);
+        self.book.creqs[c as usize].attempt = NONE;
+        self.retry_or_fail(c, ErrorCause::UpstreamTimeout);
+    }
+
+    pub(super) fn client_timeout(&mut self, c: u32, generation: u32) {
+        let r = self.book.creqs[c as usize];
+        if r.generation != generation || !r.waiting {
+            return; // already answered
+        }
+        self.drop_attempt(c);
+        let cause = if r.node == LOST {
+            ErrorCause::LbLost
+        } else {
+            ErrorCause::Timeout
+        };
+        if TRACE {
+            self.trace_req(
+                c,
+                "the client gives up waiting (clients.timeout)".to_string(),
+            );
+        }
+        self.fail(c, cause);
+    }
+
+    /// After a failed attempt: another attempt if the retry policy and budget allow it,
+    /// otherwise the client gets the error.
+    pub(super) fn retry_or_fail(&mut self, c: u32, cause: ErrorCause) {
+        let rc = &self.cfg.lb.retry;
+        let eligible = match cause {
+            ErrorCause::Refused => rc.on_refused,
+            ErrorCause::UpstreamTimeout => rc.on_timeout,
+            ErrorCause::Rejected | ErrorCause::ServerError => rc.on_5xx,
+            _ => false,
+        };
+        let tries_left = u32::from(self.book.creqs[c as usize].attempts) <= rc.retries;
+        let budget_ok = match rc.budget {
+            None => true,
+            Some(b) => {
+                let allowed = (b.percent / 100.0 * f64::from(self.book.n_waiting))
+                    .max(f64::from(b.min_concurrency));
+                f64::from(self.book.n_retries_active) < allowed
+            }
+        };
+        if eligible && tries_left && budget_ok {
+            if TRACE {
+                self.trace_req(c, format!("retrying after {}", cause.name()));
+            }
+            self.enter_node(c);
+        } else {
+            self.fail(c, cause);
+        }
+    }
+
+    pub(super) fn complete(&mut self, c: u32) {
+        if TRACE {
+            self.trace_end(c, None);
+        }
+        let r = self.book.creqs[c as usize];
+        let measured = r.issued >= self.cfg.warmup;
+        self.stats
+            .completed(self.now, self.now - r.issued, measured);
+        self.close(c);
+        self.user_next(r.user);
+    }
+
+    pub(super) fn fail(&mut self, c: u32, cause: ErrorCause) {
+        if TRACE {
+            self.trace_end(c, Some(cause));
+        }
+        let r = self.book.creqs[c as usize];
+        let measured = r.issued >= self.cfg.warmup;
+        self.stats.failed(self.now, cause, measured);
+        self.close(c);
+        self.user_next(r.user);
+    }
+}

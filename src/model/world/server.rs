@@ -1,0 +1,297 @@
+//! Servers: queues, workers and service times; what a request finds when it gets there.
+
+use super::Ev;
+use super::NO_KEY;
+use super::NONE;
+use super::Reply;
+use super::World;
+use super::book::Phase;
+use super::trace::ms;
+use crate::engine::SimTime;
+use crate::model::cache::Lru;
+use crate::model::config::SessionState;
+use crate::model::config::WorldConfig;
+use crate::model::dist::Dist;
+use std::collections::VecDeque;
+
+pub(super) struct Server {
+    pub(super) speed: f64,
+    /// Its weight for the load balancers: the group's, until a `reweight` change.
+    pub(super) weight: u32,
+    pub(super) slots: u32,
+    pub(super) queue_cap: u32,
+    pub(super) group: usize,
+    pub(super) busy: u32,
+    pub(super) queue: VecDeque<u32>,
+    pub(super) in_service: Vec<u32>,
+    pub(super) n_requests: u64,
+    pub(super) n_rejected: u64,
+    pub(super) busy_ns: u64,
+    pub(super) cache: Option<Lru>,
+    pub(super) n_hits: u64,
+    pub(super) n_misses: u64,
+    pub(super) member: bool,
+    pub(super) ever_member: bool,
+    pub(super) member_since: SimTime,
+    pub(super) member_ns: u64,
+    /// Bumped when the server crashes or hangs: work started before never completes.
+    pub(super) epoch: u32,
+    pub(super) crashed: bool,
+    pub(super) hung: bool,
+    pub(super) partitioned: bool,
+    pub(super) draining: bool,
+    pub(super) flapping: bool,
+    pub(super) slow: f64,
+    pub(super) err_rate: f64,
+    pub(super) err_status: u16,
+}
+
+/// Every server of every group, spares included (spares start out of the pool).
+pub(super) fn fleet(cfg: &WorldConfig) -> Vec<Server> {
+    let mut servers = Vec::with_capacity(cfg.n_allocated());
+    for (gi, g) in cfg.groups.iter().enumerate() {
+        for i in 0..g.count + g.spare {
+            let member = i < g.count;
+            servers.push(Server {
+                speed: g.speed,
+                weight: g.weight,
+                slots: g.slots,
+                queue_cap: g.queue,
+                group: gi,
+                busy: 0,
+                queue: VecDeque::new(),
+                in_service: Vec::with_capacity(g.slots.min(1024) as usize),
+                n_requests: 0,
+                n_rejected: 0,
+                busy_ns: 0,
+                cache: g.cache.map(|k| Lru::new(k as usize)),
+                n_hits: 0,
+                n_misses: 0,
+                member,
+                ever_member: member,
+                member_since: SimTime::ZERO,
+                member_ns: 0,
+                epoch: 0,
+                crashed: false,
+                hung: false,
+                partitioned: false,
+                draining: false,
+                flapping: false,
+                slow: 1.0,
+                err_rate: 0.0,
+                err_status: 500,
+            });
+        }
+    }
+    servers
+}
+
+impl<const TRACE: bool> World<'_, TRACE> {
+    #[inline]
+    pub(super) fn net_delay(&mut self, server: u32) -> Option<SimTime> {
+        let g = self.servers[server as usize].group;
+        let d: &Dist = self.cfg.groups[g].network_delay.as_ref()?;
+        Some(SimTime::from_nanos_f64(d.sample(&mut self.rng_net)))
+    }
+
+    pub(super) fn arrive_at_server(&mut self, a: u32) {
+        let s = self.book.atts[a as usize].server as usize;
+        self.book.atts[a as usize].at_server = self.now;
+        if TRACE {
+            self.trace_arrival(a);
+        }
+        let srv = &self.servers[s];
+        if srv.partitioned || srv.hung {
+            // Dropped on the wire, or accepted by a process that never answers.
+            self.book.atts[a as usize].phase = Phase::Lost;
+            return;
+        }
+        if srv.crashed {
+            self.respond(a, Reply::Refused);
+            return;
+        }
+        if srv.err_rate > 0.0 && self.faults.rng_errors.next_f64() < srv.err_rate {
+            let status = srv.err_status;
+            self.respond(a, Reply::Status(status));
+            return;
+        }
+        let srv = &mut self.servers[s];
+        if srv.busy < srv.slots {
+            self.start_service(s, a);
+        } else if srv.queue.len() < srv.queue_cap as usize {
+            srv.queue.push_back(a);
+            self.book.atts[a as usize].phase = Phase::Queued;
+        } else {
+            if self.book.atts[a as usize].measured {
+                self.servers[s].n_rejected += 1;
+            }
+            self.respond(a, Reply::QueueFull);
+        }
+    }
+
+    pub(super) fn start_service(&mut self, s: usize, a: u32) {
+        let at = self.book.atts[a as usize];
+        let srv = &mut self.servers[s];
+        srv.busy += 1;
+        srv.in_service.push(a);
+        let mut work = at.work_ns;
+        if let (Some(cache), true) = (srv.cache.as_mut(), at.key != NO_KEY) {
+            let hit = cache.access(at.key);
+            if hit {
+                work = at.hit_work_ns;
+            }
+            if at.measured {
+                if hit {
+                    srv.n_hits += 1;
+                } else {
+                    srv.n_misses += 1;
+                }
+            }
+        }
+        let mut service = SimTime::from_nanos_f64(work / srv.speed * srv.slow);
+        let epoch = srv.epoch;
+        match self.cfg.sessions.state {
+            SessionState::Token => {}
+            SessionState::Server => {
+                let slot = at.client as usize * self.svc.n_pools + at.pool as usize;
+                let held = self.clients.session_server[slot];
+                if held != NONE && held != s as u32 && at.measured {
+                    self.stats.sessions_lost += 1;
+                }
+                self.clients.session_server[slot] = s as u32;
+            }
+            SessionState::Shared => {
+                if let Some(d) = &self.cfg.sessions.store_latency {
+                    service += SimTime::from_nanos_f64(d.sample(&mut self.rng_store));
+                }
+            }
+        }
+        let rq = &mut self.book.atts[a as usize];
+        rq.phase = Phase::InService;
+        rq.started = self.now;
+        if at.measured {
+            self.stats.wait_sum_ns += u128::from((self.now - rq.at_server).as_nanos());
+            self.stats.service_sum_ns += u128::from(service.as_nanos());
+            self.stats.n_started += 1;
+        }
+        let generation = rq.generation;
+        if TRACE {
+            self.trace_att(a, "start", |w, srv| {
+                let s = &w.servers[s];
+                let waited = w.now - w.book.atts[a as usize].at_server;
+                let when = if waited == SimTime::ZERO {
+                    "at once".to_string()
+                } else {
+                    format!("after {} in its queue", ms(waited))
+                };
+                format!(
+                    "{srv} starts it {when} ({}/{} workers busy): service {}",
+                    s.busy,
+                    s.slots,
+                    ms(service)
+                )
+            });
+        }
+        self.q.push(
+            self.now + service,
+            Ev::ServiceDone {
+                att: a,
+                generation,
+                epoch,
+            },
+        );
+    }
+
+    pub(super) fn service_done(&mut self, a: u32, generation: u32, epoch: u32) {
+        let at = self.book.atts[a as usize];
+        let s = at.server as usize;
+        if at.generation != generation
+            || at.phase != Phase::InService
+            || self.servers[s].epoch != epoch
+        {
+            return; // the server crashed or hung since: this work never completes
+        }
+        let busy = self.window_overlap(at.started, self.now);
+        let srv = &mut self.servers[s];
+        srv.busy -= 1;
+        srv.busy_ns += busy;
+        if let Some(i) = srv.in_service.iter().position(|&x| x == a) {
+            srv.in_service.swap_remove(i);
+        }
+        if let Some(next) = srv.queue.pop_front() {
+            self.start_service(s, next);
+        }
+        self.respond(a, Reply::Ok);
+    }
+
+    /// Sends the server's answer back toward the load balancer.
+    pub(super) fn respond(&mut self, a: u32, reply: Reply) {
+        let server = self.book.atts[a as usize].server;
+        if self.servers[server as usize].partitioned {
+            self.book.atts[a as usize].phase = Phase::Lost;
+            return;
+        }
+        match self.net_delay(server) {
+            Some(d) => {
+                let at = &mut self.book.atts[a as usize];
+                at.phase = Phase::ToLb;
+                let generation = at.generation;
+                self.q.push(
+                    self.now + d,
+                    Ev::ToLb {
+                        att: a,
+                        generation,
+                        reply,
+                    },
+                );
+            }
+            None => self.at_lb(a, reply),
+        }
+    }
+
+    /// Every attempt on server `s` is reset (connection refused/reset), and work in
+    /// progress is abandoned.
+    pub(super) fn reset_server(&mut self, s: usize) {
+        self.stop_work(s);
+        let mut victims: Vec<u32> = self.servers[s].queue.drain(..).collect();
+        victims.append(&mut self.servers[s].in_service);
+        for a in victims {
+            self.respond(a, Reply::Refused);
+        }
+    }
+
+    /// The server stops all work in progress (a crash or a hang): busy time until now is
+    /// counted, and completions already scheduled will be ignored.
+    pub(super) fn stop_work(&mut self, s: usize) {
+        let warm = (self.cfg.warmup, self.cfg.duration);
+        let srv = &mut self.servers[s];
+        srv.epoch = srv.epoch.wrapping_add(1);
+        for &a in &srv.in_service {
+            let started = self.book.atts[a as usize].started;
+            let lo = started.max(warm.0);
+            let hi = self.now.min(warm.1);
+            srv.busy_ns += (hi - lo).as_nanos();
+        }
+        srv.busy = 0;
+    }
+
+    /// A hung server keeps everything it holds and answers nothing.
+    pub(super) fn freeze_server(&mut self, s: usize) {
+        self.stop_work(s);
+        let mut held: Vec<u32> = self.servers[s].queue.drain(..).collect();
+        held.append(&mut self.servers[s].in_service);
+        for a in held {
+            self.book.atts[a as usize].phase = Phase::Lost;
+        }
+    }
+
+    /// A server process restarts: empty, with a cold cache.
+    pub(super) fn restart(&mut self, s: usize) {
+        let srv = &mut self.servers[s];
+        srv.crashed = false;
+        srv.hung = false;
+        if let Some(c) = srv.cache.as_mut() {
+            c.clear();
+        }
+    }
+}
