@@ -1,0 +1,386 @@
+//! The scenario schema: walks the spanned document and builds a validated [`Scenario`].
+//!
+//! Every key, its type, range and default is checked in this module and its children, one
+//! per section of the scenario file; the scenario reference (`docs/scenario-reference.md`)
+//! documents the same schema and must be kept in step. This file reads the top level and
+//! `[scenario]`, calls each section's reader in turn, and runs the cross-section checks
+//! (layer-4 limits, the event budget).
+
+use std::path::Path;
+
+use toml::de::{DeTable, DeValue};
+
+use crate::balancer::AlgorithmSpec;
+use crate::engine::SimTime;
+use crate::engine::rng::fnv1a64;
+use crate::model::{ActiveStyle, Layer, Load, WorldConfig};
+
+use super::doc::{Cx, SET_MARK, Tbl};
+use super::error::{Origin, Problem, ScenarioError};
+use super::{ReadFile, Scenario, overrides};
+
+mod balancer;
+mod clients;
+mod dist;
+mod failures;
+mod health;
+mod lb;
+mod servers;
+mod sessions;
+
+/// Default waiting-room size of a server.
+pub(crate) const DEFAULT_QUEUE: u32 = 10_000;
+/// Default hard cap on events per replication.
+pub(crate) const DEFAULT_MAX_EVENTS: u64 = 1_000_000_000;
+
+struct Reader<'r> {
+    cx: Cx,
+    /// `(name, weight)` of every server group whose name could be read, even if another
+    /// of its keys is wrong: references to groups are checked against these.
+    group_names: Vec<(String, Option<u32>)>,
+    base_dir: &'r Path,
+    read: ReadFile<'r>,
+    stem: String,
+}
+
+pub(super) fn parse(
+    file: &str,
+    text: &str,
+    base_dir: &Path,
+    sets: &[String],
+    read: ReadFile<'_>,
+) -> Result<Scenario, ScenarioError> {
+    let fail = |problems: Vec<Problem>| ScenarioError {
+        file: file.to_string(),
+        source: text.to_string(),
+        problems,
+    };
+    let (doc, syntax) = DeTable::parse_recoverable(text);
+    if !syntax.is_empty() {
+        let problems = syntax
+            .iter()
+            .map(|e| Problem {
+                path: String::new(),
+                message: format!("TOML syntax error: {}", e.message().trim()),
+                hint: None,
+                origin: e.span().map_or(Origin::Whole, Origin::File),
+            })
+            .collect();
+        return Err(fail(problems));
+    }
+    let mut doc = doc.into_inner();
+    let mut cx = Cx {
+        problems: Vec::new(),
+        overrides: sets.to_vec(),
+    };
+    for (k, s) in sets.iter().enumerate() {
+        overrides::apply(&mut doc, k, s, &mut cx);
+    }
+    let stem = Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".into());
+    let mut r = Reader {
+        cx,
+        group_names: Vec::new(),
+        base_dir,
+        read,
+        stem,
+    };
+    let root = Tbl {
+        path: "",
+        t: &doc,
+        span: (0, text.len()),
+    };
+    let scenario = r.scenario(root);
+    let mut problems = r.cx.problems;
+    if problems.is_empty()
+        && let Some(mut s) = scenario
+    {
+        let mut h = text.to_string();
+        for o in sets {
+            h.push('\n');
+            h.push_str(o);
+        }
+        s.hash = fnv1a64(h.as_bytes());
+        return Ok(s);
+    }
+    // File order; overrides after the file.
+    problems.sort_by_key(|p| match &p.origin {
+        Origin::File(r) => (0, r.start),
+        Origin::Override(_) => (1, 0),
+        Origin::Whole => (2, 0),
+    });
+    problems.dedup();
+    if problems.is_empty() {
+        problems.push(Problem {
+            path: String::new(),
+            message: "invalid scenario".into(),
+            hint: None,
+            origin: Origin::Whole,
+        });
+    }
+    Err(fail(problems))
+}
+
+fn span_of(t: Tbl<'_, '_>) -> std::ops::Range<usize> {
+    t.span.0..t.span.1
+}
+
+impl Reader<'_> {
+    fn scenario(&mut self, root: Tbl<'_, '_>) -> Option<Scenario> {
+        self.cx.check_keys(
+            root,
+            &[
+                "scenario", "clients", "classes", "servers", "balancer", "compare", "sessions",
+                "changes", "lb", "failures", "health", "trace",
+            ],
+        );
+        // [scenario]
+        let meta_v = self.cx.require(
+            root,
+            "scenario",
+            "a [scenario] table with at least `duration`",
+        );
+        let meta = meta_v.and_then(|v| self.cx.table("scenario", v));
+        let mut name = self.stem.clone();
+        let mut description = String::new();
+        let mut question = String::new();
+        let mut lesson = String::new();
+        let mut seed = 1u64;
+        let mut replications = 5u32;
+        let mut duration = None;
+        let mut warmup = SimTime::ZERO;
+        let mut max_events = DEFAULT_MAX_EVENTS;
+        if let Some(t) = meta {
+            self.cx.check_keys(
+                t,
+                &[
+                    "name",
+                    "description",
+                    "question",
+                    "lesson",
+                    "seed",
+                    "duration",
+                    "warmup",
+                    "replications",
+                    "max_events",
+                ],
+            );
+            if let Some(v) = t.t.get("name")
+                && let Some(s) = self.cx.string("scenario.name", v)
+            {
+                if s.is_empty()
+                    || s.starts_with('.')
+                    || !s
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                {
+                    self.cx.err("scenario.name", &v.span(), format!("expected a name of letters, digits, '-', '_' or '.', not starting with '.' (it names the results directory), found \"{s}\""));
+                } else {
+                    name = s;
+                }
+            }
+            if let Some(v) = t.t.get("description") {
+                description = self
+                    .cx
+                    .string("scenario.description", v)
+                    .unwrap_or_default();
+            }
+            if let Some(v) = t.t.get("question") {
+                question = self.cx.string("scenario.question", v).unwrap_or_default();
+            }
+            if let Some(v) = t.t.get("lesson") {
+                lesson = self.cx.string("scenario.lesson", v).unwrap_or_default();
+            }
+            if let Some(v) = t.t.get("seed") {
+                seed = self
+                    .cx
+                    .int("scenario.seed", v, 0, i64::MAX)
+                    .map_or(seed, |x| x as u64);
+            }
+            if let Some(v) = t.t.get("replications") {
+                replications = self
+                    .cx
+                    .int("scenario.replications", v, 1, 100_000)
+                    .map_or(replications, |x| x as u32);
+            }
+            if let Some(v) = t.t.get("max_events") {
+                max_events = self
+                    .cx
+                    .int("scenario.max_events", v, 1, i64::MAX)
+                    .map_or(max_events, |x| x as u64);
+            }
+            if let Some(v) = self
+                .cx
+                .require(t, "duration", "the simulated run time, like \"120s\"")
+            {
+                duration = self.cx.duration("scenario.duration", v);
+                if duration == Some(SimTime::ZERO) {
+                    self.cx.err(
+                        "scenario.duration",
+                        &v.span(),
+                        "expected a positive duration, found 0",
+                    );
+                    duration = None;
+                }
+            }
+            if let Some(v) = t.t.get("warmup")
+                && let Some(w) = self.cx.duration("scenario.warmup", v)
+            {
+                if duration.is_some_and(|d| w >= d) {
+                    self.cx.err(
+                        "scenario.warmup",
+                        &v.span(),
+                        format!(
+                            "expected a warm-up shorter than the duration ({}), found {w}",
+                            duration.unwrap_or_default()
+                        ),
+                    );
+                }
+                warmup = w;
+            }
+        }
+
+        let clients = self.clients(root);
+        let groups = self.servers(root);
+        let classes = self.classes(root);
+        let n_servers: usize = groups
+            .as_ref()
+            .map_or(0, |g| g.iter().map(|g| g.count as usize).sum());
+        let algorithm = self.balancer(root, n_servers);
+        let compare = self.compare(root, n_servers);
+        let compare_axis = self.compare_axis(root);
+
+        let population = self.population(root, clients.as_ref());
+        let sessions = self.sessions(root);
+        let lb = self.lb(root);
+        let health = self.health(root);
+        // Changes first: they allocate the spare servers that failures may target.
+        let mut groups = groups;
+        let changes = match groups.as_mut() {
+            Some(g) => self.changes(root, g),
+            None => None,
+        };
+        let failures = match groups.as_ref() {
+            Some(g) => self.failures(root, g, lb.as_ref().map_or(1, |l| l.nodes)),
+            None => None,
+        };
+        let preset = super::preset::read(
+            &mut self.cx,
+            root,
+            groups.as_deref(),
+            lb.as_ref().map(|l| &l.view),
+        );
+        let world = WorldConfig {
+            duration: duration?,
+            warmup,
+            max_events,
+            clients: clients?,
+            classes: classes?,
+            groups: groups?,
+            algorithm: algorithm?,
+            population: population?,
+            sessions: sessions?,
+            changes: changes?,
+            lb: lb?,
+            failures: failures?,
+            health: health?,
+            preset: preset?,
+        };
+        self.check_event_budget(&world, root);
+        if let Some(c) = &compare {
+            self.check_layer(&world, c, root);
+        }
+        Some(Scenario {
+            name,
+            description,
+            question,
+            lesson,
+            seed,
+            replications,
+            world,
+            compare: compare?,
+            compare_axis: compare_axis?,
+            hash: 0,
+        })
+    }
+
+    /// A layer-4 load balancer sees addresses and connections, not HTTP: no cookies, no
+    /// URLs or keys, no statuses.
+    fn check_layer(&mut self, w: &WorldConfig, compare: &[AlgorithmSpec], root: Tbl<'_, '_>) {
+        if w.lb.layer != Layer::L4 {
+            return;
+        }
+        let span = root
+            .t
+            .get("lb")
+            .and_then(|v| match v.get_ref() {
+                DeValue::Table(t) => t.get("layer").map(|l| l.span()),
+                _ => None,
+            })
+            .unwrap_or(0..0);
+        let mut problems: Vec<String> = Vec::new();
+        let mut algs: Vec<&AlgorithmSpec> = vec![&w.algorithm];
+        algs.extend(compare);
+        algs.extend(w.groups.iter().filter_map(|g| g.balancer.as_ref()));
+        for a in algs {
+            if a.info().name == "sticky" {
+                problems.push(format!(
+                    "{}: sticky sessions need the cookie (layer 7)",
+                    a.name()
+                ));
+            } else if a.params().has("hash_on") && a.params().word("hash_on") != "ip" {
+                problems.push(format!(
+                    "{}: hash_on = \"{}\" needs the request (layer 7); at layer 4 only \"ip\"",
+                    a.name(),
+                    a.params().word("hash_on")
+                ));
+            }
+        }
+        if w.classes.iter().any(|c| c.pool.is_some()) {
+            problems.push("classes routed to their own pools need the URL (layer 7)".into());
+        }
+        if w.lb.retry.on_5xx {
+            problems.push("lb.retry_on \"5xx\" needs HTTP statuses (layer 7)".into());
+        }
+        if let Some(h) = &w.health.active
+            && let ActiveStyle::Haproxy(c) = &h.style
+            && c.observe == crate::health::haproxy::Observe::Layer7
+        {
+            problems.push("health.active.observe = \"layer7\" needs HTTP (layer 7)".into());
+        }
+        problems.sort();
+        problems.dedup();
+        for p in problems {
+            self.cx.err_hint(
+                "lb.layer",
+                &span,
+                format!("a layer-4 load balancer cannot do this: {p}"),
+                Some("set lb.layer = \"l7\", or drop the feature".into()),
+            );
+        }
+    }
+
+    fn check_event_budget(&mut self, w: &WorldConfig, root: Tbl<'_, '_>) {
+        let expected = match &w.clients.load {
+            Load::Open(s) => s.expected_arrivals(SimTime::ZERO, w.duration),
+            Load::Closed { .. } => return,
+        };
+        // Each request takes at least two events (arrival and completion).
+        if expected * 2.0 > w.max_events as f64 {
+            let span = root.t.get("clients").map_or(0..0, |v| v.span());
+            self.cx.err_hint(
+                "clients",
+                &span,
+                format!("about {expected:.3e} requests per replication need more events than scenario.max_events = {}", w.max_events),
+                Some("lower the rate or duration, or raise scenario.max_events".into()),
+            );
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_mark_is_large() {
+    const _: () = assert!(SET_MARK > 1 << 40);
+}

@@ -1,0 +1,223 @@
+//! `[[servers]]`: server groups (`name`, `count`, `slots`, `queue`, `speed`, `weight`, …) and
+//! references to them by name.
+
+use crate::model::ServerGroupConfig;
+use crate::scenario::doc::{Cx, Tbl, join};
+use crate::scenario::error::did_you_mean;
+
+use super::{DEFAULT_QUEUE, Reader};
+
+impl Reader<'_> {
+    /// Resolves a reference to a server group by name (index into `groups`).
+    pub(super) fn group_ref(
+        &mut self,
+        path: &str,
+        span: &std::ops::Range<usize>,
+        name: &str,
+    ) -> Option<usize> {
+        if let Some(g) = self.group_names.iter().position(|(n, _)| n == name) {
+            if self.group_names[g].1 == Some(0) {
+                self.cx.err(
+                    path,
+                    span,
+                    format!("server group \"{name}\" has weight 0: it takes no traffic"),
+                );
+                return None;
+            }
+            return Some(g);
+        }
+        let names: Vec<&str> = self.group_names.iter().map(|(n, _)| n.as_str()).collect();
+        let hint = match did_you_mean(name, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if names.is_empty() => "no server group is defined".to_string(),
+            None => format!("server groups: {}", names.join(", ")),
+        };
+        self.cx.err_hint(
+            path,
+            span,
+            format!("no server group named \"{name}\""),
+            Some(hint),
+        );
+        None
+    }
+
+    pub(super) fn servers(&mut self, root: Tbl<'_, '_>) -> Option<Vec<ServerGroupConfig>> {
+        let v = self
+            .cx
+            .require(root, "servers", "at least one [[servers]] group")?;
+        let arr = self.cx.array("servers", v)?;
+        if arr.is_empty() {
+            self.cx
+                .err("servers", &v.span(), "expected at least one server group");
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, e) in arr.iter().enumerate() {
+            let path = format!("servers[{i}]");
+            let Some(t) = self.cx.table(&path, e) else {
+                ok = false;
+                continue;
+            };
+            self.cx.check_keys(
+                t,
+                &[
+                    "name",
+                    "count",
+                    "slots",
+                    "queue",
+                    "speed",
+                    "weight",
+                    "network_delay",
+                    "cache",
+                    "balancer",
+                ],
+            );
+            let name = match t.t.get("name") {
+                Some(v) => {
+                    let n = self.cx.string(&join(&path, "name"), v);
+                    if let Some(n) = &n {
+                        if n.is_empty()
+                            || !n
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                        {
+                            self.cx.err(&join(&path, "name"), &v.span(), format!("expected a name of letters, digits, '-', '_' or '.', found \"{n}\""));
+                        } else if self.group_names.iter().any(|(g, _)| g == n) {
+                            self.cx.err(
+                                &join(&path, "name"),
+                                &v.span(),
+                                format!("duplicate server group name \"{n}\""),
+                            );
+                        }
+                    }
+                    n
+                }
+                None => {
+                    let n = if arr.len() == 1 {
+                        "server".to_string()
+                    } else {
+                        format!("group{}", i + 1)
+                    };
+                    if self.group_names.iter().any(|(g, _)| *g == n) {
+                        let msg = format!(
+                            "this unnamed group would be called \"{n}\", which is taken: give it a name"
+                        );
+                        self.cx.err(&join(&path, "name"), &e.span(), msg);
+                    }
+                    Some(n)
+                }
+            };
+            let int = |cx: &mut Cx, key: &str, min: i64, max: i64, default: i64| match t.t.get(key)
+            {
+                Some(v) => cx.int(&join(&path, key), v, min, max),
+                None => Some(default),
+            };
+            let count = int(&mut self.cx, "count", 1, 1_000_000, 1);
+            let slots = int(&mut self.cx, "slots", 1, 1_000_000, 1);
+            let weight = int(&mut self.cx, "weight", 0, 1_000_000, 1);
+            let queue = match t.t.get("queue") {
+                Some(v) if v.get_ref().as_str() == Some("unlimited") => Some(u32::MAX as i64),
+                Some(v) if v.get_ref().is_str() => {
+                    self.cx.err(
+                        &join(&path, "queue"),
+                        &v.span(),
+                        "expected an integer ≥ 0 or \"unlimited\"",
+                    );
+                    None
+                }
+                Some(v) => self
+                    .cx
+                    .int(&join(&path, "queue"), v, 0, i64::from(u32::MAX) - 1),
+                None => Some(i64::from(DEFAULT_QUEUE)),
+            };
+            let speed = match t.t.get("speed") {
+                Some(v) => self.cx.number(
+                    &join(&path, "speed"),
+                    v,
+                    "a speed factor above 0 and at most 1e6 (1.0 = nominal)",
+                    |x| x > 0.0 && x <= 1e6,
+                ),
+                None => Some(1.0),
+            };
+            let network_delay = match t.t.get("network_delay") {
+                Some(v) => self.dist(&join(&path, "network_delay"), v).map(Some),
+                None => Some(None),
+            };
+            let cache = match t.t.get("cache") {
+                Some(v) => self
+                    .cx
+                    .int(&join(&path, "cache"), v, 1, 100_000_000)
+                    .map(|k| Some(k as u32)),
+                None => Some(None),
+            };
+            let balancer = match t.t.get("balancer") {
+                Some(v) => {
+                    let bpath = join(&path, "balancer");
+                    match self.cx.table(&bpath, v) {
+                        Some(bt) => self
+                            .algorithm_table(&bpath, bt, count.unwrap_or(1) as usize, false)
+                            .map(Some),
+                        None => None,
+                    }
+                }
+                None => Some(None),
+            };
+            self.group_names
+                .push((name.clone().unwrap_or_default(), weight.map(|w| w as u32)));
+            match (
+                name,
+                count,
+                slots,
+                weight,
+                queue,
+                speed,
+                network_delay,
+                cache,
+                balancer,
+            ) {
+                (
+                    Some(name),
+                    Some(count),
+                    Some(slots),
+                    Some(weight),
+                    Some(queue),
+                    Some(speed),
+                    Some(network_delay),
+                    Some(cache),
+                    Some(balancer),
+                ) => out.push(ServerGroupConfig {
+                    name,
+                    count: count as u32,
+                    speed,
+                    slots: slots as u32,
+                    queue: queue as u32,
+                    weight: weight as u32,
+                    network_delay,
+                    cache,
+                    spare: 0,
+                    balancer,
+                }),
+                _ => ok = false,
+            }
+        }
+        if ok && out.iter().all(|g| g.weight == 0) {
+            self.cx.err(
+                "servers",
+                &v.span(),
+                "every server group has weight 0: no server could receive traffic",
+            );
+            ok = false;
+        }
+        let total: u64 = out.iter().map(|g| u64::from(g.count)).sum();
+        if total > 1_000_000 {
+            self.cx.err(
+                "servers",
+                &v.span(),
+                format!("expected at most 1,000,000 servers in all, found {total}"),
+            );
+            ok = false;
+        }
+        ok.then_some(out)
+    }
+}
