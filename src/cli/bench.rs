@@ -74,6 +74,8 @@ pub fn reference_world(algorithm: AlgorithmSpec, warmup: u64, requests: u64) -> 
             pool: None,
             keys: None,
             hit_service: None,
+            entry: 0,
+            hops: Vec::new(),
         }],
         groups: vec![ServerGroupConfig {
             name: "s".into(),
@@ -95,6 +97,7 @@ pub fn reference_world(algorithm: AlgorithmSpec, warmup: u64, requests: u64) -> 
         failures: Vec::new(),
         health: Default::default(),
         preset: Vec::new(),
+        services: Vec::new(),
     }
 }
 

@@ -9,6 +9,7 @@ use crate::balancer::AlgorithmSpec;
 use crate::engine::SimTime;
 
 use super::dist::Dist;
+use super::services::{Hop, ServiceConfig};
 
 /// Everything needed to run one replication.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +43,9 @@ pub struct WorldConfig {
     /// `[trace.preset]`: load and history the balancers believe in at t = 0, to replay a
     /// textbook worked example (empty in ordinary scenarios).
     pub preset: Vec<ServerPreset>,
+    /// `[[services]]`: the services and their internal tiers (empty: one service, every
+    /// group behind `[lb]`, as before services existed).
+    pub services: Vec<ServiceConfig>,
 }
 
 /// What every load balancer node believes about one server at t = 0 (`[trace.preset]`).
@@ -641,6 +645,12 @@ pub struct ClassConfig {
     pub keys: Option<KeySpace>,
     /// Work of a cache hit at speed 1 (a miss takes `service`); `None` = same as a miss.
     pub hit_service: Option<Dist>,
+    /// The service its clients send it to, through the edge tier (index into `services`;
+    /// 0 without services).
+    pub entry: usize,
+    /// What it does at each service (indexed like `services`; empty without services):
+    /// the entry hop's work is `service`, the others' their own or the service's `work`.
+    pub hops: Vec<Hop>,
 }
 
 /// A group of identical servers.

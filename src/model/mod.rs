@@ -9,8 +9,10 @@ pub mod cache;
 pub mod config;
 pub mod dist;
 pub mod population;
+pub mod services;
 pub mod world;
 
 pub use config::*;
 pub use dist::Dist;
+pub use services::{CallSpec, Hop, ServiceConfig};
 pub use world::{RunError, ServerMoment, TraceLine, World};

@@ -1,4 +1,10 @@
-//! Client requests and their attempts: the records of what is in flight, in reused slabs.
+//! Requests and their attempts: the records of what is in flight, in reused slabs.
+//!
+//! A *request* (`ClientReq`) is what one caller waits for from one service: a client's
+//! request to its entry service, or a call that a serving instance makes to another
+//! service (`parent` names the attempt that made it). Each request is served by one or
+//! more *attempts*, each one try on one server through the request's tier. An attempt
+//! whose hop has calls waits for them (`Phase::Calling`) holding its server's worker.
 
 use super::NONE;
 use super::World;
@@ -10,12 +16,14 @@ pub(super) enum Phase {
     ToServer,
     Queued,
     InService,
+    /// Local work done; waiting for the hop's calls, still holding a worker.
+    Calling,
     ToLb,
     /// Swallowed by a black hole or a partition: nothing will ever come back.
     Lost,
 }
 
-/// What a client asked for, across all attempts.
+/// What a caller asked of a service, across all attempts.
 #[derive(Copy, Clone, Debug)]
 pub(super) struct ClientReq {
     pub(super) issued: SimTime,
@@ -33,7 +41,19 @@ pub(super) struct ClientReq {
     pub(super) generation: u32,
     pub(super) class: u16,
     pub(super) attempts: u16,
-    /// The client is still waiting.
+    /// The tier it passes through (0: the edge).
+    pub(super) tier: u16,
+    /// The service it is for.
+    pub(super) service: u16,
+    /// For a call: which call of its parent's hop it is, and how many times the caller has
+    /// sent it (its own retries).
+    pub(super) call: u16,
+    pub(super) tries: u16,
+    /// For a call: the attempt that made it (`NONE` for a client's request), and that
+    /// attempt's generation then.
+    pub(super) parent: u32,
+    pub(super) parent_gen: u32,
+    /// The caller is still waiting.
     pub(super) waiting: bool,
 }
 
@@ -54,6 +74,17 @@ pub(super) struct Attempt {
     pub(super) node: u32,
     pub(super) generation: u32,
     pub(super) pool: u16,
+    /// The tier that sent it, and the class and service of its request (an orphaned
+    /// attempt still does its hop's calls).
+    pub(super) tier: u16,
+    pub(super) class: u16,
+    pub(super) service: u16,
+    /// While `Calling`: calls out, succeeded and failed, and the next call to make (in
+    /// sequence).
+    pub(super) calls_out: u16,
+    pub(super) calls_ok: u16,
+    pub(super) calls_failed: u16,
+    pub(super) next_call: u16,
     pub(super) phase: Phase,
     pub(super) measured: bool,
     pub(super) retry: bool,
@@ -65,20 +96,32 @@ pub(super) struct Book {
     pub(super) free_creqs: Vec<u32>,
     pub(super) atts: Vec<Attempt>,
     pub(super) free_atts: Vec<u32>,
-    /// Client requests waiting, and retry attempts the load balancer is waiting for.
-    pub(super) n_waiting: u32,
-    pub(super) n_retries_active: u32,
 }
 
 impl<const TRACE: bool> World<'_, TRACE> {
-    /// The client has its answer: the request's slot is free again.
+    /// A slot for a new request (its generation carries on from the slot's last use).
+    pub(super) fn new_request(&mut self, req: ClientReq) -> u32 {
+        match self.book.free_creqs.pop() {
+            Some(c) => {
+                let generation = self.book.creqs[c as usize].generation;
+                self.book.creqs[c as usize] = ClientReq { generation, ..req };
+                c
+            }
+            None => {
+                self.book.creqs.push(req);
+                (self.book.creqs.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The caller has its answer: the request's slot is free again.
     pub(super) fn close(&mut self, c: u32) {
         let r = &mut self.book.creqs[c as usize];
         debug_assert!(r.waiting);
         r.waiting = false;
         r.attempt = NONE;
         r.generation = r.generation.wrapping_add(1);
-        self.book.n_waiting -= 1;
+        self.tiers[r.tier as usize].n_waiting -= 1;
         self.book.free_creqs.push(c);
     }
 
@@ -98,8 +141,6 @@ impl Book {
             free_creqs: Vec::with_capacity(1024),
             atts: Vec::with_capacity(1024),
             free_atts: Vec::with_capacity(1024),
-            n_waiting: 0,
-            n_retries_active: 0,
         }
     }
 }

@@ -73,9 +73,12 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 s.member = true;
                 s.ever_member = true;
                 s.member_since = now;
-                if self.cfg.health.slow_start.is_some() {
-                    for node in 0..self.cfg.lb.nodes as usize {
-                        self.svc.ramp_since[node * self.servers.len() + id] = now;
+                let n = self.servers.len();
+                for t in 0..self.tiers.len() {
+                    if self.tier_health(t).slow_start.is_some() && self.tiers[t].serves[id] {
+                        for node in 0..self.tiers[t].nodes {
+                            self.tiers[t].ramp_since[node * n + id] = now;
+                        }
                     }
                 }
             } else {
@@ -90,7 +93,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         self.rebuild_routes();
         self.arm_slow_tick();
         let after = if keyed { self.probe_map() } else { Vec::new() };
-        let sticky = self.svc.routes.iter().any(|r| r.sticky);
+        let sticky = self.tiers[0].routes.iter().any(|r| r.sticky);
         let live = self.clients.cookies.iter().filter(|&&c| c != NONE).count();
         let pinned_away = if adding {
             0

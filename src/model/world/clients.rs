@@ -101,6 +101,8 @@ pub(super) struct Clients {
     pub(super) rng_service: Vec<SimRng>,
     pub(super) rng_hit: Vec<SimRng>,
     pub(super) rng_keys: Vec<SimRng>,
+    /// Per (class, service): the work of a call to that service (`class * n_services + s`).
+    pub(super) rng_hop: Vec<SimRng>,
     pub(super) rng_think: SimRng,
     pub(super) rng_who: SimRng,
     /// Per client: time of its last request (`SimTime::MAX`: never).
@@ -193,6 +195,15 @@ impl Clients {
             rng_service: per_class("service"),
             rng_hit: per_class("hit"),
             rng_keys: per_class("keys"),
+            rng_hop: cfg
+                .classes
+                .iter()
+                .flat_map(|c| {
+                    cfg.services
+                        .iter()
+                        .map(move |s| stream(&format!("service/{}/{}", c.name, s.name)))
+                })
+                .collect(),
             rng_think: stream("think"),
             rng_who: stream("clients"),
             last_seen: vec![SimTime::MAX; n_clients],

@@ -16,6 +16,8 @@ use crate::model::config::CheckType;
 pub(super) struct HealthEvent {
     /// When.
     pub at: SimTime,
+    /// The tier whose node it is (0: the edge tier).
+    pub tier: u32,
     /// Load balancer node (0-based).
     pub node: u32,
     /// Server id.
@@ -32,33 +34,44 @@ pub(super) struct HealthEvent {
 impl<const TRACE: bool> World<'_, TRACE> {
     /// Passive health from live traffic: HAProxy `observe` and Envoy outlier detection.
     #[inline]
-    pub(super) fn health_feedback(&mut self, node: usize, server: usize, outcome: Outcome) {
+    pub(super) fn health_feedback(
+        &mut self,
+        t: usize,
+        node: usize,
+        server: usize,
+        outcome: Outcome,
+    ) {
         let n = self.servers.len();
-        if let Some(h) = &self.cfg.health.active
+        if let Some(h) = &self.tier_health(t).active
             && let ActiveStyle::Haproxy(c) = &h.style
             && let Some(ok) = c.observe.classify(outcome.kind)
+            && let Some(checker) = self.tiers[t].checkers[node * n + server].as_mut()
         {
-            self.svc.checkers[node * n + server].observe_traffic(self.now, ok);
-            self.drive_checker(node * n + server);
+            checker.observe_traffic(self.now, ok);
+            self.drive_checker(t, node * n + server);
         }
-        if !self.svc.outliers.is_empty() {
-            self.svc.outliers[node].on_response(self.now, server, outcome.kind);
-            self.drain_outlier(node);
+        if !self.tiers[t].outliers.is_empty() {
+            self.tiers[t].outliers[node].on_response(self.now, server, outcome.kind);
+            self.drain_outlier(t, node);
         }
     }
 
     /// Carries out checker `idx`'s actions (send probes, mark up/down) and re-arms its timer.
-    pub(super) fn drive_checker(&mut self, idx: usize) {
+    pub(super) fn drive_checker(&mut self, t: usize, idx: usize) {
         let n = self.servers.len();
         let (node, server) = (idx / n, idx % n);
         let mut changed = false;
-        while let Some(action) = self.svc.checkers[idx].poll_action() {
+        while let Some(action) = self.tiers[t].checkers[idx]
+            .as_mut()
+            .and_then(|c| c.poll_action())
+        {
             match action {
                 CheckAction::SendProbe { probe } => {
-                    if let Some((at, result)) = self.probe(server) {
+                    if let Some((at, result)) = self.probe(t, server) {
                         self.q.push(
                             at,
                             Ev::ProbeDone {
+                                tier: t as u16,
                                 idx: idx as u32,
                                 probe,
                                 result,
@@ -68,26 +81,35 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 }
                 CheckAction::MarkUp | CheckAction::MarkDown => {
                     let up = action == CheckAction::MarkUp;
-                    if self.svc.health_up[idx] != up {
-                        self.svc.health_up[idx] = up;
-                        self.log_health(node, server, up, "active");
+                    if self.tiers[t].health_up[idx] != up {
+                        self.tiers[t].health_up[idx] = up;
+                        self.log_health(t, node, server, up, "active");
                         if up {
-                            self.start_ramp(node, server);
+                            self.start_ramp(t, node, server);
                         }
                         changed = true;
                     }
-                    if up && !self.svc.outliers.is_empty() {
-                        self.svc.outliers[node].on_active_check_pass(self.now, server);
-                        self.drain_outlier(node);
+                    if up && !self.tiers[t].outliers.is_empty() {
+                        self.tiers[t].outliers[node].on_active_check_pass(self.now, server);
+                        self.drain_outlier(t, node);
                     }
                 }
             }
         }
-        if let Some(t) = self.svc.checkers[idx].poll_timeout() {
-            let t = t.max(self.now);
-            if t < self.svc.check_due[idx] {
-                self.svc.check_due[idx] = t;
-                self.q.push(t, Ev::CheckTimer { idx: idx as u32 });
+        if let Some(due) = self.tiers[t].checkers[idx]
+            .as_ref()
+            .and_then(|c| c.poll_timeout())
+        {
+            let due = due.max(self.now);
+            if due < self.tiers[t].check_due[idx] {
+                self.tiers[t].check_due[idx] = due;
+                self.q.push(
+                    due,
+                    Ev::CheckTimer {
+                        tier: t as u16,
+                        idx: idx as u32,
+                    },
+                );
             }
         }
         if changed {
@@ -95,16 +117,17 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
-    /// What a probe of `server` finds and when its answer arrives (`None`: no answer, the
-    /// checker times it out). A TCP check only needs the kernel to accept: it passes on a
-    /// hung, slow or erroring process; an HTTP check needs the process to answer well.
-    pub(super) fn probe(&mut self, server: usize) -> Option<(SimTime, ProbeResult)> {
+    /// What tier `t`'s probe of `server` finds and when its answer arrives (`None`: no
+    /// answer, the checker times it out). A TCP check only needs the kernel to accept: it
+    /// passes on a hung, slow or erroring process; an HTTP check needs the process to
+    /// answer well.
+    pub(super) fn probe(&mut self, t: usize, server: usize) -> Option<(SimTime, ProbeResult)> {
         let rtt = match (self.net_delay(server as u32), self.net_delay(server as u32)) {
             (Some(a), Some(b)) => a + b,
             _ => SimTime::ZERO,
         };
-        let check = self.cfg.health.active.as_ref()?;
-        if check.loss > 0.0 && self.svc.rng_probes.next_f64() < check.loss {
+        let check = self.tier_health(t).active.as_ref()?;
+        if check.loss > 0.0 && self.tiers[t].rng_probes.next_f64() < check.loss {
             return None;
         }
         let srv = &self.servers[server];
@@ -120,7 +143,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 if srv.hung {
                     return None;
                 }
-                if srv.err_rate > 0.0 && self.svc.rng_probes.next_f64() < srv.err_rate {
+                if srv.err_rate > 0.0 && self.tiers[t].rng_probes.next_f64() < srv.err_rate {
                     return Some((self.now + rtt, ProbeResult::BadStatus(srv.err_status)));
                 }
                 let work = SimTime::from_nanos_f64(
@@ -131,42 +154,55 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
-    pub(super) fn arm_outlier(&mut self, node: usize) {
-        if let Some(t) = self.svc.outliers[node].poll_timeout() {
-            let t = t.max(self.now);
-            if t < self.svc.outlier_due[node] {
-                self.svc.outlier_due[node] = t;
-                self.q.push(t, Ev::OutlierTick { node: node as u32 });
+    pub(super) fn arm_outlier(&mut self, t: usize, node: usize) {
+        if let Some(due) = self.tiers[t].outliers[node].poll_timeout() {
+            let due = due.max(self.now);
+            if due < self.tiers[t].outlier_due[node] {
+                self.tiers[t].outlier_due[node] = due;
+                self.q.push(
+                    due,
+                    Ev::OutlierTick {
+                        tier: t as u16,
+                        node: node as u32,
+                    },
+                );
             }
         }
     }
 
     /// Carries out node `node`'s outlier ejections and unejections.
-    pub(super) fn drain_outlier(&mut self, node: usize) {
+    pub(super) fn drain_outlier(&mut self, t: usize, node: usize) {
         let n = self.servers.len();
         let mut changed = false;
-        while let Some(a) = self.svc.outliers[node].poll_action() {
+        while let Some(a) = self.tiers[t].outliers[node].poll_action() {
             let (host, eject) = match a {
                 OutlierAction::Eject(h) => (h, true),
                 OutlierAction::Uneject(h) => (h, false),
             };
-            if host < n && self.svc.ejected[node * n + host] != eject {
-                self.svc.ejected[node * n + host] = eject;
-                self.log_health(node, host, !eject, "outlier");
+            if host < n && self.tiers[t].ejected[node * n + host] != eject {
+                self.tiers[t].ejected[node * n + host] = eject;
+                self.log_health(t, node, host, !eject, "outlier");
                 if !eject {
-                    self.start_ramp(node, host);
+                    self.start_ramp(t, node, host);
                 }
                 changed = true;
             }
         }
-        self.arm_outlier(node);
+        self.arm_outlier(t, node);
         if changed {
             self.refresh_availability();
         }
     }
 
-    pub(super) fn log_health(&mut self, node: usize, server: usize, up: bool, cause: &'static str) {
-        if !self.node_up(node) {
+    pub(super) fn log_health(
+        &mut self,
+        t: usize,
+        node: usize,
+        server: usize,
+        up: bool,
+        cause: &'static str,
+    ) {
+        if t == 0 && !self.node_up(node) {
             // A load balancer that is down detects nothing; its checkers' view is what it
             // comes back with.
             return;
@@ -174,6 +210,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let false_alarm = !up && self.faults.open[server] == NONE && self.servers[server].member;
         self.stats.health_log.push(HealthEvent {
             at: self.now,
+            tier: t as u32,
             node: node as u32,
             server: server as u32,
             up,

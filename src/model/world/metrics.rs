@@ -6,6 +6,7 @@ use super::World;
 use super::book::Phase;
 use super::health::HealthEvent;
 use super::server::Server;
+use super::slices::Slices;
 use crate::engine::SimTime;
 use crate::metrics::Bucket;
 use crate::metrics::ChangeRow;
@@ -54,6 +55,8 @@ pub(super) struct Stats {
     pub(super) ts_errors: Vec<u32>,
     /// Per bucket: a coarse log histogram of latencies (`TS_BINS` bins) for its p99.
     pub(super) ts_bins: Vec<u32>,
+    /// Per service and per class.
+    pub(super) slices: Slices,
 }
 
 /// Log-spaced latency bins per time bucket: eighth-octave bins (about 9% wide) from 2¹⁰ ns
@@ -115,6 +118,7 @@ impl Stats {
             ts_done: vec![0; n_buckets],
             ts_errors: vec![0; n_buckets],
             ts_bins: vec![0; n_buckets * TS_BINS],
+            slices: Slices::new(cfg),
         }
     }
 
@@ -165,10 +169,20 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let n = self.servers.len();
         let mut in_service = vec![0u32; n];
         let mut queued = vec![0u32; n];
-        let mut lb_in_flight = vec![0u32; self.svc.in_flight.len()];
+        // Per tier: attempts each node should count, and requests waiting.
+        let mut lb_in_flight: Vec<Vec<u32>> = self
+            .tiers
+            .iter()
+            .map(|t| vec![0u32; t.in_flight.len()])
+            .collect();
+        let mut waiting = vec![0u64; self.tiers.len()];
         let (mut out_all, mut out_measured) = (0u64, 0u64);
         for c in &self.book.creqs {
             if c.waiting {
+                waiting[c.tier as usize] += 1;
+                if c.parent != NONE {
+                    continue; // a call: its caller's books hold the client's request
+                }
                 out_all += 1;
                 if c.issued >= self.cfg.warmup {
                     out_measured += 1;
@@ -187,7 +201,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
                         "attempt {i} belongs to a request that is not waiting for it"
                     )));
                 }
-                lb_in_flight[a.node as usize * n + a.server as usize] += 1;
+                lb_in_flight[a.tier as usize][a.node as usize * n + a.server as usize] += 1;
             }
             match a.phase {
                 Phase::InService => {
@@ -195,17 +209,20 @@ impl<const TRACE: bool> World<'_, TRACE> {
                     let busy = self.window_overlap(a.started, self.now);
                     self.servers[a.server as usize].busy_ns += busy;
                 }
+                Phase::Calling => in_service[a.server as usize] += 1,
                 Phase::Queued => queued[a.server as usize] += 1,
                 _ => {}
             }
         }
         check_books("whole run", &self.stats.all, out_all)?;
         check_books("measured window", &self.stats.measured, out_measured)?;
-        if out_all != u64::from(self.book.n_waiting) {
-            return Err(RunError::Invariant(format!(
-                "{out_all} requests waiting but the counter says {}",
-                self.book.n_waiting
-            )));
+        for (t, &w) in waiting.iter().enumerate() {
+            if w != u64::from(self.tiers[t].n_waiting) {
+                return Err(RunError::Invariant(format!(
+                    "tier {t}: {w} requests waiting but the counter says {}",
+                    self.tiers[t].n_waiting
+                )));
+            }
         }
         for s in 0..n {
             let srv = &self.servers[s];
@@ -225,36 +242,38 @@ impl<const TRACE: bool> World<'_, TRACE> {
             }
         }
         for p in &self.cfg.preset {
-            // Phantom requests never complete: the nodes count them on top.
+            // Phantom requests never complete: the edge nodes count them on top.
             for node in 0..self.cfg.lb.nodes as usize {
-                lb_in_flight[node * n + p.server as usize] += p.in_flight;
+                lb_in_flight[0][node * n + p.server as usize] += p.in_flight;
             }
         }
-        for (i, (&counted, &outstanding)) in
-            self.svc.in_flight.iter().zip(&lb_in_flight).enumerate()
-        {
-            if counted != outstanding {
-                return Err(RunError::Invariant(format!(
-                    "load balancer node {} counts {counted} in flight to server {} but {outstanding} are outstanding",
-                    i / n + 1,
-                    i % n
-                )));
-            }
-        }
-        let reported = matches!(self.cfg.lb.view, LbView::Reported { .. });
-        for (ri, r) in self.svc.routes.iter().enumerate() {
-            let node = ri / self.svc.n_pools;
-            for b in &r.backends {
-                let want = if reported {
-                    self.svc.reported[b.id as usize]
-                } else {
-                    self.svc.in_flight[node * n + b.id as usize]
-                };
-                if b.in_flight != want || !self.servers[b.id as usize].member {
+        for (t, tier) in self.tiers.iter().enumerate() {
+            for (i, (&counted, &outstanding)) in
+                tier.in_flight.iter().zip(&lb_in_flight[t]).enumerate()
+            {
+                if counted != outstanding {
                     return Err(RunError::Invariant(format!(
-                        "pool view of server {} is stale",
-                        b.id
+                        "load balancer node {} (tier {t}) counts {counted} in flight to server {} but {outstanding} are outstanding",
+                        i / n + 1,
+                        i % n
                     )));
+                }
+            }
+            let reported = matches!(self.tier_lb(t).view, LbView::Reported { .. });
+            for (ri, r) in tier.routes.iter().enumerate() {
+                let node = ri / tier.n_pools;
+                for b in &r.backends {
+                    let want = if reported {
+                        tier.reported[b.id as usize]
+                    } else {
+                        tier.in_flight[node * n + b.id as usize]
+                    };
+                    if b.in_flight != want || !self.servers[b.id as usize].member {
+                        return Err(RunError::Invariant(format!(
+                            "pool view of server {} is stale",
+                            b.id
+                        )));
+                    }
                 }
             }
         }
@@ -537,6 +556,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             ha: self.ha_rows(),
             latency_curve,
             timeseries: self.timeseries(),
+            slices: self.stats.slices.rows(cfg),
         }
     }
 }

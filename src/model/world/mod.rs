@@ -37,6 +37,7 @@ mod tier;
 mod trace;
 
 mod book;
+mod calls;
 mod changes;
 mod clients;
 mod faults;
@@ -45,9 +46,9 @@ mod metrics;
 mod request;
 mod server;
 mod service;
+mod slices;
 
 pub use trace::{ServerMoment, TraceLine};
-
 
 use crate::balancer::OutcomeKind;
 
@@ -55,7 +56,7 @@ use crate::engine::{EventQueue, SeedTree, SimRng, SimTime};
 
 use crate::metrics::RepResult;
 
-use super::config::{LbView, Load, WorldConfig};
+use super::config::{Load, WorldConfig};
 
 use crate::health::ProbeResult;
 
@@ -130,16 +131,17 @@ enum Ev {
     Flap { server: u32, down: bool },
     /// A draining server's deregistration delay is over.
     DrainCut { server: u32, epoch: u32 },
-    /// Active checker `idx` (`node * n + server`) asked to be woken now.
-    CheckTimer { idx: u32 },
-    /// A probe's answer reaches checker `idx`.
+    /// Tier `tier`'s active checker `idx` (`node * n + server`) asked to be woken now.
+    CheckTimer { tier: u16, idx: u32 },
+    /// A probe's answer reaches tier `tier`'s checker `idx`.
     ProbeDone {
         probe: u64,
+        tier: u16,
         idx: u32,
         result: ProbeResult,
     },
-    /// Node `node`'s outlier detector ticks.
-    OutlierTick { node: u32 },
+    /// Node `node`'s outlier detector in tier `tier` ticks.
+    OutlierTick { tier: u16, node: u32 },
     /// Slow-start weights are recomputed (every second while a server ramps up).
     SlowStartTick,
     /// Failure `spec` starts (`recover = false`) or ends on load balancer node `node`.
@@ -203,7 +205,13 @@ pub struct World<'c, const TRACE: bool = false> {
     tracer: Option<Box<trace::Tracer>>,
     clients: Clients,
     servers: Vec<Server>,
-    svc: Service,
+    /// The load balancer tiers: 0 is the edge (`[lb]`), then one per service that another
+    /// service calls.
+    tiers: Vec<Service>,
+    /// Per service: the internal tier in front of it, or `NONE` (nothing calls it).
+    svc_tier: Vec<u32>,
+    /// Some class calls another service (the one-service world skips all call handling).
+    has_calls: bool,
     book: Book,
     faults: Faults,
     stats: Stats,
@@ -223,7 +231,19 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let stream = |label: &str| seeds.stream(replication, label);
         let servers = server::fleet(cfg);
         let n_clients = cfg.population.clients as usize;
-        let svc = Service::new(cfg, servers.len(), &stream);
+        let mut tiers = vec![Service::edge(cfg, &stream)];
+        let mut svc_tier = vec![NONE; cfg.services.len()];
+        for (s, tier) in svc_tier.iter_mut().enumerate() {
+            let called = cfg
+                .classes
+                .iter()
+                .any(|c| c.hops.iter().any(|h| h.calls.iter().any(|k| k.to == s)));
+            if called {
+                *tier = tiers.len() as u32;
+                tiers.push(Service::internal(cfg, s, &stream));
+            }
+        }
+        let has_calls = tiers.len() > 1;
         let mut w = World {
             cfg,
             seeds: *seeds,
@@ -235,10 +255,12 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             rng_tier: stream("lb-tier"),
             tier: Tier::new(cfg, n_clients),
             tracer: None,
-            clients: Clients::new(cfg, svc.n_pools, &stream),
+            clients: Clients::new(cfg, tiers[0].n_pools, &stream),
             faults: Faults::new(cfg, servers.len(), &stream),
             servers,
-            svc,
+            tiers,
+            svc_tier,
+            has_calls,
             book: Book::new(),
             stats: Stats::new(cfg),
         };
@@ -285,14 +307,16 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         for (i, c) in self.cfg.changes.iter().enumerate() {
             self.q.push(c.at, Ev::Change { index: i as u32 });
         }
-        if let LbView::Reported { interval } = self.cfg.lb.view {
+        if let Some(interval) = self.report_interval() {
             self.q.push(interval, Ev::Report);
         }
-        for idx in 0..self.svc.checkers.len() {
-            self.drive_checker(idx);
-        }
-        for node in 0..self.svc.outliers.len() {
-            self.arm_outlier(node);
+        for t in 0..self.tiers.len() {
+            for idx in 0..self.tiers[t].checkers.len() {
+                self.drive_checker(t, idx);
+            }
+            for node in 0..self.tiers[t].outliers.len() {
+                self.arm_outlier(t, node);
+            }
         }
         self.start_tier();
         for (i, f) in self.cfg.failures.iter().enumerate() {
@@ -364,29 +388,41 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 recover,
             } => self.fault(spec as usize, server, recover),
             Ev::Flap { server, down } => self.flap(server, down),
-            Ev::CheckTimer { idx } => {
-                if self.svc.check_due[idx as usize] == self.now {
-                    self.svc.check_due[idx as usize] = SimTime::MAX;
-                    self.svc.checkers[idx as usize].handle_timeout(self.now);
-                    self.drive_checker(idx as usize);
+            Ev::CheckTimer { tier, idx } => {
+                let (t, i) = (tier as usize, idx as usize);
+                if self.tiers[t].check_due[i] == self.now {
+                    self.tiers[t].check_due[i] = SimTime::MAX;
+                    if let Some(c) = self.tiers[t].checkers[i].as_mut() {
+                        c.handle_timeout(self.now);
+                    }
+                    self.drive_checker(t, i);
                 }
             }
-            Ev::ProbeDone { idx, probe, result } => {
-                if TRACE {
-                    self.trace_probe(idx as usize, result);
+            Ev::ProbeDone {
+                tier,
+                idx,
+                probe,
+                result,
+            } => {
+                let (t, i) = (tier as usize, idx as usize);
+                if TRACE && t == 0 {
+                    self.trace_probe(i, result);
                 }
-                self.svc.checkers[idx as usize].handle_probe_result(self.now, probe, result);
-                self.drive_checker(idx as usize);
+                if let Some(c) = self.tiers[t].checkers[i].as_mut() {
+                    c.handle_probe_result(self.now, probe, result);
+                }
+                self.drive_checker(t, i);
             }
-            Ev::OutlierTick { node } => {
-                if self.svc.outlier_due[node as usize] == self.now {
-                    self.svc.outlier_due[node as usize] = SimTime::MAX;
-                    self.svc.outliers[node as usize].handle_timeout(self.now);
-                    self.drain_outlier(node as usize);
+            Ev::OutlierTick { tier, node } => {
+                let (t, n) = (tier as usize, node as usize);
+                if self.tiers[t].outlier_due[n] == self.now {
+                    self.tiers[t].outlier_due[n] = SimTime::MAX;
+                    self.tiers[t].outliers[n].handle_timeout(self.now);
+                    self.drain_outlier(t, n);
                 }
             }
             Ev::SlowStartTick => {
-                self.svc.slow_tick_armed = false;
+                self.tiers[0].slow_tick_armed = false;
                 self.refresh_availability();
                 self.arm_slow_tick();
             }

@@ -1,4 +1,7 @@
-//! A request through the tier: issued by a client, sent to a server by its pool's balancer, answered, retried or failed.
+//! A request through a tier: issued by a client (or, as a call, by a serving instance: see
+//! `calls.rs`), sent to a server by its pool's balancer on one of the tier's nodes,
+//! answered, retried or failed. `issue` is where a client's request enters the edge tier;
+//! `complete` and `fail` are where any request leaves its tier.
 
 use super::Ev;
 use super::NO_KEY;
@@ -51,9 +54,10 @@ impl<const TRACE: bool> World<'_, TRACE> {
         // A client idle for longer than the session timeout starts a new session.
         let last = self.clients.last_seen[client as usize];
         if last != SimTime::MAX && self.now - last > self.cfg.sessions.idle_timeout {
-            let at = client as usize * self.svc.n_pools;
-            self.clients.cookies[at..at + self.svc.n_pools].fill(NONE);
-            self.clients.session_server[at..at + self.svc.n_pools].fill(NONE);
+            let pools = self.tiers[0].n_pools;
+            let at = client as usize * pools;
+            self.clients.cookies[at..at + pools].fill(NONE);
+            self.clients.session_server[at..at + pools].fill(NONE);
         }
         self.clients.last_seen[client as usize] = self.now;
         let req = ClientReq {
@@ -69,23 +73,20 @@ impl<const TRACE: bool> World<'_, TRACE> {
             generation: 0,
             class: class as u16,
             attempts: 0,
+            tier: 0,
+            service: cc.entry as u16,
+            call: 0,
+            tries: 0,
+            parent: NONE,
+            parent_gen: 0,
             waiting: true,
         };
-        let c = match self.book.free_creqs.pop() {
-            Some(c) => {
-                let generation = self.book.creqs[c as usize].generation;
-                self.book.creqs[c as usize] = ClientReq { generation, ..req };
-                c
-            }
-            None => {
-                self.book.creqs.push(req);
-                (self.book.creqs.len() - 1) as u32
-            }
-        };
-        self.book.n_waiting += 1;
+        let c = self.new_request(req);
+        self.tiers[0].n_waiting += 1;
         self.stats.all.issued += 1;
         if self.now >= self.cfg.warmup {
             self.stats.measured.issued += 1;
+            self.stats.slice_issued(class as u16, cc.entry as u16, true);
         }
         if let Some(to) = self.cfg.clients.timeout {
             let generation = self.book.creqs[c as usize].generation;
@@ -128,29 +129,38 @@ impl<const TRACE: bool> World<'_, TRACE> {
         self.enter_node(c);
     }
 
-    /// Sends client request `c` (a first try or a retry) to a server chosen by its pool's
-    /// balancer on its client's node.
+    /// Sends request `c` (a first try or a retry) to a server chosen by its pool's balancer
+    /// on its node of its tier.
     pub(super) fn dispatch(&mut self, c: u32) {
         let r = self.book.creqs[c as usize];
         let measured = r.issued >= self.cfg.warmup;
-        let pool = self.svc.class_route[r.class as usize];
+        let t = r.tier as usize;
+        let edge = t == 0;
+        let n_pools = self.tiers[t].n_pools;
+        let pool = self.tiers[t].class_route[r.class as usize];
         let node = r.node as usize;
-        let slot = r.client as usize * self.svc.n_pools + pool;
-        let rt = &mut self.svc.routes[node * self.svc.n_pools + pool];
-        let cookie = if rt.sticky {
+        // Cookies live in clients; a calling instance keeps none.
+        let slot = r.client as usize * n_pools + pool;
+        let rt = &mut self.tiers[t].routes[node * n_pools + pool];
+        let cookie = if rt.sticky && edge {
             Some(self.clients.cookies[slot]).filter(|&c| c != NONE)
         } else {
             None
         };
+        let client_ip = if edge {
+            self.clients.population.ip(r.client, self.now)
+        } else {
+            super::calls::instance_ip(r.client)
+        };
         let info = RequestInfo {
-            client_ip: self.clients.population.ip(r.client, self.now),
+            client_ip,
             client: r.client,
             key: (r.key != NO_KEY).then_some(r.key),
             cookie,
             class: r.class,
             attempt: r.attempts.min(255) as u8,
         };
-        let before = TRACE.then(|| {
+        let before = (TRACE && edge).then(|| {
             let t = self.tracer.as_deref().expect("tracing");
             trace::describe_route(self.cfg, rt, t, self.now, &info)
         });
@@ -167,15 +177,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
             }
         }
         if let Some(before) = before {
-            self.trace_pick(
-                c,
-                node * self.svc.n_pools + pool,
-                pick,
-                r.attempts > 0,
-                before,
-            );
+            self.trace_pick(c, node * n_pools + pool, pick, r.attempts > 0, before);
         }
-        let rt = &mut self.svc.routes[node * self.svc.n_pools + pool];
+        let rt = &mut self.tiers[t].routes[node * n_pools + pool];
         let Some(idx) = pick else {
             self.fail(c, ErrorCause::NoBackend);
             return;
@@ -185,13 +189,13 @@ impl<const TRACE: bool> World<'_, TRACE> {
             "balancer picked an ineligible backend"
         );
         let server = rt.backends[idx].id;
-        if rt.sticky {
+        if rt.sticky && edge {
             if cookie.is_some_and(|c| c != server) && measured {
                 self.stats.sessions_broken += 1;
             }
             self.clients.cookies[slot] = server;
         }
-        self.in_flight_add(node, server, true);
+        self.in_flight_add(t, node, server, true);
         let f = self.faults.open[server as usize];
         if f != NONE {
             self.faults.records[f as usize].sent += 1;
@@ -205,7 +209,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             }
         }
         if retry {
-            self.book.n_retries_active += 1;
+            self.tiers[t].n_retries_active += 1;
         }
         let att = Attempt {
             creq: c,
@@ -220,6 +224,13 @@ impl<const TRACE: bool> World<'_, TRACE> {
             node: node as u32,
             generation: 0,
             pool: pool as u16,
+            tier: t as u16,
+            class: r.class,
+            service: r.service,
+            calls_out: 0,
+            calls_ok: 0,
+            calls_failed: 0,
+            next_call: 0,
             phase: Phase::ToServer,
             measured,
             retry,
@@ -243,7 +254,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         cr.attempts += 1;
         cr.last_server = server;
         let generation = self.book.atts[a as usize].generation;
-        if let Some(to) = self.cfg.lb.upstream_timeout {
+        if let Some(to) = self.tier_lb(t).upstream_timeout {
             self.q
                 .push(self.now + to, Ev::UpstreamTimeout { att: a, generation });
         }
@@ -270,7 +281,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
                     Reply::QueueFull => "503 (queue full)".to_string(),
                     Reply::Refused => "connection refused".to_string(),
                 };
-                if w.node_up(at.node as usize) {
+                if at.tier != 0 || w.node_up(at.node as usize) {
                     format!(
                         "lb-{} gets {what} from {srv}, {} after sending it",
                         at.node + 1,
@@ -307,11 +318,13 @@ impl<const TRACE: bool> World<'_, TRACE> {
     /// The load balancer stops counting attempt `a` and tells its balancer how it went.
     pub(super) fn lb_done(&mut self, a: u32, outcome: Outcome) {
         let at = self.book.atts[a as usize];
-        self.in_flight_add(at.node as usize, at.server, false);
+        let t = at.tier as usize;
+        self.in_flight_add(t, at.node as usize, at.server, false);
         if at.retry {
-            self.book.n_retries_active -= 1;
+            self.tiers[t].n_retries_active -= 1;
         }
-        let rt = &mut self.svc.routes[at.node as usize * self.svc.n_pools + at.pool as usize];
+        let n_pools = self.tiers[t].n_pools;
+        let rt = &mut self.tiers[t].routes[at.node as usize * n_pools + at.pool as usize];
         let p = rt.pos[at.server as usize];
         if p != NONE {
             rt.balancer
@@ -325,7 +338,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 } else {
                     rt.passive_out += 1;
                 }
-                self.log_health(at.node as usize, ch.server as usize, ch.up, "passive");
+                self.log_health(t, at.node as usize, ch.server as usize, ch.up, "passive");
             }
         }
         // Attempts sent during the fault that then failed (not client aborts).
@@ -337,7 +350,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         {
             self.faults.records[f as usize].failed += 1;
         }
-        self.health_feedback(at.node as usize, at.server as usize, outcome);
+        self.health_feedback(t, at.node as usize, at.server as usize, outcome);
     }
 
     /// The load balancer gives up on attempt `a`: it stops counting it; whatever the server
@@ -400,10 +413,11 @@ impl<const TRACE: bool> World<'_, TRACE> {
         self.fail(c, cause);
     }
 
-    /// After a failed attempt: another attempt if the retry policy and budget allow it,
-    /// otherwise the client gets the error.
+    /// After a failed attempt: another attempt if its tier's retry policy and budget allow
+    /// it, otherwise the caller gets the error.
     pub(super) fn retry_or_fail(&mut self, c: u32, cause: ErrorCause) {
-        let rc = &self.cfg.lb.retry;
+        let t = self.book.creqs[c as usize].tier as usize;
+        let rc = &self.tier_lb(t).retry;
         let eligible = match cause {
             ErrorCause::Refused => rc.on_refused,
             ErrorCause::UpstreamTimeout => rc.on_timeout,
@@ -414,9 +428,10 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let budget_ok = match rc.budget {
             None => true,
             Some(b) => {
-                let allowed = (b.percent / 100.0 * f64::from(self.book.n_waiting))
+                let tier = &self.tiers[t];
+                let allowed = (b.percent / 100.0 * f64::from(tier.n_waiting))
                     .max(f64::from(b.min_concurrency));
-                f64::from(self.book.n_retries_active) < allowed
+                f64::from(tier.n_retries_active) < allowed
             }
         };
         if eligible && tries_left && budget_ok {
@@ -429,25 +444,39 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
+    /// Request `c` succeeded: the client has its answer, or the calling instance goes on.
     pub(super) fn complete(&mut self, c: u32) {
         if TRACE {
             self.trace_end(c, None);
         }
         let r = self.book.creqs[c as usize];
+        if r.parent != NONE {
+            self.call_done(c);
+            return;
+        }
         let measured = r.issued >= self.cfg.warmup;
         self.stats
             .completed(self.now, self.now - r.issued, measured);
+        self.stats
+            .slice_completed(r.class, r.service, self.now - r.issued, measured);
         self.close(c);
         self.user_next(r.user);
     }
 
+    /// Request `c` failed: the client gets the error, or the calling instance may try
+    /// again.
     pub(super) fn fail(&mut self, c: u32, cause: ErrorCause) {
         if TRACE {
             self.trace_end(c, Some(cause));
         }
         let r = self.book.creqs[c as usize];
+        if r.parent != NONE {
+            self.call_failed(c, cause);
+            return;
+        }
         let measured = r.issued >= self.cfg.warmup;
         self.stats.failed(self.now, cause, measured);
+        self.stats.slice_failed(r.class, r.service, cause, measured);
         self.close(c);
         self.user_next(r.user);
     }

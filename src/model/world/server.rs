@@ -150,10 +150,12 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         let mut service = SimTime::from_nanos_f64(work / srv.speed * srv.slow);
         let epoch = srv.epoch;
+        // Session state belongs to clients' requests at their entry service.
         match self.cfg.sessions.state {
+            _ if at.tier != 0 => {}
             SessionState::Token => {}
             SessionState::Server => {
-                let slot = at.client as usize * self.svc.n_pools + at.pool as usize;
+                let slot = at.client as usize * self.tiers[0].n_pools + at.pool as usize;
                 let held = self.clients.session_server[slot];
                 if held != NONE && held != s as u32 && at.measured {
                     self.stats.sessions_lost += 1;
@@ -212,16 +214,24 @@ impl<const TRACE: bool> World<'_, TRACE> {
             return; // the server crashed or hung since: this work never completes
         }
         let busy = self.window_overlap(at.started, self.now);
+        self.servers[s].busy_ns += busy;
+        if self.has_calls && self.start_calls(a) {
+            return; // the worker waits for the hop's calls
+        }
+        self.release_worker(s, a);
+        self.respond(a, Reply::Ok);
+    }
+
+    /// Server `s`'s worker is done with attempt `a` and takes the next request waiting.
+    pub(super) fn release_worker(&mut self, s: usize, a: u32) {
         let srv = &mut self.servers[s];
         srv.busy -= 1;
-        srv.busy_ns += busy;
         if let Some(i) = srv.in_service.iter().position(|&x| x == a) {
             srv.in_service.swap_remove(i);
         }
         if let Some(next) = srv.queue.pop_front() {
             self.start_service(s, next);
         }
-        self.respond(a, Reply::Ok);
     }
 
     /// Sends the server's answer back toward the load balancer.
@@ -267,6 +277,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let srv = &mut self.servers[s];
         srv.epoch = srv.epoch.wrapping_add(1);
         for &a in &srv.in_service {
+            if self.book.atts[a as usize].phase != Phase::InService {
+                continue; // waiting for calls: its work was counted when it ended
+            }
             let started = self.book.atts[a as usize].started;
             let lo = started.max(warm.0);
             let hi = self.now.min(warm.1);

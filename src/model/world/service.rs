@@ -1,4 +1,10 @@
-//! The service behind the load balancer tier: each node's pools, their balancers, and what the node believes about its servers (in flight, health, weight).
+//! A load balancer tier and the service behind it: each node's pools, their balancers, and
+//! what each node believes about the servers it fronts (in flight, health, weight).
+//!
+//! Tier 0 is the edge tier (`[lb]`, reached by clients through its HA topology); with
+//! `[[services]]`, every service that another service calls has an internal tier of its own.
+//! Per-(node, server) vectors are indexed `node * n + id` with global server ids; a tier
+//! only ever touches the servers it `serves`.
 
 use super::Ev;
 use super::NONE;
@@ -14,14 +20,17 @@ use crate::health::envoy::EnvoyChecker;
 use crate::health::haproxy::HaproxyChecker;
 use crate::health::outlier::OutlierDetector;
 use crate::model::config::ActiveStyle;
+use crate::model::config::HealthConfig;
+use crate::model::config::LbConfig;
 use crate::model::config::LbView;
 use crate::model::config::SlowStartStyle;
 use crate::model::config::WorldConfig;
 
-/// One balancer and the pool it sees (all servers, or one group's).
+/// One balancer and the pool it sees (every server of its tier, or some groups').
 pub(super) struct Route {
     pub(super) balancer: Box<dyn Balancer>,
-    pub(super) group: Option<usize>,
+    /// The groups of the pool (`None`: every server the tier serves).
+    pub(super) groups: Option<Vec<usize>>,
     pub(super) backends: Vec<Backend>,
     /// Server id → index in `backends`, or `NONE`.
     pub(super) pos: Vec<u32>,
@@ -34,9 +43,17 @@ pub(super) struct Route {
     pub(super) passive_out: u32,
 }
 
-/// The service behind the load balancer tier: its pools, their balancers and what each
-/// node believes about its servers.
+/// A load balancer tier and the service behind it: its pools, their balancers and what
+/// each node believes about its servers.
 pub(super) struct Service {
+    /// The service it fronts (`None`: the edge tier, `[lb]`).
+    pub(super) service: Option<usize>,
+    /// Nodes of the tier.
+    pub(super) nodes: usize,
+    /// Per server id: whether this tier sends it requests.
+    pub(super) serves: Vec<bool>,
+    /// Its nodes count their own in-flight attempts (`view = own`).
+    pub(super) own_view: bool,
     /// Attempts in flight to each server as each node counts them: `[node * n + id]`.
     pub(super) in_flight: Vec<u32>,
     /// Server loads (in service + queued) at the last report (`view = reported`).
@@ -45,10 +62,11 @@ pub(super) struct Service {
     pub(super) routes: Vec<Route>,
     /// Number of pools (pool 0 is every server; then one per group some class is routed to).
     pub(super) n_pools: usize,
-    /// The pool of each class.
+    /// The pool of each class (edge tier; internal tiers have one pool).
     pub(super) class_route: Vec<usize>,
-    /// Active checkers, `[node * n + server]` (empty without active checks).
-    pub(super) checkers: Vec<Box<dyn ActiveChecker>>,
+    /// Active checkers, `[node * n + server]` (empty without active checks; `None` for
+    /// servers the tier does not serve).
+    pub(super) checkers: Vec<Option<Box<dyn ActiveChecker>>>,
     /// When each checker's timer event is due (stale timer events are ignored).
     pub(super) check_due: Vec<SimTime>,
     /// Health as each node's checks see it, `[node * n + server]`.
@@ -62,51 +80,152 @@ pub(super) struct Service {
     pub(super) ramp_since: Vec<SimTime>,
     pub(super) slow_tick_armed: bool,
     pub(super) rng_probes: SimRng,
+    /// Requests (client requests or calls) waiting for an answer through this tier, and
+    /// retry attempts it is waiting for (the retry budget's inputs).
+    pub(super) n_waiting: u32,
+    pub(super) n_retries_active: u32,
+}
+
+/// The servers of `groups`, as a per-server-id mask.
+fn mask(cfg: &WorldConfig, groups: &[usize]) -> Vec<bool> {
+    let mut m = vec![false; cfg.n_allocated()];
+    for &g in groups {
+        let (lo, hi) = cfg.group_range(g);
+        m[lo..hi].fill(true);
+    }
+    m
 }
 
 impl Service {
-    /// One balancer per (node, pool), and the health machines per (node, server).
-    pub(super) fn new(cfg: &WorldConfig, n: usize, stream: &dyn Fn(&str) -> SimRng) -> Service {
-        let mut route_groups: Vec<Option<usize>> = vec![None];
+    /// The edge tier (`[lb]`): one balancer per (node, pool), where a pool is every server
+    /// (one service), a class's entry service or a class's `pool` group.
+    pub(super) fn edge(cfg: &WorldConfig, stream: &dyn Fn(&str) -> SimRng) -> Service {
+        let multi = !cfg.services.is_empty();
+        let pool_of = |c: &crate::model::ClassConfig| -> (Option<Vec<usize>>, String) {
+            match (c.pool, multi) {
+                (Some(g), _) => (Some(vec![g]), cfg.groups[g].name.clone()),
+                (None, false) => (None, String::new()),
+                (None, true) => {
+                    let s = &cfg.services[c.entry];
+                    (Some(s.groups.clone()), s.name.clone())
+                }
+            }
+        };
+        let mut pools: Vec<(Option<Vec<usize>>, String)> = if multi {
+            Vec::new()
+        } else {
+            vec![(None, String::new())]
+        };
         let class_route = cfg
             .classes
             .iter()
-            .map(|c| match route_groups.iter().position(|r| *r == c.pool) {
-                Some(i) => i,
-                None => {
-                    route_groups.push(c.pool);
-                    route_groups.len() - 1
+            .map(|c| {
+                let p = pool_of(c);
+                match pools.iter().position(|q| q.0 == p.0) {
+                    Some(i) => i,
+                    None => {
+                        pools.push(p);
+                        pools.len() - 1
+                    }
                 }
             })
             .collect();
-        let mut routes = Vec::with_capacity(cfg.lb.nodes as usize * route_groups.len());
+        let serves = if multi {
+            let entries: Vec<usize> = cfg
+                .classes
+                .iter()
+                .flat_map(|c| cfg.services[c.entry].groups.iter().copied())
+                .collect();
+            mask(cfg, &entries)
+        } else {
+            vec![true; cfg.n_allocated()]
+        };
+        let mut routes = Vec::with_capacity(cfg.lb.nodes as usize * pools.len());
         for node in 1..=cfg.lb.nodes {
-            for g in &route_groups {
-                let label = match g {
-                    None => format!("balancer/lb-{node}"),
-                    Some(g) => format!("balancer/lb-{node}/{}", cfg.groups[*g].name),
+            for (groups, name) in &pools {
+                let label = if name.is_empty() {
+                    format!("balancer/lb-{node}")
+                } else {
+                    format!("balancer/lb-{node}/{name}")
                 };
-                let alg = g
-                    .and_then(|g| cfg.groups[g].balancer.as_ref())
-                    .unwrap_or(&cfg.algorithm);
-                let sticky = alg.info().name == "sticky";
-                routes.push(Route {
-                    balancer: alg.build(stream(&label)),
-                    group: *g,
-                    backends: Vec::new(),
-                    pos: Vec::new(),
-                    sticky,
-                    passive: alg.passive_checks().is_some(),
-                    passive_out: 0,
-                });
+                // A class routed to one group uses that group's balancer, if it has one.
+                let alg = match groups.as_deref() {
+                    Some([g]) => cfg.groups[*g].balancer.as_ref(),
+                    _ => None,
+                }
+                .unwrap_or(&cfg.algorithm);
+                routes.push(Route::new(alg, groups.clone(), stream(&label)));
             }
         }
-        let nodes = cfg.lb.nodes as usize;
+        let n_pools = pools.len();
+        Service::with_routes(
+            cfg,
+            None,
+            &cfg.lb,
+            &cfg.health,
+            serves,
+            routes,
+            n_pools,
+            class_route,
+            "",
+            stream,
+        )
+    }
+
+    /// The internal tier in front of service `s`: one pool, every server of the service.
+    pub(super) fn internal(
+        cfg: &WorldConfig,
+        s: usize,
+        stream: &dyn Fn(&str) -> SimRng,
+    ) -> Service {
+        let svc = &cfg.services[s];
+        let routes = (1..=svc.lb.nodes)
+            .map(|node| {
+                Route::new(
+                    &svc.algorithm,
+                    None,
+                    stream(&format!("balancer/{}/lb-{node}", svc.name)),
+                )
+            })
+            .collect();
+        Service::with_routes(
+            cfg,
+            Some(s),
+            &svc.lb,
+            &svc.health,
+            mask(cfg, &svc.groups),
+            routes,
+            1,
+            vec![0; cfg.classes.len()],
+            &format!("{}/", svc.name),
+            stream,
+        )
+    }
+
+    /// The rest of a tier: counters and the health machines per (node, server).
+    #[allow(clippy::too_many_arguments)]
+    fn with_routes(
+        cfg: &WorldConfig,
+        service: Option<usize>,
+        lb: &LbConfig,
+        health: &HealthConfig,
+        serves: Vec<bool>,
+        routes: Vec<Route>,
+        n_pools: usize,
+        class_route: Vec<usize>,
+        label: &str,
+        stream: &dyn Fn(&str) -> SimRng,
+    ) -> Service {
+        let n = cfg.n_allocated();
+        let nodes = lb.nodes as usize;
         let mut svc = Service {
+            service,
+            nodes,
+            own_view: lb.view == LbView::Own,
             in_flight: vec![0; n * nodes],
             reported: vec![0; n],
             routes,
-            n_pools: route_groups.len(),
+            n_pools,
             class_route,
             checkers: Vec::new(),
             check_due: Vec::new(),
@@ -116,12 +235,19 @@ impl Service {
             ejected: vec![false; n * nodes],
             ramp_since: vec![SimTime::MAX; n * nodes],
             slow_tick_armed: false,
-            rng_probes: stream("health/probes"),
+            rng_probes: stream(&format!("health/{label}probes")),
+            n_waiting: 0,
+            n_retries_active: 0,
+            serves,
         };
-        if let Some(h) = &cfg.health.active {
+        if let Some(h) = &health.active {
             for node in 0..nodes {
                 for id in 0..n {
-                    let rng = stream(&format!("health/lb-{}/{id}", node + 1));
+                    if !svc.serves[id] {
+                        svc.checkers.push(None);
+                        continue;
+                    }
+                    let rng = stream(&format!("health/{label}lb-{}/{id}", node + 1));
                     let mut c: Box<dyn ActiveChecker> = match &h.style {
                         ActiveStyle::Haproxy(c) => {
                             Box::new(HaproxyChecker::new(*c, SimTime::ZERO, rng))
@@ -136,18 +262,18 @@ impl Service {
                         c.observe_traffic(SimTime::ZERO, true);
                     }
                     svc.health_up[node * n + id] = c.is_up();
-                    svc.checkers.push(c);
+                    svc.checkers.push(Some(c));
                 }
             }
             svc.check_due = vec![SimTime::MAX; svc.checkers.len()];
         }
-        if let Some(o) = &cfg.health.outlier {
+        if let Some(o) = &health.outlier {
             for node in 0..nodes {
                 svc.outliers.push(OutlierDetector::new(
                     o.clone(),
                     n,
                     SimTime::ZERO,
-                    stream(&format!("outlier/lb-{}", node + 1)),
+                    stream(&format!("outlier/{label}lb-{}", node + 1)),
                 ));
             }
             svc.outlier_due = vec![SimTime::MAX; nodes];
@@ -156,27 +282,60 @@ impl Service {
     }
 }
 
-impl<const TRACE: bool> World<'_, TRACE> {
-    /// Whether node `node` may send new requests to server `id`: not draining, and healthy
-    /// by its checks and outlier detection, unless the node is in panic (Envoy: too few
-    /// healthy servers, so it balances over all of them).
+impl Route {
+    fn new(alg: &crate::balancer::AlgorithmSpec, groups: Option<Vec<usize>>, rng: SimRng) -> Route {
+        Route {
+            balancer: alg.build(rng),
+            groups,
+            backends: Vec::new(),
+            pos: Vec::new(),
+            sticky: alg.info().name == "sticky",
+            passive: alg.passive_checks().is_some(),
+            passive_out: 0,
+        }
+    }
+}
+
+impl<'c, const TRACE: bool> World<'c, TRACE> {
+    /// Tier `t`'s load balancer settings (`[lb]` for the edge, a service's `lb` otherwise).
     #[inline]
-    pub(super) fn available(&self, node: usize, id: usize) -> bool {
-        let i = node * self.servers.len() + id;
-        !self.servers[id].draining
-            && ((self.svc.health_up[i] && !self.svc.ejected[i]) || self.in_panic(node))
+    pub(super) fn tier_lb(&self, t: usize) -> &'c LbConfig {
+        match self.tiers[t].service {
+            None => &self.cfg.lb,
+            Some(s) => &self.cfg.services[s].lb,
+        }
     }
 
-    /// The weight node `node`'s balancers see for server `id`. With slow start configured,
+    /// Tier `t`'s health checking.
+    #[inline]
+    pub(super) fn tier_health(&self, t: usize) -> &'c HealthConfig {
+        match self.tiers[t].service {
+            None => &self.cfg.health,
+            Some(s) => &self.cfg.services[s].health,
+        }
+    }
+
+    /// Whether node `node` of tier `t` may send new requests to server `id`: not draining,
+    /// and healthy by its checks and outlier detection, unless the node is in panic (Envoy:
+    /// too few healthy servers, so it balances over all of them).
+    #[inline]
+    pub(super) fn available(&self, t: usize, node: usize, id: usize) -> bool {
+        let i = node * self.servers.len() + id;
+        let tier = &self.tiers[t];
+        !self.servers[id].draining
+            && ((tier.health_up[i] && !tier.ejected[i]) || self.in_panic(t, node))
+    }
+
+    /// The weight node `node` of tier `t` sees for server `id`. With slow start configured,
     /// weights run at 16× scale (HAProxy's BE_WEIGHT_SCALE) so a ramping server can carry a
     /// fraction of its weight; ratios between servers are unchanged.
-    pub(super) fn weight(&self, node: usize, id: usize) -> u32 {
+    pub(super) fn weight(&self, t: usize, node: usize, id: usize) -> u32 {
         let w = self.servers[id].weight;
-        let Some(ss) = self.cfg.health.slow_start else {
+        let Some(ss) = self.tier_health(t).slow_start else {
             return w;
         };
         let base = w.saturating_mul(16);
-        let since = self.svc.ramp_since[node * self.servers.len() + id];
+        let since = self.tiers[t].ramp_since[node * self.servers.len() + id];
         if since == SimTime::MAX || base == 0 {
             return base;
         }
@@ -207,44 +366,52 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
-    /// Server `id` comes back into rotation on node `node`: start its slow-start ramp.
-    pub(super) fn start_ramp(&mut self, node: usize, id: usize) {
-        if self.cfg.health.slow_start.is_none() {
+    /// Server `id` comes back into rotation on node `node` of tier `t`: start its
+    /// slow-start ramp.
+    pub(super) fn start_ramp(&mut self, t: usize, node: usize, id: usize) {
+        if self.tier_health(t).slow_start.is_none() {
             return;
         }
-        self.svc.ramp_since[node * self.servers.len() + id] = self.now;
+        let n = self.servers.len();
+        self.tiers[t].ramp_since[node * n + id] = self.now;
         self.arm_slow_tick();
     }
 
-    /// Keeps a one-second tick running while any server ramps up.
+    /// Keeps a one-second tick running while any server ramps up in any tier.
     pub(super) fn arm_slow_tick(&mut self) {
-        let Some(ss) = self.cfg.health.slow_start else {
-            return;
-        };
-        let ramping = self
-            .svc
-            .ramp_since
-            .iter()
-            .any(|&t| t != SimTime::MAX && self.now - t < ss.window);
-        if ramping && !self.svc.slow_tick_armed {
-            self.svc.slow_tick_armed = true;
+        // One tick serves every tier; its flag lives in the edge tier.
+        let armed = self.tiers[0].slow_tick_armed;
+        let mut ramping = false;
+        for t in 0..self.tiers.len() {
+            let Some(ss) = self.tier_health(t).slow_start else {
+                continue;
+            };
+            ramping |= self.tiers[t]
+                .ramp_since
+                .iter()
+                .any(|&r| r != SimTime::MAX && self.now - r < ss.window);
+        }
+        if ramping && !armed {
+            self.tiers[0].slow_tick_armed = true;
             self.q.push(self.now + SimTime::SECOND, Ev::SlowStartTick);
         }
     }
 
-    /// Envoy's panic mode for node `node`: healthy members below the panic threshold.
-    pub(super) fn in_panic(&self, node: usize) -> bool {
-        let threshold = self.cfg.health.panic_threshold;
+    /// Envoy's panic mode for node `node` of tier `t`: healthy members below the panic
+    /// threshold.
+    pub(super) fn in_panic(&self, t: usize, node: usize) -> bool {
+        let threshold = self.tier_health(t).panic_threshold;
         if threshold <= 0.0 {
             return false;
         }
         let n = self.servers.len();
+        let tier = &self.tiers[t];
         let (mut members, mut healthy) = (0u32, 0u32);
         for (id, s) in self.servers.iter().enumerate() {
-            if s.member {
+            if s.member && tier.serves[id] {
                 members += 1;
                 let i = node * n + id;
-                if self.svc.health_up[i] && !self.svc.ejected[i] {
+                if tier.health_up[i] && !tier.ejected[i] {
                     healthy += 1;
                 }
             }
@@ -252,34 +419,46 @@ impl<const TRACE: bool> World<'_, TRACE> {
         members > 0 && 100.0 * f64::from(healthy) < threshold * f64::from(members)
     }
 
-    /// Rebuilds every route's pool from the current members and tells its balancer.
+    /// Rebuilds every route's pool in every tier from the current members and tells its
+    /// balancer.
     pub(super) fn rebuild_routes(&mut self) {
+        for t in 0..self.tiers.len() {
+            self.rebuild_tier(t);
+        }
+    }
+
+    fn rebuild_tier(&mut self, t: usize) {
         let n = self.servers.len();
-        let reported = matches!(self.cfg.lb.view, LbView::Reported { .. });
-        for ri in 0..self.svc.routes.len() {
-            let node = ri / self.svc.n_pools;
-            let mut backends = std::mem::take(&mut self.svc.routes[ri].backends);
-            let mut pos = std::mem::take(&mut self.svc.routes[ri].pos);
+        let reported = matches!(self.tier_lb(t).view, LbView::Reported { .. });
+        for ri in 0..self.tiers[t].routes.len() {
+            let node = ri / self.tiers[t].n_pools;
+            let mut backends = std::mem::take(&mut self.tiers[t].routes[ri].backends);
+            let mut pos = std::mem::take(&mut self.tiers[t].routes[ri].pos);
+            let groups = self.tiers[t].routes[ri].groups.take();
             backends.clear();
             pos.clear();
             pos.resize(n, NONE);
-            let group = self.svc.routes[ri].group;
             for (id, s) in self.servers.iter().enumerate() {
-                if s.member && group.is_none_or(|g| g == s.group) {
+                let inside = match &groups {
+                    None => self.tiers[t].serves[id],
+                    Some(g) => g.contains(&s.group),
+                };
+                if s.member && inside {
                     pos[id] = backends.len() as u32;
                     backends.push(Backend {
                         id: id as u32,
-                        weight: self.weight(node, id),
+                        weight: self.weight(t, node, id),
                         in_flight: if reported {
-                            self.svc.reported[id]
+                            self.tiers[t].reported[id]
                         } else {
-                            self.svc.in_flight[node * n + id]
+                            self.tiers[t].in_flight[node * n + id]
                         },
-                        available: self.available(node, id),
+                        available: self.available(t, node, id),
                     });
                 }
             }
-            let r = &mut self.svc.routes[ri];
+            let r = &mut self.tiers[t].routes[ri];
+            r.groups = groups;
             r.backends = backends;
             r.pos = pos;
             r.balancer
@@ -287,31 +466,34 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
-    /// Recomputes availability in every pool view; tells the balancers whose view changed.
+    /// Recomputes availability in every pool view of every tier; tells the balancers whose
+    /// view changed.
     pub(super) fn refresh_availability(&mut self) {
-        for ri in 0..self.svc.routes.len() {
-            let node = ri / self.svc.n_pools;
-            let mut changed = false;
-            for bi in 0..self.svc.routes[ri].backends.len() {
-                let id = self.svc.routes[ri].backends[bi].id as usize;
-                let a = self.available(node, id);
-                let w = self.weight(node, id);
-                let b = &mut self.svc.routes[ri].backends[bi];
-                if b.available != a || b.weight != w {
-                    b.available = a;
-                    b.weight = w;
-                    changed = true;
+        for t in 0..self.tiers.len() {
+            for ri in 0..self.tiers[t].routes.len() {
+                let node = ri / self.tiers[t].n_pools;
+                let mut changed = false;
+                for bi in 0..self.tiers[t].routes[ri].backends.len() {
+                    let id = self.tiers[t].routes[ri].backends[bi].id as usize;
+                    let a = self.available(t, node, id);
+                    let w = self.weight(t, node, id);
+                    let b = &mut self.tiers[t].routes[ri].backends[bi];
+                    if b.available != a || b.weight != w {
+                        b.available = a;
+                        b.weight = w;
+                        changed = true;
+                    }
                 }
-            }
-            if changed {
-                let r = &mut self.svc.routes[ri];
-                r.balancer
-                    .on_pool_change(self.now, &PoolView::new(&r.backends));
+                if changed {
+                    let r = &mut self.tiers[t].routes[ri];
+                    r.balancer
+                        .on_pool_change(self.now, &PoolView::new(&r.backends));
+                }
             }
         }
     }
 
-    /// The load balancer node that serves client `c`.
+    /// The edge node that serves client `c` (without an HA topology).
     #[inline]
     pub(super) fn node_of(&self, client: u32) -> usize {
         match self.cfg.lb.nodes {
@@ -320,21 +502,22 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
-    /// Node `node` starts (`up`) or stops counting an attempt to `server`; with its own
-    /// view, its balancers' pool views follow.
+    /// Node `node` of tier `t` starts (`up`) or stops counting an attempt to `server`; with
+    /// its own view, its balancers' pool views follow.
     #[inline]
-    pub(super) fn in_flight_add(&mut self, node: usize, server: u32, up: bool) {
+    pub(super) fn in_flight_add(&mut self, t: usize, node: usize, server: u32, up: bool) {
         let s = server as usize;
         let at = node * self.servers.len() + s;
+        let tier = &mut self.tiers[t];
         if up {
-            self.svc.in_flight[at] += 1;
+            tier.in_flight[at] += 1;
         } else {
-            debug_assert!(self.svc.in_flight[at] > 0);
-            self.svc.in_flight[at] -= 1;
+            debug_assert!(tier.in_flight[at] > 0);
+            tier.in_flight[at] -= 1;
         }
-        if self.cfg.lb.view == LbView::Own {
-            let count = self.svc.in_flight[at];
-            for r in &mut self.svc.routes[node * self.svc.n_pools..(node + 1) * self.svc.n_pools] {
+        if tier.own_view {
+            let count = tier.in_flight[at];
+            for r in &mut tier.routes[node * tier.n_pools..(node + 1) * tier.n_pools] {
                 let p = r.pos[s];
                 if p != NONE {
                     r.backends[p as usize].in_flight = count;
@@ -343,22 +526,39 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
-    /// Servers report their load; every node's view becomes that snapshot.
+    /// Servers report their load; every node's view in every reporting tier becomes that
+    /// snapshot. One report interval drives them all: the edge's, else the first tier's.
     pub(super) fn report(&mut self) {
-        for (id, s) in self.servers.iter().enumerate() {
-            self.svc.reported[id] = s.busy + s.queue.len() as u32;
-        }
-        for r in &mut self.svc.routes {
-            for b in &mut r.backends {
-                b.in_flight = self.svc.reported[b.id as usize];
+        let mut next = None;
+        for t in 0..self.tiers.len() {
+            let LbView::Reported { interval } = self.tier_lb(t).view else {
+                continue;
+            };
+            next = next.or(Some(interval));
+            let tier = &mut self.tiers[t];
+            for (id, s) in self.servers.iter().enumerate() {
+                tier.reported[id] = s.busy + s.queue.len() as u32;
+            }
+            for r in &mut tier.routes {
+                for b in &mut r.backends {
+                    b.in_flight = tier.reported[b.id as usize];
+                }
             }
         }
-        if let LbView::Reported { interval } = self.cfg.lb.view {
+        if let Some(interval) = next {
             self.q.push(self.now + interval, Ev::Report);
         }
     }
 
-    /// `[trace.preset]` at t = 0: phantom in-flight requests on every node's own count
+    /// The first report interval of any tier with `view = reported`.
+    pub(super) fn report_interval(&self) -> Option<SimTime> {
+        (0..self.tiers.len()).find_map(|t| match self.tier_lb(t).view {
+            LbView::Reported { interval } => Some(interval),
+            LbView::Own => None,
+        })
+    }
+
+    /// `[trace.preset]` at t = 0: phantom in-flight requests on every edge node's own count
     /// (they never complete), then one timed success per preset response time reported to
     /// every balancer whose pool holds the server (see [`ServerPreset`](super::ServerPreset)).
     #[cold]
@@ -367,7 +567,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let nodes = self.cfg.lb.nodes as usize;
         for p in &self.cfg.preset {
             for node in 0..nodes {
-                self.svc.in_flight[node * n + p.server as usize] += p.in_flight;
+                self.tiers[0].in_flight[node * n + p.server as usize] += p.in_flight;
             }
         }
         self.rebuild_routes();
@@ -375,7 +575,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             let Some(rtt) = p.response_time else {
                 continue;
             };
-            for r in &mut self.svc.routes {
+            for r in &mut self.tiers[0].routes {
                 let i = r.pos[p.server as usize];
                 if i != NONE {
                     r.balancer.on_response(

@@ -452,6 +452,10 @@ impl<const TRACE: bool> World<'_, TRACE> {
             self.dispatch(c);
             return;
         };
+        if self.book.creqs[c as usize].tier != 0 {
+            self.dispatch(c); // internal tiers have no CPU model
+            return;
+        }
         let n = self.book.creqs[c as usize].node as usize;
         if self.tier.cpu_busy[n] < cpu.cores {
             self.cpu_start(n, c);

@@ -273,7 +273,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             })
             .collect();
         // lb-1's routes (one per pool) say who it may pick.
-        for rt in self.svc.routes.iter().take(self.svc.n_pools) {
+        for rt in self.tiers[0].routes.iter().take(self.tiers[0].n_pools) {
             for be in &rt.backends {
                 if let Some(m) = out.get_mut(be.id as usize) {
                     m.out |= !be.eligible();
@@ -326,6 +326,15 @@ impl<const TRACE: bool> World<'_, TRACE> {
         t.push(now, id, step, text);
     }
 
+    /// Request slot `c` now holds a call: not traced (`lblab trace` follows clients'
+    /// requests at the edge tier).
+    #[cold]
+    pub(super) fn trace_untracked(&mut self, c: u32) {
+        if let Some(t) = self.tracer.as_deref_mut() {
+            *slot(&mut t.creq_id, c) = 0;
+        }
+    }
+
     fn traced(&self, c: u32) -> u64 {
         self.tracer
             .as_deref()
@@ -376,8 +385,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if id == 0 {
             return;
         }
-        let node = route / self.svc.n_pools;
-        let rt = &self.svc.routes[route];
+        let node = route / self.tiers[0].n_pools;
+        let rt = &self.tiers[0].routes[route];
         let (alg, view) = before;
         let t = self.tracer.as_deref().expect("tracing");
         let server = pick.map(|i| rt.backends[i].id);
@@ -551,11 +560,12 @@ pub(super) fn describe_route(
     now: SimTime,
     req: &RequestInfo,
 ) -> (String, String) {
-    let alg = rt
-        .group
-        .and_then(|g| cfg.groups[g].balancer.as_ref())
-        .unwrap_or(&cfg.algorithm)
-        .name();
+    let alg = match rt.groups.as_deref() {
+        Some([g]) => cfg.groups[*g].balancer.as_ref(),
+        _ => None,
+    }
+    .unwrap_or(&cfg.algorithm)
+    .name();
     let pool = PoolView::new(&rt.backends);
     let extra = rt.balancer.explain(now, &pool, req);
     // Slow start: the full weight of each server, in the world's ×16 units, to tell a

@@ -239,7 +239,19 @@ impl Reader<'_> {
             };
             self.cx.check_keys(
                 t,
-                &["name", "share", "service", "pool", "keys", "hit_service"],
+                &[
+                    "name",
+                    "share",
+                    "service",
+                    "pool",
+                    "keys",
+                    "hit_service",
+                    "entry",
+                    "calls",
+                    "parallel",
+                    "wait_for",
+                    "hops",
+                ],
             );
             let name = match t.t.get("name") {
                 Some(v) => self
@@ -327,6 +339,8 @@ impl Reader<'_> {
                     pool,
                     keys,
                     hit_service,
+                    entry: 0,
+                    hops: Vec::new(),
                 }),
                 _ => ok = false,
             }

@@ -26,6 +26,7 @@ mod failures;
 mod health;
 mod lb;
 mod servers;
+mod services;
 mod sessions;
 
 /// Default waiting-room size of a server.
@@ -133,7 +134,7 @@ impl Reader<'_> {
             root,
             &[
                 "scenario", "clients", "classes", "servers", "balancer", "compare", "sessions",
-                "changes", "lb", "failures", "health", "trace",
+                "changes", "lb", "failures", "health", "trace", "services",
             ],
         );
         // [scenario]
@@ -244,7 +245,7 @@ impl Reader<'_> {
 
         let clients = self.clients(root);
         let groups = self.servers(root);
-        let classes = self.classes(root);
+        let mut classes = self.classes(root);
         let n_servers: usize = groups
             .as_ref()
             .map_or(0, |g| g.iter().map(|g| g.count as usize).sum());
@@ -266,6 +267,15 @@ impl Reader<'_> {
             Some(g) => self.failures(root, g, lb.as_ref().map_or(1, |l| l.nodes)),
             None => None,
         };
+        let services = match groups.as_deref() {
+            Some(g) => self.services(root, g, algorithm.as_ref(), health.as_ref()),
+            None => None,
+        };
+        if let (Some(s), Some(g), Some(c)) = (&services, &groups, classes.as_mut())
+            && !self.class_plans(root, s, g, lb.as_ref().map(|l| l.layer), c)
+        {
+            classes = None;
+        }
         let preset = super::preset::read(
             &mut self.cx,
             root,
@@ -287,6 +297,7 @@ impl Reader<'_> {
             failures: failures?,
             health: health?,
             preset: preset?,
+            services: services?,
         };
         self.check_event_budget(&world, root);
         if let Some(c) = &compare {

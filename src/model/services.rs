@@ -1,0 +1,75 @@
+//! Services and the calls between them: the validated description of a multi-tier world.
+//!
+//! A scenario without `[[services]]` is one service: every server group behind the
+//! load balancer tier of `[lb]`, every request ending at the server it reaches. With
+//! `[[services]]`, each service has its server groups, its balancer, its health checks and
+//! (when another service calls it) an internal load balancer tier in front of it. Clients
+//! reach a class's *entry* service through the edge tier (`[lb]`, with its HA topology);
+//! the instance that serves a request does its local work, then makes the calls of the
+//! class's plan for that service (in sequence, or in parallel waiting for the first k),
+//! each again through the callee's tier.
+
+use crate::balancer::AlgorithmSpec;
+use crate::engine::SimTime;
+
+use super::config::{HealthConfig, LbConfig};
+use super::dist::Dist;
+
+/// One service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceConfig {
+    /// Name (unique), used by calls, classes and every per-service output row.
+    pub name: String,
+    /// Its server groups (indices into `WorldConfig::groups`); every group belongs to
+    /// exactly one service.
+    pub groups: Vec<usize>,
+    /// The balancer of its internal tier (the scenario's `[balancer]` unless it names one).
+    pub algorithm: AlgorithmSpec,
+    /// Its internal load balancer tier: nodes, layer, upstream timeout and retries
+    /// (`topology` is always single and there is no CPU model: those belong to `[lb]`).
+    pub lb: LbConfig,
+    /// Health checking by its internal tier (`[health]` unless it has its own).
+    pub health: HealthConfig,
+    /// Local work of a call to it, when the class's plan does not say (`None`: the class
+    /// must give it).
+    pub work: Option<Dist>,
+}
+
+/// What a request of one class does at one service: local work, then calls.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hop {
+    /// Local work at speed 1 (`None` for the entry hop: the class's `service`).
+    pub work: Option<Dist>,
+    /// Calls made after the local work.
+    pub calls: Vec<CallSpec>,
+    /// Calls go out together (fan-out) instead of one after another.
+    pub parallel: bool,
+    /// With `parallel`: the hop goes on once this many calls succeeded (the rest are
+    /// abandoned) and fails once that is no longer possible. Always `calls.len()` in
+    /// sequence.
+    pub wait_for: u32,
+}
+
+impl Hop {
+    /// A hop that only does local work.
+    pub fn local(work: Option<Dist>) -> Hop {
+        Hop {
+            work,
+            calls: Vec::new(),
+            parallel: false,
+            wait_for: 0,
+        }
+    }
+}
+
+/// One call from a hop to another service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallSpec {
+    /// The service called (index into `WorldConfig::services`).
+    pub to: usize,
+    /// The caller gives up on a try after this long (`None`: it waits as long as it takes).
+    pub timeout: Option<SimTime>,
+    /// The caller's own retries of a failed or timed-out call (each a new request through
+    /// the callee's tier, which may retry too).
+    pub retries: u32,
+}

@@ -1,0 +1,577 @@
+//! `[[services]]` (`name`, `groups`, `balancer`, `lb`, `health`, `work`) and each class's
+//! call plan (`entry`, `calls`, `parallel`, `wait_for`, `[classes.hops.<service>]`), with the
+//! checks that make a call graph runnable: known services, no cycles, servers to call,
+//! fan-out sizes, work at every hop.
+
+use toml::de::DeValue;
+
+use crate::balancer::AlgorithmSpec;
+use crate::model::{
+    CallSpec, ClassConfig, HealthConfig, Hop, Layer, LbConfig, ServerGroupConfig, ServiceConfig,
+    Topology,
+};
+use crate::scenario::doc::{Tbl, V, join};
+use crate::scenario::error::did_you_mean;
+
+use super::Reader;
+
+/// Keys of a service's `lb` table: the internal tier has no HA topology and no CPU model.
+const SERVICE_LB_KEYS: &[&str] = &[
+    "nodes",
+    "view",
+    "report_interval",
+    "upstream_timeout",
+    "retries",
+    "retry_on",
+    "retry_budget",
+    "layer",
+];
+
+/// Keys of a hop (`[classes.hops.<service>]`; the entry hop's are the class's own).
+const HOP_KEYS: &[&str] = &["work", "calls", "parallel", "wait_for"];
+
+impl Reader<'_> {
+    /// Runs `read` and prefixes the key path of every problem it records with `prefix`
+    /// (a section reader reused on a service's own table reports `services[1].lb.nodes`).
+    fn under<T>(&mut self, prefix: &str, read: impl FnOnce(&mut Self) -> T) -> T {
+        let before = self.cx.problems.len();
+        let out = read(self);
+        for p in &mut self.cx.problems[before..] {
+            p.path = join(prefix, &p.path);
+        }
+        out
+    }
+
+    /// `[[services]]`; empty when the scenario has none.
+    pub(super) fn services(
+        &mut self,
+        root: Tbl<'_, '_>,
+        groups: &[ServerGroupConfig],
+        algorithm: Option<&AlgorithmSpec>,
+        health: Option<&HealthConfig>,
+    ) -> Option<Vec<ServiceConfig>> {
+        let Some(v) = root.t.get("services") else {
+            return Some(Vec::new());
+        };
+        let arr = self.cx.array("services", v)?;
+        if arr.is_empty() {
+            self.cx.err(
+                "services",
+                &v.span(),
+                "expected at least one [[services]] entry (or none at all: one service)",
+            );
+            return None;
+        }
+        let mut ok = true;
+        let mut out = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        // Which service each group joined, to report a group in two or in none.
+        let mut owner: Vec<Option<usize>> = vec![None; self.group_names.len()];
+        for (i, e) in arr.iter().enumerate() {
+            let path = format!("services[{i}]");
+            let Some(t) = self.cx.table(&path, e) else {
+                ok = false;
+                continue;
+            };
+            self.cx
+                .check_keys(t, &["name", "groups", "balancer", "lb", "health", "work"]);
+            let name = self
+                .cx
+                .require(t, "name", "the service's name, like \"app\"")
+                .and_then(|nv| {
+                    let n = self.cx.string(&join(&path, "name"), nv)?;
+                    let valid = !n.is_empty()
+                        && n.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+                    if !valid {
+                        self.cx.err(&join(&path, "name"), &nv.span(), format!("expected a name of letters, digits, '-', '_' or '.' (it names output rows), found \"{n}\""));
+                        return None;
+                    }
+                    if names.contains(&n) {
+                        self.cx.err(
+                            &join(&path, "name"),
+                            &nv.span(),
+                            format!("duplicate service name \"{n}\""),
+                        );
+                        return None;
+                    }
+                    names.push(n.clone());
+                    Some(n)
+                });
+            let Some(name) = name else {
+                ok = false;
+                continue;
+            };
+            let my_groups = self.service_groups(&path, t, &name, i, &mut owner);
+            let n_servers: usize = my_groups
+                .iter()
+                .flatten()
+                .map(|&g| groups.get(g).map_or(0, |g| g.count as usize))
+                .sum();
+            let algorithm = if t.t.contains_key("balancer") {
+                self.under(&path, |r| r.balancer(t, n_servers))
+            } else {
+                algorithm.cloned()
+            };
+            let lb = self.service_lb(&path, t);
+            let health = if t.t.contains_key("health") {
+                self.under(&path, |r| r.health(t))
+            } else {
+                health.cloned()
+            };
+            let work = match t.t.get("work") {
+                Some(wv) => self.dist(&join(&path, "work"), wv).map(Some),
+                None => Some(None),
+            };
+            match (my_groups, algorithm, lb, health, work) {
+                (Some(groups), Some(algorithm), Some(lb), Some(health), Some(work)) => {
+                    out.push(ServiceConfig {
+                        name,
+                        groups,
+                        algorithm,
+                        lb,
+                        health,
+                        work,
+                    })
+                }
+                _ => ok = false,
+            }
+        }
+        if ok {
+            for (g, o) in owner.iter().enumerate() {
+                if o.is_none() {
+                    let gname = &self.group_names[g].0;
+                    self.cx.err_hint(
+                        "services",
+                        &v.span(),
+                        format!("server group \"{gname}\" belongs to no service"),
+                        Some(format!("name it in the `groups` of the [[services]] entry it serves, like groups = [\"{gname}\"]")),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// A service's `groups` (default: the group named like the service).
+    fn service_groups(
+        &mut self,
+        path: &str,
+        t: Tbl<'_, '_>,
+        name: &str,
+        index: usize,
+        owner: &mut [Option<usize>],
+    ) -> Option<Vec<usize>> {
+        let gpath = join(path, "groups");
+        let mut found = Vec::new();
+        match t.t.get("groups") {
+            None => match self.group_names.iter().position(|(n, _)| n == name) {
+                Some(g) => found.push((g, t.span.0..t.span.1)),
+                None => {
+                    self.cx.err_hint(
+                        path,
+                        &(t.span.0..t.span.1),
+                        format!("service \"{name}\" has no `groups` and no server group is named \"{name}\""),
+                        Some("add groups = [\"...\"] naming the [[servers]] groups that serve it".into()),
+                    );
+                    return None;
+                }
+            },
+            Some(gv) => {
+                let arr = self.cx.array(&gpath, gv)?;
+                if arr.is_empty() {
+                    self.cx
+                        .err(&gpath, &gv.span(), "expected at least one server group");
+                    return None;
+                }
+                for (k, e) in arr.iter().enumerate() {
+                    let p = format!("{gpath}[{k}]");
+                    let s = self.cx.string(&p, e)?;
+                    let g = self.group_ref_any(&p, &e.span(), &s)?;
+                    found.push((g, e.span()));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (g, span) in found {
+            match owner[g] {
+                Some(o) if o != index => {
+                    self.cx.err(
+                        &gpath,
+                        &span,
+                        format!(
+                            "server group \"{}\" already serves another service (services[{o}]): a group serves one service",
+                            self.group_names[g].0
+                        ),
+                    );
+                    return None;
+                }
+                _ => owner[g] = Some(index),
+            }
+            if !out.contains(&g) {
+                out.push(g);
+            }
+        }
+        Some(out)
+    }
+
+    /// A group by name, whatever its weight (a service may own a weight-0 group).
+    fn group_ref_any(
+        &mut self,
+        path: &str,
+        span: &std::ops::Range<usize>,
+        name: &str,
+    ) -> Option<usize> {
+        if let Some(g) = self.group_names.iter().position(|(n, _)| n == name) {
+            return Some(g);
+        }
+        self.group_ref(path, span, name)
+    }
+
+    /// A service's `lb` table: `[lb]`'s reader on the service's table, minus what only the
+    /// edge tier has.
+    fn service_lb(&mut self, path: &str, t: Tbl<'_, '_>) -> Option<LbConfig> {
+        let Some(v) = t.t.get("lb") else {
+            return Some(LbConfig::default());
+        };
+        if let DeValue::Table(lt) = v.get_ref() {
+            for (k, kv) in lt.iter() {
+                if !SERVICE_LB_KEYS.contains(&k.get_ref().as_ref())
+                    && [
+                        "topology",
+                        "vrrp",
+                        "dns",
+                        "anycast",
+                        "cores",
+                        "request_cost",
+                    ]
+                    .contains(&k.get_ref().as_ref())
+                {
+                    self.cx.err_hint(
+                        &format!("{path}.lb.{}", k.get_ref()),
+                        &kv.span(),
+                        format!(
+                            "a service's internal tier has no `{}`: HA topologies and the CPU model belong to the edge tier, [lb]",
+                            k.get_ref()
+                        ),
+                        Some(format!("keys here: {}", SERVICE_LB_KEYS.join(", "))),
+                    );
+                    return None;
+                }
+            }
+        }
+        let lb = self.under(path, |r| r.lb(t))?;
+        debug_assert!(matches!(lb.topology, Topology::Single) && lb.cpu.is_none());
+        Some(lb)
+    }
+
+    /// Each class's entry service and hops; checks the call graph.
+    pub(super) fn class_plans(
+        &mut self,
+        root: Tbl<'_, '_>,
+        services: &[ServiceConfig],
+        groups: &[ServerGroupConfig],
+        edge_layer: Option<Layer>,
+        classes: &mut [ClassConfig],
+    ) -> bool {
+        let Some(arr) = root.t.get("classes").and_then(|v| match v.get_ref() {
+            DeValue::Array(a) => Some(a),
+            _ => None,
+        }) else {
+            return true;
+        };
+        let mut ok = true;
+        let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+        for (i, e) in arr.iter().enumerate() {
+            let DeValue::Table(t) = e.get_ref() else {
+                continue;
+            };
+            let Some(class) = classes.get_mut(i) else {
+                continue;
+            };
+            let path = format!("classes[{i}]");
+            if services.is_empty() {
+                for k in ["entry", "calls", "parallel", "wait_for", "hops"] {
+                    if let Some(kv) = t.get(k) {
+                        self.cx.err_hint(
+                            &join(&path, k),
+                            &kv.span(),
+                            format!("`{k}` is about calls between services, and this scenario has no [[services]]"),
+                            Some("declare the services with [[services]] entries (name, groups)".into()),
+                        );
+                        ok = false;
+                    }
+                }
+                continue;
+            }
+            let tbl = Tbl {
+                path: &path,
+                t,
+                span: (e.span().start, e.span().end),
+            };
+            let entry = match t.get("entry") {
+                None => Some(0),
+                Some(v) => self.service_ref(&join(&path, "entry"), v, &names),
+            };
+            let Some(entry) = entry else {
+                ok = false;
+                continue;
+            };
+            let mut hops: Vec<Hop> = vec![Hop::local(None); services.len()];
+            match self.hop(&path, tbl, &names, true) {
+                Some(h) => hops[entry] = h,
+                None => ok = false,
+            }
+            let mut given = vec![false; services.len()];
+            if let Some(hv) = t.get("hops") {
+                let hpath = join(&path, "hops");
+                if let Some(ht) = self.cx.table(&hpath, hv) {
+                    for (k, v) in ht.t.iter() {
+                        let kpath = join(&hpath, k.get_ref());
+                        let Some(s) = self.service_ref_name(&kpath, &v.span(), k.get_ref(), &names)
+                        else {
+                            ok = false;
+                            continue;
+                        };
+                        if s == entry {
+                            self.cx.err_hint(&kpath, &v.span(), format!("\"{}\" is this class's entry service: its work and calls are the class's own `service`, `calls`, `parallel` and `wait_for`", names[s]), None);
+                            ok = false;
+                            continue;
+                        }
+                        let Some(st) = self.cx.table(&kpath, v) else {
+                            ok = false;
+                            continue;
+                        };
+                        match self.hop(&kpath, st, &names, false) {
+                            Some(h) => {
+                                hops[s] = h;
+                                given[s] = true;
+                            }
+                            None => ok = false,
+                        }
+                    }
+                }
+            }
+            if !ok {
+                continue;
+            }
+            // Every service the class reaches: no cycles, servers to call, work to do.
+            let mut reached = vec![false; services.len()];
+            let mut stack = vec![entry];
+            if let Some(cycle) = find_cycle(entry, &hops, &mut stack, &mut reached) {
+                let names: Vec<&str> = cycle.iter().map(|&s| services[s].name.as_str()).collect();
+                self.cx.err_hint(
+                    &path,
+                    &e.span(),
+                    format!(
+                        "class \"{}\" calls in a cycle: {}",
+                        class.name,
+                        names.join(" → ")
+                    ),
+                    Some(
+                        "a request would call itself forever; break the cycle in its calls".into(),
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            for s in 0..services.len() {
+                let svc = &services[s];
+                let servers: u32 = svc.groups.iter().map(|&g| groups[g].count).sum();
+                if reached[s] && servers == 0 {
+                    self.cx.err(&path, &e.span(), format!("class \"{}\" reaches service \"{}\", which has no servers at the start", class.name, svc.name));
+                    ok = false;
+                }
+                if reached[s] && s != entry && hops[s].work.is_none() {
+                    match &svc.work {
+                        Some(w) => hops[s].work = Some(w.clone()),
+                        None => {
+                            self.cx.err_hint(&path, &e.span(), format!("class \"{}\" calls service \"{}\" but no work is given for it there", class.name, svc.name), Some(format!("give `work` in [classes.hops.{}] or a default `work` in the service's [[services]] entry", svc.name)));
+                            ok = false;
+                        }
+                    }
+                }
+                if given[s] && !reached[s] {
+                    self.cx.err(
+                        &join(&join(&path, "hops"), &svc.name),
+                        &e.span(),
+                        format!(
+                            "class \"{}\" never calls \"{}\": this hop would be ignored",
+                            class.name, svc.name
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+            class.entry = entry;
+            class.hops = hops;
+        }
+        // An L4 edge sees connections, not requests: it cannot send classes to different
+        // services by path.
+        if ok && edge_layer == Some(Layer::L4) {
+            let first = classes.first().map_or(0, |c| c.entry);
+            if let Some((i, c)) = classes.iter().enumerate().find(|(_, c)| c.entry != first) {
+                let span = arr.get(i).map_or(0..0, |e| e.span());
+                self.cx.err_hint(&format!("classes[{i}].entry"), &span, format!("class \"{}\" enters service \"{}\" but another class enters \"{}\": a layer-4 edge tier ([lb] layer = \"l4\") cannot route by path", c.name, services[c.entry].name, services[first].name), Some("use layer = \"l7\", or one entry service for every class".into()));
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    /// A hop's keys: `work`, `calls`, `parallel`, `wait_for` (for the entry hop, read from
+    /// the class's own table, where `work` is the class's `service`).
+    fn hop(&mut self, path: &str, t: Tbl<'_, '_>, names: &[&str], entry: bool) -> Option<Hop> {
+        if !entry {
+            self.cx.check_keys(t, HOP_KEYS);
+        }
+        let mut ok = true;
+        let work = match (entry, t.t.get("work")) {
+            (false, Some(v)) => {
+                let w = self.dist(&join(path, "work"), v);
+                ok &= w.is_some();
+                w
+            }
+            _ => None,
+        };
+        let mut calls = Vec::new();
+        let cpath = join(path, "calls");
+        if let Some(v) = t.t.get("calls")
+            && let Some(arr) = self.cx.array(&cpath, v)
+        {
+            for (k, e) in arr.iter().enumerate() {
+                let p = format!("{cpath}[{k}]");
+                match self.call(&p, e, names) {
+                    Some(c) => calls.push(c),
+                    None => ok = false,
+                }
+            }
+        }
+        let parallel = match t.t.get("parallel") {
+            Some(v) => self
+                .cx
+                .boolean(&join(path, "parallel"), v)
+                .unwrap_or_else(|| {
+                    ok = false;
+                    false
+                }),
+            None => false,
+        };
+        let mut wait_for = calls.len() as u32;
+        if let Some(v) = t.t.get("wait_for") {
+            let wpath = join(path, "wait_for");
+            if !parallel {
+                self.cx.err_hint(
+                    &wpath,
+                    &v.span(),
+                    "`wait_for` is for calls made in parallel",
+                    Some("add parallel = true (a fan-out), or remove wait_for".into()),
+                );
+                ok = false;
+            } else if let Some(k) = self.cx.int(&wpath, v, 1, 1_000) {
+                if k as usize > calls.len() {
+                    self.cx.err(&wpath, &v.span(), format!("expected at most the number of calls ({}), found {k}: the hop could never go on", calls.len()));
+                    ok = false;
+                } else {
+                    wait_for = k as u32;
+                }
+            } else {
+                ok = false;
+            }
+        }
+        ok.then_some(Hop {
+            work,
+            calls,
+            parallel,
+            wait_for,
+        })
+    }
+
+    /// One call: `"name"` or `{ to = "name", timeout = "200ms", retries = 1 }`.
+    fn call(&mut self, path: &str, v: &V<'_>, names: &[&str]) -> Option<CallSpec> {
+        if let DeValue::String(_) = v.get_ref() {
+            let to = self.service_ref(path, v, names)?;
+            return Some(CallSpec {
+                to,
+                timeout: None,
+                retries: 0,
+            });
+        }
+        let t = self.cx.table(path, v)?;
+        self.cx.check_keys(t, &["to", "timeout", "retries"]);
+        let to = self
+            .cx
+            .require(t, "to", "the service called, like to = \"db\"")
+            .and_then(|tv| self.service_ref(&join(path, "to"), tv, names));
+        let timeout = match t.t.get("timeout") {
+            Some(tv) => self.positive_duration(&join(path, "timeout"), tv).map(Some),
+            None => Some(None),
+        };
+        let retries = match t.t.get("retries") {
+            Some(rv) => self
+                .cx
+                .int(&join(path, "retries"), rv, 0, 10)
+                .map(|r| r as u32),
+            None => Some(0),
+        };
+        Some(CallSpec {
+            to: to?,
+            timeout: timeout?,
+            retries: retries?,
+        })
+    }
+
+    fn service_ref(&mut self, path: &str, v: &V<'_>, names: &[&str]) -> Option<usize> {
+        let name = self.cx.string(path, v)?;
+        self.service_ref_name(path, &v.span(), &name, names)
+    }
+
+    fn service_ref_name(
+        &mut self,
+        path: &str,
+        span: &std::ops::Range<usize>,
+        name: &str,
+        names: &[&str],
+    ) -> Option<usize> {
+        if let Some(s) = names.iter().position(|n| *n == name) {
+            return Some(s);
+        }
+        let hint = match did_you_mean(name, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("services: {}", names.join(", ")),
+        };
+        self.cx.err_hint(
+            path,
+            span,
+            format!("no service named \"{name}\""),
+            Some(hint),
+        );
+        None
+    }
+}
+
+/// Depth-first walk of the calls from `stack`'s last service; marks what it reaches and
+/// returns the first cycle found (its services, the first repeated at the end).
+fn find_cycle(
+    at: usize,
+    hops: &[Hop],
+    stack: &mut Vec<usize>,
+    reached: &mut [bool],
+) -> Option<Vec<usize>> {
+    reached[at] = true;
+    for call in &hops[at].calls {
+        if let Some(p) = stack.iter().position(|&s| s == call.to) {
+            let mut cycle = stack[p..].to_vec();
+            cycle.push(call.to);
+            return Some(cycle);
+        }
+        stack.push(call.to);
+        let found = find_cycle(call.to, hops, stack, reached);
+        stack.pop();
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
