@@ -294,6 +294,12 @@ pub(crate) fn simulate(
         ("latency.csv", csv_out::latency_csv(&info, &agg)),
         ("timeseries.csv", csv_out::timeseries_csv(&info, &agg)),
     ];
+    if let Some(f) = csv_out::slices_csv(&info, &agg, "service") {
+        out_files.push(("services.csv", f));
+    }
+    if let Some(f) = csv_out::slices_csv(&info, &agg, "class") {
+        out_files.push(("classes.csv", f));
+    }
     if let Some(ch) = csv_out::changes_csv(&info, &agg) {
         out_files.push(("changes.csv", ch));
     }

@@ -6,6 +6,7 @@
 //! [`METRICS`]); [`imbalance`] holds the fairness measures.
 
 pub mod imbalance;
+pub mod slices;
 pub mod stats;
 
 /// Why a request failed, as the client sees it.
@@ -186,35 +187,10 @@ pub struct RepResult {
     /// The run in time buckets.
     pub timeseries: Vec<Bucket>,
     /// Per service, then per request class (empty with one service and one class).
-    pub slices: Vec<SliceRow>,
+    pub slices: Vec<slices::SliceRow>,
 }
 
-/// What one service answered its callers, or what one class of client requests got, in
-/// one replication's measured window.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SliceRow {
-    /// `"service"` or `"class"`.
-    pub kind: &'static str,
-    /// The service's or class's name.
-    pub name: String,
-    /// Requests issued (for a service: every request to it, clients' and calls, each
-    /// caller's retry counted again).
-    pub issued: u64,
-    /// Of those, completed.
-    pub completed: u64,
-    /// Of those, failed.
-    pub errors: u64,
-    /// Failures by cause, in [`ErrorCause`] order.
-    pub errors_by_cause: [u64; N_CAUSES],
-    /// Completions per second.
-    pub throughput_rps: f64,
-    /// Errors per request issued (%).
-    pub error_rate_pct: f64,
-    /// Latency of its completed requests (ms).
-    pub latency_mean_ms: f64,
-    pub latency_p50_ms: f64,
-    pub latency_p99_ms: f64,
-}
+
 
 /// One time bucket of a replication.
 #[derive(Clone, Debug, PartialEq)]
@@ -378,6 +354,8 @@ pub struct Aggregate {
     pub servers: Vec<ServerAggregate>,
     /// Per quantile of [`curve_quantiles`]: the latency estimate (ms).
     pub latency_curve: Vec<stats::Estimate>,
+    /// Per service, then per class (empty with one service and one class).
+    pub slices: Vec<slices::SliceAggregate>,
 }
 
 /// Mean and CI of one server's figures across replications.
@@ -445,6 +423,7 @@ impl Aggregate {
             .collect();
         Aggregate {
             algorithm,
+            slices: slices::aggregate(&reps),
             reps,
             metrics,
             servers,

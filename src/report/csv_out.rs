@@ -444,3 +444,44 @@ pub fn sweep_rows(info: &RunInfo, point: usize, values: &[String], aggs: &[Aggre
     }
     String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv")
 }
+
+/// Renders `services.csv` (`kind = "service"`) or `classes.csv` (`"class"`): one row per
+/// service or class per replication, then the aggregated rows, shaped like `servers.csv`.
+/// `None` when the scenario has no such slices (one service; one class).
+pub fn slices_csv(info: &RunInfo, aggs: &[Aggregate], kind: &str) -> Option<String> {
+    use crate::metrics::slices::SLICE_COLUMNS;
+    if aggs.iter().all(|a| a.slices.iter().all(|s| s.kind != kind)) {
+        return None;
+    }
+    let service = kind == "service";
+    let cols: Vec<usize> = (0..SLICE_COLUMNS.len())
+        .filter(|&i| {
+            if service {
+                SLICE_COLUMNS[i].service
+            } else {
+                SLICE_COLUMNS[i].class
+            }
+        })
+        .collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = head(info, &["stat", "replication", kind]);
+    header.extend(cols.iter().map(|&i| SLICE_COLUMNS[i].key.to_string()));
+    w.write_record(&header).expect("in-memory write");
+    for a in aggs {
+        for (r, rep) in a.reps.iter().enumerate() {
+            for s in rep.slices.iter().filter(|s| s.kind == kind) {
+                let mut row = rec(info, &a.algorithm, &["value", &r.to_string(), &s.name]);
+                row.extend(cols.iter().map(|&i| csv_float(s.values[i], 6)));
+                w.write_record(&row).expect("in-memory write");
+            }
+        }
+        for stat in STATS {
+            for s in a.slices.iter().filter(|s| s.kind == kind) {
+                let mut row = rec(info, &a.algorithm, &[stat, "", &s.name]);
+                row.extend(cols.iter().map(|&i| csv_float(stat_of(&s.values[i], stat), 6)));
+                w.write_record(&row).expect("in-memory write");
+            }
+        }
+    }
+    Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
+}

@@ -20,6 +20,7 @@ mod overrides;
 mod present;
 mod scenarios;
 mod serve;
+mod services;
 mod support;
 mod sweep;
 mod theory;

@@ -438,15 +438,31 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 self.stats.service_sum_ns as f64 / self.stats.n_started as f64 * 1e-6;
         }
         let names = cfg.server_names();
-        let total_req: u64 = self.servers.iter().map(|s| s.n_requests).sum();
-        let total_busy: u64 = self.servers.iter().map(|s| s.busy_ns).sum();
+        // Shares are within each server's service; the summary's utilization and
+        // imbalance are over the servers behind the edge tier (with one service: all).
+        let svc_of = |g: usize| {
+            cfg.services
+                .iter()
+                .position(|s| s.groups.contains(&g))
+                .unwrap_or(0)
+        };
+        let n_svc = cfg.services.len().max(1);
+        let (mut total_req, mut total_busy) = (vec![0u64; n_svc], vec![0u64; n_svc]);
+        for s in &self.servers {
+            total_req[svc_of(s.group)] += s.n_requests;
+            total_busy[svc_of(s.group)] += s.busy_ns;
+        }
+        let edge = &self.tiers[0].serves;
         let mut servers = Vec::with_capacity(self.servers.len());
         let (mut busy_total, mut cap_total) = (0.0, 0.0);
-        for (s, (name, g)) in self.servers.iter().zip(names) {
+        for (id, (s, (name, g))) in self.servers.iter().zip(names).enumerate() {
             let busy_s = s.busy_ns as f64 * 1e-9;
             let cap = f64::from(s.slots) * s.member_ns as f64 * 1e-9;
-            busy_total += busy_s;
-            cap_total += cap;
+            if edge[id] {
+                busy_total += busy_s;
+                cap_total += cap;
+            }
+            let (total_req, total_busy) = (total_req[svc_of(g)], total_busy[svc_of(g)]);
             let lookups = s.n_hits + s.n_misses;
             servers.push(ServerRow {
                 name,
@@ -480,7 +496,13 @@ impl<const TRACE: bool> World<'_, TRACE> {
             v[M::Utilization as usize] = 100.0 * busy_total / cap_total;
         }
         // Imbalance over the servers that were in the pool at some point.
-        let present: Vec<&Server> = self.servers.iter().filter(|s| s.ever_member).collect();
+        let present: Vec<&Server> = self
+            .servers
+            .iter()
+            .zip(edge)
+            .filter(|(s, e)| s.ever_member && **e)
+            .map(|(s, _)| s)
+            .collect();
         let reqs: Vec<f64> = present.iter().map(|s| s.n_requests as f64).collect();
         let busy: Vec<f64> = present.iter().map(|s| s.busy_ns as f64).collect();
         let (a, b, c) = imbalance(&reqs);
@@ -556,7 +578,10 @@ impl<const TRACE: bool> World<'_, TRACE> {
             ha: self.ha_rows(),
             latency_curve,
             timeseries: self.timeseries(),
-            slices: self.stats.slices.rows(cfg),
+            slices: self
+                .stats
+                .slices
+                .rows(cfg, self.stats.measured.issued, &self.servers),
         }
     }
 }

@@ -203,9 +203,14 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let retry = r.attempts > 0;
         if measured {
             self.servers[server as usize].n_requests += 1;
-            self.stats.n_attempts_measured += 1;
-            if retry {
-                self.stats.n_retries_measured += 1;
+            self.stats.service_attempt(r.service);
+            // Attempts and retries per client request are the edge tier's; each service's
+            // are in its slice.
+            if edge {
+                self.stats.n_attempts_measured += 1;
+                if retry {
+                    self.stats.n_retries_measured += 1;
+                }
             }
         }
         if retry {

@@ -172,9 +172,16 @@ impl<const TRACE: bool> World<'_, TRACE> {
         rq.phase = Phase::InService;
         rq.started = self.now;
         if at.measured {
-            self.stats.wait_sum_ns += u128::from((self.now - rq.at_server).as_nanos());
-            self.stats.service_sum_ns += u128::from(service.as_nanos());
-            self.stats.n_started += 1;
+            let wait = self.now - rq.at_server;
+            if at.tier == 0 {
+                // The summary's queue wait and service time are the edge tier's servers'.
+                self.stats.wait_sum_ns += u128::from(wait.as_nanos());
+                self.stats.service_sum_ns += u128::from(service.as_nanos());
+                self.stats.n_started += 1;
+            }
+            if self.has_calls {
+                self.stats.service_started(at.service, wait, service);
+            }
         }
         let generation = rq.generation;
         if TRACE {

@@ -4,8 +4,11 @@
 use hdrhistogram::Histogram;
 
 use super::metrics::{HIST_MAX_NS, Stats};
+use super::server::Server;
 use crate::engine::SimTime;
-use crate::metrics::{ErrorCause, N_CAUSES, SliceRow};
+use crate::metrics::imbalance::imbalance;
+use crate::metrics::slices::{S, SLICE_COLUMNS, SliceRow, cause_column};
+use crate::metrics::{ErrorCause, N_CAUSES};
 use crate::model::config::WorldConfig;
 
 /// Requests of one service or class in the measured window.
@@ -15,6 +18,12 @@ pub(super) struct Slice {
     failed: [u64; N_CAUSES],
     latency: Histogram<u64>,
     latency_sum_ns: u128,
+    /// Attempts its tier sent, attempts its servers started, and their queue waits and
+    /// service times.
+    attempts: u64,
+    started: u64,
+    wait_sum_ns: u128,
+    work_sum_ns: u128,
 }
 
 impl Slice {
@@ -25,6 +34,10 @@ impl Slice {
             failed: [0; N_CAUSES],
             latency: Histogram::new_with_bounds(1, HIST_MAX_NS, 3).expect("valid histogram bounds"),
             latency_sum_ns: 0,
+            attempts: 0,
+            started: 0,
+            wait_sum_ns: 0,
+            work_sum_ns: 0,
         }
     }
 
@@ -37,35 +50,32 @@ impl Slice {
     }
 
     fn row(&self, kind: &'static str, name: &str, window_s: f64) -> SliceRow {
+        let mut v = vec![f64::NAN; SLICE_COLUMNS.len()];
         let errors: u64 = self.failed.iter().sum();
         let h = &self.latency;
-        let q = |p: f64| {
-            if h.is_empty() {
-                f64::NAN
-            } else {
-                h.value_at_quantile(p) as f64 * 1e-6
-            }
-        };
+        v[S::Requests as usize] = self.issued as f64;
+        v[S::Completed as usize] = self.completed as f64;
+        v[S::Errors as usize] = errors as f64;
+        v[S::Throughput as usize] = self.completed as f64 / window_s;
+        if self.issued > 0 {
+            v[S::ErrorRate as usize] = 100.0 * errors as f64 / self.issued as f64;
+        }
+        if !h.is_empty() {
+            v[S::LatencyMean as usize] = self.latency_sum_ns as f64 / h.len() as f64 * 1e-6;
+            v[S::LatencyP50 as usize] = h.value_at_quantile(0.5) as f64 * 1e-6;
+            v[S::LatencyP99 as usize] = h.value_at_quantile(0.99) as f64 * 1e-6;
+        }
+        if kind == "service" && self.started > 0 {
+            v[S::WaitMean as usize] = self.wait_sum_ns as f64 / self.started as f64 * 1e-6;
+            v[S::WorkMean as usize] = self.work_sum_ns as f64 / self.started as f64 * 1e-6;
+        }
+        for c in ErrorCause::ALL {
+            v[cause_column(c) as usize] = self.failed[c.index()] as f64;
+        }
         SliceRow {
             kind,
             name: name.to_string(),
-            issued: self.issued,
-            completed: self.completed,
-            errors,
-            errors_by_cause: self.failed,
-            throughput_rps: self.completed as f64 / window_s,
-            error_rate_pct: if self.issued > 0 {
-                100.0 * errors as f64 / self.issued as f64
-            } else {
-                f64::NAN
-            },
-            latency_mean_ms: if h.is_empty() {
-                f64::NAN
-            } else {
-                self.latency_sum_ns as f64 / h.len() as f64 * 1e-6
-            },
-            latency_p50_ms: q(0.5),
-            latency_p99_ms: q(0.99),
+            values: v,
         }
     }
 }
@@ -89,24 +99,68 @@ impl Slices {
         }
     }
 
-    /// The rows: services, then classes.
-    pub(super) fn rows(&self, cfg: &WorldConfig) -> Vec<SliceRow> {
+    /// The rows: services, then classes. `client_requests`: client requests issued in
+    /// the window; `servers`: the fleet, for each service's utilization and imbalance.
+    pub(super) fn rows(
+        &self,
+        cfg: &WorldConfig,
+        client_requests: u64,
+        servers: &[Server],
+    ) -> Vec<SliceRow> {
         let window_s = (cfg.duration - cfg.warmup).as_secs_f64();
-        let services = self
-            .services
-            .iter()
-            .zip(&cfg.services)
-            .map(|(s, c)| s.row("service", &c.name, window_s));
-        let classes = self
-            .classes
-            .iter()
-            .zip(&cfg.classes)
-            .map(|(s, c)| s.row("class", &c.name, window_s));
-        services.chain(classes).collect()
+        let mut out = Vec::with_capacity(self.services.len() + self.classes.len());
+        for (i, (s, c)) in self.services.iter().zip(&cfg.services).enumerate() {
+            let mut row = s.row("service", &c.name, window_s);
+            if client_requests > 0 {
+                row.values[S::AttemptsPerRequest as usize] =
+                    s.attempts as f64 / client_requests as f64;
+            }
+            let mine: Vec<&Server> = servers
+                .iter()
+                .filter(|srv| cfg.services[i].groups.contains(&srv.group))
+                .collect();
+            let busy: f64 = mine.iter().map(|srv| srv.busy_ns as f64).sum();
+            let cap: f64 = mine
+                .iter()
+                .map(|srv| f64::from(srv.slots) * srv.member_ns as f64)
+                .sum();
+            if cap > 0.0 {
+                row.values[S::Utilization as usize] = 100.0 * busy / cap;
+            }
+            let reqs: Vec<f64> = mine
+                .iter()
+                .filter(|srv| srv.ever_member)
+                .map(|srv| srv.n_requests as f64)
+                .collect();
+            row.values[S::ReqMaxMean as usize] = imbalance(&reqs).0;
+            out.push(row);
+        }
+        for (s, c) in self.classes.iter().zip(&cfg.classes) {
+            out.push(s.row("class", &c.name, window_s));
+        }
+        out
     }
 }
 
 impl Stats {
+    /// A tier sent an attempt to a server of `service`.
+    #[inline]
+    pub(super) fn service_attempt(&mut self, service: u16) {
+        if let Some(s) = self.slices.services.get_mut(service as usize) {
+            s.attempts += 1;
+        }
+    }
+
+    /// A server of `service` started an attempt after `wait` in its queue, for `work`.
+    #[inline]
+    pub(super) fn service_started(&mut self, service: u16, wait: SimTime, work: SimTime) {
+        if let Some(s) = self.slices.services.get_mut(service as usize) {
+            s.started += 1;
+            s.wait_sum_ns += u128::from(wait.as_nanos());
+            s.work_sum_ns += u128::from(work.as_nanos());
+        }
+    }
+
     /// A client request of `class` enters `service` (its entry).
     #[inline]
     pub(super) fn slice_issued(&mut self, class: u16, service: u16, measured: bool) {

@@ -1,0 +1,214 @@
+//! Services that call services: call paths against closed forms (a tandem of an M/M/∞ web
+//! tier and an M/M/1 app tier; the maximum and minimum of exponential fan-out calls), exact
+//! counts of retries multiplying across tiers, and the errors a broken call graph gets.
+
+use lblab::metrics::M;
+use lblab::metrics::slices::{S, SliceRow};
+
+use crate::support::{assert_matches, parse, run, values};
+
+/// The per-replication values of column `c` of slice `name`.
+fn slice(a: &lblab::metrics::Aggregate, name: &str, c: S) -> Vec<f64> {
+    a.reps
+        .iter()
+        .map(|r| {
+            r.slices
+                .iter()
+                .find(|s: &&SliceRow| s.name == name)
+                .unwrap_or_else(|| panic!("no slice {name}"))
+                .get(c)
+        })
+        .collect()
+}
+
+/// A scenario: open-loop clients at `rate`, a 20 s warm-up (none with `warmup = false`),
+/// then `body`.
+fn scenario_w(
+    rate: &str,
+    duration: &str,
+    replications: u32,
+    warmup: bool,
+    body: &str,
+) -> lblab::scenario::Scenario {
+    let warmup = if warmup { "20s" } else { "0s" };
+    let text = format!(
+        "[scenario]\nname = \"t\"\nseed = 7\nduration = \"{duration}\"\nwarmup = \"{warmup}\"\nreplications = {replications}\n\n[clients]\nmode = \"open\"\nrate = \"{rate}\"\n\n{body}"
+    );
+    parse(&text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn scenario(rate: &str, duration: &str, replications: u32, body: &str) -> lblab::scenario::Scenario {
+    scenario_w(rate, duration, replications, true, body)
+}
+
+/// Web (ample workers: M/M/∞, whose departures are Poisson) calls app (one worker:
+/// M/M/1 at λ = 100/s, μ = 125/s). A client waits E[web work] + 1/(μ − λ) = 5 + 40 ms.
+#[test]
+fn tandem_of_an_infinite_server_tier_and_an_mm1_tier() {
+    let s = scenario(
+        "100/s",
+        "5000s",
+        8,
+        r#"
+[[classes]]
+service = { dist = "exponential", mean = "5ms" }
+calls = ["app"]
+
+[[servers]]
+name = "web"
+count = 1
+slots = 10000
+
+[[servers]]
+name = "app"
+count = 1
+slots = 1
+
+[[services]]
+name = "web"
+
+[[services]]
+name = "app"
+work = { dist = "exponential", mean = "8ms" }
+"#,
+    );
+    let a = run(&s);
+    let (lambda, mu) = (100.0, 125.0);
+    assert_matches(
+        "app sojourn, M/M/1 (ms)",
+        &slice(&a, "app", S::LatencyMean),
+        1e3 / (mu - lambda),
+        0.0,
+        0.05,
+    );
+    assert_matches(
+        "client latency = web work + app sojourn (ms)",
+        &values(&a, M::LatencyMean),
+        5.0 + 1e3 / (mu - lambda),
+        0.0,
+        0.05,
+    );
+    assert_matches(
+        "app queue wait, M/M/1 (ms)",
+        &slice(&a, "app", S::WaitMean),
+        1e3 * lambda / (mu * (mu - lambda)),
+        0.0,
+        0.06,
+    );
+}
+
+/// Three parallel calls to services with exponential work of mean m and ample workers:
+/// waiting for all takes E[max] = m·(1 + 1/2 + 1/3); waiting for the first takes m/3.
+#[test]
+fn fan_out_waits_for_the_max_or_the_min() {
+    let body = |wait_for: u32| {
+        format!(
+            r#"
+[[classes]]
+service = {{ dist = "constant", value = "1ms" }}
+calls = ["a", "b", "c"]
+parallel = true
+wait_for = {wait_for}
+
+[[servers]]
+name = "gw"
+slots = 100000
+[[servers]]
+name = "a"
+slots = 100000
+[[servers]]
+name = "b"
+slots = 100000
+[[servers]]
+name = "c"
+slots = 100000
+
+[[services]]
+name = "gw"
+[[services]]
+name = "a"
+work = {{ dist = "exponential", mean = "10ms" }}
+[[services]]
+name = "b"
+work = {{ dist = "exponential", mean = "10ms" }}
+[[services]]
+name = "c"
+work = {{ dist = "exponential", mean = "10ms" }}
+"#
+        )
+    };
+    let all = run(&scenario("200/s", "300s", 6, &body(3)));
+    assert_matches(
+        "fan-out to 3, wait for all: 1 + 10·H3 (ms)",
+        &values(&all, M::LatencyMean),
+        1.0 + 10.0 * (1.0 + 0.5 + 1.0 / 3.0),
+        0.0,
+        0.02,
+    );
+    let first = run(&scenario("200/s", "300s", 6, &body(1)));
+    assert_matches(
+        "fan-out to 3, wait for the first: 1 + 10/3 (ms)",
+        &values(&first, M::LatencyMean),
+        1.0 + 10.0 / 3.0,
+        0.0,
+        0.02,
+    );
+}
+
+/// Retries multiply across tiers: the caller retries a failed call twice (3 requests per
+/// call), and the database's tier retries each request once on a 5xx (2 attempts per
+/// request): a database that answers every request with a 500 sees 6 attempts per client
+/// request, and every client gets the error.
+#[test]
+fn retries_at_two_tiers_multiply() {
+    let s = scenario_w(
+        "50/s",
+        "120s",
+        2,
+        false,
+        r#"
+[[classes]]
+service = { dist = "exponential", mean = "1ms" }
+calls = [{ to = "db", retries = 2 }]
+
+[[servers]]
+name = "web"
+count = 2
+slots = 64
+[[servers]]
+name = "db"
+count = 2
+slots = 64
+
+[[services]]
+name = "web"
+[[services]]
+name = "db"
+work = { dist = "exponential", mean = "1ms" }
+lb = { retries = 1, retry_on = ["5xx"] }
+
+[[failures]]
+target = "db"
+kind = "errors"
+rate = 1.0
+status = 500
+at = "0s"
+"#,
+    );
+    let a = run(&s);
+    for r in &a.reps {
+        let issued = r.get(M::Issued);
+        let db = r.slices.iter().find(|s| s.name == "db").expect("db slice");
+        assert!(issued > 1000.0);
+        // Requests still in their web work at the end have not called yet; every call is
+        // answered at once, so the others made all their tries.
+        let called = issued - r.get(M::InFlightEnd);
+        assert_eq!(r.get(M::Errors), called, "every client that called gets the error");
+        assert_eq!(db.get(S::Requests), 3.0 * called, "3 requests per call");
+        assert_eq!(
+            (db.get(S::AttemptsPerRequest) * issued).round(),
+            6.0 * called,
+            "2 attempts per request"
+        );
+    }
+}
