@@ -190,8 +190,6 @@ pub struct RepResult {
     pub slices: Vec<slices::SliceRow>,
 }
 
-
-
 /// One time bucket of a replication.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Bucket {

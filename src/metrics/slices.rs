@@ -64,7 +64,12 @@ pub const SLICE_COLUMNS: &[SliceColumn] = &[
     col("latency_p99_ms", true, true, Support::POSITIVE),
     col("wait_mean_ms", true, false, Support::NON_NEGATIVE),
     col("work_mean_ms", true, false, Support::POSITIVE),
-    col("attempts_per_client_request", true, false, Support::NON_NEGATIVE),
+    col(
+        "attempts_per_client_request",
+        true,
+        false,
+        Support::NON_NEGATIVE,
+    ),
     col("utilization_pct", true, false, Support::NON_NEGATIVE),
     col("req_max_mean", true, false, Support::AT_LEAST_ONE),
     col("errors_rejected", true, true, Support::NON_NEGATIVE),

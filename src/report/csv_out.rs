@@ -478,7 +478,10 @@ pub fn slices_csv(info: &RunInfo, aggs: &[Aggregate], kind: &str) -> Option<Stri
         for stat in STATS {
             for s in a.slices.iter().filter(|s| s.kind == kind) {
                 let mut row = rec(info, &a.algorithm, &[stat, "", &s.name]);
-                row.extend(cols.iter().map(|&i| csv_float(stat_of(&s.values[i], stat), 6)));
+                row.extend(
+                    cols.iter()
+                        .map(|&i| csv_float(stat_of(&s.values[i], stat), 6)),
+                );
                 w.write_record(&row).expect("in-memory write");
             }
         }

@@ -37,7 +37,12 @@ fn scenario_w(
     parse(&text).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn scenario(rate: &str, duration: &str, replications: u32, body: &str) -> lblab::scenario::Scenario {
+fn scenario(
+    rate: &str,
+    duration: &str,
+    replications: u32,
+    body: &str,
+) -> lblab::scenario::Scenario {
     scenario_w(rate, duration, replications, true, body)
 }
 
@@ -203,7 +208,11 @@ at = "0s"
         // Requests still in their web work at the end have not called yet; every call is
         // answered at once, so the others made all their tries.
         let called = issued - r.get(M::InFlightEnd);
-        assert_eq!(r.get(M::Errors), called, "every client that called gets the error");
+        assert_eq!(
+            r.get(M::Errors),
+            called,
+            "every client that called gets the error"
+        );
         assert_eq!(db.get(S::Requests), 3.0 * called, "3 requests per call");
         assert_eq!(
             (db.get(S::AttemptsPerRequest) * issued).round(),
@@ -211,4 +220,176 @@ at = "0s"
             "2 attempts per request"
         );
     }
+}
+
+/// A three-service scenario to break: web → app → db.
+const GOOD: &str = r#"[scenario]
+duration = "10s"
+
+[clients]
+rate = "100/s"
+
+[[classes]]
+name = "read"
+service = "1ms"
+calls = ["app"]
+
+[classes.hops.app]
+work = "2ms"
+calls = [{ to = "db", timeout = "100ms" }]
+
+[[servers]]
+name = "web"
+count = 2
+
+[[servers]]
+name = "app"
+count = 2
+
+[[servers]]
+name = "db"
+count = 1
+
+[[services]]
+name = "web"
+
+[[services]]
+name = "app"
+
+[[services]]
+name = "db"
+work = "3ms"
+"#;
+
+/// Replaces `from` with `to` in GOOD; the problem at `path` is on `line` and says each of
+/// `needles` (message or hint); the rendered error names the file and line.
+fn broken(from: &str, to: &str, path: &str, line: usize, needles: &[&str]) {
+    assert!(GOOD.contains(from), "{from}");
+    let e = match parse(&GOOD.replacen(from, to, 1)) {
+        Ok(_) => panic!("replacing {from:?} with {to:?} should be an error"),
+        Err(e) => e,
+    };
+    let p = e
+        .problems
+        .iter()
+        .find(|p| p.path == path)
+        .unwrap_or_else(|| panic!("no problem at {path}: {e}"));
+    let (l, _) = e.line_col(p).unwrap_or_else(|| panic!("no position: {e}"));
+    assert_eq!(l, line, "{e}");
+    let text = format!("{} {}", p.message, p.hint.clone().unwrap_or_default());
+    for n in needles {
+        assert!(text.contains(n), "{path}: {text:?} lacks {n:?}");
+    }
+    assert!(e.to_string().contains(&format!("test.toml:{line}:")), "{e}");
+}
+
+#[test]
+fn the_good_call_graph_parses() {
+    let s = parse(GOOD).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.world.services.len(), 3);
+    let hops = &s.world.classes[0].hops;
+    assert_eq!(hops[0].calls[0].to, 1);
+    assert_eq!(hops[1].calls[0].to, 2);
+    assert!(hops[2].work.is_some(), "db's default work fills the hop");
+}
+
+#[test]
+fn a_broken_call_graph_is_reported_where_it_is_written() {
+    // An unknown service, with a suggestion.
+    broken(
+        "calls = [\"app\"]",
+        "calls = [\"ap\"]",
+        "classes[0].calls[0]",
+        10,
+        &["no service named \"ap\"", "did you mean `app`?"],
+    );
+    // A cycle, named.
+    broken(
+        "name = \"db\"\nwork = \"3ms\"",
+        "name = \"db\"\nwork = \"3ms\"\n\n[classes.hops.db]\ncalls = [\"web\"]",
+        "classes[0]",
+        7,
+        &["calls in a cycle: web → app → db → web"],
+    );
+    // A fan-out waiting for more calls than it makes.
+    broken(
+        "calls = [\"app\"]",
+        "calls = [\"app\"]\nparallel = true\nwait_for = 2",
+        "classes[0].wait_for",
+        12,
+        &["at most the number of calls (1), found 2"],
+    );
+    // wait_for without parallel.
+    broken(
+        "calls = [\"app\"]",
+        "calls = [\"app\"]\nwait_for = 1",
+        "classes[0].wait_for",
+        11,
+        &["in parallel"],
+    );
+    // A service with no servers that take traffic.
+    broken(
+        "name = \"db\"\ncount = 1",
+        "name = \"db\"\ncount = 1\nweight = 0",
+        "classes[0]",
+        7,
+        &["calls service \"db\", which has no servers to take it"],
+    );
+    // A called service without work for this class.
+    broken(
+        "name = \"db\"\nwork = \"3ms\"",
+        "name = \"db\"",
+        "classes[0]",
+        7,
+        &["no work is given", "[classes.hops.db]"],
+    );
+    // A group that serves no service, and one that serves two.
+    broken(
+        "[[services]]\nname = \"db\"",
+        "[[services]]\nname = \"db\"\ngroups = [\"app\"]",
+        "services[2].groups",
+        36,
+        &["already serves another service"],
+    );
+    // A hop for a service the class never calls.
+    broken(
+        "calls = [{ to = \"db\", timeout = \"100ms\" }]",
+        "calls = []\n\n[classes.hops.db]\nwork = \"1ms\"",
+        "classes[0].hops.db",
+        7,
+        &["never calls \"db\""],
+    );
+    // An L4 edge cannot send classes to different services by path.
+    let two_entries = GOOD.replace(
+        "[[servers]]\nname = \"web\"",
+        "[lb]\nlayer = \"l4\"\n\n[[classes]]\nname = \"direct\"\nentry = \"app\"\nservice = \"1ms\"\n\n[[servers]]\nname = \"web\"",
+    );
+    let e = parse(
+        &two_entries
+            .replacen("name = \"read\"\n", "name = \"read\"\nshare = 0.5\n", 1)
+            .replacen("name = \"direct\"\n", "name = \"direct\"\nshare = 0.5\n", 1),
+    )
+    .expect_err("l4 routing by path");
+    assert!(
+        e.problems
+            .iter()
+            .any(|p| p.path == "classes[1].entry" && p.message.contains("cannot route by path")),
+        "{e}"
+    );
+    // Internal tiers have no HA topology.
+    broken(
+        "name = \"db\"\nwork = \"3ms\"",
+        "name = \"db\"\nwork = \"3ms\"\nlb = { topology = \"active-passive\" }",
+        "services[2].lb.topology",
+        37,
+        &["belong to the edge tier"],
+    );
+    // A reused section reader reports its keys under the service.
+    broken(
+        "name = \"db\"\nwork = \"3ms\"",
+        "name = \"db\"\nwork = \"3ms\"\nlb = { nodes = 0 }",
+        "services[2].lb.nodes",
+        37,
+        &["expected"],
+    );
 }

@@ -378,9 +378,23 @@ impl Reader<'_> {
             }
             for s in 0..services.len() {
                 let svc = &services[s];
-                let servers: u32 = svc.groups.iter().map(|&g| groups[g].count).sum();
+                // Servers that take traffic: weight-0 groups take none.
+                let servers: u32 = svc
+                    .groups
+                    .iter()
+                    .filter(|&&g| groups[g].weight > 0)
+                    .map(|&g| groups[g].count)
+                    .sum();
                 if reached[s] && servers == 0 {
-                    self.cx.err(&path, &e.span(), format!("class \"{}\" reaches service \"{}\", which has no servers at the start", class.name, svc.name));
+                    self.cx.err_hint(
+                        &path,
+                        &e.span(),
+                        format!(
+                            "class \"{}\" calls service \"{}\", which has no servers to take it",
+                            class.name, svc.name
+                        ),
+                        Some("its groups all have weight 0".into()),
+                    );
                     ok = false;
                 }
                 if reached[s] && s != entry && hops[s].work.is_none() {
