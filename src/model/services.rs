@@ -23,8 +23,11 @@ pub struct ServiceConfig {
     /// Its server groups (indices into `WorldConfig::groups`); every group belongs to
     /// exactly one service.
     pub groups: Vec<usize>,
-    /// The balancer of its internal tier (the scenario's `[balancer]` unless it names one).
+    /// Its balancer (the scenario's `[balancer]` unless it names one): its internal tier's,
+    /// and the edge's for this service when the service names its own.
     pub algorithm: AlgorithmSpec,
+    /// The service names its own `balancer`.
+    pub own_algorithm: bool,
     /// Its internal load balancer tier: nodes, layer, upstream timeout and retries
     /// (`topology` is always single and there is no CPU model: those belong to `[lb]`).
     pub lb: LbConfig,

@@ -412,12 +412,63 @@ pub fn render_with(info: &RunInfo, aggs: &[Aggregate], layout: &Layout) -> Strin
         ));
     }
 
+    if aggs
+        .iter()
+        .any(|a| a.slices.iter().any(|s| s.kind == "service"))
+    {
+        slice_block(&mut out, aggs, "service", width);
+        slice_block(&mut out, aggs, "class", width);
+    }
     if aggs.len() == 1 {
         server_table(&mut out, &aggs[0]);
     } else {
         server_matrix(&mut out, aggs, width);
     }
     out
+}
+
+/// Per service (or class): `p99 / error rate` per variant, from services.csv (classes.csv).
+fn slice_block(out: &mut String, aggs: &[Aggregate], kind: &str, width: usize) {
+    use crate::metrics::slices::S;
+    let first: Vec<&String> = aggs[0]
+        .slices
+        .iter()
+        .filter(|s| s.kind == kind)
+        .map(|s| &s.name)
+        .collect();
+    if first.is_empty() {
+        return;
+    }
+    let labels: Vec<String> = first.iter().map(|s| s.to_string()).collect();
+    let columns: Vec<(String, Vec<String>)> = aggs
+        .iter()
+        .map(|a| {
+            let cells = a
+                .slices
+                .iter()
+                .filter(|s| s.kind == kind)
+                .map(|s| {
+                    let p99 = s.get(S::LatencyP99).mean;
+                    let err = s.get(S::ErrorRate).mean;
+                    let p99 = if p99.is_finite() {
+                        format!("{}", crate::report::html::sig4(p99))
+                    } else {
+                        "n/a".to_string()
+                    };
+                    format!("{p99} ms / {err:.2}%")
+                })
+                .collect();
+            (a.algorithm.clone(), cells)
+        })
+        .collect();
+    let _ = writeln!(out);
+    let what = if kind == "service" {
+        "per service (every request to it, clients' and calls): latency p99 / error rate (means over replications; services.csv)"
+    } else {
+        "per request class (clients' requests): latency p99 / error rate (means over replications; classes.csv)"
+    };
+    out.push_str(&wrap(what, width, "  "));
+    out.push_str(&grid(kind, &labels, &columns, None, width));
 }
 
 /// One algorithm: requests, share, utilization and rejections per server.

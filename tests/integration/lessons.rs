@@ -531,3 +531,57 @@ fn every_bundled_scenario_has_a_lesson_test() {
         );
     }
 }
+
+/// The estimate of column `c` of slice `name` (a service or class) in variant `label`.
+fn slice_est(
+    r: &BTreeMap<String, Aggregate>,
+    label: &str,
+    name: &str,
+    c: lblab::metrics::slices::S,
+) -> lblab::metrics::stats::Estimate {
+    r[label]
+        .slices
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("{label}: no slice {name}"))
+        .get(c)
+        .clone()
+}
+
+#[test]
+fn three_tier_writes_queue_at_the_primary_reads_do_not() {
+    use lblab::metrics::slices::S;
+    let r = compare("three-tier");
+    let (slow, fast) = ("servers.db-primary.speed=1", "servers.db-primary.speed=2");
+    let p99 = |label, class| slice_est(&r, label, class, S::LatencyP99);
+    // A twice-as-fast primary cuts the write tail more than twofold...
+    let (ws, wf) = (p99(slow, "write"), p99(fast, "write"));
+    assert!(
+        ws.lo() > 2.0 * wf.hi(),
+        "write p99: [{:.1}, {:.1}] vs [{:.1}, {:.1}] ms",
+        ws.lo(),
+        ws.hi(),
+        wf.lo(),
+        wf.hi()
+    );
+    // ...and leaves reads, which never touch it, where they were.
+    let (rs, rf) = (p99(slow, "read"), p99(fast, "read"));
+    assert!(
+        (rs.mean / rf.mean - 1.0).abs() < 0.05,
+        "read p99 {:.2} vs {:.2} ms",
+        rs.mean,
+        rf.mean
+    );
+    // Writes are the slow class, and the primary the busiest service, at the shipped speed.
+    let rd = p99(slow, "read");
+    assert!(ws.lo() > 3.0 * rd.hi(), "writes {ws:?} vs reads {rd:?}");
+    let util = |svc| slice_est(&r, slow, svc, S::Utilization).mean;
+    for other in ["web", "app", "db-replica"] {
+        assert!(
+            util("db-primary") > 3.0 * util(other),
+            "db-primary {:.1}% vs {other} {:.1}%",
+            util("db-primary"),
+            util(other)
+        );
+    }
+}

@@ -329,7 +329,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let mut rows = Vec::new();
         for f in &self.faults.records {
             for node in 0..self.cfg.lb.nodes {
-                let mine = |e: &&HealthEvent| e.node == node && e.server == f.server;
+                // The edge tier's view (internal tiers' health is not in these rows yet).
+                let mine = |e: &&HealthEvent| e.tier == 0 && e.node == node && e.server == f.server;
                 let detected = self
                     .stats
                     .health_log
@@ -380,6 +381,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             .stats
             .health_log
             .iter()
+            .filter(|e| e.tier == 0)
             .map(|e| HealthRow {
                 at_s: e.at.as_secs_f64(),
                 node: e.node + 1,

@@ -179,9 +179,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 self.stats.service_sum_ns += u128::from(service.as_nanos());
                 self.stats.n_started += 1;
             }
-            if self.has_calls {
-                self.stats.service_started(at.service, wait, service);
-            }
+            self.stats.service_started(at.service, wait, service);
         }
         let generation = rq.generation;
         if TRACE {

@@ -148,11 +148,18 @@ impl Service {
                 } else {
                     format!("balancer/lb-{node}/{name}")
                 };
-                // A class routed to one group uses that group's balancer, if it has one.
+                // A class routed to one group uses that group's balancer, if it has one;
+                // an entry service's pool, the service's own balancer, if it names one.
                 let alg = match groups.as_deref() {
                     Some([g]) => cfg.groups[*g].balancer.as_ref(),
                     _ => None,
                 }
+                .or_else(|| {
+                    cfg.services
+                        .iter()
+                        .find(|s| s.own_algorithm && groups.as_ref() == Some(&s.groups))
+                        .map(|s| &s.algorithm)
+                })
                 .unwrap_or(&cfg.algorithm);
                 routes.push(Route::new(alg, groups.clone(), stream(&label)));
             }

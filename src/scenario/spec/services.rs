@@ -24,7 +24,6 @@ const SERVICE_LB_KEYS: &[&str] = &[
     "retries",
     "retry_on",
     "retry_budget",
-    "layer",
 ];
 
 /// Keys of a hop (`[classes.hops.<service>]`; the entry hop's are the class's own).
@@ -128,6 +127,7 @@ impl Reader<'_> {
                     out.push(ServiceConfig {
                         name,
                         groups,
+                        own_algorithm: t.t.contains_key("balancer"),
                         algorithm,
                         lb,
                         health,
@@ -252,7 +252,7 @@ impl Reader<'_> {
                         &format!("{path}.lb.{}", k.get_ref()),
                         &kv.span(),
                         format!(
-                            "a service's internal tier has no `{}`: HA topologies and the CPU model belong to the edge tier, [lb]",
+                            "a service's internal tier has no `{}`: HA topologies, the CPU model and the layer (L4 or L7) belong to the edge tier, [lb]; internal tiers balance requests",
                             k.get_ref()
                         ),
                         Some(format!("keys here: {}", SERVICE_LB_KEYS.join(", "))),
@@ -420,6 +420,62 @@ impl Reader<'_> {
             }
             class.entry = entry;
             class.hops = hops;
+        }
+        // A service that nothing calls has no internal tier: its `lb` and `health` would be
+        // ignored (clients reach it through [lb], checked by [health]).
+        if ok {
+            let svcs = root.t.get("services").and_then(|v| match v.get_ref() {
+                DeValue::Array(a) => Some(a),
+                _ => None,
+            });
+            for (s, svc) in services.iter().enumerate() {
+                let called = classes
+                    .iter()
+                    .any(|c| c.hops.iter().any(|h| h.calls.iter().any(|k| k.to == s)));
+                if called {
+                    continue;
+                }
+                let Some(DeValue::Table(t)) = svcs.and_then(|a| a.get(s)).map(|v| v.get_ref())
+                else {
+                    continue;
+                };
+                for key in ["lb", "health"] {
+                    if let Some(kv) = t.get(key) {
+                        let edge = if key == "lb" { "[lb]" } else { "[health]" };
+                        self.cx.err_hint(
+                            &format!("services[{s}].{key}"),
+                            &kv.span(),
+                            format!("no class calls service \"{}\", so it has no internal tier for this `{key}` to configure", svc.name),
+                            Some(format!("clients reach it through the edge tier: set this in {edge}")),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            // A class's `pool` is a group of its entry service.
+            for (i, c) in classes.iter().enumerate() {
+                if let Some(g) = c.pool
+                    && !services[c.entry].groups.contains(&g)
+                {
+                    let span = arr
+                        .get(i)
+                        .and_then(|e| match e.get_ref() {
+                            DeValue::Table(t) => t.get("pool").map(|v| v.span()),
+                            _ => None,
+                        })
+                        .unwrap_or(0..0);
+                    self.cx.err_hint(
+                        &format!("classes[{i}].pool"),
+                        &span,
+                        format!(
+                            "server group \"{}\" is not one of service \"{}\"'s groups, and class \"{}\" enters \"{}\"",
+                            groups[g].name, services[c.entry].name, c.name, services[c.entry].name
+                        ),
+                        Some(format!("name a group of \"{}\" ({}), or set `entry`", services[c.entry].name, services[c.entry].groups.iter().map(|&g| groups[g].name.as_str()).collect::<Vec<_>>().join(", "))),
+                    );
+                    ok = false;
+                }
+            }
         }
         // An L4 edge sees connections, not requests: it cannot send classes to different
         // services by path.
