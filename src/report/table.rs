@@ -451,7 +451,7 @@ fn slice_block(out: &mut String, aggs: &[Aggregate], kind: &str, width: usize) {
                     let p99 = s.get(S::LatencyP99).mean;
                     let err = s.get(S::ErrorRate).mean;
                     let p99 = if p99.is_finite() {
-                        format!("{}", crate::report::html::sig4(p99))
+                        crate::report::html::sig4(p99)
                     } else {
                         "n/a".to_string()
                     };
