@@ -539,13 +539,12 @@ fn slice_est(
     name: &str,
     c: lblab::metrics::slices::S,
 ) -> lblab::metrics::stats::Estimate {
-    r[label]
+    *r[label]
         .slices
         .iter()
         .find(|s| s.name == name)
         .unwrap_or_else(|| panic!("{label}: no slice {name}"))
         .get(c)
-        .clone()
 }
 
 #[test]
