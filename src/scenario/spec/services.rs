@@ -421,6 +421,9 @@ impl Reader<'_> {
             class.entry = entry;
             class.hops = hops;
         }
+        if services.is_empty() {
+            return ok;
+        }
         // A service that nothing calls has no internal tier: its `lb` and `health` would be
         // ignored (clients reach it through [lb], checked by [health]).
         if ok {
