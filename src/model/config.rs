@@ -680,6 +680,19 @@ pub struct ServerGroupConfig {
 }
 
 impl WorldConfig {
+    /// Whether some class's hop calls service `s` (then it has an internal tier).
+    pub fn is_called(&self, s: usize) -> bool {
+        super::services::is_called(&self.classes, s)
+    }
+
+    /// The service that group `g` serves (0 without `[[services]]`: the one service).
+    pub fn service_of_group(&self, g: usize) -> usize {
+        self.services
+            .iter()
+            .position(|s| s.groups.contains(&g))
+            .unwrap_or(0)
+    }
+
     /// Number of servers in the pool at the start.
     pub fn n_servers(&self) -> usize {
         self.groups.iter().map(|g| g.count as usize).sum()

@@ -12,7 +12,7 @@
 use crate::balancer::AlgorithmSpec;
 use crate::engine::SimTime;
 
-use super::config::{HealthConfig, LbConfig};
+use super::config::{ClassConfig, HealthConfig, LbConfig};
 use super::dist::Dist;
 
 /// One service.
@@ -75,4 +75,11 @@ pub struct CallSpec {
     /// The caller's own retries of a failed or timed-out call (each a new request through
     /// the callee's tier, which may retry too).
     pub retries: u32,
+}
+
+/// Whether some class's hop calls service `s` (then it has an internal tier).
+pub fn is_called(classes: &[ClassConfig], s: usize) -> bool {
+    classes
+        .iter()
+        .any(|c| c.hops.iter().any(|h| h.calls.iter().any(|k| k.to == s)))
 }

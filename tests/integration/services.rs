@@ -384,6 +384,14 @@ fn a_broken_call_graph_is_reported_where_it_is_written() {
         37,
         &["belong to the edge tier"],
     );
+    // Nor a layer: internal tiers balance requests.
+    broken(
+        "name = \"db\"\nwork = \"3ms\"",
+        "name = \"db\"\nwork = \"3ms\"\nlb = { layer = \"l4\" }",
+        "services[2].lb.layer",
+        37,
+        &["belong to the edge tier"],
+    );
     // A reused section reader reports its keys under the service.
     broken(
         "name = \"db\"\nwork = \"3ms\"",

@@ -120,7 +120,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         self.dispatch(c);
     }
 
-    /// The call's spec, if its caller still waits for it.
+    /// Whether the attempt that made call `r` still waits for its calls.
     fn caller_waits(&self, r: &ClientReq) -> bool {
         let p = &self.book.atts[r.parent as usize];
         p.generation == r.parent_gen && p.phase == Phase::Calling

@@ -6,7 +6,7 @@ use super::World;
 use super::book::Phase;
 use super::health::HealthEvent;
 use super::server::Server;
-use super::slices::Slices;
+use super::slices::{Slice, Slices};
 use crate::engine::SimTime;
 use crate::metrics::Bucket;
 use crate::metrics::ChangeRow;
@@ -21,12 +21,11 @@ use crate::metrics::ServerRow;
 use crate::metrics::imbalance::imbalance;
 use crate::model::config::LbView;
 use crate::model::config::WorldConfig;
-use hdrhistogram::Histogram;
 
 /// Highest latency the histogram tracks exactly (24 h); longer ones are clamped.
 pub(super) const HIST_MAX_NS: u64 = 86_400 * 1_000_000_000;
 
-#[derive(Default)]
+#[derive(Copy, Clone, Default)]
 pub(super) struct Counts {
     pub(super) issued: u64,
     pub(super) completed: u64,
@@ -36,15 +35,10 @@ pub(super) struct Counts {
 /// What the run measures.
 pub(super) struct Stats {
     pub(super) all: Counts,
-    pub(super) measured: Counts,
-    pub(super) latency: Histogram<u64>,
-    pub(super) latency_sum_ns: u128,
-    pub(super) wait_sum_ns: u128,
-    pub(super) service_sum_ns: u128,
-    pub(super) n_started: u64,
+    /// Client requests in the measured window, and the edge tier's attempts.
+    pub(super) measured: Slice,
     pub(super) sessions_broken: u64,
     pub(super) sessions_lost: u64,
-    pub(super) n_attempts_measured: u64,
     pub(super) n_retries_measured: u64,
     pub(super) changes: Vec<ChangeRow>,
     pub(super) health_log: Vec<HealthEvent>,
@@ -102,15 +96,9 @@ impl Stats {
         let n_buckets = d.div_ceil(bucket_ns).max(1) as usize;
         Stats {
             all: Counts::default(),
-            measured: Counts::default(),
-            latency: Histogram::new_with_bounds(1, HIST_MAX_NS, 3).expect("valid histogram bounds"),
-            latency_sum_ns: 0,
-            wait_sum_ns: 0,
-            service_sum_ns: 0,
-            n_started: 0,
+            measured: Slice::new(),
             sessions_broken: 0,
             sessions_lost: 0,
-            n_attempts_measured: 0,
             n_retries_measured: 0,
             changes: Vec::new(),
             health_log: Vec::new(),
@@ -136,10 +124,7 @@ impl Stats {
         self.ts_done[b] += 1;
         self.ts_bins[b * TS_BINS + ts_bin(latency.as_nanos())] += 1;
         if measured {
-            self.measured.completed += 1;
-            let lat = latency.as_nanos();
-            self.latency.saturating_record(lat.clamp(1, HIST_MAX_NS));
-            self.latency_sum_ns += u128::from(lat);
+            self.measured.done(latency);
         }
     }
 
@@ -150,7 +135,7 @@ impl Stats {
         let b = self.bucket(now);
         self.ts_errors[b] += 1;
         if measured {
-            self.measured.failed[cause.index()] += 1;
+            self.measured.counts.failed[cause.index()] += 1;
         }
     }
 }
@@ -215,7 +200,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             }
         }
         check_books("whole run", &self.stats.all, out_all)?;
-        check_books("measured window", &self.stats.measured, out_measured)?;
+        check_books("measured window", &self.stats.measured.counts, out_measured)?;
         for (t, &w) in waiting.iter().enumerate() {
             if w != u64::from(self.tiers[t].n_waiting) {
                 return Err(RunError::Invariant(format!(
@@ -398,7 +383,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let cfg = self.cfg;
         let window_s = (cfg.duration - cfg.warmup).as_secs_f64();
         let mut v = vec![f64::NAN; N_METRICS];
-        let m = &self.stats.measured;
+        let m = &self.stats.measured.counts;
         let errors: u64 = m.failed.iter().sum();
         v[M::Throughput as usize] = m.completed as f64 / window_s;
         v[M::Issued as usize] = m.issued as f64;
@@ -420,34 +405,31 @@ impl<const TRACE: bool> World<'_, TRACE> {
         v[M::LbCpuUtil as usize] = self.cpu_utilization();
         v[M::Retries as usize] = self.stats.n_retries_measured as f64;
         if m.issued > 0 {
-            v[M::Attempts as usize] = self.stats.n_attempts_measured as f64 / m.issued as f64;
+            v[M::Attempts as usize] = self.stats.measured.attempts as f64 / m.issued as f64;
         }
         v[M::InFlightEnd as usize] = in_flight_end as f64;
-        let h = &self.stats.latency;
+        let h = &self.stats.measured.latency;
         if !h.is_empty() {
             let ms = |ns: u64| ns as f64 * 1e-6;
-            v[M::LatencyMean as usize] = self.stats.latency_sum_ns as f64 / h.len() as f64 * 1e-6;
+            v[M::LatencyMean as usize] =
+                self.stats.measured.latency_sum_ns as f64 / h.len() as f64 * 1e-6;
             v[M::LatencyP50 as usize] = ms(h.value_at_quantile(0.5));
             v[M::LatencyP90 as usize] = ms(h.value_at_quantile(0.9));
             v[M::LatencyP99 as usize] = ms(h.value_at_quantile(0.99));
             v[M::LatencyP999 as usize] = ms(h.value_at_quantile(0.999));
             v[M::LatencyMax as usize] = ms(h.max());
         }
-        if self.stats.n_started > 0 {
+        let started = self.stats.measured.started;
+        if started > 0 {
             v[M::WaitMean as usize] =
-                self.stats.wait_sum_ns as f64 / self.stats.n_started as f64 * 1e-6;
+                self.stats.measured.wait_sum_ns as f64 / started as f64 * 1e-6;
             v[M::ServiceMean as usize] =
-                self.stats.service_sum_ns as f64 / self.stats.n_started as f64 * 1e-6;
+                self.stats.measured.work_sum_ns as f64 / started as f64 * 1e-6;
         }
         let names = cfg.server_names();
         // Shares are within each server's service; the summary's utilization and
         // imbalance are over the servers behind the edge tier (with one service: all).
-        let svc_of = |g: usize| {
-            cfg.services
-                .iter()
-                .position(|s| s.groups.contains(&g))
-                .unwrap_or(0)
-        };
+        let svc_of = |g: usize| cfg.service_of_group(g);
         let n_svc = cfg.services.len().max(1);
         let (mut total_req, mut total_busy) = (vec![0u64; n_svc], vec![0u64; n_svc]);
         for s in &self.servers {
@@ -558,12 +540,12 @@ impl<const TRACE: bool> World<'_, TRACE> {
             .iter()
             .filter(|e| e.false_alarm)
             .count() as f64;
-        let latency_curve = if self.stats.latency.is_empty() {
+        let latency_curve = if self.stats.measured.latency.is_empty() {
             vec![f64::NAN; crate::metrics::curve_quantiles().len()]
         } else {
             crate::metrics::curve_quantiles()
                 .iter()
-                .map(|&q| if q >= 1.0 { self.stats.latency.max() } else { self.stats.latency.value_at_quantile(q) } as f64 * 1e-6)
+                .map(|&q| if q >= 1.0 { self.stats.measured.latency.max() } else { self.stats.measured.latency.value_at_quantile(q) } as f64 * 1e-6)
                 .collect()
         };
         // An empty f64 sum is -0.0; print it as 0.
@@ -583,7 +565,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             slices: self
                 .stats
                 .slices
-                .rows(cfg, self.stats.measured.issued, &self.servers),
+                .rows(cfg, self.stats.measured.counts.issued, &self.servers),
         }
     }
 }

@@ -234,11 +234,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let mut tiers = vec![Service::edge(cfg, &stream)];
         let mut svc_tier = vec![NONE; cfg.services.len()];
         for (s, tier) in svc_tier.iter_mut().enumerate() {
-            let called = cfg
-                .classes
-                .iter()
-                .any(|c| c.hops.iter().any(|h| h.calls.iter().any(|k| k.to == s)));
-            if called {
+            if cfg.is_called(s) {
                 *tier = tiers.len() as u32;
                 tiers.push(Service::internal(cfg, s, &stream));
             }

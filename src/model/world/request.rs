@@ -85,7 +85,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         self.tiers[0].n_waiting += 1;
         self.stats.all.issued += 1;
         if self.now >= self.cfg.warmup {
-            self.stats.measured.issued += 1;
+            self.stats.measured.counts.issued += 1;
             self.stats.slice_issued(class as u16, cc.entry as u16, true);
         }
         if let Some(to) = self.cfg.clients.timeout {
@@ -207,7 +207,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             // Attempts and retries per client request are the edge tier's; each service's
             // are in its slice.
             if edge {
-                self.stats.n_attempts_measured += 1;
+                self.stats.measured.attempts += 1;
                 if retry {
                     self.stats.n_retries_measured += 1;
                 }

@@ -175,9 +175,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             let wait = self.now - rq.at_server;
             if at.tier == 0 {
                 // The summary's queue wait and service time are the edge tier's servers'.
-                self.stats.wait_sum_ns += u128::from(wait.as_nanos());
-                self.stats.service_sum_ns += u128::from(service.as_nanos());
-                self.stats.n_started += 1;
+                self.stats.measured.start(wait, service);
             }
             self.stats.service_started(at.service, wait, service);
         }

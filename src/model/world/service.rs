@@ -536,12 +536,10 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     /// Servers report their load; every node's view in every reporting tier becomes that
     /// snapshot. One report interval drives them all: the edge's, else the first tier's.
     pub(super) fn report(&mut self) {
-        let mut next = None;
         for t in 0..self.tiers.len() {
-            let LbView::Reported { interval } = self.tier_lb(t).view else {
+            if !matches!(self.tier_lb(t).view, LbView::Reported { .. }) {
                 continue;
-            };
-            next = next.or(Some(interval));
+            }
             let tier = &mut self.tiers[t];
             for (id, s) in self.servers.iter().enumerate() {
                 tier.reported[id] = s.busy + s.queue.len() as u32;
@@ -552,7 +550,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 }
             }
         }
-        if let Some(interval) = next {
+        if let Some(interval) = self.report_interval() {
             self.q.push(self.now + interval, Ev::Report);
         }
     }

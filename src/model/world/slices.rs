@@ -3,35 +3,32 @@
 
 use hdrhistogram::Histogram;
 
-use super::metrics::{HIST_MAX_NS, Stats};
+use super::metrics::{Counts, HIST_MAX_NS, Stats};
 use super::server::Server;
 use crate::engine::SimTime;
+use crate::metrics::ErrorCause;
 use crate::metrics::imbalance::imbalance;
 use crate::metrics::slices::{S, SLICE_COLUMNS, SliceRow, cause_column};
-use crate::metrics::{ErrorCause, N_CAUSES};
 use crate::model::config::WorldConfig;
 
-/// Requests of one service or class in the measured window.
+/// Requests of one slice in the measured window: a service's, a class's, or (the summary's)
+/// every client request at the edge tier.
 pub(super) struct Slice {
-    issued: u64,
-    completed: u64,
-    failed: [u64; N_CAUSES],
-    latency: Histogram<u64>,
-    latency_sum_ns: u128,
+    pub(super) counts: Counts,
+    pub(super) latency: Histogram<u64>,
+    pub(super) latency_sum_ns: u128,
     /// Attempts its tier sent, attempts its servers started, and their queue waits and
     /// service times.
-    attempts: u64,
-    started: u64,
-    wait_sum_ns: u128,
-    work_sum_ns: u128,
+    pub(super) attempts: u64,
+    pub(super) started: u64,
+    pub(super) wait_sum_ns: u128,
+    pub(super) work_sum_ns: u128,
 }
 
 impl Slice {
-    fn new() -> Slice {
+    pub(super) fn new() -> Slice {
         Slice {
-            issued: 0,
-            completed: 0,
-            failed: [0; N_CAUSES],
+            counts: Counts::default(),
             latency: Histogram::new_with_bounds(1, HIST_MAX_NS, 3).expect("valid histogram bounds"),
             latency_sum_ns: 0,
             attempts: 0,
@@ -41,9 +38,18 @@ impl Slice {
         }
     }
 
+    /// One of its servers started an attempt after `wait` in its queue, for `work`.
     #[inline]
-    fn done(&mut self, latency: SimTime) {
-        self.completed += 1;
+    pub(super) fn start(&mut self, wait: SimTime, work: SimTime) {
+        self.started += 1;
+        self.wait_sum_ns += u128::from(wait.as_nanos());
+        self.work_sum_ns += u128::from(work.as_nanos());
+    }
+
+    /// A request completed after `latency`.
+    #[inline]
+    pub(super) fn done(&mut self, latency: SimTime) {
+        self.counts.completed += 1;
         let lat = latency.as_nanos();
         self.latency.saturating_record(lat.clamp(1, HIST_MAX_NS));
         self.latency_sum_ns += u128::from(lat);
@@ -51,14 +57,19 @@ impl Slice {
 
     fn row(&self, kind: &'static str, name: &str, window_s: f64) -> SliceRow {
         let mut v = vec![f64::NAN; SLICE_COLUMNS.len()];
-        let errors: u64 = self.failed.iter().sum();
+        let Counts {
+            issued,
+            completed,
+            failed,
+        } = self.counts;
+        let errors: u64 = failed.iter().sum();
         let h = &self.latency;
-        v[S::Requests as usize] = self.issued as f64;
-        v[S::Completed as usize] = self.completed as f64;
+        v[S::Requests as usize] = issued as f64;
+        v[S::Completed as usize] = completed as f64;
         v[S::Errors as usize] = errors as f64;
-        v[S::Throughput as usize] = self.completed as f64 / window_s;
-        if self.issued > 0 {
-            v[S::ErrorRate as usize] = 100.0 * errors as f64 / self.issued as f64;
+        v[S::Throughput as usize] = completed as f64 / window_s;
+        if issued > 0 {
+            v[S::ErrorRate as usize] = 100.0 * errors as f64 / issued as f64;
         }
         if !h.is_empty() {
             v[S::LatencyMean as usize] = self.latency_sum_ns as f64 / h.len() as f64 * 1e-6;
@@ -70,7 +81,7 @@ impl Slice {
             v[S::WorkMean as usize] = self.work_sum_ns as f64 / self.started as f64 * 1e-6;
         }
         for c in ErrorCause::ALL {
-            v[cause_column(c) as usize] = self.failed[c.index()] as f64;
+            v[cause_column(c) as usize] = failed[c.index()] as f64;
         }
         SliceRow {
             kind,
@@ -117,7 +128,7 @@ impl Slices {
             }
             let mine: Vec<&Server> = servers
                 .iter()
-                .filter(|srv| cfg.services[i].groups.contains(&srv.group))
+                .filter(|srv| cfg.service_of_group(srv.group) == i)
                 .collect();
             let busy: f64 = mine.iter().map(|srv| srv.busy_ns as f64).sum();
             let cap: f64 = mine
@@ -155,9 +166,7 @@ impl Stats {
     #[inline]
     pub(super) fn service_started(&mut self, service: u16, wait: SimTime, work: SimTime) {
         if let Some(s) = self.slices.services.get_mut(service as usize) {
-            s.started += 1;
-            s.wait_sum_ns += u128::from(wait.as_nanos());
-            s.work_sum_ns += u128::from(work.as_nanos());
+            s.start(wait, work);
         }
     }
 
@@ -168,7 +177,7 @@ impl Stats {
             return;
         }
         if let Some(s) = self.slices.classes.get_mut(class as usize) {
-            s.issued += 1;
+            s.counts.issued += 1;
         }
         self.service_issued(service, measured);
     }
@@ -177,7 +186,7 @@ impl Stats {
     #[inline]
     pub(super) fn service_issued(&mut self, service: u16, measured: bool) {
         if measured && let Some(s) = self.slices.services.get_mut(service as usize) {
-            s.issued += 1;
+            s.counts.issued += 1;
         }
     }
 
@@ -220,7 +229,7 @@ impl Stats {
             return;
         }
         if let Some(s) = self.slices.classes.get_mut(class as usize) {
-            s.failed[cause.index()] += 1;
+            s.counts.failed[cause.index()] += 1;
         }
         self.service_failed(service, cause, measured);
     }
@@ -229,7 +238,7 @@ impl Stats {
     #[inline]
     pub(super) fn service_failed(&mut self, service: u16, cause: ErrorCause, measured: bool) {
         if measured && let Some(s) = self.slices.services.get_mut(service as usize) {
-            s.failed[cause.index()] += 1;
+            s.counts.failed[cause.index()] += 1;
         }
     }
 }

@@ -13,6 +13,36 @@ use crate::scenario::error::did_you_mean;
 
 use super::Reader;
 
+/// Keys of `[lb]`.
+pub(super) const LB_KEYS: &[&str] = &[
+    "nodes",
+    "view",
+    "report_interval",
+    "upstream_timeout",
+    "retries",
+    "retry_on",
+    "retry_budget",
+    "topology",
+    "vrrp",
+    "dns",
+    "anycast",
+    "layer",
+    "cores",
+    "request_cost",
+];
+
+/// Keys of `[lb]` that only the edge tier has: its HA topology, its CPU model and its layer
+/// (internal tiers balance requests).
+pub(super) const EDGE_ONLY_LB_KEYS: &[&str] = &[
+    "topology",
+    "vrrp",
+    "dns",
+    "anycast",
+    "layer",
+    "cores",
+    "request_cost",
+];
+
 impl Reader<'_> {
     /// `[lb]`: how many load balancer nodes, and what their balancers see.
     pub(super) fn lb(&mut self, root: Tbl<'_, '_>) -> Option<LbConfig> {
@@ -21,25 +51,7 @@ impl Reader<'_> {
             return Some(cfg);
         };
         let t = self.cx.table("lb", v)?;
-        self.cx.check_keys(
-            t,
-            &[
-                "nodes",
-                "view",
-                "report_interval",
-                "upstream_timeout",
-                "retries",
-                "retry_on",
-                "retry_budget",
-                "topology",
-                "vrrp",
-                "dns",
-                "anycast",
-                "layer",
-                "cores",
-                "request_cost",
-            ],
-        );
+        self.cx.check_keys(t, LB_KEYS);
         let mut ok = true;
         if let Some(v) = t.t.get("nodes") {
             match self.cx.int("lb.nodes", v, 1, 100_000) {

@@ -14,17 +14,16 @@ use crate::scenario::doc::{Tbl, V, join};
 use crate::scenario::error::did_you_mean;
 
 use super::Reader;
+use super::lb::{EDGE_ONLY_LB_KEYS, LB_KEYS};
 
-/// Keys of a service's `lb` table: the internal tier has no HA topology and no CPU model.
-const SERVICE_LB_KEYS: &[&str] = &[
-    "nodes",
-    "view",
-    "report_interval",
-    "upstream_timeout",
-    "retries",
-    "retry_on",
-    "retry_budget",
-];
+/// Keys of a service's `lb` table: `[lb]`'s, less the edge tier's own.
+fn service_lb_keys() -> Vec<&'static str> {
+    LB_KEYS
+        .iter()
+        .copied()
+        .filter(|k| !EDGE_ONLY_LB_KEYS.contains(k))
+        .collect()
+}
 
 /// Keys of a hop (`[classes.hops.<service>]`; the entry hop's are the class's own).
 const HOP_KEYS: &[&str] = &["work", "calls", "parallel", "wait_for"];
@@ -237,17 +236,7 @@ impl Reader<'_> {
         };
         if let DeValue::Table(lt) = v.get_ref() {
             for (k, kv) in lt.iter() {
-                if !SERVICE_LB_KEYS.contains(&k.get_ref().as_ref())
-                    && [
-                        "topology",
-                        "vrrp",
-                        "dns",
-                        "anycast",
-                        "cores",
-                        "request_cost",
-                    ]
-                    .contains(&k.get_ref().as_ref())
-                {
+                if EDGE_ONLY_LB_KEYS.contains(&k.get_ref().as_ref()) {
                     self.cx.err_hint(
                         &format!("{path}.lb.{}", k.get_ref()),
                         &kv.span(),
@@ -255,7 +244,7 @@ impl Reader<'_> {
                             "a service's internal tier has no `{}`: HA topologies, the CPU model and the layer (L4 or L7) belong to the edge tier, [lb]; internal tiers balance requests",
                             k.get_ref()
                         ),
-                        Some(format!("keys here: {}", SERVICE_LB_KEYS.join(", "))),
+                        Some(format!("keys here: {}", service_lb_keys().join(", "))),
                     );
                     return None;
                 }
@@ -432,10 +421,7 @@ impl Reader<'_> {
                 _ => None,
             });
             for (s, svc) in services.iter().enumerate() {
-                let called = classes
-                    .iter()
-                    .any(|c| c.hops.iter().any(|h| h.calls.iter().any(|k| k.to == s)));
-                if called {
+                if crate::model::services::is_called(classes, s) {
                     continue;
                 }
                 let Some(DeValue::Table(t)) = svcs.and_then(|a| a.get(s)).map(|v| v.get_ref())
