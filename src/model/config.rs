@@ -473,8 +473,12 @@ pub struct SessionConfig {
     pub state: SessionState,
     /// A client idle this long starts a new session (its cookie and state are fresh).
     pub idle_timeout: SimTime,
-    /// Extra work per request for a shared store (`state = shared`).
+    /// Extra work per request for a shared store (`state = shared`) modelled in process.
     pub store_latency: Option<Dist>,
+    /// The shared store as a service (`store = "redis"`): with `state = shared`, every
+    /// hop at a class's entry service first calls it, in sequence, so it can be slow,
+    /// saturate, fail or be partitioned away like any service.
+    pub store: Option<crate::model::CallSpec>,
 }
 
 impl Default for SessionConfig {
@@ -483,6 +487,7 @@ impl Default for SessionConfig {
             state: SessionState::Token,
             idle_timeout: SimTime::from_secs(1800),
             store_latency: None,
+            store: None,
         }
     }
 }

@@ -450,6 +450,10 @@ fn slice_block(out: &mut String, aggs: &[Aggregate], kind: &str, width: usize) {
                 .map(|s| {
                     let p99 = s.get(S::LatencyP99).mean;
                     let err = s.get(S::ErrorRate).mean;
+                    if s.get(S::Requests).mean == 0.0 {
+                        // Nothing reached it in this variant (a session store under tokens).
+                        return "no requests".to_string();
+                    }
                     let p99 = if p99.is_finite() {
                         crate::report::html::sig4(p99)
                     } else {
@@ -520,6 +524,10 @@ fn server_matrix(out: &mut String, aggs: &[Aggregate], width: usize) {
             let cells = (0..n)
                 .map(|i| {
                     let x = &a.servers[i];
+                    if x.requests.mean == 0.0 && x.share.mean.is_nan() {
+                        // Its service took no requests in this variant.
+                        return format!("— / {:.1}%", x.utilization.mean);
+                    }
                     format!("{:.1}% / {:.1}%", 100.0 * x.share.mean, x.utilization.mean)
                 })
                 .collect();

@@ -584,3 +584,21 @@ fn three_tier_writes_queue_at_the_primary_reads_do_not() {
         );
     }
 }
+
+#[test]
+fn session_store_outage_fails_every_shared_state_request_and_no_token_one() {
+    let r = compare("session-store");
+    let (shared, token) = ("sessions.state=shared", "sessions.state=token");
+    // Redis is down 20 s of the 110 s measured: every request in that window fails under
+    // shared state (18.2%), though all six web servers stay healthy...
+    for rep in &r[shared].reps {
+        let e = rep.get(M::ErrorRate);
+        assert!((16.5..20.0).contains(&e), "shared: error rate {e:.2}%");
+    }
+    // ...and none does under tokens, which look nothing up.
+    for rep in &r[token].reps {
+        assert_eq!(rep.get(M::Errors), 0.0, "token: errors");
+    }
+    // The lookup is a round trip on every request: shared state is slower when all is well.
+    paired_above(&r, M::LatencyP50, shared, token);
+}

@@ -401,3 +401,61 @@ fn a_broken_call_graph_is_reported_where_it_is_written() {
         &["expected"],
     );
 }
+
+#[test]
+fn a_session_store_service_is_called_first_at_the_entry() {
+    let shared = GOOD.to_string() + "\n[sessions]\nstate = \"shared\"\nstore = \"db\"\n";
+    let s = parse(&shared).unwrap_or_else(|e| panic!("{e}"));
+    let entry = &s.world.classes[0].hops[0];
+    let to: Vec<usize> = entry.calls.iter().map(|c| c.to).collect();
+    assert_eq!(
+        to,
+        [2, 1],
+        "the lookup (db) comes before the class's own call (app)"
+    );
+    assert_eq!(s.world.sessions.store_latency, None);
+    // Under tokens the store is named but not called.
+    let token = shared.replace("state = \"shared\"", "state = \"token\"");
+    let s = parse(&token).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.world.classes[0].hops[0].calls.len(), 1);
+}
+
+#[test]
+fn a_broken_session_store_is_reported_where_it_is_written() {
+    let with = |sessions: &str| GOOD.to_string() + "\n[sessions]\n" + sessions;
+    let problem = |text: &str, path: &str, needle: &str| {
+        let e = parse(text).expect_err(path);
+        let p = e
+            .problems
+            .iter()
+            .find(|p| p.path == path)
+            .unwrap_or_else(|| panic!("no problem at {path}: {e}"));
+        let t = format!("{} {}", p.message, p.hint.clone().unwrap_or_default());
+        assert!(t.contains(needle), "{path}: {t:?} lacks {needle:?}");
+        assert!(e.to_string().contains("test.toml:"), "{e}");
+    };
+    problem(
+        &with("state = \"shared\"\nstore = \"dbb\"\n"),
+        "sessions.store",
+        "did you mean `db`?",
+    );
+    problem(
+        &with("state = \"shared\"\nstore = \"db\"\nstore_latency = \"1ms\"\n"),
+        "sessions.store_latency",
+        "give one",
+    );
+    problem(
+        &with("state = \"shared\"\nstore = \"db\"\n")
+            .replace("calls = [\"app\"]", "calls = [\"app\"]\nparallel = true"),
+        "classes[0].parallel",
+        "session store lookup is the first call",
+    );
+    problem(
+        &with("state = \"shared\"\nstore = \"web\"\n"),
+        "classes[0]",
+        "web → web",
+    );
+    // Without services, the store cannot be one.
+    let one = "[scenario]\nduration = \"10s\"\n[clients]\nrate = \"10/s\"\n[[classes]]\nservice = \"1ms\"\n[[servers]]\nname = \"a\"\n[sessions]\nstate = \"shared\"\nstore = \"redis\"\n";
+    problem(one, "sessions.store", "no [[services]]");
+}

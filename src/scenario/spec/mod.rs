@@ -254,7 +254,7 @@ impl Reader<'_> {
         let compare_axis = self.compare_axis(root);
 
         let population = self.population(root, clients.as_ref());
-        let sessions = self.sessions(root);
+        let mut sessions = self.sessions(root);
         let lb = self.lb(root);
         let health = self.health(root);
         // Changes first: they allocate the spare servers that failures may target.
@@ -271,8 +271,14 @@ impl Reader<'_> {
             Some(g) => self.services(root, g, algorithm.as_ref(), health.as_ref()),
             None => None,
         };
-        if let (Some(s), Some(g), Some(c)) = (&services, &groups, classes.as_mut())
-            && !self.class_plans(root, s, g, lb.as_ref().map(|l| l.layer), c)
+        if let (Some(s), Some(ss)) = (&services, sessions.as_mut())
+            && !self.session_store(root, s, ss)
+        {
+            sessions = None;
+        }
+        if let (Some(s), Some(g), Some(c), Some(ss)) =
+            (&services, &groups, classes.as_mut(), &sessions)
+            && !self.class_plans(root, s, g, lb.as_ref().map(|l| l.layer), ss, c)
         {
             classes = None;
         }

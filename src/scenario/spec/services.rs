@@ -8,7 +8,7 @@ use toml::de::DeValue;
 use crate::balancer::AlgorithmSpec;
 use crate::model::{
     CallSpec, ClassConfig, HealthConfig, Hop, Layer, LbConfig, ServerGroupConfig, ServiceConfig,
-    Topology,
+    SessionConfig, SessionState, Topology,
 };
 use crate::scenario::doc::{Tbl, V, join};
 use crate::scenario::error::did_you_mean;
@@ -255,6 +255,49 @@ impl Reader<'_> {
         Some(lb)
     }
 
+    /// `sessions.store`: the shared session store as a service, `"redis"` or
+    /// `{ to = "redis", timeout = "50ms", retries = 1 }`. Read whatever the state (so
+    /// `--set sessions.state=token` keeps the file valid); used only by a shared store.
+    pub(super) fn session_store(
+        &mut self,
+        root: Tbl<'_, '_>,
+        services: &[ServiceConfig],
+        sessions: &mut SessionConfig,
+    ) -> bool {
+        let Some(DeValue::Table(t)) = root.t.get("sessions").map(|v| v.get_ref()) else {
+            return true;
+        };
+        let Some(v) = t.get("store") else {
+            return true;
+        };
+        if services.is_empty() {
+            self.cx.err_hint(
+                "sessions.store",
+                &v.span(),
+                "the session store is a service, and this scenario has no [[services]]",
+                Some("declare it with a [[services]] entry (name, groups), or model the store's round trip in process with `store_latency`".into()),
+            );
+            return false;
+        }
+        if let Some(l) = t.get("store_latency") {
+            self.cx.err_hint(
+                "sessions.store_latency",
+                &l.span(),
+                "`store_latency` models the store in process, and `store` names it as a service: give one",
+                Some("with `store`, the store's latency is its service's work and queueing".into()),
+            );
+            return false;
+        }
+        let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+        match self.call("sessions.store", v, &names) {
+            Some(c) => {
+                sessions.store = Some(c);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Each class's entry service and hops; checks the call graph.
     pub(super) fn class_plans(
         &mut self,
@@ -262,6 +305,7 @@ impl Reader<'_> {
         services: &[ServiceConfig],
         groups: &[ServerGroupConfig],
         edge_layer: Option<Layer>,
+        sessions: &SessionConfig,
         classes: &mut [ClassConfig],
     ) -> bool {
         let Some(arr) = root.t.get("classes").and_then(|v| match v.get_ref() {
@@ -311,6 +355,18 @@ impl Reader<'_> {
             match self.hop(&path, tbl, &names, true) {
                 Some(h) => hops[entry] = h,
                 None => ok = false,
+            }
+            // A shared session store: the entry hop looks the session up first.
+            if let (SessionState::Shared, Some(store)) = (sessions.state, &sessions.store) {
+                let h = &mut hops[entry];
+                if h.parallel {
+                    let span = t.get("parallel").map_or(e.span(), |p| p.span());
+                    self.cx.err_hint(&join(&path, "parallel"), &span, format!("class \"{}\" fans out at its entry service, where the session store lookup is the first call in sequence", class.name), Some("move the fan-out into a service the entry calls, or keep the state in a token".into()));
+                    ok = false;
+                    continue;
+                }
+                h.calls.insert(0, store.clone());
+                h.wait_for = h.calls.len() as u32;
             }
             let mut given = vec![false; services.len()];
             if let Some(hv) = t.get("hops") {
@@ -421,7 +477,10 @@ impl Reader<'_> {
                 _ => None,
             });
             for (s, svc) in services.iter().enumerate() {
-                if crate::model::services::is_called(classes, s) {
+                // The session store's tier is configured for when the state is shared.
+                if crate::model::services::is_called(classes, s)
+                    || sessions.store.as_ref().is_some_and(|c| c.to == s)
+                {
                     continue;
                 }
                 let Some(DeValue::Table(t)) = svcs.and_then(|a| a.get(s)).map(|v| v.get_ref())

@@ -19,7 +19,7 @@ impl Reader<'_> {
         };
         let t = self.cx.table("sessions", v)?;
         self.cx
-            .check_keys(t, &["state", "idle_timeout", "store_latency"]);
+            .check_keys(t, &["state", "idle_timeout", "store_latency", "store"]);
         let mut ok = true;
         if let Some(v) = t.t.get("state") {
             match self.cx.string("sessions.state", v).as_deref() {
@@ -61,7 +61,8 @@ impl Reader<'_> {
                 Some(d) => cfg.store_latency = Some(d),
                 None => ok = false,
             },
-            None if cfg.state == SessionState::Shared => {
+            // `store` (read with the services) replaces the in-process latency.
+            None if cfg.state == SessionState::Shared && t.t.get("store").is_none() => {
                 cfg.store_latency = Some(Dist::Constant { ns: 1e6 })
             }
             None => {}
