@@ -95,8 +95,8 @@ pub(crate) fn expand_values(spec: &str) -> Result<Vec<String>, String> {
             .map(|v| tidy(&v))
             .collect());
     }
-    let vals: Vec<String> = spec
-        .split(',')
+    let vals: Vec<String> = crate::scenario::overrides::split_values(spec)
+        .into_iter()
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
         .collect();

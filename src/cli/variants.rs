@@ -460,8 +460,8 @@ pub fn compare_variants(
             }
             varied.push(key.trim().to_string());
             plan.check_varied(&varied, "--axis")?;
-            values
-                .split(',')
+            crate::scenario::overrides::split_values(values)
+                .into_iter()
                 .map(|v| vec![format!("{}={}", key.trim(), v.trim())])
                 .collect()
         }

@@ -22,6 +22,7 @@ use crate::engine::SimTime;
 
 pub mod envoy;
 pub mod haproxy;
+pub mod kubernetes;
 pub mod outlier;
 
 /// What a probe found.
@@ -70,4 +71,9 @@ pub trait ActiveChecker: Send {
     /// Passive observation of live traffic to this server (HAProxy `observe`; Envoy's
     /// "cluster has seen traffic"). Default: ignored.
     fn observe_traffic(&mut self, _now: SimTime, _ok: bool) {}
+    /// A Kubernetes prober (whose container restarts reach it from the kubelet), or
+    /// `None`.
+    fn as_kube(&mut self) -> Option<&mut kubernetes::KubeProber> {
+        None
+    }
 }

@@ -133,6 +133,7 @@ metrics! {
     RecoveryMean = ("recovery_mean_s", "recovery time", "s", 3, POSITIVE);
     SentToFailed = ("sent_to_failed", "attempts sent to failed servers", "req", 0, NON_NEGATIVE);
     FalseEjections = ("false_ejections", "false ejections", "", 0, NON_NEGATIVE);
+    Restarts = ("liveness_restarts", "liveness restarts", "", 0, NON_NEGATIVE);
     LbFailoverMean = ("lb_failover_mean_s", "LB failover time", "s", 3, POSITIVE);
     LbOutageMean = ("lb_outage_mean_s", "LB outage (dead path used)", "s", 3, POSITIVE);
     LbCpuUtil = ("lb_cpu_utilization_pct", "LB CPU utilization (busiest node)", "%", 2, NON_NEGATIVE);

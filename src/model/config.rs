@@ -79,6 +79,26 @@ pub struct HealthConfig {
     pub panic_threshold: f64,
     /// Slow start: a server coming back into rotation ramps its weight up.
     pub slow_start: Option<SlowStart>,
+    /// A liveness probe on each server (the kubelet's): failing it restarts the server.
+    pub liveness: Option<Liveness>,
+}
+
+/// A liveness probe: the kubelet probes each container and restarts it after
+/// `failure_threshold` failures in a row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Liveness {
+    /// Timing and thresholds (success threshold 1).
+    pub probe: crate::health::kubernetes::KubeProbeConfig,
+    /// What a probe tests (`http` by default).
+    pub check: CheckType,
+    /// Server time to answer it (scaled by a slow failure).
+    pub probe_time: SimTime,
+    /// A deep probe: the handler also calls these services (by name) and fails if one of
+    /// them fails or does not answer.
+    pub depends: Vec<String>,
+    /// From the kill to the new process serving (termination, start-up, warm-up), before
+    /// any CrashLoopBackOff delay.
+    pub restart: SimTime,
 }
 
 /// Slow start after a server comes (back) into rotation.
@@ -117,6 +137,9 @@ pub struct ActiveHealth {
     /// Probability that a probe or its answer is lost on a noisy network (the checker then
     /// times it out).
     pub loss: f64,
+    /// A deep check: the probe handler also calls these services (by name), one after
+    /// another, and answers 503 if one fails or does not answer (empty: shallow).
+    pub depends: Vec<String>,
 }
 
 /// Whose active checker.
@@ -126,6 +149,8 @@ pub enum ActiveStyle {
     Haproxy(crate::health::haproxy::HaproxyCheckConfig),
     /// Envoy active health checking (thresholds, edge intervals).
     Envoy(crate::health::envoy::EnvoyCheckConfig),
+    /// A Kubernetes readiness probe (period, timeout, failure and success thresholds).
+    Kubernetes(crate::health::kubernetes::KubeProbeConfig),
 }
 
 /// What a probe tests.
@@ -688,6 +713,20 @@ impl WorldConfig {
     /// Whether some class's hop calls service `s` (then it has an internal tier).
     pub fn is_called(&self, s: usize) -> bool {
         super::services::is_called(&self.classes, s)
+    }
+
+    /// The service named `name`.
+    pub fn service_index(&self, name: &str) -> Option<usize> {
+        self.services.iter().position(|s| s.name == name)
+    }
+
+    /// The services a deep check calls (its `depends`, resolved; names were checked when
+    /// the scenario was read).
+    pub fn deep(&self, depends: &[String]) -> Vec<usize> {
+        depends
+            .iter()
+            .filter_map(|d| self.service_index(d))
+            .collect()
     }
 
     /// The service that group `g` serves (0 without `[[services]]`: the one service).

@@ -31,8 +31,12 @@ pub struct ServiceConfig {
     /// Its internal load balancer tier: nodes, layer, upstream timeout and retries
     /// (`topology` is always single and there is no CPU model: those belong to `[lb]`).
     pub lb: LbConfig,
-    /// Health checking by its internal tier (`[health]` unless it has its own).
+    /// Health checking by its internal tier, and its servers' liveness probe (`[health]`
+    /// unless it has its own; taken from `[health]` without `depends`, whose handler is
+    /// the code of the services `[health]` checks).
     pub health: HealthConfig,
+    /// The service has its own `health` table.
+    pub own_health: bool,
     /// Local work of a call to it, when the class's plan does not say (`None`: the class
     /// must give it).
     pub work: Option<Dist>,

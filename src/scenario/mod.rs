@@ -13,7 +13,7 @@
 pub mod bundled;
 mod doc;
 pub mod error;
-mod overrides;
+pub mod overrides;
 mod preset;
 mod spec;
 pub mod units;

@@ -191,3 +191,44 @@ mod tests {
         assert!(segments("a[x]").is_none());
     }
 }
+
+/// Splits an `--axis` value list at its top-level commas: a comma inside brackets, braces
+/// or quotes belongs to its value (`[],["db", "redis"]` is two values).
+pub fn split_values(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut quote, mut start) = (0i32, None::<char>, 0);
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[' | '{') => depth += 1,
+            (None, ']' | '}') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::split_values;
+
+    #[test]
+    fn commas_inside_brackets_braces_and_quotes_stay_in_their_value() {
+        assert_eq!(split_values("1,2, 3"), ["1", "2", " 3"]);
+        assert_eq!(
+            split_values(r#"[],["db", "redis"]"#),
+            ["[]", r#"["db", "redis"]"#]
+        );
+        assert_eq!(
+            split_values(r#"{ dist = "constant", value = "1ms" },"a,b""#),
+            [r#"{ dist = "constant", value = "1ms" }"#, r#""a,b""#]
+        );
+    }
+}

@@ -602,3 +602,38 @@ fn session_store_outage_fails_every_shared_state_request_and_no_token_one() {
     // The lookup is a round trip on every request: shared state is slower when all is well.
     paired_above(&r, M::LatencyP50, shared, token);
 }
+
+#[test]
+fn readiness_cascade_deep_checks_turn_a_database_outage_into_a_site_outage() {
+    use lblab::metrics::slices::S;
+    let r = compare("readiness-cascade");
+    let (shallow, deep) = (
+        "health.active.depends=[]",
+        r#"health.active.depends=["db", "redis", "payments"]"#,
+    );
+    // Deep checks fail more requests overall, confidence intervals apart...
+    let err = |l| slice_est(&r, l, "web", S::ErrorRate);
+    let (es, ed) = (err(shallow), err(deep));
+    assert!(
+        ed.lo() > es.hi(),
+        "error rate deep {ed:?} vs shallow {es:?}"
+    );
+    // ...because every pod leaves rotation: the edge has no backend at all...
+    assert_eq!(mean(&r, shallow, M::ErrorsNoBackend), 0.0);
+    assert!(mean(&r, deep, M::ErrorsNoBackend) > 1000.0);
+    // ...so carts, which never touch the database, fail too; with shallow checks none do.
+    for rep in &r[shallow].reps {
+        let cart = rep.slices.iter().find(|s| s.name == "cart").expect("cart");
+        assert_eq!(cart.get(S::Errors), 0.0, "shallow: cart errors");
+    }
+    let cart = slice_est(&r, deep, "cart", S::ErrorRate);
+    assert!(cart.lo() > 10.0, "deep: cart error rate {cart:?}");
+    // Browsing needs the database either way: about the same share fails.
+    let b = |l| slice_est(&r, l, "browse", S::ErrorRate).mean;
+    assert!(
+        (b(deep) / b(shallow) - 1.0).abs() < 0.15,
+        "browse {:.1}% vs {:.1}%",
+        b(deep),
+        b(shallow)
+    );
+}

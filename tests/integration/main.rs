@@ -18,6 +18,7 @@ mod lessons;
 mod mutation;
 mod overrides;
 mod present;
+mod probes;
 mod scenarios;
 mod serve;
 mod services;

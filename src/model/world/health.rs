@@ -31,6 +31,9 @@ pub(super) struct HealthEvent {
     pub false_alarm: bool,
 }
 
+/// What a deep check's handler answers when a dependency failed.
+const DEEP_FAILED: u16 = 503;
+
 impl<const TRACE: bool> World<'_, TRACE> {
     /// Passive health from live traffic: HAProxy `observe` and Envoy outlier detection.
     #[inline]
@@ -149,9 +152,73 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 let work = SimTime::from_nanos_f64(
                     check.probe_time.as_nanos() as f64 * srv.slow / srv.speed,
                 );
-                Some((self.now + rtt + work, ProbeResult::Pass))
+                let probe_time = check.probe_time;
+                let mut at = self.now + rtt + work;
+                // A deep check: the handler calls each dependency in turn.
+                for k in 0..self.tiers[t].deep.len() {
+                    let d = self.tiers[t].deep[k];
+                    match self.ping(server, d, probe_time)? {
+                        (took, true) => at += took,
+                        (took, false) => {
+                            return Some((at + took, ProbeResult::BadStatus(DEEP_FAILED)));
+                        }
+                    }
+                }
+                Some((at, ProbeResult::Pass))
             }
         }
+    }
+
+    /// What a deep probe handler on server `from` gets when it calls service `d` (through
+    /// `d`'s internal tier, which picks among the servers it has in rotation): the time
+    /// the call took and whether it passed, or `None` when nothing answers (the probe then
+    /// times out). The call costs `probe_time` of the dependency's work at its current
+    /// speed and crosses the network both ways; it does not wait in the dependency's
+    /// queue (a ping like `SELECT 1`).
+    pub(super) fn ping(
+        &mut self,
+        from: usize,
+        d: usize,
+        probe_time: SimTime,
+    ) -> Option<(SimTime, bool)> {
+        let t = self.svc_tier[d];
+        let node = if t == NONE {
+            0
+        } else {
+            from % self.tiers[t as usize].nodes
+        };
+        let candidate = |w: &Self, id: usize| {
+            let s = &w.servers[id];
+            s.service == d && s.member && (t == NONE || w.available(t as usize, node, id))
+        };
+        let count = (0..self.servers.len())
+            .filter(|&id| candidate(self, id))
+            .count();
+        if count == 0 {
+            // No server in rotation: the internal load balancer answers 503 at once.
+            return Some((SimTime::ZERO, false));
+        }
+        let k = self.rng_deep.below(count as u64) as usize;
+        let id = (0..self.servers.len())
+            .filter(|&id| candidate(self, id))
+            .nth(k)
+            .unwrap_or(0);
+        let rtt = match (self.net_delay(id as u32), self.net_delay(id as u32)) {
+            (Some(a), Some(b)) => a + b,
+            _ => SimTime::ZERO,
+        };
+        let srv = &self.servers[id];
+        if srv.partitioned || srv.hung {
+            return None;
+        }
+        if srv.crashed {
+            return Some((rtt, false));
+        }
+        if srv.err_rate > 0.0 && self.rng_deep.next_f64() < srv.err_rate {
+            return Some((rtt, false));
+        }
+        let work = probe_time.as_nanos() as f64 * srv.slow / srv.speed;
+        Some((rtt + SimTime::from_nanos_f64(work), true))
     }
 
     pub(super) fn arm_outlier(&mut self, t: usize, node: usize) {
@@ -207,7 +274,11 @@ impl<const TRACE: bool> World<'_, TRACE> {
             // comes back with.
             return;
         }
-        let false_alarm = !up && self.faults.open[server] == NONE && self.servers[server].member;
+        // A server the kubelet is restarting is really down.
+        let false_alarm = !up
+            && self.faults.open[server] == NONE
+            && self.servers[server].member
+            && !self.servers[server].restarting;
         self.stats.health_log.push(HealthEvent {
             at: self.now,
             tier: t as u32,

@@ -42,6 +42,8 @@ pub(super) struct Stats {
     pub(super) n_retries_measured: u64,
     pub(super) changes: Vec<ChangeRow>,
     pub(super) health_log: Vec<HealthEvent>,
+    /// Liveness restarts in the measured window.
+    pub(super) restarts: u64,
     /// Time-series bucket width.
     pub(super) bucket_ns: u64,
     /// Per bucket: completions and errors.
@@ -102,6 +104,7 @@ impl Stats {
             n_retries_measured: 0,
             changes: Vec::new(),
             health_log: Vec::new(),
+            restarts: 0,
             bucket_ns,
             ts_done: vec![0; n_buckets],
             ts_errors: vec![0; n_buckets],
@@ -534,6 +537,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             v[M::RecoveryMean as usize] = recoveries.iter().sum::<f64>() / recoveries.len() as f64;
         }
         v[M::SentToFailed as usize] = self.faults.records.iter().map(|f| f.sent as f64).sum();
+        v[M::Restarts as usize] = self.stats.restarts as f64;
         v[M::FalseEjections as usize] = self
             .stats
             .health_log

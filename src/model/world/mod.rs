@@ -42,6 +42,7 @@ mod changes;
 mod clients;
 mod faults;
 mod health;
+mod liveness;
 mod metrics;
 mod request;
 mod server;
@@ -140,6 +141,16 @@ enum Ev {
         idx: u32,
         result: ProbeResult,
     },
+    /// Server `server`'s liveness prober's timer.
+    LiveTimer { server: u32 },
+    /// A liveness probe's answer reaches the kubelet.
+    LiveProbeDone {
+        probe: u64,
+        server: u32,
+        result: ProbeResult,
+    },
+    /// A server killed by its liveness probe runs again.
+    Restarted { server: u32 },
     /// Node `node`'s outlier detector in tier `tier` ticks.
     OutlierTick { tier: u16, node: u32 },
     /// Slow-start weights are recomputed (every second while a server ramps up).
@@ -199,6 +210,10 @@ pub struct World<'c, const TRACE: bool = false> {
     rng_net: SimRng,
     rng_store: SimRng,
     rng_tier: SimRng,
+    /// Deep checks' choice of a dependency's server, and liveness probes' error draws.
+    rng_deep: SimRng,
+    /// Liveness probes and restarts.
+    kubelet: liveness::Kubelet,
     /// The load balancer tier: nodes up or down, and the HA machines.
     tier: Tier,
     /// `lblab trace`'s recorder (`None` in ordinary runs).
@@ -240,6 +255,8 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             }
         }
         let has_calls = tiers.len() > 1;
+        let service_of: Vec<usize> = servers.iter().map(|s| s.service).collect();
+        let kubelet = liveness::Kubelet::new(cfg, &service_of, &mut stream("kubelet"));
         let mut w = World {
             cfg,
             seeds: *seeds,
@@ -249,6 +266,8 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             rng_net: stream("network"),
             rng_store: stream("session-store"),
             rng_tier: stream("lb-tier"),
+            rng_deep: stream("health/deep"),
+            kubelet,
             tier: Tier::new(cfg, n_clients),
             tracer: None,
             clients: Clients::new(cfg, tiers[0].n_pools, &stream),
@@ -312,6 +331,11 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             }
             for node in 0..self.tiers[t].outliers.len() {
                 self.arm_outlier(t, node);
+            }
+        }
+        for s in 0..self.servers.len() {
+            if self.kubelet.probers[s].is_some() {
+                self.drive_liveness(s);
             }
         }
         self.start_tier();
@@ -409,6 +433,13 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 }
                 self.drive_checker(t, i);
             }
+            Ev::LiveTimer { server } => self.live_timer(server as usize),
+            Ev::LiveProbeDone {
+                probe,
+                server,
+                result,
+            } => self.live_probe_done(server as usize, probe, result),
+            Ev::Restarted { server } => self.restarted(server as usize),
             Ev::OutlierTick { tier, node } => {
                 let (t, n) = (tier as usize, node as usize);
                 if self.tiers[t].outlier_due[n] == self.now {

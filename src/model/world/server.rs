@@ -21,6 +21,8 @@ pub(super) struct Server {
     pub(super) slots: u32,
     pub(super) queue_cap: u32,
     pub(super) group: usize,
+    /// The service its group serves (0 without `[[services]]`).
+    pub(super) service: usize,
     pub(super) busy: u32,
     pub(super) queue: VecDeque<u32>,
     pub(super) in_service: Vec<u32>,
@@ -37,6 +39,8 @@ pub(super) struct Server {
     /// Bumped when the server crashes or hangs: work started before never completes.
     pub(super) epoch: u32,
     pub(super) crashed: bool,
+    /// Killed by its liveness probe and not yet running again (also `crashed`).
+    pub(super) restarting: bool,
     pub(super) hung: bool,
     pub(super) partitioned: bool,
     pub(super) draining: bool,
@@ -58,6 +62,7 @@ pub(super) fn fleet(cfg: &WorldConfig) -> Vec<Server> {
                 slots: g.slots,
                 queue_cap: g.queue,
                 group: gi,
+                service: cfg.service_of_group(gi),
                 busy: 0,
                 queue: VecDeque::new(),
                 in_service: Vec::with_capacity(g.slots.min(1024) as usize),
@@ -73,6 +78,7 @@ pub(super) fn fleet(cfg: &WorldConfig) -> Vec<Server> {
                 member_ns: 0,
                 epoch: 0,
                 crashed: false,
+                restarting: false,
                 hung: false,
                 partitioned: false,
                 draining: false,
@@ -301,10 +307,11 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
-    /// A server process restarts: empty, with a cold cache.
+    /// A server process restarts: empty, with a cold cache. (While the kubelet restarts it
+    /// after a failed liveness probe, it stays down until that restart is over.)
     pub(super) fn restart(&mut self, s: usize) {
         let srv = &mut self.servers[s];
-        srv.crashed = false;
+        srv.crashed = srv.restarting;
         srv.hung = false;
         if let Some(c) = srv.cache.as_mut() {
             c.clear();

@@ -18,6 +18,7 @@ use crate::engine::SimTime;
 use crate::health::ActiveChecker;
 use crate::health::envoy::EnvoyChecker;
 use crate::health::haproxy::HaproxyChecker;
+use crate::health::kubernetes::KubeProber;
 use crate::health::outlier::OutlierDetector;
 use crate::model::config::ActiveStyle;
 use crate::model::config::HealthConfig;
@@ -80,6 +81,8 @@ pub(super) struct Service {
     pub(super) ramp_since: Vec<SimTime>,
     pub(super) slow_tick_armed: bool,
     pub(super) rng_probes: SimRng,
+    /// The services its active check's handler calls (a deep check), in order.
+    pub(super) deep: Vec<usize>,
     /// Requests (client requests or calls) waiting for an answer through this tier, and
     /// retry attempts it is waiting for (the retry budget's inputs).
     pub(super) n_waiting: u32,
@@ -243,6 +246,10 @@ impl Service {
             ramp_since: vec![SimTime::MAX; n * nodes],
             slow_tick_armed: false,
             rng_probes: stream(&format!("health/{label}probes")),
+            deep: health
+                .active
+                .as_ref()
+                .map_or(Vec::new(), |a| cfg.deep(&a.depends)),
             n_waiting: 0,
             n_retries_active: 0,
             serves,
@@ -261,6 +268,17 @@ impl Service {
                         }
                         ActiveStyle::Envoy(c) => {
                             Box::new(EnvoyChecker::new(c.clone(), SimTime::ZERO, rng))
+                        }
+                        ActiveStyle::Kubernetes(k) => {
+                            // The kubelet starts each worker a random part of a period in.
+                            let mut rng = rng;
+                            let phase = k.period.as_nanos() as f64 * rng.next_f64();
+                            Box::new(KubeProber::new(
+                                *k,
+                                SimTime::ZERO,
+                                SimTime::from_nanos_f64(phase),
+                                true,
+                            ))
                         }
                     };
                     // The simulated cluster serves traffic from the start, so Envoy's

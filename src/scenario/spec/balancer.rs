@@ -326,9 +326,12 @@ impl Reader<'_> {
                 }
             };
             match s {
-                Some(s) if s.contains(',') => {
-                    self.cx
-                        .err(&path, &e.span(), "a value may not contain a comma");
+                Some(s) if crate::scenario::overrides::split_values(&s).len() > 1 => {
+                    self.cx.err(
+                        &path,
+                        &e.span(),
+                        "a value may not contain a comma outside brackets, braces or quotes",
+                    );
                     ok = false;
                 }
                 Some(s) => vals.push(s),

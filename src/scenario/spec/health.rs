@@ -20,9 +20,21 @@ impl Reader<'_> {
             return Some(cfg);
         };
         let t = self.cx.table("health", v)?;
-        self.cx
-            .check_keys(t, &["active", "passive", "panic_threshold", "slow_start"]);
+        self.cx.check_keys(
+            t,
+            &[
+                "active",
+                "passive",
+                "panic_threshold",
+                "slow_start",
+                "liveness",
+            ],
+        );
         let mut ok = true;
+        match self.liveness(t) {
+            Some(l) => cfg.liveness = l,
+            None => ok = false,
+        }
         if let Some(v) = t.t.get("panic_threshold") {
             match self.cx.number(
                 "health.panic_threshold",
@@ -111,7 +123,7 @@ impl Reader<'_> {
                     .map(|s| (s, v.span())),
                 None => Some(("haproxy".to_string(), 0..0)),
             };
-            let common = ["style", "check", "probe_time", "timeout", "loss"];
+            let common = ["style", "check", "probe_time", "timeout", "loss", "depends"];
             let haproxy_keys = [
                 "inter",
                 "fastinter",
@@ -348,13 +360,21 @@ impl Reader<'_> {
                         _ => None,
                     }
                 }
+                Some(("kubernetes", _)) => {
+                    let mut allowed: Vec<&str> = common.to_vec();
+                    allowed.extend(super::probes::KUBE_KEYS);
+                    self.cx.check_keys(at, &allowed);
+                    self.kube_probe(path, at).map(ActiveStyle::Kubernetes)
+                }
                 Some((other, span)) => {
-                    let hint = did_you_mean(other, ["haproxy", "envoy"])
+                    let hint = did_you_mean(other, ["haproxy", "envoy", "kubernetes"])
                         .map(|s| format!("did you mean `{s}`?"));
                     self.cx.err_hint(
                         "health.active.style",
                         &span,
-                        format!("expected \"haproxy\" or \"envoy\", found \"{other}\""),
+                        format!(
+                            "expected \"haproxy\", \"envoy\" or \"kubernetes\", found \"{other}\""
+                        ),
                         hint,
                     );
                     None
@@ -370,13 +390,15 @@ impl Reader<'_> {
                 }
                 None => Some(0.0),
             };
-            match (style, check, probe_time, loss) {
-                (Some(style), Some(check), Some(probe_time), Some(loss)) => {
+            let depends = self.depends(path, at, check);
+            match (style, check, probe_time, loss, depends) {
+                (Some(style), Some(check), Some(probe_time), Some(loss), Some(depends)) => {
                     cfg.active = Some(ActiveHealth {
                         style,
                         check,
                         probe_time,
                         loss,
+                        depends,
                     })
                 }
                 _ => ok = false,

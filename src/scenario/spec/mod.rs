@@ -25,6 +25,7 @@ mod dist;
 mod failures;
 mod health;
 mod lb;
+mod probes;
 mod servers;
 mod services;
 mod sessions;
@@ -281,6 +282,12 @@ impl Reader<'_> {
             && !self.class_plans(root, s, g, lb.as_ref().map(|l| l.layer), ss, c)
         {
             classes = None;
+        }
+        if let (Some(s), Some(c)) = (&services, &classes) {
+            let entries: Vec<usize> = c.iter().map(|c| c.entry).collect();
+            if !self.check_depends(root, s, &entries) {
+                classes = None;
+            }
         }
         let preset = super::preset::read(
             &mut self.cx,

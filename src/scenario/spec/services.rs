@@ -112,10 +112,21 @@ impl Reader<'_> {
                 algorithm.cloned()
             };
             let lb = self.service_lb(&path, t);
-            let health = if t.t.contains_key("health") {
+            let own_health = t.t.contains_key("health");
+            let health = if own_health {
                 self.under(&path, |r| r.health(t))
             } else {
-                health.cloned()
+                // [health] is the default, but not its deep checks: a handler's `depends`
+                // is the code of the service whose table declares it.
+                health.cloned().map(|mut h| {
+                    if let Some(a) = h.active.as_mut() {
+                        a.depends.clear();
+                    }
+                    if let Some(l) = h.liveness.as_mut() {
+                        l.depends.clear();
+                    }
+                    h
+                })
             };
             let work = match t.t.get("work") {
                 Some(wv) => self.dist(&join(&path, "work"), wv).map(Some),
@@ -127,6 +138,7 @@ impl Reader<'_> {
                         name,
                         groups,
                         own_algorithm: t.t.contains_key("balancer"),
+                        own_health,
                         algorithm,
                         lb,
                         health,
