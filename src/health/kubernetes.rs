@@ -119,6 +119,13 @@ impl KubeProber {
         }
     }
 
+    /// The probe just sent found no running container (it crashed and has not come back
+    /// yet): the kubelet skips it without counting a result.
+    pub fn skip(&mut self, now: SimTime) {
+        self.in_flight = None;
+        self.tick(now);
+    }
+
     /// The container is gone for now (killed, restarting): the result is Failure at once,
     /// as the kubelet sets a dead container's readiness, and probing waits for `resume`.
     pub fn container_died(&mut self) {

@@ -225,6 +225,9 @@ pub struct FailoverRow {
     pub kind: &'static str,
     /// Server name.
     pub server: String,
+    /// The load balancer tier whose node this is: `edge`, or the service an internal tier
+    /// fronts.
+    pub tier: String,
     /// Load balancer node (1-based).
     pub node: u32,
     /// When the fault started (s).
@@ -282,13 +285,16 @@ pub struct HaRow {
 pub struct HealthRow {
     /// When (s).
     pub at_s: f64,
-    /// Load balancer node (1-based).
+    /// Whose view: `edge`, the service an internal tier fronts, or `kubelet` (liveness
+    /// kills and restarts).
+    pub tier: String,
+    /// Load balancer node (1-based; 0 for the kubelet).
     pub node: u32,
     /// Server name.
     pub server: String,
     /// `up` or `down`.
     pub state: &'static str,
-    /// `active` or `outlier`.
+    /// `active`, `outlier`, `passive` or `liveness`.
     pub cause: &'static str,
     /// A down while the server had no injected fault.
     pub false_alarm: bool,

@@ -213,6 +213,7 @@ pub fn failovers_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
             "failure",
             "kind",
             "server",
+            "tier",
             "node",
             "fault_s",
             "detected_s",
@@ -229,6 +230,7 @@ pub fn failovers_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
                 f.failure.to_string(),
                 f.kind.to_string(),
                 f.server.to_string(),
+                f.tier.clone(),
                 f.node.to_string(),
                 csv_float(f.fault_s, 6),
                 csv_float(f.detected_s, 6),
@@ -243,18 +245,33 @@ pub fn failovers_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
     )
 }
 
-/// Renders `health.csv`: every change of a server's health as each node saw it (the time
-/// series of health states). `None` if health never changed.
+/// Renders `health.csv`: every change of a server's health as each node of each tier saw
+/// it, and the kubelet's liveness kills and restarts (the time series of health states).
+/// `None` if health never changed.
 pub fn health_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
     per_event_csv(
         info,
         aggs,
-        &["at_s", "node", "server", "state", "cause", "false_alarm"],
+        &[
+            "at_s",
+            "tier",
+            "node",
+            "server",
+            "state",
+            "cause",
+            "false_alarm",
+        ],
         |r| &r.health,
         |h| {
             vec![
                 csv_float(h.at_s, 6),
-                h.node.to_string(),
+                h.tier.clone(),
+                // The kubelet is no load balancer node.
+                if h.node == 0 {
+                    String::new()
+                } else {
+                    h.node.to_string()
+                },
                 h.server.to_string(),
                 h.state.to_string(),
                 h.cause.to_string(),

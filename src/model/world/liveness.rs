@@ -4,8 +4,8 @@
 //! like a crash) and restarted after CrashLoopBackOff and its `restart` time; the new
 //! process starts with a cold cache, and a Kubernetes readiness probe keeps it out of
 //! rotation until it passes. A restart cures a hung process, not a slow or erroring one
-//! (those faults are the machine's or a dependency's), nor an injected crash that is
-//! still open.
+//! (those faults are the machine's or a dependency's). A crashed process is not probed:
+//! its container is not running, and the crash's duration is its own restart.
 
 use super::Ev;
 use super::World;
@@ -100,6 +100,14 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         {
             match action {
                 CheckAction::SendProbe { probe } => {
+                    if self.servers[s].crashed && !self.servers[s].restarting {
+                        // A crashed process is not running: the kubelet probes running
+                        // containers only (the crash's duration is its own restart).
+                        if let Some(p) = self.kubelet.probers[s].as_mut() {
+                            p.skip(self.now);
+                        }
+                        continue;
+                    }
                     if let Some((at, result)) = self.live_probe(s) {
                         self.q.push(
                             at,
@@ -131,7 +139,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     fn live_probe(&mut self, s: usize) -> Option<(SimTime, ProbeResult)> {
         let l = self.liveness(s)?;
         let srv = &self.servers[s];
-        if srv.crashed || !srv.member {
+        if !srv.member {
             return Some((self.now, ProbeResult::Refused));
         }
         if l.check == CheckType::Tcp {

@@ -310,15 +310,33 @@ impl<const TRACE: bool> World<'_, TRACE> {
             .collect()
     }
 
-    /// Failover rows (per fault and node) and the health time series.
+    /// Tier `t`'s name in results: `edge`, the service an internal tier fronts, or
+    /// `kubelet` (`u32::MAX`, liveness).
+    fn tier_name(&self, t: u32) -> String {
+        if t == u32::MAX {
+            return "kubelet".into();
+        }
+        match self.tiers[t as usize].service {
+            None => "edge".into(),
+            Some(s) => self.cfg.services[s].name.clone(),
+        }
+    }
+
+    /// Failover rows (per fault, tier and node) and the health time series.
     pub(super) fn failover_rows(&self) -> (Vec<FailoverRow>, Vec<HealthRow>) {
         let names = self.cfg.server_names();
         let kind_name = |spec: usize| self.cfg.failures[spec].kind.name();
         let mut rows = Vec::new();
+        // Every node of every tier that sends the failed server requests.
+        let views: Vec<(u32, u32)> = (0..self.tiers.len())
+            .flat_map(|t| (0..self.tiers[t].nodes as u32).map(move |n| (t as u32, n)))
+            .collect();
         for f in &self.faults.records {
-            for node in 0..self.cfg.lb.nodes {
-                // The edge tier's view (internal tiers' health is not in these rows yet).
-                let mine = |e: &&HealthEvent| e.tier == 0 && e.node == node && e.server == f.server;
+            for &(t, node) in &views {
+                if !self.tiers[t as usize].serves[f.server as usize] {
+                    continue;
+                }
+                let mine = |e: &&HealthEvent| e.tier == t && e.node == node && e.server == f.server;
                 let detected = self
                     .stats
                     .health_log
@@ -355,6 +373,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
                     failure: f.spec,
                     kind: kind_name(f.spec),
                     server: names[f.server as usize].0.clone(),
+                    tier: self.tier_name(t),
                     node: node + 1,
                     fault_s: f.start.as_secs_f64(),
                     detected_s: secs(detected),
@@ -369,10 +388,10 @@ impl<const TRACE: bool> World<'_, TRACE> {
             .stats
             .health_log
             .iter()
-            .filter(|e| e.tier == 0)
             .map(|e| HealthRow {
                 at_s: e.at.as_secs_f64(),
-                node: e.node + 1,
+                tier: self.tier_name(e.tier),
+                node: if e.tier == u32::MAX { 0 } else { e.node + 1 },
                 server: names[e.server as usize].0.clone(),
                 state: if e.up { "up" } else { "down" },
                 cause: e.cause,

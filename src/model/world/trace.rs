@@ -160,14 +160,21 @@ impl World<'_, true> {
             servers: Vec::new(),
         };
         for e in self.stats.health_log.iter().filter(|e| within(e.at)) {
-            lines.push(sys(
-                e.at,
-                if e.up { "marked-up" } else { "marked-down" },
-                Some(e.server),
+            let server = &names[e.server as usize];
+            let event = if e.tier == u32::MAX {
+                if e.up {
+                    format!("{server} runs again after its restart")
+                } else {
+                    format!("the kubelet kills {server}: its liveness probe failed")
+                }
+            } else {
+                // Internal tiers' nodes are named after the service they front.
+                let node = match self.tiers[e.tier as usize].service {
+                    Some(s) => format!("{}-lb-{}", self.cfg.services[s].name, e.node + 1),
+                    None => format!("lb-{}", e.node + 1),
+                };
                 format!(
-                    "lb-{} marks {} {} ({}{})",
-                    e.node + 1,
-                    names[e.server as usize],
+                    "{node} marks {server} {} ({}{})",
                     if e.up { "up" } else { "down" },
                     match e.cause {
                         "active" => "health checks",
@@ -175,7 +182,13 @@ impl World<'_, true> {
                         _ => "outlier detection",
                     },
                     if e.false_alarm { ", a false alarm" } else { "" }
-                ),
+                )
+            };
+            lines.push(sys(
+                e.at,
+                if e.up { "marked-up" } else { "marked-down" },
+                Some(e.server),
+                event,
             ));
         }
         for f in &self.faults.records {
