@@ -202,9 +202,15 @@ pub enum FailureKind {
         /// Time down in each cycle.
         down: SimTime,
     },
-    /// The network between the load balancers and the server drops everything both ways;
-    /// the server itself keeps working.
-    Partition,
+    /// The network drops everything between the server and the load balancers (or, with
+    /// `from`, only the instances of some services) both ways; the server itself keeps
+    /// working.
+    Partition {
+        /// 0: cut from everyone. Otherwise the services (bit `s` for service `s`) whose
+        /// instances cannot reach it: their calls to it are lost and their deep checks of
+        /// it time out, while the load balancers and everyone else still reach it.
+        from: u64,
+    },
     /// Planned maintenance: no new requests; requests still on it after `delay` (the
     /// deregistration delay) are cut; it comes back when the failure ends.
     Drain {
@@ -225,7 +231,7 @@ impl FailureKind {
             FailureKind::Slow { .. } => "slow",
             FailureKind::Errors { .. } => "errors",
             FailureKind::Flap { .. } => "flap",
-            FailureKind::Partition => "partition",
+            FailureKind::Partition { .. } => "partition",
             FailureKind::Drain { .. } => "drain",
             FailureKind::Stop => "stop",
         }

@@ -459,3 +459,119 @@ fn a_broken_session_store_is_reported_where_it_is_written() {
     let one = "[scenario]\nduration = \"10s\"\n[clients]\nrate = \"10/s\"\n[[classes]]\nservice = \"1ms\"\n[[servers]]\nname = \"a\"\n[sessions]\nstate = \"shared\"\nstore = \"redis\"\n";
     problem(one, "sessions.store", "no [[services]]");
 }
+
+/// Web calls the database directly for one class, and through app for the other; the
+/// database is partitioned from app alone between 20 s and 40 s.
+fn partitioned(from: &str) -> lblab::scenario::Scenario {
+    scenario_w(
+        "100/s",
+        "60s",
+        2,
+        false,
+        &format!(
+            r#"[[classes]]
+name = "direct"
+share = 0.5
+service = "1ms"
+calls = [{{ to = "db", timeout = "500ms" }}]
+
+[[classes]]
+name = "via-app"
+share = 0.5
+service = "1ms"
+calls = ["app"]
+
+[classes.hops.app]
+work = "1ms"
+calls = [{{ to = "db", timeout = "500ms" }}]
+
+[[servers]]
+name = "web"
+count = 2
+slots = 64
+
+[[servers]]
+name = "app"
+count = 2
+slots = 64
+
+[[servers]]
+name = "db"
+count = 1
+
+[[services]]
+name = "web"
+
+[[services]]
+name = "app"
+
+[[services]]
+name = "db"
+work = "1ms"
+health = {{ active = {{ check = "http", inter = "1s" }} }}
+
+[[failures]]
+target = "db-1"
+kind = "partition"
+{from}
+at = "20s"
+duration = "20s"
+"#
+        ),
+    )
+}
+
+#[test]
+fn a_partition_from_one_service_cuts_only_its_calls() {
+    let r = run(&partitioned("from = [\"app\"]"));
+    // Calls from app vanish and time out: the via-app class fails for the 20 s (1000 of
+    // its ≈ 3000 requests), the direct class not at all...
+    for rep in &r.reps {
+        let errs = |class: &str| {
+            rep.slices
+                .iter()
+                .find(|s| s.name == class)
+                .expect("class")
+                .get(S::Errors)
+        };
+        assert_eq!(errs("direct"), 0.0);
+        assert!(
+            (900.0..1100.0).contains(&errs("via-app")),
+            "{}",
+            errs("via-app")
+        );
+        // ...and the database's own tier, which still reaches it, never marks it down.
+        assert!(
+            rep.health.iter().all(|h| h.tier != "db"),
+            "{:?}",
+            rep.health
+        );
+    }
+    // Cut from everyone, both classes fail and the database's tier notices.
+    let r = run(&partitioned(""));
+    for rep in &r.reps {
+        assert!(
+            rep.health
+                .iter()
+                .any(|h| h.tier == "db" && h.state == "down")
+        );
+    }
+}
+
+#[test]
+fn a_partition_from_an_unknown_service_is_reported() {
+    broken(
+        "[[services]]\nname = \"db\"",
+        "[[failures]]\ntarget = \"db-1\"\nkind = \"partition\"\nfrom = [\"ap\"]\nat = \"1s\"\n\n[[services]]\nname = \"db\"",
+        "failures[0].from[0]",
+        37,
+        &["no service named \"ap\"", "did you mean `app`?"],
+    );
+    broken(
+        "[[services]]\nname = \"db\"",
+        "[[failures]]\ntarget = \"db-1\"\nkind = \"crash\"\nfrom = [\"app\"]\nat = \"1s\"\n\n[[services]]\nname = \"db\"",
+        "failures[0].from",
+        37,
+        &["unknown key"],
+    );
+}

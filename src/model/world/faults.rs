@@ -101,7 +101,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
                         },
                     );
                 }
-                FailureKind::Partition => self.servers[s].partitioned = true,
+                FailureKind::Partition { from: 0 } => self.servers[s].partitioned = true,
+                FailureKind::Partition { from } => self.servers[s].cut_from |= from,
                 FailureKind::Stop => unreachable!("only load balancer nodes stop"),
                 FailureKind::Drain { delay } => {
                     self.servers[s].draining = true;
@@ -146,7 +147,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
                     self.servers[s].flapping = false;
                     self.restart(s);
                 }
-                FailureKind::Partition => self.servers[s].partitioned = false,
+                FailureKind::Partition { from: 0 } => self.servers[s].partitioned = false,
+                FailureKind::Partition { from } => self.servers[s].cut_from &= !from,
                 FailureKind::Stop => unreachable!("only load balancer nodes stop"),
                 FailureKind::Drain { .. } => {
                     self.servers[s].draining = false;

@@ -208,7 +208,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
             _ => SimTime::ZERO,
         };
         let srv = &self.servers[id];
-        if srv.partitioned || srv.hung {
+        let cut = srv.cut_from >> self.servers[from].service & 1 == 1;
+        if srv.partitioned || cut || srv.hung {
             return None;
         }
         if srv.crashed {

@@ -263,7 +263,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             self.q
                 .push(self.now + to, Ev::UpstreamTimeout { att: a, generation });
         }
-        if self.servers[server as usize].partitioned {
+        if self.cut_off(a) {
             self.book.atts[a as usize].phase = Phase::Lost;
             return;
         }

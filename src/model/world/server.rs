@@ -43,6 +43,8 @@ pub(super) struct Server {
     pub(super) restarting: bool,
     pub(super) hung: bool,
     pub(super) partitioned: bool,
+    /// Services whose instances cannot reach it (bit per service; a partition `from`).
+    pub(super) cut_from: u64,
     pub(super) draining: bool,
     pub(super) flapping: bool,
     pub(super) slow: f64,
@@ -81,6 +83,7 @@ pub(super) fn fleet(cfg: &WorldConfig) -> Vec<Server> {
                 restarting: false,
                 hung: false,
                 partitioned: false,
+                cut_from: 0,
                 draining: false,
                 flapping: false,
                 slow: 1.0,
@@ -106,12 +109,12 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if TRACE {
             self.trace_arrival(a);
         }
-        let srv = &self.servers[s];
-        if srv.partitioned || srv.hung {
+        if self.cut_off(a) || self.servers[s].hung {
             // Dropped on the wire, or accepted by a process that never answers.
             self.book.atts[a as usize].phase = Phase::Lost;
             return;
         }
+        let srv = &self.servers[s];
         if srv.crashed {
             self.respond(a, Reply::Refused);
             return;
@@ -243,10 +246,22 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
+    /// Whether the network between attempt `a`'s server and its sender is cut: a partition
+    /// from everyone, or from the service of the instance that made the call.
+    #[inline]
+    pub(super) fn cut_off(&self, a: u32) -> bool {
+        let at = &self.book.atts[a as usize];
+        let srv = &self.servers[at.server as usize];
+        srv.partitioned
+            || (srv.cut_from != 0
+                && at.tier != 0
+                && srv.cut_from >> self.servers[at.client as usize].service & 1 == 1)
+    }
+
     /// Sends the server's answer back toward the load balancer.
     pub(super) fn respond(&mut self, a: u32, reply: Reply) {
         let server = self.book.atts[a as usize].server;
-        if self.servers[server as usize].partitioned {
+        if self.cut_off(a) {
             self.book.atts[a as usize].phase = Phase::Lost;
             return;
         }

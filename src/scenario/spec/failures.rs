@@ -56,6 +56,7 @@ impl Reader<'_> {
                 Some("errors") => &["rate", "status"],
                 Some("flap") => &["up", "down"],
                 Some("drain") => &["delay"],
+                Some("partition") => &["from"],
                 _ => &[],
             };
             let mut allowed = vec!["target", "kind", "at", "duration", "mtbf", "mttr"];
@@ -90,7 +91,8 @@ impl Reader<'_> {
                 Some((k, span)) => match k.as_str() {
                     "crash" => Some(FailureKind::Crash),
                     "hang" => Some(FailureKind::Hang),
-                    "partition" => Some(FailureKind::Partition),
+                    // `from` is read with the services (`partition_from`).
+                    "partition" => Some(FailureKind::Partition { from: 0 }),
                     "slow" => match t.t.get("factor") {
                         Some(v) => self
                             .cx
@@ -325,5 +327,93 @@ impl Reader<'_> {
         nodes.sort_unstable();
         nodes.dedup();
         Some((ids, nodes))
+    }
+
+    /// Each partition's `from`: the services whose instances lose the server (names of
+    /// `[[services]]`, at most 64 of them).
+    pub(super) fn partition_from(
+        &mut self,
+        root: Tbl<'_, '_>,
+        services: &[crate::model::ServiceConfig],
+        failures: &mut [crate::model::FailureSpec],
+    ) -> bool {
+        let Some(DeValue::Array(arr)) = root.t.get("failures").map(|v| v.get_ref()) else {
+            return true;
+        };
+        let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+        let mut ok = true;
+        for (i, e) in arr.iter().enumerate() {
+            let DeValue::Table(t) = e.get_ref() else {
+                continue;
+            };
+            let Some(v) = t.get("from") else { continue };
+            let path = format!("failures[{i}].from");
+            if services.is_empty() {
+                self.cx.err_hint(&path, &v.span(), "`from` names services whose instances lose the server, and this scenario has no [[services]]", Some("without `from` a partition cuts the server off from everyone".into()));
+                ok = false;
+                continue;
+            }
+            if services.len() > 64 {
+                self.cx
+                    .err(&path, &v.span(), "`from` works with at most 64 services");
+                ok = false;
+                continue;
+            }
+            let list: Vec<&V<'_>> = match v.get_ref() {
+                DeValue::String(_) => vec![v],
+                DeValue::Array(a) => a.iter().collect(),
+                _ => {
+                    self.cx.err(
+                        &path,
+                        &v.span(),
+                        "expected a service name or a list of them, like [\"app\"]",
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            let mut mask = 0u64;
+            for (k, n) in list.iter().enumerate() {
+                let p = if matches!(v.get_ref(), DeValue::Array(_)) {
+                    format!("{path}[{k}]")
+                } else {
+                    path.clone()
+                };
+                let Some(name) = self.cx.string(&p, n) else {
+                    ok = false;
+                    continue;
+                };
+                match names.iter().position(|x| *x == name) {
+                    Some(s) => mask |= 1 << s,
+                    None => {
+                        let hint = match did_you_mean(&name, names.iter().copied()) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!("services: {}", names.join(", ")),
+                        };
+                        self.cx.err_hint(
+                            &p,
+                            &n.span(),
+                            format!("no service named \"{name}\""),
+                            Some(hint),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            if mask == 0 {
+                if ok {
+                    self.cx
+                        .err(&path, &v.span(), "expected at least one service");
+                }
+                ok = false;
+                continue;
+            }
+            if let Some(f) = failures.get_mut(i)
+                && let FailureKind::Partition { from } = &mut f.kind
+            {
+                *from = mask;
+            }
+        }
+        ok
     }
 }

@@ -264,7 +264,7 @@ impl Reader<'_> {
             Some(g) => self.changes(root, g),
             None => None,
         };
-        let failures = match groups.as_ref() {
+        let mut failures = match groups.as_ref() {
             Some(g) => self.failures(root, g, lb.as_ref().map_or(1, |l| l.nodes)),
             None => None,
         };
@@ -282,6 +282,11 @@ impl Reader<'_> {
             && !self.class_plans(root, s, g, lb.as_ref().map(|l| l.layer), ss, c)
         {
             classes = None;
+        }
+        if let (Some(s), Some(f)) = (&services, failures.as_mut())
+            && !self.partition_from(root, s, f)
+        {
+            failures = None;
         }
         if let (Some(s), Some(c)) = (&services, &classes) {
             let entries: Vec<usize> = c.iter().map(|c| c.entry).collect();
