@@ -120,7 +120,8 @@ fn bundle_scenarios() {
                 .collect()
         })
         .unwrap_or_default();
-    files.sort();
+    // By name, not file name: `retry-storm` before `retry-storm-tiers`.
+    files.sort_by_key(|f| f.file_stem().map(|s| s.to_os_string()));
     let mut out = String::from(
         "/// `(name, text)` of every bundled scenario, sorted by name.\npub const BUNDLED: &[(&str, &str)] = &[\n",
     );

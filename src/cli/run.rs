@@ -271,6 +271,15 @@ pub(crate) fn simulate(
             "the variants have {lo} to {hi} servers (the count in the header is the scenario file's)"
         ));
     }
+    if agg
+        .iter()
+        .any(|a| a.reps.iter().any(|r| r.server_series_skipped))
+    {
+        notes.push(
+            "server_timeseries.csv is not written: servers × time buckets exceeds 2,000,000 (a shorter run or fewer servers keeps it)"
+                .into(),
+        );
+    }
     let notes = &notes;
     let mut info = run_info(s);
     info.notes = notes.clone();
@@ -299,6 +308,15 @@ pub(crate) fn simulate(
     }
     if let Some(f) = csv_out::slices_csv(&info, &agg, "class") {
         out_files.push(("classes.csv", f));
+    }
+    if let Some(f) = csv_out::hops_csv(&info, &agg) {
+        out_files.push(("hops.csv", f));
+    }
+    if let Some(f) = csv_out::service_timeseries_csv(&info, &agg) {
+        out_files.push(("service_timeseries.csv", f));
+    }
+    if let Some(f) = csv_out::server_timeseries_csv(&info, &agg) {
+        out_files.push(("server_timeseries.csv", f));
     }
     if let Some(ch) = csv_out::changes_csv(&info, &agg) {
         out_files.push(("changes.csv", ch));

@@ -6,6 +6,8 @@
 //! [`METRICS`]); [`imbalance`] holds the fairness measures.
 
 pub mod imbalance;
+pub mod series;
+pub use series::{HopRow, ServerBucket, ServiceBucket};
 pub mod slices;
 pub mod stats;
 
@@ -189,6 +191,15 @@ pub struct RepResult {
     pub timeseries: Vec<Bucket>,
     /// Per service, then per request class (empty with one service and one class).
     pub slices: Vec<slices::SliceRow>,
+    /// Per class and service it reaches: time at the service itself (empty without
+    /// `[[services]]`).
+    pub hops: Vec<HopRow>,
+    /// Per time bucket and service (empty without `[[services]]`).
+    pub service_series: Vec<ServiceBucket>,
+    /// Per time bucket and server (empty when too many cells; see `server_series_skipped`).
+    pub server_series: Vec<ServerBucket>,
+    /// Servers × buckets was too many to keep per-server series.
+    pub server_series_skipped: bool,
 }
 
 /// One time bucket of a replication.
@@ -361,6 +372,8 @@ pub struct Aggregate {
     pub latency_curve: Vec<stats::Estimate>,
     /// Per service, then per class (empty with one service and one class).
     pub slices: Vec<slices::SliceAggregate>,
+    /// Per class and service: time at the service itself.
+    pub hops: Vec<series::HopAggregate>,
 }
 
 /// Mean and CI of one server's figures across replications.
@@ -429,6 +442,7 @@ impl Aggregate {
         Aggregate {
             algorithm,
             slices: slices::aggregate(&reps),
+            hops: series::aggregate(&reps),
             reps,
             metrics,
             servers,

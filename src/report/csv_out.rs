@@ -505,3 +505,133 @@ pub fn slices_csv(info: &RunInfo, aggs: &[Aggregate], kind: &str) -> Option<Stri
     }
     Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
 }
+
+/// Renders `hops.csv`: per class and service it reaches, requests to the service per
+/// client request and the time at the service itself (replication values, then the
+/// stats over replications). `None` without `[[services]]`.
+pub fn hops_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
+    use crate::metrics::series::HOP_COLUMNS;
+    if aggs.iter().all(|a| a.hops.is_empty()) {
+        return None;
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = head(info, &["stat", "replication", "class", "service"]);
+    header.extend(HOP_COLUMNS.iter().map(|c| c.to_string()));
+    w.write_record(&header).expect("in-memory write");
+    for a in aggs {
+        for (r, rep) in a.reps.iter().enumerate() {
+            for h in &rep.hops {
+                let mut row = rec(
+                    info,
+                    &a.algorithm,
+                    &["value", &r.to_string(), &h.class, &h.service],
+                );
+                row.extend(h.values().iter().map(|&x| csv_float(x, 6)));
+                w.write_record(&row).expect("in-memory write");
+            }
+        }
+        for stat in STATS {
+            for h in &a.hops {
+                let mut row = rec(info, &a.algorithm, &[stat, "", &h.class, &h.service]);
+                row.extend(h.values.iter().map(|e| csv_float(stat_of(e, stat), 6)));
+                w.write_record(&row).expect("in-memory write");
+            }
+        }
+    }
+    Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
+}
+
+/// Renders `service_timeseries.csv`: per replication, time bucket and service, its
+/// throughput, errors per second and mean latency. `None` without `[[services]]`.
+pub fn service_timeseries_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
+    if aggs
+        .iter()
+        .all(|a| a.reps.iter().all(|r| r.service_series.is_empty()))
+    {
+        return None;
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(head(
+        info,
+        &[
+            "replication",
+            "t_s",
+            "bucket_s",
+            "service",
+            "throughput_rps",
+            "errors_per_s",
+            "latency_mean_ms",
+        ],
+    ))
+    .expect("in-memory write");
+    for a in aggs {
+        for (i, r) in a.reps.iter().enumerate() {
+            for b in &r.service_series {
+                w.write_record(rec(
+                    info,
+                    &a.algorithm,
+                    &[
+                        &i.to_string(),
+                        &csv_float(b.t_s, 3),
+                        &csv_float(b.width_s, 3),
+                        &b.service,
+                        &csv_float(b.throughput_rps, 6),
+                        &csv_float(b.errors_per_s, 6),
+                        &csv_float(b.latency_mean_ms, 6),
+                    ],
+                ))
+                .expect("in-memory write");
+            }
+        }
+    }
+    Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
+}
+
+/// Renders `server_timeseries.csv`: per replication, time bucket and server, its answers
+/// per second, its share of its service's answers, its error rate and its in-flight count
+/// at the bucket's end. `None` when no replication kept them.
+pub fn server_timeseries_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
+    if aggs
+        .iter()
+        .all(|a| a.reps.iter().all(|r| r.server_series.is_empty()))
+    {
+        return None;
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(head(
+        info,
+        &[
+            "replication",
+            "t_s",
+            "bucket_s",
+            "server",
+            "answers_per_s",
+            "share_pct",
+            "error_rate_pct",
+            "in_flight",
+        ],
+    ))
+    .expect("in-memory write");
+    for a in aggs {
+        for (i, r) in a.reps.iter().enumerate() {
+            for b in &r.server_series {
+                w.write_record(rec(
+                    info,
+                    &a.algorithm,
+                    &[
+                        &i.to_string(),
+                        &csv_float(b.t_s, 3),
+                        &csv_float(b.width_s, 3),
+                        &r.servers[b.server as usize].name,
+                        &csv_float(b.answers_per_s, 6),
+                        &csv_float(b.share_pct, 6),
+                        &csv_float(b.error_rate_pct, 6),
+                        &b.in_flight.to_string(),
+                    ],
+                ))
+                .expect("in-memory write");
+            }
+        }
+    }
+    Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
+}

@@ -637,3 +637,93 @@ fn readiness_cascade_deep_checks_turn_a_database_outage_into_a_site_outage() {
         b(shallow)
     );
 }
+
+#[test]
+fn api_gateway_a_call_timeout_keeps_one_slow_service_from_taking_every_route() {
+    use lblab::metrics::slices::S;
+    let r = compare("api-gateway");
+    let (long, short) = (
+        "classes.orders.calls.0.timeout=30s",
+        "classes.orders.calls.0.timeout=250ms",
+    );
+    // Classes are named like the services they call: look the class rows up.
+    let class_est = |l: &str, c: &str, col: S| {
+        *r[l]
+            .slices
+            .iter()
+            .find(|s| s.kind == "class" && s.name == c)
+            .expect("class")
+            .get(col)
+    };
+    let class = |l, c| class_est(l, c, S::ErrorRate);
+    // Without a short timeout the slow orders calls hold every gateway worker: routes
+    // that never call orders fail too...
+    for c in ["users", "catalog"] {
+        let e = class(long, c);
+        assert!(e.lo() > 30.0, "{c} with a 30 s timeout: {e:?}");
+        // ...and with it they do not fail at all, and stay fast.
+        for rep in &r[short].reps {
+            let row = rep
+                .slices
+                .iter()
+                .find(|s| s.kind == "class" && s.name == c)
+                .expect("class");
+            assert_eq!(row.get(S::Errors), 0.0, "{c} with 250 ms");
+        }
+        let (p_long, p_short) = (
+            class_est(long, c, S::LatencyP99),
+            class_est(short, c, S::LatencyP99),
+        );
+        assert!(
+            p_long.lo() > 10.0 * p_short.hi(),
+            "{c} p99 {p_long:?} vs {p_short:?}"
+        );
+    }
+    // The timeout does not save orders itself: it fails either way.
+    for l in [long, short] {
+        assert!(class(l, "orders").lo() > 35.0, "{l}: orders");
+    }
+}
+
+#[test]
+fn retry_storm_tiers_edge_retries_multiply_database_load_and_stop_the_recovery() {
+    use lblab::metrics::slices::S;
+    let r = compare("retry-storm-tiers");
+    let (none, two) = ("lb.retries=0", "lb.retries=2");
+    // Retries multiply: the database sees several times more requests per client request.
+    let db = |l| slice_est(&r, l, "db", S::AttemptsPerRequest);
+    assert!(
+        db(two).lo() > 4.0 * db(none).hi(),
+        "{:?} vs {:?}",
+        db(two),
+        db(none)
+    );
+    // With the edge's retries too, the storm keeps the database saturated after the
+    // brownout (40–60 s): nothing succeeds after 70 s; without them the site recovers.
+    for (label, recovers) in [(none, true), (two, false)] {
+        for rep in &r[label].reps {
+            let late: Vec<f64> = rep
+                .service_series
+                .iter()
+                .filter(|b| b.service == "web" && b.t_s >= 70.0)
+                .map(|b| b.throughput_rps)
+                .collect();
+            assert!(!late.is_empty());
+            if recovers {
+                assert!(late.iter().all(|&x| x > 300.0), "{label}: {late:?}");
+            } else {
+                assert!(late.iter().all(|&x| x == 0.0), "{label}: {late:?}");
+            }
+        }
+    }
+    let err = |l| {
+        let a = &r[l];
+        a.metrics[M::ErrorRate as usize]
+    };
+    assert!(
+        err(two).lo() > 2.0 * err(none).hi(),
+        "{:?} vs {:?}",
+        err(two),
+        err(none)
+    );
+}

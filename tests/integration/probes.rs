@@ -51,6 +51,24 @@ fn liveness_restarts_a_hung_server() {
         "[[failures]]\ntarget = \"web-1\"\nkind = \"hang\"\nat = \"10s\"\nduration = \"60s\"\n";
     let without = run(&web(hang));
     let with = run(&web(&format!("{hang}\n{LIVENESS}")));
+    // Per backend over time, without liveness: while hung, web-1 answers nothing, web-2
+    // sends every answer, and the balancer counts ≈ 100 attempts outstanding to web-1
+    // (round robin sends it 100/s; each ends with the client's 1 s timeout).
+    for r in &without.reps {
+        for b in r
+            .server_series
+            .iter()
+            .filter(|b| b.t_s >= 15.0 && b.t_s < 65.0)
+        {
+            match r.servers[b.server as usize].name.as_str() {
+                "web-1" => {
+                    assert_eq!(b.answers_per_s, 0.0, "{b:?}");
+                    assert!((60..140).contains(&b.in_flight), "{b:?}");
+                }
+                _ => assert_eq!(b.share_pct, 100.0, "{b:?}"),
+            }
+        }
+    }
     // One restart each run: the new process is no longer hung.
     assert_eq!(values(&with, M::Restarts), [1.0; 3]);
     assert_eq!(values(&without, M::Restarts), [0.0; 3]);

@@ -100,6 +100,27 @@ work = { dist = "exponential", mean = "8ms" }
         0.0,
         0.06,
     );
+    // The latency broken down by hop: web's own time is its work, app's its sojourn.
+    let hop = |service: &str| -> Vec<f64> {
+        a.reps
+            .iter()
+            .map(|r| {
+                r.hops
+                    .iter()
+                    .find(|h| h.service == service)
+                    .expect("hop")
+                    .self_ms_per_client_request
+            })
+            .collect()
+    };
+    assert_matches("web's own time (ms)", &hop("web"), 5.0, 0.0, 0.03);
+    assert_matches(
+        "app's own time (ms)",
+        &hop("app"),
+        1e3 / (mu - lambda),
+        0.0,
+        0.05,
+    );
 }
 
 /// Three parallel calls to services with exponential work of mean m and ample workers:

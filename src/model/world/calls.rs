@@ -44,6 +44,8 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         }
         let at = &mut self.book.atts[a as usize];
         at.phase = Phase::Calling;
+        // Its service time is counted: `started` now marks when it began waiting.
+        at.started = self.now;
         at.calls_out = 0;
         at.calls_ok = 0;
         at.calls_failed = 0;
@@ -199,6 +201,8 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     /// Attempt `a`'s hop is over: its server frees the worker (and takes the next request
     /// waiting) and answers.
     fn finish_hop(&mut self, a: u32, reply: Reply) {
+        let since = self.book.atts[a as usize].started;
+        self.calls_waited(a, since);
         let s = self.book.atts[a as usize].server as usize;
         self.release_worker(s, a);
         self.respond(a, reply);

@@ -90,12 +90,18 @@ pub(super) fn check_books(what: &str, c: &Counts, outstanding: u64) -> Result<()
     Ok(())
 }
 
+/// The time buckets of a run: their width (whole seconds, at least 1 s, at most
+/// `TS_MAX_BUCKETS` of them) and number.
+pub(super) fn buckets(cfg: &WorldConfig) -> (u64, usize) {
+    let d = cfg.duration.as_nanos();
+    let per_bucket = d.div_ceil(TS_MAX_BUCKETS).max(1_000_000_000);
+    let bucket_ns = per_bucket.div_ceil(1_000_000_000) * 1_000_000_000;
+    (bucket_ns, d.div_ceil(bucket_ns).max(1) as usize)
+}
+
 impl Stats {
     pub(super) fn new(cfg: &WorldConfig) -> Stats {
-        let d = cfg.duration.as_nanos();
-        let per_bucket = d.div_ceil(TS_MAX_BUCKETS).max(1_000_000_000);
-        let bucket_ns = per_bucket.div_ceil(1_000_000_000) * 1_000_000_000;
-        let n_buckets = d.div_ceil(bucket_ns).max(1) as usize;
+        let (bucket_ns, n_buckets) = buckets(cfg);
         Stats {
             all: Counts::default(),
             measured: Slice::new(),
@@ -585,6 +591,10 @@ impl<const TRACE: bool> World<'_, TRACE> {
             ha: self.ha_rows(),
             latency_curve,
             timeseries: self.timeseries(),
+            hops: self.hop_rows(),
+            service_series: self.service_series(),
+            server_series: self.server_series(),
+            server_series_skipped: !self.series.servers_kept(),
             slices: self
                 .stats
                 .slices

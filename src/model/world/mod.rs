@@ -45,6 +45,7 @@ mod health;
 mod liveness;
 mod metrics;
 mod request;
+mod series;
 mod server;
 mod service;
 mod slices;
@@ -151,6 +152,8 @@ enum Ev {
     },
     /// A server killed by its liveness probe runs again.
     Restarted { server: u32 },
+    /// A time-series bucket ends (per-server in-flight sample).
+    Sample,
     /// Node `node`'s outlier detector in tier `tier` ticks.
     OutlierTick { tier: u16, node: u32 },
     /// Slow-start weights are recomputed (every second while a server ramps up).
@@ -230,6 +233,8 @@ pub struct World<'c, const TRACE: bool = false> {
     book: Book,
     faults: Faults,
     stats: Stats,
+    /// Per-service and per-server time series, time per hop.
+    series: series::Series,
 }
 
 impl<'c> World<'c> {
@@ -277,6 +282,10 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             svc_tier,
             has_calls,
             book: Book::new(),
+            series: {
+                let (bucket_ns, n_buckets) = metrics::buckets(cfg);
+                series::Series::new(cfg, bucket_ns, n_buckets)
+            },
             stats: Stats::new(cfg),
         };
         w.rebuild_routes();
@@ -338,6 +347,8 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 self.drive_liveness(s);
             }
         }
+        self.q
+            .push(self.series.boundary(0).min(self.cfg.duration), Ev::Sample);
         self.start_tier();
         for (i, f) in self.cfg.failures.iter().enumerate() {
             for &server in &f.servers {
@@ -440,6 +451,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 result,
             } => self.live_probe_done(server as usize, probe, result),
             Ev::Restarted { server } => self.restarted(server as usize),
+            Ev::Sample => self.sample(),
             Ev::OutlierTick { tier, node } => {
                 let (t, n) = (tier as usize, node as usize);
                 if self.tiers[t].outlier_due[n] == self.now {
@@ -485,5 +497,12 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 }
             }
         }
+    }
+}
+#[cfg(test)]
+mod ev_size {
+    #[test]
+    fn ev_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<super::Ev>(), 24);
     }
 }

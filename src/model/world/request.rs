@@ -454,6 +454,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if TRACE {
             self.trace_end(c, None);
         }
+        self.request_over(c, true);
         let r = self.book.creqs[c as usize];
         if r.parent != NONE {
             self.call_done(c);
@@ -474,6 +475,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if TRACE {
             self.trace_end(c, Some(cause));
         }
+        self.request_over(c, false);
         let r = self.book.creqs[c as usize];
         if r.parent != NONE {
             self.call_failed(c, cause);

@@ -45,6 +45,10 @@ pub(super) struct Server {
     pub(super) partitioned: bool,
     /// Services whose instances cannot reach it (bit per service; a partition `from`).
     pub(super) cut_from: u64,
+    /// Answers it sent, and error answers, since the start (the per-server time series
+    /// takes differences at bucket boundaries).
+    pub(super) answers: u32,
+    pub(super) answer_errors: u32,
     pub(super) draining: bool,
     pub(super) flapping: bool,
     pub(super) slow: f64,
@@ -84,6 +88,8 @@ pub(super) fn fleet(cfg: &WorldConfig) -> Vec<Server> {
                 hung: false,
                 partitioned: false,
                 cut_from: 0,
+                answers: 0,
+                answer_errors: 0,
                 draining: false,
                 flapping: false,
                 slow: 1.0,
@@ -261,6 +267,11 @@ impl<const TRACE: bool> World<'_, TRACE> {
     /// Sends the server's answer back toward the load balancer.
     pub(super) fn respond(&mut self, a: u32, reply: Reply) {
         let server = self.book.atts[a as usize].server;
+        let srv = &mut self.servers[server as usize];
+        srv.answers = srv.answers.wrapping_add(1);
+        srv.answer_errors = srv
+            .answer_errors
+            .wrapping_add(u32::from(reply != Reply::Ok));
         if self.cut_off(a) {
             self.book.atts[a as usize].phase = Phase::Lost;
             return;
