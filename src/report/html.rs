@@ -128,6 +128,8 @@ figure svg { width: 100%; height: auto; max-width: 900px; display: block; border
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0; }
 dt { color: var(--muted); }
 dd { margin: 0; overflow-wrap: anywhere; }
+h3 { font-size: 17px; margin: 24px 0 6px; }
+.panel { border-top: 1px solid #eee; margin-top: 18px; }
 footer { margin-top: 40px; border-top: 1px solid var(--rule); padding-top: 8px; }
 ";
 
@@ -498,6 +500,9 @@ pub fn report_html(r: &Results, charts: &[Chart]) -> String {
     }
     let _ = writeln!(o, "<p class=\"facts\">{}</p>\n</header>", facts.join(" · "));
     o.push_str("<nav><a href=\"#stands-out\">What stands out</a><a href=\"#comparison\">Comparison</a><a href=\"#charts\">Charts</a>");
+    if super::html_services::has_services(r) {
+        o.push_str("<a href=\"#services\">Services</a>");
+    }
     if r.failovers.is_some() {
         o.push_str("<a href=\"#failovers\">Failovers</a>");
     }
@@ -525,12 +530,17 @@ pub fn report_html(r: &Results, charts: &[Chart]) -> String {
     comparison(&mut o, r);
     o.push_str("</section>\n");
 
-    // Charts.
+    // Charts (those of services go to their section).
     o.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
     if charts.is_empty() {
         o.push_str("<p>No chart inputs in this directory.</p>\n");
     }
-    for c in charts {
+    if super::html_services::has_services(r) {
+        o.push_str("<p class=\"note\">The latency breakdown by service and each service’s chart are under <a href=\"#services\">Services</a>.</p>\n");
+    }
+    for c in charts.iter().filter(|c| {
+        !(super::html_services::has_services(r) && super::html_services::is_service_chart(c))
+    }) {
         let _ = write!(
             o,
             "<figure id=\"chart-{0}\">\n<figcaption><b>{1}.</b> {2}</figcaption>\n{3}\n\
@@ -543,6 +553,7 @@ pub fn report_html(r: &Results, charts: &[Chart]) -> String {
     }
     o.push_str("</section>\n");
 
+    super::html_services::services(&mut o, r, charts);
     failovers(&mut o, r);
     lb_failovers(&mut o, r);
     run_facts(&mut o, r, charts);

@@ -10,6 +10,7 @@ pub mod charts;
 pub mod csv_out;
 pub mod highlights;
 pub mod html;
+mod html_services;
 pub mod json;
 pub mod manifest;
 pub mod paired;

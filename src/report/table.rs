@@ -418,6 +418,7 @@ pub fn render_with(info: &RunInfo, aggs: &[Aggregate], layout: &Layout) -> Strin
     {
         slice_block(&mut out, aggs, "service", width);
         slice_block(&mut out, aggs, "class", width);
+        hop_block(&mut out, aggs, width);
     }
     if aggs.len() == 1 {
         server_table(&mut out, &aggs[0]);
@@ -473,6 +474,44 @@ fn slice_block(out: &mut String, aggs: &[Aggregate], kind: &str, width: usize) {
     };
     out.push_str(&wrap(what, width, "  "));
     out.push_str(&grid(kind, &labels, &columns, None, width));
+}
+
+/// Per class and service it reaches: the mean time a client request spends at the service
+/// itself, per variant (hops.csv): the class's latency broken down by tier.
+fn hop_block(out: &mut String, aggs: &[Aggregate], width: usize) {
+    let hops = &aggs[0].hops;
+    if hops.is_empty() {
+        return;
+    }
+    let labels: Vec<String> = hops
+        .iter()
+        .map(|h| format!("{} / {}", h.class, h.service))
+        .collect();
+    let columns: Vec<(String, Vec<String>)> = aggs
+        .iter()
+        .map(|a| {
+            let cells = a
+                .hops
+                .iter()
+                .map(|h| {
+                    let m = h.values[1].mean;
+                    if m.is_finite() {
+                        format!("{} ms", crate::report::html::sig4(m))
+                    } else {
+                        "n/a".to_string()
+                    }
+                })
+                .collect();
+            (a.algorithm.clone(), cells)
+        })
+        .collect();
+    let _ = writeln!(out);
+    out.push_str(&wrap(
+        "time per client request at each service itself, by class: its tier, network, queue and work, not the calls it waits for (in sequence they add up to the latency; means over replications; hops.csv)",
+        width,
+        "  ",
+    ));
+    out.push_str(&grid("class / service", &labels, &columns, None, width));
 }
 
 /// One algorithm: requests, share, utilization and rejections per server.

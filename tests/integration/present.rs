@@ -375,3 +375,91 @@ fn metrics_flag_selects_rows_and_refuses_unknown_names() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A multi-tier comparison shows where the time goes: the terminal breaks each class's
+/// latency down by service, the files hold it (and each service and backend over time),
+/// and report.html has a Services section with the breakdown chart and a panel per
+/// service — not repeated under Charts.
+#[test]
+fn a_multi_tier_run_breaks_latency_down_by_service() {
+    let dir = tmp("multi-tier");
+    let d = dir.to_str().unwrap();
+    let o = lblab(&[
+        "compare",
+        "three-tier",
+        "--replications",
+        "2",
+        "--set",
+        "scenario.duration=30s",
+        "--out",
+        d,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("time per client request at each service itself"),
+        "{out}"
+    );
+    assert!(out.contains("write / db-primary"), "{out}");
+    for f in [
+        "hops.csv",
+        "service_timeseries.csv",
+        "server_timeseries.csv",
+        "latency-breakdown.png",
+        "service-db-primary.png",
+    ] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    // The reads' hops add up to their latency (calls in sequence, no retries).
+    let hops = read(&dir.join("hops.csv"));
+    let classes = read(&dir.join("classes.csv"));
+    let col = |t: &str, name: &str| {
+        t.lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .position(|h| h == name)
+            .unwrap()
+    };
+    let (hs, hc, hm) = (
+        col(&hops, "stat"),
+        col(&hops, "class"),
+        col(&hops, "self_ms_per_client_request"),
+    );
+    let sum: f64 = hops
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| {
+            r[hs] == "mean" && r[hc] == "read" && r[0] == "three-tier" && r[1].ends_with("=1")
+        })
+        .map(|r| r[hm].parse::<f64>().unwrap())
+        .sum();
+    let (cs, cc, cm) = (
+        col(&classes, "stat"),
+        col(&classes, "class"),
+        col(&classes, "latency_mean_ms"),
+    );
+    let lat: f64 = classes
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|r| r[cs] == "mean" && r[cc] == "read" && r[1].ends_with("=1"))
+        .map(|r| r[cm].parse::<f64>().unwrap())
+        .unwrap();
+    assert!(
+        (sum / lat - 1.0).abs() < 0.01,
+        "hops {sum} vs latency {lat}"
+    );
+    let html = read(&dir.join("report.html"));
+    assert!(html.contains("<section id=\"services\">"));
+    for s in ["web", "app", "db-primary", "db-replica"] {
+        assert!(html.contains(&format!("id=\"service-{s}\"")), "panel {s}");
+        assert_eq!(
+            html.matches(&format!("id=\"chart-service-{s}\"")).count(),
+            1,
+            "chart of {s} once"
+        );
+    }
+    assert_eq!(html.matches("id=\"chart-latency-breakdown\"").count(), 1);
+}

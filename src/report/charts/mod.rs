@@ -6,6 +6,8 @@
 //! | `latency-percentiles` | latency by percentile on a "nines" axis, CI bands | `latency.csv` |
 //! | `latency-summary` | p50 / p99 / p99.9 per algorithm with CI whiskers | `summary.csv` |
 //! | `server-load` | each server's share of requests and of busy time | `servers.csv` |
+//! | `latency-breakdown` | each class's mean latency split by service (time at the service itself), per variant | `hops.csv` |
+//! | `service-<name>` | one service's throughput, errors and mean latency over time (replication 0) | `service_timeseries.csv` |
 //! | `timeseries` | throughput, p99 and errors over time (replication 0), with failure, health, load balancer failover and membership markers | `timeseries.csv` (+ `failovers.csv`, `health.csv`, `ha.csv`, `changes.csv`) |
 //! | `sweep-<metric>` | a metric against the first swept key, one line per algorithm: p99 and throughput always; error rate, detection and LB failover/outage times when some point has them | `sweep.csv` |
 //! | `heatmap-<metric>` | a metric over two swept keys, one heatmap per algorithm | `sweep.csv` |
@@ -42,7 +44,7 @@
 //! Layout: this file holds the list ([`all`]); `backend.rs` the font, the dual SVG + PNG
 //! backend and [`render`]; `style.rs` palette, legend, markers and whiskers; `axis.rs`
 //! axes and tick labels; one file per chart kind (`percentiles.rs`, `summary.rs`,
-//! `servers.rs`, `timeseries.rs`, `sweep.rs`, `heatmap.rs`); `tests.rs`.
+//! `servers.rs`, `services.rs`, `timeseries.rs`, `sweep.rs`, `heatmap.rs`); `tests.rs`.
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -62,6 +64,7 @@ mod backend;
 mod heatmap;
 mod percentiles;
 mod servers;
+mod services;
 mod style;
 mod summary;
 mod sweep;
@@ -78,6 +81,7 @@ pub use axis::fmt_num;
 pub use heatmap::sweep_heatmap;
 pub use percentiles::percentile_curves;
 pub use servers::server_load;
+pub use services::{latency_breakdown, service_panels};
 pub use style::colour_hex;
 pub use summary::latency_summary;
 pub use sweep::sweep_curves;
@@ -178,6 +182,7 @@ pub fn all(r: &Results) -> Result<Vec<Chart>, ChartError> {
         latency_summary(r)?,
         server_load(r)?,
         time_series(r)?,
+        latency_breakdown(r)?,
         sweep_curves(r, "latency_p99_ms")?,
         sweep_curves(r, "throughput_rps")?,
     ];
@@ -188,6 +193,7 @@ pub fn all(r: &Results) -> Result<Vec<Chart>, ChartError> {
         }
     }
     out.extend(sweep_heatmap(r, "latency_p99_ms")?);
+    out.extend(service_panels(r)?);
     Ok(out)
 }
 

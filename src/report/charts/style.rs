@@ -200,6 +200,8 @@ pub(super) enum Key {
     Line(Look),
     Dot(Look),
     Band(RGBColor),
+    /// A solid block of colour (a segment of a stacked bar).
+    Swatch(RGBColor),
     Shade,
     VLine(RGBColor),
     HLine(RGBColor),
@@ -279,6 +281,9 @@ pub(super) fn legend<DB: DrawingBackend>(
                 [(x, y - 6), (x + 18, y + 6)],
                 c.mix(0.2).filled(),
             ))?,
+            Key::Swatch(c) => {
+                top.draw(&Rectangle::new([(x, y - 6), (x + 18, y + 6)], c.filled()))?
+            }
             Key::Shade => top.draw(&Rectangle::new(
                 [(x, y - 7), (x + 18, y + 7)],
                 BLACK.mix(0.1).filled(),

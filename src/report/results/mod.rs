@@ -9,6 +9,8 @@
 use std::fmt;
 
 mod files;
+mod services;
+pub use services::{HopStat, ServicePoint, ServiceStat};
 mod table;
 
 /// Small results directories for tests, generated deterministically.
@@ -430,6 +432,12 @@ pub struct Results {
     pub ha: Option<Vec<HaEvent>>,
     /// `sweep.csv`.
     pub sweep: Option<Sweep>,
+    /// `services.csv`: each service's figures per variant.
+    pub services: Option<Vec<ServiceStat>>,
+    /// `hops.csv`: each class's latency by service.
+    pub hops: Option<Vec<HopStat>>,
+    /// `service_timeseries.csv`.
+    pub service_series: Option<Vec<ServicePoint>>,
 }
 
 impl Results {
@@ -511,6 +519,15 @@ impl Results {
                 .transpose()?,
             ha: get("ha.csv")?.map(|t| parse_ha(&t)).transpose()?,
             sweep,
+            services: get("services.csv")?
+                .map(|t| services::parse_services(&t))
+                .transpose()?,
+            hops: get("hops.csv")?
+                .map(|t| services::parse_hops(&t))
+                .transpose()?,
+            service_series: get("service_timeseries.csv")?
+                .map(|t| services::parse_service_series(&t))
+                .transpose()?,
         })
     }
 }
