@@ -2,8 +2,10 @@
 //!
 //! The model is the one the issue tracker and the README quote: 16 servers with one slot,
 //! exponential service with mean 1 s, Poisson arrivals at λ = 14.4/s (ρ = 0.9), a warm-up of
-//! 10,000 requests and then N requests (1,000,000 by default). It runs on one thread; the
-//! wall clock is read here, in the CLI, never inside the simulation.
+//! 10,000 requests and then N requests (1,000,000 by default). `--model three-tier` puts
+//! two tiers in front of it (web → app → db, 16 servers each; a worker waits for its
+//! call), so each client request is three hop-requests. It runs on one thread; the wall
+//! clock is read here, in the CLI, never inside the simulation.
 
 use std::time::Instant;
 
@@ -38,6 +40,20 @@ pub(super) struct BenchArgs {
     /// the end.
     #[arg(long, value_enum, default_value_t = TextFormat::Text)]
     format: TextFormat,
+    /// The reference model: one tier (16 servers) or three tiers (web → app → db, 16
+    /// servers each; every client request is three hop-requests).
+    #[arg(long, value_enum, default_value_t = Model::OneTier)]
+    model: Model,
+}
+
+/// `lblab bench --model`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Model {
+    /// 16 servers × 1 slot, exp(1) service, Poisson λ = 14.4 (ρ = 0.9).
+    OneTier,
+    /// Edge → web → app → db, 16 servers each: web and app 64 workers with exp(0.1 s) of
+    /// work (a worker waits for its call), db 1 worker with exp(1 s) (ρ = 0.9); λ = 14.4.
+    ThreeTier,
 }
 
 /// What one algorithm's benchmark measured.
@@ -52,6 +68,11 @@ struct Measured {
     /// Millions of simulated requests (warm-up included) per wall-clock second.
     mreq_per_s: f64,
     mean_latency_s: f64,
+    /// Hop-requests (requests to a service: a client's or a call) per client request: 1
+    /// for one tier, 3 for three.
+    hops_per_request: u64,
+    /// Millions of simulated hop-requests per wall-clock second.
+    mhop_per_s: f64,
     /// Peak resident memory of the process so far (Linux; null elsewhere).
     peak_rss_mib: Option<f64>,
 }
@@ -101,6 +122,71 @@ pub fn reference_world(algorithm: AlgorithmSpec, warmup: u64, requests: u64) -> 
     }
 }
 
+/// The three-tier reference world for `algorithm` (every tier's balancer).
+pub fn reference_three_tier(
+    algorithm: AlgorithmSpec,
+    warmup: u64,
+    requests: u64,
+) -> Result<WorldConfig, CliError> {
+    let lambda = 14.4;
+    let text = format!(
+        r#"[scenario]
+name = "bench-three-tier"
+duration = "{}s"
+warmup = "{}s"
+
+[clients]
+mode = "open"
+rate = "{lambda}/s"
+
+[[classes]]
+service = {{ dist = "exponential", mean = "100ms" }}
+calls = ["app"]
+
+[classes.hops.app]
+work = {{ dist = "exponential", mean = "100ms" }}
+calls = ["db"]
+
+[[servers]]
+name = "web"
+count = 16
+slots = 64
+
+[[servers]]
+name = "app"
+count = 16
+slots = 64
+
+[[servers]]
+name = "db"
+count = 16
+slots = 1
+
+[[services]]
+name = "web"
+
+[[services]]
+name = "app"
+
+[[services]]
+name = "db"
+work = {{ dist = "exponential", mean = "1s" }}
+"#,
+        (warmup + requests) as f64 / lambda,
+        warmup as f64 / lambda
+    );
+    let read = |_: &std::path::Path| -> std::io::Result<String> { Ok(String::new()) };
+    let s = crate::scenario::parse("bench", &text, std::path::Path::new("."), &[], &read)
+        .map_err(|e| CliError::Sim(format!("lblab bench: the three-tier model: {e}")))?;
+    let mut w = s.world;
+    w.max_events = u64::MAX;
+    w.algorithm = algorithm.clone();
+    for svc in &mut w.services {
+        svc.algorithm = algorithm.clone();
+    }
+    Ok(w)
+}
+
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -109,13 +195,18 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 const MODEL: &str = "16 servers × 1 slot, exp(1) service, Poisson λ = 14.4 (ρ = 0.9), one thread";
+const MODEL3: &str = "edge → web → app → db, 16 servers each (web, app: 64 workers, exp(0.1 s); db: 1 worker, exp(1 s), ρ = 0.9), Poisson λ = 14.4, one thread";
 
 pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
     let text = a.format == TextFormat::Text;
+    let (model, hops) = match a.model {
+        Model::OneTier => (MODEL, 1),
+        Model::ThreeTier => (MODEL3, 3),
+    };
     if text {
         out(&format!(
-            "lblab bench: {MODEL}\n{:<20} {:>12} {:>14} {:>12} {:>14} {:>14}\n",
-            "algorithm", "requests", "wall s", "Mreq/s", "mean T (s)", "peak RSS MiB"
+            "lblab bench: {model}\n{:<20} {:>12} {:>10} {:>9} {:>11} {:>11} {:>13}\n",
+            "algorithm", "requests", "wall s", "Mreq/s", "Mhop-req/s", "mean T (s)", "peak RSS MiB"
         ))?;
     }
     let mut all = Vec::new();
@@ -125,7 +216,10 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                 "lblab bench: unknown algorithm \"{name}\" (see lblab list algorithms)"
             ))
         })?;
-        let cfg = reference_world(spec, a.warmup, a.requests);
+        let cfg = match a.model {
+            Model::OneTier => reference_world(spec, a.warmup, a.requests),
+            Model::ThreeTier => reference_three_tier(spec, a.warmup, a.requests)?,
+        };
         #[allow(clippy::disallowed_methods)] // the benchmark measures wall time, in cli
         let start = Instant::now();
         let r = World::new(&cfg, &SeedTree::new(a.seed), 0)
@@ -141,15 +235,18 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
             wall_s: wall,
             mreq_per_s: simulated as f64 / wall / 1e6,
             mean_latency_s: r.get(M::LatencyMean) / 1e3,
+            hops_per_request: hops,
+            mhop_per_s: (simulated * hops) as f64 / wall / 1e6,
             peak_rss_mib: peak_rss_mib(),
         };
         if text {
             out(&format!(
-                "{:<20} {:>12} {:>14.3} {:>12.2} {:>14.4} {:>14.1}\n",
+                "{:<20} {:>12} {:>10.3} {:>9.2} {:>11.2} {:>11.4} {:>13.1}\n",
                 m.algorithm,
                 m.requests,
                 m.wall_s,
                 m.mreq_per_s,
+                m.mhop_per_s,
                 m.mean_latency_s,
                 m.peak_rss_mib.unwrap_or(f64::NAN)
             ))?;
@@ -158,7 +255,7 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
     }
     if !text {
         let doc = serde_json::json!({
-            "model": MODEL,
+            "model": model,
             "seed": a.seed,
             "warmup_requests": a.warmup,
             "results": all,

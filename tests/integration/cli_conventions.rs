@@ -286,6 +286,40 @@ fn bench_as_json() {
     );
 }
 
+#[test]
+fn bench_three_tier_counts_three_hop_requests_per_request() {
+    let o = lblab(&[
+        "bench",
+        "--model",
+        "three-tier",
+        "--requests",
+        "20000",
+        "--warmup",
+        "1000",
+        "--algorithms",
+        "least-connections",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    assert!(
+        v["model"]
+            .as_str()
+            .unwrap()
+            .starts_with("edge → web → app → db")
+    );
+    let r = &v["results"][0];
+    assert_eq!(r["hops_per_request"], 3);
+    let (hop, req) = (
+        r["mhop_per_s"].as_f64().unwrap(),
+        r["mreq_per_s"].as_f64().unwrap(),
+    );
+    assert!((hop / req - 3.0).abs() < 1e-9, "{r}");
+    // Two 0.1 s hops above a database at ρ = 0.9: well above the 1 s of its work alone.
+    assert!(r["mean_latency_s"].as_f64().unwrap() > 1.2, "{r}");
+}
+
 const ESC: &str = "\u{1b}[";
 
 /// Removes ANSI SGR sequences (`ESC [ ... m`).

@@ -463,3 +463,31 @@ fn a_multi_tier_run_breaks_latency_down_by_service() {
     }
     assert_eq!(html.matches("id=\"chart-latency-breakdown\"").count(), 1);
 }
+
+/// Liveness restarts are health.csv rows without a load balancer node; the report reads
+/// them back (it once refused its own file).
+#[test]
+fn a_run_with_liveness_restarts_writes_a_report() {
+    let dir = tmp("liveness");
+    let d = dir.to_str().unwrap();
+    let o = lblab(&[
+        "run",
+        "readiness-cascade",
+        "--replications",
+        "1",
+        "--set",
+        "health.liveness.depends=[\"db\"]",
+        "--out",
+        d,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let health = read(&dir.join("health.csv"));
+    assert!(
+        health
+            .lines()
+            .any(|l| l.contains(",kubelet,,") && l.contains(",liveness,")),
+        "{health}"
+    );
+    assert!(text(&o.stdout).contains("liveness restarts"));
+    assert!(dir.join("report.html").exists());
+}

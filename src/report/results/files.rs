@@ -244,7 +244,8 @@ pub(super) fn parse_health(text: &str) -> Result<Vec<HealthChange>, LoadError> {
                 algorithm: r.text(al),
                 replication: r.int(re)?,
                 at_s: r.num(at)?,
-                node: r.int(no)?,
+                // Empty for the kubelet's rows (liveness kills and restarts).
+                node: r.opt_int(no)?.unwrap_or(0),
                 server: r.text(sv),
                 state: r.text(st),
                 cause: r.text(ca),
