@@ -124,7 +124,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
             .as_mut()
             .expect("open loop has an arrival process");
         if let Some(t_ns) = arrivals.next(s, &mut self.clients.rng_arrivals) {
-            self.q.push(SimTime::from_nanos_f64(t_ns), Ev::Arrival);
+            // One arrival is pending at a time: it takes the queue's slot, not the heap.
+            self.q.push_slot(SimTime::from_nanos_f64(t_ns), Ev::Arrival);
         }
     }
 
