@@ -109,6 +109,7 @@ pub fn reference_world(algorithm: AlgorithmSpec, warmup: u64, requests: u64) -> 
             cache: None,
             spare: 0,
             balancer: None,
+            on: None,
         }],
         algorithm,
         population: Default::default(),

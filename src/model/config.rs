@@ -713,6 +713,19 @@ pub struct ServerGroupConfig {
     /// The algorithm for this group when classes are routed to it as a pool (L7
     /// routing); `None` uses the scenario's `[balancer]`.
     pub balancer: Option<AlgorithmSpec>,
+    /// Where its servers run (`on`): servers of another group are their hosts (pods on
+    /// nodes). `None`: each server is its own host.
+    pub on: Option<Placement>,
+}
+
+/// The hosts of a group's servers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Placement {
+    /// Spread over the servers of group `0` in turn: server i runs on host i mod count.
+    Spread(usize),
+    /// Server i runs on `(group, index)` (0-based index within that group's servers);
+    /// spares continue in turn over the listed hosts.
+    List(Vec<(usize, u32)>),
 }
 
 impl WorldConfig {
@@ -733,6 +746,30 @@ impl WorldConfig {
             .iter()
             .filter_map(|d| self.service_index(d))
             .collect()
+    }
+
+    /// Each allocated server's host (a global server id: itself unless its group runs
+    /// `on` another group's servers).
+    pub fn hosts(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.n_allocated());
+        for (g, grp) in self.groups.iter().enumerate() {
+            let lo = self.group_range(g).0 as u32;
+            for i in 0..grp.count + grp.spare {
+                out.push(match &grp.on {
+                    None => lo + i,
+                    Some(Placement::Spread(h)) => {
+                        let n = self.groups[*h].count.max(1);
+                        self.group_range(*h).0 as u32 + i % n
+                    }
+                    Some(Placement::List(l)) if !l.is_empty() => {
+                        let (h, k) = l[i as usize % l.len()];
+                        self.group_range(h).0 as u32 + k
+                    }
+                    Some(Placement::List(_)) => lo + i,
+                });
+            }
+        }
+        out
     }
 
     /// The service that group `g` serves (0 without `[[services]]`: the one service).

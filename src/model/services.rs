@@ -37,6 +37,10 @@ pub struct ServiceConfig {
     pub health: HealthConfig,
     /// The service has its own `health` table.
     pub own_health: bool,
+    /// `traffic_policy = "local"`: a call goes only to the service's servers on the
+    /// caller's own host (Kubernetes' `externalTrafficPolicy`/`internalTrafficPolicy:
+    /// Local`); `false` ("cluster"): to any of them.
+    pub local: bool,
     /// Local work of a call to it, when the class's plan does not say (`None`: the class
     /// must give it).
     pub work: Option<Dist>,

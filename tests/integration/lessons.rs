@@ -727,3 +727,49 @@ fn retry_storm_tiers_edge_retries_multiply_database_load_and_stop_the_recovery()
         err(none)
     );
 }
+
+#[test]
+fn k8s_lb_local_balances_per_node_so_uneven_pods_share_unevenly() {
+    let r = compare("k8s-lb");
+    let (cluster, local) = (
+        "services.app.traffic_policy=cluster",
+        "services.app.traffic_policy=local",
+    );
+    let share = |l: &str, s: &str| {
+        100.0
+            * r[l]
+                .servers
+                .iter()
+                .find(|x| x.name == s)
+                .unwrap_or_else(|| panic!("{s}"))
+                .share
+                .mean
+    };
+    // Cluster: kube-proxy picks any of the six pods: a sixth each.
+    for p in 1..=6 {
+        let x = share(cluster, &format!("app-{p}"));
+        assert!((15.9..17.4).contains(&x), "cluster app-{p}: {x:.2}%");
+    }
+    // Local: node-3 has no pod and fails the health check; node-1 and node-2 get half
+    // the traffic each, split over their own pods: 4 × 12.5% and 2 × 25%.
+    for p in 1..=4 {
+        let x = share(local, &format!("app-{p}"));
+        assert!((11.8..13.2).contains(&x), "local app-{p}: {x:.2}%");
+    }
+    for p in 5..=6 {
+        let x = share(local, &format!("app-{p}"));
+        assert!((24.0..26.0).contains(&x), "local app-{p}: {x:.2}%");
+    }
+    assert!(
+        share(local, "node-3") < 0.5,
+        "node-3 takes no traffic under Local"
+    );
+    // The two busy pods (88% utilised) set the tail.
+    let p99 = |l: &str| r[l].metrics[M::LatencyP99 as usize];
+    assert!(
+        p99(local).lo() > 1.3 * p99(cluster).hi(),
+        "{:?} vs {:?}",
+        p99(local),
+        p99(cluster)
+    );
+}

@@ -596,3 +596,117 @@ fn a_partition_from_an_unknown_service_is_reported() {
         &["unknown key"],
     );
 }
+
+#[test]
+fn placement_and_traffic_policy_errors_name_their_key() {
+    // Pods on nodes: db runs on the app servers, local to its callers.
+    let placed = GOOD.replace(
+        "name = \"db\"\ncount = 1",
+        "name = \"db\"\ncount = 2\non = [\"app-1\", \"app-2\"]",
+    );
+    let local = placed.replace(
+        "name = \"db\"\nwork = \"3ms\"",
+        "name = \"db\"\nwork = \"3ms\"\ntraffic_policy = \"local\"",
+    );
+    parse(&local).unwrap_or_else(|e| panic!("{e}"));
+    let problem = |text: &str, path: &str, needle: &str| {
+        let e = parse(text).expect_err(path);
+        let p = e
+            .problems
+            .iter()
+            .find(|p| p.path == path)
+            .unwrap_or_else(|| panic!("no problem at {path}: {e}"));
+        let t = format!("{} {}", p.message, p.hint.clone().unwrap_or_default());
+        assert!(t.contains(needle), "{path}: {t:?} lacks {needle:?}");
+    };
+    problem(
+        &placed.replace("\"app-2\"]", "\"app-3\"]"),
+        "servers[2].on[1]",
+        "no server named \"app-3\"",
+    );
+    problem(
+        &placed.replace("[\"app-1\", \"app-2\"]", "[\"app-1\"]"),
+        "servers[2].on",
+        "one host per server",
+    );
+    problem(
+        &placed.replace("[\"app-1\", \"app-2\"]", "\"ap\""),
+        "servers[2].on",
+        "did you mean `app`?",
+    );
+    problem(
+        &placed.replace("[\"app-1\", \"app-2\"]", "\"db\""),
+        "servers[2].on",
+        "its own servers",
+    );
+    problem(
+        &GOOD.replace(
+            "name = \"db\"\nwork = \"3ms\"",
+            "name = \"db\"\nwork = \"3ms\"\ntraffic_policy = \"local\"",
+        ),
+        "services[2].traffic_policy",
+        "`on`",
+    );
+    problem(
+        &local.replace("\"local\"", "\"locall\""),
+        "services[2].traffic_policy",
+        "did you mean `local`?",
+    );
+}
+
+/// Node-local calls: a caller reaches only the callee servers on its own host, and one
+/// whose host has none gets "no backend" at once; calls within a host cross no network.
+#[test]
+fn a_local_tier_keeps_calls_on_the_callers_host() {
+    let s = scenario_w(
+        "200/s",
+        "50s",
+        2,
+        false,
+        r#"[[classes]]
+service = "1ms"
+calls = ["pod"]
+
+[[servers]]
+name = "node"
+count = 3
+slots = 1000
+network_delay = "1ms"
+
+[[servers]]
+name = "pod"
+count = 3
+slots = 1000
+network_delay = "10ms"
+on = ["node-1", "node-1", "node-2"]
+
+[balancer]
+algorithm = "round-robin"
+
+[[services]]
+name = "node"
+
+[[services]]
+name = "pod"
+work = "2ms"
+traffic_policy = "local"
+"#,
+    );
+    let a = run(&s);
+    for r in &a.reps {
+        let share = |n: &str| r.servers.iter().find(|x| x.name == n).unwrap().share;
+        // node-1's calls split over pod-1 and pod-2, node-2's all go to pod-3.
+        assert!((share("pod-3") / (share("pod-1") + share("pod-2")) - 1.0).abs() < 0.05);
+        // node-3 has no pod: its calls find no backend at once, and a third of the
+        // requests fail (node-3 answers 500).
+        let e = r.get(M::ErrorsServer) / r.get(M::Issued);
+        assert!((0.30..0.37).contains(&e), "server errors {e}");
+        let pod = r.slices.iter().find(|x| x.name == "pod").unwrap();
+        assert_eq!(pod.get(S::ErrorsNoBackend), pod.get(S::Errors));
+    }
+    // The ones that succeed: 1 ms there + 1 ms node work + 2 ms pod work + 1 ms back, no
+    // 10 ms hop to the pod.
+    for m in values(&a, M::LatencyMean) {
+        assert!((m - 5.0).abs() < 0.1, "latency {m}");
+    }
+}

@@ -72,7 +72,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let work = self.hop(at.class, to as u16).work.as_ref();
         let rng = &mut self.clients.rng_hop[at.class as usize * n_services + to];
         let work_ns = work.map_or(0.0, |d| d.sample(rng));
-        let nodes = self.tiers[t].nodes as u32;
+        let node = self.node_for(t, at.server);
         let req = ClientReq {
             issued: self.now,
             work_ns,
@@ -82,7 +82,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             client: at.server,
             attempt: NONE,
             last_server: NONE,
-            node: at.server % nodes,
+            node,
             generation: 0,
             class: at.class,
             attempts: 0,
@@ -110,6 +110,11 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         self.tiers[r.tier as usize].n_waiting += 1;
         self.stats
             .service_issued(r.service, r.issued >= self.cfg.warmup);
+        if r.node == NONE {
+            // Node-local and no server of the service on the caller's host.
+            self.fail(c, crate::metrics::ErrorCause::NoBackend);
+            return;
+        }
         if let Some(to) = timeout {
             self.q.push(
                 self.now + to,

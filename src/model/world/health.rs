@@ -185,11 +185,20 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let node = if t == NONE {
             0
         } else {
-            from % self.tiers[t as usize].nodes
+            self.node_for(t as usize, from as u32) as usize
         };
+        if node == NONE as usize {
+            // Node-local, and none of its servers on this host: 503 at once.
+            return Some((SimTime::ZERO, false));
+        }
+        let local = t != NONE && !self.tiers[t as usize].hosts.is_empty();
+        let host = self.servers[from].host;
         let candidate = |w: &Self, id: usize| {
             let s = &w.servers[id];
-            s.service == d && s.member && (t == NONE || w.available(t as usize, node, id))
+            s.service == d
+                && s.member
+                && (!local || s.host == host)
+                && (t == NONE || w.available(t as usize, node, id))
         };
         let count = (0..self.servers.len())
             .filter(|&id| candidate(self, id))

@@ -267,7 +267,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             self.book.atts[a as usize].phase = Phase::Lost;
             return;
         }
-        match self.net_delay(server) {
+        match self.wire_delay(a) {
             Some(d) => self
                 .q
                 .push(self.now + d, Ev::ToServer { att: a, generation }),

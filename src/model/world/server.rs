@@ -23,6 +23,8 @@ pub(super) struct Server {
     pub(super) group: usize,
     /// The service its group serves (0 without `[[services]]`).
     pub(super) service: usize,
+    /// The server it runs on (itself unless its group runs `on` another's: pods on nodes).
+    pub(super) host: u32,
     pub(super) busy: u32,
     pub(super) queue: VecDeque<u32>,
     pub(super) in_service: Vec<u32>,
@@ -59,6 +61,7 @@ pub(super) struct Server {
 /// Every server of every group, spares included (spares start out of the pool).
 pub(super) fn fleet(cfg: &WorldConfig) -> Vec<Server> {
     let mut servers = Vec::with_capacity(cfg.n_allocated());
+    let hosts = cfg.hosts();
     for (gi, g) in cfg.groups.iter().enumerate() {
         for i in 0..g.count + g.spare {
             let member = i < g.count;
@@ -69,6 +72,7 @@ pub(super) fn fleet(cfg: &WorldConfig) -> Vec<Server> {
                 queue_cap: g.queue,
                 group: gi,
                 service: cfg.service_of_group(gi),
+                host: hosts[servers.len()],
                 busy: 0,
                 queue: VecDeque::new(),
                 in_service: Vec::with_capacity(g.slots.min(1024) as usize),
@@ -252,6 +256,19 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
+    /// One way of attempt `a` on the wire: its server group's `network_delay`, except for a
+    /// call between two servers on one host (a pod and its node), which crosses none.
+    #[inline]
+    pub(super) fn wire_delay(&mut self, a: u32) -> Option<SimTime> {
+        let at = &self.book.atts[a as usize];
+        if at.tier != 0
+            && self.servers[at.server as usize].host == self.servers[at.client as usize].host
+        {
+            return None;
+        }
+        self.net_delay(at.server)
+    }
+
     /// Whether the network between attempt `a`'s server and its sender is cut: a partition
     /// from everyone, or from the service of the instance that made the call.
     #[inline]
@@ -276,7 +293,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             self.book.atts[a as usize].phase = Phase::Lost;
             return;
         }
-        match self.net_delay(server) {
+        match self.wire_delay(a) {
             Some(d) => {
                 let at = &mut self.book.atts[a as usize];
                 at.phase = Phase::ToLb;

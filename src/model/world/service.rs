@@ -83,6 +83,11 @@ pub(super) struct Service {
     pub(super) rng_probes: SimRng,
     /// The services its active check's handler calls (a deep check), in order.
     pub(super) deep: Vec<usize>,
+    /// `traffic_policy = "local"`: node k balances over the servers on host `hosts[k]`
+    /// only, and a caller uses the node of its own host (`node_of_host`, by server id;
+    /// `NONE`: no server of the service on that host). Empty otherwise.
+    pub(super) hosts: Vec<u32>,
+    pub(super) node_of_host: Vec<u32>,
     /// Requests (client requests or calls) waiting for an answer through this tier, and
     /// retry attempts it is waiting for (the retry budget's inputs).
     pub(super) n_waiting: u32,
@@ -189,6 +194,9 @@ impl Service {
         stream: &dyn Fn(&str) -> SimRng,
     ) -> Service {
         let svc = &cfg.services[s];
+        if svc.local {
+            return Service::local(cfg, s, stream);
+        }
         let routes = (1..=svc.lb.nodes)
             .map(|node| {
                 Route::new(
@@ -210,6 +218,53 @@ impl Service {
             &format!("{}/", svc.name),
             stream,
         )
+    }
+
+    /// A node-local internal tier: one node (with its balancer) per host of the service's
+    /// servers, each balancing over that host's servers only.
+    fn local(cfg: &WorldConfig, s: usize, stream: &dyn Fn(&str) -> SimRng) -> Service {
+        let svc = &cfg.services[s];
+        let serves = mask(cfg, &svc.groups);
+        let all_hosts = cfg.hosts();
+        let mut hosts: Vec<u32> = (0..serves.len())
+            .filter(|&id| serves[id])
+            .map(|id| all_hosts[id])
+            .collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        let routes = hosts
+            .iter()
+            .enumerate()
+            .map(|(k, _)| {
+                Route::new(
+                    &svc.algorithm,
+                    None,
+                    stream(&format!("balancer/{}/lb-{}", svc.name, k + 1)),
+                )
+            })
+            .collect();
+        let lb = LbConfig {
+            nodes: hosts.len() as u32,
+            ..svc.lb.clone()
+        };
+        let mut tier = Service::with_routes(
+            cfg,
+            Some(s),
+            &lb,
+            &svc.health,
+            serves,
+            routes,
+            1,
+            vec![0; cfg.classes.len()],
+            &format!("{}/", svc.name),
+            stream,
+        );
+        tier.node_of_host = vec![NONE; all_hosts.len()];
+        for (k, &h) in hosts.iter().enumerate() {
+            tier.node_of_host[h as usize] = k as u32;
+        }
+        tier.hosts = hosts;
+        tier
     }
 
     /// The rest of a tier: counters and the health machines per (node, server).
@@ -250,6 +305,8 @@ impl Service {
                 .active
                 .as_ref()
                 .map_or(Vec::new(), |a| cfg.deep(&a.depends)),
+            hosts: Vec::new(),
+            node_of_host: Vec::new(),
             n_waiting: 0,
             n_retries_active: 0,
             serves,
@@ -328,6 +385,18 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         match self.tiers[t].service {
             None => &self.cfg.lb,
             Some(s) => &self.cfg.services[s].lb,
+        }
+    }
+
+    /// The node of tier `t` that a call from server `caller` goes through: its host's in a
+    /// node-local tier (`NONE` if no server of the service runs there), else by id.
+    #[inline]
+    pub(super) fn node_for(&self, t: usize, caller: u32) -> u32 {
+        let tier = &self.tiers[t];
+        if tier.hosts.is_empty() {
+            caller % tier.nodes as u32
+        } else {
+            tier.node_of_host[self.servers[caller as usize].host as usize]
         }
     }
 
@@ -468,6 +537,9 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                     None => self.tiers[t].serves[id],
                     Some(g) => g.contains(&s.group),
                 };
+                // A node-local tier's node balances over its host's servers only.
+                let hosts = &self.tiers[t].hosts;
+                let inside = inside && (hosts.is_empty() || hosts[node] == s.host);
                 if s.member && inside {
                     pos[id] = backends.len() as u32;
                     backends.push(Backend {

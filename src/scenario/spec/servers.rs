@@ -71,6 +71,7 @@ impl Reader<'_> {
                     "network_delay",
                     "cache",
                     "balancer",
+                    "on",
                 ],
             );
             let name = match t.t.get("name") {
@@ -197,6 +198,7 @@ impl Reader<'_> {
                     cache,
                     spare: 0,
                     balancer,
+                    on: None,
                 }),
                 _ => ok = false,
             }
@@ -209,6 +211,9 @@ impl Reader<'_> {
             );
             ok = false;
         }
+        if ok && !self.placements(arr, &mut out) {
+            ok = false;
+        }
         let total: u64 = out.iter().map(|g| u64::from(g.count)).sum();
         if total > 1_000_000 {
             self.cx.err(
@@ -219,5 +224,134 @@ impl Reader<'_> {
             ok = false;
         }
         ok.then_some(out)
+    }
+
+    /// Each group's `on`: a group name (its servers are spread over that group's servers
+    /// in turn) or one server name per server (`["node-1", "node-1", "node-2"]`).
+    fn placements(
+        &mut self,
+        arr: &toml::de::DeArray<'_>,
+        groups: &mut [ServerGroupConfig],
+    ) -> bool {
+        use crate::model::Placement;
+        use toml::de::DeValue;
+        let mut ok = true;
+        for (i, e) in arr.iter().enumerate() {
+            let DeValue::Table(t) = e.get_ref() else {
+                continue;
+            };
+            let Some(v) = t.get("on") else { continue };
+            let path = format!("servers[{i}].on");
+            let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+            let group_of = |cx: &mut Cx,
+                            p: &str,
+                            span: &std::ops::Range<usize>,
+                            name: &str|
+             -> Option<usize> {
+                if let Some(g) = names.iter().position(|n| n == name) {
+                    return Some(g);
+                }
+                let hint = did_you_mean(name, names.iter().map(|s| s.as_str()))
+                    .map(|s| format!("did you mean `{s}`?"));
+                cx.err_hint(p, span, format!("no server group named \"{name}\""), hint);
+                None
+            };
+            let placement = match v.get_ref() {
+                DeValue::String(name) => {
+                    group_of(&mut self.cx, &path, &v.span(), name).map(Placement::Spread)
+                }
+                DeValue::Array(list) => {
+                    let mut hosts = Vec::new();
+                    let mut good = true;
+                    for (k, h) in list.iter().enumerate() {
+                        let p = format!("{path}[{k}]");
+                        let Some(name) = self.cx.string(&p, h) else {
+                            good = false;
+                            continue;
+                        };
+                        // `<group>-<i>`, i from 1 to the group's count.
+                        let found = name.rsplit_once('-').and_then(|(g, n)| {
+                            let g = names.iter().position(|x| x == g)?;
+                            let n: u32 = n.parse().ok()?;
+                            (n >= 1 && n <= groups[g].count).then_some((g, n - 1))
+                        });
+                        match found {
+                            Some(x) => hosts.push(x),
+                            None => {
+                                self.cx.err_hint(&p, &h.span(), format!("no server named \"{name}\""), Some("name a server as <group>-<i>, i from 1 to the group's count".into()));
+                                good = false;
+                            }
+                        }
+                    }
+                    if good && hosts.len() != groups[i].count as usize {
+                        self.cx.err(
+                            &path,
+                            &v.span(),
+                            format!(
+                                "expected one host per server: {} servers, {} hosts",
+                                groups[i].count,
+                                hosts.len()
+                            ),
+                        );
+                        good = false;
+                    }
+                    good.then_some(Placement::List(hosts))
+                }
+                _ => {
+                    self.cx.err(&path, &v.span(), "expected a server group's name (its servers host this group's in turn) or a list of server names, one per server");
+                    None
+                }
+            };
+            let Some(placement) = placement else {
+                ok = false;
+                continue;
+            };
+            let host_groups: Vec<usize> = match &placement {
+                Placement::Spread(g) => vec![*g],
+                Placement::List(l) => l.iter().map(|(g, _)| *g).collect(),
+            };
+            for g in host_groups {
+                if g == i {
+                    self.cx.err(
+                        &path,
+                        &v.span(),
+                        "a group's servers cannot run on its own servers",
+                    );
+                    ok = false;
+                    break;
+                }
+                if arr.get(g).is_some_and(
+                    |h| matches!(h.get_ref(), DeValue::Table(ht) if ht.contains_key("on")),
+                ) {
+                    self.cx.err_hint(
+                        &path,
+                        &v.span(),
+                        format!(
+                            "group \"{}\" runs `on` another group itself",
+                            groups[g].name
+                        ),
+                        Some("hosts are one level: pods on nodes".into()),
+                    );
+                    ok = false;
+                    break;
+                }
+                if groups[g].count == 0 {
+                    self.cx.err(
+                        &path,
+                        &v.span(),
+                        format!(
+                            "group \"{}\" has no servers to host this group's",
+                            groups[g].name
+                        ),
+                    );
+                    ok = false;
+                    break;
+                }
+            }
+            if ok && let Some(g) = groups.get_mut(i) {
+                g.on = Some(placement);
+            }
+        }
+        ok
     }
 }

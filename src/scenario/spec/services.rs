@@ -71,8 +71,18 @@ impl Reader<'_> {
                 ok = false;
                 continue;
             };
-            self.cx
-                .check_keys(t, &["name", "groups", "balancer", "lb", "health", "work"]);
+            self.cx.check_keys(
+                t,
+                &[
+                    "name",
+                    "groups",
+                    "balancer",
+                    "lb",
+                    "health",
+                    "work",
+                    "traffic_policy",
+                ],
+            );
             let name = self
                 .cx
                 .require(t, "name", "the service's name, like \"app\"")
@@ -132,19 +142,56 @@ impl Reader<'_> {
                 Some(wv) => self.dist(&join(&path, "work"), wv).map(Some),
                 None => Some(None),
             };
-            match (my_groups, algorithm, lb, health, work) {
-                (Some(groups), Some(algorithm), Some(lb), Some(health), Some(work)) => {
-                    out.push(ServiceConfig {
-                        name,
-                        groups,
-                        own_algorithm: t.t.contains_key("balancer"),
-                        own_health,
-                        algorithm,
-                        lb,
-                        health,
-                        work,
-                    })
-                }
+            let local = match t.t.get("traffic_policy") {
+                None => Some(false),
+                Some(v) => match self.cx.string(&join(&path, "traffic_policy"), v).as_deref() {
+                    Some("cluster") => Some(false),
+                    Some("local") => {
+                        // Local needs servers that share hosts with their callers.
+                        let placed = my_groups.as_ref().is_some_and(|gs| {
+                            gs.iter()
+                                .all(|&g| groups.get(g).is_some_and(|g| g.on.is_some()))
+                        });
+                        if !placed {
+                            self.cx.err_hint(&join(&path, "traffic_policy"), &v.span(), format!("traffic_policy = \"local\" sends calls only to servers on the caller's host, and service \"{name}\"'s servers run on no other servers' hosts"), Some("place its groups with `on` in [[servers]] (pods on nodes)".into()));
+                            None
+                        } else {
+                            Some(true)
+                        }
+                    }
+                    Some(other) => {
+                        let hint = did_you_mean(other, ["cluster", "local"])
+                            .map(|s| format!("did you mean `{s}`?"));
+                        self.cx.err_hint(
+                            &join(&path, "traffic_policy"),
+                            &v.span(),
+                            format!("expected \"cluster\" or \"local\", found \"{other}\""),
+                            hint,
+                        );
+                        None
+                    }
+                    None => None,
+                },
+            };
+            match (my_groups, algorithm, lb, health, work, local) {
+                (
+                    Some(groups),
+                    Some(algorithm),
+                    Some(lb),
+                    Some(health),
+                    Some(work),
+                    Some(local),
+                ) => out.push(ServiceConfig {
+                    name,
+                    groups,
+                    own_algorithm: t.t.contains_key("balancer"),
+                    own_health,
+                    local,
+                    algorithm,
+                    lb,
+                    health,
+                    work,
+                }),
                 _ => ok = false,
             }
         }
@@ -499,9 +546,13 @@ impl Reader<'_> {
                 else {
                     continue;
                 };
-                for key in ["lb", "health"] {
+                for key in ["lb", "health", "traffic_policy"] {
                     if let Some(kv) = t.get(key) {
-                        let edge = if key == "lb" { "[lb]" } else { "[health]" };
+                        let edge = match key {
+                            "lb" => "[lb]",
+                            "health" => "[health]",
+                            _ => "[lb] (the edge tier balances over every server)",
+                        };
                         self.cx.err_hint(
                             &format!("services[{s}].{key}"),
                             &kv.span(),
