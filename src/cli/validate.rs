@@ -121,10 +121,23 @@ fn describe(s: &Scenario) -> String {
     if let Load::Open(sched) = &w.clients.load {
         let n = sched.expected_arrivals(crate::engine::SimTime::ZERO, w.duration);
         let rate = n / w.duration.as_secs_f64();
-        parts.push(format!(
-            "offered load {:.0}% of capacity",
-            100.0 * rate / w.capacity_per_s()
-        ));
+        if w.services.is_empty() {
+            parts.push(format!(
+                "offered load {:.0}% of capacity",
+                100.0 * rate / w.capacity_per_s()
+            ));
+        } else {
+            // Per service: its own work against its own workers.
+            let loads: Vec<String> = w
+                .service_loads(rate)
+                .iter()
+                .map(|(name, l)| format!("{name} {:.0}%", 100.0 * l))
+                .collect();
+            parts.push(format!(
+                "offered work per service {} of its workers (waits on calls not counted)",
+                loads.join(", ")
+            ));
+        }
         parts.push(format!("≈{} requests per replication", human(n)));
     }
     parts.join(", ")

@@ -824,6 +824,53 @@ impl WorldConfig {
             .sum()
     }
 
+    /// With `[[services]]`: each service's offered work as a share of its workers'
+    /// capacity at `rate` client requests per second — the work of every request that
+    /// reaches it (calls counted once each, no retries), over Σ slots·speed of its
+    /// servers. Workers held while a hop waits for its calls are not counted, so a
+    /// service's real utilization can be higher.
+    pub fn service_loads(&self, rate: f64) -> Vec<(String, f64)> {
+        let n = self.services.len();
+        let mut work_s = vec![0.0; n];
+        for c in &self.classes {
+            // Requests per client request reaching each service, walking the call plan
+            // (acyclic: checked when the scenario was read).
+            let mut visits = vec![0.0; n];
+            let mut stack = vec![(c.entry, 1.0)];
+            while let Some((s, v)) = stack.pop() {
+                visits[s] += v;
+                if let Some(h) = c.hops.get(s) {
+                    for call in &h.calls {
+                        stack.push((call.to, v));
+                    }
+                }
+            }
+            for s in 0..n {
+                let mean = match c.hops.get(s).and_then(|h| h.work.as_ref()) {
+                    Some(w) => w.mean(),
+                    None if s == c.entry => c.service.mean(),
+                    None => 0.0,
+                };
+                work_s[s] += c.share * visits[s] * mean * 1e-9;
+            }
+        }
+        self.services
+            .iter()
+            .enumerate()
+            .map(|(s, svc)| {
+                let cap: f64 = svc
+                    .groups
+                    .iter()
+                    .map(|&g| {
+                        let g = &self.groups[g];
+                        f64::from(g.count) * f64::from(g.slots) * g.speed
+                    })
+                    .sum();
+                (svc.name.clone(), rate * work_s[s] / cap)
+            })
+            .collect()
+    }
+
     /// Total service capacity in requests per second (Σ slots·speed / mean work).
     pub fn capacity_per_s(&self) -> f64 {
         let work = self.mean_service_ns() * 1e-9;

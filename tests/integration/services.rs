@@ -710,3 +710,21 @@ traffic_policy = "local"
         assert!((m - 5.0).abs() < 0.1, "latency {m}");
     }
 }
+
+#[test]
+fn offered_work_per_service_follows_the_call_plan() {
+    // three-tier: 500/s, 20% writes of 35 ms each on one primary with 4 workers: 87.5%;
+    // 80% reads at the replicas (2 × 8 workers): 500 · 0.8 · E[lognormal median 4 ms, p99
+    // 20 ms] / 16; app: every request, 6 ms over 6 × 16 workers.
+    let path = crate::support::root().join("scenarios/three-tier.toml");
+    let s = lblab::scenario::load(&path, &[], &|p| std::fs::read_to_string(p))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let loads = s.world.service_loads(500.0);
+    let get = |n: &str| loads.iter().find(|(s, _)| s == n).unwrap().1;
+    assert!((get("db-primary") - 0.875).abs() < 1e-9);
+    assert!((get("app") - 500.0 * 0.006 / 96.0).abs() < 1e-9);
+    assert!((get("web") - 500.0 * 0.002 / 128.0).abs() < 1e-9);
+    let sigma = (20.0f64 / 4.0).ln() / 2.326_347_874;
+    let replica_mean = 0.004 * (sigma * sigma / 2.0).exp();
+    assert!((get("db-replica") - 500.0 * 0.8 * replica_mean / 16.0).abs() < 1e-3);
+}
