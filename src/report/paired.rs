@@ -281,16 +281,30 @@ pub fn render(baseline: &Aggregate, aggs: &[Aggregate], width: usize) -> String 
     if others.is_empty() {
         return String::new();
     }
+    let mut flagged = false;
     let columns: Vec<(String, Vec<String>)> = others
         .iter()
         .map(|a| {
             let all = paired(baseline, a);
+            // Latencies count completed requests only: when the error rates differ
+            // surely, the variant that fails more can look faster, so say so.
+            let errors_differ = all
+                .iter()
+                .find(|d| d.metric.key == "error_rate_pct")
+                .is_some_and(|d| d.diff.low > 0.0 || d.diff.high < 0.0);
             let cells = HEADLINE
                 .iter()
                 .map(|k| {
-                    all.iter()
+                    let text = all
+                        .iter()
                         .find(|d| d.metric.key == *k)
-                        .map_or("n/a".into(), phrase)
+                        .map_or("n/a".into(), phrase);
+                    if errors_differ && k.starts_with("latency_") {
+                        flagged = true;
+                        format!("{text} †")
+                    } else {
+                        text
+                    }
                 })
                 .collect();
             (a.algorithm.clone(), cells)
@@ -318,6 +332,13 @@ pub fn render(baseline: &Aggregate, aggs: &[Aggregate], width: usize) -> String 
     out.push_str(&super::table::grid(
         "metric", &labels, &columns, None, width,
     ));
+    if flagged {
+        out.push_str(&super::table::wrap(
+            "† latency of completed requests only, and the error rates differ: the variant that fails more requests can look faster without being better",
+            width,
+            "  ",
+        ));
+    }
     out
 }
 

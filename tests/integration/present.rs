@@ -491,3 +491,37 @@ fn a_run_with_liveness_restarts_writes_a_report() {
     assert!(text(&o.stdout).contains("liveness restarts"));
     assert!(dir.join("report.html").exists());
 }
+
+/// The paired block marks latency differences of a variant whose error rate differs
+/// surely from the baseline's: a collapsed variant's "36× lower p99" is no improvement.
+#[test]
+fn paired_latencies_are_marked_when_error_rates_differ() {
+    let dir = tmp("paired-flag");
+    let d = dir.to_str().unwrap();
+    let o = lblab(&[
+        "compare",
+        "retry-storm-tiers",
+        "--replications",
+        "3",
+        "--out",
+        d,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let block = &out[out.find("versus lb.retries=0").expect("paired block")..];
+    assert!(
+        block
+            .lines()
+            .filter(|l| l.starts_with("latency"))
+            .all(|l| l.ends_with('†')),
+        "{block}"
+    );
+    assert!(
+        block.contains("† latency of completed requests only"),
+        "{block}"
+    );
+    // Equal error rates: nothing to mark.
+    let o = lblab(&["compare", "three-tier", "--replications", "3", "--out", d]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!text(&o.stdout).contains('†'));
+}

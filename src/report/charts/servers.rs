@@ -73,7 +73,8 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
         .iter()
         .map(|i| pts.iter().filter(|p| p.0 == *i).count())
         .collect();
-    let equal = if counts.windows(2).all(|w| w[0] == w[1]) {
+    // With services, shares are within each service: no one equal share fits them all.
+    let equal = if r.services.is_none() && counts.windows(2).all(|w| w[0] == w[1]) {
         Some(100.0 / counts[0] as f64)
     } else {
         None
