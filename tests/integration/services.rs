@@ -405,13 +405,18 @@ fn a_broken_call_graph_is_reported_where_it_is_written() {
         37,
         &["belong to the edge tier"],
     );
-    // Nor a layer: internal tiers balance requests.
-    broken(
+    // An internal tier may be layer 4, and then it cannot retry on statuses.
+    let l4 = GOOD.replace(
         "name = \"db\"\nwork = \"3ms\"",
         "name = \"db\"\nwork = \"3ms\"\nlb = { layer = \"l4\" }",
+    );
+    parse(&l4).unwrap_or_else(|e| panic!("{e}"));
+    broken(
+        "name = \"db\"\nwork = \"3ms\"",
+        "name = \"db\"\nwork = \"3ms\"\nlb = { layer = \"l4\", retries = 1, retry_on = [\"5xx\"] }",
         "services[2].lb.layer",
         37,
-        &["belong to the edge tier"],
+        &["layer-4 load balancer cannot do this", "5xx"],
     );
     // A reused section reader reports its keys under the service.
     broken(

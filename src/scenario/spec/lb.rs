@@ -31,14 +31,12 @@ pub(super) const LB_KEYS: &[&str] = &[
     "request_cost",
 ];
 
-/// Keys of `[lb]` that only the edge tier has: its HA topology, its CPU model and its layer
-/// (internal tiers balance requests).
+/// Keys of `[lb]` that only the edge tier has: its HA topology and its CPU model.
 pub(super) const EDGE_ONLY_LB_KEYS: &[&str] = &[
     "topology",
     "vrrp",
     "dns",
     "anycast",
-    "layer",
     "cores",
     "request_cost",
 ];

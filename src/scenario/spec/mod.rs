@@ -336,23 +336,63 @@ impl Reader<'_> {
     }
 
     /// A layer-4 load balancer sees addresses and connections, not HTTP: no cookies, no
-    /// URLs or keys, no statuses.
+    /// URLs or keys, no statuses. Checked for the edge tier and for each service's own.
     fn check_layer(&mut self, w: &WorldConfig, compare: &[AlgorithmSpec], root: Tbl<'_, '_>) {
-        if w.lb.layer != Layer::L4 {
-            return;
-        }
-        let span = root
-            .t
-            .get("lb")
-            .and_then(|v| match v.get_ref() {
+        let layer_span = |t: Option<&crate::scenario::doc::V<'_>>| {
+            t.and_then(|v| match v.get_ref() {
                 DeValue::Table(t) => t.get("layer").map(|l| l.span()),
                 _ => None,
             })
-            .unwrap_or(0..0);
+            .unwrap_or(0..0)
+        };
+        if w.lb.layer == Layer::L4 {
+            let mut algs: Vec<&AlgorithmSpec> = vec![&w.algorithm];
+            algs.extend(compare);
+            algs.extend(w.groups.iter().filter_map(|g| g.balancer.as_ref()));
+            algs.extend(
+                w.services
+                    .iter()
+                    .filter(|s| s.own_algorithm)
+                    .map(|s| &s.algorithm),
+            );
+            let pools = w.classes.iter().any(|c| c.pool.is_some());
+            let span = layer_span(root.t.get("lb"));
+            self.layer_problems("lb.layer", &span, &algs, pools, &w.lb, &w.health);
+        }
+        let svcs = root.t.get("services").and_then(|v| match v.get_ref() {
+            DeValue::Array(a) => Some(a),
+            _ => None,
+        });
+        for (i, svc) in w.services.iter().enumerate() {
+            if svc.lb.layer != Layer::L4 {
+                continue;
+            }
+            let span = layer_span(svcs.and_then(|a| a.get(i)).and_then(|e| match e.get_ref() {
+                DeValue::Table(t) => t.get("lb"),
+                _ => None,
+            }));
+            self.layer_problems(
+                &format!("services[{i}].lb.layer"),
+                &span,
+                &[&svc.algorithm],
+                false,
+                &svc.lb,
+                &svc.health,
+            );
+        }
+    }
+
+    /// What a layer-4 tier with these balancers, pools, retries and checks cannot do.
+    fn layer_problems(
+        &mut self,
+        path: &str,
+        span: &std::ops::Range<usize>,
+        algs: &[&AlgorithmSpec],
+        pools: bool,
+        lb: &crate::model::LbConfig,
+        health: &crate::model::HealthConfig,
+    ) {
         let mut problems: Vec<String> = Vec::new();
-        let mut algs: Vec<&AlgorithmSpec> = vec![&w.algorithm];
-        algs.extend(compare);
-        algs.extend(w.groups.iter().filter_map(|g| g.balancer.as_ref()));
         for a in algs {
             if a.info().name == "sticky" {
                 problems.push(format!(
@@ -367,13 +407,13 @@ impl Reader<'_> {
                 ));
             }
         }
-        if w.classes.iter().any(|c| c.pool.is_some()) {
+        if pools {
             problems.push("classes routed to their own pools need the URL (layer 7)".into());
         }
-        if w.lb.retry.on_5xx {
-            problems.push("lb.retry_on \"5xx\" needs HTTP statuses (layer 7)".into());
+        if lb.retry.on_5xx {
+            problems.push("retry_on \"5xx\" needs HTTP statuses (layer 7)".into());
         }
-        if let Some(h) = &w.health.active
+        if let Some(h) = &health.active
             && let ActiveStyle::Haproxy(c) = &h.style
             && c.observe == crate::health::haproxy::Observe::Layer7
         {
@@ -383,10 +423,10 @@ impl Reader<'_> {
         problems.dedup();
         for p in problems {
             self.cx.err_hint(
-                "lb.layer",
-                &span,
+                path,
+                span,
                 format!("a layer-4 load balancer cannot do this: {p}"),
-                Some("set lb.layer = \"l7\", or drop the feature".into()),
+                Some("set layer = \"l7\", or drop the feature".into()),
             );
         }
     }

@@ -300,7 +300,7 @@ impl Reader<'_> {
                         &format!("{path}.lb.{}", k.get_ref()),
                         &kv.span(),
                         format!(
-                            "a service's internal tier has no `{}`: HA topologies, the CPU model and the layer (L4 or L7) belong to the edge tier, [lb]; internal tiers balance requests",
+                            "a service's internal tier has no `{}`: HA topologies and the CPU model belong to the edge tier, [lb]",
                             k.get_ref()
                         ),
                         Some(format!("keys here: {}", service_lb_keys().join(", "))),
