@@ -12,7 +12,7 @@
 use crate::balancer::AlgorithmSpec;
 use crate::engine::SimTime;
 
-use super::config::{ClassConfig, HealthConfig, LbConfig};
+use super::config::{ClassConfig, HealthConfig, LbConfig, Placement, WorldConfig};
 use super::dist::Dist;
 
 /// One service.
@@ -90,4 +90,105 @@ pub fn is_called(classes: &[ClassConfig], s: usize) -> bool {
     classes
         .iter()
         .any(|c| c.hops.iter().any(|h| h.calls.iter().any(|k| k.to == s)))
+}
+
+/// The call graph's and the placement's views of a world.
+impl WorldConfig {
+    /// Whether some class's hop calls service `s` (then it has an internal tier).
+    pub fn is_called(&self, s: usize) -> bool {
+        is_called(&self.classes, s)
+    }
+
+    /// The service named `name`.
+    pub fn service_index(&self, name: &str) -> Option<usize> {
+        self.services.iter().position(|s| s.name == name)
+    }
+
+    /// The services a deep check calls (its `depends`, resolved; names were checked when
+    /// the scenario was read).
+    pub fn deep(&self, depends: &[String]) -> Vec<usize> {
+        depends
+            .iter()
+            .filter_map(|d| self.service_index(d))
+            .collect()
+    }
+
+    /// Each allocated server's host (a global server id: itself unless its group runs
+    /// `on` another group's servers).
+    pub fn hosts(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.n_allocated());
+        for (g, grp) in self.groups.iter().enumerate() {
+            let lo = self.group_range(g).0 as u32;
+            for i in 0..grp.count + grp.spare {
+                out.push(match &grp.on {
+                    None => lo + i,
+                    Some(Placement::Spread(h)) => {
+                        let n = self.groups[*h].count.max(1);
+                        self.group_range(*h).0 as u32 + i % n
+                    }
+                    Some(Placement::List(l)) if !l.is_empty() => {
+                        let (h, k) = l[i as usize % l.len()];
+                        self.group_range(h).0 as u32 + k
+                    }
+                    Some(Placement::List(_)) => lo + i,
+                });
+            }
+        }
+        out
+    }
+
+    /// The service that group `g` serves (0 without `[[services]]`: the one service).
+    pub fn service_of_group(&self, g: usize) -> usize {
+        self.services
+            .iter()
+            .position(|s| s.groups.contains(&g))
+            .unwrap_or(0)
+    }
+
+    /// With `[[services]]`: each service's offered work as a share of its workers'
+    /// capacity at `rate` client requests per second — the work of every request that
+    /// reaches it (calls counted once each, no retries), over Σ slots·speed of its
+    /// servers. Workers held while a hop waits for its calls are not counted, so a
+    /// service's real utilization can be higher.
+    pub fn service_loads(&self, rate: f64) -> Vec<(String, f64)> {
+        let n = self.services.len();
+        let mut work_s = vec![0.0; n];
+        for c in &self.classes {
+            // Requests per client request reaching each service, walking the call plan
+            // (acyclic: checked when the scenario was read).
+            let mut visits = vec![0.0; n];
+            let mut stack = vec![(c.entry, 1.0)];
+            while let Some((s, v)) = stack.pop() {
+                visits[s] += v;
+                if let Some(h) = c.hops.get(s) {
+                    for call in &h.calls {
+                        stack.push((call.to, v));
+                    }
+                }
+            }
+            for s in 0..n {
+                let mean = match c.hops.get(s).and_then(|h| h.work.as_ref()) {
+                    Some(w) => w.mean(),
+                    None if s == c.entry => c.service.mean(),
+                    None => 0.0,
+                };
+                work_s[s] += c.share * visits[s] * mean * 1e-9;
+            }
+        }
+        self.services
+            .iter()
+            .enumerate()
+            .map(|(s, svc)| {
+                let cap: f64 = svc
+                    .groups
+                    .iter()
+                    .map(|&g| {
+                        let g = &self.groups[g];
+                        f64::from(g.count) * f64::from(g.slots) * g.speed
+                    })
+                    .sum();
+                (svc.name.clone(), rate * work_s[s] / cap)
+            })
+            .collect()
+    }
 }
