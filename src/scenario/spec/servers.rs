@@ -283,14 +283,14 @@ impl Reader<'_> {
                             }
                         }
                     }
-                    if good && hosts.len() != groups[i].count as usize {
+                    if list.len() != groups[i].count as usize {
                         self.cx.err(
                             &path,
                             &v.span(),
                             format!(
                                 "expected one host per server: {} servers, {} hosts",
                                 groups[i].count,
-                                hosts.len()
+                                list.len()
                             ),
                         );
                         good = false;
