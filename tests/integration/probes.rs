@@ -242,3 +242,15 @@ work = "1ms"
         "{e}"
     );
 }
+
+#[test]
+fn liveness_leaves_servers_out_of_the_pool_alone() {
+    // A spare joins at 30 s and a server leaves at 60 s: neither is a running pod while
+    // out of the pool, so nothing is killed.
+    let s = web(&format!(
+        "[[changes]]\nat = \"30s\"\nadd = \"web\"\n\n[[changes]]\nat = \"60s\"\nremove = \"web-1\"\n\n{LIVENESS}"
+    ));
+    let a = run(&s);
+    assert_eq!(values(&a, M::Restarts), [0.0; 3]);
+    assert_eq!(values(&a, M::Errors), [0.0; 3]);
+}

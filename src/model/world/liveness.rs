@@ -100,9 +100,11 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         {
             match action {
                 CheckAction::SendProbe { probe } => {
-                    if self.servers[s].crashed && !self.servers[s].restarting {
-                        // A crashed process is not running: the kubelet probes running
-                        // containers only (the crash's duration is its own restart).
+                    let srv = &self.servers[s];
+                    if (srv.crashed && !srv.restarting) || !srv.member {
+                        // A crashed process is not running, and a server out of the pool
+                        // (a spare, a removed one) has no pod: the kubelet probes running
+                        // containers only (a crash's duration is its own restart).
                         if let Some(p) = self.kubelet.probers[s].as_mut() {
                             p.skip(self.now);
                         }
@@ -139,9 +141,6 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     fn live_probe(&mut self, s: usize) -> Option<(SimTime, ProbeResult)> {
         let l = self.liveness(s)?;
         let srv = &self.servers[s];
-        if !srv.member {
-            return Some((self.now, ProbeResult::Refused));
-        }
         if l.check == CheckType::Tcp {
             return Some((self.now, ProbeResult::Pass));
         }
