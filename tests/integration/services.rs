@@ -733,3 +733,59 @@ fn offered_work_per_service_follows_the_call_plan() {
     let replica_mean = 0.004 * (sigma * sigma / 2.0).exp();
     assert!((get("db-replica") - 500.0 * 0.8 * replica_mean / 16.0).abs() < 1e-3);
 }
+
+/// Each tier reports on its own interval: an internal tier with fresh reports balances
+/// well even when the edge's reports are stale (one shared interval would give it the
+/// edge's 10 s and herd every call onto one server).
+#[test]
+fn each_tier_has_its_own_report_interval() {
+    let run_with = |interval: &str| {
+        let s = scenario(
+            "200/s",
+            "120s",
+            2,
+            &format!(
+                r#"[lb]
+view = "reported"
+report_interval = "10s"
+
+[[classes]]
+service = "1ms"
+calls = ["app"]
+
+[[servers]]
+name = "web"
+count = 1
+slots = 1000
+
+[[servers]]
+name = "app"
+count = 4
+slots = 1
+
+[balancer]
+algorithm = "least-connections"
+max_fails = 0
+
+[[services]]
+name = "web"
+
+[[services]]
+name = "app"
+work = {{ dist = "exponential", mean = "10ms" }}
+lb = {{ view = "reported", report_interval = "{interval}" }}
+"#
+            ),
+        );
+        let a = run(&s);
+        slice(&a, "app", S::LatencyMean)
+    };
+    let fresh = run_with("100ms");
+    let stale = run_with("10s");
+    for (f, st) in fresh.iter().zip(&stale) {
+        assert!(
+            *st > 5.0 * f,
+            "app latency {st:.1} ms (10 s reports) vs {f:.1} ms (100 ms)"
+        );
+    }
+}

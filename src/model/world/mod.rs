@@ -121,8 +121,8 @@ enum Ev {
     UpstreamTimeout { att: u32, generation: u32 },
     /// Membership change number `index` takes effect.
     Change { index: u32 },
-    /// Servers report their load (`view = reported`).
-    Report,
+    /// Servers report their load to tier `tier` (`view = reported`).
+    Report { tier: u16 },
     /// Failure `spec` starts (`recover = false`) or ends on `server`.
     Fault {
         spec: u16,
@@ -331,8 +331,11 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         for (i, c) in self.cfg.changes.iter().enumerate() {
             self.q.push(c.at, Ev::Change { index: i as u32 });
         }
-        if let Some(interval) = self.report_interval() {
-            self.q.push(interval, Ev::Report);
+        // Each reporting tier on its own interval.
+        for t in 0..self.tiers.len() {
+            if let crate::model::config::LbView::Reported { interval } = self.tier_lb(t).view {
+                self.q.push(interval, Ev::Report { tier: t as u16 });
+            }
         }
         for t in 0..self.tiers.len() {
             for idx in 0..self.tiers[t].checkers.len() {
@@ -412,7 +415,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             | Ev::ClientTimeout { .. }
             | Ev::UpstreamTimeout { .. } => unreachable!("handled by handle()"),
             Ev::Change { index } => self.change(index as usize),
-            Ev::Report => self.report(),
+            Ev::Report { tier } => self.report(tier as usize),
             Ev::Fault {
                 spec,
                 server,

@@ -623,34 +623,23 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         }
     }
 
-    /// Servers report their load; every node's view in every reporting tier becomes that
-    /// snapshot. One report interval drives them all: the edge's, else the first tier's.
-    pub(super) fn report(&mut self) {
-        for t in 0..self.tiers.len() {
-            if !matches!(self.tier_lb(t).view, LbView::Reported { .. }) {
-                continue;
-            }
-            let tier = &mut self.tiers[t];
-            for (id, s) in self.servers.iter().enumerate() {
-                tier.reported[id] = s.busy + s.queue.len() as u32;
-            }
-            for r in &mut tier.routes {
-                for b in &mut r.backends {
-                    b.in_flight = tier.reported[b.id as usize];
-                }
+    /// Servers report their load to tier `t` (`view = "reported"`): every node's view
+    /// becomes that snapshot, and the next report comes after the tier's own interval.
+    pub(super) fn report(&mut self, t: usize) {
+        let LbView::Reported { interval } = self.tier_lb(t).view else {
+            return;
+        };
+        let tier = &mut self.tiers[t];
+        for (id, s) in self.servers.iter().enumerate() {
+            tier.reported[id] = s.busy + s.queue.len() as u32;
+        }
+        for r in &mut tier.routes {
+            for b in &mut r.backends {
+                b.in_flight = tier.reported[b.id as usize];
             }
         }
-        if let Some(interval) = self.report_interval() {
-            self.q.push(self.now + interval, Ev::Report);
-        }
-    }
-
-    /// The first report interval of any tier with `view = reported`.
-    pub(super) fn report_interval(&self) -> Option<SimTime> {
-        (0..self.tiers.len()).find_map(|t| match self.tier_lb(t).view {
-            LbView::Reported { interval } => Some(interval),
-            LbView::Own => None,
-        })
+        self.q
+            .push(self.now + interval, Ev::Report { tier: t as u16 });
     }
 
     /// `[trace.preset]` at t = 0: phantom in-flight requests on every edge node's own count
