@@ -150,7 +150,7 @@ fn per_event_csv<T>(
     aggs: &[Aggregate],
     columns: &[&str],
     list: impl Fn(&RepResult) -> &[T],
-    row: impl Fn(&T) -> Vec<String>,
+    row: impl Fn(&RepResult, &T) -> Vec<String>,
 ) -> Option<String> {
     if aggs
         .iter()
@@ -167,7 +167,7 @@ fn per_event_csv<T>(
             let rep = i.to_string();
             for e in list(r) {
                 let mut record = rec(info, &a.algorithm, &[&rep]);
-                record.extend(row(e));
+                record.extend(row(r, e));
                 w.write_record(&record).expect("in-memory write");
             }
         }
@@ -189,7 +189,7 @@ pub fn changes_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
             "sessions_remapped_pct",
         ],
         |r| &r.changes,
-        |c| {
+        |_, c| {
             vec![
                 csv_float(c.at_s, 6),
                 c.action.to_string(),
@@ -225,7 +225,7 @@ pub fn failovers_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
             "failed",
         ],
         |r| &r.failovers,
-        |f| {
+        |_, f| {
             vec![
                 f.failure.to_string(),
                 f.kind.to_string(),
@@ -262,7 +262,7 @@ pub fn health_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
             "false_alarm",
         ],
         |r| &r.health,
-        |h| {
+        |_, h| {
             vec![
                 csv_float(h.at_s, 6),
                 h.tier.clone(),
@@ -299,7 +299,7 @@ pub fn lb_failovers_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
             "reset",
         ],
         |r| &r.lb_failovers,
-        |f| {
+        |_, f| {
             vec![
                 f.failure.to_string(),
                 f.kind.to_string(),
@@ -323,7 +323,7 @@ pub fn ha_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
         aggs,
         &["at_s", "node", "event"],
         |r| &r.ha,
-        |h| {
+        |_, h| {
             vec![
                 csv_float(h.at_s, 6),
                 format!("lb-{}", h.node),
@@ -383,39 +383,28 @@ pub fn latency_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
 /// Renders `timeseries.csv`: per replication and time bucket, throughput, errors per second
 /// and p99 latency.
 pub fn timeseries_csv(info: &RunInfo, aggs: &[Aggregate]) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(head(
+    per_event_csv(
         info,
+        aggs,
         &[
-            "replication",
             "t_s",
             "bucket_s",
             "throughput_rps",
             "errors_per_s",
             "p99_ms",
         ],
-    ))
-    .expect("in-memory write");
-    for a in aggs {
-        for (i, r) in a.reps.iter().enumerate() {
-            for b in &r.timeseries {
-                w.write_record(rec(
-                    info,
-                    &a.algorithm,
-                    &[
-                        &i.to_string(),
-                        &csv_float(b.t_s, 3),
-                        &csv_float(b.width_s, 3),
-                        &csv_float(b.throughput_rps, 6),
-                        &csv_float(b.errors_per_s, 6),
-                        &csv_float(b.p99_ms, 6),
-                    ],
-                ))
-                .expect("in-memory write");
-            }
-        }
-    }
-    String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv")
+        |r| &r.timeseries,
+        |_, b| {
+            vec![
+                csv_float(b.t_s, 3),
+                csv_float(b.width_s, 3),
+                csv_float(b.throughput_rps, 6),
+                csv_float(b.errors_per_s, 6),
+                csv_float(b.p99_ms, 6),
+            ]
+        },
+    )
+    .expect("every replication has at least one time bucket")
 }
 
 /// The header of `sweep.csv`: like `summary.csv` with the point index and one column per
@@ -544,17 +533,10 @@ pub fn hops_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
 /// Renders `service_timeseries.csv`: per replication, time bucket and service, its
 /// throughput, errors per second and mean latency. `None` without `[[services]]`.
 pub fn service_timeseries_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
-    if aggs
-        .iter()
-        .all(|a| a.reps.iter().all(|r| r.service_series.is_empty()))
-    {
-        return None;
-    }
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(head(
+    per_event_csv(
         info,
+        aggs,
         &[
-            "replication",
             "t_s",
             "bucket_s",
             "service",
@@ -562,46 +544,28 @@ pub fn service_timeseries_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<Stri
             "errors_per_s",
             "latency_mean_ms",
         ],
-    ))
-    .expect("in-memory write");
-    for a in aggs {
-        for (i, r) in a.reps.iter().enumerate() {
-            for b in &r.service_series {
-                w.write_record(rec(
-                    info,
-                    &a.algorithm,
-                    &[
-                        &i.to_string(),
-                        &csv_float(b.t_s, 3),
-                        &csv_float(b.width_s, 3),
-                        &b.service,
-                        &csv_float(b.throughput_rps, 6),
-                        &csv_float(b.errors_per_s, 6),
-                        &csv_float(b.latency_mean_ms, 6),
-                    ],
-                ))
-                .expect("in-memory write");
-            }
-        }
-    }
-    Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
+        |r| &r.service_series,
+        |_, b| {
+            vec![
+                csv_float(b.t_s, 3),
+                csv_float(b.width_s, 3),
+                b.service.clone(),
+                csv_float(b.throughput_rps, 6),
+                csv_float(b.errors_per_s, 6),
+                csv_float(b.latency_mean_ms, 6),
+            ]
+        },
+    )
 }
 
 /// Renders `server_timeseries.csv`: per replication, time bucket and server, its answers
 /// per second, its share of its service's answers, its error rate and its in-flight count
 /// at the bucket's end. `None` when no replication kept them.
 pub fn server_timeseries_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
-    if aggs
-        .iter()
-        .all(|a| a.reps.iter().all(|r| r.server_series.is_empty()))
-    {
-        return None;
-    }
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(head(
+    per_event_csv(
         info,
+        aggs,
         &[
-            "replication",
             "t_s",
             "bucket_s",
             "server",
@@ -610,28 +574,17 @@ pub fn server_timeseries_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<Strin
             "error_rate_pct",
             "in_flight",
         ],
-    ))
-    .expect("in-memory write");
-    for a in aggs {
-        for (i, r) in a.reps.iter().enumerate() {
-            for b in &r.server_series {
-                w.write_record(rec(
-                    info,
-                    &a.algorithm,
-                    &[
-                        &i.to_string(),
-                        &csv_float(b.t_s, 3),
-                        &csv_float(b.width_s, 3),
-                        &r.servers[b.server as usize].name,
-                        &csv_float(b.answers_per_s, 6),
-                        &csv_float(b.share_pct, 6),
-                        &csv_float(b.error_rate_pct, 6),
-                        &b.in_flight.to_string(),
-                    ],
-                ))
-                .expect("in-memory write");
-            }
-        }
-    }
-    Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
+        |r| &r.server_series,
+        |r, b| {
+            vec![
+                csv_float(b.t_s, 3),
+                csv_float(b.width_s, 3),
+                r.servers[b.server as usize].name.clone(),
+                csv_float(b.answers_per_s, 6),
+                csv_float(b.share_pct, 6),
+                csv_float(b.error_rate_pct, 6),
+                b.in_flight.to_string(),
+            ]
+        },
+    )
 }

@@ -191,27 +191,43 @@ impl<const TRACE: bool> World<'_, TRACE> {
             // Node-local, and none of its servers on this host: 503 at once.
             return Some((SimTime::ZERO, false));
         }
-        let local = t != NONE && !self.tiers[t as usize].hosts.is_empty();
-        let host = self.servers[from].host;
-        let candidate = |w: &Self, id: usize| {
-            let s = &w.servers[id];
-            s.service == d
-                && s.member
-                && (!local || s.host == host)
-                && (t == NONE || w.available(t as usize, node, id))
+        // The servers the call may reach: those its tier's node has in rotation (a
+        // node-local tier's node holds only its host's), or every member of a service
+        // that nothing calls.
+        let id = if t == NONE {
+            let svc = &self.cfg.services[d];
+            let members = || {
+                svc.groups
+                    .iter()
+                    .flat_map(|&g| {
+                        let (lo, hi) = self.cfg.group_range(g);
+                        lo..hi
+                    })
+                    .filter(|&id| self.servers[id].member)
+            };
+            let count = members().count();
+            if count == 0 {
+                return Some((SimTime::ZERO, false));
+            }
+            let k = self.rng_deep.below(count as u64) as usize;
+            members().nth(k).unwrap_or(0)
+        } else {
+            let tier = &self.tiers[t as usize];
+            let rt = &tier.routes[node * tier.n_pools];
+            let count = rt.backends.iter().filter(|b| b.available).count();
+            if count == 0 {
+                // No server in rotation: the internal load balancer answers 503 at once.
+                return Some((SimTime::ZERO, false));
+            }
+            let k = self.rng_deep.below(count as u64) as usize;
+            let tier = &self.tiers[t as usize];
+            let rt = &tier.routes[node * tier.n_pools];
+            rt.backends
+                .iter()
+                .filter(|b| b.available)
+                .nth(k)
+                .map_or(0, |b| b.id as usize)
         };
-        let count = (0..self.servers.len())
-            .filter(|&id| candidate(self, id))
-            .count();
-        if count == 0 {
-            // No server in rotation: the internal load balancer answers 503 at once.
-            return Some((SimTime::ZERO, false));
-        }
-        let k = self.rng_deep.below(count as u64) as usize;
-        let id = (0..self.servers.len())
-            .filter(|&id| candidate(self, id))
-            .nth(k)
-            .unwrap_or(0);
         let rtt = match (self.net_delay(id as u32), self.net_delay(id as u32)) {
             (Some(a), Some(b)) => a + b,
             _ => SimTime::ZERO,

@@ -216,23 +216,18 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
 
     /// Every Kubernetes readiness prober of server `s` learns its container died.
     fn readiness_died(&mut self, s: usize) {
-        let n = self.servers.len();
-        for t in 0..self.tiers.len() {
-            for node in 0..self.tiers[t].nodes {
-                let idx = node * n + s;
-                if let Some(Some(c)) = self.tiers[t].checkers.get_mut(idx)
-                    && let Some(k) = c.as_kube()
-                {
-                    k.container_died();
-                    self.drive_checker(t, idx);
-                }
-            }
-        }
+        self.each_kube_readiness(s, |k, _| k.container_died());
     }
 
     /// Every Kubernetes readiness prober of server `s` starts over with the new container
     /// (not ready until a probe passes).
     fn readiness_resumed(&mut self, s: usize) {
+        self.each_kube_readiness(s, |k, now| k.resume(now, false));
+    }
+
+    /// Applies `f` to every tier's Kubernetes readiness prober of server `s`, then carries
+    /// out its actions and re-arms its timer.
+    fn each_kube_readiness(&mut self, s: usize, f: impl Fn(&mut KubeProber, SimTime)) {
         let n = self.servers.len();
         for t in 0..self.tiers.len() {
             for node in 0..self.tiers[t].nodes {
@@ -240,7 +235,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 if let Some(Some(c)) = self.tiers[t].checkers.get_mut(idx)
                     && let Some(k) = c.as_kube()
                 {
-                    k.resume(self.now, false);
+                    f(k, self.now);
                     self.tiers[t].check_due[idx] = SimTime::MAX;
                     self.drive_checker(t, idx);
                 }

@@ -371,3 +371,20 @@ pub(super) fn plane<'a, DB: DrawingBackend>(
     mesh.draw()?;
     Ok(chart)
 }
+
+/// Splits `body` into `n` stacked panels of equal height, the last one also holding the
+/// 52 px of the shared time axis below it.
+pub(super) fn panels_of<DB: DrawingBackend>(body: Area<DB>, n: usize) -> Vec<Area<DB>> {
+    let (_, h) = body.dim_in_pixel();
+    let n = n.max(1) as u32;
+    let ph = h.saturating_sub(52) / n;
+    let mut areas = Vec::with_capacity(n as usize);
+    let mut rest = body;
+    for _ in 1..n {
+        let (a, b) = rest.split_vertically(ph);
+        areas.push(a);
+        rest = b;
+    }
+    areas.push(rest);
+    areas
+}

@@ -223,17 +223,7 @@ pub fn service_panels(r: &Results) -> Result<Vec<Chart>, ChartError> {
             |root| {
                 let body = titled(root, &title)?;
                 let body = legend(&body, &items)?;
-                let (_, h) = body.dim_in_pixel();
-                let n = panels.len() as u32;
-                let ph = h.saturating_sub(52) / n;
-                let mut areas = Vec::new();
-                let mut rest = body;
-                for _ in 1..n {
-                    let (a, b) = rest.split_vertically(ph);
-                    areas.push(a);
-                    rest = b;
-                }
-                areas.push(rest);
+                let areas = panels_of(body, panels.len());
                 for (k, (area, (what, y))) in areas.iter().zip(&panels).enumerate() {
                     let opts = PlaneOpts {
                         x_area: if k + 1 == panels.len() { 52 } else { 0 },

@@ -237,17 +237,7 @@ pub fn time_series(r: &Results) -> Result<Option<Chart>, ChartError> {
     render("timeseries".into(), title.clone(), caption, |root| {
         let body = titled(root, &title)?;
         let body = legend(&body, &items)?;
-        let (_, h) = body.dim_in_pixel();
-        let n = kinds.len() as u32;
-        let ph = h.saturating_sub(52) / n;
-        let mut areas = Vec::new();
-        let mut rest = body;
-        for _ in 1..n {
-            let (a, b) = rest.split_vertically(ph);
-            areas.push(a);
-            rest = b;
-        }
-        areas.push(rest);
+        let areas = panels_of(body, kinds.len());
         for (k, (area, (p, y))) in areas.iter().zip(kinds.iter().copied()).enumerate() {
             let opts = PlaneOpts {
                 x_area: if k + 1 == kinds.len() { 52 } else { 0 },
