@@ -117,32 +117,44 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
     }
     let whiskers = servers.len() * n <= 120;
     let dot = if servers.len() * n <= 60 { 5 } else { 3 };
+    // The dashed line, when there is one equal share to draw.
+    let line = match equal {
+        Some(_) => "; the dashed line is an equal share, and dots far from it mean imbalance",
+        None if r.services.is_some() => {
+            "; shares are within each service (no one equal share, so no line)"
+        }
+        None => "; the variants have different servers, so no equal-share line",
+    };
     let (title, caption) = if panels.len() == 2 {
         (
             chart_title(r, "share of requests and busy time per server"),
-            "Each server's share of the requests (top) and of the busy time (bottom) under \
-             each variant, with 95% CIs; the dashed line is an equal share. Dots far from it \
-             mean imbalance: equal request counts can still hide unequal work.",
+            format!(
+                "Each server's share of the requests (top) and of the busy time (bottom) under \
+             each variant, with 95% CIs{line}. Equal request counts can still hide unequal \
+             work."
+            ),
         )
     } else if panels[0].0 == 0 {
         (
             chart_title(r, "share of requests per server"),
-            "Each server's share of the requests under each variant, with 95% CIs; the dashed \
-             line is an equal share. No server was ever busy, so the busy-time panel is left \
-             out.",
+            format!(
+                "Each server's share of the requests under each variant, with 95% CIs{line}. \
+             No server was ever busy, so the busy-time panel is left out."
+            ),
         )
     } else {
         (
             chart_title(r, "share of busy time per server"),
-            "Each server's share of the busy time under each variant, with 95% CIs; the dashed \
-             line is an equal share. No server took a request, so the requests panel is left \
-             out.",
+            format!(
+                "Each server's share of the busy time under each variant, with 95% CIs{line}. \
+             No server took a request, so the requests panel is left out."
+            ),
         )
     };
     render(
         "server-load".into(),
         title.clone(),
-        caption.into(),
+        caption,
         |root| {
             let body = titled(root, &title)?;
             let body = legend(&body, &items)?;
