@@ -151,51 +151,46 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
             ),
         )
     };
-    render(
-        "server-load".into(),
-        title.clone(),
-        caption,
-        |root| {
-            let body = titled(root, &title)?;
-            let body = legend(&body, &items)?;
-            let (_, h) = body.dim_in_pixel();
-            let areas = if panels.len() == 2 {
-                let (a1, a2) = body.split_vertically(h.saturating_sub(52) / 2);
-                vec![a1, a2]
-            } else {
-                vec![body]
+    render("server-load".into(), title.clone(), caption, |root| {
+        let body = titled(root, &title)?;
+        let body = legend(&body, &items)?;
+        let (_, h) = body.dim_in_pixel();
+        let areas = if panels.len() == 2 {
+            let (a1, a2) = body.split_vertically(h.saturating_sub(52) / 2);
+            vec![a1, a2]
+        } else {
+            vec![body]
+        };
+        for (k, (area, (panel, y))) in areas.iter().zip(panels.iter().copied()).enumerate() {
+            let opts = PlaneOpts {
+                x_area: if k + 1 < areas.len() { 0 } else { 52 },
+                x_grid: false,
+                ..PLANE
             };
-            for (k, (area, (panel, y))) in areas.iter().zip(panels.iter().copied()).enumerate() {
-                let opts = PlaneOpts {
-                    x_area: if k + 1 < areas.len() { 0 } else { 52 },
-                    x_grid: false,
-                    ..PLANE
-                };
-                let mut chart = plane(area, &x, y, &opts)?;
-                if let Some(eq) = equal {
-                    chart.draw_series(std::iter::once(DashedPathElement::new(
-                        vec![(x.lo, eq), (x.hi, eq)],
-                        6,
-                        4,
-                        MUTED.stroke_width(1),
-                    )))?;
-                }
-                for (i, si, es) in &pts {
-                    let e = &es[panel];
-                    if !e.mean.is_finite() {
-                        continue;
-                    }
-                    let k = shown.iter().position(|s| s == i).unwrap_or(0);
-                    let cx = *si as f64 + dodge(k, n);
-                    let c = lks[*i].colour;
-                    if whiskers && e.has_ci() {
-                        whisker(&mut chart, y, cx, e, 0.02, c)?;
-                    }
-                    marker(&mut chart, lks[*i], (cx, y.at(e.mean)), dot)?;
-                }
+            let mut chart = plane(area, &x, y, &opts)?;
+            if let Some(eq) = equal {
+                chart.draw_series(std::iter::once(DashedPathElement::new(
+                    vec![(x.lo, eq), (x.hi, eq)],
+                    6,
+                    4,
+                    MUTED.stroke_width(1),
+                )))?;
             }
-            Ok(())
-        },
-    )
+            for (i, si, es) in &pts {
+                let e = &es[panel];
+                if !e.mean.is_finite() {
+                    continue;
+                }
+                let k = shown.iter().position(|s| s == i).unwrap_or(0);
+                let cx = *si as f64 + dodge(k, n);
+                let c = lks[*i].colour;
+                if whiskers && e.has_ci() {
+                    whisker(&mut chart, y, cx, e, 0.02, c)?;
+                }
+                marker(&mut chart, lks[*i], (cx, y.at(e.mean)), dot)?;
+            }
+        }
+        Ok(())
+    })
     .map(Some)
 }
