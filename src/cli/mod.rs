@@ -82,8 +82,9 @@ enum Cmd {
     /// Follow the first requests of a run step by step (for teaching): which node each
     /// reaches, what the balancer saw (in-flight counts, weights, its own state such as
     /// nginx's current weights) and chose, queueing and service, answers, retries and
-    /// timeouts, with health checks, failures and load balancer failovers in between.
-    /// Prints to stdout; writes no files.
+    /// timeouts, and the calls each makes to other services through their tiers, with
+    /// health checks, failures and load balancer failovers in between. Prints to stdout;
+    /// writes no files.
     #[command(
         after_help = "Examples:\n  lblab trace scenarios/heterogeneous.toml -a weighted-round-robin -n 8\n  lblab trace scenarios/lb-failover.toml --from 60s -n 5 --set lb.topology=anycast"
     )]

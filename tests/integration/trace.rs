@@ -563,3 +563,86 @@ fn structured_steps_agree_with_the_words() {
         assert!(kinds.contains(k), "no {k} step in {kinds:?}");
     }
 }
+
+/// Calls are followed under the number of the client request they serve: web's call to
+/// db is told from the call through db's tier's pick (`db-lb-1`) to its end, a call
+/// that fails while db is crashed is tried again by its caller, and the client request
+/// still has exactly one answer.
+#[test]
+fn calls_are_told_under_the_client_request_they_serve() {
+    let text = r#"
+        [scenario]
+        duration = "20s"
+        seed = 9
+        [clients]
+        rate = "100/s"
+        [[classes]]
+        service = { dist = "exponential", mean = "1ms" }
+        calls = [{ to = "db", timeout = "50ms", retries = 1 }]
+        [[servers]]
+        name = "web"
+        count = 2
+        [[servers]]
+        name = "db"
+        count = 2
+        [[services]]
+        name = "web"
+        [[services]]
+        name = "db"
+        work = { dist = "exponential", mean = "2ms" }
+        [[failures]]
+        target = "db-1"
+        kind = "crash"
+        at = "5s"
+        duration = "5s"
+        [balancer]
+        algorithm = "round-robin"
+    "#;
+    let n = 300;
+    let lines = trace(text, n, SimTime::from_millis(4_900));
+    let mut retried = 0;
+    for id in 1..=n {
+        let mine: Vec<&TraceLine> = lines.iter().filter(|l| l.request == Some(id)).collect();
+        let kinds: Vec<&str> = mine.iter().map(|l| l.kind).collect();
+        assert_eq!(kinds[0], "issue", "#{id}: {mine:?}");
+        let ends = kinds
+            .iter()
+            .filter(|k| **k == "completed" || **k == "failed")
+            .count();
+        assert_eq!(ends, 1, "#{id}: {mine:?}");
+        // Each call: the call line, then db's tier picks a db server for it.
+        let calls = kinds.iter().filter(|k| **k == "call").count();
+        assert_eq!(calls, 1, "#{id}: {mine:?}");
+        let at = kinds.iter().position(|k| *k == "call").unwrap();
+        let pick = mine[at + 1];
+        assert_eq!(pick.kind, "pick", "#{id}: {mine:?}");
+        assert!(
+            pick.event.starts_with("db-lb-1 round-robin pick"),
+            "{pick:?}"
+        );
+        assert!(pick.event.ends_with("db-1") || pick.event.ends_with("db-2"));
+        // Tries of the call: the first, plus one per "tries again"; each ends once.
+        let again = mine
+            .iter()
+            .filter(|l| l.event.contains("the caller tries again"))
+            .count();
+        retried += again;
+        let call_ends = kinds
+            .iter()
+            .filter(|k| **k == "call-completed" || **k == "call-failed")
+            .count();
+        assert_eq!(call_ends, 1 + again, "#{id}: {mine:?}");
+        let web = mine
+            .iter()
+            .find(|l| l.kind == "pick")
+            .expect("the edge picks a web server");
+        assert!(web.event.starts_with("lb-1 round-robin pick"), "{web:?}");
+    }
+    // db-1 is crashed from 5 s: calls it gets are refused and tried again on db-2.
+    assert!(retried > 10, "{retried} calls tried again");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.event.contains("call to db failed") && l.event.ends_with("refused"))
+    );
+}

@@ -99,7 +99,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         at.calls_out += 1;
         at.next_call = k as u16 + 1;
         if TRACE {
-            self.trace_untracked(c);
+            self.trace_call(c, a, k);
         }
         self.send_call(c, spec.timeout);
     }
@@ -162,6 +162,14 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 cr.attempt = NONE;
                 cr.tries += 1;
                 cr.issued = self.now;
+                if TRACE {
+                    let tries = cr.tries;
+                    let text = format!(
+                        "the caller tries again (try {tries} of {})",
+                        spec.retries + 1
+                    );
+                    self.trace_req(c, text);
+                }
                 self.send_call(c, timeout);
                 return;
             }

@@ -439,8 +439,8 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 result,
             } => {
                 let (t, i) = (tier as usize, idx as usize);
-                if TRACE && t == 0 {
-                    self.trace_probe(i, result);
+                if TRACE {
+                    self.trace_probe(t, i, result);
                 }
                 if let Some(c) = self.tiers[t].checkers[i].as_mut() {
                     c.handle_probe_result(self.now, probe, result);

@@ -141,6 +141,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let node = r.node as usize;
         // Cookies live in clients; a calling instance keeps none.
         let slot = r.client as usize * n_pools + pool;
+        let traced = TRACE && self.traced(c) != 0;
         let rt = &mut self.tiers[t].routes[node * n_pools + pool];
         let cookie = if rt.sticky && edge {
             Some(self.clients.cookies[slot]).filter(|&c| c != NONE)
@@ -160,7 +161,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             class: r.class,
             attempt: r.attempts.min(255) as u8,
         };
-        let before = (TRACE && edge).then(|| {
+        let before = traced.then(|| {
             let t = self.tracer.as_deref().expect("tracing");
             trace::describe_route(self.cfg, rt, t, self.now, &info)
         });
@@ -286,17 +287,14 @@ impl<const TRACE: bool> World<'_, TRACE> {
                     Reply::QueueFull => "503 (queue full)".to_string(),
                     Reply::Refused => "connection refused".to_string(),
                 };
+                let node = w.node_name(at.tier as usize, at.node as usize);
                 if at.tier != 0 || w.node_up(at.node as usize) {
                     format!(
-                        "lb-{} gets {what} from {srv}, {} after sending it",
-                        at.node + 1,
+                        "{node} gets {what} from {srv}, {} after sending it",
                         ms(w.now - at.dispatched)
                     )
                 } else {
-                    format!(
-                        "{srv}'s answer ({what}) reaches lb-{}, which is down",
-                        at.node + 1
-                    )
+                    format!("{srv}'s answer ({what}) reaches {node}, which is down")
                 }
             });
         }
@@ -387,10 +385,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let c = at.creq;
         if TRACE {
             self.trace_att(a, "upstream-timeout", |w, srv| {
-                format!(
-                    "lb-{} gives up on {srv}: upstream timeout",
-                    w.book.atts[a as usize].node + 1
-                )
+                let at = &w.book.atts[a as usize];
+                let node = w.node_name(at.tier as usize, at.node as usize);
+                format!("{node} gives up on {srv}: upstream timeout")
             });
         }
         self.orphan(a, OutcomeKind::TimedOut);
@@ -410,10 +407,12 @@ impl<const TRACE: bool> World<'_, TRACE> {
             ErrorCause::Timeout
         };
         if TRACE {
-            self.trace_req(
-                c,
-                "the client gives up waiting (clients.timeout)".to_string(),
-            );
+            let who = if r.parent == NONE {
+                "the client gives up waiting (clients.timeout)"
+            } else {
+                "the caller gives up waiting (the call's timeout)"
+            };
+            self.trace_req(c, who.to_string());
         }
         self.fail(c, cause);
     }

@@ -24,8 +24,9 @@ pub struct TraceLine {
     pub event: String,
     /// What kind of step, for programs (the browser lab's animation): `issue`, `path`,
     /// `pick`, `retry`, `queued`, `start`, `reply`, `refused`, `rejected`, `lost`, `hung`,
-    /// `upstream-timeout`, `request`, `completed`, `failed`, `probe`, `marked-down`,
-    /// `marked-up`, `fails`, `recovers`, `lb`, `change`.
+    /// `upstream-timeout`, `request`, `call`, `call-completed`, `call-failed`,
+    /// `completed`, `failed`, `probe`, `marked-down`, `marked-up`, `fails`, `recovers`,
+    /// `lb`, `change`.
     pub kind: &'static str,
     /// The server it concerns (index into the scenario's servers in order), if any: the
     /// one picked, the one serving, probed, marked or failing.
@@ -39,7 +40,8 @@ pub struct TraceLine {
 pub struct ServerMoment {
     /// Requests there: in service plus queued.
     pub in_flight: u32,
-    /// Not eligible at lb-1 (marked down, draining, weight 0 or not a member).
+    /// Not eligible at its tier's first node (marked down, draining, weight 0 or not a
+    /// member).
     pub out: bool,
     /// What is wrong with it, if anything: `crashed`, `hung`, `partitioned`, `slow`,
     /// `errors`, `draining`.
@@ -168,11 +170,7 @@ impl World<'_, true> {
                     format!("the kubelet kills {server}: its liveness probe failed")
                 }
             } else {
-                // Internal tiers' nodes are named after the service they front.
-                let node = match self.tiers[e.tier as usize].service {
-                    Some(s) => format!("{}-lb-{}", self.cfg.services[s].name, e.node + 1),
-                    None => format!("lb-{}", e.node + 1),
-                };
+                let node = self.node_name(e.tier as usize, e.node as usize);
                 format!(
                     "{node} marks {server} {} ({}{})",
                     if e.up { "up" } else { "down" },
@@ -285,15 +283,25 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 },
             })
             .collect();
-        // lb-1's routes (one per pool) say who it may pick.
-        for rt in self.tiers[0].routes.iter().take(self.tiers[0].n_pools) {
-            for be in &rt.backends {
-                if let Some(m) = out.get_mut(be.id as usize) {
-                    m.out |= !be.eligible();
+        // Each tier's first node's routes (one per pool) say who it may pick.
+        for tier in &self.tiers {
+            for rt in tier.routes.iter().take(tier.n_pools) {
+                for be in &rt.backends {
+                    if let Some(m) = out.get_mut(be.id as usize) {
+                        m.out |= !be.eligible();
+                    }
                 }
             }
         }
         out
+    }
+
+    /// Node `node` of tier `t`: `lb-2` at the edge, `db-lb-1` in front of service `db`.
+    pub(super) fn node_name(&self, t: usize, node: usize) -> String {
+        match self.tiers[t].service {
+            Some(s) => format!("{}-lb-{}", self.cfg.services[s].name, node + 1),
+            None => format!("lb-{}", node + 1),
+        }
     }
 
     /// A new request `c` may be traced.
@@ -339,16 +347,39 @@ impl<const TRACE: bool> World<'_, TRACE> {
         t.push(now, id, step, text);
     }
 
-    /// Request slot `c` now holds a call: not traced (`lblab trace` follows clients'
-    /// requests at the edge tier).
+    /// Request slot `c` now holds call `k` of attempt `a`'s hop: it is followed when the
+    /// client request that attempt serves is, under the same number.
     #[cold]
-    pub(super) fn trace_untracked(&mut self, c: u32) {
-        if let Some(t) = self.tracer.as_deref_mut() {
-            *slot(&mut t.creq_id, c) = 0;
+    #[inline(never)]
+    pub(super) fn trace_call(&mut self, c: u32, a: u32, k: usize) {
+        let Some(t) = self.tracer.as_deref_mut() else {
+            return;
+        };
+        let id = t.att_id.get(a as usize).copied().unwrap_or(0);
+        *slot(&mut t.creq_id, c) = id;
+        if id == 0 {
+            return;
         }
+        let r = self.book.creqs[c as usize];
+        let caller = &t.names[r.client as usize];
+        let at = &self.book.atts[a as usize];
+        let hop = &self.cfg.classes[at.class as usize].hops[at.service as usize];
+        let to = &self.cfg.services[r.service as usize].name;
+        let how = match hop.calls.len() {
+            1 => String::new(),
+            n if hop.parallel => format!(" (call {} of {n}, in parallel)", k + 1),
+            n => format!(" (call {} of {n}, in sequence)", k + 1),
+        };
+        let work = if r.work_ns > 0.0 {
+            format!(", work there {}", ms(SimTime::from_nanos_f64(r.work_ns)))
+        } else {
+            String::new()
+        };
+        let text = format!("{caller} calls {to}{how}{work}");
+        self.trace_line(id, "call", Some(r.client), text);
     }
 
-    fn traced(&self, c: u32) -> u64 {
+    pub(super) fn traced(&self, c: u32) -> u64 {
         self.tracer
             .as_deref()
             .and_then(|t| t.creq_id.get(c as usize).copied())
@@ -382,7 +413,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         self.trace_line(id, "path", None, text);
     }
 
-    /// What node `node`'s balancer saw (`before`, from [`describe_route`] just before the
+    /// What the balancer of route `route` (of request `c`'s tier) saw (`before`, from [`describe_route`] just before the
     /// pick) and chose for request `c`.
     #[cold]
     #[inline(never)]
@@ -398,8 +429,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if id == 0 {
             return;
         }
-        let node = route / self.tiers[0].n_pools;
-        let rt = &self.tiers[0].routes[route];
+        let tier = self.book.creqs[c as usize].tier as usize;
+        let node = route / self.tiers[tier].n_pools;
+        let rt = &self.tiers[tier].routes[route];
         let (alg, view) = before;
         let t = self.tracer.as_deref().expect("tracing");
         let server = pick.map(|i| rt.backends[i].id);
@@ -408,7 +440,10 @@ impl<const TRACE: bool> World<'_, TRACE> {
             None => "→ no eligible backend (no_backend)".to_string(),
         };
         let what = if retry { "retry" } else { "pick" };
-        let text = format!("lb-{} {alg} {what}: {view} {chose}", node + 1);
+        let text = format!(
+            "{} {alg} {what}: {view} {chose}",
+            self.node_name(tier, node)
+        );
         self.trace_line(id, what, server, text);
     }
 
@@ -487,10 +522,16 @@ impl<const TRACE: bool> World<'_, TRACE> {
     /// An active health check's probe came back.
     #[cold]
     #[inline(never)]
-    pub(super) fn trace_probe(&mut self, idx: usize, result: crate::health::ProbeResult) {
+    pub(super) fn trace_probe(
+        &mut self,
+        tier: usize,
+        idx: usize,
+        result: crate::health::ProbeResult,
+    ) {
         use crate::health::ProbeResult;
         let n = self.servers.len();
         let now = self.now;
+        let node = self.node_name(tier, idx / n);
         let t = self.tracer.as_deref_mut().expect("tracing");
         if now < t.from || t.started.is_none() {
             return;
@@ -501,11 +542,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             ProbeResult::TimedOut => "times out".to_string(),
             ProbeResult::BadStatus(s) => format!("gets HTTP {s}"),
         };
-        let text = format!(
-            "lb-{} health check of {} {what}",
-            idx / n + 1,
-            t.names[idx % n]
-        );
+        let text = format!("{node} health check of {} {what}", t.names[idx % n]);
         t.lines.push(TraceLine {
             at: now,
             request: None,
@@ -527,7 +564,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
         self.trace_line(id, "request", None, text);
     }
 
-    /// Request `c` is answered: completed (`None`) or failed with `cause`.
+    /// Request `c` is answered: completed (`None`) or failed with `cause`. A call's end
+    /// is a step of the client request it serves (which its caller may still retry).
     #[cold]
     #[inline(never)]
     pub(super) fn trace_end(&mut self, c: u32, cause: Option<ErrorCause>) {
@@ -537,6 +575,27 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         let r = self.book.creqs[c as usize];
         let took = ms(self.now - r.issued);
+        if r.parent != NONE {
+            let to = &self.cfg.services[r.service as usize].name;
+            let t = self.tracer.as_deref().expect("tracing");
+            let caller = &t.names[r.client as usize];
+            let text = match cause {
+                None => format!("{caller}'s call to {to} completed in {took}"),
+                Some(cause) => {
+                    format!(
+                        "{caller}'s call to {to} failed after {took}: {}",
+                        cause.name()
+                    )
+                }
+            };
+            let kind = if cause.is_none() {
+                "call-completed"
+            } else {
+                "call-failed"
+            };
+            self.trace_line(id, kind, None, text);
+            return;
+        }
         let text = match cause {
             None => format!(
                 "completed in {took} ({} attempt{})",
