@@ -716,6 +716,91 @@ traffic_policy = "local"
     }
 }
 
+/// A deep check's call to a dependency on the prober's own host crosses no network, as a
+/// request's call does not: with pods 10 ms away over the network and a 5 ms probe
+/// timeout, nodes whose pods run on them pass; moved to other hosts, the same pods make
+/// every probe time out and every node leaves rotation.
+#[test]
+fn a_deep_check_reaches_a_dependency_on_its_own_host_without_the_network() {
+    let body = |on: &str| {
+        format!(
+            r#"[[classes]]
+service = "1ms"
+calls = ["pod"]
+
+[[servers]]
+name = "node"
+count = 2
+slots = 1000
+network_delay = "100us"
+
+[[servers]]
+name = "other"
+count = 2
+slots = 1
+
+[[servers]]
+name = "pod"
+count = 2
+slots = 1000
+network_delay = "5ms"
+on = {on}
+
+[balancer]
+algorithm = "round-robin"
+
+[[services]]
+name = "node"
+
+[[services]]
+name = "other"
+
+[[services]]
+name = "pod"
+work = "1ms"
+traffic_policy = "local"
+health = {{}}
+
+[health.active]
+check = "http"
+inter = "1s"
+timeout = "5ms"
+fall = 2
+depends = ["pod"]
+"#
+        )
+    };
+    let local = run(&scenario_w(
+        "50/s",
+        "20s",
+        1,
+        false,
+        &body(r#"["node-1", "node-2"]"#),
+    ));
+    let away = run(&scenario_w(
+        "50/s",
+        "20s",
+        1,
+        false,
+        &body(r#"["other-1", "other-2"]"#),
+    ));
+    // On their own hosts: every probe passes, nobody leaves, nothing fails.
+    assert_eq!(values(&local, M::FalseEjections), [0.0]);
+    assert_eq!(values(&local, M::Errors), [0.0]);
+    // Elsewhere the node has no local pod at all; with a cluster-wide policy the probes'
+    // 10 ms round trips to the pods exceed the 5 ms timeout and both nodes leave.
+    assert_eq!(values(&away, M::FalseEjections), [2.0]);
+    let cluster = run(&scenario_w(
+        "50/s",
+        "20s",
+        1,
+        false,
+        &body(r#"["other-1", "other-2"]"#).replace("traffic_policy = \"local\"\n", ""),
+    ));
+    assert_eq!(values(&cluster, M::FalseEjections), [2.0]);
+    assert!(values(&cluster, M::ErrorsNoBackend)[0] > 0.0);
+}
+
 #[test]
 fn offered_work_per_service_follows_the_call_plan() {
     // three-tier: 500/s, 20% writes of 35 ms each on one primary with 4 workers: 87.5%;

@@ -173,7 +173,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
     /// `d`'s internal tier, which picks among the servers it has in rotation): the time
     /// the call took and whether it passed, or `None` when nothing answers (the probe then
     /// times out). The call costs `probe_time` of the dependency's work at its current
-    /// speed and crosses the network both ways; it does not wait in the dependency's
+    /// speed and crosses the network both ways (unless the dependency's server is on the
+    /// prober's host); it does not wait in the dependency's
     /// queue (a ping like `SELECT 1`).
     pub(super) fn ping(
         &mut self,
@@ -228,9 +229,15 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 .nth(k)
                 .map_or(0, |b| b.id as usize)
         };
-        let rtt = match (self.net_delay(id as u32), self.net_delay(id as u32)) {
-            (Some(a), Some(b)) => a + b,
-            _ => SimTime::ZERO,
+        // A dependency on the prober's own host is reached without crossing the network
+        // (as a call is: `wire_delay`).
+        let rtt = if self.servers[id].host == self.servers[from].host {
+            SimTime::ZERO
+        } else {
+            match (self.net_delay(id as u32), self.net_delay(id as u32)) {
+                (Some(a), Some(b)) => a + b,
+                _ => SimTime::ZERO,
+            }
         };
         let srv = &self.servers[id];
         let cut = srv.cut_from >> self.servers[from].service & 1 == 1;
