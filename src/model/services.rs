@@ -83,6 +83,11 @@ pub struct CallSpec {
     /// The caller's own retries of a failed or timed-out call (each a new request through
     /// the callee's tier, which may retry too).
     pub retries: u32,
+    /// Which failures the caller retries: `[refused, timeout, 5xx]`. `refused`: connection
+    /// refused or the tier's node lost; `timeout`: the call's own timeout or the tier's
+    /// upstream timeout (504); `5xx`: a server error, a full queue or no backend (503).
+    /// All three by default.
+    pub retry_on: [bool; 3],
 }
 
 /// Whether some class's hop calls service `s` (then it has an internal tier).

@@ -243,6 +243,64 @@ at = "0s"
     }
 }
 
+/// A call's `retry_on` says which failures its caller retries: a database answering
+/// every request with a 500 gets three requests per call by default (all failures
+/// retried), and one per call when only refusals and timeouts are.
+#[test]
+fn a_call_retries_only_what_its_retry_on_names() {
+    let body = |retry_on: &str| {
+        format!(
+            r#"
+[[classes]]
+service = {{ dist = "exponential", mean = "1ms" }}
+calls = [{{ to = "db", retries = 2{retry_on} }}]
+
+[[servers]]
+name = "web"
+count = 2
+slots = 64
+[[servers]]
+name = "db"
+count = 2
+slots = 64
+
+[[services]]
+name = "web"
+[[services]]
+name = "db"
+work = {{ dist = "exponential", mean = "1ms" }}
+
+[[failures]]
+target = "db"
+kind = "errors"
+rate = 1.0
+status = 500
+at = "0s"
+"#
+        )
+    };
+    for (retry_on, per_call) in [
+        ("", 3.0),
+        (r#", retry_on = ["5xx"]"#, 3.0),
+        (r#", retry_on = ["refused", "timeout"]"#, 1.0),
+    ] {
+        let a = run(&scenario_w("50/s", "60s", 1, false, &body(retry_on)));
+        let r = &a.reps[0];
+        let db = r.slices.iter().find(|s| s.name == "db").expect("db slice");
+        let called = r.get(M::Issued) - r.get(M::InFlightEnd);
+        assert_eq!(r.get(M::Errors), called, "{retry_on}");
+        assert_eq!(db.get(S::Requests), per_call * called, "{retry_on}");
+    }
+    let e = parse(&format!(
+        "[scenario]\nduration = \"10s\"\n[clients]\nrate = \"10/s\"\n{}",
+        body(r#", retry_on = ["5xxx"]"#)
+    ))
+    .expect_err("a misspelt retry_on");
+    let p = &e.problems[0];
+    assert_eq!(p.path, "classes[0].calls[0].retry_on[0]");
+    assert!(p.hint.as_deref() == Some("did you mean `5xx`?"), "{p:?}");
+}
+
 /// A three-service scenario to break: web → app → db.
 const GOOD: &str = r#"[scenario]
 duration = "10s"

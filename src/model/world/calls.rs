@@ -151,7 +151,12 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         if self.caller_waits(&r) {
             let p = self.book.atts[r.parent as usize];
             let spec = &self.hop(p.class, p.service).calls[r.call as usize];
-            if u32::from(r.tries) <= spec.retries {
+            let kind = match cause {
+                ErrorCause::Refused | ErrorCause::LbLost => 0,
+                ErrorCause::Timeout | ErrorCause::UpstreamTimeout => 1,
+                ErrorCause::ServerError | ErrorCause::Rejected | ErrorCause::NoBackend => 2,
+            };
+            if u32::from(r.tries) <= spec.retries && spec.retry_on[kind] {
                 // A new request to the service: new deadline, new attempts, the same
                 // record (the old deadline and attempt events see a new generation).
                 let timeout = spec.timeout;

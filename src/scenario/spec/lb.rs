@@ -97,35 +97,11 @@ impl Reader<'_> {
             }
         }
         if let Some(v) = t.t.get("retry_on") {
-            let words = ["refused", "timeout", "5xx"];
-            match self.cx.array("lb.retry_on", v) {
-                Some(arr) => {
-                    cfg.retry.on_refused = false;
-                    cfg.retry.on_timeout = false;
-                    cfg.retry.on_5xx = false;
-                    for (i, e) in arr.iter().enumerate() {
-                        let path = format!("lb.retry_on[{i}]");
-                        match self.cx.string(&path, e).as_deref() {
-                            Some("refused") => cfg.retry.on_refused = true,
-                            Some("timeout") => cfg.retry.on_timeout = true,
-                            Some("5xx") => cfg.retry.on_5xx = true,
-                            Some(other) => {
-                                let hint = did_you_mean(other, words)
-                                    .map(|s| format!("did you mean `{s}`?"));
-                                self.cx.err_hint(
-                                    &path,
-                                    &e.span(),
-                                    format!(
-                                        "expected one of {}, found \"{other}\"",
-                                        words.join(", ")
-                                    ),
-                                    hint,
-                                );
-                                ok = false;
-                            }
-                            None => ok = false,
-                        }
-                    }
+            match self.retry_on("lb.retry_on", v) {
+                Some([refused, timeout, x5]) => {
+                    cfg.retry.on_refused = refused;
+                    cfg.retry.on_timeout = timeout;
+                    cfg.retry.on_5xx = x5;
                 }
                 None => ok = false,
             }
@@ -540,5 +516,33 @@ impl Reader<'_> {
             },
         };
         if ok { topology } else { None }
+    }
+
+    /// A `retry_on` list: which of `refused`, `timeout` and `5xx` it names, in that order.
+    pub(super) fn retry_on(&mut self, path: &str, v: &V<'_>) -> Option<[bool; 3]> {
+        let words = ["refused", "timeout", "5xx"];
+        let arr = self.cx.array(path, v)?;
+        let mut on = [false; 3];
+        let mut ok = true;
+        for (i, e) in arr.iter().enumerate() {
+            let path = format!("{path}[{i}]");
+            match self.cx.string(&path, e).as_deref() {
+                Some(w) if words.contains(&w) => {
+                    on[words.iter().position(|x| *x == w).unwrap_or(0)] = true;
+                }
+                Some(other) => {
+                    let hint = did_you_mean(other, words).map(|s| format!("did you mean `{s}`?"));
+                    self.cx.err_hint(
+                        &path,
+                        &e.span(),
+                        format!("expected one of {}, found \"{other}\"", words.join(", ")),
+                        hint,
+                    );
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(on)
     }
 }

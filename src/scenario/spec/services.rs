@@ -669,7 +669,8 @@ impl Reader<'_> {
         })
     }
 
-    /// One call: `"name"` or `{ to = "name", timeout = "200ms", retries = 1 }`.
+    /// One call: `"name"` or `{ to = "name", timeout = "200ms", retries = 1,
+    /// retry_on = ["refused", "timeout", "5xx"] }`.
     fn call(&mut self, path: &str, v: &V<'_>, names: &[&str]) -> Option<CallSpec> {
         if let DeValue::String(_) = v.get_ref() {
             let to = self.service_ref(path, v, names)?;
@@ -677,10 +678,12 @@ impl Reader<'_> {
                 to,
                 timeout: None,
                 retries: 0,
+                retry_on: [true; 3],
             });
         }
         let t = self.cx.table(path, v)?;
-        self.cx.check_keys(t, &["to", "timeout", "retries"]);
+        self.cx
+            .check_keys(t, &["to", "timeout", "retries", "retry_on"]);
         let to = self
             .cx
             .require(t, "to", "the service called, like to = \"db\"")
@@ -696,10 +699,15 @@ impl Reader<'_> {
                 .map(|r| r as u32),
             None => Some(0),
         };
+        let retry_on = match t.t.get("retry_on") {
+            Some(rv) => self.retry_on(&join(path, "retry_on"), rv),
+            None => Some([true; 3]),
+        };
         Some(CallSpec {
             to: to?,
             timeout: timeout?,
             retries: retries?,
+            retry_on: retry_on?,
         })
     }
 
