@@ -88,6 +88,13 @@ pub struct CallSpec {
     /// upstream timeout (504); `5xx`: a server error, a full queue or no backend (503).
     /// All three by default.
     pub retry_on: [bool; 3],
+    /// Made only when the call before it (in sequence) missed: it was answered by a server
+    /// whose cache did not hold the request's key, or it failed and was not `required`
+    /// (cache-aside: a read goes to the database when the cache misses).
+    pub when_miss: bool,
+    /// Its failure fails the hop (`true`, the default); otherwise the hop goes on, as
+    /// after a miss.
+    pub required: bool,
 }
 
 /// Whether some class's hop calls service `s` (then it has an internal tier).

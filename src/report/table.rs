@@ -553,16 +553,33 @@ fn server_table(out: &mut String, a: &Aggregate) {
 }
 
 /// Several algorithms: one row per server, `share / utilization` per algorithm.
+/// Variants may have different servers (a sweep over a group's `count`): the rows are
+/// every server of any variant, each after the one it follows in its own variant.
 fn server_matrix(out: &mut String, aggs: &[Aggregate], width: usize) {
-    let servers = &aggs[0].servers;
-    let n = servers.len().min(MAX_SERVER_ROWS);
-    let labels: Vec<String> = servers.iter().take(n).map(|s| s.name.clone()).collect();
+    let mut names: Vec<&str> = Vec::new();
+    for a in aggs {
+        let mut at = 0;
+        for s in &a.servers {
+            match names.iter().position(|n| *n == s.name) {
+                Some(p) => at = p + 1,
+                None => {
+                    names.insert(at, &s.name);
+                    at += 1;
+                }
+            }
+        }
+    }
+    let n = names.len().min(MAX_SERVER_ROWS);
+    let labels: Vec<String> = names.iter().take(n).map(|s| s.to_string()).collect();
     let columns: Vec<(String, Vec<String>)> = aggs
         .iter()
         .map(|a| {
-            let cells = (0..n)
-                .map(|i| {
-                    let x = &a.servers[i];
+            let cells = labels
+                .iter()
+                .map(|name| {
+                    let Some(x) = a.servers.iter().find(|s| &s.name == name) else {
+                        return "—".to_string(); // not in this variant
+                    };
                     if x.requests.mean == 0.0 && x.share.mean.is_nan() {
                         // Its service took no requests in this variant.
                         return format!("— / {:.1}%", x.utilization.mean);
@@ -579,7 +596,7 @@ fn server_matrix(out: &mut String, aggs: &[Aggregate], width: usize) {
         "per server: share of requests / utilization (means over replications)"
     );
     out.push_str(&grid("server", &labels, &columns, None, width));
-    more_servers(out, servers.len());
+    more_servers(out, names.len());
 }
 
 fn more_servers(out: &mut String, n: usize) {

@@ -390,3 +390,47 @@ fn paired_intervals_shrink_with_replications() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Variants with different servers (an axis over a group's `count`): the terminal's
+/// per-server table has a row for every server of any variant, in its place, with "—"
+/// where a variant has no such server.
+#[test]
+fn the_server_table_lists_every_variants_servers_by_name() {
+    let out = tmp("server-union");
+    let o = lblab(&[
+        "compare",
+        "scenarios/quick-start.toml",
+        "--axis",
+        "servers.web.count=2,4",
+        "--set",
+        "scenario.duration=20s",
+        "--set",
+        "scenario.warmup=2s",
+        "-r",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("per server"))
+        .skip(2)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    let rows: Vec<Vec<&str>> = table
+        .iter()
+        .map(|l| {
+            l.split("  ")
+                .filter(|c| !c.trim().is_empty())
+                .map(str::trim)
+                .collect()
+        })
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(names[..4], ["web-1", "web-2", "web-3", "web-4"], "{text}");
+    assert_eq!(rows[2][1], "—", "{text}");
+    assert_eq!(rows[3][1], "—", "{text}");
+    assert_ne!(rows[2][2], "—", "{text}");
+}

@@ -773,3 +773,26 @@ fn k8s_lb_local_balances_per_node_so_uneven_pods_share_unevenly() {
         p99(cluster)
     );
 }
+
+#[test]
+fn cache_aside_a_database_sized_for_the_misses_falls_over_with_the_cache() {
+    let r = compare("cache-aside");
+    let (small, big) = ("servers.db.count=2", "servers.db.count=8");
+    let err = |l: &str| r[l].metrics[M::ErrorRate as usize];
+    // Sized for the misses: the outage's reads overload the database and fail.
+    assert!(err(small).lo() > 5.0, "{:?}", err(small));
+    assert_eq!(err(big).mean, 0.0, "{:?}", err(big));
+    // ... and the errors outlast the cache's outage (40–50 s) by more than 10 s in every
+    // replication, but stop before the end.
+    for rep in &r[small].reps {
+        let last = rep
+            .timeseries
+            .iter()
+            .filter(|b| b.errors_per_s > 0.0)
+            .map(|b| b.t_s)
+            .fold(0.0, f64::max);
+        assert!((60.0..90.0).contains(&last), "last errors at {last} s");
+    }
+    let hit = r[small].metrics[M::CacheHitRatio as usize].mean;
+    assert!((75.0..90.0).contains(&hit), "hit ratio {hit}");
+}

@@ -301,6 +301,152 @@ at = "0s"
     assert!(p.hint.as_deref() == Some("did you mean `5xx`?"), "{p:?}");
 }
 
+/// Cache-aside: web reads the cache, and the database only when the cache missed
+/// (`when = "miss"`). Under independent uniform requests over K keys an LRU cache of C
+/// keys holds any given key with probability C/K, so the database sees 1 − C/K of the
+/// reads: 0.75 for 250 of 1,000. With 20,000 reads the binomial standard deviation of
+/// that share is 0.003; the test allows 0.015 (5 sd).
+#[test]
+fn cache_aside_sends_only_misses_to_the_database() {
+    let body = |cache_fails: &str, required: &str| {
+        format!(
+            r#"
+[[classes]]
+service = "1ms"
+keys = {{ count = 1000 }}
+calls = [{{ to = "cache"{required} }}, {{ to = "db", when = "miss" }}]
+
+[[servers]]
+name = "web"
+count = 2
+slots = 64
+[[servers]]
+name = "cache"
+count = 1
+slots = 64
+cache = 250
+[[servers]]
+name = "db"
+count = 2
+slots = 64
+
+[[services]]
+name = "web"
+[[services]]
+name = "cache"
+work = "100us"
+[[services]]
+name = "db"
+work = "2ms"
+{cache_fails}
+"#
+        )
+    };
+    let a = run(&scenario("200/s", "120s", 1, &body("", "")));
+    let r = &a.reps[0];
+    let get = |n: &str, c: S| r.slices.iter().find(|s| s.name == n).unwrap().get(c);
+    let share = get("db", S::Requests) / get("cache", S::Requests);
+    assert!((share - 0.75).abs() < 0.015, "database share {share}");
+    assert!((r.get(M::CacheHitRatio) - 25.0).abs() < 1.5);
+    assert_eq!(r.get(M::Errors), 0.0);
+    // The cache is down for the whole run. A required call fails every read; with
+    // `required = false` each read falls back to the database and succeeds.
+    let down = "[[failures]]\ntarget = \"cache-1\"\nkind = \"crash\"\nat = \"0s\"";
+    let failing = run(&scenario("200/s", "120s", 1, &body(down, "")));
+    let r = &failing.reps[0];
+    assert_eq!(r.get(M::Errors), r.get(M::Issued) - r.get(M::InFlightEnd));
+    let fallback = run(&scenario(
+        "200/s",
+        "120s",
+        1,
+        &body(down, ", required = false"),
+    ));
+    let r = &fallback.reps[0];
+    assert_eq!(r.get(M::Errors), 0.0);
+    let get = |n: &str, c: S| r.slices.iter().find(|s| s.name == n).unwrap().get(c);
+    assert_eq!(get("db", S::Requests), get("cache", S::Requests));
+}
+
+/// `when` and `required` are checked where they are written.
+#[test]
+fn cache_aside_errors_name_their_key() {
+    let base = r#"[scenario]
+duration = "10s"
+[clients]
+rate = "10/s"
+[[classes]]
+service = "1ms"
+keys = { count = 100 }
+calls = ["cache", { to = "db", when = "miss" }]
+[[servers]]
+name = "web"
+count = 1
+[[servers]]
+name = "cache"
+count = 1
+cache = 10
+[[servers]]
+name = "db"
+count = 1
+[[services]]
+name = "web"
+[[services]]
+name = "cache"
+work = "1ms"
+[[services]]
+name = "db"
+work = "1ms"
+"#;
+    parse(base).unwrap_or_else(|e| panic!("{e}"));
+    let problem = |text: &str, path: &str, needle: &str| {
+        let e = parse(text).expect_err(path);
+        let p = e
+            .problems
+            .iter()
+            .find(|p| p.path == path)
+            .unwrap_or_else(|| panic!("no problem at {path}: {e}"));
+        let t = format!("{} {}", p.message, p.hint.clone().unwrap_or_default());
+        assert!(t.contains(needle), "{path}: {t:?} lacks {needle:?}");
+        // The span is the key's own value.
+        let lblab::scenario::Origin::File(r) = &p.origin else {
+            panic!("{p:?}")
+        };
+        assert!(
+            text[r.clone()].contains("mis"),
+            "{p:?}: {:?}",
+            &text[r.clone()]
+        );
+    };
+    problem(
+        &base.replace("keys = { count = 100 }\n", ""),
+        "classes[0].calls[1].when",
+        "no `keys`",
+    );
+    problem(
+        &base.replace("cache = 10\n", ""),
+        "classes[0].calls[1].when",
+        "keep no cache",
+    );
+    problem(
+        &base.replace("\"miss\"", "\"mis\""),
+        "classes[0].calls[1].when",
+        "did you mean `miss`?",
+    );
+    problem(
+        &base.replace(
+            "[\"cache\", { to = \"db\", when = \"miss\" }]",
+            "[{ to = \"db\", when = \"miss\" }]",
+        ),
+        "classes[0].calls[0].when",
+        "first call",
+    );
+    problem(
+        &base.replace("calls = [", "parallel = true\ncalls = ["),
+        "classes[0].calls[1].when",
+        "in parallel",
+    );
+}
+
 /// A three-service scenario to break: web → app → db.
 const GOOD: &str = r#"[scenario]
 duration = "10s"

@@ -55,6 +55,9 @@ pub(super) struct ClientReq {
     pub(super) parent_gen: u32,
     /// The caller is still waiting.
     pub(super) waiting: bool,
+    /// For a call: its last attempt started at a server with a cache that did not hold
+    /// the key (a later call `when = "miss"` goes out).
+    pub(super) missed: bool,
 }
 
 /// One try of a request on one server. An attempt the load balancer gave up on (timeout,

@@ -4,8 +4,9 @@
 //!
 //! The attempt keeps its worker while it waits (`Phase::Calling`): a thread-per-request
 //! server's thread blocks on its calls, which is how a slow dependency exhausts the
-//! workers of every service above it. A failed call fails the hop: the instance answers
-//! 500. Late answers to a hop that has already answered (an abandoned fan-out call, a
+//! workers of every service above it. A failed call fails the hop (the instance answers
+//! 500) unless it is not `required`. A call `when = "miss"` goes out only if the call
+//! before it missed the cache of the server that answered it (cache-aside). Late answers to a hop that has already answered (an abandoned fan-out call, a
 //! crashed caller) are dropped.
 
 use super::Ev;
@@ -93,6 +94,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             parent: a,
             parent_gen: at.generation,
             waiting: true,
+            missed: false,
         };
         let c = self.new_request(req);
         let at = &mut self.book.atts[a as usize];
@@ -167,6 +169,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 cr.attempt = NONE;
                 cr.tries += 1;
                 cr.issued = self.now;
+                cr.missed = false;
                 if TRACE {
                     let tries = cr.tries;
                     let text = format!(
@@ -207,12 +210,27 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             } else if failed > n - k {
                 self.finish_hop(a, Reply::Status(DEPENDENCY_FAILED));
             }
-        } else if !ok {
+        } else if !ok && hop.calls[r.call as usize].required {
             self.finish_hop(a, Reply::Status(DEPENDENCY_FAILED));
-        } else if next < n {
-            self.issue_call(a, next as usize);
         } else {
-            self.finish_hop(a, Reply::Ok);
+            // A call `when = "miss"` goes out only after a miss (or a failure that was
+            // not required); after a hit it is skipped.
+            let missed = !ok || r.missed;
+            let mut next = next as usize;
+            while next < n as usize && hop.calls[next].when_miss && !missed {
+                if TRACE {
+                    let to = &self.cfg.services[hop.calls[next].to].name;
+                    self.trace_att(a, "request", |_, srv| {
+                        format!("{srv} had a hit: it does not call {to}")
+                    });
+                }
+                next += 1;
+            }
+            if next < n as usize {
+                self.issue_call(a, next);
+            } else {
+                self.finish_hop(a, Reply::Ok);
+            }
         }
     }
 

@@ -80,6 +80,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             parent: NONE,
             parent_gen: 0,
             waiting: true,
+            missed: false,
         };
         let c = self.new_request(req);
         self.tiers[0].n_waiting += 1;

@@ -159,6 +159,10 @@ impl<const TRACE: bool> World<'_, TRACE> {
             if hit {
                 work = at.hit_work_ns;
             }
+            // A call learns whether it missed (its caller may then go to the database).
+            if at.tier != 0 && at.creq != NONE {
+                self.book.creqs[at.creq as usize].missed = !hit;
+            }
             if at.measured {
                 if hit {
                     srv.n_hits += 1;

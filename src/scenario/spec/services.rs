@@ -349,6 +349,20 @@ impl Reader<'_> {
         }
         let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
         match self.call("sessions.store", v, &names) {
+            Some(c) if c.when_miss => {
+                let span = match v.get_ref() {
+                    DeValue::Table(st) => st.get("when").map(|w| w.span()),
+                    _ => None,
+                }
+                .unwrap_or(v.span());
+                self.cx.err_hint(
+                    "sessions.store.when",
+                    &span,
+                    "the session lookup is the entry hop's first call: there is no call before it to miss",
+                    Some("remove `when`".into()),
+                );
+                false
+            }
             Some(c) => {
                 sessions.store = Some(c);
                 true
@@ -522,6 +536,64 @@ impl Reader<'_> {
                     ok = false;
                 }
             }
+            // A call `when = "miss"` needs a miss to follow: keys, and a cache on the
+            // servers of the call before it.
+            let stored = usize::from(matches!(
+                (sessions.state, &sessions.store),
+                (SessionState::Shared, Some(_))
+            ));
+            for (s, hop) in hops.iter().enumerate() {
+                for k in 1..hop.calls.len() {
+                    if !hop.calls[k].when_miss {
+                        continue;
+                    }
+                    let prev = &services[hop.calls[k - 1].to];
+                    let cached = prev.groups.iter().any(|&g| groups[g].cache.is_some());
+                    let problem = if class.keys.is_none() {
+                        Some((
+                            format!(
+                                "class \"{}\" has no `keys`: a cache never holds its requests, so nothing can hit or miss",
+                                class.name
+                            ),
+                            "give the class keys, like keys = { count = 100000, zipf = 0.9 }"
+                                .to_string(),
+                        ))
+                    } else if !cached {
+                        Some((
+                            format!(
+                                "the call before it goes to \"{}\", whose servers keep no cache",
+                                prev.name
+                            ),
+                            format!(
+                                "give a group of \"{}\" a `cache`, or call the cache first",
+                                prev.name
+                            ),
+                        ))
+                    } else {
+                        None
+                    };
+                    if let Some((msg, hint)) = problem {
+                        let (hpath, ht) = if s == entry {
+                            (path.clone(), Some(t))
+                        } else {
+                            let hp = join(&join(&path, "hops"), &services[s].name);
+                            let ht = t.get("hops").and_then(|h| sub_table(h, &services[s].name));
+                            (hp, ht)
+                        };
+                        let k_file = if s == entry { k - stored } else { k };
+                        let span = ht
+                            .and_then(|ht| call_key_span(ht, k_file, "when"))
+                            .unwrap_or(e.span());
+                        self.cx.err_hint(
+                            &format!("{hpath}.calls[{k_file}].when"),
+                            &span,
+                            msg,
+                            Some(hint),
+                        );
+                        ok = false;
+                    }
+                }
+            }
             class.entry = entry;
             class.hops = hops;
         }
@@ -639,6 +711,21 @@ impl Reader<'_> {
                 }),
             None => false,
         };
+        // `when` and `required` are about calls in sequence.
+        let call_key = |k: usize, key: &str| call_key_span(t.t, k, key);
+        for (k, c) in calls.iter().enumerate() {
+            let kpath = format!("{cpath}[{k}]");
+            if parallel && (c.when_miss || !c.required) {
+                let key = if c.when_miss { "when" } else { "required" };
+                let span = call_key(k, key).unwrap_or(0..0);
+                self.cx.err_hint(&join(&kpath, key), &span, format!("`{key}` is for calls made in sequence, and this hop's calls go out in parallel"), Some("in a fan-out, `wait_for` says how many calls must succeed".into()));
+                ok = false;
+            } else if c.when_miss && k == 0 {
+                let span = call_key(k, "when").unwrap_or(0..0);
+                self.cx.err_hint(&join(&kpath, "when"), &span, "`when = \"miss\"` follows the call before it, and this is the hop's first call", Some("put the call to the cache first: calls = [\"cache\", { to = \"db\", when = \"miss\" }]".into()));
+                ok = false;
+            }
+        }
         let mut wait_for = calls.len() as u32;
         if let Some(v) = t.t.get("wait_for") {
             let wpath = join(path, "wait_for");
@@ -679,11 +766,15 @@ impl Reader<'_> {
                 timeout: None,
                 retries: 0,
                 retry_on: [true; 3],
+                when_miss: false,
+                required: true,
             });
         }
         let t = self.cx.table(path, v)?;
-        self.cx
-            .check_keys(t, &["to", "timeout", "retries", "retry_on"]);
+        self.cx.check_keys(
+            t,
+            &["to", "timeout", "retries", "retry_on", "when", "required"],
+        );
         let to = self
             .cx
             .require(t, "to", "the service called, like to = \"db\"")
@@ -703,11 +794,36 @@ impl Reader<'_> {
             Some(rv) => self.retry_on(&join(path, "retry_on"), rv),
             None => Some([true; 3]),
         };
+        let when_miss = match t.t.get("when") {
+            Some(wv) => match self.cx.string(&join(path, "when"), wv).as_deref() {
+                Some("miss") => Some(true),
+                Some("always") => Some(false),
+                Some(other) => {
+                    let hint = did_you_mean(other, ["miss", "always"])
+                        .map(|s| format!("did you mean `{s}`?"));
+                    self.cx.err_hint(
+                        &join(path, "when"),
+                        &wv.span(),
+                        format!("expected \"miss\" or \"always\", found \"{other}\""),
+                        hint,
+                    );
+                    None
+                }
+                None => None,
+            },
+            None => Some(false),
+        };
+        let required = match t.t.get("required") {
+            Some(rv) => self.cx.boolean(&join(path, "required"), rv),
+            None => Some(true),
+        };
         Some(CallSpec {
             to: to?,
             timeout: timeout?,
             retries: retries?,
             retry_on: retry_on?,
+            when_miss: when_miss?,
+            required: required?,
         })
     }
 
@@ -738,6 +854,34 @@ impl Reader<'_> {
         );
         None
     }
+}
+
+/// Table `key` of the table value `v`, if both are tables.
+fn sub_table<'a, 'i>(v: &'a V<'i>, key: &str) -> Option<&'a toml::de::DeTable<'i>> {
+    match v.get_ref() {
+        DeValue::Table(t) => t.get(key).and_then(|v| match v.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+/// Where key `key` of call `k` of a hop's table is written.
+fn call_key_span(
+    hop: &toml::de::DeTable<'_>,
+    k: usize,
+    key: &str,
+) -> Option<std::ops::Range<usize>> {
+    hop.get("calls")
+        .and_then(|v| match v.get_ref() {
+            DeValue::Array(a) => a.get(k),
+            _ => None,
+        })
+        .and_then(|c| match c.get_ref() {
+            DeValue::Table(ct) => ct.get(key).map(|v| v.span()),
+            _ => None,
+        })
 }
 
 /// Depth-first walk of the calls from `stack`'s last service; marks what it reaches and
