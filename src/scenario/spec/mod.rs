@@ -20,6 +20,7 @@ use super::error::{Origin, Problem, ScenarioError};
 use super::{ReadFile, Scenario, overrides};
 
 mod balancer;
+mod calls;
 mod clients;
 mod dist;
 mod failures;
