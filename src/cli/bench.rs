@@ -120,6 +120,7 @@ pub fn reference_world(algorithm: AlgorithmSpec, warmup: u64, requests: u64) -> 
         health: Default::default(),
         preset: Vec::new(),
         services: Vec::new(),
+        connections: None,
     }
 }
 

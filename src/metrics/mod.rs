@@ -139,6 +139,9 @@ metrics! {
     LbFailoverMean = ("lb_failover_mean_s", "LB failover time", "s", 3, POSITIVE);
     LbOutageMean = ("lb_outage_mean_s", "LB outage (dead path used)", "s", 3, POSITIVE);
     LbCpuUtil = ("lb_cpu_utilization_pct", "LB CPU utilization (busiest node)", "%", 2, NON_NEGATIVE);
+    ConnsOpened = ("connections_opened", "connections opened", "conn", 0, NON_NEGATIVE);
+    ReqPerConn = ("requests_per_connection", "requests per connection", "req", 2, NON_NEGATIVE);
+    ConnMaxMean = ("imbalance_connections_max_mean", "imbalance connections max/mean", "x", 3, AT_LEAST_ONE);
 }
 
 /// Number of metrics.

@@ -46,6 +46,9 @@ pub struct WorldConfig {
     /// `[[services]]`: the services and their internal tiers (empty: one service, every
     /// group behind `[lb]`, as before services existed).
     pub services: Vec<ServiceConfig>,
+    /// Clients' connections to the edge tier (`None`: every request on its own, the
+    /// connection-less model).
+    pub connections: Option<crate::model::ConnConfig>,
 }
 
 /// What every load balancer node believes about one server at t = 0 (`[trace.preset]`).

@@ -7,12 +7,14 @@
 
 pub mod cache;
 pub mod config;
+pub mod connections;
 pub mod dist;
 pub mod population;
 pub mod services;
 pub mod world;
 
 pub use config::*;
+pub use connections::{ConnConfig, Handshake, Protocol};
 pub use dist::Dist;
 pub use services::{CallSpec, Hop, ServiceConfig};
 pub use world::{RunError, ServerMoment, TraceLine, World};

@@ -796,3 +796,47 @@ fn cache_aside_a_database_sized_for_the_misses_falls_over_with_the_cache() {
     let hit = r[small].metrics[M::CacheHitRatio as usize].mean;
     assert!((75.0..90.0).contains(&hit), "hit ratio {hit}");
 }
+
+#[test]
+fn grpc_l4_deploy_pins_connections_and_a_max_age_rebalances_them() {
+    let r = compare("grpc-l4-deploy");
+    let (pinned, aged) = ("connections.max_age=none", "connections.max_age=30s");
+    let imb = |l: &str| r[l].metrics[M::ReqMaxMean as usize];
+    // After the rollout the last pod restarted has no connection at all.
+    assert!(imb(pinned).lo() > 1.5, "{:?}", imb(pinned));
+    assert!(imb(aged).hi() < 1.2, "{:?}", imb(aged));
+    let share = |l: &str, s: &str| {
+        r[l].servers
+            .iter()
+            .find(|x| x.name == s)
+            .unwrap_or_else(|| panic!("{s}"))
+            .share
+            .mean
+    };
+    assert!(share(pinned, "pod-4") < 0.01, "{}", share(pinned, "pod-4"));
+    let p99 = |l: &str| r[l].metrics[M::LatencyP99 as usize];
+    assert!(
+        p99(pinned).mean > p99(aged).hi(),
+        "{:?} vs {:?}",
+        p99(pinned),
+        p99(aged)
+    );
+    // An L7 proxy balances every RPC.
+    let path = crate::support::root().join("scenarios/grpc-l4-deploy.toml");
+    let (s, variants, _) = lblab::cli::variants::compare_variants(
+        &path,
+        &["lb.layer=l7".to_string()],
+        &[],
+        None,
+        &|_| {},
+    )
+    .expect("l7 variant");
+    let seeds = SeedTree::new(s.seed);
+    for r in 0..2 {
+        let res = World::new(&variants[0].world, &seeds, r)
+            .run()
+            .expect("run");
+        let x = res.values[M::ReqMaxMean as usize];
+        assert!(x < 1.03, "L7: max/mean {x}");
+    }
+}

@@ -8,6 +8,7 @@ mod accounting;
 mod bundled;
 mod cli;
 mod cli_conventions;
+mod connections;
 mod errors;
 mod failures;
 mod ha;

@@ -58,6 +58,8 @@ pub(super) struct ClientReq {
     /// For a call: its last attempt started at a server with a cache that did not hold
     /// the key (a later call `when = "miss"` goes out).
     pub(super) missed: bool,
+    /// A client request's connection (`[connections]`), or `NONE`.
+    pub(super) conn: u32,
 }
 
 /// One try of a request on one server. An attempt the load balancer gave up on (timeout,
@@ -91,6 +93,9 @@ pub(super) struct Attempt {
     pub(super) phase: Phase,
     pub(super) measured: bool,
     pub(super) retry: bool,
+    /// The node counts it in flight (not a request on a layer-4 connection, whose
+    /// connection is counted instead).
+    pub(super) counted: bool,
 }
 
 /// Client requests and their attempts, in reused slabs.

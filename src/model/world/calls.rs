@@ -95,6 +95,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             parent_gen: at.generation,
             waiting: true,
             missed: false,
+            conn: NONE,
         };
         let c = self.new_request(req);
         let at = &mut self.book.atts[a as usize];

@@ -92,6 +92,12 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         self.rebuild_routes();
         self.arm_slow_tick();
+        if !adding {
+            // A server leaving closes its connections gracefully (GOAWAY).
+            for &id in membership {
+                self.conn_server_gone(id, false);
+            }
+        }
         let after = if keyed { self.probe_map() } else { Vec::new() };
         let sticky = self.tiers[0].routes.iter().any(|r| r.sticky);
         let live = self.clients.cookies.iter().filter(|&&c| c != NONE).count();

@@ -106,6 +106,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 FailureKind::Stop => unreachable!("only load balancer nodes stop"),
                 FailureKind::Drain { delay } => {
                     self.servers[s].draining = true;
+                    self.conn_server_gone(s, false);
                     self.refresh_availability();
                     let epoch = self.servers[s].epoch;
                     self.q

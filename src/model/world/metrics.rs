@@ -195,7 +195,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
                         "attempt {i} belongs to a request that is not waiting for it"
                     )));
                 }
-                lb_in_flight[a.tier as usize][a.node as usize * n + a.server as usize] += 1;
+                if a.counted {
+                    lb_in_flight[a.tier as usize][a.node as usize * n + a.server as usize] += 1;
+                }
             }
             match a.phase {
                 Phase::InService => {
@@ -233,6 +235,12 @@ impl<const TRACE: bool> World<'_, TRACE> {
                     queued[s],
                     srv.slots
                 )));
+            }
+        }
+        if let Some(conns) = &self.conns {
+            // A layer-4 node counts connections, not requests.
+            for server in conns.pinned() {
+                lb_in_flight[0][server as usize] += 1;
             }
         }
         for p in &self.cfg.preset {
@@ -277,6 +285,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 s.member_ns += (end - s.member_since.max(warmup)).as_nanos();
             }
         }
+        self.conn_settle();
         Ok(self.result(out_measured))
     }
 
@@ -506,6 +515,24 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         if cap_total > 0.0 {
             v[M::Utilization as usize] = 100.0 * busy_total / cap_total;
+        }
+        if let Some(conns) = &self.conns {
+            v[M::ConnsOpened as usize] = conns.opened as f64;
+            if conns.opened > 0 {
+                v[M::ReqPerConn as usize] = conns.requests as f64 / conns.opened as f64;
+            }
+            if self.cfg.lb.layer == crate::model::Layer::L4 {
+                // Connections open on each backend, averaged over the window.
+                let open: Vec<f64> = self
+                    .servers
+                    .iter()
+                    .zip(edge)
+                    .enumerate()
+                    .filter(|(_, (s, e))| s.ever_member && **e)
+                    .map(|(i, _)| conns.area[i])
+                    .collect();
+                v[M::ConnMaxMean as usize] = imbalance(&open).0;
+            }
         }
         // Imbalance over the servers that were in the pool at some point.
         let present: Vec<&Server> = self

@@ -40,6 +40,7 @@ mod book;
 mod calls;
 mod changes;
 mod clients;
+mod conns;
 mod faults;
 mod health;
 mod liveness;
@@ -173,6 +174,17 @@ enum Ev {
     /// Node `node`'s anycast route is withdrawn or announced (if the node is still in
     /// restart epoch `epoch`).
     Route { node: u32, live: bool, epoch: u32 },
+    /// Request `creq`'s connection has finished its handshake.
+    ConnReady { creq: u32, generation: u32 },
+    /// Connection `conn` has been idle for the idle timeout (if it has carried `served`
+    /// requests and nothing since).
+    ConnIdle {
+        conn: u32,
+        generation: u32,
+        served: u32,
+    },
+    /// Connection `conn` reached its maximum age.
+    ConnAge { conn: u32, generation: u32 },
     /// Node `node`'s CPU finished processing request `creq` (if both are still current).
     LbCpuDone {
         creq: u32,
@@ -235,6 +247,8 @@ pub struct World<'c, const TRACE: bool = false> {
     stats: Stats,
     /// Per-service and per-server time series, time per hop.
     series: series::Series,
+    /// Clients' connections to the edge tier (`None`: the connection-less model).
+    conns: Option<conns::Conns>,
 }
 
 impl<'c> World<'c> {
@@ -250,6 +264,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     fn build(cfg: &'c WorldConfig, seeds: &SeedTree, replication: u32) -> World<'c, TRACE> {
         let stream = |label: &str| seeds.stream(replication, label);
         let servers = server::fleet(cfg);
+        let servers_n = servers.len();
         let n_clients = cfg.population.clients as usize;
         let mut tiers = vec![Service::edge(cfg, &stream)];
         let mut svc_tier = vec![NONE; cfg.services.len()];
@@ -287,6 +302,9 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 series::Series::new(cfg, bucket_ns, n_buckets)
             },
             stats: Stats::new(cfg),
+            conns: cfg.connections.as_ref().map(|c| {
+                conns::Conns::new(cfg, c, n_clients, servers_n, stream("connections/age"))
+            }),
         };
         w.rebuild_routes();
         w
@@ -493,6 +511,13 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 node,
                 epoch,
             } => self.cpu_done(creq, generation, node as usize, epoch),
+            Ev::ConnReady { creq, generation } => self.conn_ready(creq, generation),
+            Ev::ConnIdle {
+                conn,
+                generation,
+                served,
+            } => self.conn_timer(conn, generation, Some(served)),
+            Ev::ConnAge { conn, generation } => self.conn_timer(conn, generation, None),
             Ev::DrainCut { server, epoch } => {
                 let s = &self.servers[server as usize];
                 if s.draining && s.epoch == epoch {

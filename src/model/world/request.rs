@@ -81,6 +81,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             parent_gen: 0,
             waiting: true,
             missed: false,
+            conn: NONE,
         };
         let c = self.new_request(req);
         self.tiers[0].n_waiting += 1;
@@ -127,7 +128,11 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 }
             }
         }
-        self.enter_node(c);
+        if self.conns.is_some() {
+            self.conn_issue(c);
+        } else {
+            self.enter_node(c);
+        }
     }
 
     /// Sends request `c` (a first try or a retry) to a server chosen by its pool's balancer
@@ -166,6 +171,15 @@ impl<const TRACE: bool> World<'_, TRACE> {
             let t = self.tracer.as_deref().expect("tracing");
             trace::describe_route(self.cfg, rt, t, self.now, &info)
         });
+        // A request on a layer-4 connection goes where its connection was sent.
+        if edge && r.conn != NONE {
+            let conns = self.conns.as_ref().expect("connections");
+            let server = conns.server_of(r.conn);
+            if server != NONE {
+                self.send_attempt(c, r, server, node, pool, false);
+                return;
+            }
+        }
         let view = PoolView::new(&rt.backends);
         let mut pick = rt.balancer.pick(self.now, &view, &info);
         // A retry avoids the server that just failed, as nginx's `tried` bitmap does: ask
@@ -197,7 +211,28 @@ impl<const TRACE: bool> World<'_, TRACE> {
             }
             self.clients.cookies[slot] = server;
         }
-        self.in_flight_add(t, node, server, true);
+        self.send_attempt(c, r, server, node, pool, true);
+    }
+
+    /// Sends an attempt of request `c` (`r`, as it was) to `server` from node `node` of its
+    /// tier. `counted`: the node counts it in flight (a request on a layer-4 connection is
+    /// not counted: its connection is).
+    #[inline]
+    fn send_attempt(
+        &mut self,
+        c: u32,
+        r: ClientReq,
+        server: u32,
+        node: usize,
+        pool: usize,
+        counted: bool,
+    ) {
+        let t = r.tier as usize;
+        let edge = t == 0;
+        let measured = r.issued >= self.cfg.warmup;
+        if counted {
+            self.in_flight_add(t, node, server, true);
+        }
         let f = self.faults.open[server as usize];
         if f != NONE {
             self.faults.records[f as usize].sent += 1;
@@ -241,6 +276,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             phase: Phase::ToServer,
             measured,
             retry,
+            counted,
         };
         let a = match self.book.free_atts.pop() {
             Some(a) => {
@@ -323,14 +359,17 @@ impl<const TRACE: bool> World<'_, TRACE> {
     pub(super) fn lb_done(&mut self, a: u32, outcome: Outcome) {
         let at = self.book.atts[a as usize];
         let t = at.tier as usize;
-        self.in_flight_add(t, at.node as usize, at.server, false);
+        if at.counted {
+            self.in_flight_add(t, at.node as usize, at.server, false);
+        }
         if at.retry {
             self.tiers[t].n_retries_active -= 1;
         }
         let n_pools = self.tiers[t].n_pools;
         let rt = &mut self.tiers[t].routes[at.node as usize * n_pools + at.pool as usize];
         let p = rt.pos[at.server as usize];
-        if p != NONE {
+        // A layer-4 node sees no request's outcome: its balancer learns nothing from it.
+        if p != NONE && at.counted {
             rt.balancer
                 .on_response(self.now, &PoolView::new(&rt.backends), p as usize, outcome);
             if rt.passive
@@ -466,6 +505,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
         self.stats
             .slice_completed(r.class, r.service, self.now - r.issued, measured);
         self.close(c);
+        if r.conn != NONE {
+            self.conn_release(r.conn);
+        }
         self.user_next(r.user);
     }
 
@@ -485,6 +527,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
         self.stats.failed(self.now, cause, measured);
         self.stats.slice_failed(r.class, r.service, cause, measured);
         self.close(c);
+        if r.conn != NONE {
+            self.conn_release(r.conn);
+        }
         self.user_next(r.user);
     }
 }

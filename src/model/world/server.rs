@@ -318,6 +318,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
     /// Every attempt on server `s` is reset (connection refused/reset), and work in
     /// progress is abandoned.
     pub(super) fn reset_server(&mut self, s: usize) {
+        self.conn_server_gone(s, true);
         self.stop_work(s);
         let mut victims: Vec<u32> = self.servers[s].queue.drain(..).collect();
         victims.append(&mut self.servers[s].in_service);

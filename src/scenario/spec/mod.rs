@@ -22,6 +22,7 @@ use super::{ReadFile, Scenario, overrides};
 mod balancer;
 mod calls;
 mod clients;
+mod connections;
 mod dist;
 mod failures;
 mod health;
@@ -135,8 +136,20 @@ impl Reader<'_> {
         self.cx.check_keys(
             root,
             &[
-                "scenario", "clients", "classes", "servers", "balancer", "compare", "sessions",
-                "changes", "lb", "failures", "health", "trace", "services",
+                "scenario",
+                "clients",
+                "classes",
+                "servers",
+                "balancer",
+                "compare",
+                "sessions",
+                "changes",
+                "lb",
+                "failures",
+                "health",
+                "trace",
+                "services",
+                "connections",
             ],
         );
         // [scenario]
@@ -295,6 +308,7 @@ impl Reader<'_> {
                 classes = None;
             }
         }
+        let connections = self.connections(root, lb.as_ref());
         let preset = super::preset::read(
             &mut self.cx,
             root,
@@ -317,6 +331,7 @@ impl Reader<'_> {
             health: health?,
             preset: preset?,
             services: services?,
+            connections: connections?,
         };
         self.check_event_budget(&world, root);
         if let Some(c) = &compare {

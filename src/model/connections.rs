@@ -1,0 +1,118 @@
+//! Client connections to the edge tier (`[connections]`): how many a client holds, how many
+//! requests each carries at once, how long it lives, and what opening one costs.
+//!
+//! Sources for the defaults (docs/lb-semantics.md, "Connections"): nginx's client side
+//! (`keepalive_timeout` 75 s, `keepalive_requests` 1000, `keepalive_time` 1 h,
+//! `http2_max_concurrent_streams` 128), gRPC's server connection management (gRFC A9:
+//! `MAX_CONNECTION_IDLE` and `MAX_CONNECTION_AGE` infinite by default; the age is jittered
+//! ±10% in grpc-go; grpc-go servers set no `MaxConcurrentStreams`, so the HTTP/2 limit of
+//! 2³¹ − 1 stands), browsers' six HTTP/1.1 connections per host.
+
+use crate::engine::SimTime;
+
+/// What the connection carries.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/1.1: one request at a time per connection.
+    Http1,
+    /// HTTP/2: up to `max_streams` requests at once per connection.
+    Http2,
+    /// gRPC over HTTP/2: like HTTP/2, with gRPC's connection defaults.
+    Grpc,
+}
+
+impl Protocol {
+    /// Its name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Http1 => "http1",
+            Protocol::Http2 => "http2",
+            Protocol::Grpc => "grpc",
+        }
+    }
+}
+
+/// The handshake before a connection's first request can be sent.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Handshake {
+    /// Not modelled (a UDP flow, or a setup cost too small to matter).
+    None,
+    /// TCP: one round trip (RFC 9293).
+    Tcp,
+    /// TCP + TLS 1.2 full handshake: three round trips (RFC 5246 §7.3).
+    Tls12,
+    /// TCP + TLS 1.3 (or a resumed TLS 1.2 session): two round trips (RFC 8446 §2).
+    Tls13,
+}
+
+impl Handshake {
+    /// Round trips before the first request byte.
+    pub fn round_trips(self) -> u32 {
+        match self {
+            Handshake::None => 0,
+            Handshake::Tcp => 1,
+            Handshake::Tls13 => 2,
+            Handshake::Tls12 => 3,
+        }
+    }
+
+    /// Its name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Handshake::None => "none",
+            Handshake::Tcp => "tcp",
+            Handshake::Tls12 => "tls1.2",
+            Handshake::Tls13 => "tls1.3",
+        }
+    }
+}
+
+/// `[connections]`: clients hold connections to the edge tier. At layer 4 a node picks a
+/// backend when a connection opens and every request on it goes there; at layer 7 the node
+/// balances each request and the connection only costs its setup and limits concurrency.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnConfig {
+    /// What the connection carries.
+    pub protocol: Protocol,
+    /// Connections a client may hold at once.
+    pub per_client: u32,
+    /// Requests in flight at once on one connection (1 for HTTP/1.1).
+    pub max_streams: u32,
+    /// A connection idle this long is closed (`None`: never).
+    pub idle_timeout: Option<SimTime>,
+    /// A connection that carried this many requests is closed once idle (`None`: never).
+    pub max_requests: Option<u32>,
+    /// At this age (±10% jitter) a connection is closed gracefully: no new requests, closed
+    /// once its requests are done (`None`: never).
+    pub max_age: Option<SimTime>,
+    /// The handshake before the first request.
+    pub handshake: Handshake,
+    /// Client ↔ load balancer round trip, paid `handshake.round_trips()` times.
+    pub rtt: SimTime,
+}
+
+impl ConnConfig {
+    /// The defaults of `protocol`.
+    pub fn defaults(protocol: Protocol) -> ConnConfig {
+        let nginx = protocol != Protocol::Grpc;
+        ConnConfig {
+            protocol,
+            per_client: if protocol == Protocol::Http1 { 6 } else { 1 },
+            max_streams: match protocol {
+                Protocol::Http1 => 1,
+                Protocol::Http2 => 128,
+                Protocol::Grpc => 2_147_483_647,
+            },
+            idle_timeout: nginx.then(|| SimTime::from_secs(75)),
+            max_requests: nginx.then_some(1000),
+            max_age: nginx.then(|| SimTime::from_secs(3600)),
+            handshake: Handshake::None,
+            rtt: SimTime::ZERO,
+        }
+    }
+
+    /// How long the handshake takes.
+    pub fn setup_time(&self) -> SimTime {
+        SimTime::from_nanos(self.rtt.as_nanos() * u64::from(self.handshake.round_trips()))
+    }
+}

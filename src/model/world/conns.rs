@@ -1,0 +1,487 @@
+//! Clients' connections to the edge tier (`[connections]`).
+//!
+//! A client request rides one of its client's connections: an open one with a free
+//! stream, or a new one if the client holds fewer than `per_client`, or it waits (in the
+//! client, first come first served) until a stream frees up. A new connection pays its
+//! handshake (`round_trips × rtt`) before its first request goes out.
+//!
+//! At layer 4 the node picks a backend when the connection opens, through the tier's
+//! balancer, which counts *connections* in flight (IPVS's connection counts), and every
+//! request on the connection goes to that backend without a pick: a backend added later
+//! gets only new connections. At layer 7 the node balances each request as without
+//! connections; the connection costs its setup and limits how many requests a client has
+//! in flight.
+//!
+//! A connection closes when it has been idle for `idle_timeout`, after `max_requests`
+//! requests, or gracefully at `max_age` (gRPC's GOAWAY: no new requests, closed once its
+//! requests are done). Its backend's crash resets it; a draining or removed backend sends
+//! GOAWAY. Timers are events that carry the connection's generation, so a stale one does
+//! nothing.
+
+use super::Ev;
+use super::NONE;
+use super::World;
+use crate::balancer::PoolView;
+use crate::balancer::RequestInfo;
+use crate::engine::SimRng;
+use crate::engine::SimTime;
+use crate::metrics::ErrorCause;
+use crate::model::{ConnConfig, Layer, Protocol, WorldConfig};
+
+/// One connection between a client and the edge tier's node.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct Conn {
+    client: u32,
+    /// Layer 4: the backend it is pinned to; `NONE` at layer 7.
+    pub(super) server: u32,
+    /// Requests on it now (sent, or waiting for the handshake).
+    streams: u32,
+    /// Requests it has carried.
+    served: u32,
+    /// Bumped when it closes: timers of an earlier life do nothing.
+    generation: u32,
+    /// When its handshake is done.
+    ready_at: SimTime,
+    /// It takes requests (not closed).
+    open: bool,
+    /// GOAWAY: no new requests; it closes when its requests are done.
+    draining: bool,
+}
+
+/// A request waiting in its client for a free stream.
+#[derive(Copy, Clone, Debug)]
+struct Waiting {
+    creq: u32,
+    generation: u32,
+    next: u32,
+}
+
+pub(super) struct Conns {
+    l4: bool,
+    per_client: usize,
+    slots: Vec<Conn>,
+    free: Vec<u32>,
+    /// Per client, `per_client` entries: its connections, or `NONE`.
+    of_client: Vec<u32>,
+    /// Per client: its waiting requests (a list through `waits`).
+    head: Vec<u32>,
+    tail: Vec<u32>,
+    waits: Vec<Waiting>,
+    free_waits: Vec<u32>,
+    rng_age: SimRng,
+    /// Measured: connections opened, handshakes paid, requests carried.
+    pub(super) opened: u64,
+    pub(super) requests: u64,
+    /// Per server (layer 4): connections open now, opened in the window, and open
+    /// connection-nanoseconds in the window.
+    pub(super) open_now: Vec<u32>,
+    pub(super) opened_to: Vec<u64>,
+    pub(super) area: Vec<f64>,
+    since: Vec<SimTime>,
+}
+
+impl Conns {
+    pub(super) fn new(
+        cfg: &WorldConfig,
+        c: &ConnConfig,
+        n_clients: usize,
+        n_servers: usize,
+        rng_age: SimRng,
+    ) -> Conns {
+        let per_client = c.per_client as usize;
+        Conns {
+            l4: cfg.lb.layer == Layer::L4,
+            per_client,
+            slots: Vec::with_capacity(n_clients.min(1 << 16)),
+            free: Vec::new(),
+            of_client: vec![NONE; n_clients * per_client],
+            head: vec![NONE; n_clients],
+            tail: vec![NONE; n_clients],
+            waits: Vec::new(),
+            free_waits: Vec::new(),
+            rng_age,
+            opened: 0,
+            requests: 0,
+            open_now: vec![0; n_servers],
+            opened_to: vec![0; n_servers],
+            area: vec![0.0; n_servers],
+            since: vec![SimTime::ZERO; n_servers],
+        }
+    }
+
+    /// The backend connection `id` is pinned to (`NONE` at layer 7).
+    #[inline]
+    pub(super) fn server_of(&self, id: u32) -> u32 {
+        self.slots[id as usize].server
+    }
+
+    /// Connections open now to each server, for the books: the layer-4 node counts them.
+    pub(super) fn pinned(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots
+            .iter()
+            .filter(|c| c.open && c.server != NONE)
+            .map(|c| c.server)
+    }
+}
+
+impl<const TRACE: bool> World<'_, TRACE> {
+    fn conn_cfg(&self) -> &ConnConfig {
+        self.cfg.connections.as_ref().expect("[connections]")
+    }
+
+    /// Client request `c` has reached the edge node: it rides a connection of its client,
+    /// a new one, or waits for a free stream.
+    pub(super) fn conn_issue(&mut self, c: u32) {
+        let client = self.book.creqs[c as usize].client;
+        if !self.conn_place(client, c) {
+            let generation = self.book.creqs[c as usize].generation;
+            let w = Waiting {
+                creq: c,
+                generation,
+                next: NONE,
+            };
+            let conns = self.conns.as_mut().expect("connections");
+            let i = match conns.free_waits.pop() {
+                Some(i) => {
+                    conns.waits[i as usize] = w;
+                    i
+                }
+                None => {
+                    conns.waits.push(w);
+                    (conns.waits.len() - 1) as u32
+                }
+            };
+            let cl = client as usize;
+            match conns.tail[cl] {
+                NONE => conns.head[cl] = i,
+                t => conns.waits[t as usize].next = i,
+            }
+            conns.tail[cl] = i;
+        }
+    }
+
+    /// Puts request `c` on a connection of `client` with a free stream, or on a new one;
+    /// `false` if every connection the client may hold is busy.
+    fn conn_place(&mut self, client: u32, c: u32) -> bool {
+        let cfg = self.conn_cfg();
+        let (max_streams, max_requests) = (cfg.max_streams, cfg.max_requests);
+        let conns = self.conns.as_ref().expect("connections");
+        let base = client as usize * conns.per_client;
+        let mut free_slot = None;
+        let mut best = None;
+        for k in 0..conns.per_client {
+            let id = conns.of_client[base + k];
+            if id == NONE {
+                free_slot.get_or_insert(k);
+                continue;
+            }
+            let conn = &conns.slots[id as usize];
+            let usable = conn.open
+                && !conn.draining
+                && conn.streams < max_streams
+                && max_requests.is_none_or(|m| conn.served < m);
+            if usable {
+                best = Some(id);
+                break;
+            }
+        }
+        if let Some(id) = best {
+            self.conn_take(id, c);
+            return true;
+        }
+        match free_slot {
+            Some(k) => {
+                self.conn_open(client, base + k, c);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Opens a connection for `client` in its slot `at`, carrying request `c` first.
+    fn conn_open(&mut self, client: u32, at: usize, c: u32) {
+        let setup = self.conn_cfg().setup_time();
+        let server = if self.conns.as_ref().expect("connections").l4 {
+            match self.conn_pick(client) {
+                Some(s) => s,
+                None => {
+                    self.fail(c, ErrorCause::NoBackend);
+                    return;
+                }
+            }
+        } else {
+            NONE
+        };
+        let measured = self.now >= self.cfg.warmup;
+        let now = self.now;
+        let conns = self.conns.as_mut().expect("connections");
+        let conn = Conn {
+            client,
+            server,
+            streams: 0,
+            served: 0,
+            generation: 0,
+            ready_at: now + setup,
+            open: true,
+            draining: false,
+        };
+        let id = match conns.free.pop() {
+            Some(id) => {
+                let generation = conns.slots[id as usize].generation;
+                conns.slots[id as usize] = Conn { generation, ..conn };
+                id
+            }
+            None => {
+                conns.slots.push(conn);
+                (conns.slots.len() - 1) as u32
+            }
+        };
+        conns.of_client[at] = id;
+        if measured {
+            conns.opened += 1;
+        }
+        if server != NONE {
+            self.conn_count(server, true);
+        }
+        let generation = self.conns.as_ref().expect("connections").slots[id as usize].generation;
+        let cfg = self.conn_cfg();
+        if let Some(age) = cfg.max_age {
+            // grpc-go jitters the age by ±10% so that a fleet does not reconnect at once;
+            // nginx's keepalive_time has no jitter.
+            let grpc = cfg.protocol == Protocol::Grpc;
+            let conns = self.conns.as_mut().expect("connections");
+            let f = if grpc {
+                0.9 + 0.2 * conns.rng_age.next_f64()
+            } else {
+                1.0
+            };
+            let at = now + SimTime::from_nanos_f64(age.as_nanos() as f64 * f);
+            self.q.push(
+                at,
+                Ev::ConnAge {
+                    conn: id,
+                    generation,
+                },
+            );
+        }
+        self.conn_take(id, c);
+    }
+
+    /// The layer-4 node picks a backend for a new connection of `client`; the balancer
+    /// counts it in flight until the connection closes.
+    fn conn_pick(&mut self, client: u32) -> Option<u32> {
+        let rt = &mut self.tiers[0].routes[0];
+        let info = RequestInfo {
+            client_ip: self.clients.population.ip(client, self.now),
+            client,
+            key: None,
+            cookie: None,
+            class: 0,
+            attempt: 0,
+        };
+        let view = PoolView::new(&rt.backends);
+        let idx = rt.balancer.pick(self.now, &view, &info)?;
+        let server = rt.backends[idx].id;
+        self.in_flight_add(0, 0, server, true);
+        Some(server)
+    }
+
+    /// Connections open to `server` change by one (layer 4), for its time average.
+    fn conn_count(&mut self, server: u32, up: bool) {
+        let s = server as usize;
+        let overlap = {
+            let since = self.conns.as_ref().expect("connections").since[s];
+            self.window_overlap(since, self.now)
+        };
+        let measured = self.now >= self.cfg.warmup;
+        let conns = self.conns.as_mut().expect("connections");
+        conns.area[s] += f64::from(conns.open_now[s]) * overlap as f64;
+        conns.since[s] = self.now;
+        if up {
+            conns.open_now[s] += 1;
+            if measured {
+                conns.opened_to[s] += 1;
+            }
+        } else {
+            conns.open_now[s] -= 1;
+        }
+    }
+
+    /// Request `c` rides connection `id`: now if its handshake is done, else when it is.
+    fn conn_take(&mut self, id: u32, c: u32) {
+        let measured = self.book.creqs[c as usize].issued >= self.cfg.warmup;
+        let conns = self.conns.as_mut().expect("connections");
+        let conn = &mut conns.slots[id as usize];
+        conn.streams += 1;
+        conn.served += 1;
+        if measured {
+            conns.requests += 1;
+        }
+        let ready_at = conn.ready_at;
+        self.book.creqs[c as usize].conn = id;
+        if ready_at <= self.now {
+            self.enter_node(c);
+        } else {
+            let generation = self.book.creqs[c as usize].generation;
+            self.q.push(
+                ready_at,
+                Ev::ConnReady {
+                    creq: c,
+                    generation,
+                },
+            );
+        }
+    }
+
+    /// Request `c`'s connection finished its handshake.
+    pub(super) fn conn_ready(&mut self, c: u32, generation: u32) {
+        let r = &self.book.creqs[c as usize];
+        if r.generation == generation && r.waiting {
+            self.enter_node(c);
+        }
+    }
+
+    /// Client request `c` is over: its stream is free. The connection may close (draining,
+    /// or its last request), go idle, or take the client's next waiting request.
+    pub(super) fn conn_release(&mut self, id: u32) {
+        let cfg = self.conn_cfg();
+        let (max_requests, idle) = (cfg.max_requests, cfg.idle_timeout);
+        let conns = self.conns.as_mut().expect("connections");
+        let conn = &mut conns.slots[id as usize];
+        conn.streams -= 1;
+        let client = conn.client;
+        if !conn.open {
+            if conn.streams == 0 {
+                conns.free.push(id); // reset earlier; its last request is over
+            }
+            return;
+        }
+        let spent = max_requests.is_some_and(|m| conn.served >= m);
+        if conn.streams == 0 {
+            if conn.draining || spent {
+                self.conn_close(id);
+            } else if let Some(idle) = idle {
+                let (generation, served) = (conn.generation, conn.served);
+                self.q.push(
+                    self.now + idle,
+                    Ev::ConnIdle {
+                        conn: id,
+                        generation,
+                        served,
+                    },
+                );
+            }
+        }
+        self.conn_serve_waiting(client);
+    }
+
+    /// The client's waiting requests take whatever streams or slots are free, in order.
+    fn conn_serve_waiting(&mut self, client: u32) {
+        let cl = client as usize;
+        loop {
+            let conns = self.conns.as_mut().expect("connections");
+            let i = conns.head[cl];
+            if i == NONE {
+                return;
+            }
+            let w = conns.waits[i as usize];
+            let r = &self.book.creqs[w.creq as usize];
+            let live = r.waiting && r.generation == w.generation && r.conn == NONE;
+            if live && !self.conn_place(client, w.creq) {
+                return;
+            }
+            let conns = self.conns.as_mut().expect("connections");
+            conns.head[cl] = w.next;
+            if w.next == NONE {
+                conns.tail[cl] = NONE;
+            }
+            conns.free_waits.push(i);
+        }
+    }
+
+    /// Connection `id` closes: its client's slot is free, a layer-4 node forgets its flow.
+    fn conn_close(&mut self, id: u32) {
+        let conns = self.conns.as_mut().expect("connections");
+        let conn = &mut conns.slots[id as usize];
+        debug_assert!(conn.open);
+        conn.open = false;
+        conn.generation = conn.generation.wrapping_add(1);
+        let (client, server, streams) = (conn.client, conn.server, conn.streams);
+        let base = client as usize * conns.per_client;
+        for k in 0..conns.per_client {
+            if conns.of_client[base + k] == id {
+                conns.of_client[base + k] = NONE;
+            }
+        }
+        if streams == 0 {
+            conns.free.push(id);
+        }
+        if server != NONE {
+            self.in_flight_add(0, 0, server, false);
+            self.conn_count(server, false);
+        }
+        self.conn_serve_waiting(client);
+    }
+
+    /// A connection timer: idle for `idle_timeout` (if it carried nothing since), or at its
+    /// maximum age (GOAWAY).
+    pub(super) fn conn_timer(&mut self, id: u32, generation: u32, idle_served: Option<u32>) {
+        let conns = self.conns.as_mut().expect("connections");
+        let conn = &mut conns.slots[id as usize];
+        if !conn.open || conn.generation != generation {
+            return;
+        }
+        match idle_served {
+            Some(served) => {
+                if conn.served == served && conn.streams == 0 {
+                    self.conn_close(id);
+                }
+            }
+            None => {
+                conn.draining = true;
+                if conn.streams == 0 {
+                    self.conn_close(id);
+                }
+            }
+        }
+    }
+
+    /// Server `s` crashed (`reset`) or is draining or leaving (GOAWAY): the connections
+    /// pinned to it close now, or once their requests are done.
+    pub(super) fn conn_server_gone(&mut self, s: usize, reset: bool) {
+        let Some(conns) = self.conns.as_mut() else {
+            return;
+        };
+        if !conns.l4 {
+            return;
+        }
+        for id in 0..conns.slots.len() as u32 {
+            let conns = self.conns.as_mut().expect("connections");
+            let conn = &mut conns.slots[id as usize];
+            if !conn.open || conn.server != s as u32 {
+                continue;
+            }
+            if reset || conn.streams == 0 {
+                self.conn_close(id);
+            } else {
+                conn.draining = true;
+            }
+        }
+    }
+
+    /// At the end: the open-connection time of each server up to now.
+    pub(super) fn conn_settle(&mut self) {
+        if self.conns.is_none() {
+            return;
+        }
+        for s in 0..self.servers.len() {
+            let overlap = {
+                let since = self.conns.as_ref().expect("connections").since[s];
+                self.window_overlap(since, self.now)
+            };
+            let conns = self.conns.as_mut().expect("connections");
+            conns.area[s] += f64::from(conns.open_now[s]) * overlap as f64;
+            conns.since[s] = self.now;
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! `[connections]`: clients' connections to the edge tier (protocol, how many per client,
+//! streams per connection, idle timeout, requests and age per connection, handshake).
+
+use crate::engine::SimTime;
+use crate::model::{ConnConfig, Handshake, LbConfig, Topology};
+use crate::scenario::doc::{Tbl, join};
+use crate::scenario::error::did_you_mean;
+
+use super::Reader;
+
+const KEYS: &[&str] = &[
+    "protocol",
+    "per_client",
+    "max_streams",
+    "idle_timeout",
+    "max_requests",
+    "max_age",
+    "handshake",
+    "rtt",
+];
+
+impl Reader<'_> {
+    /// `[connections]`: `Some(None)` when the scenario has none (the connection-less
+    /// model: every request on its own).
+    pub(super) fn connections(
+        &mut self,
+        root: Tbl<'_, '_>,
+        lb: Option<&LbConfig>,
+    ) -> Option<Option<ConnConfig>> {
+        let Some(v) = root.t.get("connections") else {
+            return Some(None);
+        };
+        let t = self.cx.table("connections", v)?;
+        self.cx.check_keys(t, KEYS);
+        let mut ok = true;
+        let protocol = match t.t.get("protocol") {
+            None => Some(crate::model::Protocol::Http1),
+            Some(pv) => {
+                let words = ["http1", "http2", "grpc"];
+                match self.cx.string("connections.protocol", pv).as_deref() {
+                    Some("http1") => Some(crate::model::Protocol::Http1),
+                    Some("http2") => Some(crate::model::Protocol::Http2),
+                    Some("grpc") => Some(crate::model::Protocol::Grpc),
+                    Some(other) => {
+                        let hint =
+                            did_you_mean(other, words).map(|s| format!("did you mean `{s}`?"));
+                        self.cx.err_hint(
+                            "connections.protocol",
+                            &pv.span(),
+                            format!("expected one of {}, found \"{other}\"", words.join(", ")),
+                            hint,
+                        );
+                        None
+                    }
+                    None => None,
+                }
+            }
+        }?;
+        let mut cfg = ConnConfig::defaults(protocol);
+        if let Some(v) = t.t.get("per_client") {
+            match self.cx.int("connections.per_client", v, 1, 1_000) {
+                Some(n) => cfg.per_client = n as u32,
+                None => ok = false,
+            }
+        }
+        if let Some(v) = t.t.get("max_streams") {
+            if protocol == crate::model::Protocol::Http1 {
+                self.cx.err_hint(
+                    "connections.max_streams",
+                    &v.span(),
+                    "HTTP/1.1 carries one request at a time per connection",
+                    Some("use protocol = \"http2\" or \"grpc\" to multiplex, or more `per_client` connections".into()),
+                );
+                ok = false;
+            } else {
+                match self.cx.int("connections.max_streams", v, 1, 2_147_483_647) {
+                    Some(n) => cfg.max_streams = n as u32,
+                    None => ok = false,
+                }
+            }
+        }
+        // A duration, or "none" for never.
+        let mut never = |r: &mut Self, key: &str| -> Option<Option<SimTime>> {
+            let v = t.t.get(key)?;
+            let path = join("connections", key);
+            if let toml::de::DeValue::String(s) = v.get_ref()
+                && s == "none"
+            {
+                return Some(None);
+            }
+            match r.positive_duration(&path, v) {
+                Some(d) => Some(Some(d)),
+                None => {
+                    ok = false;
+                    None
+                }
+            }
+        };
+        if let Some(d) = never(self, "idle_timeout") {
+            cfg.idle_timeout = d;
+        }
+        if let Some(d) = never(self, "max_age") {
+            cfg.max_age = d;
+        }
+        if let Some(v) = t.t.get("max_requests") {
+            match v.get_ref() {
+                toml::de::DeValue::String(s) if s == "none" => cfg.max_requests = None,
+                _ => match self.cx.int("connections.max_requests", v, 1, 1_000_000_000) {
+                    Some(n) => cfg.max_requests = Some(n as u32),
+                    None => ok = false,
+                },
+            }
+        }
+        if let Some(v) = t.t.get("handshake") {
+            let words = ["none", "tcp", "tls1.2", "tls1.3"];
+            match self.cx.string("connections.handshake", v).as_deref() {
+                Some("none") => cfg.handshake = Handshake::None,
+                Some("tcp") => cfg.handshake = Handshake::Tcp,
+                Some("tls1.2") => cfg.handshake = Handshake::Tls12,
+                Some("tls1.3") => cfg.handshake = Handshake::Tls13,
+                Some(other) => {
+                    let hint = did_you_mean(other, words).map(|s| format!("did you mean `{s}`?"));
+                    self.cx.err_hint(
+                        "connections.handshake",
+                        &v.span(),
+                        format!("expected one of {}, found \"{other}\"", words.join(", ")),
+                        hint,
+                    );
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        match t.t.get("rtt") {
+            Some(v) => match self.cx.duration("connections.rtt", v) {
+                Some(d) => cfg.rtt = d,
+                None => ok = false,
+            },
+            None if cfg.handshake != Handshake::None => {
+                self.cx.err_hint(
+                    "connections.handshake",
+                    &t.t.get("handshake").map_or(0..0, |h| h.span()),
+                    format!(
+                        "a {} handshake takes round trips, and `rtt` is not given",
+                        cfg.handshake.name()
+                    ),
+                    Some("give the client ↔ load balancer round trip, like rtt = \"20ms\"".into()),
+                );
+                ok = false;
+            }
+            None => {}
+        }
+        if let (Some(age), Some(av)) = (cfg.max_age, t.t.get("max_age"))
+            && age <= cfg.setup_time()
+        {
+            self.cx.err(
+                "connections.max_age",
+                &av.span(),
+                format!(
+                    "a connection would be closed before its {} handshake is done ({:.3} ms)",
+                    cfg.handshake.name(),
+                    cfg.setup_time().as_millis_f64()
+                ),
+            );
+            ok = false;
+        }
+        if let Some(lb) = lb {
+            let span = v.span();
+            if lb.nodes > 1 || !matches!(lb.topology, Topology::Single) {
+                self.cx.err_hint(
+                    "connections",
+                    &span,
+                    "client connections are modelled with one load balancer node so far",
+                    Some("remove [connections], or set lb.nodes = 1".into()),
+                );
+                ok = false;
+            }
+            if lb.layer == crate::model::Layer::L4 && lb.retry.retries > 0 {
+                self.cx.err_hint(
+                    "connections",
+                    &span,
+                    "a layer-4 node forwards a connection's packets to the backend it picked: it cannot retry a request on another server",
+                    Some("set lb.retries = 0, or use layer = \"l7\"".into()),
+                );
+                ok = false;
+            }
+            if lb.cpu.is_some() {
+                self.cx.err_hint(
+                    "connections",
+                    &span,
+                    "the load balancer's CPU (lb.cores) does not count handshakes yet",
+                    Some("remove lb.cores or [connections]".into()),
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(Some(cfg))
+    }
+}

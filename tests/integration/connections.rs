@@ -1,0 +1,210 @@
+//! Client connections (`[connections]`): handshakes cost their round trips, an HTTP/1.1
+//! connection is a FIFO queue of one, a layer-4 node balances connections (pinned), and
+//! bad settings are refused where they are written.
+
+use lblab::metrics::M;
+
+use crate::support::{assert_matches, parse, run, values};
+
+fn scenario(body: &str) -> lblab::scenario::Scenario {
+    let text = format!(
+        "[scenario]\nname = \"t\"\nseed = 11\nduration = \"{}\"\nwarmup = \"10s\"\nreplications = {}\n\n{body}",
+        if body.contains("#long") {
+            "2010s"
+        } else {
+            "60s"
+        },
+        if body.contains("#long") { 8 } else { 2 },
+    );
+    parse(&text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A new connection per request (`max_requests = 1`) pays the whole handshake every time:
+/// TLS 1.2 is three round trips (TCP + two for TLS, RFC 5246 §7.3), so with a 10 ms round
+/// trip and 1 ms of constant work every request takes exactly 31 ms; TLS 1.3 takes 21 ms.
+#[test]
+fn every_request_on_a_new_connection_pays_its_handshake() {
+    for (hs, want) in [
+        ("tls1.2", 31.0),
+        ("tls1.3", 21.0),
+        ("tcp", 11.0),
+        ("none", 1.0),
+    ] {
+        let rtt = if hs == "none" { "" } else { "rtt = \"10ms\"" };
+        let s = scenario(&format!(
+            r#"[clients]
+rate = "50/s"
+[[classes]]
+service = {{ dist = "constant", value = "1ms" }}
+[[servers]]
+name = "web"
+count = 2
+slots = 1000
+[connections]
+max_requests = 1
+handshake = "{hs}"
+{rtt}
+"#
+        ));
+        let a = run(&s);
+        for m in [M::LatencyP50, M::LatencyMax] {
+            for x in values(&a, m) {
+                assert!((x - want).abs() < want * 0.002, "{hs}: {x} ms, want {want}");
+            }
+        }
+        // One connection per request.
+        for r in &a.reps {
+            assert!((r.get(M::ReqPerConn) - 1.0).abs() < 1e-9);
+        }
+    }
+}
+
+/// One HTTP/1.1 connection per client carries one request at a time and the client queues
+/// the rest: each client is an M/M/1 queue. Ten equally active clients share Poisson
+/// arrivals of 500/s (each client's are Poisson at 50/s); the server has ample workers and
+/// 10 ms exponential work, so a request takes 1/(μ − λ) = 1/(100 − 50) s = 20 ms.
+#[test]
+fn an_http1_connection_is_a_queue_of_one() {
+    let s = scenario(
+        r#"#long
+[clients]
+rate = "500/s"
+[clients.population]
+clients = 10
+[[classes]]
+service = { dist = "exponential", mean = "10ms" }
+[[servers]]
+name = "web"
+count = 1
+slots = 100000
+[connections]
+protocol = "http1"
+per_client = 1
+"#,
+    );
+    let a = run(&s);
+    assert_matches("mean latency", &values(&a, M::LatencyMean), 20.0, 0.0, 0.02);
+}
+
+/// At layer 4 the balancer counts connections: least connections gives 60 long-lived
+/// connections to 4 servers exactly 15 each (IPVS `lc`), while random leaves them uneven.
+#[test]
+fn a_layer4_node_balances_connections() {
+    let body = |alg: &str| {
+        format!(
+            r#"[clients]
+rate = "1200/s"
+[clients.population]
+clients = 60
+[[classes]]
+service = {{ dist = "exponential", mean = "1ms" }}
+[[servers]]
+name = "pod"
+count = 4
+slots = 64
+[balancer]
+algorithm = "{alg}"
+[lb]
+layer = "l4"
+[connections]
+protocol = "grpc"
+"#
+        )
+    };
+    let lc = run(&scenario(&body("least-connections")));
+    for x in values(&lc, M::ConnMaxMean) {
+        assert!((x - 1.0).abs() < 1e-9, "least connections: {x}");
+    }
+    let random = run(&scenario(&body("random")));
+    for x in values(&random, M::ConnMaxMean) {
+        assert!(x > 1.05, "random: {x}");
+    }
+    // Each request goes where its connection went: request shares follow connections.
+    for r in &random.reps {
+        let (c, q) = (r.get(M::ConnMaxMean), r.get(M::ReqMaxMean));
+        assert!((c - q).abs() < 0.1 * c, "connections {c} vs requests {q}");
+    }
+}
+
+#[test]
+fn connection_settings_are_checked_where_they_are_written() {
+    let base = r#"[scenario]
+duration = "10s"
+[clients]
+rate = "10/s"
+[[classes]]
+service = "1ms"
+[[servers]]
+name = "web"
+count = 2
+[connections]
+protocol = "http2"
+max_streams = 10
+handshake = "tls1.3"
+rtt = "20ms"
+max_age = "60s"
+"#;
+    parse(base).unwrap_or_else(|e| panic!("{e}"));
+    let problem = |text: &str, path: &str, needle: &str| {
+        let e = parse(text).expect_err(path);
+        let p = e
+            .problems
+            .iter()
+            .find(|p| p.path == path)
+            .unwrap_or_else(|| panic!("no problem at {path}: {e}"));
+        let t = format!("{} {}", p.message, p.hint.clone().unwrap_or_default());
+        assert!(t.contains(needle), "{path}: {t:?} lacks {needle:?}");
+        assert!(
+            matches!(p.origin, lblab::scenario::Origin::File(_)),
+            "{p:?}"
+        );
+    };
+    problem(
+        &base.replace("max_streams = 10", "max_streams = 0"),
+        "connections.max_streams",
+        "1",
+    );
+    problem(
+        &base.replace("\"http2\"", "\"http1\""),
+        "connections.max_streams",
+        "one request at a time",
+    );
+    problem(
+        &base.replace("\"http2\"", "\"http3\""),
+        "connections.protocol",
+        "did you mean",
+    );
+    problem(
+        &base.replace("\"60s\"", "\"30ms\""),
+        "connections.max_age",
+        "before its tls1.3 handshake",
+    );
+    problem(
+        &base.replace("rtt = \"20ms\"\n", ""),
+        "connections.handshake",
+        "`rtt`",
+    );
+    problem(
+        &base.replace("max_age", "max_agee"),
+        "connections.max_agee",
+        "did you mean",
+    );
+    problem(
+        &base.replace(
+            "[connections]",
+            "[lb]\nlayer = \"l4\"\nretries = 1\n[connections]",
+        ),
+        "connections",
+        "cannot retry",
+    );
+    problem(
+        &base.replace("[connections]", "[lb]\nnodes = 2\n[connections]"),
+        "connections",
+        "one load balancer node",
+    );
+    problem(
+        &base.replace("max_streams = 10", "per_client = 0"),
+        "connections.per_client",
+        "1",
+    );
+}
