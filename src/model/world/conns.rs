@@ -264,6 +264,29 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 },
             );
         }
+        if TRACE {
+            let cfg = self.conn_cfg();
+            let mut text = format!(
+                "client {client} opens a {} connection (#{id}",
+                cfg.protocol.name()
+            );
+            if cfg.handshake != crate::model::Handshake::None {
+                text.push_str(&format!(
+                    ", {} handshake: {:.3} ms",
+                    cfg.handshake.name(),
+                    setup.as_millis_f64()
+                ));
+            }
+            text.push(')');
+            if server != NONE {
+                let name = &self.cfg.server_names()[server as usize].0;
+                let alg = self.cfg.algorithm.name();
+                text.push_str(&format!(
+                    "; lb-1 {alg} picks {name} for it: every request on it goes there"
+                ));
+            }
+            self.trace_conn(c, text);
+        }
         self.conn_take(id, c);
     }
 
@@ -318,7 +341,19 @@ impl<const TRACE: bool> World<'_, TRACE> {
             conns.requests += 1;
         }
         let ready_at = conn.ready_at;
+        let (server, served) = (conn.server, conn.served);
         self.book.creqs[c as usize].conn = id;
+        if TRACE && served > 1 {
+            let to = if server == NONE {
+                String::new()
+            } else {
+                format!(", pinned to {}", self.cfg.server_names()[server as usize].0)
+            };
+            self.trace_conn(
+                c,
+                format!("rides connection #{id} (request {served} on it{to})"),
+            );
+        }
         if ready_at <= self.now {
             self.enter_node(c);
         } else {

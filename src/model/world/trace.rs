@@ -24,7 +24,7 @@ pub struct TraceLine {
     pub event: String,
     /// What kind of step, for programs (the browser lab's animation): `issue`, `path`,
     /// `pick`, `retry`, `queued`, `start`, `reply`, `refused`, `rejected`, `lost`, `hung`,
-    /// `upstream-timeout`, `request`, `call`, `call-completed`, `call-failed`,
+    /// `upstream-timeout`, `request`, `connection`, `call`, `call-completed`, `call-failed`,
     /// `completed`, `failed`, `probe`, `marked-down`, `marked-up`, `fails`, `recovers`,
     /// `lb`, `change`.
     pub kind: &'static str,
@@ -551,6 +551,16 @@ impl<const TRACE: bool> World<'_, TRACE> {
             server: Some((idx % n) as u32),
             servers: Vec::new(),
         });
+    }
+
+    /// Request `c` opened or rode a client connection.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_conn(&mut self, c: u32, text: String) {
+        let id = self.traced(c);
+        if id != 0 {
+            self.trace_line(id, "connection", None, text);
+        }
     }
 
     /// Something happened to request `c` as a whole.
