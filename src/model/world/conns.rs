@@ -46,6 +46,8 @@ pub(super) struct Conn {
     open: bool,
     /// GOAWAY: no new requests; it closes when its requests are done.
     draining: bool,
+    /// Opened inside the measured window (its requests count in requests per connection).
+    measured: bool,
 }
 
 /// A request waiting in its client for a free stream.
@@ -69,7 +71,7 @@ pub(super) struct Conns {
     waits: Vec<Waiting>,
     free_waits: Vec<u32>,
     rng_age: SimRng,
-    /// Measured: connections opened, handshakes paid, requests carried.
+    /// Connections opened in the measured window, and the requests they carried.
     pub(super) opened: u64,
     pub(super) requests: u64,
     /// Per server (layer 4): connections open now, opened in the window, and open
@@ -224,6 +226,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             ready_at: now + setup,
             open: true,
             draining: false,
+            measured,
         };
         let id = match conns.free.pop() {
             Some(id) => {
@@ -332,12 +335,11 @@ impl<const TRACE: bool> World<'_, TRACE> {
 
     /// Request `c` rides connection `id`: now if its handshake is done, else when it is.
     fn conn_take(&mut self, id: u32, c: u32) {
-        let measured = self.book.creqs[c as usize].issued >= self.cfg.warmup;
         let conns = self.conns.as_mut().expect("connections");
         let conn = &mut conns.slots[id as usize];
         conn.streams += 1;
         conn.served += 1;
-        if measured {
+        if conn.measured {
             conns.requests += 1;
         }
         let ready_at = conn.ready_at;
