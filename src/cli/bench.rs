@@ -97,6 +97,7 @@ pub fn reference_world(algorithm: AlgorithmSpec, warmup: u64, requests: u64) -> 
             hit_service: None,
             entry: 0,
             hops: Vec::new(),
+            reconnect: None,
         }],
         groups: vec![ServerGroupConfig {
             name: "s".into(),

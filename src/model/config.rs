@@ -690,6 +690,51 @@ pub struct ClassConfig {
     /// What it does at each service (indexed like `services`; empty without services):
     /// the entry hop's work is `service`, the others' their own or the service's `work`.
     pub hops: Vec<Hop>,
+    /// A long-lived connection class (WebSocket, a stream): when its connection is reset
+    /// (its server crashed, drained or refused it) the client reconnects after this policy's
+    /// delay, for the rest of its duration. `None`: a reset request just fails.
+    pub reconnect: Option<Reconnect>,
+}
+
+/// How a client reconnects a long-lived connection that was reset: the k-th consecutive
+/// try waits `min(initial · multiplier^(k−1), max)`, times a uniform factor in
+/// `1 ± jitter` (gRPC's connection backoff: 1 s, ×1.6, ±20%, at most 120 s).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reconnect {
+    /// The first delay.
+    pub initial: SimTime,
+    /// Growth per consecutive failed try.
+    pub multiplier: f64,
+    /// Relative jitter, 0 – 1.
+    pub jitter: f64,
+    /// The longest delay.
+    pub max: SimTime,
+}
+
+impl Reconnect {
+    /// At once: a client that reconnects in its `onclose` handler (a millisecond, so that a
+    /// refusal loop still advances the clock).
+    pub const IMMEDIATE: Reconnect = Reconnect {
+        initial: SimTime::from_nanos(1_000_000),
+        multiplier: 1.0,
+        jitter: 0.0,
+        max: SimTime::from_nanos(1_000_000),
+    };
+
+    /// gRPC's connection backoff (`doc/connection-backoff.md`).
+    pub const GRPC: Reconnect = Reconnect {
+        initial: SimTime::from_nanos(1_000_000_000),
+        multiplier: 1.6,
+        jitter: 0.2,
+        max: SimTime::from_nanos(120_000_000_000),
+    };
+
+    /// The nominal delay of try `k` (1-based), before jitter.
+    pub fn nominal(&self, k: u32) -> SimTime {
+        let f = self.multiplier.powi(k.saturating_sub(1).min(1000) as i32);
+        let ns = (self.initial.as_nanos() as f64 * f).min(self.max.as_nanos() as f64);
+        SimTime::from_nanos_f64(ns)
+    }
 }
 
 /// A group of identical servers.

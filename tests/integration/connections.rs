@@ -208,3 +208,111 @@ max_age = "60s"
         "1",
     );
 }
+
+/// gRPC's connection backoff (doc/connection-backoff.md): nominal gaps 1, 1.6, 2.56,
+/// 4.096, … s, at most 120 s; the first eleven sum to about 291.5 s.
+#[test]
+fn reconnect_backoff_follows_grpc_vectors() {
+    use lblab::model::Reconnect;
+    let g = Reconnect::GRPC;
+    let gaps: Vec<f64> = (1..=13).map(|k| g.nominal(k).as_secs_f64()).collect();
+    for (x, want) in gaps.iter().zip([1.0, 1.6, 2.56, 4.096, 6.5536, 10.48576]) {
+        assert!((x - want).abs() < 1e-6, "{x} vs {want}");
+    }
+    let sum: f64 = gaps[..11].iter().sum();
+    assert!((sum - 291.5).abs() < 0.1, "{sum}");
+    assert_eq!(gaps[11], 120.0);
+    assert_eq!(gaps[12], 120.0);
+}
+
+/// One socket whose server is down for the whole run reconnects after 1, 2, 4, 8, 8, … s
+/// (initial 1 s, ×2, at most 8 s, no jitter): issued at 0.5 s, its reconnects fall at
+/// 1.5, 3.5, 7.5, 15.5, 23.5, …, 95.5 s: 14 in 100 s.
+#[test]
+fn a_refused_socket_reconnects_on_its_backoff_schedule() {
+    let s = parse(
+        r#"[scenario]
+duration = "100s"
+[clients]
+mode = "closed"
+users = 1
+think = { dist = "constant", value = "500ms" }
+[[classes]]
+service = { dist = "constant", value = "1000s" }
+reconnect = { initial = "1s", multiplier = 2, jitter = 0, max = "8s" }
+[[servers]]
+name = "chat"
+count = 2
+[[failures]]
+target = "chat"
+kind = "crash"
+at = "0s"
+"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let a = run(&s);
+    // Every replication (the default five) follows the same schedule.
+    assert!(values(&a, M::Reconnects).iter().all(|&x| x == 14.0));
+    assert!(values(&a, M::Issued).iter().all(|&x| x == 15.0));
+}
+
+#[test]
+fn reconnect_settings_are_checked_where_they_are_written() {
+    let base = r#"[scenario]
+duration = "10s"
+[clients]
+rate = "10/s"
+[[classes]]
+service = "60s"
+reconnect = { initial = "2s", multiplier = 1.5, jitter = 0.1, max = "30s" }
+[[servers]]
+name = "web"
+count = 2
+"#;
+    parse(base).unwrap_or_else(|e| panic!("{e}"));
+    for (from, to, path, needle) in [
+        (
+            "max = \"30s\"",
+            "max = \"1s\"",
+            "classes[0].reconnect.max",
+            "at least `initial`",
+        ),
+        (
+            "jitter = 0.1",
+            "jitter = 2",
+            "classes[0].reconnect.jitter",
+            "0 to 1",
+        ),
+        (
+            "multiplier = 1.5",
+            "multiplier = 0.5",
+            "classes[0].reconnect.multiplier",
+            "1 to 10",
+        ),
+        (
+            "jitter = 0.1",
+            "jiter = 0.1",
+            "classes[0].reconnect.jiter",
+            "did you mean",
+        ),
+    ] {
+        let e = parse(&base.replace(from, to)).expect_err(path);
+        let p = e
+            .problems
+            .iter()
+            .find(|p| p.path == path)
+            .unwrap_or_else(|| panic!("{path}: {e}"));
+        let t = format!("{} {}", p.message, p.hint.clone().unwrap_or_default());
+        assert!(t.contains(needle), "{path}: {t}");
+    }
+    let e = parse(&base.replace(
+        "{ initial = \"2s\", multiplier = 1.5, jitter = 0.1, max = \"30s\" }",
+        "\"imediate\"",
+    ))
+    .expect_err("misspelt");
+    assert_eq!(e.problems[0].path, "classes[0].reconnect");
+    assert_eq!(
+        e.problems[0].hint.as_deref(),
+        Some("did you mean `immediate`?")
+    );
+}

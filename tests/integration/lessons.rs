@@ -840,3 +840,29 @@ fn grpc_l4_deploy_pins_connections_and_a_max_age_rebalances_them() {
         assert!(x < 1.03, "L7: max/mean {x}");
     }
 }
+
+#[test]
+fn websocket_reconnect_backoff_with_jitter_tames_the_storm() {
+    let r = compare("websocket-reconnect");
+    let (now, backoff) = (
+        "classes.socket.reconnect=immediate",
+        "classes.socket.reconnect=backoff",
+    );
+    let m = |l: &str, k: M| r[l].metrics[k as usize];
+    // Jittered backoff peaks far lower than reconnecting at once ...
+    assert!(
+        m(backoff, M::ReconnectPeak).hi() * 20.0 < m(now, M::ReconnectPeak).lo(),
+        "{:?} vs {:?}",
+        m(backoff, M::ReconnectPeak),
+        m(now, M::ReconnectPeak)
+    );
+    // ... and sends a hundredth of the reconnects, most of them to the dead server at once.
+    assert!(m(backoff, M::Reconnects).hi() * 100.0 < m(now, M::Reconnects).lo());
+    for rep in &r[now].reps {
+        let (sent, n) = (rep.get(M::SentToFailed), rep.get(M::Reconnects));
+        assert!(
+            sent > 0.99 * n,
+            "{sent} of {n} reconnects went to the dead server"
+        );
+    }
+}

@@ -516,6 +516,12 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if cap_total > 0.0 {
             v[M::Utilization as usize] = 100.0 * busy_total / cap_total;
         }
+        if let Some(rc) = &self.reconnects {
+            let (n, peak, storm) = rc.summary(self.cfg.warmup);
+            v[M::Reconnects as usize] = n;
+            v[M::ReconnectPeak as usize] = peak;
+            v[M::ReconnectStorm as usize] = storm;
+        }
         if let Some(conns) = &self.conns {
             v[M::ConnsOpened as usize] = conns.opened as f64;
             if conns.opened > 0 {

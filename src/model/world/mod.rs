@@ -45,6 +45,7 @@ mod faults;
 mod health;
 mod liveness;
 mod metrics;
+mod reconnect;
 mod request;
 mod series;
 mod server;
@@ -183,6 +184,13 @@ enum Ev {
         generation: u32,
         served: u32,
     },
+    /// A client reconnects a long-lived connection of class `class` for its remaining work.
+    Reconnect {
+        client: u32,
+        class: u16,
+        tries: u16,
+        remaining_ns: u64,
+    },
     /// Connection `conn` reached its maximum age.
     ConnAge { conn: u32, generation: u32 },
     /// Node `node`'s CPU finished processing request `creq` (if both are still current).
@@ -249,6 +257,8 @@ pub struct World<'c, const TRACE: bool = false> {
     series: series::Series,
     /// Clients' connections to the edge tier (`None`: the connection-less model).
     conns: Option<conns::Conns>,
+    /// Reconnects of long-lived connection classes (`None`: no class reconnects).
+    reconnects: Option<reconnect::Reconnects>,
 }
 
 impl<'c> World<'c> {
@@ -302,6 +312,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 series::Series::new(cfg, bucket_ns, n_buckets)
             },
             stats: Stats::new(cfg),
+            reconnects: reconnect::Reconnects::new(cfg, stream("clients/reconnect")),
             conns: cfg.connections.as_ref().map(|c| {
                 conns::Conns::new(cfg, c, n_clients, servers_n, stream("connections/age"))
             }),
@@ -518,6 +529,12 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 served,
             } => self.conn_timer(conn, generation, Some(served)),
             Ev::ConnAge { conn, generation } => self.conn_timer(conn, generation, None),
+            Ev::Reconnect {
+                client,
+                class,
+                tries,
+                remaining_ns,
+            } => self.reconnected(client, class, tries, remaining_ns),
             Ev::DrainCut { server, epoch } => {
                 let s = &self.servers[server as usize];
                 if s.draining && s.epoch == epoch {

@@ -46,6 +46,22 @@ impl<const TRACE: bool> World<'_, TRACE> {
             Some(d) => d.sample(&mut self.clients.rng_hit[class]),
             None => work_ns,
         };
+        self.issue_with(client, user, class, work_ns, hit_work_ns, 0);
+    }
+
+    /// Client `client` (closed-loop user `user`, or `NO_USER`) sends a request of class
+    /// `class` with this work; `tries` counts a long-lived connection's consecutive
+    /// reconnects (0 for a new request).
+    pub(super) fn issue_with(
+        &mut self,
+        client: u32,
+        user: u32,
+        class: usize,
+        work_ns: f64,
+        hit_work_ns: f64,
+        tries: u16,
+    ) {
+        let cc = &self.cfg.classes[class];
         let key = match &self.clients.class_keys[class] {
             Some((KeyDraw::Client, base)) => base + u64::from(client),
             Some((KeyDraw::Zipf(z), base)) => base + z.sample(&mut self.clients.rng_keys[class]),
@@ -76,7 +92,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             tier: 0,
             service: cc.entry as u16,
             call: 0,
-            tries: 0,
+            tries,
             parent: NONE,
             parent_gen: 0,
             waiting: true,
@@ -530,6 +546,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
         self.close(c);
         if r.conn != NONE {
             self.conn_release(r.conn);
+        }
+        if self.cfg.classes[r.class as usize].reconnect.is_some() && self.reconnect(r) {
+            return; // the same client carries on, on a new connection
         }
         self.user_next(r.user);
     }

@@ -1,12 +1,12 @@
 //! `[clients]` (`rate`, `schedule`, `users`, `population` with its `ip_model`) and
-//! `[[classes]]` (shares, service times, `keys`, pools).
+//! `[[classes]]` (shares, service times, `keys`, pools, `reconnect`).
 
 use toml::de::DeValue;
 
 use crate::engine::SimTime;
 use crate::model::{
     ClassConfig, ClientsConfig, Dist, IpModel, KeySpace, Load, PopulationConfig, RatePoint,
-    RateSchedule,
+    RateSchedule, Reconnect,
 };
 use crate::scenario::doc::{Cx, Tbl, V, join};
 use crate::scenario::error::did_you_mean;
@@ -251,6 +251,7 @@ impl Reader<'_> {
                     "parallel",
                     "wait_for",
                     "hops",
+                    "reconnect",
                 ],
             );
             let name = match t.t.get("name") {
@@ -324,7 +325,11 @@ impl Reader<'_> {
                 Some(v) => self.dist(&join(&path, "hit_service"), v).map(Some),
                 None => Some(None),
             };
-            match (name, share, service, pool, keys, hit_service) {
+            let reconnect = match t.t.get("reconnect") {
+                Some(v) => self.reconnect(&join(&path, "reconnect"), v).map(Some),
+                None => Some(None),
+            };
+            match (name, share, service, pool, keys, hit_service, reconnect) {
                 (
                     Some((name, _)),
                     Some(share),
@@ -332,6 +337,7 @@ impl Reader<'_> {
                     Some(pool),
                     Some(keys),
                     Some(hit_service),
+                    Some(reconnect),
                 ) => out.push(ClassConfig {
                     name,
                     share,
@@ -341,6 +347,7 @@ impl Reader<'_> {
                     hit_service,
                     entry: 0,
                     hops: Vec::new(),
+                    reconnect,
                 }),
                 _ => ok = false,
             }
@@ -574,5 +581,79 @@ impl Reader<'_> {
             zipf: zipf?,
             by_client: false,
         })
+    }
+}
+
+impl Reader<'_> {
+    /// A class's `reconnect`: `"immediate"`, `"backoff"` (gRPC's defaults) or a table
+    /// `{ initial, multiplier, jitter, max }`.
+    fn reconnect(&mut self, path: &str, v: &V<'_>) -> Option<Reconnect> {
+        if let DeValue::String(s) = v.get_ref() {
+            return match s.as_ref() {
+                "immediate" => Some(Reconnect::IMMEDIATE),
+                "backoff" => Some(Reconnect::GRPC),
+                other => {
+                    let hint = did_you_mean(other, ["immediate", "backoff"])
+                        .map(|s| format!("did you mean `{s}`?"));
+                    self.cx.err_hint(
+                        path,
+                        &v.span(),
+                        format!("expected \"immediate\", \"backoff\" or a table {{ initial, multiplier, jitter, max }}, found \"{other}\""),
+                        hint,
+                    );
+                    None
+                }
+            };
+        }
+        let t = self.cx.table(path, v)?;
+        self.cx
+            .check_keys(t, &["initial", "multiplier", "jitter", "max"]);
+        let mut r = Reconnect::GRPC;
+        let mut ok = true;
+        if let Some(x) = t.t.get("initial") {
+            match self.positive_duration(&join(path, "initial"), x) {
+                Some(d) => r.initial = d,
+                None => ok = false,
+            }
+        }
+        if let Some(x) = t.t.get("multiplier") {
+            match self
+                .cx
+                .number(&join(path, "multiplier"), x, "a factor from 1 to 10", |m| {
+                    (1.0..=10.0).contains(&m)
+                }) {
+                Some(m) => r.multiplier = m,
+                None => ok = false,
+            }
+        }
+        if let Some(x) = t.t.get("jitter") {
+            match self
+                .cx
+                .number(&join(path, "jitter"), x, "a fraction from 0 to 1", |j| {
+                    (0.0..=1.0).contains(&j)
+                }) {
+                Some(j) => r.jitter = j,
+                None => ok = false,
+            }
+        }
+        if let Some(x) = t.t.get("max") {
+            match self.positive_duration(&join(path, "max"), x) {
+                Some(d) => r.max = d,
+                None => ok = false,
+            }
+        }
+        if ok && r.max < r.initial {
+            let span = t.t.get("max").map_or(v.span(), |m| m.span());
+            self.cx.err(
+                &join(path, "max"),
+                &span,
+                format!(
+                    "expected at least `initial` ({:.3} s): the delay never shrinks",
+                    r.initial.as_secs_f64()
+                ),
+            );
+            ok = false;
+        }
+        ok.then_some(r)
     }
 }
