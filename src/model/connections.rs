@@ -89,6 +89,10 @@ pub struct ConnConfig {
     pub handshake: Handshake,
     /// Client ↔ load balancer round trip, paid `handshake.round_trips()` times.
     pub rtt: SimTime,
+    /// CPU time of one handshake where the connection ends: the load balancer node's CPU
+    /// at layer 7 (it terminates TLS; needs `lb.cores`), the backend's work at layer 4
+    /// (TLS passes through). Zero: not modelled.
+    pub handshake_cpu: SimTime,
 }
 
 impl ConnConfig {
@@ -108,6 +112,7 @@ impl ConnConfig {
             max_age: nginx.then(|| SimTime::from_secs(3600)),
             handshake: Handshake::None,
             rtt: SimTime::ZERO,
+            handshake_cpu: SimTime::ZERO,
         }
     }
 

@@ -316,3 +316,64 @@ count = 2
         Some("did you mean `immediate`?")
     );
 }
+
+/// A handshake's CPU lands where the connection ends. At layer 7 the node terminates it:
+/// with a new connection per request, 1 ms of handshake CPU and no other cost, one core is
+/// busy 1 ms per handshake (100 per second: 10%). At layer 4 TLS passes through: the
+/// backend does it, and a request of 1 ms takes 1 + 2 ms.
+#[test]
+fn handshake_cpu_lands_where_the_connection_ends() {
+    let l7 = scenario(
+        r#"[clients]
+rate = "100/s"
+[[classes]]
+service = { dist = "constant", value = "1ms" }
+[[servers]]
+name = "web"
+count = 2
+slots = 100
+[lb]
+cores = 1
+request_cost = { dist = "constant", value = "0s" }
+[connections]
+max_requests = 1
+handshake = "tls1.3"
+rtt = "0s"
+handshake_cpu = "1ms"
+"#,
+    );
+    let a = run(&l7);
+    for r in &a.reps {
+        let (cpu, hs) = (r.get(M::LbCpuUtil), r.get(M::Handshakes));
+        assert!(
+            (cpu - hs * 0.1).abs() < 0.002 * cpu,
+            "CPU {cpu}% for {hs} handshakes/s"
+        );
+        assert!((hs - 100.0).abs() < 5.0, "{hs}");
+    }
+    let l4 = scenario(
+        r#"[clients]
+rate = "100/s"
+[[classes]]
+service = { dist = "constant", value = "1ms" }
+[[servers]]
+name = "web"
+count = 2
+slots = 100
+[lb]
+layer = "l4"
+[connections]
+max_requests = 1
+handshake = "tls1.3"
+rtt = "0s"
+handshake_cpu = "2ms"
+"#,
+    );
+    let a = run(&l4);
+    for x in values(&a, M::LatencyMax)
+        .into_iter()
+        .chain(values(&a, M::LatencyP50))
+    {
+        assert!((x - 3.0).abs() < 0.01, "{x} ms");
+    }
+}

@@ -866,3 +866,29 @@ fn websocket_reconnect_backoff_with_jitter_tames_the_storm() {
         );
     }
 }
+
+#[test]
+fn keepalive_tls_a_connection_per_request_pays_round_trips_and_cpu() {
+    let r = compare("keepalive-tls");
+    let (each, keep) = (
+        "connections.max_requests=1",
+        "connections.max_requests=1000",
+    );
+    let m = |l: &str, k: M| r[l].metrics[k as usize];
+    // Three 30 ms round trips on every request: the median moves by about 90 ms.
+    let d = m(each, M::LatencyP50).mean - m(keep, M::LatencyP50).mean;
+    assert!((85.0..100.0).contains(&d), "median moves by {d} ms");
+    assert!(m(each, M::LatencyP99).lo() > m(keep, M::LatencyP99).hi());
+    // 500 handshakes a second at 1.5 ms: three quarters of the core.
+    assert!(
+        m(each, M::LbCpuUtil).lo() > 70.0,
+        "{:?}",
+        m(each, M::LbCpuUtil)
+    );
+    assert!(
+        m(keep, M::LbCpuUtil).hi() < 5.0,
+        "{:?}",
+        m(keep, M::LbCpuUtil)
+    );
+    assert!(m(keep, M::ReqPerConn).lo() > 10.0);
+}

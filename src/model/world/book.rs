@@ -60,6 +60,8 @@ pub(super) struct ClientReq {
     pub(super) missed: bool,
     /// A client request's connection (`[connections]`), or `NONE`.
     pub(super) conn: u32,
+    /// The first request on a new connection: it carries the handshake's CPU.
+    pub(super) handshake: bool,
 }
 
 /// One try of a request on one server. An attempt the load balancer gave up on (timeout,

@@ -96,6 +96,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             waiting: true,
             missed: false,
             conn: NONE,
+            handshake: false,
         };
         let c = self.new_request(req);
         let at = &mut self.book.atts[a as usize];

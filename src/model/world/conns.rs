@@ -46,8 +46,9 @@ pub(super) struct Conn {
     open: bool,
     /// GOAWAY: no new requests; it closes when its requests are done.
     draining: bool,
-    /// Opened inside the measured window (its requests count in requests per connection).
-    measured: bool,
+    /// It has carried a request of the measured window (it counts once in requests per
+    /// connection).
+    used: bool,
 }
 
 /// A request waiting in its client for a free stream.
@@ -71,9 +72,11 @@ pub(super) struct Conns {
     waits: Vec<Waiting>,
     free_waits: Vec<u32>,
     rng_age: SimRng,
-    /// Connections opened in the measured window, and the requests they carried.
+    /// Connections opened in the measured window; requests of the window that rode a
+    /// connection, and the connections that carried them.
     pub(super) opened: u64,
     pub(super) requests: u64,
+    pub(super) used: u64,
     /// Per server (layer 4): connections open now, opened in the window, and open
     /// connection-nanoseconds in the window.
     pub(super) open_now: Vec<u32>,
@@ -104,6 +107,7 @@ impl Conns {
             rng_age,
             opened: 0,
             requests: 0,
+            used: 0,
             open_now: vec![0; n_servers],
             opened_to: vec![0; n_servers],
             area: vec![0.0; n_servers],
@@ -226,7 +230,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             ready_at: now + setup,
             open: true,
             draining: false,
-            measured,
+            used: false,
         };
         let id = match conns.free.pop() {
             Some(id) => {
@@ -335,16 +339,32 @@ impl<const TRACE: bool> World<'_, TRACE> {
 
     /// Request `c` rides connection `id`: now if its handshake is done, else when it is.
     fn conn_take(&mut self, id: u32, c: u32) {
+        let measured = self.book.creqs[c as usize].issued >= self.cfg.warmup;
         let conns = self.conns.as_mut().expect("connections");
         let conn = &mut conns.slots[id as usize];
         conn.streams += 1;
         conn.served += 1;
-        if conn.measured {
+        if measured {
             conns.requests += 1;
+            if !conn.used {
+                conn.used = true;
+                conns.used += 1;
+            }
         }
         let ready_at = conn.ready_at;
         let (server, served) = (conn.server, conn.served);
         self.book.creqs[c as usize].conn = id;
+        let hs = self.conn_cfg().handshake_cpu;
+        if served == 1 && hs > SimTime::ZERO {
+            let r = &mut self.book.creqs[c as usize];
+            if server == NONE {
+                r.handshake = true; // layer 7: the node's CPU
+            } else {
+                // Layer 4: TLS passes through; the backend does the handshake.
+                r.work_ns += hs.as_nanos() as f64;
+                r.hit_work_ns += hs.as_nanos() as f64;
+            }
+        }
         if TRACE && served > 1 {
             let to = if server == NONE {
                 String::new()

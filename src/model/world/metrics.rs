@@ -524,8 +524,17 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         if let Some(conns) = &self.conns {
             v[M::ConnsOpened as usize] = conns.opened as f64;
-            if conns.opened > 0 {
-                v[M::ReqPerConn as usize] = conns.requests as f64 / conns.opened as f64;
+            if self
+                .cfg
+                .connections
+                .as_ref()
+                .is_some_and(|c| c.handshake != crate::model::Handshake::None)
+            {
+                let window = (self.cfg.duration - self.cfg.warmup).as_secs_f64();
+                v[M::Handshakes as usize] = conns.opened as f64 / window;
+            }
+            if conns.used > 0 {
+                v[M::ReqPerConn as usize] = conns.requests as f64 / conns.used as f64;
             }
             if self.cfg.lb.layer == crate::model::Layer::L4 {
                 // Connections open on each backend, averaged over the window.

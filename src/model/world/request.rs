@@ -98,6 +98,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             waiting: true,
             missed: false,
             conn: NONE,
+            handshake: false,
         };
         let c = self.new_request(req);
         self.tiers[0].n_waiting += 1;

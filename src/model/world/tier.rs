@@ -475,7 +475,17 @@ impl<const TRACE: bool> World<'_, TRACE> {
     fn cpu_start(&mut self, n: usize, c: u32) {
         let cpu = self.cfg.lb.cpu.as_ref().expect("a CPU");
         self.tier.cpu_busy[n] += 1;
-        let cost = SimTime::from_nanos_f64(cpu.cost.sample(&mut self.rng_tier));
+        let mut cost = SimTime::from_nanos_f64(cpu.cost.sample(&mut self.rng_tier));
+        if self.book.creqs[c as usize].handshake {
+            // The first request on a new connection: the node terminates its handshake
+            // (once: a retry passes through the CPU again without it).
+            cost += self
+                .cfg
+                .connections
+                .as_ref()
+                .map_or(SimTime::ZERO, |k| k.handshake_cpu);
+            self.book.creqs[c as usize].handshake = false;
+        }
         self.tier.cpu_busy_ns[n] += self.window_overlap(self.now, self.now + cost);
         if TRACE {
             self.trace_req(

@@ -17,6 +17,7 @@ const KEYS: &[&str] = &[
     "max_age",
     "handshake",
     "rtt",
+    "handshake_cpu",
 ];
 
 impl Reader<'_> {
@@ -150,6 +151,24 @@ impl Reader<'_> {
             }
             None => {}
         }
+        if let Some(v) = t.t.get("handshake_cpu") {
+            match self.cx.duration("connections.handshake_cpu", v) {
+                Some(d) if cfg.handshake == Handshake::None && d > SimTime::ZERO => {
+                    self.cx.err_hint(
+                        "connections.handshake_cpu",
+                        &v.span(),
+                        "a handshake's CPU is given, and `handshake` is \"none\"",
+                        Some(
+                            "set handshake = \"tls1.3\" (or \"tls1.2\", \"tcp\") with its `rtt`"
+                                .into(),
+                        ),
+                    );
+                    ok = false;
+                }
+                Some(d) => cfg.handshake_cpu = d,
+                None => ok = false,
+            }
+        }
         if let (Some(age), Some(av)) = (cfg.max_age, t.t.get("max_age"))
             && age <= cfg.setup_time()
         {
@@ -184,12 +203,16 @@ impl Reader<'_> {
                 );
                 ok = false;
             }
-            if lb.cpu.is_some() {
+            if lb.layer == crate::model::Layer::L7
+                && lb.cpu.is_none()
+                && cfg.handshake_cpu > SimTime::ZERO
+            {
+                let span = t.t.get("handshake_cpu").map_or(span, |h| h.span());
                 self.cx.err_hint(
-                    "connections",
+                    "connections.handshake_cpu",
                     &span,
-                    "the load balancer's CPU (lb.cores) does not count handshakes yet",
-                    Some("remove lb.cores or [connections]".into()),
+                    "at layer 7 the load balancer terminates the handshake on its CPU, and it has no CPU model",
+                    Some("give lb.cores (and lb.request_cost), or leave handshake_cpu out".into()),
                 );
                 ok = false;
             }
