@@ -312,6 +312,9 @@ pub(crate) fn simulate(
     if let Some(f) = csv_out::hops_csv(&info, &agg) {
         out_files.push(("hops.csv", f));
     }
+    if let Some(f) = csv_out::connections_csv(&info, &agg) {
+        out_files.push(("connections.csv", f));
+    }
     if let Some(f) = csv_out::service_timeseries_csv(&info, &agg) {
         out_files.push(("service_timeseries.csv", f));
     }

@@ -174,6 +174,22 @@ pub const METRIC_ALIASES: &[(&str, &str)] = &[
     ("cpu", "lb_cpu_utilization_pct"),
 ];
 
+/// One backend's connections in the measured window (`connections.csv`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnRow {
+    /// The server.
+    pub server: String,
+    /// `client` (layer 4: clients' connections pinned to it) or `upstream` (layer 7: the
+    /// node's pooled connections to it).
+    pub kind: &'static str,
+    /// Connections opened to it.
+    pub opened: u64,
+    /// Connections open to it, averaged over the window.
+    pub open_mean: f64,
+    /// Requests (attempts) it was sent.
+    pub requests: u64,
+}
+
 /// What one replication measured (warm-up excluded).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RepResult {
@@ -203,6 +219,9 @@ pub struct RepResult {
     pub hops: Vec<HopRow>,
     /// Per time bucket and service (empty without `[[services]]`).
     pub service_series: Vec<ServiceBucket>,
+    /// Per backend: its connections (clients' pinned connections at layer 4, the node's
+    /// pooled connections at layer 7); empty when neither is modelled.
+    pub connections: Vec<ConnRow>,
     /// Per time bucket and server (empty when too many cells; see `server_series_skipped`).
     pub server_series: Vec<ServerBucket>,
     /// Servers × buckets was too many to keep per-server series.

@@ -93,6 +93,15 @@ pub struct ConnConfig {
     /// at layer 7 (it terminates TLS; needs `lb.cores`), the backend's work at layer 4
     /// (TLS passes through). Zero: not modelled.
     pub handshake_cpu: SimTime,
+    /// Layer 7: idle connections the node keeps to each backend for reuse (nginx upstream
+    /// `keepalive N`; 0: a new connection per request). `None`: upstream connections are
+    /// not modelled.
+    pub upstream_keepalive: Option<u32>,
+    /// The handshake of a new upstream connection, in round trips to the backend.
+    pub upstream_handshake: Handshake,
+    /// An idle upstream connection is closed after this long (nginx upstream
+    /// `keepalive_timeout`, 60 s).
+    pub upstream_idle_timeout: SimTime,
 }
 
 impl ConnConfig {
@@ -113,6 +122,9 @@ impl ConnConfig {
             handshake: Handshake::None,
             rtt: SimTime::ZERO,
             handshake_cpu: SimTime::ZERO,
+            upstream_keepalive: None,
+            upstream_handshake: Handshake::Tcp,
+            upstream_idle_timeout: SimTime::from_secs(60),
         }
     }
 

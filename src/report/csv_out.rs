@@ -530,6 +530,39 @@ pub fn hops_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
     Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
 }
 
+/// Renders `connections.csv`: per replication and backend of the edge tier, its
+/// connections in the measured window (clients' at layer 4, the node's pooled ones at layer
+/// 7) beside its requests. `None` when no connections are modelled per backend.
+pub fn connections_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
+    per_event_csv(
+        info,
+        aggs,
+        &[
+            "server",
+            "kind",
+            "connections_opened",
+            "connections_open_mean",
+            "requests",
+            "requests_per_connection_opened",
+        ],
+        |r| &r.connections,
+        |_, c| {
+            vec![
+                c.server.clone(),
+                c.kind.to_string(),
+                c.opened.to_string(),
+                csv_float(c.open_mean, 6),
+                c.requests.to_string(),
+                if c.opened > 0 {
+                    csv_float(c.requests as f64 / c.opened as f64, 6)
+                } else {
+                    String::new()
+                },
+            ]
+        },
+    )
+}
+
 /// Renders `service_timeseries.csv`: per replication, time bucket and service, its
 /// throughput, errors per second and mean latency. `None` without `[[services]]`.
 pub fn service_timeseries_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {

@@ -207,6 +207,24 @@ max_age = "60s"
         "connections.per_client",
         "1",
     );
+    problem(
+        &base.replace("max_streams = 10", "upstream_handshake = \"tls1.3\""),
+        "connections.upstream_handshake",
+        "`upstream_keepalive` is not given",
+    );
+    problem(
+        &base.replace(
+            "[connections]",
+            "[lb]\nlayer = \"l4\"\n[connections]\nupstream_keepalive = 8",
+        ),
+        "connections.upstream_keepalive",
+        "layer-4 node keeps no connections",
+    );
+    problem(
+        &base.replace("max_streams = 10", "handshake_cpu = \"1ms\""),
+        "connections.handshake_cpu",
+        "no CPU model",
+    );
 }
 
 /// gRPC's connection backoff (doc/connection-backoff.md): nominal gaps 1, 1.6, 2.56,
@@ -375,5 +393,56 @@ handshake_cpu = "2ms"
         .chain(values(&a, M::LatencyP50))
     {
         assert!((x - 3.0).abs() < 0.01, "{x} ms");
+    }
+}
+
+/// The layer-7 node's connections to the backends. With `upstream_keepalive = 0` every
+/// request opens one, and its TCP handshake costs a round trip to the backend: with a
+/// constant 1 ms network delay each way and 1 ms of work a request takes 1 + 1 + 1 ms, plus
+/// 2 ms of handshake = 5 ms, and each backend opens one connection per request. With a
+/// cache of 32 idle connections almost every request reuses one (3 ms), and a backend's
+/// connections are far fewer than its requests.
+#[test]
+fn the_node_pools_its_connections_to_the_backends() {
+    let body = |keepalive: u32| {
+        format!(
+            r#"[clients]
+rate = "50/s"
+[[classes]]
+service = {{ dist = "constant", value = "1ms" }}
+[[servers]]
+name = "web"
+count = 2
+slots = 100
+network_delay = {{ dist = "constant", value = "1ms" }}
+[connections]
+upstream_keepalive = {keepalive}
+"#
+        )
+    };
+    let fresh = run(&scenario(&body(0)));
+    for x in values(&fresh, M::LatencyP50)
+        .into_iter()
+        .chain(values(&fresh, M::LatencyMax))
+    {
+        assert!((x - 5.0).abs() < 0.01, "{x} ms");
+    }
+    for r in &fresh.reps {
+        for c in &r.connections {
+            assert_eq!(c.kind, "upstream");
+            assert_eq!(c.opened, c.requests, "{c:?}");
+        }
+    }
+    let pooled = run(&scenario(&body(32)));
+    for x in values(&pooled, M::LatencyP50) {
+        assert!((x - 3.0).abs() < 0.01, "{x} ms");
+    }
+    for r in &pooled.reps {
+        for c in &r.connections {
+            assert!(c.opened * 100 < c.requests, "{c:?}");
+            // 50/s over two servers, 5 ms each: well under one connection open on average
+            // in use, plus the idle ones kept.
+            assert!(c.open_mean > 0.5 && c.open_mean < 32.0, "{c:?}");
+        }
     }
 }

@@ -541,4 +541,32 @@ impl<const TRACE: bool> World<'_, TRACE> {
             conns.since[s] = self.now;
         }
     }
+
+    /// `connections.csv`'s rows: per backend of the edge tier that was ever in the pool.
+    pub(super) fn conn_rows(&self) -> Vec<crate::metrics::ConnRow> {
+        let window = self.window_overlap(self.cfg.warmup, self.cfg.duration) as f64;
+        let names = self.cfg.server_names();
+        let (kind, opened, area): (&'static str, &[u64], &[f64]) =
+            match (&self.conns, &self.upstream) {
+                (_, Some(up)) => ("upstream", &up.opened, &up.area),
+                (Some(c), None) if c.l4 => ("client", &c.opened_to, &c.area),
+                _ => return Vec::new(),
+            };
+        self.servers
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| s.ever_member && self.tiers[0].serves[*i])
+            .map(|(i, s)| crate::metrics::ConnRow {
+                server: names[i].0.clone(),
+                kind,
+                opened: opened[i],
+                open_mean: if window > 0.0 {
+                    area[i] / window
+                } else {
+                    f64::NAN
+                },
+                requests: s.n_requests,
+            })
+            .collect()
+    }
 }

@@ -286,6 +286,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             }
         }
         self.conn_settle();
+        self.upstream_settle();
         Ok(self.result(out_measured))
     }
 
@@ -635,6 +636,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             timeseries: self.timeseries(),
             hops: self.hop_rows(),
             service_series: self.service_series(),
+            connections: self.conn_rows(),
             server_series: self.server_series(),
             server_series_skipped: !self.series.servers_kept(),
             slices: self

@@ -51,6 +51,7 @@ mod series;
 mod server;
 mod service;
 mod slices;
+mod upstream;
 
 pub use trace::{ServerMoment, TraceLine};
 
@@ -259,6 +260,8 @@ pub struct World<'c, const TRACE: bool = false> {
     conns: Option<conns::Conns>,
     /// Reconnects of long-lived connection classes (`None`: no class reconnects).
     reconnects: Option<reconnect::Reconnects>,
+    /// The layer-7 node's pooled connections to the backends (`None`: not modelled).
+    upstream: Option<upstream::Upstream>,
 }
 
 impl<'c> World<'c> {
@@ -313,6 +316,10 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             },
             stats: Stats::new(cfg),
             reconnects: reconnect::Reconnects::new(cfg, stream("clients/reconnect")),
+            upstream: cfg
+                .connections
+                .as_ref()
+                .and_then(|c| upstream::Upstream::new(c, servers_n)),
             conns: cfg.connections.as_ref().map(|c| {
                 conns::Conns::new(cfg, c, n_clients, servers_n, stream("connections/age"))
             }),

@@ -319,6 +319,13 @@ impl<const TRACE: bool> World<'_, TRACE> {
             self.q
                 .push(self.now + to, Ev::UpstreamTimeout { att: a, generation });
         }
+        // The node's connection to the server: cached, or a new one whose handshake the
+        // request waits for (held until the attempt is over, even if it is lost).
+        let setup = if edge && counted && self.upstream.is_some() {
+            self.upstream_take(server as usize)
+        } else {
+            SimTime::ZERO
+        };
         if self.cut_off(a) {
             self.book.atts[a as usize].phase = Phase::Lost;
             return;
@@ -326,7 +333,10 @@ impl<const TRACE: bool> World<'_, TRACE> {
         match self.wire_delay(a) {
             Some(d) => self
                 .q
-                .push(self.now + d, Ev::ToServer { att: a, generation }),
+                .push(self.now + d + setup, Ev::ToServer { att: a, generation }),
+            None if setup > SimTime::ZERO => self
+                .q
+                .push(self.now + setup, Ev::ToServer { att: a, generation }),
             None => self.arrive_at_server(a),
         }
     }
@@ -379,6 +389,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let t = at.tier as usize;
         if at.counted {
             self.in_flight_add(t, at.node as usize, at.server, false);
+            if t == 0 && self.upstream.is_some() {
+                self.upstream_give(at.server as usize, outcome.kind);
+            }
         }
         if at.retry {
             self.tiers[t].n_retries_active -= 1;

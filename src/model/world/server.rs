@@ -319,6 +319,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
     /// progress is abandoned.
     pub(super) fn reset_server(&mut self, s: usize) {
         self.conn_server_gone(s, true);
+        if self.upstream.is_some() {
+            self.upstream_reset(s);
+        }
         self.stop_work(s);
         let mut victims: Vec<u32> = self.servers[s].queue.drain(..).collect();
         victims.append(&mut self.servers[s].in_service);

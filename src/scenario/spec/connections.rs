@@ -18,6 +18,9 @@ const KEYS: &[&str] = &[
     "handshake",
     "rtt",
     "handshake_cpu",
+    "upstream_keepalive",
+    "upstream_handshake",
+    "upstream_idle_timeout",
 ];
 
 impl Reader<'_> {
@@ -113,23 +116,41 @@ impl Reader<'_> {
             }
         }
         if let Some(v) = t.t.get("handshake") {
-            let words = ["none", "tcp", "tls1.2", "tls1.3"];
-            match self.cx.string("connections.handshake", v).as_deref() {
-                Some("none") => cfg.handshake = Handshake::None,
-                Some("tcp") => cfg.handshake = Handshake::Tcp,
-                Some("tls1.2") => cfg.handshake = Handshake::Tls12,
-                Some("tls1.3") => cfg.handshake = Handshake::Tls13,
-                Some(other) => {
-                    let hint = did_you_mean(other, words).map(|s| format!("did you mean `{s}`?"));
-                    self.cx.err_hint(
-                        "connections.handshake",
-                        &v.span(),
-                        format!("expected one of {}, found \"{other}\"", words.join(", ")),
-                        hint,
-                    );
-                    ok = false;
-                }
+            match self.handshake("connections.handshake", v) {
+                Some(h) => cfg.handshake = h,
                 None => ok = false,
+            }
+        }
+        if let Some(v) = t.t.get("upstream_handshake") {
+            match self.handshake("connections.upstream_handshake", v) {
+                Some(h) => cfg.upstream_handshake = h,
+                None => ok = false,
+            }
+        }
+        if let Some(v) = t.t.get("upstream_keepalive") {
+            match self
+                .cx
+                .int("connections.upstream_keepalive", v, 0, 1_000_000)
+            {
+                Some(n) => cfg.upstream_keepalive = Some(n as u32),
+                None => ok = false,
+            }
+        }
+        if let Some(v) = t.t.get("upstream_idle_timeout") {
+            match self.positive_duration("connections.upstream_idle_timeout", v) {
+                Some(d) => cfg.upstream_idle_timeout = d,
+                None => ok = false,
+            }
+        }
+        for key in ["upstream_handshake", "upstream_idle_timeout"] {
+            if let (Some(v), None) = (t.t.get(key), cfg.upstream_keepalive) {
+                self.cx.err_hint(
+                    &join("connections", key),
+                    &v.span(),
+                    format!("`{key}` is about the node's pooled connections to the backends, and `upstream_keepalive` is not given"),
+                    Some("give upstream_keepalive (nginx's default is 32; 0 for a new connection per request)".into()),
+                );
+                ok = false;
             }
         }
         match t.t.get("rtt") {
@@ -203,6 +224,15 @@ impl Reader<'_> {
                 );
                 ok = false;
             }
+            if let (crate::model::Layer::L4, Some(uv)) = (lb.layer, t.t.get("upstream_keepalive")) {
+                self.cx.err_hint(
+                    "connections.upstream_keepalive",
+                    &uv.span(),
+                    "a layer-4 node keeps no connections of its own to the backends: each client connection is forwarded",
+                    Some("use lb.layer = \"l7\", or leave upstream_keepalive out".into()),
+                );
+                ok = false;
+            }
             if lb.layer == crate::model::Layer::L7
                 && lb.cpu.is_none()
                 && cfg.handshake_cpu > SimTime::ZERO
@@ -218,5 +248,27 @@ impl Reader<'_> {
             }
         }
         ok.then_some(Some(cfg))
+    }
+
+    /// A handshake's name.
+    fn handshake(&mut self, path: &str, v: &crate::scenario::doc::V<'_>) -> Option<Handshake> {
+        let words = ["none", "tcp", "tls1.2", "tls1.3"];
+        match self.cx.string(path, v).as_deref() {
+            Some("none") => Some(Handshake::None),
+            Some("tcp") => Some(Handshake::Tcp),
+            Some("tls1.2") => Some(Handshake::Tls12),
+            Some("tls1.3") => Some(Handshake::Tls13),
+            Some(other) => {
+                let hint = did_you_mean(other, words).map(|s| format!("did you mean `{s}`?"));
+                self.cx.err_hint(
+                    path,
+                    &v.span(),
+                    format!("expected one of {}, found \"{other}\"", words.join(", ")),
+                    hint,
+                );
+                None
+            }
+            None => None,
+        }
     }
 }
