@@ -335,6 +335,9 @@ pub struct LbCpu {
     pub cores: u32,
     /// CPU time per pass.
     pub cost: Dist,
+    /// Layer 4: how replies get back. NAT (`Some`): through the node, each reply costing
+    /// this much of its CPU; DR or TUN (`None`): straight from the server to the client.
+    pub reply_cost: Option<Dist>,
 }
 
 /// How clients reach the load balancer nodes (the HA topology of the tier itself).

@@ -892,3 +892,19 @@ fn keepalive_tls_a_connection_per_request_pays_round_trips_and_cpu() {
     );
     assert!(m(keep, M::ReqPerConn).lo() > 10.0);
 }
+
+#[test]
+fn nat_vs_dsr_replies_through_the_director_cost_its_cpu() {
+    let r = compare("nat-vs-dsr");
+    let m = |l: &str, k: M| r[l].metrics[k as usize];
+    // 32,000/s × (5 + 25 µs) = 96% of the core with NAT; 32,000 × 5 µs = 16% without.
+    let (nat, dr) = (
+        m("lb.forwarding=nat", M::LbCpuUtil),
+        m("lb.forwarding=dr", M::LbCpuUtil),
+    );
+    assert!((nat.mean - 96.0).abs() < 1.0, "{nat:?}");
+    assert!((dr.mean - 16.0).abs() < 0.5, "{dr:?}");
+    assert!(
+        m("lb.forwarding=nat", M::LatencyMean).lo() > m("lb.forwarding=dr", M::LatencyMean).hi()
+    );
+}

@@ -476,6 +476,11 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let cpu = self.cfg.lb.cpu.as_ref().expect("a CPU");
         self.tier.cpu_busy[n] += 1;
         let mut cost = SimTime::from_nanos_f64(cpu.cost.sample(&mut self.rng_tier));
+        if let Some(reply) = &cpu.reply_cost {
+            // NAT: the reply comes back through the node. Its pass is charged here, with
+            // the request's: the same CPU time and the same queue.
+            cost += SimTime::from_nanos_f64(reply.sample(&mut self.rng_tier));
+        }
         if self.book.creqs[c as usize].handshake {
             // The first request on a new connection: the node terminates its handshake
             // (once: a retry passes through the CPU again without it).

@@ -29,6 +29,8 @@ pub(super) const LB_KEYS: &[&str] = &[
     "layer",
     "cores",
     "request_cost",
+    "forwarding",
+    "reply_cost",
 ];
 
 /// Keys of `[lb]` that only the edge tier has: its HA topology and its CPU model.
@@ -39,6 +41,8 @@ pub(super) const EDGE_ONLY_LB_KEYS: &[&str] = &[
     "anycast",
     "cores",
     "request_cost",
+    "forwarding",
+    "reply_cost",
 ];
 
 impl Reader<'_> {
@@ -209,10 +213,65 @@ impl Reader<'_> {
                     cfg.cpu = Some(LbCpu {
                         cores: n as u32,
                         cost,
+                        reply_cost: None,
                     });
                 }
                 None => ok = false,
             }
+        }
+        // Layer 4's forwarding: NAT sends replies back through the node.
+        let nat = match t.t.get("forwarding") {
+            None => false,
+            Some(v) => match self.cx.string("lb.forwarding", v).as_deref() {
+                Some(f @ ("nat" | "dr" | "tunnel")) if cfg.layer == Layer::L4 => f == "nat",
+                Some("nat" | "dr" | "tunnel") => {
+                    self.cx.err_hint(
+                        "lb.forwarding",
+                        &v.span(),
+                        "a layer-7 node is the end of the client's connection: every reply comes back through it",
+                        Some("forwarding is for lb.layer = \"l4\" (IPVS -m, -g, -i)".into()),
+                    );
+                    ok = false;
+                    false
+                }
+                Some(other) => {
+                    let words = ["nat", "dr", "tunnel"];
+                    let hint = did_you_mean(other, words).map(|s| format!("did you mean `{s}`?"));
+                    self.cx.err_hint(
+                        "lb.forwarding",
+                        &v.span(),
+                        format!("expected one of {}, found \"{other}\"", words.join(", ")),
+                        hint,
+                    );
+                    ok = false;
+                    false
+                }
+                None => {
+                    ok = false;
+                    false
+                }
+            },
+        };
+        // What a reply costs the node when it passes through it: with NAT; with DR or a
+        // tunnel replies go around it (the key still describes the replies, so a
+        // comparison of forwarding modes keeps one file).
+        match (t.t.get("reply_cost"), &mut cfg.cpu) {
+            (Some(v), Some(cpu)) if cfg.layer == Layer::L4 => match self.dist("lb.reply_cost", v) {
+                Some(d) if nat => cpu.reply_cost = Some(d),
+                Some(_) => {}
+                None => ok = false,
+            },
+            (Some(v), _) if ok => {
+                self.cx.err_hint(
+                    "lb.reply_cost",
+                    &v.span(),
+                    "a reply's pass through the node is a layer-4 node's cost (forwarding = \"nat\") and needs its CPU model (cores)",
+                    Some("set lb.layer = \"l4\" and cores, or leave reply_cost out".into()),
+                );
+                ok = false;
+            }
+            (None, Some(cpu)) if nat => cpu.reply_cost = Some(cpu.cost.clone()),
+            _ => {}
         }
         ok.then_some(cfg)
     }
