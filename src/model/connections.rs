@@ -19,6 +19,9 @@ pub enum Protocol {
     Http2,
     /// gRPC over HTTP/2: like HTTP/2, with gRPC's connection defaults.
     Grpc,
+    /// UDP flows: no handshake, no streams; a flow lives until it has been idle for the
+    /// idle timeout (IPVS's UDP timeout, 300 s).
+    Udp,
 }
 
 impl Protocol {
@@ -28,6 +31,7 @@ impl Protocol {
             Protocol::Http1 => "http1",
             Protocol::Http2 => "http2",
             Protocol::Grpc => "grpc",
+            Protocol::Udp => "udp",
         }
     }
 }
@@ -102,21 +106,27 @@ pub struct ConnConfig {
     /// An idle upstream connection is closed after this long (nginx upstream
     /// `keepalive_timeout`, 60 s).
     pub upstream_idle_timeout: SimTime,
+    /// Layer 4: the most connection-tracking entries (open connections or flows) the node
+    /// holds; a new flow beyond it is dropped (`None`: no limit).
+    pub conntrack_max: Option<u32>,
 }
 
 impl ConnConfig {
     /// The defaults of `protocol`.
     pub fn defaults(protocol: Protocol) -> ConnConfig {
-        let nginx = protocol != Protocol::Grpc;
+        let nginx = matches!(protocol, Protocol::Http1 | Protocol::Http2);
         ConnConfig {
             protocol,
             per_client: if protocol == Protocol::Http1 { 6 } else { 1 },
             max_streams: match protocol {
                 Protocol::Http1 => 1,
                 Protocol::Http2 => 128,
-                Protocol::Grpc => 2_147_483_647,
+                Protocol::Grpc | Protocol::Udp => 2_147_483_647,
             },
-            idle_timeout: nginx.then(|| SimTime::from_secs(75)),
+            idle_timeout: match protocol {
+                Protocol::Udp => Some(SimTime::from_secs(300)),
+                _ => nginx.then(|| SimTime::from_secs(75)),
+            },
             max_requests: nginx.then_some(1000),
             max_age: nginx.then(|| SimTime::from_secs(3600)),
             handshake: Handshake::None,
@@ -125,6 +135,7 @@ impl ConnConfig {
             upstream_keepalive: None,
             upstream_handshake: Handshake::Tcp,
             upstream_idle_timeout: SimTime::from_secs(60),
+            conntrack_max: None,
         }
     }
 

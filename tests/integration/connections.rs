@@ -446,3 +446,36 @@ upstream_keepalive = {keepalive}
         }
     }
 }
+
+/// A full connection-tracking table drops new flows: with room for 50 of 100 equally
+/// active UDP clients' flows (300 s timeout, so none expires), the other half's datagrams
+/// are dropped and their requests fail at the client timeout (`lb_lost`).
+#[test]
+fn a_full_conntrack_table_drops_new_flows() {
+    let s = scenario(
+        r#"[clients]
+rate = "100/s"
+timeout = "1s"
+[clients.population]
+clients = 100
+[[classes]]
+service = { dist = "constant", value = "1ms" }
+[[servers]]
+name = "game"
+count = 4
+slots = 100
+[lb]
+layer = "l4"
+[connections]
+protocol = "udp"
+conntrack_max = 50
+"#,
+    );
+    let a = run(&s);
+    for r in &a.reps {
+        assert_eq!(r.get(M::ConntrackPeak), 50.0);
+        let share = r.get(M::ErrorsLbLost) / r.get(M::Issued);
+        assert!((share - 0.5).abs() < 0.1, "{share}");
+        assert!(r.get(M::ConntrackDrops) >= r.get(M::ErrorsLbLost));
+    }
+}

@@ -83,6 +83,14 @@ pub(super) struct Conns {
     pub(super) opened_to: Vec<u64>,
     pub(super) area: Vec<f64>,
     since: Vec<SimTime>,
+    /// Layer 4: connection-tracking entries now and at most (over the window), new flows
+    /// dropped because the table was full, and per client the backend of its last
+    /// connection, for connections that came back to a different one.
+    pub(super) tracked: u32,
+    pub(super) tracked_peak: u32,
+    pub(super) dropped: u64,
+    pub(super) moved: u64,
+    last_server: Vec<u32>,
 }
 
 impl Conns {
@@ -112,6 +120,15 @@ impl Conns {
             opened_to: vec![0; n_servers],
             area: vec![0.0; n_servers],
             since: vec![SimTime::ZERO; n_servers],
+            tracked: 0,
+            tracked_peak: 0,
+            dropped: 0,
+            moved: 0,
+            last_server: if cfg.lb.layer == Layer::L4 {
+                vec![NONE; n_clients]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -207,6 +224,24 @@ impl<const TRACE: bool> World<'_, TRACE> {
     /// Opens a connection for `client` in its slot `at`, carrying request `c` first.
     fn conn_open(&mut self, client: u32, at: usize, c: u32) {
         let setup = self.conn_cfg().setup_time();
+        let limit = self.conn_cfg().conntrack_max;
+        let measured = self.now >= self.cfg.warmup;
+        let conns = self.conns.as_mut().expect("connections");
+        if conns.l4 && limit.is_some_and(|m| conns.tracked >= m) {
+            // The connection-tracking table is full: the new flow's packets are dropped
+            // (nf_conntrack "table full, dropping packet"), and nobody answers.
+            if measured {
+                conns.dropped += 1;
+            }
+            self.book.creqs[c as usize].node = super::tier::LOST;
+            if TRACE {
+                self.trace_conn(
+                    c,
+                    "dropped: the connection-tracking table is full".to_string(),
+                );
+            }
+            return;
+        }
         let server = if self.conns.as_ref().expect("connections").l4 {
             match self.conn_pick(client) {
                 Some(s) => s,
@@ -218,7 +253,6 @@ impl<const TRACE: bool> World<'_, TRACE> {
         } else {
             NONE
         };
-        let measured = self.now >= self.cfg.warmup;
         let now = self.now;
         let conns = self.conns.as_mut().expect("connections");
         let conn = Conn {
@@ -246,6 +280,17 @@ impl<const TRACE: bool> World<'_, TRACE> {
         conns.of_client[at] = id;
         if measured {
             conns.opened += 1;
+        }
+        if server != NONE {
+            conns.tracked += 1;
+            if measured {
+                conns.tracked_peak = conns.tracked_peak.max(conns.tracked);
+                let last = conns.last_server[client as usize];
+                if last != NONE && last != server {
+                    conns.moved += 1;
+                }
+            }
+            conns.last_server[client as usize] = server;
         }
         if server != NONE {
             self.conn_count(server, true);
@@ -474,6 +519,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             conns.free.push(id);
         }
         if server != NONE {
+            conns.tracked -= 1;
             self.in_flight_add(0, 0, server, false);
             self.conn_count(server, false);
         }
@@ -528,9 +574,10 @@ impl<const TRACE: bool> World<'_, TRACE> {
 
     /// At the end: the open-connection time of each server up to now.
     pub(super) fn conn_settle(&mut self) {
-        if self.conns.is_none() {
+        let Some(conns) = self.conns.as_mut() else {
             return;
-        }
+        };
+        conns.tracked_peak = conns.tracked_peak.max(conns.tracked);
         for s in 0..self.servers.len() {
             let overlap = {
                 let since = self.conns.as_ref().expect("connections").since[s];

@@ -21,6 +21,7 @@ const KEYS: &[&str] = &[
     "upstream_keepalive",
     "upstream_handshake",
     "upstream_idle_timeout",
+    "conntrack_max",
 ];
 
 impl Reader<'_> {
@@ -40,11 +41,12 @@ impl Reader<'_> {
         let protocol = match t.t.get("protocol") {
             None => Some(crate::model::Protocol::Http1),
             Some(pv) => {
-                let words = ["http1", "http2", "grpc"];
+                let words = ["http1", "http2", "grpc", "udp"];
                 match self.cx.string("connections.protocol", pv).as_deref() {
                     Some("http1") => Some(crate::model::Protocol::Http1),
                     Some("http2") => Some(crate::model::Protocol::Http2),
                     Some("grpc") => Some(crate::model::Protocol::Grpc),
+                    Some("udp") => Some(crate::model::Protocol::Udp),
                     Some(other) => {
                         let hint =
                             did_you_mean(other, words).map(|s| format!("did you mean `{s}`?"));
@@ -68,7 +70,15 @@ impl Reader<'_> {
             }
         }
         if let Some(v) = t.t.get("max_streams") {
-            if protocol == crate::model::Protocol::Http1 {
+            if protocol == crate::model::Protocol::Udp {
+                self.cx.err_hint(
+                    "connections.max_streams",
+                    &v.span(),
+                    "a UDP flow has no streams: it carries every datagram its client sends",
+                    Some("leave max_streams out with protocol = \"udp\"".into()),
+                );
+                ok = false;
+            } else if protocol == crate::model::Protocol::Http1 {
                 self.cx.err_hint(
                     "connections.max_streams",
                     &v.span(),
@@ -118,6 +128,26 @@ impl Reader<'_> {
         if let Some(v) = t.t.get("handshake") {
             match self.handshake("connections.handshake", v) {
                 Some(h) => cfg.handshake = h,
+                None => ok = false,
+            }
+        }
+        if let (Some(v), crate::model::Protocol::Udp) = (t.t.get("handshake"), protocol)
+            && cfg.handshake != Handshake::None
+        {
+            self.cx.err_hint(
+                "connections.handshake",
+                &v.span(),
+                "UDP has no handshake: a flow starts with its first datagram",
+                Some("leave handshake out with protocol = \"udp\" (QUIC's handshake is not modelled)".into()),
+            );
+            ok = false;
+        }
+        if let Some(v) = t.t.get("conntrack_max") {
+            match self
+                .cx
+                .int("connections.conntrack_max", v, 1, 1_000_000_000)
+            {
+                Some(n) => cfg.conntrack_max = Some(n as u32),
                 None => ok = false,
             }
         }
@@ -221,6 +251,24 @@ impl Reader<'_> {
                     &span,
                     "a layer-4 node forwards a connection's packets to the backend it picked: it cannot retry a request on another server",
                     Some("set lb.retries = 0, or use layer = \"l7\"".into()),
+                );
+                ok = false;
+            }
+            if let (crate::model::Layer::L7, Some(cv)) = (lb.layer, t.t.get("conntrack_max")) {
+                self.cx.err_hint(
+                    "connections.conntrack_max",
+                    &cv.span(),
+                    "connection tracking is a layer-4 node's table of forwarded flows; a layer-7 node ends the connections",
+                    Some("use lb.layer = \"l4\", or leave conntrack_max out".into()),
+                );
+                ok = false;
+            }
+            if lb.layer == crate::model::Layer::L7 && protocol == crate::model::Protocol::Udp {
+                self.cx.err_hint(
+                    "connections.protocol",
+                    &t.t.get("protocol").map_or(span.clone(), |p| p.span()),
+                    "a layer-7 node here speaks HTTP over TCP: UDP flows are forwarded at layer 4",
+                    Some("set lb.layer = \"l4\"".into()),
                 );
                 ok = false;
             }
