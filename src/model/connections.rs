@@ -109,6 +109,11 @@ pub struct ConnConfig {
     /// Layer 4: the most connection-tracking entries (open connections or flows) the node
     /// holds; a new flow beyond it is dropped (`None`: no limit).
     pub conntrack_max: Option<u32>,
+    /// The client balances over every backend's address itself (gRPC's `round_robin`
+    /// policy over a headless service's addresses): one connection per backend, requests
+    /// rotated over the ready ones. `false`: the client connects to the virtual IP
+    /// (gRPC's default `pick_first`).
+    pub client_round_robin: bool,
 }
 
 impl ConnConfig {
@@ -136,6 +141,7 @@ impl ConnConfig {
             upstream_handshake: Handshake::Tcp,
             upstream_idle_timeout: SimTime::from_secs(60),
             conntrack_max: None,
+            client_round_robin: false,
         }
     }
 

@@ -221,6 +221,16 @@ max_age = "60s"
         "layer-4 node keeps no connections",
     );
     problem(
+        &base.replace("max_streams = 10", "client_balancing = \"round_robin\""),
+        "connections.client_balancing",
+        "lb.layer = \"l7\" puts a proxy in between",
+    );
+    problem(
+        &base.replace("max_streams = 10", "client_balancing = \"roundrobin\""),
+        "connections.client_balancing",
+        "did you mean `round_robin`?",
+    );
+    problem(
         &base.replace("max_streams = 10", "handshake_cpu = \"1ms\""),
         "connections.handshake_cpu",
         "no CPU model",

@@ -821,23 +821,21 @@ fn grpc_l4_deploy_pins_connections_and_a_max_age_rebalances_them() {
         p99(pinned),
         p99(aged)
     );
-    // An L7 proxy balances every RPC.
+    // An L7 proxy balances every RPC; so does a client balancing over every pod's
+    // address (gRPC round_robin).
     let path = crate::support::root().join("scenarios/grpc-l4-deploy.toml");
-    let (s, variants, _) = lblab::cli::variants::compare_variants(
-        &path,
-        &["lb.layer=l7".to_string()],
-        &[],
-        None,
-        &|_| {},
-    )
-    .expect("l7 variant");
-    let seeds = SeedTree::new(s.seed);
-    for r in 0..2 {
-        let res = World::new(&variants[0].world, &seeds, r)
-            .run()
-            .expect("run");
-        let x = res.values[M::ReqMaxMean as usize];
-        assert!(x < 1.03, "L7: max/mean {x}");
+    for set in ["lb.layer=l7", "connections.client_balancing=round_robin"] {
+        let (s, variants, _) =
+            lblab::cli::variants::compare_variants(&path, &[set.to_string()], &[], None, &|_| {})
+                .expect(set);
+        let seeds = SeedTree::new(s.seed);
+        for r in 0..2 {
+            let res = World::new(&variants[0].world, &seeds, r)
+                .run()
+                .expect("run");
+            let x = res.values[M::ReqMaxMean as usize];
+            assert!(x < 1.03, "{set}: max/mean {x}");
+        }
     }
 }
 

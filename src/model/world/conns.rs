@@ -61,6 +61,10 @@ struct Waiting {
 
 pub(super) struct Conns {
     l4: bool,
+    /// Clients balance over the backends themselves: slot `k` of a client is its
+    /// connection to server `k`, and `rr_next` its round-robin position.
+    client_rr: bool,
+    rr_next: Vec<u32>,
     per_client: usize,
     slots: Vec<Conn>,
     free: Vec<u32>,
@@ -101,9 +105,19 @@ impl Conns {
         n_servers: usize,
         rng_age: SimRng,
     ) -> Conns {
-        let per_client = c.per_client as usize;
+        let per_client = if c.client_round_robin {
+            n_servers
+        } else {
+            c.per_client as usize
+        };
         Conns {
             l4: cfg.lb.layer == Layer::L4,
+            client_rr: c.client_round_robin,
+            rr_next: if c.client_round_robin {
+                vec![0; n_clients]
+            } else {
+                Vec::new()
+            },
             per_client,
             slots: Vec::with_capacity(n_clients.min(1 << 16)),
             free: Vec::new(),
@@ -186,6 +200,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
     /// Puts request `c` on a connection of `client` with a free stream, or on a new one;
     /// `false` if every connection the client may hold is busy.
     fn conn_place(&mut self, client: u32, c: u32) -> bool {
+        if self.conns.as_ref().expect("connections").client_rr {
+            return self.client_rr_place(client, c);
+        }
         let cfg = self.conn_cfg();
         let (max_streams, max_requests) = (cfg.max_streams, cfg.max_requests);
         let conns = self.conns.as_ref().expect("connections");
@@ -214,15 +231,56 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         match free_slot {
             Some(k) => {
-                self.conn_open(client, base + k, c);
+                self.conn_open(client, base + k, c, None);
                 true
             }
             None => false,
         }
     }
 
+    /// Client-side round robin (gRPC `round_robin`): the next backend in the pool, in turn,
+    /// whose connection has a free stream (or that has none yet: it is opened); backends
+    /// out of rotation (draining, marked down, removed) are skipped, as subchannels that
+    /// are not READY. `false` if none can take the request now.
+    fn client_rr_place(&mut self, client: u32, c: u32) -> bool {
+        let cfg = self.conn_cfg();
+        let max_streams = cfg.max_streams;
+        let n = self.tiers[0].routes[0].backends.len();
+        let conns = self.conns.as_ref().expect("connections");
+        let base = client as usize * conns.per_client;
+        let start = conns.rr_next[client as usize] as usize;
+        let mut any = false;
+        for i in 0..n {
+            let k = (start + i) % n;
+            let be = &self.tiers[0].routes[0].backends[k];
+            if !be.eligible() {
+                continue;
+            }
+            any = true;
+            let server = be.id;
+            let conns = self.conns.as_mut().expect("connections");
+            let id = conns.of_client[base + server as usize];
+            conns.rr_next[client as usize] = ((k + 1) % n) as u32;
+            if id == NONE {
+                self.conn_open(client, base + server as usize, c, Some(server));
+                return true;
+            }
+            let conn = &conns.slots[id as usize];
+            if conn.open && !conn.draining && conn.streams < max_streams {
+                self.conn_take(id, c);
+                return true;
+            }
+        }
+        if !any {
+            // No subchannel can be READY: the RPC fails at once (gRPC UNAVAILABLE).
+            self.fail(c, ErrorCause::NoBackend);
+            return true;
+        }
+        false
+    }
+
     /// Opens a connection for `client` in its slot `at`, carrying request `c` first.
-    fn conn_open(&mut self, client: u32, at: usize, c: u32) {
+    fn conn_open(&mut self, client: u32, at: usize, c: u32, pinned: Option<u32>) {
         let setup = self.conn_cfg().setup_time();
         let limit = self.conn_cfg().conntrack_max;
         let measured = self.now >= self.cfg.warmup;
@@ -242,7 +300,11 @@ impl<const TRACE: bool> World<'_, TRACE> {
             }
             return;
         }
-        let server = if self.conns.as_ref().expect("connections").l4 {
+        let server = if let Some(s) = pinned {
+            // The client chose the backend; the tier only forwards (and tracks) it.
+            self.in_flight_add(0, 0, s, true);
+            s
+        } else if self.conns.as_ref().expect("connections").l4 {
             match self.conn_pick(client) {
                 Some(s) => s,
                 None => {

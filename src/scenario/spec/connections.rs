@@ -22,6 +22,7 @@ const KEYS: &[&str] = &[
     "upstream_handshake",
     "upstream_idle_timeout",
     "conntrack_max",
+    "client_balancing",
 ];
 
 impl Reader<'_> {
@@ -142,6 +143,35 @@ impl Reader<'_> {
             );
             ok = false;
         }
+        if let Some(v) = t.t.get("client_balancing") {
+            match self.cx.string("connections.client_balancing", v).as_deref() {
+                Some("none") => cfg.client_round_robin = false,
+                Some("round_robin") => {
+                    cfg.client_round_robin = true;
+                    if let Some(pv) = t.t.get("per_client") {
+                        self.cx.err_hint(
+                            "connections.per_client",
+                            &pv.span(),
+                            "with client_balancing = \"round_robin\" a client holds one connection per backend",
+                            Some("leave per_client out".into()),
+                        );
+                        ok = false;
+                    }
+                }
+                Some(other) => {
+                    let hint = did_you_mean(other, ["none", "round_robin"])
+                        .map(|s| format!("did you mean `{s}`?"));
+                    self.cx.err_hint(
+                        "connections.client_balancing",
+                        &v.span(),
+                        format!("expected \"none\" or \"round_robin\", found \"{other}\""),
+                        hint,
+                    );
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
         if let Some(v) = t.t.get("conntrack_max") {
             match self
                 .cx
@@ -251,6 +281,19 @@ impl Reader<'_> {
                     &span,
                     "a layer-4 node forwards a connection's packets to the backend it picked: it cannot retry a request on another server",
                     Some("set lb.retries = 0, or use layer = \"l7\"".into()),
+                );
+                ok = false;
+            }
+            if let (crate::model::Layer::L7, true, Some(cv)) = (
+                lb.layer,
+                cfg.client_round_robin,
+                t.t.get("client_balancing"),
+            ) {
+                self.cx.err_hint(
+                    "connections.client_balancing",
+                    &cv.span(),
+                    "a client that balances over the backends' addresses reaches them directly, and lb.layer = \"l7\" puts a proxy in between",
+                    Some("set lb.layer = \"l4\" (the tier then only forwards; its algorithm is not used)".into()),
                 );
                 ok = false;
             }
