@@ -61,6 +61,7 @@ use crate::report::results::{Estimate, Results};
 
 mod axis;
 mod backend;
+mod connections;
 mod heatmap;
 mod percentiles;
 mod servers;
@@ -78,6 +79,7 @@ use style::*;
 use sweep::*;
 
 pub use axis::fmt_num;
+pub use connections::connection_panels;
 pub use heatmap::sweep_heatmap;
 pub use percentiles::percentile_curves;
 pub use servers::server_load;
@@ -183,6 +185,7 @@ pub fn all(r: &Results) -> Result<Vec<Chart>, ChartError> {
         server_load(r)?,
         time_series(r)?,
         latency_breakdown(r)?,
+        connection_panels(r)?,
         sweep_curves(r, "latency_p99_ms")?,
         sweep_curves(r, "throughput_rps")?,
     ];

@@ -10,7 +10,7 @@ use std::fmt;
 
 mod files;
 mod services;
-pub use services::{HopStat, ServicePoint, ServiceStat};
+pub use services::{ConnPoint, HopStat, ServicePoint, ServiceStat};
 mod table;
 
 /// Small results directories for tests, generated deterministically.
@@ -438,6 +438,8 @@ pub struct Results {
     pub hops: Option<Vec<HopStat>>,
     /// `service_timeseries.csv`.
     pub service_series: Option<Vec<ServicePoint>>,
+    /// Open client connections per backend over time (layer 4 with `[connections]`).
+    pub conn_series: Option<Vec<ConnPoint>>,
 }
 
 impl Results {
@@ -528,6 +530,10 @@ impl Results {
             service_series: get("service_timeseries.csv")?
                 .map(|t| services::parse_service_series(&t))
                 .transpose()?,
+            conn_series: match (get("connections.csv")?, get("server_timeseries.csv")?) {
+                (Some(c), Some(s)) => services::parse_conn_series(&c, &s)?,
+                _ => None,
+            },
         })
     }
 }

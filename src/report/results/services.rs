@@ -191,3 +191,52 @@ pub(super) fn parse_service_series(text: &str) -> Result<Vec<ServicePoint>, Load
         })
         .collect()
 }
+
+/// One backend's open client connections at the end of one time bucket of one replication
+/// (layer 4 with `[connections]`: `server_timeseries.csv`'s `in_flight` is what the node's
+/// balancer counts, its open connections).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnPoint {
+    /// Variant.
+    pub algorithm: String,
+    /// Replication.
+    pub replication: u32,
+    /// Bucket start (s).
+    pub t_s: f64,
+    /// Server.
+    pub server: String,
+    /// Open connections at the bucket's end.
+    pub open: f64,
+}
+
+/// The connections series, when `connections.csv` says they are clients' (layer 4).
+pub(super) fn parse_conn_series(
+    connections: &str,
+    series: &str,
+) -> Result<Option<Vec<ConnPoint>>, LoadError> {
+    let c = Table::parse("connections.csv", connections)?;
+    let kind = c.col("kind")?;
+    if !c.rows().any(|r| r.text(kind) == "client") {
+        return Ok(None);
+    }
+    let t = Table::parse("server_timeseries.csv", series)?;
+    let (al, re, ts, sv, inf) = (
+        t.col("algorithm")?,
+        t.col("replication")?,
+        t.col("t_s")?,
+        t.col("server")?,
+        t.col("in_flight")?,
+    );
+    t.rows()
+        .map(|r| {
+            Ok(ConnPoint {
+                algorithm: r.text(al),
+                replication: r.int(re)?,
+                t_s: r.num(ts)?,
+                server: r.text(sv),
+                open: r.num(inf)?,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
