@@ -54,6 +54,10 @@ pub(super) enum Model {
     /// Edge → web → app → db, 16 servers each: web and app 64 workers with exp(0.1 s) of
     /// work (a worker waits for its call), db 1 worker with exp(1 s) (ρ = 0.9); λ = 14.4.
     ThreeTier,
+    /// The one-tier model twice per algorithm: connection-less, then with clients holding
+    /// HTTP/1.1 keep-alive connections (`[connections]` defaults: one request at a time per
+    /// connection), and the second's speed relative to the first.
+    KeepAlive,
 }
 
 /// What one algorithm's benchmark measured.
@@ -198,6 +202,7 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 const MODEL: &str = "16 servers × 1 slot, exp(1) service, Poisson λ = 14.4 (ρ = 0.9), one thread";
+const MODEL_KA: &str = "16 servers × 1 slot, exp(1) service, Poisson λ = 14.4 (ρ = 0.9), 100 clients, one thread; each algorithm without connections, then with HTTP/1.1 keep-alive connections ([connections] defaults: a client's connection is reused, its requests a few seconds apart)";
 const MODEL3: &str = "edge → web → app → db, 16 servers each (web, app: 64 workers, exp(0.1 s); db: 1 worker, exp(1 s), ρ = 0.9), Poisson λ = 14.4, one thread";
 
 pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
@@ -205,10 +210,11 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
     let (model, hops) = match a.model {
         Model::OneTier => (MODEL, 1),
         Model::ThreeTier => (MODEL3, 3),
+        Model::KeepAlive => (MODEL_KA, 1),
     };
     if text {
         out(&format!(
-            "lblab bench: {model}\n{:<20} {:>12} {:>10} {:>9} {:>11} {:>11} {:>13}\n",
+            "lblab bench: {model}\n{:<30} {:>12} {:>10} {:>9} {:>11} {:>11} {:>13}\n",
             "algorithm", "requests", "wall s", "Mreq/s", "Mhop-req/s", "mean T (s)", "peak RSS MiB"
         ))?;
     }
@@ -219,42 +225,70 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                 "lblab bench: unknown algorithm \"{name}\" (see lblab list algorithms)"
             ))
         })?;
-        let cfg = match a.model {
-            Model::OneTier => reference_world(spec, a.warmup, a.requests),
-            Model::ThreeTier => reference_three_tier(spec, a.warmup, a.requests)?,
+        let keep_alive_world = |spec: AlgorithmSpec| {
+            let mut cfg = reference_world(spec, a.warmup, a.requests);
+            cfg.population.clients = 100;
+            cfg
         };
-        #[allow(clippy::disallowed_methods)] // the benchmark measures wall time, in cli
-        let start = Instant::now();
-        let r = World::new(&cfg, &SeedTree::new(a.seed), 0)
-            .run()
-            .map_err(|e| CliError::Sim(format!("lblab bench: {e}")))?;
-        let wall = start.elapsed().as_secs_f64();
-        let issued = r.get(M::Issued) as u64;
-        let simulated = issued + a.warmup;
-        let m = Measured {
-            algorithm: name.clone(),
-            requests: issued,
-            simulated,
-            wall_s: wall,
-            mreq_per_s: simulated as f64 / wall / 1e6,
-            mean_latency_s: r.get(M::LatencyMean) / 1e3,
-            hops_per_request: hops,
-            mhop_per_s: (simulated * hops) as f64 / wall / 1e6,
-            peak_rss_mib: peak_rss_mib(),
-        };
-        if text {
-            out(&format!(
-                "{:<20} {:>12} {:>10.3} {:>9.2} {:>11.2} {:>11.4} {:>13.1}\n",
-                m.algorithm,
-                m.requests,
-                m.wall_s,
-                m.mreq_per_s,
-                m.mhop_per_s,
-                m.mean_latency_s,
-                m.peak_rss_mib.unwrap_or(f64::NAN)
-            ))?;
+        let mut runs = vec![(
+            name.clone(),
+            match a.model {
+                Model::OneTier => reference_world(spec.clone(), a.warmup, a.requests),
+                Model::KeepAlive => keep_alive_world(spec.clone()),
+                Model::ThreeTier => reference_three_tier(spec.clone(), a.warmup, a.requests)?,
+            },
+        )];
+        if a.model == Model::KeepAlive {
+            let mut cfg = keep_alive_world(spec);
+            cfg.connections = Some(crate::model::ConnConfig::defaults(
+                crate::model::Protocol::Http1,
+            ));
+            runs.push((format!("{name} keep-alive"), cfg));
         }
-        all.push(m);
+        let mut first_rate = None;
+        for (label, cfg) in runs {
+            #[allow(clippy::disallowed_methods)] // the benchmark measures wall time, in cli
+            let start = Instant::now();
+            let r = World::new(&cfg, &SeedTree::new(a.seed), 0)
+                .run()
+                .map_err(|e| CliError::Sim(format!("lblab bench: {e}")))?;
+            let wall = start.elapsed().as_secs_f64();
+            let issued = r.get(M::Issued) as u64;
+            let simulated = issued + a.warmup;
+            let m = Measured {
+                algorithm: label.clone(),
+                requests: issued,
+                simulated,
+                wall_s: wall,
+                mreq_per_s: simulated as f64 / wall / 1e6,
+                mean_latency_s: r.get(M::LatencyMean) / 1e3,
+                hops_per_request: hops,
+                mhop_per_s: (simulated * hops) as f64 / wall / 1e6,
+                peak_rss_mib: peak_rss_mib(),
+            };
+            if text {
+                out(&format!(
+                    "{:<30} {:>12} {:>10.3} {:>9.2} {:>11.2} {:>11.4} {:>13.1}\n",
+                    m.algorithm,
+                    m.requests,
+                    m.wall_s,
+                    m.mreq_per_s,
+                    m.mhop_per_s,
+                    m.mean_latency_s,
+                    m.peak_rss_mib.unwrap_or(f64::NAN)
+                ))?;
+                if let Some(base) = first_rate {
+                    out(&format!(
+                        "{:<30} {:>12}   {:.2}× the connection-less speed\n",
+                        "",
+                        "",
+                        m.mreq_per_s / base
+                    ))?;
+                }
+            }
+            first_rate.get_or_insert(m.mreq_per_s);
+            all.push(m);
+        }
     }
     if !text {
         let doc = serde_json::json!({

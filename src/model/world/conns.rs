@@ -49,6 +49,10 @@ pub(super) struct Conn {
     /// It has carried a request of the measured window (it counts once in requests per
     /// connection).
     used: bool,
+    /// When it last became idle, and whether an idle timer is pending: one timer per
+    /// connection, moved on when it fires early, not one event per request.
+    idle_since: SimTime,
+    idle_timer: bool,
 }
 
 /// A request waiting in its client for a free stream.
@@ -327,6 +331,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
             open: true,
             draining: false,
             used: false,
+            idle_since: now,
+            idle_timer: false,
         };
         let id = match conns.free.pop() {
             Some(id) => {
@@ -525,15 +531,18 @@ impl<const TRACE: bool> World<'_, TRACE> {
             if conn.draining || spent {
                 self.conn_close(id);
             } else if let Some(idle) = idle {
-                let (generation, served) = (conn.generation, conn.served);
-                self.q.push(
-                    self.now + idle,
-                    Ev::ConnIdle {
-                        conn: id,
-                        generation,
-                        served,
-                    },
-                );
+                conn.idle_since = self.now;
+                if !conn.idle_timer {
+                    conn.idle_timer = true;
+                    let generation = conn.generation;
+                    self.q.push(
+                        self.now + idle,
+                        Ev::ConnIdle {
+                            conn: id,
+                            generation,
+                        },
+                    );
+                }
             }
         }
         self.conn_serve_waiting(client);
@@ -588,21 +597,37 @@ impl<const TRACE: bool> World<'_, TRACE> {
         self.conn_serve_waiting(client);
     }
 
-    /// A connection timer: idle for `idle_timeout` (if it carried nothing since), or at its
-    /// maximum age (GOAWAY).
-    pub(super) fn conn_timer(&mut self, id: u32, generation: u32, idle_served: Option<u32>) {
+    /// A connection timer: its idle timer (`idle`), or its maximum age (GOAWAY).
+    pub(super) fn conn_timer(&mut self, id: u32, generation: u32, idle: bool) {
+        let timeout = self.conn_cfg().idle_timeout;
         let conns = self.conns.as_mut().expect("connections");
         let conn = &mut conns.slots[id as usize];
         if !conn.open || conn.generation != generation {
             return;
         }
-        match idle_served {
-            Some(served) => {
-                if conn.served == served && conn.streams == 0 {
+        match (idle, timeout) {
+            (true, Some(timeout)) => {
+                conn.idle_timer = false;
+                if conn.streams > 0 {
+                    return; // busy: its next release sets the timer again
+                }
+                let due = conn.idle_since + timeout;
+                if self.now >= due {
                     self.conn_close(id);
+                } else {
+                    // It was used since the timer was set: wait for the rest.
+                    conn.idle_timer = true;
+                    self.q.push(
+                        due,
+                        Ev::ConnIdle {
+                            conn: id,
+                            generation,
+                        },
+                    );
                 }
             }
-            None => {
+            (true, None) => {}
+            (false, _) => {
                 conn.draining = true;
                 if conn.streams == 0 {
                     self.conn_close(id);

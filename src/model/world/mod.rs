@@ -178,13 +178,8 @@ enum Ev {
     Route { node: u32, live: bool, epoch: u32 },
     /// Request `creq`'s connection has finished its handshake.
     ConnReady { creq: u32, generation: u32 },
-    /// Connection `conn` has been idle for the idle timeout (if it has carried `served`
-    /// requests and nothing since).
-    ConnIdle {
-        conn: u32,
-        generation: u32,
-        served: u32,
-    },
+    /// Connection `conn`'s idle timer (it closes if it has been idle for the timeout).
+    ConnIdle { conn: u32, generation: u32 },
     /// A client reconnects a long-lived connection of class `class` for its remaining work.
     Reconnect {
         client: u32,
@@ -530,12 +525,8 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 epoch,
             } => self.cpu_done(creq, generation, node as usize, epoch),
             Ev::ConnReady { creq, generation } => self.conn_ready(creq, generation),
-            Ev::ConnIdle {
-                conn,
-                generation,
-                served,
-            } => self.conn_timer(conn, generation, Some(served)),
-            Ev::ConnAge { conn, generation } => self.conn_timer(conn, generation, None),
+            Ev::ConnIdle { conn, generation } => self.conn_timer(conn, generation, true),
+            Ev::ConnAge { conn, generation } => self.conn_timer(conn, generation, false),
             Ev::Reconnect {
                 client,
                 class,
