@@ -6,6 +6,7 @@
 
 mod accounting;
 mod bundled;
+mod calls;
 mod cli;
 mod cli_conventions;
 mod connections;
@@ -13,9 +14,11 @@ mod errors;
 mod failures;
 mod ha;
 mod health;
+mod hosts;
 mod lab;
 mod lab_scenarios;
 mod lessons;
+mod lessons_conn;
 mod mutation;
 mod overrides;
 mod present;
