@@ -114,6 +114,14 @@ pub struct ConnConfig {
     /// rotated over the ready ones. `false`: the client connects to the virtual IP
     /// (gRPC's default `pick_first`).
     pub client_round_robin: bool,
+    /// Layer 4: hash algorithms hash the flow's 5-tuple (the client's address and a fresh
+    /// source port per connection, as AWS NLB and Maglev-style balancers do) instead of
+    /// the source address alone (IPVS `sh`'s default).
+    pub five_tuple: bool,
+    /// Layer 4: IPVS persistence (`ipvsadm -p`, kube-proxy `sessionAffinity: ClientIP`):
+    /// a client's new connection goes to the backend of its last one while that is in
+    /// rotation, until this long after its last connection closed (`None`: off).
+    pub persistence: Option<SimTime>,
 }
 
 impl ConnConfig {
@@ -142,6 +150,8 @@ impl ConnConfig {
             upstream_idle_timeout: SimTime::from_secs(60),
             conntrack_max: None,
             client_round_robin: false,
+            five_tuple: false,
+            persistence: None,
         }
     }
 

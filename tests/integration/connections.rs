@@ -489,3 +489,56 @@ conntrack_max = 50
         assert!(r.get(M::ConntrackDrops) >= r.get(M::ErrorsLbLost));
     }
 }
+
+/// How a layer-4 node places a returning client's new flow. Source hashing sends it back
+/// to the same backend; hashing the 5-tuple (a new source port each time) places it anew,
+/// like round robin: 7 in 8 land elsewhere over 8 backends. IPVS persistence keeps round
+/// robin's clients on their backend while their template lives (here 300 s after their
+/// last flow closed, far longer than any pause).
+#[test]
+fn flow_hashing_and_persistence_place_returning_flows() {
+    let body = |alg: &str, extra: &str| {
+        format!(
+            r#"[clients]
+rate = "50/s"
+[clients.population]
+clients = 2000
+[[classes]]
+service = {{ dist = "exponential", mean = "2ms" }}
+[[servers]]
+name = "game"
+count = 8
+slots = 64
+[balancer]
+{alg}
+[lb]
+layer = "l4"
+[connections]
+protocol = "udp"
+idle_timeout = "60s"
+{extra}
+"#
+        )
+    };
+    let moved_share = |alg: &str, extra: &str| -> Vec<f64> {
+        // Every player's first flow falls in the 300 s warm-up (the moves are of returns).
+        let text = format!(
+            "[scenario]\nseed = 13\nduration = \"2300s\"\nwarmup = \"300s\"\nreplications = 3\n{}",
+            body(alg, extra)
+        );
+        let a = run(&parse(&text).unwrap_or_else(|e| panic!("{e}")));
+        a.reps
+            .iter()
+            .map(|r| r.get(M::ConnMoved) / r.get(M::ConnsOpened))
+            .collect()
+    };
+    let maglev = "algorithm = \"maglev\"\nhash_on = \"ip\"";
+    assert!(moved_share(maglev, "").iter().all(|&x| x == 0.0));
+    for x in moved_share(maglev, "flow_hash = \"5-tuple\"") {
+        assert!((x - 7.0 / 8.0).abs() < 0.03, "{x}");
+    }
+    let rr = "algorithm = \"round-robin\"";
+    for x in moved_share(rr, "persistence = \"300s\"") {
+        assert!(x < 0.005, "{x}");
+    }
+}

@@ -25,6 +25,7 @@ use crate::balancer::PoolView;
 use crate::balancer::RequestInfo;
 use crate::engine::SimRng;
 use crate::engine::SimTime;
+use crate::engine::rng::splitmix64;
 use crate::metrics::ErrorCause;
 use crate::model::{ConnConfig, Layer, Protocol, WorldConfig};
 
@@ -99,6 +100,10 @@ pub(super) struct Conns {
     pub(super) dropped: u64,
     pub(super) moved: u64,
     last_server: Vec<u32>,
+    /// Per client: its persistence template lasts until then (after its last connection).
+    template_until: Vec<SimTime>,
+    /// Source ports handed out (5-tuple hashing).
+    ports: u32,
 }
 
 impl Conns {
@@ -147,6 +152,12 @@ impl Conns {
             } else {
                 Vec::new()
             },
+            template_until: if c.persistence.is_some() {
+                vec![SimTime::ZERO; n_clients]
+            } else {
+                Vec::new()
+            },
+            ports: 0,
         }
     }
 
@@ -309,7 +320,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             self.in_flight_add(0, 0, s, true);
             s
         } else if self.conns.as_ref().expect("connections").l4 {
-            match self.conn_pick(client) {
+            match self.conn_pick(client, at as u32) {
                 Some(s) => s,
                 None => {
                     self.fail(c, ErrorCause::NoBackend);
@@ -412,10 +423,40 @@ impl<const TRACE: bool> World<'_, TRACE> {
 
     /// The layer-4 node picks a backend for a new connection of `client`; the balancer
     /// counts it in flight until the connection closes.
-    fn conn_pick(&mut self, client: u32) -> Option<u32> {
+    fn conn_pick(&mut self, client: u32, id_hint: u32) -> Option<u32> {
+        let cfg = self.conn_cfg();
+        let (five_tuple, persistence) = (cfg.five_tuple, cfg.persistence);
+        let conns = self.conns.as_ref().expect("connections");
+        // IPVS persistence: the client's template still points at a backend in rotation.
+        if persistence.is_some() {
+            let last = conns.last_server[client as usize];
+            let alive = conns.template_until[client as usize] >= self.now
+                || conns.of_client[client as usize * conns.per_client..]
+                    .iter()
+                    .take(conns.per_client)
+                    .any(|&id| id != NONE);
+            let rt = &self.tiers[0].routes[0];
+            let p = if last == NONE {
+                NONE
+            } else {
+                rt.pos[last as usize]
+            };
+            if alive && p != NONE && rt.backends[p as usize].eligible() {
+                self.in_flight_add(0, 0, last, true);
+                return Some(last);
+            }
+        }
+        let mut ip = self.clients.population.ip(client, self.now);
+        if five_tuple {
+            // The flow's 5-tuple: the address and a source port of its own per connection.
+            let conns = self.conns.as_mut().expect("connections");
+            conns.ports = conns.ports.wrapping_add(1);
+            let port = conns.ports ^ id_hint;
+            ip = splitmix64((u64::from(ip) << 32) | u64::from(port)) as u32;
+        }
         let rt = &mut self.tiers[0].routes[0];
         let info = RequestInfo {
-            client_ip: self.clients.population.ip(client, self.now),
+            client_ip: ip,
             client,
             key: None,
             cookie: None,
@@ -588,6 +629,12 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         if streams == 0 {
             conns.free.push(id);
+        }
+        if let (Some(p), Some(t)) = (
+            self.cfg.connections.as_ref().and_then(|c| c.persistence),
+            conns.template_until.get_mut(client as usize),
+        ) {
+            *t = self.now + p;
         }
         if server != NONE {
             conns.tracked -= 1;

@@ -23,6 +23,8 @@ const KEYS: &[&str] = &[
     "upstream_idle_timeout",
     "conntrack_max",
     "client_balancing",
+    "flow_hash",
+    "persistence",
 ];
 
 impl Reader<'_> {
@@ -172,6 +174,30 @@ impl Reader<'_> {
                 None => ok = false,
             }
         }
+        if let Some(v) = t.t.get("flow_hash") {
+            match self.cx.string("connections.flow_hash", v).as_deref() {
+                Some("source") => cfg.five_tuple = false,
+                Some("5-tuple") => cfg.five_tuple = true,
+                Some(other) => {
+                    let hint = did_you_mean(other, ["source", "5-tuple"])
+                        .map(|s| format!("did you mean `{s}`?"));
+                    self.cx.err_hint(
+                        "connections.flow_hash",
+                        &v.span(),
+                        format!("expected \"source\" or \"5-tuple\", found \"{other}\""),
+                        hint,
+                    );
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        if let Some(v) = t.t.get("persistence") {
+            match self.positive_duration("connections.persistence", v) {
+                Some(d) => cfg.persistence = Some(d),
+                None => ok = false,
+            }
+        }
         if let Some(v) = t.t.get("conntrack_max") {
             match self
                 .cx
@@ -296,6 +322,17 @@ impl Reader<'_> {
                     Some("set lb.layer = \"l4\" (the tier then only forwards; its algorithm is not used)".into()),
                 );
                 ok = false;
+            }
+            for key in ["flow_hash", "persistence"] {
+                if let (crate::model::Layer::L7, Some(kv)) = (lb.layer, t.t.get(key)) {
+                    self.cx.err_hint(
+                        &join("connections", key),
+                        &kv.span(),
+                        format!("`{key}` is about a layer-4 node's pick per connection; a layer-7 node balances each request"),
+                        Some("use lb.layer = \"l4\", or leave it out (sticky sessions at layer 7: the `sticky` algorithm)".into()),
+                    );
+                    ok = false;
+                }
             }
             if let (crate::model::Layer::L7, Some(cv)) = (lb.layer, t.t.get("conntrack_max")) {
                 self.cx.err_hint(
