@@ -397,10 +397,13 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         if TRACE {
             let cfg = self.conn_cfg();
-            let mut text = format!(
-                "client {client} opens a {} connection (#{id}",
-                cfg.protocol.name()
-            );
+            let what = match cfg.protocol {
+                crate::model::Protocol::Http1 => "an HTTP/1.1 connection",
+                crate::model::Protocol::Http2 => "an HTTP/2 connection",
+                crate::model::Protocol::Grpc => "a gRPC (HTTP/2) connection",
+                crate::model::Protocol::Udp => "a UDP flow",
+            };
+            let mut text = format!("client {client} opens {what} (#{id}");
             if cfg.handshake != crate::model::Handshake::None {
                 text.push_str(&format!(
                     ", {} handshake: {:.3} ms",
