@@ -143,6 +143,7 @@ metrics! {
     ReqPerConn = ("requests_per_connection", "requests per connection", "req", 2, NON_NEGATIVE);
     ConnMaxMean = ("imbalance_connections_max_mean", "imbalance connections max/mean", "x", 3, AT_LEAST_ONE);
     Handshakes = ("handshakes_per_s", "handshakes per second", "conn/s", 2, NON_NEGATIVE);
+    HandshakeCpu = ("lb_handshake_cpu_pct", "LB CPU on handshakes", "%", 2, NON_NEGATIVE);
     ConnMoved = ("connections_moved", "connections back on another backend", "conn", 0, NON_NEGATIVE);
     ConntrackPeak = ("conntrack_peak", "connection-tracking entries (peak)", "conn", 0, NON_NEGATIVE);
     ConntrackDrops = ("conntrack_drops", "new flows dropped (table full)", "conn", 0, NON_NEGATIVE);

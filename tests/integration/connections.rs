@@ -378,6 +378,9 @@ handshake_cpu = "1ms"
             "CPU {cpu}% for {hs} handshakes/s"
         );
         assert!((hs - 100.0).abs() < 5.0, "{hs}");
+        // With no other cost, all of the node's CPU is handshakes.
+        let on_hs = r.get(M::HandshakeCpu);
+        assert!((on_hs - cpu).abs() < 0.002 * cpu, "{on_hs}% vs {cpu}%");
     }
     let l4 = scenario(
         r#"[clients]

@@ -65,7 +65,7 @@ struct Waiting {
 }
 
 pub(super) struct Conns {
-    l4: bool,
+    pub(super) l4: bool,
     /// Clients balance over the backends themselves: slot `k` of a client is its
     /// connection to server `k`, and `rr_next` its round-robin position.
     client_rr: bool,

@@ -525,14 +525,20 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         if let Some(conns) = &self.conns {
             v[M::ConnsOpened as usize] = conns.opened as f64;
-            if self
+            if let Some(c) = self
                 .cfg
                 .connections
                 .as_ref()
-                .is_some_and(|c| c.handshake != crate::model::Handshake::None)
+                .filter(|c| c.handshake != crate::model::Handshake::None)
             {
                 let window = (self.cfg.duration - self.cfg.warmup).as_secs_f64();
                 v[M::Handshakes as usize] = conns.opened as f64 / window;
+                // At layer 7 the node's cores terminate them: their share of its CPU.
+                if let (Some(cpu), false) = (&self.cfg.lb.cpu, conns.l4) {
+                    v[M::HandshakeCpu as usize] =
+                        100.0 * conns.opened as f64 * c.handshake_cpu.as_secs_f64()
+                            / (f64::from(cpu.cores) * window);
+                }
             }
             if conns.used > 0 {
                 v[M::ReqPerConn as usize] = conns.requests as f64 / conns.used as f64;
