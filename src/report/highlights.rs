@@ -186,6 +186,10 @@ pub(super) fn better(key: &str) -> Option<Better> {
         "sent_to_failed",
         "false_ejections",
         "lb_",
+        "reconnect",
+        "connections_moved",
+        "conntrack_drops",
+        "handshakes",
     ];
     if key == "throughput_rps" || key == "completed" || key == "cache_hit_ratio_pct" {
         Some(Higher)
@@ -318,7 +322,7 @@ fn summarise(findings: Vec<Finding>, prefix: &str) -> Vec<String> {
 }
 
 /// The metrics "what stands out" talks about, with the noun used in sentences.
-const KEY_METRICS: [(&str, &str); 11] = [
+const KEY_METRICS: [(&str, &str); 14] = [
     ("latency_p99_ms", "p99 latency"),
     ("latency_mean_ms", "mean latency"),
     ("error_rate_pct", "error rate"),
@@ -333,6 +337,12 @@ const KEY_METRICS: [(&str, &str); 11] = [
     ("false_ejections", "false ejections"),
     ("lb_failover_mean_s", "load balancer failover time"),
     ("lb_outage_mean_s", "load balancer outage"),
+    (
+        "imbalance_connections_max_mean",
+        "connection imbalance (max/mean)",
+    ),
+    ("reconnect_peak_per_s", "reconnect peak"),
+    ("connections_moved", "connections placed on another backend"),
 ];
 
 pub(super) fn bullets(r: &Results) -> Vec<String> {
