@@ -115,6 +115,14 @@ protocol = "grpc"
     for x in values(&lc, M::ConnMaxMean) {
         assert!((x - 1.0).abs() < 1e-9, "least connections: {x}");
     }
+    // Two nodes (clients split by address, each node balancing its own connections): the
+    // books still close and the connections stay nearly level.
+    let two = run(&scenario(
+        &body("least-connections").replace("[lb]\n", "[lb]\nnodes = 2\n"),
+    ));
+    for x in values(&two, M::ConnMaxMean) {
+        assert!(x < 1.15, "two nodes: {x}");
+    }
     let random = run(&scenario(&body("random")));
     for x in values(&random, M::ConnMaxMean) {
         assert!(x > 1.05, "random: {x}");
@@ -197,10 +205,21 @@ max_age = "60s"
         "connections",
         "cannot retry",
     );
+    parse(&base.replace("[connections]", "[lb]\nnodes = 2\n[connections]"))
+        .unwrap_or_else(|e| panic!("two single nodes: {e}"));
     problem(
-        &base.replace("[connections]", "[lb]\nnodes = 2\n[connections]"),
+        &base.replace(
+            "[connections]",
+            "[lb]\nnodes = 2\ntopology = \"active-passive\"\n[connections]",
+        ),
         "connections",
-        "one load balancer node",
+        "HA topology",
+    );
+    problem(
+        &format!("{base}[[failures]]\ntarget = \"lb-1\"\nkind = \"crash\"\nat = \"5s\"\n")
+            .replace("[connections]", "[lb]\nnodes = 2\n[connections]"),
+        "connections",
+        "fails a load balancer node",
     );
     problem(
         &base.replace("max_streams = 10", "per_client = 0"),

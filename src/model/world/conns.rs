@@ -33,6 +33,8 @@ use crate::model::{ConnConfig, Layer, Protocol, WorldConfig};
 #[derive(Copy, Clone, Debug)]
 pub(super) struct Conn {
     client: u32,
+    /// The edge node it goes through (the client's: `client % nodes`).
+    node: u32,
     /// Layer 4: the backend it is pinned to; `NONE` at layer 7.
     pub(super) server: u32,
     /// Requests on it now (sent, or waiting for the handshake).
@@ -95,7 +97,7 @@ pub(super) struct Conns {
     /// Layer 4: connection-tracking entries now and at most (over the window), new flows
     /// dropped because the table was full, and per client the backend of its last
     /// connection, for connections that came back to a different one.
-    pub(super) tracked: u32,
+    pub(super) tracked: Vec<u32>,
     pub(super) tracked_peak: u32,
     pub(super) dropped: u64,
     pub(super) moved: u64,
@@ -143,7 +145,7 @@ impl Conns {
             opened_to: vec![0; n_servers],
             area: vec![0.0; n_servers],
             since: vec![SimTime::ZERO; n_servers],
-            tracked: 0,
+            tracked: vec![0; cfg.lb.nodes as usize],
             tracked_peak: 0,
             dropped: 0,
             moved: 0,
@@ -168,11 +170,11 @@ impl Conns {
     }
 
     /// Connections open now to each server, for the books: the layer-4 node counts them.
-    pub(super) fn pinned(&self) -> impl Iterator<Item = u32> + '_ {
+    pub(super) fn pinned(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
         self.slots
             .iter()
             .filter(|c| c.open && c.server != NONE)
-            .map(|c| c.server)
+            .map(|c| (c.node, c.server))
     }
 }
 
@@ -260,14 +262,16 @@ impl<const TRACE: bool> World<'_, TRACE> {
     fn client_rr_place(&mut self, client: u32, c: u32) -> bool {
         let cfg = self.conn_cfg();
         let max_streams = cfg.max_streams;
-        let n = self.tiers[0].routes[0].backends.len();
+        let node = self.book.creqs[c as usize].node as usize;
+        let route = node * self.tiers[0].n_pools;
+        let n = self.tiers[0].routes[route].backends.len();
         let conns = self.conns.as_ref().expect("connections");
         let base = client as usize * conns.per_client;
         let start = conns.rr_next[client as usize] as usize;
         let mut any = false;
         for i in 0..n {
             let k = (start + i) % n;
-            let be = &self.tiers[0].routes[0].backends[k];
+            let be = &self.tiers[0].routes[route].backends[k];
             if !be.eligible() {
                 continue;
             }
@@ -299,8 +303,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let setup = self.conn_cfg().setup_time();
         let limit = self.conn_cfg().conntrack_max;
         let measured = self.now >= self.cfg.warmup;
+        let node = self.book.creqs[c as usize].node;
         let conns = self.conns.as_mut().expect("connections");
-        if conns.l4 && limit.is_some_and(|m| conns.tracked >= m) {
+        if conns.l4 && limit.is_some_and(|m| conns.tracked[node as usize] >= m) {
             // The connection-tracking table is full: the new flow's packets are dropped
             // (nf_conntrack "table full, dropping packet"), and nobody answers.
             if measured {
@@ -317,10 +322,10 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         let server = if let Some(s) = pinned {
             // The client chose the backend; the tier only forwards (and tracks) it.
-            self.in_flight_add(0, 0, s, true);
+            self.in_flight_add(0, node as usize, s, true);
             s
         } else if self.conns.as_ref().expect("connections").l4 {
-            match self.conn_pick(client, at as u32) {
+            match self.conn_pick(client, at as u32, node as usize) {
                 Some(s) => s,
                 None => {
                     self.fail(c, ErrorCause::NoBackend);
@@ -334,6 +339,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let conns = self.conns.as_mut().expect("connections");
         let conn = Conn {
             client,
+            node,
             server,
             streams: 0,
             served: 0,
@@ -361,9 +367,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
             conns.opened += 1;
         }
         if server != NONE {
-            conns.tracked += 1;
+            conns.tracked[node as usize] += 1;
             if measured {
-                conns.tracked_peak = conns.tracked_peak.max(conns.tracked);
+                conns.tracked_peak = conns.tracked_peak.max(conns.tracked[node as usize]);
                 let last = conns.last_server[client as usize];
                 if last != NONE && last != server {
                     conns.moved += 1;
@@ -426,7 +432,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
 
     /// The layer-4 node picks a backend for a new connection of `client`; the balancer
     /// counts it in flight until the connection closes.
-    fn conn_pick(&mut self, client: u32, id_hint: u32) -> Option<u32> {
+    fn conn_pick(&mut self, client: u32, id_hint: u32, node: usize) -> Option<u32> {
         let cfg = self.conn_cfg();
         let (five_tuple, persistence) = (cfg.five_tuple, cfg.persistence);
         let conns = self.conns.as_ref().expect("connections");
@@ -438,14 +444,14 @@ impl<const TRACE: bool> World<'_, TRACE> {
                     .iter()
                     .take(conns.per_client)
                     .any(|&id| id != NONE);
-            let rt = &self.tiers[0].routes[0];
+            let rt = &self.tiers[0].routes[node * self.tiers[0].n_pools];
             let p = if last == NONE {
                 NONE
             } else {
                 rt.pos[last as usize]
             };
             if alive && p != NONE && rt.backends[p as usize].eligible() {
-                self.in_flight_add(0, 0, last, true);
+                self.in_flight_add(0, node, last, true);
                 return Some(last);
             }
         }
@@ -457,7 +463,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
             let port = conns.ports ^ id_hint;
             ip = splitmix64((u64::from(ip) << 32) | u64::from(port)) as u32;
         }
-        let rt = &mut self.tiers[0].routes[0];
+        let route = node * self.tiers[0].n_pools;
+        let rt = &mut self.tiers[0].routes[route];
         let info = RequestInfo {
             client_ip: ip,
             client,
@@ -469,7 +476,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let view = PoolView::new(&rt.backends);
         let idx = rt.balancer.pick(self.now, &view, &info)?;
         let server = rt.backends[idx].id;
-        self.in_flight_add(0, 0, server, true);
+        self.in_flight_add(0, node, server, true);
         Some(server)
     }
 
@@ -623,7 +630,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         debug_assert!(conn.open);
         conn.open = false;
         conn.generation = conn.generation.wrapping_add(1);
-        let (client, server, streams) = (conn.client, conn.server, conn.streams);
+        let (client, node, server, streams) = (conn.client, conn.node, conn.server, conn.streams);
         let base = client as usize * conns.per_client;
         for k in 0..conns.per_client {
             if conns.of_client[base + k] == id {
@@ -640,8 +647,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
             *t = self.now + p;
         }
         if server != NONE {
-            conns.tracked -= 1;
-            self.in_flight_add(0, 0, server, false);
+            conns.tracked[node as usize] -= 1;
+            self.in_flight_add(0, node as usize, server, false);
             self.conn_count(server, false);
         }
         self.conn_serve_waiting(client);
@@ -714,7 +721,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let Some(conns) = self.conns.as_mut() else {
             return;
         };
-        conns.tracked_peak = conns.tracked_peak.max(conns.tracked);
+        let most = conns.tracked.iter().copied().max().unwrap_or(0);
+        conns.tracked_peak = conns.tracked_peak.max(most);
         for s in 0..self.servers.len() {
             let overlap = {
                 let since = self.conns.as_ref().expect("connections").since[s];
@@ -730,10 +738,14 @@ impl<const TRACE: bool> World<'_, TRACE> {
     pub(super) fn conn_rows(&self) -> Vec<crate::metrics::ConnRow> {
         let window = self.window_overlap(self.cfg.warmup, self.cfg.duration) as f64;
         let names = self.cfg.server_names();
-        let (kind, opened, area): (&'static str, &[u64], &[f64]) =
+        let n = self.servers.len();
+        let (kind, per_server): (&'static str, Vec<(u64, f64)>) =
             match (&self.conns, &self.upstream) {
-                (_, Some(up)) => ("upstream", &up.opened, &up.area),
-                (Some(c), None) if c.l4 => ("client", &c.opened_to, &c.area),
+                (_, Some(up)) => ("upstream", (0..n).map(|s| up.of_server(s)).collect()),
+                (Some(c), None) if c.l4 => (
+                    "client",
+                    (0..n).map(|s| (c.opened_to[s], c.area[s])).collect(),
+                ),
                 _ => return Vec::new(),
             };
         self.servers
@@ -743,9 +755,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
             .map(|(i, s)| crate::metrics::ConnRow {
                 server: names[i].0.clone(),
                 kind,
-                opened: opened[i],
+                opened: per_server[i].0,
                 open_mean: if window > 0.0 {
-                    area[i] / window
+                    per_server[i].1 / window
                 } else {
                     f64::NAN
                 },

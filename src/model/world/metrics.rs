@@ -239,8 +239,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         if let Some(conns) = &self.conns {
             // A layer-4 node counts connections, not requests.
-            for server in conns.pinned() {
-                lb_in_flight[0][server as usize] += 1;
+            for (node, server) in conns.pinned() {
+                lb_in_flight[0][node as usize * n + server as usize] += 1;
             }
         }
         for p in &self.cfg.preset {

@@ -314,7 +314,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             upstream: cfg
                 .connections
                 .as_ref()
-                .and_then(|c| upstream::Upstream::new(c, servers_n)),
+                .and_then(|c| upstream::Upstream::new(c, cfg.lb.nodes as usize, servers_n)),
             conns: cfg.connections.as_ref().map(|c| {
                 conns::Conns::new(cfg, c, n_clients, servers_n, stream("connections/age"))
             }),

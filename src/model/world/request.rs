@@ -322,7 +322,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         // The node's connection to the server: cached, or a new one whose handshake the
         // request waits for (held until the attempt is over, even if it is lost).
         let setup = if edge && counted && self.upstream.is_some() {
-            self.upstream_take(server as usize)
+            self.upstream_take(node * self.servers.len() + server as usize)
         } else {
             SimTime::ZERO
         };
@@ -390,7 +390,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if at.counted {
             self.in_flight_add(t, at.node as usize, at.server, false);
             if t == 0 && self.upstream.is_some() {
-                self.upstream_give(at.server as usize, outcome.kind);
+                let n = self.servers.len();
+                self.upstream_give(at.node as usize * n + at.server as usize, outcome.kind);
             }
         }
         if at.retry {

@@ -18,6 +18,8 @@ use crate::engine::SimTime;
 use crate::model::ConnConfig;
 
 pub(super) struct Upstream {
+    /// Servers per node: every vector below is indexed `node * n + server`.
+    n: usize,
     keepalive: usize,
     idle_timeout: SimTime,
     round_trips: u32,
@@ -33,9 +35,11 @@ pub(super) struct Upstream {
 }
 
 impl Upstream {
-    pub(super) fn new(c: &ConnConfig, n_servers: usize) -> Option<Upstream> {
+    pub(super) fn new(c: &ConnConfig, nodes: usize, n: usize) -> Option<Upstream> {
         let keepalive = c.upstream_keepalive? as usize;
+        let n_servers = nodes * n;
         Some(Upstream {
+            n,
             keepalive,
             idle_timeout: c.upstream_idle_timeout,
             round_trips: c.upstream_handshake.round_trips(),
@@ -49,7 +53,19 @@ impl Upstream {
         })
     }
 
-    /// Connections open to server `s` now.
+    /// Connections opened to server `s` in the window, and its open connection-nanoseconds,
+    /// over every node.
+    pub(super) fn of_server(&self, s: usize) -> (u64, f64) {
+        let nodes = self.opened.len() / self.n;
+        (0..nodes).fold((0, 0.0), |(o, a), k| {
+            (
+                o + self.opened[k * self.n + s],
+                a + self.area[k * self.n + s],
+            )
+        })
+    }
+
+    /// Connections open at slot `s` (`node * n + server`) now.
     pub(super) fn open(&self, s: usize) -> u32 {
         self.busy[s] + self.idle[s].len() as u32
     }
@@ -81,8 +97,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
-    /// An attempt to server `s` takes a connection: a cached one (no delay), or a new one
-    /// whose handshake it waits for.
+    /// An attempt takes a connection of slot `s` (`node * n + server`): a cached one (no
+    /// delay), or a new one whose handshake it waits for.
     pub(super) fn upstream_take(&mut self, s: usize) -> SimTime {
         self.upstream_expire(s);
         self.upstream_mark(s, self.now);
@@ -99,7 +115,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let mut setup = SimTime::ZERO;
         for _ in 0..round_trips {
             for _ in 0..2 {
-                if let Some(d) = self.net_delay(s as u32) {
+                if let Some(d) =
+                    self.net_delay((s % self.upstream.as_ref().expect("upstream").n) as u32)
+                {
                     setup += d;
                 }
             }
@@ -121,12 +139,17 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
-    /// Server `s` crashed: the node's idle connections to it are reset (those carrying an
-    /// attempt close when the attempt fails).
-    pub(super) fn upstream_reset(&mut self, s: usize) {
-        self.upstream_expire(s);
-        self.upstream_mark(s, self.now);
-        self.upstream.as_mut().expect("upstream").idle[s].clear();
+    /// Server `server` crashed: every node's idle connections to it are reset (those
+    /// carrying an attempt close when the attempt fails).
+    pub(super) fn upstream_reset(&mut self, server: usize) {
+        let up = self.upstream.as_ref().expect("upstream");
+        let (n, nodes) = (up.n, up.busy.len() / up.n);
+        for k in 0..nodes {
+            let s = k * n + server;
+            self.upstream_expire(s);
+            self.upstream_mark(s, self.now);
+            self.upstream.as_mut().expect("upstream").idle[s].clear();
+        }
     }
 
     /// At the end: every server's open-connection time up to now.
@@ -134,7 +157,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if self.upstream.is_none() {
             return;
         }
-        for s in 0..self.servers.len() {
+        let slots = self.upstream.as_ref().expect("upstream").busy.len();
+        for s in 0..slots {
             self.upstream_expire(s);
             self.upstream_mark(s, self.now);
         }

@@ -292,12 +292,12 @@ impl Reader<'_> {
         }
         if let Some(lb) = lb {
             let span = v.span();
-            if lb.nodes > 1 || !matches!(lb.topology, Topology::Single) {
+            if !matches!(lb.topology, Topology::Single) {
                 self.cx.err_hint(
                     "connections",
                     &span,
-                    "client connections are modelled with one load balancer node so far",
-                    Some("remove [connections], or set lb.nodes = 1".into()),
+                    "client connections are not modelled with an HA topology yet (a failover would have to move or reset them)",
+                    Some("remove [connections], or use lb.topology = \"single\" (each client keeps to node client % nodes)".into()),
                 );
                 ok = false;
             }

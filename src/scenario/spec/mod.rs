@@ -334,6 +334,17 @@ impl Reader<'_> {
             connections: connections?,
         };
         self.check_event_budget(&world, root);
+        if world.connections.is_some()
+            && let Some(i) = world.failures.iter().position(|f| !f.lb_nodes.is_empty())
+        {
+            let span = root.t.get("connections").map_or(0..0, |v| v.span());
+            self.cx.err_hint(
+                "connections",
+                &span,
+                format!("failures[{i}] fails a load balancer node, and client connections through a failing node are not modelled yet"),
+                Some("remove [connections] or that failure".into()),
+            );
+        }
         if let Some(c) = &compare {
             self.check_layer(&world, c, root);
         }
