@@ -40,8 +40,9 @@ pub(super) struct BenchArgs {
     /// the end.
     #[arg(long, value_enum, default_value_t = TextFormat::Text)]
     format: TextFormat,
-    /// The reference model: one tier (16 servers) or three tiers (web → app → db, 16
-    /// servers each; every client request is three hop-requests).
+    /// The reference model: one tier (16 servers), three tiers (web → app → db, 16
+    /// servers each; every client request is three hop-requests), or one tier with and
+    /// without keep-alive connections.
     #[arg(long, value_enum, default_value_t = Model::OneTier)]
     model: Model,
 }
@@ -54,9 +55,9 @@ pub(super) enum Model {
     /// Edge → web → app → db, 16 servers each: web and app 64 workers with exp(0.1 s) of
     /// work (a worker waits for its call), db 1 worker with exp(1 s) (ρ = 0.9); λ = 14.4.
     ThreeTier,
-    /// The one-tier model twice per algorithm: connection-less, then with clients holding
-    /// HTTP/1.1 keep-alive connections (`[connections]` defaults: one request at a time per
-    /// connection), and the second's speed relative to the first.
+    /// The one-tier model with 100 clients twice per algorithm: connection-less, then with
+    /// clients holding HTTP/1.1 keep-alive connections (`[connections]` defaults: one
+    /// request at a time per connection), and the second's speed relative to the first.
     KeepAlive,
 }
 
