@@ -25,13 +25,13 @@ pub enum Protocol {
 }
 
 impl Protocol {
-    /// Its name in scenario files.
-    pub fn name(self) -> &'static str {
+    /// One connection of it, in words ("an HTTP/1.1 connection"), for `lblab trace`.
+    pub fn a_connection(self) -> &'static str {
         match self {
-            Protocol::Http1 => "http1",
-            Protocol::Http2 => "http2",
-            Protocol::Grpc => "grpc",
-            Protocol::Udp => "udp",
+            Protocol::Http1 => "an HTTP/1.1 connection",
+            Protocol::Http2 => "an HTTP/2 connection",
+            Protocol::Grpc => "a gRPC (HTTP/2) connection",
+            Protocol::Udp => "a UDP flow",
         }
     }
 }

@@ -136,6 +136,32 @@ impl Cx {
         }
     }
 
+    /// A string that must be one of `words`: which one, or a problem with "did you mean"
+    /// (`expected "a" or "b"` for two words, `expected one of a, b, c` for more).
+    pub fn one_of(
+        &mut self,
+        path: &str,
+        v: &V<'_>,
+        words: &[&'static str],
+    ) -> Option<&'static str> {
+        let s = self.string(path, v)?;
+        if let Some(w) = words.iter().find(|w| **w == s) {
+            return Some(w);
+        }
+        let expected = match words {
+            [a, b] => format!("\"{a}\" or \"{b}\""),
+            _ => format!("one of {}", words.join(", ")),
+        };
+        let hint = did_you_mean(&s, words.iter().copied()).map(|w| format!("did you mean `{w}`?"));
+        self.err_hint(
+            path,
+            &v.span(),
+            format!("expected {expected}, found \"{s}\""),
+            hint,
+        );
+        None
+    }
+
     /// A boolean value.
     pub fn boolean(&mut self, path: &str, v: &V<'_>) -> Option<bool> {
         match v.get_ref() {

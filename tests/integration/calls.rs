@@ -5,7 +5,7 @@ use lblab::metrics::M;
 use lblab::metrics::slices::S;
 
 use crate::services::{scenario, scenario_w};
-use crate::support::{parse, run};
+use crate::support::{parse, problem_at, run};
 
 /// Retries multiply across tiers: the caller retries a failed call twice (3 requests per
 /// call), and the database's tier retries each request once on a 5xx (2 attempts per
@@ -225,14 +225,7 @@ work = "1ms"
 "#;
     parse(base).unwrap_or_else(|e| panic!("{e}"));
     let problem = |text: &str, path: &str, needle: &str| {
-        let e = parse(text).expect_err(path);
-        let p = e
-            .problems
-            .iter()
-            .find(|p| p.path == path)
-            .unwrap_or_else(|| panic!("no problem at {path}: {e}"));
-        let t = format!("{} {}", p.message, p.hint.clone().unwrap_or_default());
-        assert!(t.contains(needle), "{path}: {t:?} lacks {needle:?}");
+        let (_, p) = problem_at(text, path, needle);
         // The span is the key's own value.
         let lblab::scenario::Origin::File(r) = &p.origin else {
             panic!("{p:?}")

@@ -4,7 +4,7 @@
 
 use lblab::metrics::M;
 
-use crate::support::{assert_matches, parse, run, values};
+use crate::support::{assert_matches, parse, problem_at, run, values};
 
 fn scenario(body: &str) -> lblab::scenario::Scenario {
     let text = format!(
@@ -154,14 +154,7 @@ max_age = "60s"
 "#;
     parse(base).unwrap_or_else(|e| panic!("{e}"));
     let problem = |text: &str, path: &str, needle: &str| {
-        let e = parse(text).expect_err(path);
-        let p = e
-            .problems
-            .iter()
-            .find(|p| p.path == path)
-            .unwrap_or_else(|| panic!("no problem at {path}: {e}"));
-        let t = format!("{} {}", p.message, p.hint.clone().unwrap_or_default());
-        assert!(t.contains(needle), "{path}: {t:?} lacks {needle:?}");
+        let (_, p) = problem_at(text, path, needle);
         assert!(
             matches!(p.origin, lblab::scenario::Origin::File(_)),
             "{p:?}"
@@ -343,14 +336,7 @@ count = 2
             "did you mean",
         ),
     ] {
-        let e = parse(&base.replace(from, to)).expect_err(path);
-        let p = e
-            .problems
-            .iter()
-            .find(|p| p.path == path)
-            .unwrap_or_else(|| panic!("{path}: {e}"));
-        let t = format!("{} {}", p.message, p.hint.clone().unwrap_or_default());
-        assert!(t.contains(needle), "{path}: {t}");
+        problem_at(&base.replace(from, to), path, needle);
     }
     let e = parse(&base.replace(
         "{ initial = \"2s\", multiplier = 1.5, jitter = 0.1, max = \"30s\" }",

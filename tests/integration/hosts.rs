@@ -5,7 +5,7 @@ use lblab::metrics::M;
 use lblab::metrics::slices::S;
 
 use crate::services::{GOOD, scenario_w};
-use crate::support::{parse, run, values};
+use crate::support::{parse, problem_at, run, values};
 
 #[test]
 fn placement_and_traffic_policy_errors_name_their_key() {
@@ -20,14 +20,7 @@ fn placement_and_traffic_policy_errors_name_their_key() {
     );
     parse(&local).unwrap_or_else(|e| panic!("{e}"));
     let problem = |text: &str, path: &str, needle: &str| {
-        let e = parse(text).expect_err(path);
-        let p = e
-            .problems
-            .iter()
-            .find(|p| p.path == path)
-            .unwrap_or_else(|| panic!("no problem at {path}: {e}"));
-        let t = format!("{} {}", p.message, p.hint.clone().unwrap_or_default());
-        assert!(t.contains(needle), "{path}: {t:?} lacks {needle:?}");
+        problem_at(text, path, needle);
     };
     problem(
         &placed.replace("\"app-2\"]", "\"app-3\"]"),

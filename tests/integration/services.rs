@@ -5,7 +5,7 @@
 use lblab::metrics::M;
 use lblab::metrics::slices::{S, SliceRow};
 
-use crate::support::{assert_matches, parse, run, values};
+use crate::support::{assert_matches, parse, problem_at, run, values};
 
 /// The per-replication values of column `c` of slice `name`.
 fn slice(a: &lblab::metrics::Aggregate, name: &str, c: S) -> Vec<f64> {
@@ -388,14 +388,7 @@ fn a_session_store_service_is_called_first_at_the_entry() {
 fn a_broken_session_store_is_reported_where_it_is_written() {
     let with = |sessions: &str| GOOD.to_string() + "\n[sessions]\n" + sessions;
     let problem = |text: &str, path: &str, needle: &str| {
-        let e = parse(text).expect_err(path);
-        let p = e
-            .problems
-            .iter()
-            .find(|p| p.path == path)
-            .unwrap_or_else(|| panic!("no problem at {path}: {e}"));
-        let t = format!("{} {}", p.message, p.hint.clone().unwrap_or_default());
-        assert!(t.contains(needle), "{path}: {t:?} lacks {needle:?}");
+        let (e, _) = problem_at(text, path, needle);
         assert!(e.to_string().contains("test.toml:"), "{e}");
     };
     problem(

@@ -40,6 +40,25 @@ pub fn parse(text: &str) -> Result<Scenario, scenario::ScenarioError> {
     })
 }
 
+/// Parses `text`, which must fail with a problem at key `path` whose message or hint says
+/// `needle`; returns the error and that problem for further checks.
+pub fn problem_at(
+    text: &str,
+    path: &str,
+    needle: &str,
+) -> (scenario::ScenarioError, scenario::Problem) {
+    let e = parse(text).expect_err(path);
+    let p = e
+        .problems
+        .iter()
+        .find(|p| p.path == path)
+        .unwrap_or_else(|| panic!("no problem at {path}: {e}"))
+        .clone();
+    let t = format!("{} {}", p.message, p.hint.clone().unwrap_or_default());
+    assert!(t.contains(needle), "{path}: {t:?} lacks {needle:?}");
+    (e, p)
+}
+
 /// Runs every replication of `s` (in parallel; results in replication order).
 pub fn run(s: &Scenario) -> Aggregate {
     let seeds = SeedTree::new(s.seed);

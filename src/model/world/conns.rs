@@ -403,12 +403,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         if TRACE {
             let cfg = self.conn_cfg();
-            let what = match cfg.protocol {
-                crate::model::Protocol::Http1 => "an HTTP/1.1 connection",
-                crate::model::Protocol::Http2 => "an HTTP/2 connection",
-                crate::model::Protocol::Grpc => "a gRPC (HTTP/2) connection",
-                crate::model::Protocol::Udp => "a UDP flow",
-            };
+            let what = cfg.protocol.a_connection();
             let mut text = format!("client {client} opens {what} (#{id}");
             if cfg.handshake != crate::model::Handshake::None {
                 text.push_str(&format!(

@@ -162,6 +162,16 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let n_pools = self.tiers[t].n_pools;
         let pool = self.tiers[t].class_route[r.class as usize];
         let node = r.node as usize;
+        // A request on a layer-4 connection goes where its connection was sent: no pick,
+        // so nothing of the request is looked at.
+        if edge && r.conn != NONE {
+            let conns = self.conns.as_ref().expect("connections");
+            let server = conns.server_of(r.conn);
+            if server != NONE {
+                self.send_attempt(c, r, server, node, pool, false);
+                return;
+            }
+        }
         // Cookies live in clients; a calling instance keeps none.
         let slot = r.client as usize * n_pools + pool;
         let traced = TRACE && self.traced(c) != 0;
@@ -188,15 +198,6 @@ impl<const TRACE: bool> World<'_, TRACE> {
             let t = self.tracer.as_deref().expect("tracing");
             trace::describe_route(self.cfg, rt, t, self.now, &info)
         });
-        // A request on a layer-4 connection goes where its connection was sent.
-        if edge && r.conn != NONE {
-            let conns = self.conns.as_ref().expect("connections");
-            let server = conns.server_of(r.conn);
-            if server != NONE {
-                self.send_attempt(c, r, server, node, pool, false);
-                return;
-            }
-        }
         let view = PoolView::new(&rt.backends);
         let mut pick = rt.balancer.pick(self.now, &view, &info);
         // A retry avoids the server that just failed, as nginx's `tried` bitmap does: ask

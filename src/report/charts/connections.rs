@@ -68,11 +68,7 @@ pub fn connection_panels(r: &Results) -> Result<Option<Chart>, ChartError> {
         .zip(&looks)
         .map(|(s, l)| (Key::Line(*l), s.to_string()))
         .collect();
-    let warmup = r
-        .manifest
-        .warmup_s
-        .filter(|w| w.is_finite() && *w > t0)
-        .map(|w| (t0, w.min(t1 + width)));
+    let warmup = warmup_span(r, t0, t1 + width);
     if warmup.is_some() {
         items.push((Key::Warmup, "warm-up (excluded)".into()));
     }
@@ -108,12 +104,7 @@ pub fn connection_panels(r: &Results) -> Result<Option<Chart>, ChartError> {
                     ..PLANE
                 };
                 let mut chart = plane(area, &x, &y, &opts)?;
-                if let Some((from, to)) = warmup {
-                    chart.draw_series(std::iter::once(Rectangle::new(
-                        [(x.at(from), y.hi), (x.at(to), y.lo)],
-                        WARMUP.mix(0.22).filled(),
-                    )))?;
-                }
+                shade_warmup(&mut chart, &x, &y, warmup)?;
                 for (ps, l) in by_server.iter().zip(&looks) {
                     let seg: Vec<(f64, f64)> = ps
                         .iter()

@@ -194,11 +194,7 @@ pub fn service_panels(r: &Results) -> Result<Vec<Chart>, ChartError> {
             .map(|(i, _)| (Key::Line(lks[*i]), legend_name(r, &algs[*i])))
             .collect();
         // The warm-up, whose requests the results exclude.
-        let warmup = r
-            .manifest
-            .warmup_s
-            .filter(|w| w.is_finite() && *w > t0)
-            .map(|w| (t0, w.min(t1 + width)));
+        let warmup = warmup_span(r, t0, t1 + width);
         if warmup.is_some() {
             items.push((Key::Warmup, "warm-up (excluded)".into()));
         }
@@ -230,12 +226,7 @@ pub fn service_panels(r: &Results) -> Result<Vec<Chart>, ChartError> {
                         ..PLANE
                     };
                     let mut chart = plane(area, &x, y, &opts)?;
-                    if let Some((from, to)) = warmup {
-                        chart.draw_series(std::iter::once(Rectangle::new(
-                            [(x.at(from), y.hi), (x.at(to), y.lo)],
-                            WARMUP.mix(0.22).filled(),
-                        )))?;
-                    }
+                    shade_warmup(&mut chart, &x, y, warmup)?;
                     for (i, ps) in &series {
                         let mut seg: Vec<(f64, f64)> = Vec::new();
                         for p in ps {

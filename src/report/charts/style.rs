@@ -339,6 +339,31 @@ pub(super) fn legend<DB: DrawingBackend>(
     Ok(rest)
 }
 
+/// The warm-up (whose requests the results exclude) on a time axis starting at `t0` and
+/// ending at `end`; `None` if the run has no warm-up after `t0`.
+pub(super) fn warmup_span(r: &Results, t0: f64, end: f64) -> Option<(f64, f64)> {
+    r.manifest
+        .warmup_s
+        .filter(|w| w.is_finite() && *w > t0)
+        .map(|w| (t0, w.min(end)))
+}
+
+/// Shades the warm-up `span` across a time panel.
+pub(super) fn shade_warmup<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Plane>,
+    x: &Axis,
+    y: &Axis,
+    span: Option<(f64, f64)>,
+) -> Result<(), ChartError> {
+    if let Some((from, to)) = span {
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(x.at(from), y.hi), (x.at(to), y.lo)],
+            WARMUP.mix(0.22).filled(),
+        )))?;
+    }
+    Ok(())
+}
+
 pub(super) fn draw_line<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Plane>,
     pts: Vec<(f64, f64)>,

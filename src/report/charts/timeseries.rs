@@ -174,11 +174,7 @@ pub fn time_series(r: &Results) -> Result<Option<Chart>, ChartError> {
         left_out.push("No request failed: the errors panel is left out.");
     }
     // The warm-up, whose requests the results exclude.
-    let warmup = r
-        .manifest
-        .warmup_s
-        .filter(|w| w.is_finite() && *w > t0)
-        .map(|w| (t0, w.min(t1)));
+    let warmup = warmup_span(r, t0, t1);
     let mut items: Vec<(Key, String)> = series
         .iter()
         .map(|(i, _)| (Key::Line(lks[*i]), legend_name(r, &algs[*i])))
@@ -244,12 +240,7 @@ pub fn time_series(r: &Results) -> Result<Option<Chart>, ChartError> {
                 ..PLANE
             };
             let mut chart = plane(area, &x, y, &opts)?;
-            if let Some((from, to)) = warmup {
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [(x.at(from), y.hi), (x.at(to), y.lo)],
-                    WARMUP.mix(0.22).filled(),
-                )))?;
-            }
+            shade_warmup(&mut chart, &x, y, warmup)?;
             for (from, to, _) in &mk.failures {
                 chart.draw_series(std::iter::once(Rectangle::new(
                     [(x.at(*from), y.hi), (x.at(*to), y.lo)],

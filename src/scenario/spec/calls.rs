@@ -443,22 +443,10 @@ impl Reader<'_> {
             None => Some([true; 3]),
         };
         let when_miss = match t.t.get("when") {
-            Some(wv) => match self.cx.string(&join(path, "when"), wv).as_deref() {
-                Some("miss") => Some(true),
-                Some("always") => Some(false),
-                Some(other) => {
-                    let hint = did_you_mean(other, ["miss", "always"])
-                        .map(|s| format!("did you mean `{s}`?"));
-                    self.cx.err_hint(
-                        &join(path, "when"),
-                        &wv.span(),
-                        format!("expected \"miss\" or \"always\", found \"{other}\""),
-                        hint,
-                    );
-                    None
-                }
-                None => None,
-            },
+            Some(wv) => self
+                .cx
+                .one_of(&join(path, "when"), wv, &["miss", "always"])
+                .map(|w| w == "miss"),
             None => Some(false),
         };
         let required = match t.t.get("required") {

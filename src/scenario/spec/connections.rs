@@ -2,9 +2,8 @@
 //! streams per connection, idle timeout, requests and age per connection, handshake).
 
 use crate::engine::SimTime;
-use crate::model::{ConnConfig, Handshake, LbConfig, Topology};
+use crate::model::{ConnConfig, Handshake, LbConfig, Protocol, Topology};
 use crate::scenario::doc::{Tbl, join};
-use crate::scenario::error::did_you_mean;
 
 use super::Reader;
 
@@ -42,28 +41,20 @@ impl Reader<'_> {
         self.cx.check_keys(t, KEYS);
         let mut ok = true;
         let protocol = match t.t.get("protocol") {
-            None => Some(crate::model::Protocol::Http1),
-            Some(pv) => {
-                let words = ["http1", "http2", "grpc", "udp"];
-                match self.cx.string("connections.protocol", pv).as_deref() {
-                    Some("http1") => Some(crate::model::Protocol::Http1),
-                    Some("http2") => Some(crate::model::Protocol::Http2),
-                    Some("grpc") => Some(crate::model::Protocol::Grpc),
-                    Some("udp") => Some(crate::model::Protocol::Udp),
-                    Some(other) => {
-                        let hint =
-                            did_you_mean(other, words).map(|s| format!("did you mean `{s}`?"));
-                        self.cx.err_hint(
-                            "connections.protocol",
-                            &pv.span(),
-                            format!("expected one of {}, found \"{other}\"", words.join(", ")),
-                            hint,
-                        );
-                        None
-                    }
-                    None => None,
-                }
-            }
+            None => Some(Protocol::Http1),
+            Some(pv) => self
+                .cx
+                .one_of(
+                    "connections.protocol",
+                    pv,
+                    &["http1", "http2", "grpc", "udp"],
+                )
+                .map(|w| match w {
+                    "http2" => Protocol::Http2,
+                    "grpc" => Protocol::Grpc,
+                    "udp" => Protocol::Udp,
+                    _ => Protocol::Http1,
+                }),
         }?;
         let mut cfg = ConnConfig::defaults(protocol);
         if let Some(v) = t.t.get("per_client") {
@@ -73,7 +64,7 @@ impl Reader<'_> {
             }
         }
         if let Some(v) = t.t.get("max_streams") {
-            if protocol == crate::model::Protocol::Udp {
+            if protocol == Protocol::Udp {
                 self.cx.err_hint(
                     "connections.max_streams",
                     &v.span(),
@@ -81,7 +72,7 @@ impl Reader<'_> {
                     Some("leave max_streams out with protocol = \"udp\"".into()),
                 );
                 ok = false;
-            } else if protocol == crate::model::Protocol::Http1 {
+            } else if protocol == Protocol::Http1 {
                 self.cx.err_hint(
                     "connections.max_streams",
                     &v.span(),
@@ -134,7 +125,7 @@ impl Reader<'_> {
                 None => ok = false,
             }
         }
-        if let (Some(v), crate::model::Protocol::Udp) = (t.t.get("handshake"), protocol)
+        if let (Some(v), Protocol::Udp) = (t.t.get("handshake"), protocol)
             && cfg.handshake != Handshake::None
         {
             self.cx.err_hint(
@@ -146,8 +137,10 @@ impl Reader<'_> {
             ok = false;
         }
         if let Some(v) = t.t.get("client_balancing") {
-            match self.cx.string("connections.client_balancing", v).as_deref() {
-                Some("none") => cfg.client_round_robin = false,
+            match self
+                .cx
+                .one_of("connections.client_balancing", v, &["none", "round_robin"])
+            {
                 Some("round_robin") => {
                     cfg.client_round_robin = true;
                     if let Some(pv) = t.t.get("per_client") {
@@ -160,35 +153,16 @@ impl Reader<'_> {
                         ok = false;
                     }
                 }
-                Some(other) => {
-                    let hint = did_you_mean(other, ["none", "round_robin"])
-                        .map(|s| format!("did you mean `{s}`?"));
-                    self.cx.err_hint(
-                        "connections.client_balancing",
-                        &v.span(),
-                        format!("expected \"none\" or \"round_robin\", found \"{other}\""),
-                        hint,
-                    );
-                    ok = false;
-                }
+                Some(_) => cfg.client_round_robin = false,
                 None => ok = false,
             }
         }
         if let Some(v) = t.t.get("flow_hash") {
-            match self.cx.string("connections.flow_hash", v).as_deref() {
-                Some("source") => cfg.five_tuple = false,
-                Some("5-tuple") => cfg.five_tuple = true,
-                Some(other) => {
-                    let hint = did_you_mean(other, ["source", "5-tuple"])
-                        .map(|s| format!("did you mean `{s}`?"));
-                    self.cx.err_hint(
-                        "connections.flow_hash",
-                        &v.span(),
-                        format!("expected \"source\" or \"5-tuple\", found \"{other}\""),
-                        hint,
-                    );
-                    ok = false;
-                }
+            match self
+                .cx
+                .one_of("connections.flow_hash", v, &["source", "5-tuple"])
+            {
+                Some(w) => cfg.five_tuple = w == "5-tuple",
                 None => ok = false,
             }
         }
@@ -343,7 +317,7 @@ impl Reader<'_> {
                 );
                 ok = false;
             }
-            if lb.layer == crate::model::Layer::L7 && protocol == crate::model::Protocol::Udp {
+            if lb.layer == crate::model::Layer::L7 && protocol == Protocol::Udp {
                 self.cx.err_hint(
                     "connections.protocol",
                     &t.t.get("protocol").map_or(span.clone(), |p| p.span()),
@@ -380,23 +354,14 @@ impl Reader<'_> {
 
     /// A handshake's name.
     fn handshake(&mut self, path: &str, v: &crate::scenario::doc::V<'_>) -> Option<Handshake> {
-        let words = ["none", "tcp", "tls1.2", "tls1.3"];
-        match self.cx.string(path, v).as_deref() {
-            Some("none") => Some(Handshake::None),
-            Some("tcp") => Some(Handshake::Tcp),
-            Some("tls1.2") => Some(Handshake::Tls12),
-            Some("tls1.3") => Some(Handshake::Tls13),
-            Some(other) => {
-                let hint = did_you_mean(other, words).map(|s| format!("did you mean `{s}`?"));
-                self.cx.err_hint(
-                    path,
-                    &v.span(),
-                    format!("expected one of {}, found \"{other}\"", words.join(", ")),
-                    hint,
-                );
-                None
-            }
-            None => None,
-        }
+        let w = self
+            .cx
+            .one_of(path, v, &["none", "tcp", "tls1.2", "tls1.3"])?;
+        Some(match w {
+            "tcp" => Handshake::Tcp,
+            "tls1.2" => Handshake::Tls12,
+            "tls1.3" => Handshake::Tls13,
+            _ => Handshake::None,
+        })
     }
 }

@@ -222,26 +222,14 @@ impl Reader<'_> {
         // Layer 4's forwarding: NAT sends replies back through the node.
         let nat = match t.t.get("forwarding") {
             None => false,
-            Some(v) => match self.cx.string("lb.forwarding", v).as_deref() {
-                Some(f @ ("nat" | "dr" | "tunnel")) if cfg.layer == Layer::L4 => f == "nat",
-                Some("nat" | "dr" | "tunnel") => {
+            Some(v) => match self.cx.one_of("lb.forwarding", v, &["nat", "dr", "tunnel"]) {
+                Some(f) if cfg.layer == Layer::L4 => f == "nat",
+                Some(_) => {
                     self.cx.err_hint(
                         "lb.forwarding",
                         &v.span(),
                         "a layer-7 node is the end of the client's connection: every reply comes back through it",
                         Some("forwarding is for lb.layer = \"l4\" (IPVS -m, -g, -i)".into()),
-                    );
-                    ok = false;
-                    false
-                }
-                Some(other) => {
-                    let words = ["nat", "dr", "tunnel"];
-                    let hint = did_you_mean(other, words).map(|s| format!("did you mean `{s}`?"));
-                    self.cx.err_hint(
-                        "lb.forwarding",
-                        &v.span(),
-                        format!("expected one of {}, found \"{other}\"", words.join(", ")),
-                        hint,
                     );
                     ok = false;
                     false
@@ -584,21 +572,8 @@ impl Reader<'_> {
         let mut on = [false; 3];
         let mut ok = true;
         for (i, e) in arr.iter().enumerate() {
-            let path = format!("{path}[{i}]");
-            match self.cx.string(&path, e).as_deref() {
-                Some(w) if words.contains(&w) => {
-                    on[words.iter().position(|x| *x == w).unwrap_or(0)] = true;
-                }
-                Some(other) => {
-                    let hint = did_you_mean(other, words).map(|s| format!("did you mean `{s}`?"));
-                    self.cx.err_hint(
-                        &path,
-                        &e.span(),
-                        format!("expected one of {}, found \"{other}\"", words.join(", ")),
-                        hint,
-                    );
-                    ok = false;
-                }
+            match self.cx.one_of(&format!("{path}[{i}]"), e, &words) {
+                Some(w) => on[words.iter().position(|x| *x == w).unwrap_or(0)] = true,
                 None => ok = false,
             }
         }

@@ -8,7 +8,6 @@ use crate::model::{
     HealthConfig, LbConfig, ServerGroupConfig, ServiceConfig, SessionConfig, Topology,
 };
 use crate::scenario::doc::{Tbl, join};
-use crate::scenario::error::did_you_mean;
 
 use super::Reader;
 use super::lb::{EDGE_ONLY_LB_KEYS, LB_KEYS};
@@ -138,34 +137,28 @@ impl Reader<'_> {
             };
             let local = match t.t.get("traffic_policy") {
                 None => Some(false),
-                Some(v) => match self.cx.string(&join(&path, "traffic_policy"), v).as_deref() {
-                    Some("cluster") => Some(false),
-                    Some("local") => {
-                        // Local needs servers that share hosts with their callers.
-                        let placed = my_groups.as_ref().is_some_and(|gs| {
-                            gs.iter()
-                                .all(|&g| groups.get(g).is_some_and(|g| g.on.is_some()))
-                        });
-                        if !placed {
-                            self.cx.err_hint(&join(&path, "traffic_policy"), &v.span(), format!("traffic_policy = \"local\" sends calls only to servers on the caller's host, and service \"{name}\"'s servers run on no other servers' hosts"), Some("place its groups with `on` in [[servers]] (pods on nodes)".into()));
-                            None
-                        } else {
-                            Some(true)
+                Some(v) => {
+                    match self
+                        .cx
+                        .one_of(&join(&path, "traffic_policy"), v, &["cluster", "local"])
+                    {
+                        Some("local") => {
+                            // Local needs servers that share hosts with their callers.
+                            let placed = my_groups.as_ref().is_some_and(|gs| {
+                                gs.iter()
+                                    .all(|&g| groups.get(g).is_some_and(|g| g.on.is_some()))
+                            });
+                            if !placed {
+                                self.cx.err_hint(&join(&path, "traffic_policy"), &v.span(), format!("traffic_policy = \"local\" sends calls only to servers on the caller's host, and service \"{name}\"'s servers run on no other servers' hosts"), Some("place its groups with `on` in [[servers]] (pods on nodes)".into()));
+                                None
+                            } else {
+                                Some(true)
+                            }
                         }
+                        Some(_) => Some(false),
+                        None => None,
                     }
-                    Some(other) => {
-                        let hint = did_you_mean(other, ["cluster", "local"])
-                            .map(|s| format!("did you mean `{s}`?"));
-                        self.cx.err_hint(
-                            &join(&path, "traffic_policy"),
-                            &v.span(),
-                            format!("expected \"cluster\" or \"local\", found \"{other}\""),
-                            hint,
-                        );
-                        None
-                    }
-                    None => None,
-                },
+                }
             };
             match (my_groups, algorithm, lb, health, work, local) {
                 (
