@@ -9,6 +9,7 @@
 //! 2³¹ − 1 stands), browsers' six HTTP/1.1 connections per host.
 
 use crate::engine::SimTime;
+use crate::model::{Dist, Reconnect};
 
 /// What the connection carries.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -22,6 +23,10 @@ pub enum Protocol {
     /// UDP flows: no handshake, no streams; a flow lives until it has been idle for the
     /// idle timeout (IPVS's UDP timeout, 300 s).
     Udp,
+    /// WebSocket (RFC 6455): a long-lived socket opened by an HTTP Upgrade, pinned to one
+    /// backend at layer 4 and at layer 7 alike (a proxy tunnels the upgraded connection to
+    /// the backend it picked); the client's requests are its messages, any number at once.
+    WebSocket,
 }
 
 impl Protocol {
@@ -32,6 +37,7 @@ impl Protocol {
             Protocol::Http2 => "an HTTP/2 connection",
             Protocol::Grpc => "a gRPC (HTTP/2) connection",
             Protocol::Udp => "a UDP flow",
+            Protocol::WebSocket => "a WebSocket",
         }
     }
 }
@@ -118,6 +124,13 @@ pub struct ConnConfig {
     /// source port per connection, as AWS NLB and Maglev-style balancers do) instead of
     /// the source address alone (IPVS `sh`'s default).
     pub five_tuple: bool,
+    /// WebSocket: how long a socket stays open before its client closes it, drawn per
+    /// socket (`None`: until the server closes it or the run ends).
+    pub lifetime: Option<Dist>,
+    /// WebSocket: a socket the server closed (its crash, a drain, a refused connect, a
+    /// maximum age) is reopened at once by its client after this policy's delay, whether
+    /// or not it has a message to send (`None`: reopened when the client next sends).
+    pub reconnect: Option<Reconnect>,
     /// Layer 4: IPVS persistence (`ipvsadm -p`, kube-proxy `sessionAffinity: ClientIP`):
     /// a client's new connection goes to the backend of its last one while that is in
     /// rotation, until this long after its last connection closed (`None`: off).
@@ -134,7 +147,7 @@ impl ConnConfig {
             max_streams: match protocol {
                 Protocol::Http1 => 1,
                 Protocol::Http2 => 128,
-                Protocol::Grpc | Protocol::Udp => 2_147_483_647,
+                Protocol::Grpc | Protocol::Udp | Protocol::WebSocket => 2_147_483_647,
             },
             idle_timeout: match protocol {
                 Protocol::Udp => Some(SimTime::from_secs(300)),
@@ -152,11 +165,25 @@ impl ConnConfig {
             client_round_robin: false,
             five_tuple: false,
             persistence: None,
+            lifetime: None,
+            reconnect: None,
         }
+    }
+
+    /// Round trips before the first request: the handshake's, and a WebSocket's HTTP
+    /// Upgrade request and its 101 answer (RFC 6455 §1.3).
+    pub fn round_trips(&self) -> u32 {
+        self.handshake.round_trips() + u32::from(self.protocol == Protocol::WebSocket)
     }
 
     /// How long the handshake takes.
     pub fn setup_time(&self) -> SimTime {
-        SimTime::from_nanos(self.rtt.as_nanos() * u64::from(self.handshake.round_trips()))
+        SimTime::from_nanos(self.rtt.as_nanos() * u64::from(self.round_trips()))
+    }
+
+    /// Whether a connection is pinned to the backend picked when it opened (layer 4, or a
+    /// WebSocket at either layer).
+    pub fn pinned(&self, l4: bool) -> bool {
+        l4 || self.protocol == Protocol::WebSocket
     }
 }

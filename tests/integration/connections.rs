@@ -200,20 +200,16 @@ max_age = "60s"
     );
     parse(&base.replace("[connections]", "[lb]\nnodes = 2\n[connections]"))
         .unwrap_or_else(|e| panic!("two single nodes: {e}"));
-    problem(
-        &base.replace(
-            "[connections]",
-            "[lb]\nnodes = 2\ntopology = \"active-passive\"\n[connections]",
-        ),
-        "connections",
-        "HA topology",
-    );
-    problem(
+    parse(&base.replace(
+        "[connections]",
+        "[lb]\nnodes = 2\ntopology = \"active-passive\"\n[connections]",
+    ))
+    .unwrap_or_else(|e| panic!("VRRP pair: {e}"));
+    parse(
         &format!("{base}[[failures]]\ntarget = \"lb-1\"\nkind = \"crash\"\nat = \"5s\"\n")
             .replace("[connections]", "[lb]\nnodes = 2\n[connections]"),
-        "connections",
-        "fails a load balancer node",
-    );
+    )
+    .unwrap_or_else(|e| panic!("a failing node: {e}"));
     problem(
         &base.replace("max_streams = 10", "per_client = 0"),
         "connections.per_client",

@@ -26,6 +26,7 @@ mod probes;
 mod scenarios;
 mod serve;
 mod services;
+mod sockets;
 mod support;
 mod sweep;
 mod theory;

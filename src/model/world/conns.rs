@@ -32,26 +32,31 @@ use crate::model::{ConnConfig, Layer, Protocol, WorldConfig};
 /// One connection between a client and the edge tier's node.
 #[derive(Copy, Clone, Debug)]
 pub(super) struct Conn {
-    client: u32,
+    pub(super) client: u32,
     /// The edge node it goes through (the client's: `client % nodes`).
-    node: u32,
+    pub(super) node: u32,
     /// Layer 4: the backend it is pinned to; `NONE` at layer 7.
     pub(super) server: u32,
     /// Requests on it now (sent, or waiting for the handshake).
-    streams: u32,
+    pub(super) streams: u32,
     /// Requests it has carried.
     served: u32,
     /// Bumped when it closes: timers of an earlier life do nothing.
-    generation: u32,
+    pub(super) generation: u32,
     /// When its handshake is done.
-    ready_at: SimTime,
+    pub(super) ready_at: SimTime,
     /// It takes requests (not closed).
-    open: bool,
+    pub(super) open: bool,
     /// GOAWAY: no new requests; it closes when its requests are done.
-    draining: bool,
+    pub(super) draining: bool,
     /// It has carried a request of the measured window (it counts once in requests per
     /// connection).
     used: bool,
+    /// The far end closed it (a crash, a drain, a maximum age, a refused connect, a node
+    /// that lost its path): a WebSocket's client reopens it after its `reconnect` delay.
+    pub(super) reopen: bool,
+    /// Its connect was refused (the backend was down).
+    pub(super) refused: bool,
     /// When it last became idle, and whether an idle timer is pending: one timer per
     /// connection, moved on when it fires early, not one event per request.
     idle_since: SimTime,
@@ -68,15 +73,19 @@ struct Waiting {
 
 pub(super) struct Conns {
     pub(super) l4: bool,
+    /// Connections are pinned to a backend picked when they open (layer 4, WebSockets).
+    pub(super) pinned: bool,
+    /// WebSockets that reopen eagerly.
+    pub(super) ws: Option<super::sockets::Sockets>,
     /// Clients balance over the backends themselves: slot `k` of a client is its
     /// connection to server `k`, and `rr_next` its round-robin position.
     client_rr: bool,
     rr_next: Vec<u32>,
-    per_client: usize,
-    slots: Vec<Conn>,
+    pub(super) per_client: usize,
+    pub(super) slots: Vec<Conn>,
     free: Vec<u32>,
     /// Per client, `per_client` entries: its connections, or `NONE`.
-    of_client: Vec<u32>,
+    pub(super) of_client: Vec<u32>,
     /// Per client: its waiting requests (a list through `waits`).
     head: Vec<u32>,
     tail: Vec<u32>,
@@ -93,7 +102,7 @@ pub(super) struct Conns {
     pub(super) open_now: Vec<u32>,
     pub(super) opened_to: Vec<u64>,
     pub(super) area: Vec<f64>,
-    since: Vec<SimTime>,
+    pub(super) since: Vec<SimTime>,
     /// Layer 4: connection-tracking entries now and at most (over the window), new flows
     /// dropped because the table was full, and per client the backend of its last
     /// connection, for connections that came back to a different one.
@@ -121,8 +130,12 @@ impl Conns {
         } else {
             c.per_client as usize
         };
+        let l4 = cfg.lb.layer == Layer::L4;
+        let pinned = c.pinned(l4);
         Conns {
-            l4: cfg.lb.layer == Layer::L4,
+            l4,
+            pinned,
+            ws: super::sockets::Sockets::new(c, n_clients),
             client_rr: c.client_round_robin,
             rr_next: if c.client_round_robin {
                 vec![0; n_clients]
@@ -149,7 +162,7 @@ impl Conns {
             tracked_peak: 0,
             dropped: 0,
             moved: 0,
-            last_server: if cfg.lb.layer == Layer::L4 {
+            last_server: if pinned {
                 vec![NONE; n_clients]
             } else {
                 Vec::new()
@@ -220,9 +233,14 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if self.conns.as_ref().expect("connections").client_rr {
             return self.client_rr_place(client, c);
         }
+        let node = self.book.creqs[c as usize].node;
+        self.conn_drop_stale(client, node);
         let cfg = self.conn_cfg();
         let (max_streams, max_requests) = (cfg.max_streams, cfg.max_requests);
         let conns = self.conns.as_ref().expect("connections");
+        if conns.ws.as_ref().is_some_and(|w| w.pending(client)) {
+            return false; // the client is reopening its socket: the message waits for it
+        }
         let base = client as usize * conns.per_client;
         let mut free_slot = None;
         let mut best = None;
@@ -234,6 +252,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             }
             let conn = &conns.slots[id as usize];
             let usable = conn.open
+                && conn.node == node
                 && !conn.draining
                 && conn.streams < max_streams
                 && max_requests.is_none_or(|m| conn.served < m);
@@ -248,10 +267,37 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         match free_slot {
             Some(k) => {
-                self.conn_open(client, base + k, c, None);
+                if let Some(id) = self.conn_open(client, base + k, node, Some(c), None) {
+                    self.conn_take(id, c);
+                }
                 true
             }
             None => false,
+        }
+    }
+
+    /// The client's path now goes through another node than `node`'s connections were
+    /// opened through (a VRRP failover, a new DNS answer, an anycast route change): that
+    /// node has no state for them (no connection sync), so they are not used again; an
+    /// idle one is closed at once, a busy one once its requests are done.
+    fn conn_drop_stale(&mut self, client: u32, node: u32) {
+        let per_client = self.conns.as_ref().expect("connections").per_client;
+        let base = client as usize * per_client;
+        for k in 0..per_client {
+            let conns = self.conns.as_mut().expect("connections");
+            let id = conns.of_client[base + k];
+            if id == NONE {
+                continue;
+            }
+            let conn = &mut conns.slots[id as usize];
+            if conn.open && conn.node != node {
+                conn.reopen = true;
+                if conn.streams == 0 {
+                    self.conn_shut(id);
+                } else {
+                    conn.draining = true;
+                }
+            }
         }
     }
 
@@ -263,6 +309,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let cfg = self.conn_cfg();
         let max_streams = cfg.max_streams;
         let node = self.book.creqs[c as usize].node as usize;
+        self.conn_drop_stale(client, node as u32);
         let route = node * self.tiers[0].n_pools;
         let n = self.tiers[0].routes[route].backends.len();
         let conns = self.conns.as_ref().expect("connections");
@@ -281,7 +328,10 @@ impl<const TRACE: bool> World<'_, TRACE> {
             let id = conns.of_client[base + server as usize];
             conns.rr_next[client as usize] = ((k + 1) % n) as u32;
             if id == NONE {
-                self.conn_open(client, base + server as usize, c, Some(server));
+                let at = base + server as usize;
+                if let Some(id) = self.conn_open(client, at, node as u32, Some(c), Some(server)) {
+                    self.conn_take(id, c);
+                }
                 return true;
             }
             let conn = &conns.slots[id as usize];
@@ -298,12 +348,20 @@ impl<const TRACE: bool> World<'_, TRACE> {
         false
     }
 
-    /// Opens a connection for `client` in its slot `at`, carrying request `c` first.
-    fn conn_open(&mut self, client: u32, at: usize, c: u32, pinned: Option<u32>) {
+    /// Opens a connection for `client` in its slot `at` through `node`, for request `c`
+    /// (which the caller then puts on it) or for none (a WebSocket reopened eagerly).
+    /// `None` if it could not be opened: `c` was lost or failed, or the reopening failed.
+    pub(super) fn conn_open(
+        &mut self,
+        client: u32,
+        at: usize,
+        node: u32,
+        c: Option<u32>,
+        pinned: Option<u32>,
+    ) -> Option<u32> {
         let setup = self.conn_cfg().setup_time();
         let limit = self.conn_cfg().conntrack_max;
         let measured = self.now >= self.cfg.warmup;
-        let node = self.book.creqs[c as usize].node;
         let conns = self.conns.as_mut().expect("connections");
         if conns.l4 && limit.is_some_and(|m| conns.tracked[node as usize] >= m) {
             // The connection-tracking table is full: the new flow's packets are dropped
@@ -311,25 +369,33 @@ impl<const TRACE: bool> World<'_, TRACE> {
             if measured {
                 conns.dropped += 1;
             }
-            self.book.creqs[c as usize].node = super::tier::LOST;
-            if TRACE {
-                self.trace_conn(
-                    c,
-                    "dropped: the connection-tracking table is full".to_string(),
-                );
+            match c {
+                Some(c) => {
+                    self.book.creqs[c as usize].node = super::tier::LOST;
+                    if TRACE {
+                        self.trace_conn(
+                            c,
+                            "dropped: the connection-tracking table is full".to_string(),
+                        );
+                    }
+                }
+                None => self.socket_failed(client),
             }
-            return;
+            return None;
         }
         let server = if let Some(s) = pinned {
             // The client chose the backend; the tier only forwards (and tracks) it.
             self.in_flight_add(0, node as usize, s, true);
             s
-        } else if self.conns.as_ref().expect("connections").l4 {
+        } else if self.conns.as_ref().expect("connections").pinned {
             match self.conn_pick(client, at as u32, node as usize) {
                 Some(s) => s,
                 None => {
-                    self.fail(c, ErrorCause::NoBackend);
-                    return;
+                    match c {
+                        Some(c) => self.fail(c, ErrorCause::NoBackend),
+                        None => self.socket_failed(client),
+                    }
+                    return None;
                 }
             }
         } else {
@@ -348,6 +414,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
             open: true,
             draining: false,
             used: false,
+            reopen: false,
+            refused: false,
             idle_since: now,
             idle_timer: false,
         };
@@ -367,9 +435,13 @@ impl<const TRACE: bool> World<'_, TRACE> {
             conns.opened += 1;
         }
         if server != NONE {
-            conns.tracked[node as usize] += 1;
+            if conns.l4 {
+                conns.tracked[node as usize] += 1;
+                if measured {
+                    conns.tracked_peak = conns.tracked_peak.max(conns.tracked[node as usize]);
+                }
+            }
             if measured {
-                conns.tracked_peak = conns.tracked_peak.max(conns.tracked[node as usize]);
                 let last = conns.last_server[client as usize];
                 if last != NONE && last != server {
                     conns.moved += 1;
@@ -381,6 +453,12 @@ impl<const TRACE: bool> World<'_, TRACE> {
             self.conn_count(server, true);
         }
         let generation = self.conns.as_ref().expect("connections").slots[id as usize].generation;
+        if server != NONE && self.servers[server as usize].crashed {
+            // Nothing listens on the backend: the connect is refused (a TCP RST comes back
+            // after the SYN's round trip).
+            self.conn_refuse(id, server);
+        }
+        self.socket_opened(id);
         let cfg = self.conn_cfg();
         if let Some(age) = cfg.max_age {
             // grpc-go jitters the age by ±10% so that a fleet does not reconnect at once;
@@ -395,13 +473,14 @@ impl<const TRACE: bool> World<'_, TRACE> {
             let at = now + SimTime::from_nanos_f64(age.as_nanos() as f64 * f);
             self.q.push(
                 at,
-                Ev::ConnAge {
+                Ev::ConnEnd {
                     conn: id,
                     generation,
+                    why: super::sockets::EndWhy::MaxAge,
                 },
             );
         }
-        if TRACE {
+        if let (true, Some(c)) = (TRACE, c) {
             let cfg = self.conn_cfg();
             let what = cfg.protocol.a_connection();
             let mut text = format!("client {client} opens {what} (#{id}");
@@ -422,7 +501,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             }
             self.trace_conn(c, text);
         }
-        self.conn_take(id, c);
+        Some(id)
     }
 
     /// The layer-4 node picks a backend for a new connection of `client`; the balancer
@@ -514,9 +593,10 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let (server, served) = (conn.server, conn.served);
         self.book.creqs[c as usize].conn = id;
         let hs = self.conn_cfg().handshake_cpu;
+        let l4 = self.conns.as_ref().expect("connections").l4;
         if served == 1 && hs > SimTime::ZERO {
             let r = &mut self.book.creqs[c as usize];
-            if server == NONE {
+            if !l4 {
                 r.handshake = true; // layer 7: the node's CPU
             } else {
                 // Layer 4: TLS passes through; the backend does the handshake.
@@ -552,7 +632,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
     /// Request `c`'s connection finished its handshake.
     pub(super) fn conn_ready(&mut self, c: u32, generation: u32) {
         let r = &self.book.creqs[c as usize];
-        if r.generation == generation && r.waiting {
+        // (A request whose node crashed meanwhile is lost with it.)
+        if r.generation == generation && r.waiting && r.node != super::tier::LOST {
             self.enter_node(c);
         }
     }
@@ -595,7 +676,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
     }
 
     /// The client's waiting requests take whatever streams or slots are free, in order.
-    fn conn_serve_waiting(&mut self, client: u32) {
+    pub(super) fn conn_serve_waiting(&mut self, client: u32) {
         let cl = client as usize;
         loop {
             let conns = self.conns.as_mut().expect("connections");
@@ -605,7 +686,10 @@ impl<const TRACE: bool> World<'_, TRACE> {
             }
             let w = conns.waits[i as usize];
             let r = &self.book.creqs[w.creq as usize];
-            let live = r.waiting && r.generation == w.generation && r.conn == NONE;
+            let live = r.waiting
+                && r.generation == w.generation
+                && r.conn == NONE
+                && r.node != super::tier::LOST;
             if live && !self.conn_place(client, w.creq) {
                 return;
             }
@@ -618,8 +702,17 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
-    /// Connection `id` closes: its client's slot is free, a layer-4 node forgets its flow.
-    fn conn_close(&mut self, id: u32) {
+    /// Connection `id` closes: its client's slot is free, a layer-4 node forgets its flow,
+    /// and the client's waiting requests may take its place.
+    pub(super) fn conn_close(&mut self, id: u32) {
+        let client = self.conns.as_ref().expect("connections").slots[id as usize].client;
+        self.conn_shut(id);
+        self.conn_serve_waiting(client);
+    }
+
+    /// Connection `id` closes, without serving its client's waiting requests (the caller
+    /// is placing one).
+    pub(super) fn conn_shut(&mut self, id: u32) {
         let conns = self.conns.as_mut().expect("connections");
         let conn = &mut conns.slots[id as usize];
         debug_assert!(conn.open);
@@ -642,122 +735,42 @@ impl<const TRACE: bool> World<'_, TRACE> {
             *t = self.now + p;
         }
         if server != NONE {
-            conns.tracked[node as usize] -= 1;
+            if conns.l4 {
+                conns.tracked[node as usize] -= 1;
+            }
             self.in_flight_add(0, node as usize, server, false);
             self.conn_count(server, false);
         }
-        self.conn_serve_waiting(client);
+        self.socket_closed(id);
     }
 
-    /// A connection timer: its idle timer (`idle`), or its maximum age (GOAWAY).
-    pub(super) fn conn_timer(&mut self, id: u32, generation: u32, idle: bool) {
-        let timeout = self.conn_cfg().idle_timeout;
+    /// Connection `id`'s idle timer: it closes if it has been idle for the timeout.
+    pub(super) fn conn_idle(&mut self, id: u32, generation: u32) {
+        let Some(timeout) = self.conn_cfg().idle_timeout else {
+            return;
+        };
         let conns = self.conns.as_mut().expect("connections");
         let conn = &mut conns.slots[id as usize];
         if !conn.open || conn.generation != generation {
             return;
         }
-        match (idle, timeout) {
-            (true, Some(timeout)) => {
-                conn.idle_timer = false;
-                if conn.streams > 0 {
-                    return; // busy: its next release sets the timer again
-                }
-                let due = conn.idle_since + timeout;
-                if self.now >= due {
-                    self.conn_close(id);
-                } else {
-                    // It was used since the timer was set: wait for the rest.
-                    conn.idle_timer = true;
-                    self.q.push(
-                        due,
-                        Ev::ConnIdle {
-                            conn: id,
-                            generation,
-                        },
-                    );
-                }
-            }
-            (true, None) => {}
-            (false, _) => {
-                conn.draining = true;
-                if conn.streams == 0 {
-                    self.conn_close(id);
-                }
-            }
+        conn.idle_timer = false;
+        if conn.streams > 0 {
+            return; // busy: its next release sets the timer again
         }
-    }
-
-    /// Server `s` crashed (`reset`) or is draining or leaving (GOAWAY): the connections
-    /// pinned to it close now, or once their requests are done.
-    pub(super) fn conn_server_gone(&mut self, s: usize, reset: bool) {
-        let Some(conns) = self.conns.as_mut() else {
-            return;
-        };
-        if !conns.l4 {
-            return;
-        }
-        for id in 0..conns.slots.len() as u32 {
-            let conns = self.conns.as_mut().expect("connections");
-            let conn = &mut conns.slots[id as usize];
-            if !conn.open || conn.server != s as u32 {
-                continue;
-            }
-            if reset || conn.streams == 0 {
-                self.conn_close(id);
-            } else {
-                conn.draining = true;
-            }
-        }
-    }
-
-    /// At the end: the open-connection time of each server up to now.
-    pub(super) fn conn_settle(&mut self) {
-        let Some(conns) = self.conns.as_mut() else {
-            return;
-        };
-        let most = conns.tracked.iter().copied().max().unwrap_or(0);
-        conns.tracked_peak = conns.tracked_peak.max(most);
-        for s in 0..self.servers.len() {
-            let overlap = {
-                let since = self.conns.as_ref().expect("connections").since[s];
-                self.window_overlap(since, self.now)
-            };
-            let conns = self.conns.as_mut().expect("connections");
-            conns.area[s] += f64::from(conns.open_now[s]) * overlap as f64;
-            conns.since[s] = self.now;
-        }
-    }
-
-    /// `connections.csv`'s rows: per backend of the edge tier that was ever in the pool.
-    pub(super) fn conn_rows(&self) -> Vec<crate::metrics::ConnRow> {
-        let window = self.window_overlap(self.cfg.warmup, self.cfg.duration) as f64;
-        let names = self.cfg.server_names();
-        let n = self.servers.len();
-        let (kind, per_server): (&'static str, Vec<(u64, f64)>) =
-            match (&self.conns, &self.upstream) {
-                (_, Some(up)) => ("upstream", (0..n).map(|s| up.of_server(s)).collect()),
-                (Some(c), None) if c.l4 => (
-                    "client",
-                    (0..n).map(|s| (c.opened_to[s], c.area[s])).collect(),
-                ),
-                _ => return Vec::new(),
-            };
-        self.servers
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| s.ever_member && self.tiers[0].serves[*i])
-            .map(|(i, s)| crate::metrics::ConnRow {
-                server: names[i].0.clone(),
-                kind,
-                opened: per_server[i].0,
-                open_mean: if window > 0.0 {
-                    per_server[i].1 / window
-                } else {
-                    f64::NAN
+        let due = conn.idle_since + timeout;
+        if self.now >= due {
+            self.conn_close(id);
+        } else {
+            // It was used since the timer was set: wait for the rest.
+            conn.idle_timer = true;
+            self.q.push(
+                due,
+                Ev::ConnIdle {
+                    conn: id,
+                    generation,
                 },
-                requests: s.n_requests,
-            })
-            .collect()
+            );
+        }
     }
 }

@@ -40,6 +40,7 @@ mod book;
 mod calls;
 mod changes;
 mod clients;
+mod conn_stats;
 mod conns;
 mod faults;
 mod health;
@@ -51,6 +52,7 @@ mod series;
 mod server;
 mod service;
 mod slices;
+mod sockets;
 mod upstream;
 
 pub use trace::{ServerMoment, TraceLine};
@@ -187,8 +189,15 @@ enum Ev {
         tries: u16,
         remaining_ns: u64,
     },
-    /// Connection `conn` reached its maximum age.
-    ConnAge { conn: u32, generation: u32 },
+    /// Connection `conn`'s end: its maximum age, a WebSocket's lifetime, or a refused
+    /// connect's RST.
+    ConnEnd {
+        conn: u32,
+        generation: u32,
+        why: sockets::EndWhy,
+    },
+    /// A client reopens its WebSocket.
+    SocketReopen { client: u32 },
     /// Node `node`'s CPU finished processing request `creq` (if both are still current).
     LbCpuDone {
         creq: u32,
@@ -227,6 +236,8 @@ pub struct World<'c, const TRACE: bool = false> {
     q: EventQueue<Ev>,
     now: SimTime,
     rng_net: SimRng,
+    /// WebSockets' lifetimes and reconnect jitter.
+    rng_socket: SimRng,
     rng_store: SimRng,
     rng_tier: SimRng,
     /// Deep checks' choice of a dependency's server, and liveness probes' error draws.
@@ -292,6 +303,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             q: EventQueue::new(),
             now: SimTime::ZERO,
             rng_net: stream("network"),
+            rng_socket: stream("connections/sockets"),
             rng_store: stream("session-store"),
             rng_tier: stream("lb-tier"),
             rng_deep: stream("health/deep"),
@@ -525,8 +537,13 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 epoch,
             } => self.cpu_done(creq, generation, node as usize, epoch),
             Ev::ConnReady { creq, generation } => self.conn_ready(creq, generation),
-            Ev::ConnIdle { conn, generation } => self.conn_timer(conn, generation, true),
-            Ev::ConnAge { conn, generation } => self.conn_timer(conn, generation, false),
+            Ev::ConnIdle { conn, generation } => self.conn_idle(conn, generation),
+            Ev::ConnEnd {
+                conn,
+                generation,
+                why,
+            } => self.conn_end(conn, generation, why),
+            Ev::SocketReopen { client } => self.socket_reopen(client),
             Ev::Reconnect {
                 client,
                 class,

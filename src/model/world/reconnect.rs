@@ -23,13 +23,25 @@ const BUCKET_NS: u64 = 100_000_000;
 
 impl Reconnects {
     pub(super) fn new(cfg: &WorldConfig, rng: SimRng) -> Option<Reconnects> {
-        cfg.classes.iter().any(|c| c.reconnect.is_some()).then(|| {
+        let sockets = cfg
+            .connections
+            .as_ref()
+            .is_some_and(|c| c.reconnect.is_some());
+        (sockets || cfg.classes.iter().any(|c| c.reconnect.is_some())).then(|| {
             let n = cfg.duration.as_nanos() / BUCKET_NS + 1;
             Reconnects {
                 rng,
                 buckets: vec![0; n as usize],
             }
         })
+    }
+
+    /// One reconnect at `at`.
+    pub(super) fn count(&mut self, at: SimTime) {
+        let b = (at.as_nanos() / BUCKET_NS) as usize;
+        if let Some(x) = self.buckets.get_mut(b) {
+            *x += 1;
+        }
     }
 
     /// The measured reconnects, the peak rate per second (over 100 ms buckets), and the
@@ -82,10 +94,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let f = 1.0 + policy.jitter * (2.0 * rc.rng.next_f64() - 1.0);
         let delay = SimTime::from_nanos_f64(policy.nominal(u32::from(tries)).as_nanos() as f64 * f);
         let at = self.now + delay;
-        let b = (at.as_nanos() / BUCKET_NS) as usize;
-        if let Some(x) = rc.buckets.get_mut(b) {
-            *x += 1;
-        }
+        rc.count(at);
         self.q.push(
             at,
             Ev::Reconnect {

@@ -391,6 +391,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
                         }
                     }
                 }
+                // Its connections are gone with it (their requests were just lost).
+                self.conn_node_gone(n, true);
                 if !self.tier.vrrp.is_empty() {
                     self.tier.vrrp[n].crash();
                     self.drive_vrrp(n);
@@ -404,6 +406,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
             }
             NodeState::Stopped => {
                 if old == NodeState::Up {
+                    // A graceful stop closes each connection once its requests are done.
+                    self.conn_node_gone(n, false);
                     if !self.tier.vrrp.is_empty() {
                         self.tier.vrrp[n].shutdown(self.now);
                         self.drive_vrrp(n);

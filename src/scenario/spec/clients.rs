@@ -587,7 +587,7 @@ impl Reader<'_> {
 impl Reader<'_> {
     /// A class's `reconnect`: `"immediate"`, `"backoff"` (gRPC's defaults) or a table
     /// `{ initial, multiplier, jitter, max }`.
-    fn reconnect(&mut self, path: &str, v: &V<'_>) -> Option<Reconnect> {
+    pub(super) fn reconnect(&mut self, path: &str, v: &V<'_>) -> Option<Reconnect> {
         if let DeValue::String(s) = v.get_ref() {
             return match s.as_ref() {
                 "immediate" => Some(Reconnect::IMMEDIATE),

@@ -2,7 +2,7 @@
 //! streams per connection, idle timeout, requests and age per connection, handshake).
 
 use crate::engine::SimTime;
-use crate::model::{ConnConfig, Handshake, LbConfig, Protocol, Topology};
+use crate::model::{ConnConfig, Handshake, LbConfig, Protocol};
 use crate::scenario::doc::{Tbl, join};
 
 use super::Reader;
@@ -24,6 +24,8 @@ const KEYS: &[&str] = &[
     "client_balancing",
     "flow_hash",
     "persistence",
+    "lifetime",
+    "reconnect",
 ];
 
 impl Reader<'_> {
@@ -47,12 +49,13 @@ impl Reader<'_> {
                 .one_of(
                     "connections.protocol",
                     pv,
-                    &["http1", "http2", "grpc", "udp"],
+                    &["http1", "http2", "grpc", "udp", "websocket"],
                 )
                 .map(|w| match w {
                     "http2" => Protocol::Http2,
                     "grpc" => Protocol::Grpc,
                     "udp" => Protocol::Udp,
+                    "websocket" => Protocol::WebSocket,
                     _ => Protocol::Http1,
                 }),
         }?;
@@ -141,6 +144,15 @@ impl Reader<'_> {
                 .cx
                 .one_of("connections.client_balancing", v, &["none", "round_robin"])
             {
+                Some("round_robin") if protocol == Protocol::WebSocket => {
+                    self.cx.err_hint(
+                        "connections.client_balancing",
+                        &v.span(),
+                        "a WebSocket client holds one socket, not one per backend",
+                        Some("leave client_balancing out with protocol = \"websocket\"".into()),
+                    );
+                    ok = false;
+                }
                 Some("round_robin") => {
                     cfg.client_round_robin = true;
                     if let Some(pv) = t.t.get("per_client") {
@@ -171,6 +183,38 @@ impl Reader<'_> {
                 Some(d) => cfg.persistence = Some(d),
                 None => ok = false,
             }
+        }
+        for key in ["lifetime", "reconnect"] {
+            if let (Some(v), false) = (t.t.get(key), protocol == Protocol::WebSocket) {
+                self.cx.err_hint(
+                    &join("connections", key),
+                    &v.span(),
+                    format!("`{key}` is about WebSockets, and the protocol is not \"websocket\""),
+                    Some("set protocol = \"websocket\", or leave it out (other connections close on idle_timeout, max_requests and max_age)".into()),
+                );
+                ok = false;
+            }
+        }
+        if let (Some(v), Protocol::WebSocket) = (t.t.get("lifetime"), protocol) {
+            match self.dist("connections.lifetime", v) {
+                Some(d) => cfg.lifetime = Some(d),
+                None => ok = false,
+            }
+        }
+        if let (Some(v), Protocol::WebSocket) = (t.t.get("reconnect"), protocol) {
+            match self.reconnect("connections.reconnect", v) {
+                Some(r) => cfg.reconnect = Some(r),
+                None => ok = false,
+            }
+        }
+        if let (Some(v), Protocol::WebSocket) = (t.t.get("upstream_keepalive"), protocol) {
+            self.cx.err_hint(
+                "connections.upstream_keepalive",
+                &v.span(),
+                "an upgraded WebSocket connection is its client's own tunnel to the backend: it is never pooled",
+                Some("leave upstream_keepalive out with protocol = \"websocket\"".into()),
+            );
+            ok = false;
         }
         if let Some(v) = t.t.get("conntrack_max") {
             match self
@@ -266,21 +310,20 @@ impl Reader<'_> {
         }
         if let Some(lb) = lb {
             let span = v.span();
-            if !matches!(lb.topology, Topology::Single) {
-                self.cx.err_hint(
-                    "connections",
-                    &span,
-                    "client connections are not modelled with an HA topology yet (a failover would have to move or reset them)",
-                    Some("remove [connections], or use lb.topology = \"single\" (each client keeps to node client % nodes)".into()),
-                );
-                ok = false;
-            }
             if lb.layer == crate::model::Layer::L4 && lb.retry.retries > 0 {
                 self.cx.err_hint(
                     "connections",
                     &span,
                     "a layer-4 node forwards a connection's packets to the backend it picked: it cannot retry a request on another server",
                     Some("set lb.retries = 0, or use layer = \"l7\"".into()),
+                );
+                ok = false;
+            } else if protocol == Protocol::WebSocket && lb.retry.retries > 0 {
+                self.cx.err_hint(
+                    "connections.protocol",
+                    &t.t.get("protocol").map_or(span.clone(), |p| p.span()),
+                    "a WebSocket's messages go to the backend its socket was tunnelled to: the node cannot retry one on another server",
+                    Some("set lb.retries = 0 (a client reopens its socket with connections.reconnect)".into()),
                 );
                 ok = false;
             }

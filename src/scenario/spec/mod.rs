@@ -334,15 +334,29 @@ impl Reader<'_> {
             connections: connections?,
         };
         self.check_event_budget(&world, root);
-        if world.connections.is_some()
-            && let Some(i) = world.failures.iter().position(|f| !f.lb_nodes.is_empty())
+        if world
+            .connections
+            .as_ref()
+            .is_some_and(|c| c.protocol == crate::model::Protocol::WebSocket)
+            && let Some(i) = world.classes.iter().position(|c| c.reconnect.is_some())
         {
-            let span = root.t.get("connections").map_or(0..0, |v| v.span());
+            let span = root
+                .t
+                .get("classes")
+                .and_then(|v| match v.get_ref() {
+                    DeValue::Array(a) => a.get(i),
+                    _ => None,
+                })
+                .and_then(|e| match e.get_ref() {
+                    DeValue::Table(t) => t.get("reconnect").map(|r| r.span()),
+                    _ => None,
+                })
+                .unwrap_or(0..0);
             self.cx.err_hint(
-                "connections",
+                &format!("classes[{i}].reconnect"),
                 &span,
-                format!("failures[{i}] fails a load balancer node, and client connections through a failing node are not modelled yet"),
-                Some("remove [connections] or that failure".into()),
+                "with protocol = \"websocket\" the socket is the connection that reconnects, and the class's requests are its messages",
+                Some("move the policy to connections.reconnect".into()),
             );
         }
         if let Some(c) = &compare {
@@ -372,7 +386,11 @@ impl Reader<'_> {
             })
             .unwrap_or(0..0)
         };
-        if w.lb.layer == Layer::L4 {
+        let ws = w
+            .connections
+            .as_ref()
+            .is_some_and(|c| c.protocol == crate::model::Protocol::WebSocket);
+        if w.lb.layer == Layer::L4 || ws {
             let mut algs: Vec<&AlgorithmSpec> = vec![&w.algorithm];
             algs.extend(compare);
             algs.extend(w.groups.iter().filter_map(|g| g.balancer.as_ref()));
@@ -383,8 +401,15 @@ impl Reader<'_> {
                     .map(|s| &s.algorithm),
             );
             let pools = w.classes.iter().any(|c| c.pool.is_some());
-            let span = layer_span(root.t.get("lb"));
-            self.layer_problems("lb.layer", &span, &algs, pools, &w.lb, &w.health);
+            if w.lb.layer == Layer::L4 {
+                let span = layer_span(root.t.get("lb"));
+                let (lb, health) = (Some(&w.lb), Some(&w.health));
+                self.layer_problems("lb.layer", &span, &algs, pools, lb, health);
+            } else {
+                // A WebSocket at layer 7: picked once, when the socket opens.
+                let span = root.t.get("connections").map_or(0..0, |v| v.span());
+                self.layer_problems("connections.protocol", &span, &algs, pools, None, None);
+            }
         }
         let svcs = root.t.get("services").and_then(|v| match v.get_ref() {
             DeValue::Array(a) => Some(a),
@@ -403,44 +428,61 @@ impl Reader<'_> {
                 &span,
                 &[&svc.algorithm],
                 false,
-                &svc.lb,
-                &svc.health,
+                Some(&svc.lb),
+                Some(&svc.health),
             );
         }
     }
 
-    /// What a layer-4 tier with these balancers, pools, retries and checks cannot do.
+    /// What a layer-4 tier with these balancers, pools, retries and checks cannot do; or,
+    /// without a tier's `lb` and `health`, what a layer-7 tier cannot do with WebSockets
+    /// (each is picked once, when it opens, from the client's address).
     fn layer_problems(
         &mut self,
         path: &str,
         span: &std::ops::Range<usize>,
         algs: &[&AlgorithmSpec],
         pools: bool,
-        lb: &crate::model::LbConfig,
-        health: &crate::model::HealthConfig,
+        lb: Option<&crate::model::LbConfig>,
+        health: Option<&crate::model::HealthConfig>,
     ) {
         let mut problems: Vec<String> = Vec::new();
+        let l4 = lb.is_some();
         for a in algs {
+            let on = a
+                .params()
+                .has("hash_on")
+                .then(|| a.params().word("hash_on"));
             if a.info().name == "sticky" {
-                problems.push(format!(
-                    "{}: sticky sessions need the cookie (layer 7)",
-                    a.name()
-                ));
-            } else if a.params().has("hash_on") && a.params().word("hash_on") != "ip" {
+                problems.push(if l4 {
+                    format!("{}: sticky sessions need the cookie (layer 7)", a.name())
+                } else {
+                    format!("{}: its pick sees no cookie", a.name())
+                });
+            } else if l4 && on.is_some_and(|w| w != "ip") {
                 problems.push(format!(
                     "{}: hash_on = \"{}\" needs the request (layer 7); at layer 4 only \"ip\"",
                     a.name(),
-                    a.params().word("hash_on")
+                    on.unwrap_or_default()
+                ));
+            } else if on == Some("key") {
+                problems.push(format!(
+                    "{}: hash_on = \"key\" needs a message's key; only \"ip\" or \"client\"",
+                    a.name()
                 ));
             }
         }
         if pools {
-            problems.push("classes routed to their own pools need the URL (layer 7)".into());
+            problems.push(if l4 {
+                "classes routed to their own pools need the URL (layer 7)".into()
+            } else {
+                "classes routed to their own pools would split one socket's messages".into()
+            });
         }
-        if lb.retry.on_5xx {
+        if lb.is_some_and(|lb| lb.retry.on_5xx) {
             problems.push("retry_on \"5xx\" needs HTTP statuses (layer 7)".into());
         }
-        if let Some(h) = &health.active
+        if let Some(h) = health.and_then(|h| h.active.as_ref())
             && let ActiveStyle::Haproxy(c) = &h.style
             && c.observe == crate::health::haproxy::Observe::Layer7
         {
@@ -449,12 +491,21 @@ impl Reader<'_> {
         problems.sort();
         problems.dedup();
         for p in problems {
-            self.cx.err_hint(
-                path,
-                span,
-                format!("a layer-4 load balancer cannot do this: {p}"),
-                Some("set layer = \"l7\", or drop the feature".into()),
-            );
+            if lb.is_some() {
+                self.cx.err_hint(
+                    path,
+                    span,
+                    format!("a layer-4 load balancer cannot do this: {p}"),
+                    Some("set layer = \"l7\", or drop the feature".into()),
+                );
+            } else {
+                self.cx.err_hint(
+                    path,
+                    span,
+                    format!("a WebSocket is tunnelled to the backend picked when it opens, from its client's address: {p}"),
+                    Some("balance WebSockets by the client's address (hash_on = \"ip\") or by load".into()),
+                );
+            }
         }
     }
 
