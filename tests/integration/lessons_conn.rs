@@ -1,6 +1,7 @@
 //! The connection scenarios teach what they say, at their shipped settings (as in
-//! `lessons.rs`): gRPC pinned by a layer-4 balancer, WebSocket reconnect storms, keep-alive
-//! over TLS, NAT vs direct routing, UDP flows after a pause.
+//! `lessons.rs`): gRPC pinned by a layer-4 balancer, WebSocket reconnect storms and a
+//! restarted WebSocket server, keep-alive over TLS, NAT vs direct routing, UDP flows after
+//! a pause.
 
 use lblab::engine::SeedTree;
 use lblab::metrics::M;
@@ -73,6 +74,46 @@ fn websocket_reconnect_backoff_with_jitter_tames_the_storm() {
             sent > 0.99 * n,
             "{sent} of {n} reconnects went to the dead server"
         );
+    }
+}
+
+#[test]
+fn websocket_restart_least_connections_gives_the_restarted_server_its_sockets_back() {
+    let r = compare("websocket-restart");
+    let (rr, lc) = ("round-robin", "least-connections");
+    let m = |l: &str, k: M| r[l].metrics[k as usize];
+    // Sockets stay where they opened: round robin leaves chat-2 short for the rest of the
+    // run, least connections fills it first.
+    assert!(
+        m(rr, M::ConnMaxMean).lo() > 1.08,
+        "{:?}",
+        m(rr, M::ConnMaxMean)
+    );
+    assert!(
+        m(lc, M::ConnMaxMean).hi() < 1.05,
+        "{:?}",
+        m(lc, M::ConnMaxMean)
+    );
+    let share = |l: &str| {
+        r[l].servers
+            .iter()
+            .find(|x| x.name == "chat-2")
+            .expect("chat-2")
+            .share
+            .mean
+    };
+    assert!(
+        share(rr) < 0.19 && share(lc) > 0.22,
+        "{} vs {}",
+        share(rr),
+        share(lc)
+    );
+    // The messages wait less where the load is level, and neither variant fails any.
+    assert!(m(lc, M::LatencyP99).hi() < m(rr, M::LatencyP99).lo());
+    for l in [rr, lc] {
+        assert_eq!(m(l, M::Errors).mean, 0.0, "{l}");
+        // Every socket of chat-2 reopened once (about 500), each after about a second.
+        assert!((400.0..600.0).contains(&m(l, M::Reconnects).mean));
     }
 }
 

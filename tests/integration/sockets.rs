@@ -62,6 +62,45 @@ lifetime = { dist = "exponential", mean = "10s" }
     }
 }
 
+/// A WebSocket is pinned at layer 7 too (a proxy tunnels the upgraded connection), and
+/// the node's balancer counts it for its whole life: least connections puts 100 sockets
+/// that never close on four servers 25, 25, 25, 25 at either layer, while the messages on
+/// them are never picked.
+#[test]
+fn least_connections_balances_sockets_at_either_layer() {
+    for layer in ["l4", "l7"] {
+        let s = scenario(
+            "60s",
+            "20s",
+            &format!(
+                r#"[clients]
+rate = "200/s"
+[clients.population]
+clients = 100
+[[classes]]
+service = {{ dist = "exponential", mean = "1ms" }}
+[[servers]]
+name = "chat"
+count = 4
+slots = 1000
+[balancer]
+algorithm = "least-connections"
+[lb]
+layer = "{layer}"
+[connections]
+protocol = "websocket"
+"#
+            ),
+        );
+        let a = run(&s);
+        for r in &a.reps {
+            assert_eq!(r.get(M::ConnMaxMean), 1.0, "{layer}");
+            // Every socket was open before the window: none opened in it.
+            assert_eq!(r.get(M::ConnsOpened), 0.0, "{layer}");
+        }
+    }
+}
+
 /// A removed server sends GOAWAY: its sockets close once their messages are done, and
 /// each client reopens after exactly the policy's first delay (1 s, no jitter). Two
 /// servers, 100 clients, round robin: 50 sockets on each, so exactly 50 reconnects, all in
@@ -274,6 +313,15 @@ reconnect = "backoff"
         "{base}[balancer]\nalgorithm = \"ketama\"\nhash_on = \"client\"\n"
     ))
     .unwrap_or_else(|e| panic!("ketama on the client: {e}"));
+    // HTTP/2 through a layer-4 node cannot be balanced per request.
+    problem_at(
+        &(base.replace("\"websocket\"", "\"http2\"").replace(
+            "lifetime = { dist = \"exponential\", mean = \"60s\" }\nreconnect = \"backoff\"\n",
+            "",
+        ) + "[lb]\nlayer = \"l4\"\n[balancer]\nalgorithm = \"ketama\"\n"),
+        "lb.layer",
+        "needs the request (layer 7)",
+    );
     problem_at(
         &format!("{base}client_balancing = \"round_robin\"\n[lb]\nlayer = \"l4\"\n"),
         "connections.client_balancing",

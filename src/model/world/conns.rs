@@ -201,6 +201,18 @@ impl<const TRACE: bool> World<'_, TRACE> {
     pub(super) fn conn_issue(&mut self, c: u32) {
         let client = self.book.creqs[c as usize].client;
         if !self.conn_place(client, c) {
+            if TRACE {
+                let conns = self.conns.as_ref().expect("connections");
+                let text = if conns.ws.as_ref().is_some_and(|w| w.pending(client)) {
+                    "waits in its client: the socket is being reopened".to_string()
+                } else {
+                    format!(
+                        "waits in its client: its {} connection(s) are busy",
+                        conns.per_client
+                    )
+                };
+                self.trace_conn(c, text);
+            }
             let generation = self.book.creqs[c as usize].generation;
             let w = Waiting {
                 creq: c,
@@ -234,7 +246,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
             return self.client_rr_place(client, c);
         }
         let node = self.book.creqs[c as usize].node;
-        self.conn_drop_stale(client, node);
+        if !self.tier.trivial {
+            self.conn_drop_stale(client, node);
+        }
         let cfg = self.conn_cfg();
         let (max_streams, max_requests) = (cfg.max_streams, cfg.max_requests);
         let conns = self.conns.as_ref().expect("connections");
@@ -262,13 +276,13 @@ impl<const TRACE: bool> World<'_, TRACE> {
             }
         }
         if let Some(id) = best {
-            self.conn_take(id, c);
+            self.conn_take(id, c, false);
             return true;
         }
         match free_slot {
             Some(k) => {
                 if let Some(id) = self.conn_open(client, base + k, node, Some(c), None) {
-                    self.conn_take(id, c);
+                    self.conn_take(id, c, true);
                 }
                 true
             }
@@ -330,13 +344,13 @@ impl<const TRACE: bool> World<'_, TRACE> {
             if id == NONE {
                 let at = base + server as usize;
                 if let Some(id) = self.conn_open(client, at, node as u32, Some(c), Some(server)) {
-                    self.conn_take(id, c);
+                    self.conn_take(id, c, true);
                 }
                 return true;
             }
             let conn = &conns.slots[id as usize];
             if conn.open && !conn.draining && conn.streams < max_streams {
-                self.conn_take(id, c);
+                self.conn_take(id, c, false);
                 return true;
             }
         }
@@ -576,7 +590,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
     }
 
     /// Request `c` rides connection `id`: now if its handshake is done, else when it is.
-    fn conn_take(&mut self, id: u32, c: u32) {
+    /// `opened`: `c` opened it (and its opening was traced).
+    fn conn_take(&mut self, id: u32, c: u32, opened: bool) {
         let measured = self.book.creqs[c as usize].issued >= self.cfg.warmup;
         let conns = self.conns.as_mut().expect("connections");
         let conn = &mut conns.slots[id as usize];
@@ -604,7 +619,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 r.hit_work_ns += hs.as_nanos() as f64;
             }
         }
-        if TRACE && served > 1 {
+        if TRACE && !opened {
             let to = if server == NONE {
                 String::new()
             } else {

@@ -543,10 +543,13 @@ impl<const TRACE: bool> World<'_, TRACE> {
             if conns.used > 0 {
                 v[M::ReqPerConn as usize] = conns.requests as f64 / conns.used as f64;
             }
-            if self.cfg.lb.layer == crate::model::Layer::L4 {
-                v[M::ConnMoved as usize] = conns.moved as f64;
+            if conns.l4 {
                 v[M::ConntrackPeak as usize] = f64::from(conns.tracked_peak);
                 v[M::ConntrackDrops as usize] = conns.dropped as f64;
+            }
+            // Pinned connections (layer 4, WebSockets): where they went.
+            if conns.pinned {
+                v[M::ConnMoved as usize] = conns.moved as f64;
                 // Connections open on each backend, averaged over the window.
                 let open: Vec<f64> = self
                     .servers
