@@ -104,7 +104,7 @@ pub struct ConnConfig {
     /// (TLS passes through). Zero: not modelled.
     pub handshake_cpu: SimTime,
     /// Layer 7: idle connections the node keeps to each backend for reuse (nginx upstream
-    /// `keepalive N`; 0: a new connection per request). `None`: upstream connections are
+    /// `keepalive N`; 0, written `"off"`: a new connection per request). `None`: upstream connections are
     /// not modelled.
     pub upstream_keepalive: Option<u32>,
     /// The handshake of a new upstream connection, in round trips to the backend.

@@ -216,6 +216,11 @@ max_age = "60s"
         "1",
     );
     problem(
+        &base.replace("max_streams = 10", "upstream_keepalive = 0"),
+        "connections.upstream_keepalive",
+        "nginx refuses `keepalive 0`",
+    );
+    problem(
         &base.replace("max_streams = 10", "upstream_handshake = \"tls1.3\""),
         "connections.upstream_handshake",
         "`upstream_keepalive` is not given",
@@ -410,7 +415,7 @@ handshake_cpu = "2ms"
     }
 }
 
-/// The layer-7 node's connections to the backends. With `upstream_keepalive = 0` every
+/// The layer-7 node's connections to the backends. With `upstream_keepalive = "off"` every
 /// request opens one, and its TCP handshake costs a round trip to the backend: with a
 /// constant 1 ms network delay each way and 1 ms of work a request takes 1 + 1 + 1 ms, plus
 /// 2 ms of handshake = 5 ms, and each backend opens one connection per request. With a
@@ -418,7 +423,7 @@ handshake_cpu = "2ms"
 /// connections are far fewer than its requests.
 #[test]
 fn the_node_pools_its_connections_to_the_backends() {
-    let body = |keepalive: u32| {
+    let body = |keepalive: &str| {
         format!(
             r#"[clients]
 rate = "50/s"
@@ -434,7 +439,7 @@ upstream_keepalive = {keepalive}
 "#
         )
     };
-    let fresh = run(&scenario(&body(0)));
+    let fresh = run(&scenario(&body("\"off\"")));
     for x in values(&fresh, M::LatencyP50)
         .into_iter()
         .chain(values(&fresh, M::LatencyMax))
@@ -447,7 +452,7 @@ upstream_keepalive = {keepalive}
             assert_eq!(c.opened, c.requests, "{c:?}");
         }
     }
-    let pooled = run(&scenario(&body(32)));
+    let pooled = run(&scenario(&body("32")));
     for x in values(&pooled, M::LatencyP50) {
         assert!((x - 3.0).abs() < 0.01, "{x} ms");
     }

@@ -232,12 +232,26 @@ impl Reader<'_> {
             }
         }
         if let Some(v) = t.t.get("upstream_keepalive") {
-            match self
-                .cx
-                .int("connections.upstream_keepalive", v, 0, 1_000_000)
-            {
-                Some(n) => cfg.upstream_keepalive = Some(n as u32),
-                None => ok = false,
+            // nginx refuses `keepalive 0` ("invalid value"); without the directive every
+            // request opens its own upstream connection: "off".
+            match v.get_ref() {
+                toml::de::DeValue::String(s) if s == "off" => cfg.upstream_keepalive = Some(0),
+                _ => match self
+                    .cx
+                    .int("connections.upstream_keepalive", v, 0, 1_000_000)
+                {
+                    Some(0) => {
+                        self.cx.err_hint(
+                            "connections.upstream_keepalive",
+                            &v.span(),
+                            "a pool of 0 idle connections: nginx refuses `keepalive 0`",
+                            Some("give 1 or more, or \"off\" for a new connection per request (nginx without `keepalive`)".into()),
+                        );
+                        ok = false;
+                    }
+                    Some(n) => cfg.upstream_keepalive = Some(n as u32),
+                    None => ok = false,
+                },
             }
         }
         if let Some(v) = t.t.get("upstream_idle_timeout") {
@@ -252,7 +266,7 @@ impl Reader<'_> {
                     &join("connections", key),
                     &v.span(),
                     format!("`{key}` is about the node's pooled connections to the backends, and `upstream_keepalive` is not given"),
-                    Some("give upstream_keepalive (nginx's default is 32; 0 for a new connection per request)".into()),
+                    Some("give upstream_keepalive (nginx's default is 32; \"off\" for a new connection per request)".into()),
                 );
                 ok = false;
             }
