@@ -113,16 +113,52 @@ impl Backend {
 pub struct PoolView<'a> {
     /// The backends, in stable id order.
     pub backends: &'a [Backend],
+    /// Changes whenever a backend's id, weight or availability does (not its in-flight
+    /// count): a balancer may keep what it derived from those (its eligible backends, a
+    /// hash table) while the epoch stays the same, so a pick need not look at every
+    /// backend.
+    epoch: u64,
 }
 
+/// An epoch no pool has: a balancer's "nothing derived yet".
+pub(crate) const NO_EPOCH: u64 = u64::MAX;
+
 impl<'a> PoolView<'a> {
-    /// Wraps a slice (debug-checks the sort invariant).
+    /// Wraps a slice (debug-checks the sort invariant); its epoch is a hash of the
+    /// backends' ids, weights and availability, computed here (O(n): tests, cold paths).
     pub fn new(backends: &'a [Backend]) -> Self {
         debug_assert!(
             backends.windows(2).all(|w| w[0].id < w[1].id),
             "pool not sorted by id"
         );
-        PoolView { backends }
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ backends.len() as u64;
+        for b in backends {
+            let x = (u64::from(b.id) << 33) ^ (u64::from(b.weight) << 1) ^ u64::from(b.available);
+            h = crate::engine::rng::splitmix64(h ^ x);
+        }
+        // Content epochs have the top bit set, owners' counters do not; neither is
+        // `NO_EPOCH` (odd).
+        PoolView {
+            backends,
+            epoch: (h | 1 << 63) & !1,
+        }
+    }
+
+    /// Wraps a slice whose owner counts its changes: `epoch` must change whenever a
+    /// backend's id, weight or availability changes (below 2⁶³).
+    pub fn with_epoch(backends: &'a [Backend], epoch: u64) -> Self {
+        debug_assert!(epoch < 1 << 63);
+        debug_assert!(
+            backends.windows(2).all(|w| w[0].id < w[1].id),
+            "pool not sorted by id"
+        );
+        PoolView { backends, epoch }
+    }
+
+    /// The pool's epoch (see the field).
+    #[inline]
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// Number of backends (eligible or not).
@@ -141,10 +177,18 @@ impl<'a> PoolView<'a> {
 /// What a balancer's derived table (hash ring, lookup table) was built from: each
 /// backend's id, weight and (optionally) eligibility. Lets it rebuild only when the pool
 /// really changed, without allocating when it did not.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct PoolSnapshot {
     entries: Vec<(u32, u32, bool)>,
     track_eligibility: bool,
+    /// The epoch of the pool last recorded: the same epoch is the same pool, at no cost.
+    epoch: u64,
+}
+
+impl Default for PoolSnapshot {
+    fn default() -> Self {
+        PoolSnapshot::new(false)
+    }
 }
 
 impl PoolSnapshot {
@@ -154,12 +198,17 @@ impl PoolSnapshot {
         PoolSnapshot {
             entries: Vec::new(),
             track_eligibility,
+            epoch: NO_EPOCH,
         }
     }
 
     /// Records `pool` and returns `true` if it differs from the recorded one (the caller
     /// rebuilds); `false`, touching nothing, if it is the same.
     pub(crate) fn update(&mut self, pool: &PoolView<'_>) -> bool {
+        if pool.epoch == self.epoch {
+            return false;
+        }
+        self.epoch = pool.epoch;
         let track = self.track_eligibility;
         let entry = |b: &Backend| (b.id, b.weight, track && b.eligible());
         let same = self.entries.len() == pool.len()
@@ -174,6 +223,42 @@ impl PoolSnapshot {
         self.entries.clear();
         self.entries.extend(pool.backends.iter().map(entry));
         true
+    }
+}
+
+/// The eligible backends of a pool, in pool order, kept while the pool's epoch stays the
+/// same: a uniform pick among them is one draw and one lookup, whatever the pool's size.
+#[derive(Clone, Debug)]
+pub(crate) struct EligibleSet {
+    epoch: u64,
+    idx: Vec<u32>,
+}
+
+impl Default for EligibleSet {
+    fn default() -> Self {
+        EligibleSet {
+            epoch: NO_EPOCH,
+            idx: Vec::new(),
+        }
+    }
+}
+
+impl EligibleSet {
+    /// The indices of `pool`'s eligible backends, in pool order.
+    #[inline]
+    pub(crate) fn of(&mut self, pool: &PoolView<'_>) -> &[u32] {
+        if pool.epoch != self.epoch {
+            self.epoch = pool.epoch;
+            self.idx.clear();
+            self.idx.extend(
+                pool.backends
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| b.eligible())
+                    .map(|(i, _)| i as u32),
+            );
+        }
+        &self.idx
     }
 }
 

@@ -4,7 +4,9 @@
 //! With `replacement = true` the `d` draws are independent (Envoy least_request style), so
 //! the same backend can be drawn twice.
 
-use super::{AlgorithmInfo, Balancer, ParamDef, ParamKind, ParamValue, PoolView, RequestInfo};
+use super::{
+    AlgorithmInfo, Balancer, EligibleSet, ParamDef, ParamKind, ParamValue, PoolView, RequestInfo,
+};
 use crate::engine::{SimRng, SimTime};
 
 /// Catalogue entries of this file.
@@ -79,8 +81,9 @@ pub struct PowerOfD {
     /// Independent draws (Envoy) instead of distinct ones (Finagle, nginx).
     replacement: bool,
     rng: SimRng,
-    /// Eligible indices, partially shuffled in place on each general-`d` pick.
+    /// The slots a general-`d` pick's partial shuffle moved: (slot, value) pairs.
     scratch: Vec<u32>,
+    eligible: EligibleSet,
 }
 
 impl PowerOfD {
@@ -91,6 +94,7 @@ impl PowerOfD {
             replacement: false,
             rng,
             scratch: Vec::new(),
+            eligible: EligibleSet::default(),
         }
     }
 
@@ -103,22 +107,16 @@ impl PowerOfD {
     }
 
     /// Best of `d` independent draws over the eligible backends; ties to the first drawn.
-    fn pick_with_replacement(&mut self, backends: &[super::Backend], m: usize) -> Option<usize> {
-        let all = m == backends.len();
-        if !all {
-            self.scratch.clear();
-            self.scratch.extend(
-                backends
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, b)| b.eligible())
-                    .map(|(i, _)| i as u32),
-            );
-        }
+    fn pick_with_replacement(
+        d: u32,
+        rng: &mut SimRng,
+        backends: &[super::Backend],
+        eligible: &[u32],
+    ) -> Option<usize> {
+        let m = eligible.len();
         let mut best: Option<usize> = None;
-        for _ in 0..self.d {
-            let r = self.rng.below(m as u64) as usize;
-            let c = if all { r } else { self.scratch[r] as usize };
+        for _ in 0..d {
+            let c = eligible[rng.below(m as u64) as usize] as usize;
             match best {
                 Some(b) if backends[c].in_flight >= backends[b].in_flight => {}
                 _ => best = Some(c),
@@ -132,21 +130,29 @@ impl Balancer for PowerOfD {
     fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
         let backends = pool.backends;
         let n = backends.len();
-        let m = backends.iter().filter(|b| b.eligible()).count();
+        let Self {
+            d,
+            replacement,
+            rng,
+            scratch,
+            eligible,
+        } = self;
+        let eligible = eligible.of(pool);
+        let m = eligible.len();
         match m {
             0 => return None,
-            1 => return backends.iter().position(|b| b.eligible()),
+            1 => return Some(eligible[0] as usize),
             _ => {}
         }
-        if self.replacement {
-            return self.pick_with_replacement(backends, m);
+        if *replacement {
+            return Self::pick_with_replacement(*d, rng, backends, eligible);
         }
-        let k = (self.d as usize).min(m);
+        let k = (*d as usize).min(m);
 
         if k == 2 && m == n {
             // Two distinct uniform indices with two draws (Finagle P2CPick).
-            let i = self.rng.below(n as u64) as usize;
-            let mut j = self.rng.below(n as u64 - 1) as usize;
+            let i = rng.below(n as u64) as usize;
+            let mut j = rng.below(n as u64 - 1) as usize;
             if j >= i {
                 j += 1;
             }
@@ -157,21 +163,24 @@ impl Balancer for PowerOfD {
             });
         }
 
-        // Partial Fisher–Yates: the first k slots become a uniform k-sample without
-        // replacement, in sampling order.
-        self.scratch.clear();
-        self.scratch.extend(
-            backends
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| b.eligible())
-                .map(|(i, _)| i as u32),
-        );
+        // Partial Fisher–Yates: the first k slots of the eligible list become a uniform
+        // k-sample without replacement, in sampling order. The list itself is not touched:
+        // `scratch` records the slots the shuffle moved (at most 2k), so a pick costs O(k²)
+        // whatever the pool's size.
+        scratch.clear();
+        let at = |scratch: &Vec<u32>, x: usize| -> u32 {
+            scratch
+                .chunks_exact(2)
+                .rev()
+                .find(|p| p[0] as usize == x)
+                .map_or(eligible[x], |p| p[1])
+        };
         let mut best: Option<usize> = None;
         for t in 0..k {
-            let r = t + self.rng.below((m - t) as u64) as usize;
-            self.scratch.swap(t, r);
-            let c = self.scratch[t] as usize;
+            let r = t + rng.below((m - t) as u64) as usize;
+            let (vt, vr) = (at(scratch, t), at(scratch, r));
+            scratch.extend_from_slice(&[t as u32, vr, r as u32, vt]);
+            let c = vr as usize;
             match best {
                 Some(b) if backends[c].in_flight >= backends[b].in_flight => {}
                 _ => best = Some(c),
@@ -180,10 +189,10 @@ impl Balancer for PowerOfD {
         best
     }
 
-    fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
+    fn on_pool_change(&mut self, _now: SimTime, _pool: &PoolView<'_>) {
         // Size the scratch list once here so that picks never grow it.
         self.scratch.clear();
-        self.scratch.reserve(pool.len());
+        self.scratch.reserve(4 * self.d as usize);
     }
 }
 

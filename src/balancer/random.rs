@@ -2,7 +2,7 @@
 //! no state and no coordination, and whose imbalance the smarter algorithms are measured
 //! against.
 
-use super::{AlgorithmInfo, Balancer, PoolView, RequestInfo};
+use super::{AlgorithmInfo, Balancer, EligibleSet, PoolView, RequestInfo};
 use crate::engine::{SimRng, SimTime};
 
 /// Catalogue entries of this file.
@@ -23,7 +23,8 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
 /// traffic. Here the draw is an unbiased [`SimRng::below`]; when every
 /// backend is eligible that draw is the index itself, otherwise it selects the k-th eligible
 /// backend in pool order. Exactly one draw per pick that has an eligible backend, none when
-/// there is none.
+/// there is none. The eligible backends are kept while the pool's epoch stays the same, so
+/// a pick costs the same in a pool of 16 or of 100,000.
 ///
 /// Defaults: no parameters; the randomness comes from the [`SimRng`] passed to [`new`].
 ///
@@ -31,32 +32,27 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
 #[derive(Clone, Debug)]
 pub struct Random {
     rng: SimRng,
+    eligible: EligibleSet,
 }
 
 impl Random {
     /// A balancer drawing from `rng`.
     pub fn new(rng: SimRng) -> Self {
-        Random { rng }
+        Random {
+            rng,
+            eligible: EligibleSet::default(),
+        }
     }
 }
 
 impl Balancer for Random {
     fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
-        let backends = pool.backends;
-        let eligible = backends.iter().filter(|b| b.eligible()).count();
-        if eligible == 0 {
+        let eligible = self.eligible.of(pool);
+        if eligible.is_empty() {
             return None;
         }
-        let k = self.rng.below(eligible as u64) as usize;
-        if eligible == backends.len() {
-            return Some(k);
-        }
-        backends
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| b.eligible())
-            .nth(k)
-            .map(|(i, _)| i)
+        let k = self.rng.below(eligible.len() as u64) as usize;
+        Some(eligible[k] as usize)
     }
 }
 

@@ -4,8 +4,12 @@
 //! exponential service with mean 1 s, Poisson arrivals at λ = 14.4/s (ρ = 0.9), a warm-up of
 //! 10,000 requests and then N requests (1,000,000 by default). `--model three-tier` puts
 //! two tiers in front of it (web → app → db, 16 servers each; a worker waits for its
-//! call), so each client request is three hop-requests. It runs on one thread; the wall
-//! clock is read here, in the CLI, never inside the simulation.
+//! call), so each client request is three hop-requests. `--servers 16,1024,100000` runs
+//! the one-tier model at each fleet size (λ = 0.9 × servers, so ρ stays 0.9) and prints
+//! each algorithm's speed against its speed at the first size, and against a bare event
+//! loop (`bench_bare.rs`) where one exists for the algorithm (random, least connections).
+//! It runs on one thread; the wall clock is read here, in the CLI, never inside the
+//! simulation.
 
 use std::time::Instant;
 
@@ -16,6 +20,7 @@ use crate::model::{
     ClassConfig, ClientsConfig, Dist, Load, RateSchedule, ServerGroupConfig, World, WorldConfig,
 };
 
+use super::bench_bare::{self, BarePick};
 use super::{CliError, TextFormat, out};
 
 #[derive(clap::Args, Debug)]
@@ -45,6 +50,18 @@ pub(super) struct BenchArgs {
     /// without keep-alive connections.
     #[arg(long, value_enum, default_value_t = Model::OneTier)]
     model: Model,
+    /// Fleet sizes to measure the one-tier model at (comma-separated; λ = 0.9 × servers,
+    /// so every size is 90% busy). Each algorithm's speed is also given relative to its
+    /// speed at the first size, and to a bare event loop for random and least connections.
+    #[arg(long, value_delimiter = ',', default_value = "16")]
+    servers: Vec<u32>,
+    /// Skip the bare event loop.
+    #[arg(long)]
+    no_bare: bool,
+    /// Run each measurement this many times and keep the fastest (a busy or shared
+    /// machine only ever slows a run down).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    repeat: u32,
 }
 
 /// `lblab bench --model`.
@@ -65,6 +82,8 @@ pub(super) enum Model {
 #[derive(serde::Serialize)]
 struct Measured {
     algorithm: String,
+    /// Servers in the model.
+    servers: u32,
     /// Requests issued in the measured window (after the warm-up).
     requests: u64,
     /// Requests simulated including the warm-up.
@@ -80,11 +99,46 @@ struct Measured {
     mhop_per_s: f64,
     /// Peak resident memory of the process so far (Linux; null elsewhere).
     peak_rss_mib: Option<f64>,
+    /// Speed relative to the same algorithm at the first `--servers` size.
+    vs_first_size: Option<f64>,
+    /// Speed relative to the bare loop at the same size (random, least connections).
+    vs_bare: Option<f64>,
 }
 
-/// The reference world for `algorithm` with `warmup + requests` expected arrivals.
+/// One table row.
+fn row(m: &Measured) -> Result<(), CliError> {
+    out(&format!(
+        "{:<30} {:>8} {:>12} {:>10.3} {:>9.2} {:>11.2} {:>11.4} {:>13.1}\n",
+        m.algorithm,
+        m.servers,
+        m.requests,
+        m.wall_s,
+        m.mreq_per_s,
+        m.mhop_per_s,
+        m.mean_latency_s,
+        m.peak_rss_mib.unwrap_or(f64::NAN)
+    ))
+}
+
+/// A line under a row.
+fn note(text: &str) -> Result<(), CliError> {
+    out(&format!("{:<30} {:>8}   {text}\n", "", ""))
+}
+
+/// The reference world for `algorithm` with `warmup + requests` expected arrivals, over
+/// 16 servers.
 pub fn reference_world(algorithm: AlgorithmSpec, warmup: u64, requests: u64) -> WorldConfig {
-    let lambda = 14.4;
+    reference_world_n(algorithm, warmup, requests, 16)
+}
+
+/// The reference world over `n` servers (λ = 0.9 n).
+pub fn reference_world_n(
+    algorithm: AlgorithmSpec,
+    warmup: u64,
+    requests: u64,
+    n: u32,
+) -> WorldConfig {
+    let lambda = 0.9 * f64::from(n);
     WorldConfig {
         duration: SimTime::from_secs_f64((warmup + requests) as f64 / lambda),
         warmup: SimTime::from_secs_f64(warmup as f64 / lambda),
@@ -106,7 +160,7 @@ pub fn reference_world(algorithm: AlgorithmSpec, warmup: u64, requests: u64) -> 
         }],
         groups: vec![ServerGroupConfig {
             name: "s".into(),
-            count: 16,
+            count: n,
             speed: 1.0,
             slots: 1,
             queue: u32::MAX,
@@ -202,21 +256,54 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-const MODEL: &str = "16 servers × 1 slot, exp(1) service, Poisson λ = 14.4 (ρ = 0.9), one thread";
 const MODEL_KA: &str = "16 servers × 1 slot, exp(1) service, Poisson λ = 14.4 (ρ = 0.9), 100 clients, one thread; each algorithm without connections, then with HTTP/1.1 keep-alive connections ([connections] defaults: a client's connection is reused, its requests a few seconds apart)";
 const MODEL3: &str = "edge → web → app → db, 16 servers each (web, app: 64 workers, exp(0.1 s); db: 1 worker, exp(1 s), ρ = 0.9), Poisson λ = 14.4, one thread";
 
+/// The most servers `--servers` takes (the reference model allocates a few hundred bytes
+/// per server and node).
+const MAX_SERVERS: u32 = 1_000_000;
+
 pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
     let text = a.format == TextFormat::Text;
+    if a.servers.is_empty() || a.servers.iter().any(|&n| n == 0 || n > MAX_SERVERS) {
+        return Err(CliError::Input(format!(
+            "lblab bench: --servers takes fleet sizes from 1 to {MAX_SERVERS}"
+        )));
+    }
+    if a.model != Model::OneTier && a.servers != [16] {
+        return Err(CliError::Input(
+            "lblab bench: --servers is for the one-tier model (--model one-tier)".into(),
+        ));
+    }
+    let sizes = a
+        .servers
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let model_one = if a.servers == [16] {
+        "16 servers × 1 slot, exp(1) service, Poisson λ = 14.4 (ρ = 0.9), one thread".to_string()
+    } else {
+        format!(
+            "{sizes} servers × 1 slot, exp(1) service, Poisson λ = 0.9 × servers (ρ = 0.9), one thread"
+        )
+    };
     let (model, hops) = match a.model {
-        Model::OneTier => (MODEL, 1),
+        Model::OneTier => (model_one.as_str(), 1),
         Model::ThreeTier => (MODEL3, 3),
         Model::KeepAlive => (MODEL_KA, 1),
     };
     if text {
         out(&format!(
-            "lblab bench: {model}\n{:<30} {:>12} {:>10} {:>9} {:>11} {:>11} {:>13}\n",
-            "algorithm", "requests", "wall s", "Mreq/s", "Mhop-req/s", "mean T (s)", "peak RSS MiB"
+            "lblab bench: {model}\n{:<30} {:>8} {:>12} {:>10} {:>9} {:>11} {:>11} {:>13}\n",
+            "algorithm",
+            "servers",
+            "requests",
+            "wall s",
+            "Mreq/s",
+            "Mhop-req/s",
+            "mean T (s)",
+            "peak RSS MiB"
         ))?;
     }
     let mut all = Vec::new();
@@ -226,69 +313,119 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                 "lblab bench: unknown algorithm \"{name}\" (see lblab list algorithms)"
             ))
         })?;
-        let keep_alive_world = |spec: AlgorithmSpec| {
-            let mut cfg = reference_world(spec, a.warmup, a.requests);
-            cfg.population.clients = 100;
-            cfg
-        };
-        let mut runs = vec![(
-            name.clone(),
-            match a.model {
-                Model::OneTier => reference_world(spec.clone(), a.warmup, a.requests),
-                Model::KeepAlive => keep_alive_world(spec.clone()),
-                Model::ThreeTier => reference_three_tier(spec.clone(), a.warmup, a.requests)?,
-            },
-        )];
-        if a.model == Model::KeepAlive {
-            let mut cfg = keep_alive_world(spec);
-            cfg.connections = Some(crate::model::ConnConfig::defaults(
-                crate::model::Protocol::Http1,
-            ));
-            runs.push((format!("{name} keep-alive"), cfg));
-        }
-        let mut first_rate = None;
-        for (label, cfg) in runs {
-            #[allow(clippy::disallowed_methods)] // the benchmark measures wall time, in cli
-            let start = Instant::now();
-            let r = World::new(&cfg, &SeedTree::new(a.seed), 0)
-                .run()
-                .map_err(|e| CliError::Sim(format!("lblab bench: {e}")))?;
-            let wall = start.elapsed().as_secs_f64();
-            let issued = r.get(M::Issued) as u64;
-            let simulated = issued + a.warmup;
-            let m = Measured {
-                algorithm: label.clone(),
-                requests: issued,
-                simulated,
-                wall_s: wall,
-                mreq_per_s: simulated as f64 / wall / 1e6,
-                mean_latency_s: r.get(M::LatencyMean) / 1e3,
-                hops_per_request: hops,
-                mhop_per_s: (simulated * hops) as f64 / wall / 1e6,
-                peak_rss_mib: peak_rss_mib(),
+        let mut first_size: Option<(u32, f64)> = None;
+        for &n in &a.servers {
+            let keep_alive_world = |spec: AlgorithmSpec| {
+                let mut cfg = reference_world(spec, a.warmup, a.requests);
+                cfg.population.clients = 100;
+                cfg
             };
-            if text {
-                out(&format!(
-                    "{:<30} {:>12} {:>10.3} {:>9.2} {:>11.2} {:>11.4} {:>13.1}\n",
-                    m.algorithm,
-                    m.requests,
-                    m.wall_s,
-                    m.mreq_per_s,
-                    m.mhop_per_s,
-                    m.mean_latency_s,
-                    m.peak_rss_mib.unwrap_or(f64::NAN)
-                ))?;
-                if let Some(base) = first_rate {
-                    out(&format!(
-                        "{:<30} {:>12}   {:.2}× the connection-less speed\n",
-                        "",
-                        "",
-                        m.mreq_per_s / base
-                    ))?;
+            let mut runs = vec![(
+                name.clone(),
+                match a.model {
+                    Model::OneTier => reference_world_n(spec.clone(), a.warmup, a.requests, n),
+                    Model::KeepAlive => keep_alive_world(spec.clone()),
+                    Model::ThreeTier => reference_three_tier(spec.clone(), a.warmup, a.requests)?,
+                },
+            )];
+            if a.model == Model::KeepAlive {
+                let mut cfg = keep_alive_world(spec.clone());
+                cfg.connections = Some(crate::model::ConnConfig::defaults(
+                    crate::model::Protocol::Http1,
+                ));
+                runs.push((format!("{name} keep-alive"), cfg));
+            }
+            let mut first_rate = None;
+            for (label, cfg) in runs {
+                let mut wall = f64::INFINITY;
+                let mut r = None;
+                for _ in 0..a.repeat {
+                    #[allow(clippy::disallowed_methods)] // the benchmark measures wall time, in cli
+                    let start = Instant::now();
+                    let res = World::new(&cfg, &SeedTree::new(a.seed), 0)
+                        .run()
+                        .map_err(|e| CliError::Sim(format!("lblab bench: {e}")))?;
+                    wall = wall.min(start.elapsed().as_secs_f64());
+                    r = Some(res);
+                }
+                let r = r.expect("at least one run");
+                let issued = r.get(M::Issued) as u64;
+                let simulated = issued + a.warmup;
+                let m = Measured {
+                    algorithm: label.clone(),
+                    servers: n,
+                    requests: issued,
+                    simulated,
+                    wall_s: wall,
+                    mreq_per_s: simulated as f64 / wall / 1e6,
+                    mean_latency_s: r.get(M::LatencyMean) / 1e3,
+                    hops_per_request: hops,
+                    mhop_per_s: (simulated * hops) as f64 / wall / 1e6,
+                    peak_rss_mib: peak_rss_mib(),
+                    vs_first_size: None,
+                    vs_bare: None,
+                };
+                if text {
+                    row(&m)?;
+                    if let Some(base) = first_rate {
+                        note(&format!(
+                            "{:.2}× the connection-less speed",
+                            m.mreq_per_s / base
+                        ))?;
+                    }
+                }
+                first_rate.get_or_insert(m.mreq_per_s);
+                all.push(m);
+            }
+            // This size against the first one, and against the bare loop.
+            let rate = first_rate.unwrap_or(f64::NAN);
+            let i = all.len() - 1;
+            match first_size {
+                None => first_size = Some((n, rate)),
+                Some((n0, r0)) => {
+                    all[i].vs_first_size = Some(rate / r0);
+                    if text {
+                        note(&format!("{:.2}× its speed at {n0} servers", rate / r0))?;
+                    }
                 }
             }
-            first_rate.get_or_insert(m.mreq_per_s);
-            all.push(m);
+            if let (false, Model::OneTier, Some(pick)) =
+                (a.no_bare, a.model, BarePick::for_algorithm(name))
+            {
+                let lambda = 0.9 * f64::from(n);
+                let (mut wall, mut done, mut mean) = (f64::INFINITY, 0, f64::NAN);
+                for _ in 0..a.repeat {
+                    #[allow(clippy::disallowed_methods)] // the benchmark measures wall time, in cli
+                    let start = Instant::now();
+                    (done, mean) =
+                        bench_bare::run(pick, n as usize, lambda, a.warmup, a.requests, a.seed);
+                    wall = wall.min(start.elapsed().as_secs_f64());
+                }
+                let simulated = a.warmup + a.requests;
+                let bare = Measured {
+                    algorithm: format!("bare loop, {name}"),
+                    servers: n,
+                    requests: done,
+                    simulated,
+                    wall_s: wall,
+                    mreq_per_s: simulated as f64 / wall / 1e6,
+                    mean_latency_s: mean,
+                    hops_per_request: 1,
+                    mhop_per_s: simulated as f64 / wall / 1e6,
+                    peak_rss_mib: peak_rss_mib(),
+                    vs_first_size: None,
+                    vs_bare: None,
+                };
+                all[i].vs_bare = Some(rate / bare.mreq_per_s);
+                if text {
+                    row(&bare)?;
+                    note(&format!(
+                        "lblab runs at {:.2}× the bare loop's speed",
+                        rate / bare.mreq_per_s
+                    ))?;
+                }
+                all.push(bare);
+            }
         }
     }
     if !text {

@@ -6,6 +6,7 @@
 //! input (usage, scenario, IO).
 
 mod bench;
+mod bench_bare;
 mod color;
 mod completions;
 mod files;

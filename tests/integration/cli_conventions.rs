@@ -251,10 +251,17 @@ fn bench_as_json() {
     let v = json(&o);
     assert_eq!(v["warmup_requests"], 1000);
     let rs = v["results"].as_array().unwrap();
-    assert_eq!(rs.len(), 2);
+    // Least connections has a bare event loop beside it; round robin has none.
+    assert_eq!(rs.len(), 3);
     assert_eq!(rs[0]["algorithm"], "round-robin");
     assert_eq!(rs[1]["algorithm"], "least-connections");
-    for r in rs {
+    assert_eq!(rs[2]["algorithm"], "bare loop, least-connections");
+    assert!(rs[0]["vs_bare"].is_null());
+    let vs = rs[1]["vs_bare"].as_f64().unwrap();
+    let ratio = rs[1]["mreq_per_s"].as_f64().unwrap() / rs[2]["mreq_per_s"].as_f64().unwrap();
+    assert!((vs - ratio).abs() < 1e-9 * ratio, "{vs} vs {ratio}");
+    for r in &rs[..2] {
+        assert_eq!(r["servers"], 16);
         let req = r["requests"].as_u64().unwrap();
         // Poisson arrivals: the count is near 20,000 (well within ±5 standard deviations).
         assert!(req.abs_diff(20_000) < 5 * 142, "{r}");
@@ -284,6 +291,52 @@ fn bench_as_json() {
         again["results"][0]["mean_latency_s"],
         rs[0]["mean_latency_s"]
     );
+}
+
+/// `--servers` runs the reference model at each size (λ = 0.9 × servers: random choice
+/// keeps every server an M/M/1 queue at ρ = 0.9, so the mean stays near 10 s), relates
+/// each size's speed to the first's, and refuses sizes it cannot run.
+#[test]
+fn bench_measures_several_fleet_sizes() {
+    let o = lblab(&[
+        "bench",
+        "--servers",
+        "16,64",
+        "--requests",
+        "40000",
+        "--warmup",
+        "1000",
+        "--algorithms",
+        "random",
+        "--no-bare",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    let rs = v["results"].as_array().unwrap();
+    assert_eq!(rs.len(), 2);
+    assert_eq!(
+        (rs[0]["servers"].clone(), rs[1]["servers"].clone()),
+        (16.into(), 64.into())
+    );
+    assert!(rs[0]["vs_first_size"].is_null());
+    let r = rs[1]["mreq_per_s"].as_f64().unwrap() / rs[0]["mreq_per_s"].as_f64().unwrap();
+    assert!((rs[1]["vs_first_size"].as_f64().unwrap() - r).abs() < 1e-9 * r);
+    for x in rs {
+        // A short run from empty: the mean is below the steady state's 10 s, not near 0.
+        let t = x["mean_latency_s"].as_f64().unwrap();
+        assert!((3.0..12.0).contains(&t), "{x}");
+    }
+    for bad in [
+        vec!["bench", "--servers", "0"],
+        vec!["bench", "--servers", "2000000"],
+        vec!["bench", "--servers", "64", "--model", "three-tier"],
+    ] {
+        let o = lblab(&bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        assert!(stderr(&o).contains("--servers"), "{}", stderr(&o));
+    }
 }
 
 #[test]

@@ -561,7 +561,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             class: 0,
             attempt: 0,
         };
-        let view = PoolView::new(&rt.backends);
+        let view = PoolView::with_epoch(&rt.backends, rt.epoch);
         let idx = rt.balancer.pick(self.now, &view, &info)?;
         let server = rt.backends[idx].id;
         self.in_flight_add(0, node, server, true);

@@ -198,7 +198,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             let t = self.tracer.as_deref().expect("tracing");
             trace::describe_route(self.cfg, rt, t, self.now, &info)
         });
-        let view = PoolView::new(&rt.backends);
+        let view = PoolView::with_epoch(&rt.backends, rt.epoch);
         let mut pick = rt.balancer.pick(self.now, &view, &info);
         // A retry avoids the server that just failed, as nginx's `tried` bitmap does: ask
         // again a couple of times if the balancer offers it.
@@ -403,8 +403,12 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let p = rt.pos[at.server as usize];
         // A layer-4 node sees no request's outcome: its balancer learns nothing from it.
         if p != NONE && at.counted {
-            rt.balancer
-                .on_response(self.now, &PoolView::new(&rt.backends), p as usize, outcome);
+            rt.balancer.on_response(
+                self.now,
+                &PoolView::with_epoch(&rt.backends, rt.epoch),
+                p as usize,
+                outcome,
+            );
             if rt.passive
                 && (!outcome.ok || rt.passive_out > 0)
                 && let Some(ch) = rt.balancer.poll_passive()

@@ -42,6 +42,9 @@ pub(super) struct Route {
     /// Backends its passive check has out now. A change needs a failed attempt or a
     /// success of a backend that is out, so successes are not polled while this is 0.
     pub(super) passive_out: u32,
+    /// Bumped whenever a backend's id, weight or availability changes: the pool view's
+    /// epoch, under which the balancer may keep what it derived from the pool.
+    pub(super) epoch: u64,
 }
 
 /// A load balancer tier and the service behind it: its pools, their balancers and what
@@ -374,7 +377,14 @@ impl Route {
             sticky: alg.info().name == "sticky",
             passive: alg.passive_checks().is_some(),
             passive_out: 0,
+            epoch: 0,
         }
+    }
+
+    /// The pool as its balancer sees it.
+    #[inline]
+    pub(super) fn view(&self) -> PoolView<'_> {
+        PoolView::with_epoch(&self.backends, self.epoch)
     }
 }
 
@@ -558,8 +568,9 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             r.groups = groups;
             r.backends = backends;
             r.pos = pos;
+            r.epoch += 1;
             r.balancer
-                .on_pool_change(self.now, &PoolView::new(&r.backends));
+                .on_pool_change(self.now, &PoolView::with_epoch(&r.backends, r.epoch));
         }
     }
 
@@ -583,8 +594,9 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 }
                 if changed {
                     let r = &mut self.tiers[t].routes[ri];
+                    r.epoch += 1;
                     r.balancer
-                        .on_pool_change(self.now, &PoolView::new(&r.backends));
+                        .on_pool_change(self.now, &PoolView::with_epoch(&r.backends, r.epoch));
                 }
             }
         }
@@ -664,7 +676,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 if i != NONE {
                     r.balancer.on_response(
                         SimTime::ZERO,
-                        &PoolView::new(&r.backends),
+                        &PoolView::with_epoch(&r.backends, r.epoch),
                         i as usize,
                         Outcome::new(true, rtt),
                     );

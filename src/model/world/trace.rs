@@ -5,7 +5,7 @@
 //! and every hook is behind `if TRACE`, a const parameter of `World` that is false in
 //! ordinary runs, so they pay nothing for it.
 
-use crate::balancer::{Backend, Explanation, PoolView, RequestInfo};
+use crate::balancer::{Backend, Explanation, RequestInfo};
 use crate::engine::SimTime;
 use crate::metrics::ErrorCause;
 
@@ -648,7 +648,7 @@ pub(super) fn describe_route(
     }
     .unwrap_or(&cfg.algorithm)
     .name();
-    let pool = PoolView::new(&rt.backends);
+    let pool = rt.view();
     let extra = rt.balancer.explain(now, &pool, req);
     // Slow start: the full weight of each server, in the world's ×16 units, to tell a
     // ramping weight from a configured one.
