@@ -8,8 +8,12 @@
 //! [`PassiveChecks`] and [`swrr_step`] from `smooth_wrr.rs` (see there for the failure
 //! rules, the whole-second clock and why retries are the owner's job).
 
+use super::least_conn_index::LcIndex;
 use super::smooth_wrr::{PASSIVE_PARAMS, PassiveChecks, PassivePeers, swrr_step, whole_seconds};
-use super::{AlgorithmInfo, Backend, Balancer, Outcome, PassiveChange, PoolView, RequestInfo};
+use super::{
+    AlgorithmInfo, Backend, Balancer, NO_EPOCH, Outcome, OutcomeKind, PassiveChange, PoolView,
+    RequestInfo,
+};
 use crate::engine::SimTime;
 
 /// Catalogue entries of this file.
@@ -74,15 +78,33 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[
 /// Parameters: `max_fails` (default 1) and `fail_timeout` (default 10 s), nginx's
 /// defaults. The current weights start at 0 and are reset when the pool changes; the
 /// passive-check state is kept per backend id.
+///
+/// In a pool of [`INDEX_MIN`] backends or more whose owner reports in-flight changes, the
+/// pick uses an ordered index ([`LcIndex`]: O(log n)) while every usable backend adds the
+/// same effective weight per step (no failure being counted, weights equal or ignored),
+/// and the scan above otherwise; both make the same choices and leave the same state.
 #[derive(Clone, Debug)]
 pub struct LeastConnections {
     /// Whether to divide in-flight counts by the configured weights.
     weighted: bool,
-    /// Smooth-WRR `current_weight` per backend, for tie-breaking.
+    /// Smooth-WRR `current_weight` per backend, for tie-breaking (while the index is in
+    /// use, the index holds them).
     current: Vec<i64>,
     /// `effective_weight`, `fails`, `checked`, `accessed` per backend.
     peers: PassivePeers,
+    /// The ordered index, when its premise holds.
+    index: LcIndex,
+    /// The epoch the per-backend state was last synced with.
+    synced: u64,
+    /// The epoch whose weights are unequal (no index for it).
+    uneven: u64,
+    /// A failure was counted: scan until every backend is clean again.
+    dirty: bool,
 }
+
+/// Pools smaller than this are scanned: a scan of a few backends is cheaper than the
+/// index's bookkeeping.
+pub const INDEX_MIN: usize = 64;
 
 impl LeastConnections {
     /// Least connections with nginx's default passive checks; `weighted` selects weighted
@@ -97,50 +119,83 @@ impl LeastConnections {
             weighted,
             current: Vec::new(),
             peers: PassivePeers::new(checks, weighted),
+            index: LcIndex::default(),
+            synced: NO_EPOCH,
+            uneven: NO_EPOCH,
+            dirty: false,
         }
     }
 
-    /// The passive-check tunables.
-    pub fn checks(&self) -> PassiveChecks {
-        self.peers.config()
-    }
-
-    fn reset(&mut self, len: usize) {
-        self.current.clear();
-        self.current.resize(len, 0);
-    }
-
-    /// Syncs the per-backend state with `pool` (a pool changed without notice resets the
-    /// current weights, as a notified change does).
-    fn sync(&mut self, pool: &PoolView<'_>) {
-        if self.peers.sync(pool) || self.current.len() != pool.len() {
-            self.reset(pool.len());
+    /// The pick through the index, if its premise holds for `pool` (building it first if
+    /// needed); `None` to scan instead.
+    #[inline]
+    fn indexed_pick(&mut self, pool: &PoolView<'_>, now_s: u64) -> Option<Option<usize>> {
+        if !pool.tracked() || pool.len() < INDEX_MIN || self.dirty {
+            return None;
         }
+        let epoch = pool.epoch();
+        if epoch != self.synced {
+            self.sync(pool);
+            self.synced = epoch;
+        }
+        if self.index.epoch != epoch && (self.uneven == epoch || !self.build_index(pool, now_s)) {
+            return None;
+        }
+        let chosen = self.index.pick();
+        if let Some(i) = chosen {
+            debug_assert!(
+                pool.backends
+                    .iter()
+                    .filter(|b| b.eligible())
+                    .all(|b| b.in_flight >= pool.backends[i].in_flight),
+                "an in-flight change was not reported"
+            );
+            self.peers.chosen(i, now_s);
+        }
+        Some(chosen)
     }
-}
 
-/// The configured weight used for the load ratio (1 for every backend when unweighted).
-#[inline]
-fn weight_of(b: &Backend, weighted: bool) -> u64 {
-    if weighted { u64::from(b.weight) } else { 1 }
-}
+    /// Builds the index if every usable backend is clean (full effective weight, not
+    /// counting towards `max_fails`) and the weights are equal or ignored.
+    fn build_index(&mut self, pool: &PoolView<'_>, now_s: u64) -> bool {
+        let weighted = self.weighted;
+        let mut w = None;
+        for b in pool.backends.iter().filter(|b| b.eligible()) {
+            let bw = weight_of(b, weighted) as i64;
+            match w {
+                None => w = Some(bw),
+                Some(x) if x != bw => {
+                    self.uneven = pool.epoch();
+                    return false;
+                }
+                _ => {}
+            }
+        }
+        if !self.clean(pool, now_s) {
+            self.dirty = true;
+            return false;
+        }
+        self.index
+            .build(pool, &self.current, w.unwrap_or(1), |_, b| b.eligible());
+        true
+    }
 
-/// True if `p` carries strictly less load per unit of weight than `q`.
-#[inline]
-fn less_loaded(p: &Backend, q: &Backend, weighted: bool) -> bool {
-    u64::from(p.in_flight) * weight_of(q, weighted)
-        < u64::from(q.in_flight) * weight_of(p, weighted)
-}
+    /// Every eligible backend is usable now and stays so without a new failure, with its
+    /// full effective weight.
+    fn clean(&self, pool: &PoolView<'_>, now_s: u64) -> bool {
+        let max_fails = self.peers.config().max_fails;
+        pool.backends.iter().enumerate().all(|(i, b)| {
+            !b.eligible() || {
+                let p = &self.peers.peers[i];
+                p.effective == p.weight
+                    && (max_fails == 0 || p.fails < max_fails)
+                    && self.peers.usable(i, b, now_s)
+            }
+        })
+    }
 
-/// True if `p` and `q` carry exactly the same load per unit of weight.
-#[inline]
-fn equally_loaded(p: &Backend, q: &Backend, weighted: bool) -> bool {
-    u64::from(p.in_flight) * weight_of(q, weighted)
-        == u64::from(q.in_flight) * weight_of(p, weighted)
-}
-
-impl Balancer for LeastConnections {
-    fn pick(&mut self, now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
+    /// nginx's scan over every backend (see the type's documentation).
+    fn scan_pick(&mut self, now: SimTime, pool: &PoolView<'_>) -> Option<usize> {
         self.sync(pool);
         if pool.len() == 1 {
             // nginx `peers->single`: the plain round-robin path; only `down` counts.
@@ -195,6 +250,77 @@ impl Balancer for LeastConnections {
         Some(chosen)
     }
 
+    /// Leaves the index: its current weights go back to `current`.
+    fn leave_index(&mut self) {
+        if self.index.epoch != NO_EPOCH {
+            self.index.materialize(&mut self.current);
+            self.index.invalidate();
+        }
+    }
+
+    /// The passive-check tunables.
+    pub fn checks(&self) -> PassiveChecks {
+        self.peers.config()
+    }
+
+    fn reset(&mut self, len: usize) {
+        self.current.clear();
+        self.current.resize(len, 0);
+    }
+
+    /// Syncs the per-backend state with `pool` (a pool changed without notice resets the
+    /// current weights, as a notified change does).
+    fn sync(&mut self, pool: &PoolView<'_>) {
+        if self.peers.sync(pool) || self.current.len() != pool.len() {
+            self.reset(pool.len());
+        }
+    }
+}
+
+/// The configured weight used for the load ratio (1 for every backend when unweighted).
+#[inline]
+fn weight_of(b: &Backend, weighted: bool) -> u64 {
+    if weighted { u64::from(b.weight) } else { 1 }
+}
+
+/// True if `p` carries strictly less load per unit of weight than `q`.
+#[inline]
+fn less_loaded(p: &Backend, q: &Backend, weighted: bool) -> bool {
+    u64::from(p.in_flight) * weight_of(q, weighted)
+        < u64::from(q.in_flight) * weight_of(p, weighted)
+}
+
+/// True if `p` and `q` carry exactly the same load per unit of weight.
+#[inline]
+fn equally_loaded(p: &Backend, q: &Backend, weighted: bool) -> bool {
+    u64::from(p.in_flight) * weight_of(q, weighted)
+        == u64::from(q.in_flight) * weight_of(p, weighted)
+}
+
+impl Balancer for LeastConnections {
+    fn pick(&mut self, now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
+        if let Some(chosen) = self.indexed_pick(pool, whole_seconds(now)) {
+            return chosen;
+        }
+        self.leave_index();
+        let chosen = self.scan_pick(now, pool);
+        if self.dirty && pool.tracked() && self.clean(pool, whole_seconds(now)) {
+            self.dirty = false;
+        }
+        chosen
+    }
+
+    fn wants_in_flight(&self) -> bool {
+        true
+    }
+
+    #[inline]
+    fn on_in_flight(&mut self, index: usize, in_flight: u32) {
+        if self.index.epoch != NO_EPOCH {
+            self.index.set_in_flight(index, in_flight);
+        }
+    }
+
     /// Weighted: each usable backend's `in_flight/weight` (`50/5=10`), the smallest wins;
     /// ties go to smooth WRR. Unweighted: the in-flight counts already shown, so only the
     /// backends nginx's passive checks keep out are named.
@@ -233,9 +359,15 @@ impl Balancer for LeastConnections {
 
     fn on_response(&mut self, now: SimTime, pool: &PoolView<'_>, index: usize, outcome: Outcome) {
         if self.peers.sync_at(pool, index) {
+            self.index.invalidate();
             self.reset(pool.len());
         }
         if index < pool.len() {
+            if matches!(outcome.kind, OutcomeKind::Refused | OutcomeKind::TimedOut) {
+                // A failure may lower an effective weight or take a backend out: scan.
+                self.leave_index();
+                self.dirty = true;
+            }
             self.peers.complete(now, pool.len() == 1, index, outcome);
         }
     }
@@ -247,6 +379,8 @@ impl Balancer for LeastConnections {
     fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
         self.peers.sync(pool);
         self.reset(pool.len());
+        self.index.invalidate();
+        self.synced = pool.epoch();
     }
 }
 

@@ -31,6 +31,7 @@ mod jsq;
 mod ketama;
 mod key_hash;
 mod least_conn;
+mod least_conn_index;
 mod least_response_time;
 mod maglev;
 mod naive_wrr;
@@ -118,6 +119,8 @@ pub struct PoolView<'a> {
     /// hash table) while the epoch stays the same, so a pick need not look at every
     /// backend.
     epoch: u64,
+    /// The owner reports every in-flight change ([`Balancer::on_in_flight`]).
+    tracked: bool,
 }
 
 /// An epoch no pool has: a balancer's "nothing derived yet".
@@ -141,24 +144,36 @@ impl<'a> PoolView<'a> {
         PoolView {
             backends,
             epoch: (h | 1 << 63) & !1,
+            tracked: false,
         }
     }
 
     /// Wraps a slice whose owner counts its changes: `epoch` must change whenever a
-    /// backend's id, weight or availability changes (below 2⁶³).
+    /// backend's id, weight or availability changes (below 2⁶³), and the owner reports
+    /// every in-flight change to the balancer ([`Balancer::on_in_flight`]) if it asks.
     pub fn with_epoch(backends: &'a [Backend], epoch: u64) -> Self {
         debug_assert!(epoch < 1 << 63);
         debug_assert!(
             backends.windows(2).all(|w| w[0].id < w[1].id),
             "pool not sorted by id"
         );
-        PoolView { backends, epoch }
+        PoolView {
+            backends,
+            epoch,
+            tracked: true,
+        }
     }
 
     /// The pool's epoch (see the field).
     #[inline]
     pub fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// Whether the owner reports in-flight changes ([`with_epoch`](PoolView::with_epoch)).
+    #[inline]
+    pub fn tracked(&self) -> bool {
+        self.tracked
     }
 
     /// Number of backends (eligible or not).
@@ -379,6 +394,17 @@ pub trait Balancer: Send {
     /// (un)available. Owners call it on every such change, never for in-flight counts;
     /// indices may shift, so balancers keyed by index remap by `id`.
     fn on_pool_change(&mut self, _now: SimTime, _pool: &PoolView<'_>) {}
+
+    /// Whether the balancer wants [`on_in_flight`](Balancer::on_in_flight) (to keep an
+    /// index ordered by load). Asked once, when the owner builds it.
+    fn wants_in_flight(&self) -> bool {
+        false
+    }
+
+    /// Reports that backend `index`'s in-flight count is now `in_flight`. An owner whose
+    /// views are [`tracked`](PoolView::tracked) calls it on every such change, after
+    /// writing the count into its backends.
+    fn on_in_flight(&mut self, _index: usize, _in_flight: u32) {}
 
     /// For `lblab trace`: the numbers the next pick for `req` will compare, computed
     /// without changing any state — per backend (server id, value), e.g. weighted

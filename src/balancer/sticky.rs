@@ -71,6 +71,14 @@ impl Balancer for Sticky {
     fn on_pool_change(&mut self, now: SimTime, pool: &PoolView<'_>) {
         self.base.on_pool_change(now, pool);
     }
+
+    fn wants_in_flight(&self) -> bool {
+        self.base.wants_in_flight()
+    }
+
+    fn on_in_flight(&mut self, index: usize, in_flight: u32) {
+        self.base.on_in_flight(index, in_flight);
+    }
 }
 
 #[cfg(test)]

@@ -45,6 +45,8 @@ pub(super) struct Route {
     /// Bumped whenever a backend's id, weight or availability changes: the pool view's
     /// epoch, under which the balancer may keep what it derived from the pool.
     pub(super) epoch: u64,
+    /// The balancer wants every in-flight change reported (it keeps a load index).
+    pub(super) notify: bool,
 }
 
 /// A load balancer tier and the service behind it: its pools, their balancers and what
@@ -369,8 +371,10 @@ impl Service {
 
 impl Route {
     fn new(alg: &crate::balancer::AlgorithmSpec, groups: Option<Vec<usize>>, rng: SimRng) -> Route {
+        let balancer = alg.build(rng);
         Route {
-            balancer: alg.build(rng),
+            notify: balancer.wants_in_flight(),
+            balancer,
             groups,
             backends: Vec::new(),
             pos: Vec::new(),
@@ -630,6 +634,9 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 let p = r.pos[s];
                 if p != NONE {
                     r.backends[p as usize].in_flight = count;
+                    if r.notify {
+                        r.balancer.on_in_flight(p as usize, count);
+                    }
                 }
             }
         }
@@ -646,8 +653,14 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             tier.reported[id] = s.busy + s.queue.len() as u32;
         }
         for r in &mut tier.routes {
-            for b in &mut r.backends {
-                b.in_flight = tier.reported[b.id as usize];
+            for (i, b) in r.backends.iter_mut().enumerate() {
+                let v = tier.reported[b.id as usize];
+                if b.in_flight != v {
+                    b.in_flight = v;
+                    if r.notify {
+                        r.balancer.on_in_flight(i, v);
+                    }
+                }
             }
         }
         self.q

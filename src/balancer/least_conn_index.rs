@@ -1,0 +1,234 @@
+//! An ordered index over a large least-connections pool, so that nginx's `least_conn`
+//! pick costs O(log n) instead of a scan of every backend, with the same choices.
+//!
+//! nginx picks the usable backend with the fewest requests in flight, the first in pool
+//! order if it is alone at that minimum; if several tie, one smooth-WRR step over the tied
+//! ones: each adds its effective weight to its current weight, the largest current wins
+//! (the first in pool order on ties) and loses the tied total. When every usable backend
+//! has the same effective weight `w` (every backend clean of failures, and the weights
+//! equal or ignored), a step adds the same `w` to every member of the minimum level, so
+//! a level can keep that sum once (`add`) and its members their current weight minus it
+//! (`d`): the step's winner is then the member with the largest `d`, ties to the lowest
+//! index, which is the first entry of an ordered set keyed `(level, −d, index)`. Moving a
+//! backend between levels (its in-flight count changed) is a removal and an insertion.
+//!
+//! The owner falls back to the scan whenever that premise fails (a failure, a recovering
+//! effective weight, unequal weights) and rebuilds the index from the current weights once
+//! it holds again.
+
+use std::collections::BTreeSet;
+
+use super::{Backend, NO_EPOCH, PoolView};
+
+/// Not in the index.
+const OUT: u32 = u32::MAX;
+
+/// See the module documentation.
+#[derive(Clone, Debug)]
+pub(super) struct LcIndex {
+    /// The pool epoch it was built for.
+    pub(super) epoch: u64,
+    /// `(level, −d, index)` for every usable backend.
+    set: BTreeSet<(u32, i64, u32)>,
+    /// Per backend: its level (in-flight count) in the index, or `OUT`.
+    level: Vec<u32>,
+    /// Per backend: current weight minus its level's `add`.
+    d: Vec<i64>,
+    /// Per level: members, and the smooth-WRR weight added to each of them so far.
+    count: Vec<u32>,
+    add: Vec<i64>,
+    /// The effective weight every member adds per step.
+    w: i64,
+}
+
+impl Default for LcIndex {
+    fn default() -> Self {
+        LcIndex {
+            epoch: NO_EPOCH,
+            set: BTreeSet::new(),
+            level: Vec::new(),
+            d: Vec::new(),
+            count: Vec::new(),
+            add: Vec::new(),
+            w: 1,
+        }
+    }
+}
+
+impl LcIndex {
+    /// Builds the index over `pool`'s backends for which `usable` holds, each adding `w`
+    /// per step, from the current weights `current`.
+    pub(super) fn build(
+        &mut self,
+        pool: &PoolView<'_>,
+        current: &[i64],
+        w: i64,
+        usable: impl Fn(usize, &Backend) -> bool,
+    ) {
+        self.epoch = pool.epoch();
+        self.w = w;
+        self.set.clear();
+        self.count.clear();
+        self.add.clear();
+        self.level.clear();
+        self.level.resize(pool.len(), OUT);
+        self.d.clear();
+        self.d.resize(pool.len(), 0);
+        for (i, b) in pool.backends.iter().enumerate() {
+            if usable(i, b) {
+                self.grow(b.in_flight);
+                self.level[i] = b.in_flight;
+                self.d[i] = current[i];
+                self.count[b.in_flight as usize] += 1;
+                self.set.insert((b.in_flight, -current[i], i as u32));
+            }
+        }
+    }
+
+    fn grow(&mut self, level: u32) {
+        let need = level as usize + 1;
+        if self.count.len() < need {
+            self.count.resize(need, 0);
+            self.add.resize(need, 0);
+        }
+    }
+
+    /// Backend `i`'s in-flight count is now `v`.
+    #[inline]
+    pub(super) fn set_in_flight(&mut self, i: usize, v: u32) {
+        let Some(&old) = self.level.get(i) else {
+            return;
+        };
+        if old == OUT || old == v {
+            return;
+        }
+        let c = self.d[i] + self.add[old as usize];
+        self.set.remove(&(old, -self.d[i], i as u32));
+        self.count[old as usize] -= 1;
+        self.grow(v);
+        self.d[i] = c - self.add[v as usize];
+        self.set.insert((v, -self.d[i], i as u32));
+        self.count[v as usize] += 1;
+        self.level[i] = v;
+    }
+
+    /// nginx's choice: the only backend at the lowest level, or the winner of a
+    /// smooth-WRR step over that level (which moves the current weights).
+    #[inline]
+    pub(super) fn pick(&mut self) -> Option<usize> {
+        let &(lv, negd, i) = self.set.first()?;
+        let tied = self.count[lv as usize];
+        if tied > 1 {
+            self.add[lv as usize] += self.w;
+            self.set.remove(&(lv, negd, i));
+            self.d[i as usize] -= i64::from(tied) * self.w;
+            self.set.insert((lv, -self.d[i as usize], i));
+        }
+        Some(i as usize)
+    }
+
+    /// Writes every member's current weight into `current` (the scan goes on from there).
+    pub(super) fn materialize(&self, current: &mut [i64]) {
+        for (i, &lv) in self.level.iter().enumerate() {
+            if lv != OUT && i < current.len() {
+                current[i] = self.d[i] + self.add[lv as usize];
+            }
+        }
+    }
+
+    /// Forgets the index (the next use builds it again).
+    pub(super) fn invalidate(&mut self) {
+        self.epoch = NO_EPOCH;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::least_conn::{INDEX_MIN, LeastConnections};
+    use super::super::smooth_wrr::PassiveChecks;
+    use super::super::{Backend, Balancer, Outcome, OutcomeKind, PoolView, RequestInfo};
+    use crate::engine::{SimRng, SimTime};
+
+    /// The index and the scan make the same choices: one balancer is fed tracked views and
+    /// every in-flight change (it uses the index while it can), the other plain views (it
+    /// always scans), through 300,000 random steps of picks, completions (some of them
+    /// failures, which send the first back to the scan until every backend is clean),
+    /// availability changes and passing time.
+    fn same_choices(weighted: bool, weight: u32, checks: PassiveChecks, seed: u64) {
+        let n = 2 * INDEX_MIN;
+        let mut pool: Vec<Backend> = (0..n as u32)
+            .map(|id| Backend {
+                id,
+                weight,
+                in_flight: 0,
+                available: true,
+            })
+            .collect();
+        let mut fast = LeastConnections::with_checks(weighted, checks);
+        let mut scan = LeastConnections::with_checks(weighted, checks);
+        let mut rng = SimRng::from_seed_u64(seed);
+        let mut epoch = 1u64;
+        let mut now = SimTime::ZERO;
+        let req = RequestInfo::default();
+        let (mut picks, mut failures) = (0u32, 0u32);
+        for step in 0..300_000u32 {
+            now += SimTime::from_nanos(rng.below(20_000_000));
+            match rng.below(100) {
+                0..=54 => {
+                    let a = fast.pick(now, &PoolView::with_epoch(&pool, epoch), &req);
+                    let b = scan.pick(now, &PoolView::new(&pool), &req);
+                    assert_eq!(a, b, "step {step}");
+                    if let Some(i) = a {
+                        pool[i].in_flight += 1;
+                        fast.on_in_flight(i, pool[i].in_flight);
+                        picks += 1;
+                    }
+                }
+                55..=98 => {
+                    let i = rng.below(n as u64) as usize;
+                    if pool[i].in_flight > 0 {
+                        pool[i].in_flight -= 1;
+                        fast.on_in_flight(i, pool[i].in_flight);
+                        let ok = rng.below(400) != 0;
+                        failures += u32::from(!ok);
+                        let kind = if ok {
+                            Outcome::new(true, SimTime::from_millis(5))
+                        } else {
+                            Outcome::of(OutcomeKind::Refused, SimTime::from_millis(1))
+                        };
+                        fast.on_response(now, &PoolView::with_epoch(&pool, epoch), i, kind);
+                        scan.on_response(now, &PoolView::new(&pool), i, kind);
+                    }
+                }
+                _ => {
+                    let i = rng.below(n as u64) as usize;
+                    pool[i].available = !pool[i].available;
+                    epoch += 1;
+                    fast.on_pool_change(now, &PoolView::with_epoch(&pool, epoch));
+                    scan.on_pool_change(now, &PoolView::new(&pool));
+                }
+            }
+        }
+        assert!(
+            picks > 100_000 && failures > 100,
+            "{picks} picks, {failures} failures"
+        );
+    }
+
+    #[test]
+    fn the_index_chooses_as_nginx_scans() {
+        let nginx = PassiveChecks::default();
+        let off = PassiveChecks {
+            max_fails: 0,
+            ..nginx
+        };
+        same_choices(false, 1, nginx, 1);
+        same_choices(false, 7, off, 2);
+        same_choices(true, 3, nginx, 3);
+        let three = PassiveChecks {
+            max_fails: 3,
+            ..nginx
+        };
+        same_choices(true, 5, three, 4);
+    }
+}
