@@ -9,28 +9,30 @@
 //! equal or ignored), a step adds the same `w` to every member of the minimum level, so
 //! a level can keep that sum once (`add`) and its members their current weight minus it
 //! (`d`): the step's winner is then the member with the largest `d`, ties to the lowest
-//! index, which is the first entry of an ordered set keyed `(level, −d, index)`. Moving a
-//! backend between levels (its in-flight count changed) is a removal and an insertion.
+//! index, which is the first entry in the order `(level, −d, index)`. Moving a backend
+//! between levels (its in-flight count changed) moves it in that order.
 //!
 //! The owner falls back to the scan whenever that premise fails (a failure, a recovering
 //! effective weight, unequal weights) and rebuilds the index from the current weights once
 //! it holds again.
-
-use std::collections::BTreeSet;
 
 use super::{Backend, NO_EPOCH, PoolView};
 
 /// Not in the index.
 const OUT: u32 = u32::MAX;
 
-/// See the module documentation.
+/// See the module documentation. The order is kept in an indexed binary heap whose top is
+/// the entry `(level, −d, index)` that sorts first; its arrays are sized to the pool when
+/// it is built, so keeping it allocates nothing per request.
 #[derive(Clone, Debug)]
 pub(super) struct LcIndex {
     /// The pool epoch it was built for.
     pub(super) epoch: u64,
-    /// `(level, −d, index)` for every usable backend.
-    set: BTreeSet<(u32, i64, u32)>,
-    /// Per backend: its level (in-flight count) in the index, or `OUT`.
+    /// The heap of backend indices.
+    heap: Vec<u32>,
+    /// Per backend: its position in `heap`, or `OUT`.
+    pos: Vec<u32>,
+    /// Per backend: its level (in-flight count) in the index.
     level: Vec<u32>,
     /// Per backend: current weight minus its level's `add`.
     d: Vec<i64>,
@@ -45,7 +47,8 @@ impl Default for LcIndex {
     fn default() -> Self {
         LcIndex {
             epoch: NO_EPOCH,
-            set: BTreeSet::new(),
+            heap: Vec::new(),
+            pos: Vec::new(),
             level: Vec::new(),
             d: Vec::new(),
             count: Vec::new(),
@@ -65,22 +68,29 @@ impl LcIndex {
         w: i64,
         usable: impl Fn(usize, &Backend) -> bool,
     ) {
+        let n = pool.len();
         self.epoch = pool.epoch();
         self.w = w;
-        self.set.clear();
+        self.heap.clear();
+        self.pos.clear();
+        self.pos.resize(n, OUT);
+        self.level.clear();
+        self.level.resize(n, 0);
+        self.d.clear();
+        self.d.resize(n, 0);
         self.count.clear();
         self.add.clear();
-        self.level.clear();
-        self.level.resize(pool.len(), OUT);
-        self.d.clear();
-        self.d.resize(pool.len(), 0);
+        // Room for in-flight counts up to a few per backend before anything grows.
+        self.grow(16);
         for (i, b) in pool.backends.iter().enumerate() {
             if usable(i, b) {
                 self.grow(b.in_flight);
                 self.level[i] = b.in_flight;
                 self.d[i] = current[i];
                 self.count[b.in_flight as usize] += 1;
-                self.set.insert((b.in_flight, -current[i], i as u32));
+                self.pos[i] = self.heap.len() as u32;
+                self.heap.push(i as u32);
+                self.sift_up(self.heap.len() - 1);
             }
         }
     }
@@ -88,50 +98,106 @@ impl LcIndex {
     fn grow(&mut self, level: u32) {
         let need = level as usize + 1;
         if self.count.len() < need {
-            self.count.resize(need, 0);
-            self.add.resize(need, 0);
+            let to = need.max(2 * self.count.len());
+            self.count.resize(to, 0);
+            self.add.resize(to, 0);
         }
+    }
+
+    /// Whether backend `a` sorts before `b`: lower level, then larger `d`, then lower index.
+    #[inline]
+    fn before(&self, a: u32, b: u32) -> bool {
+        let (a, b) = (a as usize, b as usize);
+        (self.level[a], -self.d[a], a) < (self.level[b], -self.d[b], b)
+    }
+
+    #[inline]
+    fn sift_up(&mut self, mut at: usize) {
+        let x = self.heap[at];
+        while at > 0 {
+            let parent = (at - 1) / 2;
+            let p = self.heap[parent];
+            if !self.before(x, p) {
+                break;
+            }
+            self.heap[at] = p;
+            self.pos[p as usize] = at as u32;
+            at = parent;
+        }
+        self.heap[at] = x;
+        self.pos[x as usize] = at as u32;
+    }
+
+    #[inline]
+    fn sift_down(&mut self, mut at: usize) {
+        let n = self.heap.len();
+        let x = self.heap[at];
+        loop {
+            let l = 2 * at + 1;
+            if l >= n {
+                break;
+            }
+            let r = l + 1;
+            let c = if r < n && self.before(self.heap[r], self.heap[l]) {
+                r
+            } else {
+                l
+            };
+            let y = self.heap[c];
+            if !self.before(y, x) {
+                break;
+            }
+            self.heap[at] = y;
+            self.pos[y as usize] = at as u32;
+            at = c;
+        }
+        self.heap[at] = x;
+        self.pos[x as usize] = at as u32;
     }
 
     /// Backend `i`'s in-flight count is now `v`.
     #[inline]
     pub(super) fn set_in_flight(&mut self, i: usize, v: u32) {
-        let Some(&old) = self.level.get(i) else {
+        let Some(&at) = self.pos.get(i) else {
             return;
         };
-        if old == OUT || old == v {
+        let old = self.level[i];
+        if at == OUT || old == v {
             return;
         }
         let c = self.d[i] + self.add[old as usize];
-        self.set.remove(&(old, -self.d[i], i as u32));
         self.count[old as usize] -= 1;
         self.grow(v);
         self.d[i] = c - self.add[v as usize];
-        self.set.insert((v, -self.d[i], i as u32));
         self.count[v as usize] += 1;
         self.level[i] = v;
+        if v < old {
+            self.sift_up(at as usize);
+        } else {
+            self.sift_down(at as usize);
+        }
     }
 
     /// nginx's choice: the only backend at the lowest level, or the winner of a
     /// smooth-WRR step over that level (which moves the current weights).
     #[inline]
     pub(super) fn pick(&mut self) -> Option<usize> {
-        let &(lv, negd, i) = self.set.first()?;
-        let tied = self.count[lv as usize];
+        let &i = self.heap.first()?;
+        let lv = self.level[i as usize] as usize;
+        let tied = self.count[lv];
         if tied > 1 {
-            self.add[lv as usize] += self.w;
-            self.set.remove(&(lv, negd, i));
+            self.add[lv] += self.w;
             self.d[i as usize] -= i64::from(tied) * self.w;
-            self.set.insert((lv, -self.d[i as usize], i));
+            self.sift_down(0);
         }
         Some(i as usize)
     }
 
     /// Writes every member's current weight into `current` (the scan goes on from there).
     pub(super) fn materialize(&self, current: &mut [i64]) {
-        for (i, &lv) in self.level.iter().enumerate() {
-            if lv != OUT && i < current.len() {
-                current[i] = self.d[i] + self.add[lv as usize];
+        for (i, &at) in self.pos.iter().enumerate() {
+            if at != OUT && i < current.len() {
+                current[i] = self.d[i] + self.add[self.level[i] as usize];
             }
         }
     }
