@@ -82,6 +82,12 @@ fn plain_model_allocates_nothing_per_request() {
         let set = format!("balancer.algorithm={alg}");
         assert_flat("quick-start", &[&set], "40s", "400s");
     }
+    // 128 servers: least connections keeps its ordered index (no allocation either).
+    for alg in ["least-connections", "weighted-least-connections", "random"] {
+        let set = format!("balancer.algorithm={alg}");
+        let big = ["servers.web.count=128", "clients.rate=10880/s"];
+        assert_flat("quick-start", &[&set, big[0], big[1]], "14s", "50s");
+    }
 }
 
 #[test]
