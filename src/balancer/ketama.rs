@@ -7,10 +7,12 @@
 use std::collections::BTreeMap;
 
 use super::hashfn::{self, HASH_ON};
+use super::least_conn::INDEX_MIN;
+use super::least_conn_index::LcIndex;
 use super::smooth_wrr::swrr_step;
 use super::{
-    AlgorithmInfo, Backend, Balancer, ParamDef, ParamKind, ParamValue, PoolSnapshot, PoolView,
-    RequestInfo,
+    AlgorithmInfo, Backend, Balancer, NO_EPOCH, ParamDef, ParamKind, ParamValue, PoolSnapshot,
+    PoolView, RequestInfo,
 };
 use crate::engine::SimTime;
 
@@ -145,6 +147,25 @@ impl Ring {
         self.hashes.partition_point(|&p| p < h)
     }
 
+    /// The ring part of [`pick`](Ring::pick) when every group has one member (a step
+    /// over one backend leaves the current weights alone): the first eligible backend from
+    /// the first point `≥ h` on, trying [`MAX_POINT_TRIES`] points; `None` (the caller
+    /// falls back to round robin) after that or on an empty ring.
+    pub(crate) fn pick_on_ring(&self, h: u32, backends: &[Backend]) -> Option<usize> {
+        let n = self.len();
+        if n == 0 {
+            return None;
+        }
+        let first = self.find(h);
+        (0..MAX_POINT_TRIES).find_map(|t| {
+            let g = self.owner[(first + t) % n] as usize;
+            self.members[self.start[g] as usize..self.start[g + 1] as usize]
+                .iter()
+                .map(|&m| m as usize)
+                .find(|&m| backends[m].eligible())
+        })
+    }
+
     /// The peer for key hash `h` over `backends` (entry `i` of the ring is `backends[i]`),
     /// as `ngx_http_upstream_get_chash_peer`: from the first point `≥ h`, run an SWRR step
     /// over the eligible peers of the point's server; if there are none, advance one point;
@@ -214,8 +235,17 @@ pub struct Ketama {
     ring: Ring,
     /// The pool the ring was built from (ids and weights; eligibility does not matter).
     built_from: PoolSnapshot,
-    /// SWRR current weights, indexed like the pool.
+    /// SWRR current weights, indexed like the pool (while `flat` is built, it holds those
+    /// of the eligible backends).
     current: Vec<i64>,
+    /// The round-robin fallback as an ordered index, in a large pool whose eligible
+    /// backends all have the same weight (an O(log n) step instead of a scan).
+    flat: LcIndex,
+    /// The epoch whose eligible weights are unequal (the fallback scans).
+    uneven: u64,
+    /// Every ring group has one member, so a ring step leaves the current weights as they
+    /// were (a step over one backend adds and takes back its weight).
+    singles: bool,
 }
 
 impl Ketama {
@@ -227,6 +257,39 @@ impl Ketama {
             ring: Ring::default(),
             built_from: PoolSnapshot::new(false),
             current: Vec::new(),
+            flat: LcIndex::default(),
+            uneven: NO_EPOCH,
+            singles: true,
+        }
+    }
+
+    /// nginx's round-robin fallback: through the index when it applies, else a scan.
+    fn fallback(&mut self, pool: &PoolView<'_>) -> Option<usize> {
+        let epoch = pool.epoch();
+        if pool.len() >= INDEX_MIN && epoch != self.uneven {
+            if self.flat.epoch != epoch {
+                // Eligibility may have changed: the current weights go back first.
+                self.leave_flat();
+                let mut eligible = pool.backends.iter().filter(|b| b.eligible());
+                let w = eligible.next().map_or(1, |b| b.weight);
+                if eligible.any(|b| b.weight != w) {
+                    self.uneven = epoch;
+                    return swrr_all(pool.backends, &mut self.current);
+                }
+                self.flat
+                    .build(pool, &self.current, i64::from(w), true, |_, b| b.eligible());
+            }
+            return self.flat.pick();
+        }
+        self.leave_flat();
+        swrr_all(pool.backends, &mut self.current)
+    }
+
+    /// Leaves the index: its current weights go back to `current`.
+    fn leave_flat(&mut self) {
+        if self.flat.built() {
+            self.flat.materialize(&mut self.current);
+            self.flat.invalidate();
         }
     }
 
@@ -247,6 +310,8 @@ impl Ketama {
             .map(|(n, b)| (n.as_str(), b.weight))
             .collect();
         self.ring = Ring::build(&servers, self.points_per_weight);
+        self.singles = self.ring.start.windows(2).all(|g| g[1] - g[0] <= 1);
+        self.flat.invalidate();
         self.current.clear();
         self.current.resize(pool.len(), 0);
     }
@@ -258,10 +323,21 @@ impl Balancer for Ketama {
         let mut buf = [0u8; 20];
         match hashfn::request_text(req, self.hash_on, &mut buf) {
             Some(text) if pool.len() >= 2 => {
+                if !self.singles {
+                    self.leave_flat();
+                }
                 let h = hashfn::crc32(text);
+                if self.flat.built() {
+                    // A ring step over one backend leaves the current weights alone; only
+                    // its last resort, the fallback, goes through the index.
+                    if let Some(i) = self.ring.pick_on_ring(h, pool.backends) {
+                        return Some(i);
+                    }
+                    return self.fallback(pool);
+                }
                 self.ring.pick(h, pool.backends, &mut self.current)
             }
-            _ => swrr_all(pool.backends, &mut self.current),
+            _ => self.fallback(pool),
         }
     }
 
@@ -315,6 +391,82 @@ impl Balancer for Ketama {
 mod tests {
     use super::*;
     use crate::balancer::testutil::{letter, weighted, weighted_available};
+
+    /// In a large pool with equal weights, requests without a key go through the ordered
+    /// index; it must choose as nginx's scan does (one SWRR step over every eligible
+    /// backend, the current weights kept across availability changes), with keyed picks
+    /// in between (a ring step over one backend leaves the current weights alone).
+    #[test]
+    fn the_round_robin_fallback_index_chooses_as_the_scan() {
+        let n = 2 * INDEX_MIN;
+        let mut pool: Vec<Backend> = (0..n as u32)
+            .map(|id| Backend {
+                id,
+                weight: 2,
+                in_flight: 0,
+                available: true,
+            })
+            .collect();
+        let mut lb = Ketama::new("key", 160);
+        let mut current = vec![0i64; n];
+        let mut rng = crate::engine::SimRng::from_seed_u64(9);
+        let mut epoch = 1;
+        let (mut keyless, mut keyed) = (0, 0);
+        for step in 0..200_000 {
+            match rng.below(10) {
+                0..=6 => {
+                    let got = lb.pick(
+                        SimTime::ZERO,
+                        &PoolView::with_epoch(&pool, epoch),
+                        &RequestInfo::default(),
+                    );
+                    let want = swrr_step(
+                        &mut current,
+                        pool.iter()
+                            .enumerate()
+                            .filter(|(_, b)| b.eligible())
+                            .map(|(i, b)| (i, i64::from(b.weight))),
+                    );
+                    assert_eq!(got, want, "step {step}");
+                    keyless += 1;
+                }
+                7..=8 => {
+                    let req = RequestInfo {
+                        key: Some(rng.below(1000)),
+                        ..RequestInfo::default()
+                    };
+                    let got = lb.pick(SimTime::ZERO, &PoolView::with_epoch(&pool, epoch), &req);
+                    assert!(got.is_some_and(|i| pool[i].eligible()));
+                    keyed += 1;
+                }
+                _ if rng.below(20) == 0 => {
+                    // Membership changes: the ring is rebuilt and the current weights
+                    // start again from zero, as a reconfigured nginx upstream does.
+                    if pool.len() > INDEX_MIN + 10 && rng.below(2) == 0 {
+                        pool.remove(rng.below(pool.len() as u64) as usize);
+                    } else {
+                        let id = pool.last().map_or(0, |b| b.id + 1);
+                        pool.push(Backend {
+                            id,
+                            weight: 2,
+                            in_flight: 0,
+                            available: true,
+                        });
+                    }
+                    current = vec![0; pool.len()];
+                    epoch += 1;
+                    lb.on_pool_change(SimTime::ZERO, &PoolView::with_epoch(&pool, epoch));
+                }
+                _ => {
+                    let i = rng.below(pool.len() as u64) as usize;
+                    pool[i].available = !pool[i].available || rng.below(2) == 0;
+                    epoch += 1;
+                    lb.on_pool_change(SimTime::ZERO, &PoolView::with_epoch(&pool, epoch));
+                }
+            }
+        }
+        assert!(keyless > 100_000 && keyed > 20_000);
+    }
 
     fn key_req(k: u64) -> RequestInfo {
         RequestInfo {

@@ -135,6 +135,9 @@ impl LeastConnections {
         }
         let epoch = pool.epoch();
         if epoch != self.synced {
+            // The index's current weights go back first: a change of ids or weights
+            // resets them, one of availability keeps them (as the scan would).
+            self.leave_index();
             self.sync(pool);
             self.synced = epoch;
         }
@@ -176,7 +179,9 @@ impl LeastConnections {
             return false;
         }
         self.index
-            .build(pool, &self.current, w.unwrap_or(1), |_, b| b.eligible());
+            .build(pool, &self.current, w.unwrap_or(1), false, |_, b| {
+                b.eligible()
+            });
         true
     }
 

@@ -60,12 +60,14 @@ impl Default for LcIndex {
 
 impl LcIndex {
     /// Builds the index over `pool`'s backends for which `usable` holds, each adding `w`
-    /// per step, from the current weights `current`.
+    /// per step, from the current weights `current`. `flat`: every backend on one level
+    /// whatever its in-flight count (plain smooth WRR, as nginx's round robin).
     pub(super) fn build(
         &mut self,
         pool: &PoolView<'_>,
         current: &[i64],
         w: i64,
+        flat: bool,
         usable: impl Fn(usize, &Backend) -> bool,
     ) {
         let n = pool.len();
@@ -84,10 +86,11 @@ impl LcIndex {
         self.grow(16);
         for (i, b) in pool.backends.iter().enumerate() {
             if usable(i, b) {
-                self.grow(b.in_flight);
-                self.level[i] = b.in_flight;
+                let lv = if flat { 0 } else { b.in_flight };
+                self.grow(lv);
+                self.level[i] = lv;
                 self.d[i] = current[i];
-                self.count[b.in_flight as usize] += 1;
+                self.count[lv as usize] += 1;
                 self.pos[i] = self.heap.len() as u32;
                 self.heap.push(i as u32);
                 self.sift_up(self.heap.len() - 1);
@@ -193,8 +196,12 @@ impl LcIndex {
         Some(i as usize)
     }
 
-    /// Writes every member's current weight into `current` (the scan goes on from there).
+    /// Writes every member's current weight into `current` (the scan goes on from there);
+    /// nothing if it is not built.
     pub(super) fn materialize(&self, current: &mut [i64]) {
+        if !self.built() {
+            return;
+        }
         for (i, &at) in self.pos.iter().enumerate() {
             if at != OUT && i < current.len() {
                 current[i] = self.d[i] + self.add[self.level[i] as usize];
@@ -205,6 +212,12 @@ impl LcIndex {
     /// Forgets the index (the next use builds it again).
     pub(super) fn invalidate(&mut self) {
         self.epoch = NO_EPOCH;
+    }
+
+    /// Whether it is built (for some epoch).
+    #[inline]
+    pub(super) fn built(&self) -> bool {
+        self.epoch != NO_EPOCH
     }
 }
 
