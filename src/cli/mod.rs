@@ -113,7 +113,8 @@ enum Cmd {
         format: TextFormat,
     },
     /// Measure simulation speed and memory on the reference model
-    /// (16 servers × 1 slot, exponential service mean 1, Poisson λ = 14.4).
+    /// (16 servers × 1 slot, exponential service mean 1, Poisson λ = 14.4; other fleet
+    /// sizes with --servers, beside a bare event loop).
     Bench(bench::BenchArgs),
     /// Write an editable copy of a bundled scenario (default: quick-start) to NAME.toml in
     /// this directory, renamed NAME; then `lblab validate NAME.toml` and run it.
