@@ -225,37 +225,27 @@ impl<const TRACE: bool> World<'_, TRACE> {
     /// Load balancer node `n` crashed (`reset`: its connections are gone) or stopped (it
     /// closes each once its requests are done).
     pub(super) fn conn_node_gone(&mut self, n: usize, reset: bool) {
-        let Some(conns) = self.conns.as_mut() else {
-            return;
-        };
-        for id in 0..conns.slots.len() as u32 {
-            let conns = self.conns.as_mut().expect("connections");
-            let conn = &mut conns.slots[id as usize];
-            if !conn.open || conn.node != n as u32 {
-                continue;
-            }
-            conn.reopen = true;
-            if reset || conn.streams == 0 {
-                self.conn_close(id);
-            } else {
-                conn.draining = true;
-            }
-        }
+        self.conns_close_where(reset, |c| c.node == n as u32);
     }
 
     /// Server `s` crashed (`reset`) or is draining or leaving (GOAWAY): the connections
     /// pinned to it close now, or once their requests are done.
     pub(super) fn conn_server_gone(&mut self, s: usize, reset: bool) {
+        if self.conns.as_ref().is_some_and(|c| c.pinned) {
+            self.conns_close_where(reset, |c| c.server == s as u32);
+        }
+    }
+
+    /// The far side closes the open connections `hit` selects: now (`reset`), or each
+    /// once its requests are done; a WebSocket's client may then reopen it.
+    fn conns_close_where(&mut self, reset: bool, hit: impl Fn(&super::conns::Conn) -> bool) {
         let Some(conns) = self.conns.as_mut() else {
             return;
         };
-        if !conns.pinned {
-            return;
-        }
         for id in 0..conns.slots.len() as u32 {
             let conns = self.conns.as_mut().expect("connections");
             let conn = &mut conns.slots[id as usize];
-            if !conn.open || conn.server != s as u32 {
+            if !conn.open || !hit(conn) {
                 continue;
             }
             conn.reopen = true;
