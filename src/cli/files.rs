@@ -10,9 +10,59 @@ use std::path::Path;
 
 use super::CliError;
 
-/// Reads a text file (the scenario loader's file reader).
+/// Reads a text file (the scenario loader's file reader): UTF-8, with or without a byte
+/// order mark. Anything else is refused with where the first bad byte is.
 pub(crate) fn read(path: &Path) -> std::io::Result<String> {
-    fs::read_to_string(path)
+    decode(fs::read(path)?)
+}
+
+/// The UTF-8 text of `bytes` (a UTF-8 byte order mark dropped), or an `InvalidData` error
+/// naming the line, column and byte of the first byte that is not UTF-8, or saying that
+/// the file is UTF-16 or UTF-32.
+pub(crate) fn decode(bytes: Vec<u8>) -> std::io::Result<String> {
+    let bad = |msg: String| std::io::Error::new(std::io::ErrorKind::InvalidData, msg);
+    let wide = match bytes.as_slice() {
+        [0xFF, 0xFE, 0, 0, ..] | [0, 0, 0xFE, 0xFF, ..] => Some("UTF-32"),
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => Some("UTF-16"),
+        // No byte order mark, but a NUL in every other byte of the first characters.
+        [a, 0, b, 0, ..] | [0, a, 0, b, ..] if *a != 0 && *b != 0 => Some("UTF-16"),
+        _ => None,
+    };
+    if let Some(enc) = wide {
+        return Err(bad(format!(
+            "the file is {enc} (it starts with the bytes {}); lblab reads UTF-8: save it as UTF-8",
+            bytes
+                .iter()
+                .take(4)
+                .map(|b| format!("{b:02X}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )));
+    }
+    let body = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(&bytes);
+    match std::str::from_utf8(body) {
+        Ok(_) => {
+            let skip = bytes.len() - body.len();
+            let mut bytes = bytes;
+            bytes.drain(..skip);
+            Ok(String::from_utf8(bytes).expect("checked above"))
+        }
+        Err(e) => {
+            let at = e.valid_up_to();
+            let before = &body[..at];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let start = before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let column = std::str::from_utf8(&before[start..]).map_or(1, |s| s.chars().count() + 1);
+            Err(bad(format!(
+                "line {line}, column {column} (byte {}): byte 0x{:02X} is not UTF-8; lblab reads UTF-8 text",
+                at + bytes.len() - body.len(),
+                body[at]
+            )))
+        }
+    }
 }
 
 fn io_err(what: &str, path: &Path, e: std::io::Error) -> CliError {

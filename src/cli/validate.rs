@@ -74,8 +74,9 @@ pub(super) fn invalid_json(p: &Path, e: &ScenarioError) -> Value {
     let problems: Vec<Value> = e
         .problems
         .iter()
-        .map(|pr| {
-            let (line, column) = e.line_col(pr).unzip();
+        .zip(e.line_cols())
+        .map(|(pr, at)| {
+            let (line, column) = at.unzip();
             let set = match &pr.origin {
                 Origin::Override(arg) => Some(arg.as_str()),
                 _ => None,

@@ -63,16 +63,64 @@ impl ScenarioError {
             _ => None,
         }
     }
+
+    /// [`line_col`](Self::line_col) of every problem, in order, from one pass over the
+    /// text (a file with many problems costs its length once, not once per problem).
+    pub fn line_cols(&self) -> Vec<Option<(usize, usize)>> {
+        let index = LineIndex::new(&self.source);
+        self.problems
+            .iter()
+            .map(|p| match &p.origin {
+                Origin::File(r) => Some(index.line_col(&self.source, r.start)),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `src`.
 pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(src.len());
-    let before = &src[..floor_char_boundary(src, offset)];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
+    LineIndex::new(src).line_col(src, offset)
 }
+
+/// Where each line of a text starts, for line numbers by binary search.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(src: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(
+            src.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineIndex { starts }
+    }
+
+    /// 1-based line and column (in characters) of byte `offset` in `src`.
+    fn line_col(&self, src: &str, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(src, offset.min(src.len()));
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line - 1];
+        (line, src[start..offset].chars().count() + 1)
+    }
+
+    /// The text of 1-based line `line` (without its line break).
+    fn line<'s>(&self, src: &'s str, line: usize) -> Option<&'s str> {
+        let start = *self.starts.get(line - 1)?;
+        let end = self.starts.get(line).map_or(src.len(), |&e| e - 1);
+        src.get(start..end.max(start))
+    }
+}
+
+/// At most this many problems are shown; the rest are counted.
+pub const MAX_SHOWN: usize = 50;
+
+/// A snippet line longer than this (in characters) is cut to a window around the column.
+const MAX_SNIPPET: usize = 160;
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while i > 0 && !s.is_char_boundary(i) {
@@ -105,9 +153,19 @@ impl ScenarioError {
 
     fn write(&self, f: &mut impl fmt::Write, paint: &dyn Fn(Part, &str) -> String) -> fmt::Result {
         let error = paint(Part::Error, "error:");
+        let index = LineIndex::new(&self.source);
         for (i, p) in self.problems.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
+            }
+            if i == MAX_SHOWN {
+                let more = self.problems.len() - MAX_SHOWN;
+                write!(
+                    f,
+                    "… and {more} more problem{} (the first {MAX_SHOWN} are shown)",
+                    if more == 1 { "" } else { "s" }
+                )?;
+                break;
             }
             let path = if p.path.is_empty() {
                 String::new()
@@ -116,18 +174,19 @@ impl ScenarioError {
             };
             match &p.origin {
                 Origin::File(r) => {
-                    let (line, col) = line_col(&self.source, r.start);
+                    let (line, col) = index.line_col(&self.source, r.start);
                     writeln!(
                         f,
                         "{error} {}:{}:{}: {}{}",
                         self.file, line, col, path, p.message
                     )?;
-                    if let Some(text) = self.source.lines().nth(line - 1) {
+                    if let Some(text) = index.line(&self.source, line) {
                         let width = (line.to_string()).len();
-                        let text = text.trim_end();
-                        let len = self.source[r.clone()]
-                            .lines()
-                            .next()
+                        let (text, col) = window(text.trim_end(), col);
+                        let len = self
+                            .source
+                            .get(r.clone())
+                            .and_then(|s| s.lines().next())
                             .map_or(1, |s| s.chars().count().max(1));
                         let len = len.min(text.chars().count().saturating_sub(col - 1).max(1));
                         let bar = paint(Part::Gutter, &format!("{:width$} |", ""));
@@ -154,6 +213,26 @@ impl ScenarioError {
         }
         Ok(())
     }
+}
+
+/// A long line cut to a window of [`MAX_SNIPPET`] characters around 1-based column `col`,
+/// with `…` where it was cut, and the column within the window.
+fn window(text: &str, col: usize) -> (std::borrow::Cow<'_, str>, usize) {
+    let n = text.chars().count();
+    if n <= MAX_SNIPPET {
+        return (text.into(), col);
+    }
+    let from = col.saturating_sub(1 + MAX_SNIPPET / 3).min(n - MAX_SNIPPET);
+    let mut cut: String = text.chars().skip(from).take(MAX_SNIPPET).collect();
+    let mut col = col - from;
+    if from > 0 {
+        cut.insert(0, '…');
+        col += 1;
+    }
+    if from + MAX_SNIPPET < n {
+        cut.push('…');
+    }
+    (cut.into(), col)
 }
 
 impl fmt::Display for ScenarioError {

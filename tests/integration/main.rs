@@ -14,6 +14,7 @@ mod errors;
 mod failures;
 mod ha;
 mod health;
+mod hostile;
 mod hosts;
 mod lab;
 mod lab_scenarios;

@@ -42,6 +42,8 @@ struct Reader<'r> {
     /// `(name, weight)` of every server group whose name could be read, even if another
     /// of its keys is wrong: references to groups are checked against these.
     group_names: Vec<(String, Option<u32>)>,
+    /// Name → index in `group_names` (the first group of that name).
+    group_index: std::collections::BTreeMap<String, usize>,
     base_dir: &'r Path,
     read: ReadFile<'r>,
     stem: String,
@@ -87,6 +89,7 @@ pub(super) fn parse(
     let mut r = Reader {
         cx,
         group_names: Vec::new(),
+        group_index: std::collections::BTreeMap::new(),
         base_dir,
         read,
         stem,

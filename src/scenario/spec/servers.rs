@@ -8,6 +8,11 @@ use crate::scenario::error::did_you_mean;
 use super::{DEFAULT_QUEUE, Reader};
 
 impl Reader<'_> {
+    /// The first server group named `name`, if any (index into `groups`).
+    pub(super) fn group_of(&self, name: &str) -> Option<usize> {
+        self.group_index.get(name).copied()
+    }
+
     /// Resolves a reference to a server group by name (index into `groups`).
     pub(super) fn group_ref(
         &mut self,
@@ -15,7 +20,7 @@ impl Reader<'_> {
         span: &std::ops::Range<usize>,
         name: &str,
     ) -> Option<usize> {
-        if let Some(g) = self.group_names.iter().position(|(n, _)| n == name) {
+        if let Some(g) = self.group_of(name) {
             if self.group_names[g].1 == Some(0) {
                 self.cx.err(
                     path,
@@ -84,7 +89,7 @@ impl Reader<'_> {
                                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
                         {
                             self.cx.err(&join(&path, "name"), &v.span(), format!("expected a name of letters, digits, '-', '_' or '.', found \"{n}\""));
-                        } else if self.group_names.iter().any(|(g, _)| g == n) {
+                        } else if self.group_of(n).is_some() {
                             self.cx.err(
                                 &join(&path, "name"),
                                 &v.span(),
@@ -100,7 +105,7 @@ impl Reader<'_> {
                     } else {
                         format!("group{}", i + 1)
                     };
-                    if self.group_names.iter().any(|(g, _)| *g == n) {
+                    if self.group_of(&n).is_some() {
                         let msg = format!(
                             "this unnamed group would be called \"{n}\", which is taken: give it a name"
                         );
@@ -164,8 +169,11 @@ impl Reader<'_> {
                 }
                 None => Some(None),
             };
-            self.group_names
-                .push((name.clone().unwrap_or_default(), weight.map(|w| w as u32)));
+            let gname = name.clone().unwrap_or_default();
+            self.group_index
+                .entry(gname.clone())
+                .or_insert(self.group_names.len());
+            self.group_names.push((gname, weight.map(|w| w as u32)));
             match (
                 name,
                 count,

@@ -211,7 +211,7 @@ impl Reader<'_> {
         let gpath = join(path, "groups");
         let mut found = Vec::new();
         match t.t.get("groups") {
-            None => match self.group_names.iter().position(|(n, _)| n == name) {
+            None => match self.group_of(name) {
                 Some(g) => found.push((g, t.span.0..t.span.1)),
                 None => {
                     self.cx.err_hint(
@@ -268,7 +268,7 @@ impl Reader<'_> {
         span: &std::ops::Range<usize>,
         name: &str,
     ) -> Option<usize> {
-        if let Some(g) = self.group_names.iter().position(|(n, _)| n == name) {
+        if let Some(g) = self.group_of(name) {
             return Some(g);
         }
         self.group_ref(path, span, name)

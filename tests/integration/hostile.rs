@@ -1,0 +1,139 @@
+//! Hostile scenario files: text that is not UTF-8, UTF-16, nesting deep enough to stop
+//! the TOML reader, tens of thousands of problems, and a great many server groups. Each
+//! is refused with exit code 2 and a message that says where, in bounded output.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::{root, scratch};
+
+fn lblab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lblab"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run lblab")
+}
+
+fn file(dir: &str, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = scratch(dir).join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn validate(p: &Path) -> (Option<i32>, String) {
+    let o = lblab(&["validate", p.to_str().unwrap()]);
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn quick_start() -> Vec<u8> {
+    std::fs::read(root().join("scenarios/quick-start.toml")).unwrap()
+}
+
+#[test]
+fn text_that_is_not_utf8_is_refused_with_its_line_and_column() {
+    let text = String::from_utf8(quick_start()).unwrap();
+    let at = text
+        .find("name = \"web\"")
+        .expect("quick-start names its group web");
+    let line = text[..at].matches('\n').count() + 1;
+    let mut bytes = quick_start();
+    // `name = "w?b"` with 0xFF for the `e`: column 10 of that line.
+    bytes[at + 9] = 0xFF;
+    let (code, err) = validate(&file("hostile-utf8", "bad.toml", &bytes));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("line {line}, column 10")) && err.contains("0xFF"),
+        "{err}"
+    );
+}
+
+#[test]
+fn utf16_is_named_and_a_utf8_byte_order_mark_is_read() {
+    let text = String::from_utf8(quick_start()).unwrap();
+    let mut le = vec![0xFF, 0xFE];
+    le.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
+    let be: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+    for (name, bytes) in [("le.toml", le), ("be-no-bom.toml", be)] {
+        let (code, err) = validate(&file("hostile-utf16", name, &bytes));
+        assert_eq!(code, Some(2), "{name}: {err}");
+        assert!(
+            err.contains("UTF-16") && err.contains("save it as UTF-8"),
+            "{name}: {err}"
+        );
+    }
+    let mut bom = vec![0xEF, 0xBB, 0xBF];
+    bom.extend(quick_start());
+    let (code, err) = validate(&file("hostile-bom", "bom.toml", &bom));
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// Nesting deeper than the TOML reader recurses is a syntax error at its line, and the
+/// 400,000-character line is shown as a window around the column, not whole.
+#[test]
+fn nesting_too_deep_is_named_at_its_line_in_a_short_snippet() {
+    let mut text = String::from_utf8(quick_start()).unwrap();
+    let line = text.lines().count() + 1;
+    text.push_str(&format!(
+        "x = {}{}\n",
+        "[".repeat(200_000),
+        "]".repeat(200_000)
+    ));
+    let (code, err) = validate(&file("hostile-deep", "deep.toml", text.as_bytes()));
+    assert_eq!(code, Some(2), "{}", &err[..err.len().min(2000)]);
+    assert!(
+        err.contains(&format!("deep.toml:{line}:")),
+        "{}",
+        &err[..500]
+    );
+    assert!(err.contains("recursion"), "{}", &err[..500]);
+    let longest = err.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(longest < 250, "a line of {longest} characters");
+}
+
+/// 20,000 problems: the first 50 are shown, the rest counted; `--format json` lists every
+/// one with its line. (Before the problems' lines came from one pass over the text, this
+/// file took 40 s to report.)
+#[test]
+fn many_problems_are_shown_fifty_then_counted() {
+    let mut text = String::from(
+        "[scenario]\nname = \"x\"\nduration = \"1s\"\n[clients]\nrate = \"1/s\"\n[[classes]]\nservice = { dist = \"constant\", value = \"1ms\" }\n",
+    );
+    for i in 0..20_000 {
+        text.push_str(&format!("[[servers]]\nname = \"s{i}\"\ncount = -1\n"));
+    }
+    let p = file("hostile-many", "many.toml", text.as_bytes());
+    let (code, err) = validate(&p);
+    assert_eq!(code, Some(2));
+    assert_eq!(err.matches("error: ").count(), 50, "{}", &err[..500]);
+    assert!(
+        err.contains("… and 19950 more problems"),
+        "{}",
+        &err[err.len() - 300..]
+    );
+    assert!(err.contains("many.toml (20000 problems)"));
+    let o = lblab(&["validate", p.to_str().unwrap(), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let problems = v[0]["problems"].as_array().expect("problems");
+    assert_eq!(problems.len(), 20_000);
+    // The last group's `count` is on the file's last line.
+    assert_eq!(problems[19_999]["line"], 7 + 3 * 20_000);
+}
+
+/// Duplicate names among 100,000 groups are found by name, not by comparing every pair.
+#[test]
+fn a_hundred_thousand_groups_with_a_duplicate_name() {
+    let mut text = String::from(
+        "[scenario]\nname = \"x\"\nduration = \"1s\"\n[clients]\nrate = \"1/s\"\n[[classes]]\nservice = { dist = \"constant\", value = \"1ms\" }\n",
+    );
+    for i in 0..100_000 {
+        let name = if i == 99_999 { 7 } else { i };
+        text.push_str(&format!("[[servers]]\nname = \"s{name}\"\n"));
+    }
+    let (code, err) = validate(&file("hostile-groups", "groups.toml", text.as_bytes()));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("duplicate server group name \"s7\""), "{err}");
+}
