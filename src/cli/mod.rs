@@ -11,6 +11,7 @@ mod color;
 mod completions;
 mod files;
 mod list;
+mod memory;
 mod new;
 mod progress;
 mod report;
@@ -64,6 +65,11 @@ pub struct Cli {
     /// When to colour errors and help. --color always/never win over the environment.
     #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = color::ColorWhen::Auto)]
     color: color::ColorWhen,
+    /// The most memory a scenario may need, estimated from its keys before anything is
+    /// allocated (like 4GB, 512MB, 2GiB): a scenario that needs more is refused, naming
+    /// the keys. Default: half of this machine's memory (4 GB where it is not known).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = memory::parse_size)]
+    max_memory: Option<f64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -363,6 +369,7 @@ pub fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> Result<(), CliError> {
+    memory::set_limit(cli.max_memory);
     match cli.cmd {
         Cmd::Run(a) => run::run(a),
         Cmd::Compare(a) => run::compare(a),

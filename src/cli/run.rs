@@ -28,7 +28,10 @@ pub(crate) fn load(file: &Path, sets: &[String]) -> Result<Scenario, CliError> {
     if bundled(file).is_none() && !file.exists() {
         return Err(not_found(file));
     }
-    read_scenario(file, sets).map_err(|e| CliError::Input(super::color::scenario_error(&e)))
+    let s =
+        read_scenario(file, sets).map_err(|e| CliError::Input(super::color::scenario_error(&e)))?;
+    super::memory::check(&file.display().to_string(), &s.world)?;
+    Ok(s)
 }
 
 /// Reads `file`, or the bundled scenario it names when no such file exists, keeping the

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod config;
 pub mod connections;
 pub mod dist;
+pub mod memory;
 pub mod population;
 pub mod services;
 pub mod world;

@@ -137,3 +137,57 @@ fn a_hundred_thousand_groups_with_a_duplicate_name() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("duplicate server group name \"s7\""), "{err}");
 }
+
+/// What a scenario needs is estimated from its keys before anything is allocated: a
+/// ketama ring over 1,000 servers of weight 1,000,000 (160 × 10¹¹ points, a few TB) and a
+/// failure drawn every nanosecond are refused with the keys that size them, where they
+/// used to abort ("memory allocation of 1280000000000 bytes failed").
+#[test]
+fn absurd_sizes_are_refused_before_allocating() {
+    let head = "[scenario]\nname = \"x\"\nduration = \"100s\"\n[clients]\nrate = \"10/s\"\n[[classes]]\nservice = { dist = \"constant\", value = \"1ms\" }\n";
+    let ring = format!(
+        "{head}[[servers]]\nname = \"s\"\ncount = 1000\nweight = 1000000\n[balancer]\nalgorithm = \"ketama\"\n"
+    );
+    let storm = format!(
+        "{head}[[servers]]\nname = \"s\"\ncount = 4\n[[failures]]\ntarget = \"s\"\nkind = \"crash\"\nmtbf = {{ dist = \"constant\", value = \"1ns\" }}\nmttr = {{ dist = \"constant\", value = \"1ns\" }}\n"
+    );
+    let dir = scratch("hostile-memory");
+    for (name, text, keys) in [
+        (
+            "ring.toml",
+            ring,
+            "servers.*.weight × balancer.points_per_weight",
+        ),
+        ("storm.toml", storm, "failures[0].mtbf + failures[0].mttr"),
+    ] {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        let out = dir.join(format!("{name}-out"));
+        let o = lblab(&[
+            "run",
+            p.to_str().unwrap(),
+            "--max-memory",
+            "4GB",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(keys) && err.contains("TB"), "{name}: {err}");
+        assert!(!out.exists(), "{name}: nothing written");
+    }
+    // The limit is the user's: a tiny one refuses the quick start, naming its fleet.
+    let o = lblab(&[
+        "run",
+        "quick-start",
+        "--max-memory",
+        "1kB",
+        "--out",
+        dir.join("q").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("servers.*.count"));
+    let o = lblab(&["run", "quick-start", "--max-memory", "lots"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("expected a size like 4GB"));
+}
