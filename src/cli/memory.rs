@@ -10,7 +10,7 @@ use super::CliError;
 
 static LIMIT: OnceLock<f64> = OnceLock::new();
 
-/// Sets the limit (`None`: half of the machine's memory, or 4 GB where it is not known).
+/// Sets the limit (`None`: [`default_limit`]).
 pub(super) fn set_limit(limit: Option<f64>) {
     let _ = LIMIT.set(limit.unwrap_or_else(default_limit));
 }
@@ -19,16 +19,26 @@ fn limit() -> f64 {
     *LIMIT.get_or_init(default_limit)
 }
 
-/// Half of `MemTotal` in /proc/meminfo, or 4 GB.
+/// Half of `MemTotal` in /proc/meminfo (4 GB where it is not known), and at most half
+/// of the process's address-space limit (`ulimit -v`, `prlimit --as`) when it has one:
+/// the estimate leaves room for what it does not count.
 fn default_limit() -> f64 {
-    std::fs::read_to_string("/proc/meminfo")
+    let machine = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| {
             let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
             let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
             Some(kb * 1024.0 / 2.0)
         })
-        .unwrap_or(4e9)
+        .unwrap_or(4e9);
+    let address_space = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|l| {
+            let line = l.lines().find(|l| l.starts_with("Max address space"))?;
+            line.split_whitespace().nth(3)?.parse::<f64>().ok()
+        })
+        .map_or(f64::INFINITY, |b| b / 2.0);
+    machine.min(address_space)
 }
 
 /// A size like `4GB`, `512MB`, `2GiB`, `1e9` (bytes).

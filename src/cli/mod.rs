@@ -67,7 +67,8 @@ pub struct Cli {
     color: color::ColorWhen,
     /// The most memory a scenario may need, estimated from its keys before anything is
     /// allocated (like 4GB, 512MB, 2GiB): a scenario that needs more is refused, naming
-    /// the keys. Default: half of this machine's memory (4 GB where it is not known).
+    /// the keys. Default: half of this machine's memory (4 GB where it is not known), and
+    /// at most half of the process's address-space limit (ulimit -v) if it has one.
     #[arg(long, global = true, value_name = "SIZE", value_parser = memory::parse_size)]
     max_memory: Option<f64>,
 }

@@ -24,6 +24,8 @@ pub struct Need {
 
 /// Bytes of per-server state (the server, its queue's first block, statistics, series).
 const PER_SERVER: f64 = 1024.0;
+/// Bytes per slot of a server's room for requests in service (kept up to 1,024 slots).
+const PER_SLOT_IN_SERVICE: f64 = 16.0;
 /// Bytes per node per server (in-flight counts, pool entry, health and outlier state).
 const PER_NODE_SERVER: f64 = 256.0;
 /// Bytes per ring point (hash and owner, and the copy sorted while building).
@@ -40,11 +42,20 @@ pub fn estimate(w: &WorldConfig) -> Vec<Need> {
     let n = w.n_servers() as f64;
     let nodes = f64::from(w.lb.nodes.max(1));
     let pools = 1.0 + w.classes.iter().filter(|c| c.pool.is_some()).count() as f64;
+    // Each server also keeps room for the requests in service, up to 1,024 slots.
+    let fleet: f64 = w
+        .groups
+        .iter()
+        .map(|g| {
+            f64::from(g.count + g.spare)
+                * (PER_SERVER + f64::from(g.slots.min(1024)) * PER_SLOT_IN_SERVICE)
+        })
+        .sum();
     let mut needs = vec![
         Need {
             what: "per-server state".into(),
-            keys: "servers.*.count".into(),
-            bytes: n * PER_SERVER,
+            keys: "servers.*.count × servers.*.slots".into(),
+            bytes: fleet,
         },
         Need {
             what: "each load balancer node's view of each server".into(),

@@ -191,3 +191,17 @@ fn absurd_sizes_are_refused_before_allocating() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("expected a size like 4GB"));
 }
+
+/// Every bundled scenario's estimate is well under a small machine's memory (the default
+/// limit is half of it), so none is refused on a laptop or a CI runner.
+#[test]
+fn bundled_scenarios_need_little_memory() {
+    for name in lblab::scenario::bundled::names() {
+        let s = crate::support::load(name, &[]);
+        let total: f64 = lblab::model::memory::estimate(&s.world)
+            .iter()
+            .map(|n| n.bytes)
+            .sum();
+        assert!(total < 5e8, "{name}: {total} bytes");
+    }
+}
