@@ -269,7 +269,7 @@ impl Ketama {
         if pool.len() >= INDEX_MIN && epoch != self.uneven {
             if self.flat.epoch != epoch {
                 // Eligibility may have changed: the current weights go back first.
-                self.leave_flat();
+                self.flat.hand_back(&mut self.current);
                 let mut eligible = pool.backends.iter().filter(|b| b.eligible());
                 let w = eligible.next().map_or(1, |b| b.weight);
                 if eligible.any(|b| b.weight != w) {
@@ -281,16 +281,8 @@ impl Ketama {
             }
             return self.flat.pick();
         }
-        self.leave_flat();
+        self.flat.hand_back(&mut self.current);
         swrr_all(pool.backends, &mut self.current)
-    }
-
-    /// Leaves the index: its current weights go back to `current`.
-    fn leave_flat(&mut self) {
-        if self.flat.built() {
-            self.flat.materialize(&mut self.current);
-            self.flat.invalidate();
-        }
     }
 
     /// Rebuilds the ring if the pool's ids or weights differ from the ones it was built
@@ -324,7 +316,7 @@ impl Balancer for Ketama {
         match hashfn::request_text(req, self.hash_on, &mut buf) {
             Some(text) if pool.len() >= 2 => {
                 if !self.singles {
-                    self.leave_flat();
+                    self.flat.hand_back(&mut self.current);
                 }
                 let h = hashfn::crc32(text);
                 if self.flat.built() {

@@ -137,7 +137,7 @@ impl LeastConnections {
         if epoch != self.synced {
             // The index's current weights go back first: a change of ids or weights
             // resets them, one of availability keeps them (as the scan would).
-            self.leave_index();
+            self.index.hand_back(&mut self.current);
             self.sync(pool);
             self.synced = epoch;
         }
@@ -255,14 +255,6 @@ impl LeastConnections {
         Some(chosen)
     }
 
-    /// Leaves the index: its current weights go back to `current`.
-    fn leave_index(&mut self) {
-        if self.index.epoch != NO_EPOCH {
-            self.index.materialize(&mut self.current);
-            self.index.invalidate();
-        }
-    }
-
     /// The passive-check tunables.
     pub fn checks(&self) -> PassiveChecks {
         self.peers.config()
@@ -307,7 +299,7 @@ impl Balancer for LeastConnections {
         if let Some(chosen) = self.indexed_pick(pool, whole_seconds(now)) {
             return chosen;
         }
-        self.leave_index();
+        self.index.hand_back(&mut self.current);
         let chosen = self.scan_pick(now, pool);
         if self.dirty && pool.tracked() && self.clean(pool, whole_seconds(now)) {
             self.dirty = false;
@@ -321,7 +313,7 @@ impl Balancer for LeastConnections {
 
     #[inline]
     fn on_in_flight(&mut self, index: usize, in_flight: u32) {
-        if self.index.epoch != NO_EPOCH {
+        if self.index.built() {
             self.index.set_in_flight(index, in_flight);
         }
     }
@@ -370,7 +362,7 @@ impl Balancer for LeastConnections {
         if index < pool.len() {
             if matches!(outcome.kind, OutcomeKind::Refused | OutcomeKind::TimedOut) {
                 // A failure may lower an effective weight or take a backend out: scan.
-                self.leave_index();
+                self.index.hand_back(&mut self.current);
                 self.dirty = true;
             }
             self.peers.complete(now, pool.len() == 1, index, outcome);

@@ -209,6 +209,13 @@ impl LcIndex {
         }
     }
 
+    /// Leaves the index: its current weights go back to `current`, and the next use
+    /// builds it again.
+    pub(super) fn hand_back(&mut self, current: &mut [i64]) {
+        self.materialize(current);
+        self.invalidate();
+    }
+
     /// Forgets the index (the next use builds it again).
     pub(super) fn invalidate(&mut self) {
         self.epoch = NO_EPOCH;

@@ -39,16 +39,16 @@ pub(crate) fn decode(bytes: Vec<u8>) -> std::io::Result<String> {
                 .join(" ")
         )));
     }
-    let body = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(&bytes);
-    match std::str::from_utf8(body) {
-        Ok(_) => {
-            let skip = bytes.len() - body.len();
-            let mut bytes = bytes;
-            bytes.drain(..skip);
-            Ok(String::from_utf8(bytes).expect("checked above"))
-        }
+    let mut body = bytes;
+    let bom = body.starts_with(&[0xEF, 0xBB, 0xBF]);
+    if bom {
+        body.drain(..3);
+    }
+    match String::from_utf8(body) {
+        Ok(text) => Ok(text),
         Err(e) => {
-            let at = e.valid_up_to();
+            let at = e.utf8_error().valid_up_to();
+            let body = e.as_bytes();
             let before = &body[..at];
             let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
             let start = before
@@ -58,7 +58,7 @@ pub(crate) fn decode(bytes: Vec<u8>) -> std::io::Result<String> {
             let column = std::str::from_utf8(&before[start..]).map_or(1, |s| s.chars().count() + 1);
             Err(bad(format!(
                 "line {line}, column {column} (byte {}): byte 0x{:02X} is not UTF-8; lblab reads UTF-8 text",
-                at + bytes.len() - body.len(),
+                at + if bom { 3 } else { 0 },
                 body[at]
             )))
         }

@@ -78,9 +78,13 @@ impl ScenarioError {
     }
 }
 
-/// 1-based line and column (in characters) of byte `offset` in `src`.
+/// 1-based line and column (in characters) of byte `offset` in `src` (one lookup; many
+/// go through a [`LineIndex`]).
 pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    LineIndex::new(src).line_col(src, offset)
+    let before = &src[..floor_char_boundary(src, offset.min(src.len()))];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
 }
 
 /// Where each line of a text starts, for line numbers by binary search.

@@ -12,14 +12,17 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let most = conns.tracked.iter().copied().max().unwrap_or(0);
         conns.tracked_peak = conns.tracked_peak.max(most);
         for s in 0..self.servers.len() {
-            let overlap = {
-                let since = self.conns.as_ref().expect("connections").since[s];
-                self.window_overlap(since, self.now)
-            };
-            let conns = self.conns.as_mut().expect("connections");
-            conns.area[s] += f64::from(conns.open_now[s]) * overlap as f64;
-            conns.since[s] = self.now;
+            self.conn_area_to_now(s);
         }
+    }
+
+    /// Adds server `s`'s open-connection time since its last change (within the window).
+    pub(super) fn conn_area_to_now(&mut self, s: usize) {
+        let since = self.conns.as_ref().expect("connections").since[s];
+        let overlap = self.window_overlap(since, self.now);
+        let conns = self.conns.as_mut().expect("connections");
+        conns.area[s] += f64::from(conns.open_now[s]) * overlap as f64;
+        conns.since[s] = self.now;
     }
 
     /// `connections.csv`'s rows: per backend of the edge tier that was ever in the pool.

@@ -246,9 +246,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             return self.client_rr_place(client, c);
         }
         let node = self.book.creqs[c as usize].node;
-        if !self.tier.trivial {
-            self.conn_drop_stale(client, node);
-        }
+        self.conn_drop_stale(client, node);
         let cfg = self.conn_cfg();
         let (max_streams, max_requests) = (cfg.max_streams, cfg.max_requests);
         let conns = self.conns.as_ref().expect("connections");
@@ -294,23 +292,19 @@ impl<const TRACE: bool> World<'_, TRACE> {
     /// opened through (a VRRP failover, a new DNS answer, an anycast route change): that
     /// node has no state for them (no connection sync), so they are not used again; an
     /// idle one is closed at once, a busy one once its requests are done.
+    /// (Nothing to do while the tier's paths never change.)
     fn conn_drop_stale(&mut self, client: u32, node: u32) {
+        if self.tier.trivial {
+            return;
+        }
         let per_client = self.conns.as_ref().expect("connections").per_client;
         let base = client as usize * per_client;
         for k in 0..per_client {
-            let conns = self.conns.as_mut().expect("connections");
+            let conns = self.conns.as_ref().expect("connections");
             let id = conns.of_client[base + k];
-            if id == NONE {
-                continue;
-            }
-            let conn = &mut conns.slots[id as usize];
-            if conn.open && conn.node != node {
-                conn.reopen = true;
-                if conn.streams == 0 {
-                    self.conn_shut(id);
-                } else {
-                    conn.draining = true;
-                }
+            if id != NONE && conns.slots[id as usize].open && conns.slots[id as usize].node != node
+            {
+                self.conn_far_close(id, false, false);
             }
         }
     }
@@ -462,8 +456,6 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 }
             }
             conns.last_server[client as usize] = server;
-        }
-        if server != NONE {
             self.conn_count(server, true);
         }
         let generation = self.conns.as_ref().expect("connections").slots[id as usize].generation;
@@ -571,14 +563,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
     /// Connections open to `server` change by one (layer 4), for its time average.
     fn conn_count(&mut self, server: u32, up: bool) {
         let s = server as usize;
-        let overlap = {
-            let since = self.conns.as_ref().expect("connections").since[s];
-            self.window_overlap(since, self.now)
-        };
+        self.conn_area_to_now(s);
         let measured = self.now >= self.cfg.warmup;
         let conns = self.conns.as_mut().expect("connections");
-        conns.area[s] += f64::from(conns.open_now[s]) * overlap as f64;
-        conns.since[s] = self.now;
         if up {
             conns.open_now[s] += 1;
             if measured {

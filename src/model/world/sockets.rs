@@ -239,21 +239,32 @@ impl<const TRACE: bool> World<'_, TRACE> {
     /// The far side closes the open connections `hit` selects: now (`reset`), or each
     /// once its requests are done; a WebSocket's client may then reopen it.
     fn conns_close_where(&mut self, reset: bool, hit: impl Fn(&super::conns::Conn) -> bool) {
-        let Some(conns) = self.conns.as_mut() else {
+        let Some(conns) = self.conns.as_ref() else {
             return;
         };
         for id in 0..conns.slots.len() as u32 {
-            let conns = self.conns.as_mut().expect("connections");
-            let conn = &mut conns.slots[id as usize];
-            if !conn.open || !hit(conn) {
-                continue;
+            let conn = &self.conns.as_ref().expect("connections").slots[id as usize];
+            if conn.open && hit(conn) {
+                self.conn_far_close(id, reset, true);
             }
-            conn.reopen = true;
-            if reset || conn.streams == 0 {
+        }
+    }
+
+    /// The far side closes open connection `id`: now (`reset`, or it is idle), else once
+    /// its requests are done (GOAWAY); a WebSocket's client may then reopen it. `serve`:
+    /// the client's waiting requests may take its place at once (not while one of them is
+    /// being placed).
+    pub(super) fn conn_far_close(&mut self, id: u32, reset: bool, serve: bool) {
+        let conn = &mut self.conns.as_mut().expect("connections").slots[id as usize];
+        conn.reopen = true;
+        if reset || conn.streams == 0 {
+            if serve {
                 self.conn_close(id);
             } else {
-                conn.draining = true;
+                self.conn_shut(id);
             }
+        } else {
+            conn.draining = true;
         }
     }
 }
