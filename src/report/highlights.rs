@@ -433,14 +433,8 @@ pub(super) fn bullets(r: &Results) -> Vec<String> {
             ));
         }
     }
-    if let Some(fs) = &r.failovers {
-        let undetected = fs.iter().filter(|f| !f.detected_s.is_finite()).count();
-        if undetected > 0 {
-            out.push(format!(
-                "{undetected} of {} failure × node × replication rows were never detected by the load balancer during the fault (see Failovers).",
-                fs.len()
-            ));
-        }
+    if let Some(sentence) = r.failovers.as_deref().and_then(undetected) {
+        out.push(sentence);
     }
     if let Some(hs) = &r.health {
         let false_downs = hs
@@ -503,9 +497,52 @@ pub(super) fn best_classes(
     out
 }
 
+/// How many faults the load balancer had to detect and never did. A drain takes its
+/// server out of rotation by itself (deregistration), so it is not counted.
+fn undetected(fs: &[crate::report::results::Failover]) -> Option<String> {
+    let must = || fs.iter().filter(|f| f.kind != "drain");
+    let undetected = must().filter(|f| !f.detected_s.is_finite()).count();
+    (undetected > 0).then(|| {
+        format!(
+            "{undetected} of {} failure × node × replication rows were never detected by the load balancer during the fault (see Failovers).",
+            must().count()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_drain_needs_no_detection() {
+        let row = |kind: &str, detected_s: f64| crate::report::results::Failover {
+            algorithm: "a".into(),
+            replication: 0,
+            failure: 0,
+            kind: kind.into(),
+            server: "s-1".into(),
+            node: 1,
+            fault_s: 10.0,
+            detected_s,
+            detection_s: detected_s - 10.0,
+            repair_s: 20.0,
+            recovered_s: f64::NAN,
+            recovery_s: f64::NAN,
+            sent: 0.0,
+            failed: 0.0,
+        };
+        assert_eq!(
+            undetected(&[row("drain", f64::NAN), row("drain", f64::NAN)]),
+            None
+        );
+        let s = undetected(&[
+            row("drain", f64::NAN),
+            row("crash", f64::NAN),
+            row("crash", 12.0),
+        ]);
+        assert!(s.unwrap().starts_with("1 of 2 failure"));
+    }
 
     fn est(mean: f64, half: f64) -> Estimate {
         Estimate {
