@@ -2,6 +2,7 @@
 //! connection slot (fewer than `maxconn` requests in flight) gets the request, so traffic
 //! packs onto as few servers as possible and the others can idle or be powered down.
 
+use super::min_tree::{INDEX_MIN, MinTree};
 use super::{AlgorithmInfo, Balancer, ParamDef, ParamKind, ParamValue, PoolView, RequestInfo};
 use crate::engine::SimTime;
 
@@ -37,22 +38,58 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
 /// server is at `maxconn`, HAProxy would queue the request in the backend until a slot
 /// frees up; this model has no backend queue, so it returns the eligible backend with the
 /// fewest requests in flight instead (the lowest id on ties).
+///
+/// A pool of [`INDEX_MIN`] backends or more whose owner reports in-flight changes keeps
+/// each backend's [`key`] in a [`MinTree`]: the first backend at the smallest
+/// key is the scan's choice, in O(log n).
 #[derive(Clone, Debug)]
 pub struct First {
     maxconn: u32,
+    tree: MinTree<u64>,
+    /// Eligibility by pool index, for the tree's keys.
+    eligible: Vec<bool>,
 }
+
+/// The tree key of a backend that is not a candidate.
+const OUT: u64 = u64::MAX;
 
 impl First {
     /// `balance first` with the given per-server `maxconn` (0 is treated as 1).
     pub fn new(maxconn: u32) -> Self {
         First {
             maxconn: maxconn.max(1),
+            tree: MinTree::new(OUT),
+            eligible: Vec::new(),
         }
+    }
+}
+
+/// The scan's order as one key: 0 for a server with a free slot (the first wins), else
+/// `in_flight + 1` (the least loaded, then the first); [`OUT`] when not eligible.
+#[inline]
+fn key(maxconn: u32, eligible: bool, in_flight: u32) -> u64 {
+    match eligible {
+        false => OUT,
+        true if in_flight < maxconn => 0,
+        true => u64::from(in_flight) + 1,
     }
 }
 
 impl Balancer for First {
     fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
+        if pool.tracked() && pool.len() >= INDEX_MIN {
+            if self.tree.epoch != pool.epoch() {
+                let b = pool.backends;
+                self.eligible.clear();
+                self.eligible.extend(b.iter().map(|b| b.eligible()));
+                let m = self.maxconn;
+                self.tree.build(pool.epoch(), b.len(), |j| {
+                    key(m, b[j].eligible(), b[j].in_flight)
+                });
+            }
+            self.tree.min()?;
+            return Some(self.tree.nth_min(0));
+        }
         let mut least: Option<usize> = None;
         for (i, b) in pool.backends.iter().enumerate() {
             if !b.eligible() {
@@ -67,6 +104,21 @@ impl Balancer for First {
         }
         // Everything is full: HAProxy would queue in the backend; take the least loaded.
         least
+    }
+
+    fn wants_in_flight(&self) -> bool {
+        true
+    }
+
+    fn on_in_flight(&mut self, index: usize, in_flight: u32) {
+        if self.tree.built() && index < self.tree.len() {
+            let k = key(self.maxconn, self.eligible[index], in_flight);
+            self.tree.set(index, k);
+        }
+    }
+
+    fn on_pool_change(&mut self, _now: SimTime, _pool: &PoolView<'_>) {
+        self.tree.invalidate();
     }
 }
 
@@ -145,5 +197,21 @@ mod tests {
         assert_eq!(sequence(lb.as_mut(), &b, 1), "a");
         let b = in_flight(&[10, 0]);
         assert_eq!(sequence(lb.as_mut(), &b, 1), "b");
+    }
+
+    #[test]
+    fn the_tree_chooses_as_the_scan() {
+        use crate::balancer::testutil::index_agrees_with_scan;
+        for (n, maxconn, seed) in [(INDEX_MIN, 2, 1), (200, 1, 2), (100, 1000, 3)] {
+            let picks = index_agrees_with_scan(
+                || Box::new(First::new(maxconn)),
+                n,
+                |r| r.below(3) as u32,
+                0,
+                100_000,
+                seed,
+            );
+            assert!(picks > 45_000, "{picks}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! (`(inflight + 1) · 4096 / eweight`, idle servers at key 0), with HAProxy 3.2's random
 //! choice among equal keys or the older FIFO rotation.
 
+use super::min_tree::{INDEX_MIN, MinTree};
 use super::{
     AlgorithmInfo, Backend, Balancer, ParamDef, ParamKind, ParamValue, PoolView, RequestInfo,
 };
@@ -78,17 +79,25 @@ pub(super) fn fwlc_key(in_flight: u32, weight: u32) -> u64 {
 ///   lists, a requeued server is appended to a randomly chosen one, and a pick scans the
 ///   lists from a random start and takes the first head it finds. That spreads the choice
 ///   pseudo-randomly over the tied servers; this model makes it exactly uniform (reservoir
-///   sampling over the tied servers, one draw per tie met) rather than reproducing the
-///   list layout, whose size (`FWLC_LISTS_NB`) this simulator does not model.
+///   over the tied servers: when `k` tie, one draw `below(k)` takes the `j`-th of them in
+///   pool order) rather than reproducing the list layout, whose size (`FWLC_LISTS_NB`)
+///   this simulator does not model.
 /// * `fifo` (HAProxy < 3.2): equal keys share one eb32 node list in insertion order and a
 ///   server is re-inserted at the tail whenever its key changes (it takes or releases a
 ///   connection, or is re-weighted or comes back up), so the tied servers rotate. This
 ///   model keeps a queue sequence number per server: the balancer requeues the server it
-///   picks (with the key it will have once the request is counted), requeues a server in
-///   [`on_response`](Balancer::on_response), and requeues any server whose key it finds
-///   changed at the next pick (in pool order). The initial order is the pool order, as
+///   picks (with the key it will have once the request is counted), requeues a server
+///   whose in-flight count changes its key when the owner reports it
+///   ([`on_in_flight`](Balancer::on_in_flight)) or in
+///   [`on_response`](Balancer::on_response), and, for an owner that reports nothing,
+///   requeues any server whose key it finds changed at the next pick (in pool order). The initial order is the pool order, as
 ///   `fwlc_init_server_tree` queues servers in configuration order. A pool change keeps
 ///   the queue position of servers whose weight and eligibility did not change.
+///
+/// A pool of [`INDEX_MIN`] backends or more whose owner reports in-flight changes keeps
+/// the servers in a [`MinTree`] ordered by `(key, queue sequence)` (FIFO) or by key
+/// (random; the tree gives the number of tied servers and the `j`-th of them): O(log n)
+/// per pick and per change, the scan's choice for the same draws.
 ///
 /// Not modelled: `maxconn` saturation and the server queue, backup servers, slow start.
 #[derive(Clone, Debug)]
@@ -102,7 +111,13 @@ pub struct HaproxyLeastConn {
     keys: Vec<u64>,
     seqs: Vec<u64>,
     next_seq: u64,
+    /// Large tracked pools: `(key, sequence)` per server (`(key, 0)` for random ties),
+    /// `OUT` when not eligible.
+    tree: MinTree<(u64, u64)>,
 }
+
+/// The tree entry of a server that is not in the tree.
+const OUT: (u64, u64) = (u64::MAX, u64::MAX);
 
 impl HaproxyLeastConn {
     /// `leastconn` with the given tie-breaking; `rng` is used by [`Ties::Random`] only.
@@ -115,6 +130,7 @@ impl HaproxyLeastConn {
             keys: Vec::new(),
             seqs: Vec::new(),
             next_seq: 0,
+            tree: MinTree::new(OUT),
         }
     }
 
@@ -124,6 +140,55 @@ impl HaproxyLeastConn {
         self.keys[i] = key;
         self.seqs[i] = self.next_seq;
         self.next_seq += 1;
+        if self.tree.built() {
+            self.tree.set(i, (key, self.seqs[i]));
+        }
+    }
+
+    /// Whether to pick through the tree (a large pool whose owner reports in-flight
+    /// changes), building it for `pool`'s epoch first if needed.
+    fn use_tree(&mut self, pool: &PoolView<'_>) -> bool {
+        if !pool.tracked() || pool.len() < INDEX_MIN {
+            return false;
+        }
+        if self.tree.epoch == pool.epoch() {
+            return true;
+        }
+        let b = pool.backends;
+        match self.ties {
+            Ties::Random => {
+                self.weights.clear();
+                self.weights.extend(b.iter().map(|b| b.weight));
+                self.tree.build(pool.epoch(), b.len(), |j| {
+                    if b[j].eligible() {
+                        (fwlc_key(b[j].in_flight, b[j].weight), 0)
+                    } else {
+                        OUT
+                    }
+                });
+            }
+            Ties::Fifo => {
+                self.tree.invalidate();
+                if !self.in_sync(b) {
+                    self.resync(pool);
+                }
+                // Bring every key up to date (in pool order, as the scan would).
+                for (i, x) in b.iter().enumerate() {
+                    if x.eligible() && fwlc_key(x.in_flight, x.weight) != self.keys[i] {
+                        self.requeue(i, fwlc_key(x.in_flight, x.weight));
+                    }
+                }
+                let (keys, seqs) = (&self.keys, &self.seqs);
+                self.tree.build(pool.epoch(), b.len(), |j| {
+                    if keys[j] == NOT_QUEUED {
+                        OUT
+                    } else {
+                        (keys[j], seqs[j])
+                    }
+                });
+            }
+        }
+        true
     }
 
     /// Rebuilds the FIFO bookkeeping for `pool`, keeping the queue position of servers
@@ -177,33 +242,55 @@ impl HaproxyLeastConn {
             })
     }
 
-    fn pick_random(&mut self, backends: &[Backend]) -> Option<usize> {
-        let mut best: Option<(usize, u64)> = None;
-        let mut tied = 0u64;
-        for (i, b) in backends.iter().enumerate() {
-            if !b.eligible() {
-                continue;
-            }
+    fn pick_random(&mut self, pool: &PoolView<'_>) -> Option<usize> {
+        if self.use_tree(pool) {
+            let (_, tied) = self.tree.min()?;
+            let k = if tied > 1 {
+                self.rng.below(u64::from(tied)) as u32
+            } else {
+                0
+            };
+            return Some(self.tree.nth_min(k));
+        }
+        let backends = pool.backends;
+        let (mut min, mut tied) = (u64::MAX, 0u64);
+        for b in backends.iter().filter(|b| b.eligible()) {
             let key = fwlc_key(b.in_flight, b.weight);
-            match best {
-                Some((_, k)) if key > k => {}
-                Some((_, k)) if key == k => {
-                    tied += 1;
-                    if self.rng.below(tied) == 0 {
-                        best = Some((i, key));
-                    }
-                }
-                _ => {
-                    best = Some((i, key));
-                    tied = 1;
-                }
+            if key < min {
+                (min, tied) = (key, 1);
+            } else if key == min {
+                tied += 1;
             }
         }
-        best.map(|(i, _)| i)
+        let mut k = match tied {
+            0 => return None,
+            1 => 0,
+            _ => self.rng.below(tied),
+        };
+        for (i, b) in backends.iter().enumerate() {
+            if b.eligible() && fwlc_key(b.in_flight, b.weight) == min {
+                if k == 0 {
+                    return Some(i);
+                }
+                k -= 1;
+            }
+        }
+        None
     }
 
     fn pick_fifo(&mut self, pool: &PoolView<'_>) -> Option<usize> {
         let backends = pool.backends;
+        if self.use_tree(pool) {
+            self.tree.min()?;
+            let i = self.tree.nth_min(0);
+            debug_assert_eq!(
+                self.keys[i],
+                fwlc_key(backends[i].in_flight, backends[i].weight)
+            );
+            let b = &backends[i];
+            self.requeue(i, fwlc_key(b.in_flight.saturating_add(1), b.weight));
+            return Some(i);
+        }
         if !self.in_sync(backends) {
             self.resync(pool);
         }
@@ -232,7 +319,7 @@ impl HaproxyLeastConn {
 impl Balancer for HaproxyLeastConn {
     fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
         match self.ties {
-            Ties::Random => self.pick_random(pool.backends),
+            Ties::Random => self.pick_random(pool),
             Ties::Fifo => self.pick_fifo(pool),
         }
     }
@@ -273,7 +360,12 @@ impl Balancer for HaproxyLeastConn {
         index: usize,
         _outcome: super::Outcome,
     ) {
-        if self.ties != Ties::Fifo || !self.in_sync(pool.backends) {
+        if self.ties != Ties::Fifo {
+            return;
+        }
+        // A tree built for this epoch was built in sync (and pool changes drop it).
+        let synced = self.tree.built() && self.tree.epoch == pool.epoch();
+        if !synced && !self.in_sync(pool.backends) {
             return;
         }
         let Some(b) = pool.backends.get(index) else {
@@ -288,8 +380,34 @@ impl Balancer for HaproxyLeastConn {
     }
 
     fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
+        self.tree.invalidate();
         if self.ties == Ties::Fifo {
             self.resync(pool);
+        }
+    }
+
+    fn wants_in_flight(&self) -> bool {
+        true
+    }
+
+    /// Random ties: the tree's key. FIFO: a server whose key changes goes to the tail of
+    /// its new key (in the bookkeeping, and in the tree if there is one).
+    fn on_in_flight(&mut self, index: usize, in_flight: u32) {
+        match self.ties {
+            Ties::Random => {
+                if self.tree.built() && index < self.tree.len() && self.tree.get(index) != OUT {
+                    let key = fwlc_key(in_flight, self.weights[index]);
+                    self.tree.set(index, (key, 0));
+                }
+            }
+            Ties::Fifo => {
+                if index < self.keys.len() && self.keys[index] != NOT_QUEUED {
+                    let key = fwlc_key(in_flight, self.weights[index]);
+                    if key != self.keys[index] {
+                        self.requeue(index, key);
+                    }
+                }
+            }
         }
     }
 }
@@ -445,5 +563,28 @@ mod tests {
             })
             .collect();
         assert_eq!(sequence(&mut l, &shifted, 3), "aba");
+    }
+
+    #[test]
+    fn the_tree_chooses_as_the_scan() {
+        use crate::balancer::testutil::index_agrees_with_scan;
+        // Weights 1..4 so that keys tie across weights; servers leave, return and are
+        // re-weighted (which requeues them).
+        for (ties, n, seed) in [
+            (Ties::Random, INDEX_MIN, 1),
+            (Ties::Random, 300, 2),
+            (Ties::Fifo, INDEX_MIN, 3),
+            (Ties::Fifo, 300, 4),
+        ] {
+            let picks = index_agrees_with_scan(
+                || Box::new(HaproxyLeastConn::new(ties, rng())),
+                n,
+                |r| 1 + r.below(4) as u32,
+                0,
+                200_000,
+                seed,
+            );
+            assert!(picks > 90_000, "{picks}");
+        }
     }
 }

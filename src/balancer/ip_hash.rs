@@ -6,6 +6,8 @@
 //! The weighted walk, the retry limit and the round-robin fallback are shared with nginx
 //! `hash` ([`key_hash`](super::key_hash)).
 
+use super::least_conn::INDEX_MIN;
+use super::least_conn_index::LcIndex;
 use super::smooth_wrr::swrr_step;
 use super::{AlgorithmInfo, Backend, Balancer, PoolView, RequestInfo};
 use crate::engine::SimTime;
@@ -40,36 +42,84 @@ pub(super) fn total_weight(backends: &[Backend]) -> u64 {
     backends.iter().map(|b| u64::from(b.weight)).sum()
 }
 
-/// The peer that weight offset `w < total_weight` lands on: nginx's
-/// `while (w >= peer->weight) { w -= peer->weight; peer = peer->next; }` over the whole list
-/// (a weight-0 peer is never landed on).
-pub(super) fn peer_at(backends: &[Backend], mut w: u64) -> usize {
-    for (i, b) in backends.iter().enumerate() {
-        let bw = u64::from(b.weight);
-        if w < bw {
-            return i;
+/// Each peer's end offset in nginx's weight walk (the sum of the weights up to and
+/// including it, every peer counted), kept while the pool's epoch stays the same, so that
+/// finding the peer an offset lands on is a binary search rather than nginx's
+/// `while (w >= peer->weight) { w -= peer->weight; peer = peer->next; }` over the list:
+/// the same peer, in O(log n).
+#[derive(Clone, Debug)]
+pub(super) struct WeightOffsets {
+    epoch: u64,
+    ends: Vec<u64>,
+}
+
+impl Default for WeightOffsets {
+    fn default() -> Self {
+        WeightOffsets {
+            epoch: super::NO_EPOCH,
+            ends: Vec::new(),
         }
-        w -= bw;
     }
-    unreachable!("weight offset beyond the total weight")
+}
+
+impl WeightOffsets {
+    /// The offsets of `pool` (rebuilt only when its epoch changed).
+    pub(super) fn of(&mut self, pool: &PoolView<'_>) -> &Self {
+        if self.epoch != pool.epoch() {
+            self.epoch = pool.epoch();
+            self.fill(pool.backends);
+        }
+        self
+    }
+
+    /// The offsets of `backends`, built afresh (`explain`, tests).
+    pub(super) fn from_backends(backends: &[Backend]) -> Self {
+        let mut w = WeightOffsets::default();
+        w.fill(backends);
+        w
+    }
+
+    fn fill(&mut self, backends: &[Backend]) {
+        self.ends.clear();
+        let mut end = 0u64;
+        self.ends.extend(backends.iter().map(|b| {
+            end += u64::from(b.weight);
+            end
+        }));
+    }
+
+    /// nginx `peers->total_weight`.
+    #[inline]
+    pub(super) fn total(&self) -> u64 {
+        self.ends.last().copied().unwrap_or(0)
+    }
+
+    /// The peer that weight offset `w < total` lands on (never a weight-0 peer).
+    #[inline]
+    pub(super) fn peer_at(&self, w: u64) -> usize {
+        debug_assert!(w < self.total());
+        self.ends.partition_point(|&e| e <= w)
+    }
 }
 
 /// The hash-and-rehash walk both nginx hash modules share: iteration `k` (from 0) takes
-/// `hash(k)`, lands on [`peer_at`]`(hash % total_weight)` and tells `step`; the first
-/// eligible peer wins, with its hash. `None` (fall back to round robin) when the total
-/// weight is 0 or after `1 + MAX_TRIES` iterations without an eligible peer.
+/// `hash(k)`, lands on the peer at offset `hash % total_weight` ([`WeightOffsets`]) and
+/// tells `step`; the first eligible peer wins, with its hash. `None` (fall back to round
+/// robin) when the total weight is 0 or after `1 + MAX_TRIES` iterations without an
+/// eligible peer.
 pub(super) fn rehash_walk(
     backends: &[Backend],
+    offsets: &WeightOffsets,
     mut hash: impl FnMut(u32) -> u64,
     mut step: impl FnMut(u64, usize),
 ) -> Option<(usize, u64)> {
-    let total = total_weight(backends);
+    let total = offsets.total();
     if total == 0 {
         return None;
     }
     for k in 0..=MAX_TRIES {
         let h = hash(k);
-        let p = peer_at(backends, h % total);
+        let p = offsets.peer_at(h % total);
         step(h, p);
         if backends[p].eligible() {
             return Some((p, h));
@@ -79,45 +129,97 @@ pub(super) fn rehash_walk(
 }
 
 /// The smooth-WRR fallback of nginx's hash modules (`get_rr_peer`,
-/// `ngx_http_upstream_get_round_robin_peer`), with its own current weights.
-#[derive(Clone, Debug, Default)]
+/// `ngx_http_upstream_get_round_robin_peer`): one step over every eligible peer with its
+/// configured weight, from its own current weights. In a pool of
+/// [`INDEX_MIN`] backends or more whose owner keeps epochs and whose eligible peers all have
+/// the same weight, the step
+/// goes through a flat [`LcIndex`] (O(log n), the same choice and current weights); a
+/// pool with unequal weights is scanned.
+#[derive(Clone, Debug)]
 pub(super) struct RoundRobinFallback {
-    /// `current_weight` per backend, indexed like the pool.
-    current: Vec<i64>,
+    /// `current_weight` per backend, indexed like the pool (the index holds the eligible
+    /// peers' while it is built).
+    pub(super) current: Vec<i64>,
+    /// The index, in large pools with equal weights.
+    pub(super) flat: LcIndex,
+    /// The epoch whose eligible weights are unequal (scanned).
+    uneven: u64,
+}
+
+impl Default for RoundRobinFallback {
+    fn default() -> Self {
+        RoundRobinFallback {
+            current: Vec::new(),
+            flat: LcIndex::default(),
+            uneven: super::NO_EPOCH,
+        }
+    }
 }
 
 impl RoundRobinFallback {
     /// Resets every current weight to 0 for a pool of `len` backends.
     pub(super) fn reset(&mut self, len: usize) {
+        self.flat.invalidate();
         self.current.clear();
         self.current.resize(len, 0);
     }
 
+    /// The index's current weights go back to `current` (before a step over them that
+    /// does not go through the index).
+    pub(super) fn hand_back(&mut self) {
+        self.flat.hand_back(&mut self.current);
+    }
+
     /// One smooth-WRR step over the eligible backends.
-    pub(super) fn pick(&mut self, backends: &[Backend]) -> Option<usize> {
-        if self.current.len() != backends.len() {
-            self.reset(backends.len());
+    pub(super) fn pick(&mut self, pool: &PoolView<'_>) -> Option<usize> {
+        if self.current.len() != pool.len() {
+            self.reset(pool.len());
         }
-        let candidates = backends
+        let epoch = pool.epoch();
+        if pool.tracked() && pool.len() >= INDEX_MIN && epoch != self.uneven {
+            if self.flat.epoch != epoch {
+                // Eligibility may have changed: the current weights go back first.
+                self.hand_back();
+                let mut eligible = pool.backends.iter().filter(|b| b.eligible());
+                let w = eligible.next().map_or(1, |b| b.weight);
+                if eligible.any(|b| b.weight != w) {
+                    self.uneven = epoch;
+                    return swrr_all(pool.backends, &mut self.current);
+                }
+                self.flat
+                    .build(pool, &self.current, i64::from(w), true, |_, b| b.eligible());
+            }
+            return self.flat.pick();
+        }
+        self.hand_back();
+        swrr_all(pool.backends, &mut self.current)
+    }
+}
+
+/// nginx's round-robin fallback: one SWRR step over every eligible peer.
+pub(super) fn swrr_all(backends: &[Backend], current: &mut [i64]) -> Option<usize> {
+    swrr_step(
+        current,
+        backends
             .iter()
             .enumerate()
             .filter(|(_, b)| b.eligible())
-            .map(|(i, b)| (i, i64::from(b.weight)));
-        swrr_step(&mut self.current, candidates)
-    }
+            .map(|(i, b)| (i, i64::from(b.weight))),
+    )
 }
 
 /// nginx's ip_hash over `key` (the address bytes it hashes): `Some((peer, hash))` with the
 /// final hash value, or `None` when nginx would fall back to round robin (fewer than two
 /// peers, or no usable peer within `1 + MAX_TRIES` hash iterations).
-fn ip_hash_peer(backends: &[Backend], key: &[u8]) -> Option<(usize, u64)> {
-    ip_hash_steps(backends, key, |_, _| {})
+fn ip_hash_peer(backends: &[Backend], offsets: &WeightOffsets, key: &[u8]) -> Option<(usize, u64)> {
+    ip_hash_steps(backends, offsets, key, |_, _| {})
 }
 
 /// [`ip_hash_peer`], telling `step` each iteration's hash and the peer it lands on (for
 /// `explain`; a no-op closure costs the pick nothing).
 fn ip_hash_steps(
     backends: &[Backend],
+    offsets: &WeightOffsets,
     key: &[u8],
     step: impl FnMut(u64, usize),
 ) -> Option<(usize, u64)> {
@@ -132,7 +234,7 @@ fn ip_hash_steps(
         }
         hash
     };
-    rehash_walk(backends, next, step)
+    rehash_walk(backends, offsets, next, step)
 }
 
 /// nginx `ip_hash`, or the same over the whole IPv4 address.
@@ -163,6 +265,7 @@ pub struct IpHash {
     /// Number of leading address octets hashed (3 like nginx, or 4).
     octets: usize,
     fallback: RoundRobinFallback,
+    offsets: WeightOffsets,
 }
 
 impl IpHash {
@@ -171,6 +274,7 @@ impl IpHash {
         IpHash {
             octets: octets.clamp(1, 4),
             fallback: RoundRobinFallback::default(),
+            offsets: WeightOffsets::default(),
         }
     }
 }
@@ -178,9 +282,10 @@ impl IpHash {
 impl Balancer for IpHash {
     fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, req: &RequestInfo) -> Option<usize> {
         let addr = req.client_ip.to_be_bytes();
-        match ip_hash_peer(pool.backends, &addr[..self.octets]) {
+        let offsets = self.offsets.of(pool);
+        match ip_hash_peer(pool.backends, offsets, &addr[..self.octets]) {
             Some((p, _)) => Some(p),
-            None => self.fallback.pick(pool.backends),
+            None => self.fallback.pick(pool),
         }
     }
 
@@ -200,7 +305,8 @@ impl Balancer for IpHash {
         let key = &addr[..self.octets];
         let text: Vec<String> = key.iter().map(u8::to_string).collect();
         let mut steps = Vec::new();
-        let found = ip_hash_steps(pool.backends, key, |h, p| steps.push((h, p)));
+        let offsets = WeightOffsets::from_backends(pool.backends);
+        let found = ip_hash_steps(pool.backends, &offsets, key, |h, p| steps.push((h, p)));
         let head = format!("ip_hash({}) = ", text.join("."));
         Some(super::Explanation::note(hash_note(
             &head,
@@ -258,6 +364,11 @@ pub(super) fn hash_note(
 mod tests {
     use super::*;
     use crate::balancer::testutil::{letter, weighted, weighted_available};
+
+    /// The walk over offsets built afresh for `b`.
+    fn ip_hash_peer(b: &[Backend], key: &[u8]) -> Option<(usize, u64)> {
+        super::ip_hash_peer(b, &WeightOffsets::from_backends(b), key)
+    }
 
     fn ip(a: u8, b: u8, c: u8, d: u8) -> u32 {
         u32::from_be_bytes([a, b, c, d])
@@ -408,6 +519,27 @@ mod tests {
         for (c, p) in counts.iter().zip([0.25f64, 0.25, 0.5]) {
             let sd = (4096.0 * p * (1.0 - p)).sqrt();
             assert!((c - 4096.0 * p).abs() < 5.0 * sd, "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn offsets_land_where_nginx_walks() {
+        // nginx's walk, literally, against the binary search, for every offset of pools
+        // with weight-0 peers among them.
+        let mut r = crate::balancer::testutil::rng();
+        for n in [1usize, 2, 7, 100] {
+            let ws: Vec<u32> = (0..n).map(|_| r.below(4) as u32).collect();
+            let b = weighted(&ws);
+            let off = WeightOffsets::from_backends(&b);
+            assert_eq!(off.total(), total_weight(&b));
+            for w0 in 0..off.total() {
+                let (mut w, mut p) = (w0, 0);
+                while w >= u64::from(b[p].weight) {
+                    w -= u64::from(b[p].weight);
+                    p += 1;
+                }
+                assert_eq!(off.peer_at(w0), p, "weights {ws:?} offset {w0}");
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! the fewest requests in flight from this load balancer, ties broken uniformly at random.
 //! The full-information baseline that power-of-d and join-idle-queue approximate.
 
+use super::min_tree::{INDEX_MIN, MinTree};
 use super::{AlgorithmInfo, Backend, Balancer, PoolView, RequestInfo};
 use crate::engine::{SimRng, SimTime};
 
@@ -30,52 +31,98 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
 /// frees up later (no jockeying).
 ///
 /// Here the queue length is this load balancer's own in-flight count per backend (what a
-/// real balancer knows without probing). A pick is one pass over the pool: the minimum is
-/// tracked with reservoir sampling, so when `k` backends tie at the minimum each is
-/// chosen with probability `1/k`, with one draw per tie met and no allocation. Weights are
-/// ignored except that weight 0 (like unavailability) makes a backend ineligible. No
-/// parameters.
+/// real balancer knows without probing). When `k` backends tie at the minimum one draw
+/// `below(k)` chooses among them (the `j`-th tied backend in pool order for a draw of
+/// `j`), so each is chosen with probability `1/k`; a unique minimum draws nothing. A pool
+/// of [`INDEX_MIN`] backends or more whose owner reports in-flight changes keeps them in a
+/// [`MinTree`] (the minimum, its count and the `j`-th tied backend in O(log n)); smaller
+/// pools are scanned; both choose the same backend for the same draw. Weights are ignored
+/// except that weight 0 (like unavailability) makes a backend ineligible. No parameters.
 #[derive(Clone, Debug)]
 pub struct JoinShortestQueue {
     rng: SimRng,
+    /// In-flight count per eligible backend (`OUT` for the others), in large tracked pools.
+    tree: MinTree<u64>,
 }
+
+/// The tree key of a backend that is not a candidate.
+const OUT: u64 = u64::MAX;
 
 impl JoinShortestQueue {
     /// JSQ drawing its tie-breaks from `rng`.
     pub fn new(rng: SimRng) -> Self {
-        JoinShortestQueue { rng }
+        JoinShortestQueue {
+            rng,
+            tree: MinTree::new(OUT),
+        }
     }
 }
 
-/// The eligible backend with the fewest in flight, ties by reservoir sampling: on the
-/// `k`-th backend found at the current minimum, `below(k) == 0` makes it the candidate.
+/// The eligible backend with the fewest in flight; when `k` tie, the `below(k)`-th of them
+/// in pool order.
 pub(super) fn shortest_queue(backends: &[Backend], rng: &mut SimRng) -> Option<usize> {
-    let mut best: Option<usize> = None;
-    let mut tied: u64 = 0;
-    for (i, b) in backends.iter().enumerate() {
-        if !b.eligible() {
-            continue;
-        }
-        match best {
-            Some(c) if b.in_flight > backends[c].in_flight => {}
-            Some(c) if b.in_flight == backends[c].in_flight => {
-                tied += 1;
-                if rng.below(tied) == 0 {
-                    best = Some(i);
-                }
-            }
-            _ => {
-                best = Some(i);
-                tied = 1;
-            }
+    let (mut min, mut tied) = (u32::MAX, 0u64);
+    for b in backends.iter().filter(|b| b.eligible()) {
+        if b.in_flight < min {
+            (min, tied) = (b.in_flight, 1);
+        } else if b.in_flight == min {
+            tied += 1;
         }
     }
-    best
+    let mut k = match tied {
+        0 => return None,
+        1 => 0,
+        _ => rng.below(tied),
+    };
+    for (i, b) in backends.iter().enumerate() {
+        if b.eligible() && b.in_flight == min {
+            if k == 0 {
+                return Some(i);
+            }
+            k -= 1;
+        }
+    }
+    None
 }
 
 impl Balancer for JoinShortestQueue {
     fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
-        shortest_queue(pool.backends, &mut self.rng)
+        if !pool.tracked() || pool.len() < INDEX_MIN {
+            return shortest_queue(pool.backends, &mut self.rng);
+        }
+        if self.tree.epoch != pool.epoch() {
+            let b = pool.backends;
+            self.tree.build(pool.epoch(), b.len(), |j| {
+                if b[j].eligible() {
+                    u64::from(b[j].in_flight)
+                } else {
+                    OUT
+                }
+            });
+        }
+        let (min, tied) = self.tree.min()?;
+        let k = if tied > 1 {
+            self.rng.below(u64::from(tied)) as u32
+        } else {
+            0
+        };
+        let i = self.tree.nth_min(k);
+        debug_assert_eq!(u64::from(pool.backends[i].in_flight), min);
+        Some(i)
+    }
+
+    fn wants_in_flight(&self) -> bool {
+        true
+    }
+
+    fn on_in_flight(&mut self, index: usize, in_flight: u32) {
+        if self.tree.built() && index < self.tree.len() && self.tree.get(index) != OUT {
+            self.tree.set(index, u64::from(in_flight));
+        }
+    }
+
+    fn on_pool_change(&mut self, _now: SimTime, _pool: &PoolView<'_>) {
+        self.tree.invalidate();
     }
 }
 
@@ -162,5 +209,23 @@ mod tests {
         let mut r = rng();
         assert_eq!(shortest_queue(&in_flight(&[3, 1, 2]), &mut r), Some(1));
         assert_eq!(r.next_u64(), rng().next_u64());
+    }
+
+    #[test]
+    fn the_tree_chooses_as_the_scan() {
+        use crate::balancer::testutil::index_agrees_with_scan;
+        // Same draws, same choices, with ties common (a few in flight each) and backends
+        // leaving and coming back (weight 0 or unavailable).
+        for (n, seed) in [(INDEX_MIN, 1), (300, 2)] {
+            let picks = index_agrees_with_scan(
+                || Box::new(JoinShortestQueue::new(rng())),
+                n,
+                |r| r.below(3) as u32,
+                0,
+                200_000,
+                seed,
+            );
+            assert!(picks > 90_000, "{picks}");
+        }
     }
 }

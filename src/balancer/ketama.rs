@@ -7,12 +7,11 @@
 use std::collections::BTreeMap;
 
 use super::hashfn::{self, HASH_ON};
-use super::least_conn::INDEX_MIN;
-use super::least_conn_index::LcIndex;
+use super::ip_hash::{RoundRobinFallback, swrr_all};
 use super::smooth_wrr::swrr_step;
 use super::{
-    AlgorithmInfo, Backend, Balancer, NO_EPOCH, ParamDef, ParamKind, ParamValue, PoolSnapshot,
-    PoolView, RequestInfo,
+    AlgorithmInfo, Backend, Balancer, ParamDef, ParamKind, ParamValue, PoolSnapshot, PoolView,
+    RequestInfo,
 };
 use crate::engine::SimTime;
 
@@ -192,18 +191,6 @@ impl Ring {
     }
 }
 
-/// nginx's round-robin fallback: one SWRR step over every eligible peer.
-fn swrr_all(backends: &[Backend], current: &mut [i64]) -> Option<usize> {
-    swrr_step(
-        current,
-        backends
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| b.eligible())
-            .map(|(i, b)| (i, i64::from(b.weight))),
-    )
-}
-
 /// nginx `hash $key consistent` (ketama consistent hashing).
 ///
 /// Follows nginx `src/http/modules/ngx_http_upstream_hash_module.c`:
@@ -235,14 +222,8 @@ pub struct Ketama {
     ring: Ring,
     /// The pool the ring was built from (ids and weights; eligibility does not matter).
     built_from: PoolSnapshot,
-    /// SWRR current weights, indexed like the pool (while `flat` is built, it holds those
-    /// of the eligible backends).
-    current: Vec<i64>,
-    /// The round-robin fallback as an ordered index, in a large pool whose eligible
-    /// backends all have the same weight (an O(log n) step instead of a scan).
-    flat: LcIndex,
-    /// The epoch whose eligible weights are unequal (the fallback scans).
-    uneven: u64,
+    /// nginx's round-robin fallback, whose current weights ring steps share.
+    rr: RoundRobinFallback,
     /// Every ring group has one member, so a ring step leaves the current weights as they
     /// were (a step over one backend adds and takes back its weight).
     singles: bool,
@@ -256,33 +237,9 @@ impl Ketama {
             points_per_weight: points_per_weight.max(1),
             ring: Ring::default(),
             built_from: PoolSnapshot::new(false),
-            current: Vec::new(),
-            flat: LcIndex::default(),
-            uneven: NO_EPOCH,
+            rr: RoundRobinFallback::default(),
             singles: true,
         }
-    }
-
-    /// nginx's round-robin fallback: through the index when it applies, else a scan.
-    fn fallback(&mut self, pool: &PoolView<'_>) -> Option<usize> {
-        let epoch = pool.epoch();
-        if pool.len() >= INDEX_MIN && epoch != self.uneven {
-            if self.flat.epoch != epoch {
-                // Eligibility may have changed: the current weights go back first.
-                self.flat.hand_back(&mut self.current);
-                let mut eligible = pool.backends.iter().filter(|b| b.eligible());
-                let w = eligible.next().map_or(1, |b| b.weight);
-                if eligible.any(|b| b.weight != w) {
-                    self.uneven = epoch;
-                    return swrr_all(pool.backends, &mut self.current);
-                }
-                self.flat
-                    .build(pool, &self.current, i64::from(w), true, |_, b| b.eligible());
-            }
-            return self.flat.pick();
-        }
-        self.flat.hand_back(&mut self.current);
-        swrr_all(pool.backends, &mut self.current)
     }
 
     /// Rebuilds the ring if the pool's ids or weights differ from the ones it was built
@@ -303,9 +260,7 @@ impl Ketama {
             .collect();
         self.ring = Ring::build(&servers, self.points_per_weight);
         self.singles = self.ring.start.windows(2).all(|g| g[1] - g[0] <= 1);
-        self.flat.invalidate();
-        self.current.clear();
-        self.current.resize(pool.len(), 0);
+        self.rr.reset(pool.len());
     }
 }
 
@@ -316,20 +271,20 @@ impl Balancer for Ketama {
         match hashfn::request_text(req, self.hash_on, &mut buf) {
             Some(text) if pool.len() >= 2 => {
                 if !self.singles {
-                    self.flat.hand_back(&mut self.current);
+                    self.rr.hand_back();
                 }
                 let h = hashfn::crc32(text);
-                if self.flat.built() {
+                if self.rr.flat.built() {
                     // A ring step over one backend leaves the current weights alone; only
                     // its last resort, the fallback, goes through the index.
                     if let Some(i) = self.ring.pick_on_ring(h, pool.backends) {
                         return Some(i);
                     }
-                    return self.fallback(pool);
+                    return self.rr.pick(pool);
                 }
-                self.ring.pick(h, pool.backends, &mut self.current)
+                self.ring.pick(h, pool.backends, &mut self.rr.current)
             }
-            _ => self.fallback(pool),
+            _ => self.rr.pick(pool),
         }
     }
 
@@ -355,7 +310,7 @@ impl Balancer for Ketama {
             }
         };
         let n = self.ring.len();
-        if n == 0 || self.current.len() != pool.len() {
+        if n == 0 || self.rr.current.len() != pool.len() {
             return None;
         }
         let h = hashfn::crc32(text);
@@ -382,6 +337,7 @@ impl Balancer for Ketama {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::balancer::least_conn::INDEX_MIN;
     use crate::balancer::testutil::{letter, weighted, weighted_available};
 
     /// In a large pool with equal weights, requests without a key go through the ordered

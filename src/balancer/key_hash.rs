@@ -5,7 +5,7 @@
 //! keys (modulo hashing).
 
 use super::hashfn::{self, crc32_update, decimal};
-use super::ip_hash::{RoundRobinFallback, rehash_walk};
+use super::ip_hash::{RoundRobinFallback, WeightOffsets, rehash_walk};
 use super::{AlgorithmInfo, Backend, Balancer, PoolView, RequestInfo};
 use crate::engine::SimTime;
 
@@ -22,14 +22,15 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
 /// nginx's non-consistent `hash` over `key`: `Some((peer, hash))` with the accumulated hash,
 /// or `None` when nginx would fall back to round robin (empty key, fewer than two peers, or
 /// no usable peer within `1 + MAX_TRIES` iterations).
-fn hash_peer(backends: &[Backend], key: &[u8]) -> Option<(usize, u32)> {
-    hash_steps(backends, key, |_, _| {})
+fn hash_peer(backends: &[Backend], offsets: &WeightOffsets, key: &[u8]) -> Option<(usize, u32)> {
+    hash_steps(backends, offsets, key, |_, _| {})
 }
 
 /// [`hash_peer`], telling `step` each iteration's running hash and the peer it lands on
 /// (for `explain`; a no-op closure costs the pick nothing).
 fn hash_steps(
     backends: &[Backend],
+    offsets: &WeightOffsets,
     key: &[u8],
     step: impl FnMut(u64, usize),
 ) -> Option<(usize, u32)> {
@@ -49,7 +50,7 @@ fn hash_steps(
         u64::from(hash)
     };
     // The hash is a u32 (nginx's `hash` variable), so the u64 round trip is lossless.
-    rehash_walk(backends, next, step).map(|(p, h)| (p, h as u32))
+    rehash_walk(backends, offsets, next, step).map(|(p, h)| (p, h as u32))
 }
 
 /// nginx `hash $key` (without `consistent`).
@@ -79,6 +80,7 @@ pub struct KeyHash {
     /// What to hash: `key`, `ip` or `client`.
     hash_on: &'static str,
     fallback: RoundRobinFallback,
+    offsets: WeightOffsets,
 }
 
 impl KeyHash {
@@ -87,6 +89,7 @@ impl KeyHash {
         KeyHash {
             hash_on,
             fallback: RoundRobinFallback::default(),
+            offsets: WeightOffsets::default(),
         }
     }
 }
@@ -95,9 +98,10 @@ impl Balancer for KeyHash {
     fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, req: &RequestInfo) -> Option<usize> {
         let mut buf = [0u8; 20];
         let key = hashfn::request_text(req, self.hash_on, &mut buf).unwrap_or(&[]);
-        match hash_peer(pool.backends, key) {
+        let offsets = self.offsets.of(pool);
+        match hash_peer(pool.backends, offsets, key) {
             Some((p, _)) => Some(p),
-            None => self.fallback.pick(pool.backends),
+            None => self.fallback.pick(pool),
         }
     }
 
@@ -118,7 +122,8 @@ impl Balancer for KeyHash {
             return Some(super::Explanation::note("no key: round robin"));
         };
         let mut steps = Vec::new();
-        let found = hash_steps(pool.backends, key, |h, p| steps.push((h, p)));
+        let offsets = WeightOffsets::from_backends(pool.backends);
+        let found = hash_steps(pool.backends, &offsets, key, |h, p| steps.push((h, p)));
         let head = format!(
             "hash(\"{}\") = (crc32 >> 16) & 0x7fff = ",
             String::from_utf8_lossy(key)
@@ -136,6 +141,11 @@ impl Balancer for KeyHash {
 mod tests {
     use super::*;
     use crate::balancer::testutil::{letter, sequence, weighted, weighted_available};
+
+    /// The walk over offsets built afresh for `b`.
+    fn hash_peer(b: &[Backend], key: &[u8]) -> Option<(usize, u32)> {
+        super::hash_peer(b, &WeightOffsets::from_backends(b), key)
+    }
 
     fn pick(lb: &mut KeyHash, backends: &[Backend], req: RequestInfo) -> char {
         letter(lb.pick(SimTime::ZERO, &PoolView::new(backends), &req))
@@ -263,7 +273,9 @@ mod tests {
     fn explain_note_follows_the_nginx_vectors() {
         let note = |b: &[Backend], key: &[u8]| {
             let mut steps = Vec::new();
-            let found = hash_steps(b, key, |h, p| steps.push((h, p)));
+            let found = hash_steps(b, &WeightOffsets::from_backends(b), key, |h, p| {
+                steps.push((h, p))
+            });
             crate::balancer::ip_hash::hash_note("", b, &steps, found.is_some())
         };
         assert_eq!(
@@ -280,5 +292,23 @@ mod tests {
             note(&weighted(&[5, 1, 1]), b"/b"),
             "28793, 28793 % 7 (total weight) = 2 → #1"
         );
+    }
+
+    #[test]
+    fn the_round_robin_fallback_index_chooses_as_the_scan() {
+        use crate::balancer::least_conn::INDEX_MIN;
+        use crate::balancer::testutil::index_agrees_with_scan;
+        // Keyless requests (one in four) take the round-robin fallback.
+        for (rare, seed) in [(0, 5), (300, 6)] {
+            let picks = index_agrees_with_scan(
+                || Box::new(KeyHash::new("key")),
+                2 * INDEX_MIN,
+                |r| if rare > 0 && r.below(rare) == 0 { 2 } else { 1 },
+                0,
+                200_000,
+                seed,
+            );
+            assert!(picks > 90_000, "{picks}");
+        }
     }
 }

@@ -87,11 +87,14 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[
 pub struct LeastConnections {
     /// Whether to divide in-flight counts by the configured weights.
     weighted: bool,
+    /// In-flight counts ignored: every pick is a smooth-WRR step over every usable
+    /// backend (nginx's round robin, [`SmoothWeightedRoundRobin`](super::SmoothWeightedRoundRobin)).
+    flat: bool,
     /// Smooth-WRR `current_weight` per backend, for tie-breaking (while the index is in
     /// use, the index holds them).
-    current: Vec<i64>,
+    pub(super) current: Vec<i64>,
     /// `effective_weight`, `fails`, `checked`, `accessed` per backend.
-    peers: PassivePeers,
+    pub(super) peers: PassivePeers,
     /// The ordered index, when its premise holds.
     index: LcIndex,
     /// The epoch the per-backend state was last synced with.
@@ -117,12 +120,22 @@ impl LeastConnections {
     pub fn with_checks(weighted: bool, checks: PassiveChecks) -> Self {
         LeastConnections {
             weighted,
+            flat: false,
             current: Vec::new(),
             peers: PassivePeers::new(checks, weighted),
             index: LcIndex::default(),
             synced: NO_EPOCH,
             uneven: NO_EPOCH,
             dirty: false,
+        }
+    }
+
+    /// nginx's smooth weighted round robin with the given passive checks: least
+    /// connections with every backend equally loaded, whatever its in-flight count.
+    pub(super) fn smooth_wrr(checks: PassiveChecks) -> Self {
+        LeastConnections {
+            flat: true,
+            ..Self::with_checks(true, checks)
         }
     }
 
@@ -147,10 +160,12 @@ impl LeastConnections {
         let chosen = self.index.pick();
         if let Some(i) = chosen {
             debug_assert!(
-                pool.backends
-                    .iter()
-                    .filter(|b| b.eligible())
-                    .all(|b| b.in_flight >= pool.backends[i].in_flight),
+                self.flat
+                    || pool
+                        .backends
+                        .iter()
+                        .filter(|b| b.eligible())
+                        .all(|b| b.in_flight >= pool.backends[i].in_flight),
                 "an in-flight change was not reported"
             );
             self.peers.chosen(i, now_s);
@@ -179,7 +194,7 @@ impl LeastConnections {
             return false;
         }
         self.index
-            .build(pool, &self.current, w.unwrap_or(1), false, |_, b| {
+            .build(pool, &self.current, w.unwrap_or(1), self.flat, |_, b| {
                 b.eligible()
             });
         true
@@ -209,7 +224,22 @@ impl LeastConnections {
         let weighted = self.weighted;
         let backends = pool.backends;
         let now_s = whole_seconds(now);
+        let flat = self.flat;
         let Self { current, peers, .. } = self;
+        if flat {
+            // nginx's round robin: every usable backend, in pool order, adds its effective
+            // weight to its current weight (and recovers one unit of it).
+            let candidates = backends.iter().enumerate().filter_map(|(i, b)| {
+                if peers.usable(i, b, now_s) {
+                    Some((i, peers.pass(i)))
+                } else {
+                    None
+                }
+            });
+            let best = swrr_step(current, candidates)?;
+            peers.chosen(best, now_s);
+            return Some(best);
+        }
 
         // First pass: the least loaded usable backend, and whether any other ties it.
         let mut best: Option<usize> = None;
@@ -253,6 +283,13 @@ impl LeastConnections {
         };
         peers.chosen(chosen, now_s);
         Some(chosen)
+    }
+
+    /// The current weights as a scan would see them (the index's, while it holds them).
+    pub(super) fn current_weights(&self) -> Vec<i64> {
+        let mut c = self.current.clone();
+        self.index.materialize(&mut c);
+        c
     }
 
     /// The passive-check tunables.
@@ -308,7 +345,7 @@ impl Balancer for LeastConnections {
     }
 
     fn wants_in_flight(&self) -> bool {
-        true
+        !self.flat
     }
 
     #[inline]

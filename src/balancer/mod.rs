@@ -34,6 +34,7 @@ mod least_conn;
 mod least_conn_index;
 mod least_response_time;
 mod maglev;
+mod min_tree;
 mod naive_wrr;
 mod peak_ewma;
 mod power_of_d;

@@ -6,7 +6,8 @@
 
 use super::least_response_time::PerBackend;
 use super::{
-    AlgorithmInfo, Balancer, Outcome, ParamDef, ParamKind, ParamValue, PoolView, RequestInfo,
+    AlgorithmInfo, Balancer, EligibleSet, Outcome, ParamDef, ParamKind, ParamValue, PoolView,
+    RequestInfo,
 };
 use crate::engine::{SimRng, SimTime};
 
@@ -155,8 +156,8 @@ pub struct PeakEwma {
     default_rtt: SimTime,
     rng: SimRng,
     costs: PerBackend<PeakEwmaCost>,
-    /// Indices of eligible backends, rebuilt on each pick (capacity kept).
-    eligible: Vec<u32>,
+    /// Indices of eligible backends, kept while the pool's epoch stays the same.
+    eligible: EligibleSet,
 }
 
 impl PeakEwma {
@@ -168,7 +169,7 @@ impl PeakEwma {
             default_rtt,
             rng,
             costs: PerBackend::new(),
-            eligible: Vec::new(),
+            eligible: EligibleSet::default(),
         }
     }
 
@@ -200,18 +201,11 @@ impl Balancer for PeakEwma {
     fn pick(&mut self, now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
         self.sync(now, pool);
         let backends = pool.backends;
-        self.eligible.clear();
-        self.eligible.extend(
-            backends
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| b.eligible())
-                .map(|(i, _)| i as u32),
-        );
-        let m = self.eligible.len();
+        let eligible = self.eligible.of(pool);
+        let m = eligible.len();
         match m {
             0 => return None,
-            1 => return Some(self.eligible[0] as usize),
+            1 => return Some(eligible[0] as usize),
             _ => {}
         }
         let a = self.rng.below(m as u64) as usize;
@@ -219,7 +213,7 @@ impl Balancer for PeakEwma {
         if b >= a {
             b += 1;
         }
-        let (a, b) = (self.eligible[a] as usize, self.eligible[b] as usize);
+        let (a, b) = (eligible[a] as usize, eligible[b] as usize);
         let load_a = self.costs.get_mut(a).load(now, backends[a].in_flight);
         let load_b = self.costs.get_mut(b).load(now, backends[b].in_flight);
         Some(if load_a < load_b { a } else { b })
@@ -234,8 +228,6 @@ impl Balancer for PeakEwma {
 
     fn on_pool_change(&mut self, now: SimTime, pool: &PoolView<'_>) {
         self.sync(now, pool);
-        self.eligible.clear();
-        self.eligible.reserve(pool.len());
     }
 }
 

@@ -2,9 +2,12 @@
 //! the highest score wins. With the weighted score `−w / ln(u)` each backend wins a share of
 //! keys proportional to its weight, and a pool change moves only the keys that must move:
 //! adding a backend moves just the keys it now wins (about 1/(n+1) of them), removing one
-//! moves just its own keys. Each pick costs O(n).
+//! moves just its own keys. Scoring costs O(n) per key; a large pool remembers each key's
+//! winner until the pool changes.
 
+use super::NO_EPOCH;
 use super::hashfn::{self, xxh64};
+use super::least_conn::INDEX_MIN;
 use super::{AlgorithmInfo, Backend, Balancer, PoolView, RequestInfo};
 use crate::engine::{SimRng, SimTime};
 
@@ -82,8 +85,16 @@ fn score(key: u64, host_hash: u64, weight: f64) -> f64 {
 ///
 /// The request hash is `xxh64` (seed 0) of the text `hash_on` selects ([`HASH_ON`]: the
 /// request key's decimal text by default, the client's dotted quad, or the client id),
-/// Envoy's hash for header and source-IP hash policies. A request with nothing to hash gets
-/// a random hash from this balancer's stream, as Envoy does without a hash policy result.
+/// Envoy's hash for header and source-IP hash policies. A request with nothing to hash goes
+/// to an eligible host drawn with probability proportional to its weight from this
+/// balancer's stream: what scoring a uniformly random hash gives (Envoy hashes a random
+/// number when its hash policy yields nothing; the scores are independent exponential
+/// races, which host `i` wins with probability `w_i / Σw`), in O(log n).
+///
+/// Cost: a keyed pick scores every eligible host, as Envoy's `chooseHost` does; in a pool
+/// of [`INDEX_MIN`] hosts or more the winner for each request hash is remembered in a
+/// direct-mapped cache of [`CACHE`] entries until the pool's epoch changes, so a key seen
+/// again costs O(1). The choice is the same either way.
 ///
 /// Defaults: `hash_on = "key"`; no bounded load (Envoy's `hash_balance_factor` is a
 /// separate wrapper). Differences from Envoy: only eligible hosts take part (Envoy's
@@ -98,7 +109,19 @@ pub struct Rendezvous {
     rng: SimRng,
     /// `(id, xxh64(address))` per backend, in pool order.
     hosts: Vec<(u32, u64)>,
+    /// The pool epoch `hosts`, `total` and `draw` are for.
+    epoch: u64,
+    /// The eligible hosts' total weight (Envoy's normaliser).
+    total: f64,
+    /// Per eligible host in pool order: the end of its share of the total weight, and its
+    /// index (for requests with nothing to hash).
+    draw: Vec<(u64, u32)>,
+    /// Large pools: `(request hash, epoch, index)` of recent picks, slot by hash.
+    cache: Vec<(u64, u64, u32)>,
 }
+
+/// Entries of the per-hash cache of a large pool.
+const CACHE: usize = 4096;
 
 impl Rendezvous {
     /// Rendezvous hashing over what `hash_on` names; random hashes (for requests with
@@ -108,6 +131,38 @@ impl Rendezvous {
             hash_on,
             rng,
             hosts: Vec::new(),
+            epoch: NO_EPOCH,
+            total: 0.0,
+            draw: Vec::new(),
+            cache: Vec::new(),
+        }
+    }
+
+    /// Brings the host hashes, the total weight and the draw table up to `pool`'s epoch.
+    fn sync(&mut self, pool: &PoolView<'_>) {
+        if self.epoch == pool.epoch() {
+            return;
+        }
+        self.epoch = pool.epoch();
+        let backends = pool.backends;
+        let current = self.hosts.len() == backends.len()
+            && self.hosts.iter().zip(backends).all(|(h, b)| h.0 == b.id);
+        if !current {
+            self.rebuild(backends);
+        }
+        self.total = backends
+            .iter()
+            .filter(|b| b.eligible())
+            .map(|b| f64::from(b.weight))
+            .sum();
+        self.draw.clear();
+        let mut end = 0u64;
+        for (i, b) in backends.iter().enumerate().filter(|(_, b)| b.eligible()) {
+            end += u64::from(b.weight);
+            self.draw.push((end, i as u32));
+        }
+        if backends.len() >= INDEX_MIN && self.cache.is_empty() {
+            self.cache = vec![(0, NO_EPOCH, 0); CACHE];
         }
     }
 
@@ -122,11 +177,7 @@ impl Rendezvous {
 
     /// The eligible backend with the highest score for request hash `h`.
     fn choose(&self, backends: &[Backend], h: u64) -> Option<usize> {
-        let total: f64 = backends
-            .iter()
-            .filter(|b| b.eligible())
-            .map(|b| f64::from(b.weight))
-            .sum();
+        let total = self.total;
         let mut best: Option<(usize, f64)> = None;
         for (i, (b, &(_, host_hash))) in backends.iter().zip(&self.hosts).enumerate() {
             if !b.eligible() {
@@ -144,28 +195,34 @@ impl Rendezvous {
 
 impl Balancer for Rendezvous {
     fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, req: &RequestInfo) -> Option<usize> {
-        let backends = pool.backends;
-        let current = self.hosts.len() == backends.len()
-            && self.hosts.iter().zip(backends).all(|(h, b)| h.0 == b.id);
-        if !current {
-            self.rebuild(backends);
-        }
-        if !backends.iter().any(|b| b.eligible()) {
-            return None;
-        }
+        self.sync(pool);
+        let &(total, _) = self.draw.last()?;
         let mut buf = [0u8; 20];
-        let mut h = match hashfn::request_text(req, self.hash_on, &mut buf) {
-            Some(text) => xxh64(text, 0),
-            None => self.rng.next_u64(),
+        let Some(text) = hashfn::request_text(req, self.hash_on, &mut buf) else {
+            let r = self.rng.below(total);
+            let k = self.draw.partition_point(|&(end, _)| end <= r);
+            return Some(self.draw[k].1 as usize);
         };
+        let mut h = xxh64(text, 0);
         if req.attempt > 0 {
             h ^= (!0u64).wrapping_sub(u64::from(req.attempt)).wrapping_add(1);
         }
-        self.choose(backends, h)
+        if self.cache.is_empty() {
+            return self.choose(pool.backends, h);
+        }
+        let slot = (h >> 52) as usize % CACHE;
+        let (ch, ce, ci) = self.cache[slot];
+        if ch == h && ce == self.epoch {
+            return Some(ci as usize);
+        }
+        let chosen = self.choose(pool.backends, h)?;
+        self.cache[slot] = (h, self.epoch, chosen as u32);
+        Some(chosen)
     }
 
     fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
         self.rebuild(pool.backends);
+        self.epoch = NO_EPOCH;
     }
 
     /// Each eligible backend's score for this request (the highest wins), after the
@@ -215,7 +272,7 @@ impl Balancer for Rendezvous {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::balancer::testutil::{counts, rng, weighted, weighted_available};
+    use crate::balancer::testutil::{backends, counts, rng, weighted, weighted_available};
 
     fn keyed(k: u64) -> RequestInfo {
         RequestInfo {
@@ -418,6 +475,63 @@ mod tests {
                 .0;
             let i = lb.pick(SimTime::ZERO, &view, &keyed(k)).unwrap();
             assert_eq!(best, b[i].id, "{k}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn remembered_winners_are_the_scored_ones() {
+        // A large pool: keys seen again come from the cache, which must give what scoring
+        // gives, through availability and weight changes and retries.
+        let mut r = rng();
+        let mut b = weighted(&vec![1; 3 * INDEX_MIN]);
+        let mut lb = Rendezvous::new("key", rng());
+        let mut epoch = 1;
+        let mut hits = 0;
+        for step in 0..50_000 {
+            if r.below(100) == 0 {
+                let i = r.below(b.len() as u64) as usize;
+                if r.below(2) == 0 {
+                    b[i].available = !b[i].available;
+                } else {
+                    b[i].weight = 1 + r.below(3) as u32;
+                }
+                epoch += 1;
+            }
+            let req = RequestInfo {
+                key: Some(r.below(300)),
+                attempt: r.below(2) as u8,
+                ..RequestInfo::default()
+            };
+            let view = PoolView::with_epoch(&b, epoch);
+            let got = lb.pick(SimTime::ZERO, &view, &req);
+            let mut fresh = Rendezvous::new("key", rng());
+            assert_eq!(
+                got,
+                fresh.pick(SimTime::ZERO, &PoolView::new(&b), &req),
+                "step {step}"
+            );
+            let mut buf = [0u8; 20];
+            let text = hashfn::request_text(&req, "key", &mut buf).unwrap();
+            let mut h = xxh64(text, 0);
+            if req.attempt > 0 {
+                h ^= (!0u64).wrapping_sub(u64::from(req.attempt)).wrapping_add(1);
+            }
+            hits += u32::from(lb.cache.contains(&(h, epoch, got.unwrap() as u32)));
+        }
+        assert!(hits > 40_000, "{hits}");
+    }
+
+    #[test]
+    fn keyless_requests_follow_the_weights() {
+        // Weights 1, 2, 5 (and a down host): shares 1/8, 2/8, 5/8 of 80,000 draws;
+        // binomial sd at most 137; 5 sd.
+        let b = backends(&[(1, 0, true), (2, 0, true), (9, 0, false), (5, 0, true)]);
+        let n = 80_000;
+        let c = counts(&mut Rendezvous::new("key", rng()), &b, n);
+        assert_eq!(c[2], 0);
+        for (i, w) in [(0, 1.0), (1, 2.0), (3, 5.0)] {
+            let want = n as f64 * w / 8.0;
+            assert!((f64::from(c[i]) - want).abs() < 5.0 * 137.0, "{c:?}");
         }
     }
 }

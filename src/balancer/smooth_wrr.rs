@@ -30,6 +30,7 @@
 //! `max_fails = 1` a failed peer is unavailable anyway, so a plain second pick gives the
 //! same answer.
 
+use super::least_conn::LeastConnections;
 use super::params::{ParamDef, ParamKind, ParamValue, Params};
 use super::{
     AlgorithmInfo, Backend, Balancer, Outcome, OutcomeKind, PassiveChange, PoolView, RequestInfo,
@@ -452,12 +453,16 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
 /// (nginx resets them when the upstream is reconfigured); the passive-check state is kept
 /// per backend id for the backends that stay, since the owner reports every up/down flap
 /// of any backend as a pool change.
+///
+/// It is [`LeastConnections`] with every backend equally loaded (nginx's `least_conn`
+/// with all in-flight counts equal is exactly this round robin), so it shares its state
+/// and its ordered index: in a pool of [`INDEX_MIN`](super::least_conn::INDEX_MIN)
+/// backends or more whose owner keeps epochs, a pick is O(log n) while every usable
+/// backend adds the same effective weight (equal weights, no failure being counted), and a
+/// scan otherwise (unequal weights, or a failure until every backend is clean again).
 #[derive(Clone, Debug)]
 pub struct SmoothWeightedRoundRobin {
-    /// `current_weight` per backend, indexed like the pool.
-    current: Vec<i64>,
-    /// `effective_weight`, `fails`, `checked`, `accessed` per backend.
-    peers: PassivePeers,
+    pub(super) inner: LeastConnections,
 }
 
 impl Default for SmoothWeightedRoundRobin {
@@ -475,27 +480,13 @@ impl SmoothWeightedRoundRobin {
     /// A balancer with the given passive-check tunables.
     pub fn with_checks(checks: PassiveChecks) -> Self {
         SmoothWeightedRoundRobin {
-            current: Vec::new(),
-            peers: PassivePeers::new(checks, true),
+            inner: LeastConnections::smooth_wrr(checks),
         }
     }
 
     /// The passive-check tunables.
     pub fn checks(&self) -> PassiveChecks {
-        self.peers.config()
-    }
-
-    fn reset(&mut self, len: usize) {
-        self.current.clear();
-        self.current.resize(len, 0);
-    }
-
-    /// Syncs the per-backend state with `pool` (a pool changed without notice resets the
-    /// current weights, as a notified change does).
-    fn sync(&mut self, pool: &PoolView<'_>) {
-        if self.peers.sync(pool) || self.current.len() != pool.len() {
-            self.reset(pool.len());
-        }
+        self.inner.checks()
     }
 }
 
@@ -506,55 +497,33 @@ impl Balancer for SmoothWeightedRoundRobin {
         pool: &PoolView<'_>,
         _req: &RequestInfo,
     ) -> Option<super::Explanation> {
-        (self.current.len() == pool.len() && pool.len() > 1).then(|| {
+        let current = self.inner.current_weights();
+        (current.len() == pool.len() && pool.len() > 1).then(|| {
             let w = pool
                 .backends
                 .iter()
-                .zip(&self.current)
+                .zip(&current)
                 .map(|(b, c)| (b.id, c.to_string()))
                 .collect();
             super::Explanation::per_backend("current_weight", w)
         })
     }
 
-    fn pick(&mut self, now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
-        self.sync(pool);
-        if pool.len() == 1 {
-            // nginx `peers->single`: no weights, no failure accounting; only `down` counts.
-            return pool.backends[0].eligible().then_some(0);
-        }
-        let now_s = whole_seconds(now);
-        let Self { current, peers } = self;
-        let candidates = pool.backends.iter().enumerate().filter_map(|(i, b)| {
-            // Skip ineligible (nginx: `down`) and unavailable backends; the others add
-            // their effective weight and recover one unit of it.
-            if peers.usable(i, b, now_s) {
-                Some((i, peers.pass(i)))
-            } else {
-                None
-            }
-        });
-        let best = swrr_step(current, candidates)?;
-        peers.chosen(best, now_s);
-        Some(best)
+    #[inline]
+    fn pick(&mut self, now: SimTime, pool: &PoolView<'_>, req: &RequestInfo) -> Option<usize> {
+        self.inner.pick(now, pool, req)
     }
 
     fn on_response(&mut self, now: SimTime, pool: &PoolView<'_>, index: usize, outcome: Outcome) {
-        if self.peers.sync_at(pool, index) {
-            self.reset(pool.len());
-        }
-        if index < pool.len() {
-            self.peers.complete(now, pool.len() == 1, index, outcome);
-        }
+        self.inner.on_response(now, pool, index, outcome);
     }
 
     fn poll_passive(&mut self) -> Option<PassiveChange> {
-        self.peers.take_change()
+        self.inner.poll_passive()
     }
 
-    fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
-        self.peers.sync(pool);
-        self.reset(pool.len());
+    fn on_pool_change(&mut self, now: SimTime, pool: &PoolView<'_>) {
+        self.inner.on_pool_change(now, pool);
     }
 }
 

@@ -160,3 +160,95 @@ pub(crate) fn counts(b: &mut dyn Balancer, backends: &[Backend], n: usize) -> Ve
 pub(crate) fn rng() -> SimRng {
     SeedTree::new(1).stream(0, "test")
 }
+
+// ---------------------------------------------------------------------------------------
+// Index against scan
+// ---------------------------------------------------------------------------------------
+
+/// Checks that a balancer makes the same choices from its index as from its scan: one
+/// instance is fed tracked views ([`PoolView::with_epoch`]) and every in-flight change
+/// (it keeps its index while it can), the other plain views (it always scans; it hears of
+/// in-flight changes too, as a world's balancer that wants them does), both built
+/// by `make`, through `steps` random steps over a pool of `n` backends: picks (counted in
+/// flight; requests carry one of 5,000 keys, or none one time in four), completions with
+/// random response times (one in `fail_one_in` a failure, if
+/// not 0), availability and weight changes (weights from `weight`), and passing time.
+/// Returns the number of picks that chose a backend.
+pub(crate) fn index_agrees_with_scan(
+    make: impl Fn() -> Box<dyn Balancer>,
+    n: usize,
+    weight: impl Fn(&mut SimRng) -> u32,
+    fail_one_in: u64,
+    steps: u32,
+    seed: u64,
+) -> u32 {
+    use super::{Outcome, OutcomeKind};
+    let mut rng = SimRng::from_seed_u64(seed);
+    let mut pool: Vec<Backend> = (0..n as u32)
+        .map(|id| Backend {
+            id,
+            weight: weight(&mut rng),
+            in_flight: 0,
+            available: true,
+        })
+        .collect();
+    let (mut fast, mut scan) = (make(), make());
+    let tracked = fast.wants_in_flight();
+    let mut epoch = 1u64;
+    let mut now = SimTime::ZERO;
+    let mut picks = 0u32;
+    for step in 0..steps {
+        now += SimTime::from_nanos(rng.below(20_000_000));
+        let req = RequestInfo {
+            client: rng.below(1000) as u32,
+            client_ip: rng.below(1 << 32) as u32,
+            key: (rng.below(4) != 0).then(|| rng.below(5000)),
+            ..RequestInfo::default()
+        };
+        match rng.below(100) {
+            0..=54 => {
+                let a = fast.pick(now, &PoolView::with_epoch(&pool, epoch), &req);
+                let b = scan.pick(now, &PoolView::new(&pool), &req);
+                assert_eq!(a, b, "step {step}");
+                if let Some(i) = a {
+                    pool[i].in_flight += 1;
+                    if tracked {
+                        fast.on_in_flight(i, pool[i].in_flight);
+                        scan.on_in_flight(i, pool[i].in_flight);
+                    }
+                    picks += 1;
+                }
+            }
+            55..=98 => {
+                let i = rng.below(n as u64) as usize;
+                if pool[i].in_flight > 0 {
+                    pool[i].in_flight -= 1;
+                    if tracked {
+                        fast.on_in_flight(i, pool[i].in_flight);
+                        scan.on_in_flight(i, pool[i].in_flight);
+                    }
+                    let rtt = SimTime::from_nanos(100_000 + rng.below(50_000_000));
+                    let out = if fail_one_in != 0 && rng.below(fail_one_in) == 0 {
+                        Outcome::of(OutcomeKind::Refused, rtt)
+                    } else {
+                        Outcome::new(true, rtt)
+                    };
+                    fast.on_response(now, &PoolView::with_epoch(&pool, epoch), i, out);
+                    scan.on_response(now, &PoolView::new(&pool), i, out);
+                }
+            }
+            _ => {
+                let i = rng.below(n as u64) as usize;
+                if rng.below(3) == 0 {
+                    pool[i].weight = weight(&mut rng);
+                } else {
+                    pool[i].available = !pool[i].available;
+                }
+                epoch += 1;
+                fast.on_pool_change(now, &PoolView::with_epoch(&pool, epoch));
+                scan.on_pool_change(now, &PoolView::new(&pool));
+            }
+        }
+    }
+    picks
+}

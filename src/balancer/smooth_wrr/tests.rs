@@ -39,8 +39,8 @@ fn current_weight_trace_5_1_1() {
     ];
     for (who, cw) in expected {
         let got = letter(w.pick(SimTime::ZERO, &view, &RequestInfo::default()));
-        assert_eq!((got, w.current.as_slice()), (who, cw.as_slice()));
-        assert_eq!(w.current.iter().sum::<i64>(), 0);
+        assert_eq!((got, w.inner.current.as_slice()), (who, cw.as_slice()));
+        assert_eq!(w.inner.current.iter().sum::<i64>(), 0);
     }
 }
 
@@ -56,7 +56,7 @@ fn current_weights_sum_to_zero_with_all_eligible() {
             .pick(SimTime::ZERO, &view, &RequestInfo::default())
             .unwrap();
         counts[i] += 1;
-        assert_eq!(w.current.iter().sum::<i64>(), 0);
+        assert_eq!(w.inner.current.iter().sum::<i64>(), 0);
     }
     // Exactly proportional over whole cycles of Σweight = 22 picks.
     assert_eq!(counts, [70, 30, 0, 20, 90, 10]);
@@ -80,7 +80,7 @@ fn pool_change_resets_current_weights() {
     let mut w = SmoothWeightedRoundRobin::new();
     assert_eq!(sequence(&mut w, &b, 3), "aab");
     w.on_pool_change(SimTime::ZERO, &PoolView::new(&b));
-    assert_eq!(w.current, [0, 0, 0]);
+    assert_eq!(w.inner.current, [0, 0, 0]);
     assert_eq!(sequence(&mut w, &b, 7), "aabacaa");
     // A pool of a different length without a notification also resets.
     let b4 = weighted(&[1, 1, 1, 1]);
@@ -131,7 +131,7 @@ fn closed_port_1_1_1() {
     // The third request tries c, is refused, and is retried on a.
     assert_eq!(attempts, "abCabababa");
     assert_eq!(responders(&attempts), "ababababa");
-    let c = w.peers.peers[2];
+    let c = w.inner.peers.peers[2];
     assert_eq!((c.fails, c.effective, c.checked, c.accessed), (1, 0, 0, 0));
 }
 
@@ -161,7 +161,7 @@ fn closed_port_1_1_5() {
     // attempt fails again: fails = 2 and a new 10 s window opens at 11.
     let attempts = serve(&mut w, &b, &[2], ms_from(secs(11), 20));
     assert_eq!(attempts.matches('C').count(), 1, "{attempts}");
-    let c = w.peers.peers[2];
+    let c = w.inner.peers.peers[2];
     assert_eq!(
         (c.fails, c.effective, c.checked, c.accessed),
         (2, 0, 11, 11)
@@ -180,13 +180,13 @@ fn recovery_after_fail_timeout_5_1_1() {
     let view = PoolView::new(&b);
     let mut w = SmoothWeightedRoundRobin::new();
     assert_eq!(serve(&mut w, &b, &[0], [SimTime::ZERO]), "Ab");
-    let a = w.peers.peers[0];
+    let a = w.inner.peers.peers[0];
     assert_eq!((a.fails, a.effective, a.checked, a.accessed), (1, 0, 0, 0));
     // Excluded through t = 10 s (and 10.999 s: nginx's clock has whole seconds).
     for t in [secs(1), secs(10), SimTime(10_999_999_999)] {
-        assert!(w.peers.unavailable(0, whole_seconds(t)), "{t}");
+        assert!(w.inner.peers.unavailable(0, whole_seconds(t)), "{t}");
     }
-    assert!(!w.peers.unavailable(0, whole_seconds(secs(11))));
+    assert!(!w.inner.peers.unavailable(0, whole_seconds(secs(11))));
 
     let mut picks = String::new();
     let mut effective = Vec::new();
@@ -194,17 +194,17 @@ fn recovery_after_fail_timeout_5_1_1() {
     for _ in 0..12 {
         let i = w.pick(secs(11), &view, &RequestInfo::default());
         picks.push(letter(i));
-        effective.push(w.peers.peers[0].effective);
+        effective.push(w.inner.peers.peers[0].effective);
         let ok = outcome(OutcomeKind::Success);
         w.on_response(secs(11), &view, i.unwrap(), ok);
-        fails.push(w.peers.peers[0].fails);
+        fails.push(w.inner.peers.peers[0].fails);
     }
     assert_eq!(picks, "cbcaabaacaaa");
     assert_eq!(effective, [1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5]);
     // The first pick of a (the 4th) opens a new window (checked = 11 > accessed = 0),
     // so its success clears `fails`.
     assert_eq!(fails, [1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    assert_eq!(w.peers.peers[0].checked, 11);
+    assert_eq!(w.inner.peers.peers[0].checked, 11);
 }
 
 #[test]
@@ -214,10 +214,10 @@ fn max_fails_zero_never_excludes() {
     let attempts = serve(&mut w, &b, &[2], ms_from(SimTime::ZERO, 8));
     // c keeps its turns (and its weight); every refused request is retried.
     assert_eq!(attempts, "abCabCabaCb");
-    let c = w.peers.peers[2];
+    let c = w.inner.peers.peers[2];
     // nginx still counts (and stamps) the failures, it just never acts on them.
     assert_eq!((c.fails, c.effective), (3, 1));
-    assert!(!w.peers.unavailable(2, 0));
+    assert!(!w.inner.peers.unavailable(2, 0));
 }
 
 #[test]
@@ -227,7 +227,7 @@ fn single_backend_ignores_max_fails() {
     // Refused every time, picked every time (the retry has nothing left: 502).
     let attempts = serve(&mut w, &b, &[0], ms_from(SimTime::ZERO, 3));
     assert_eq!(attempts, "A-A-A-");
-    let a = w.peers.peers[0];
+    let a = w.inner.peers.peers[0];
     assert_eq!((a.fails, a.effective), (0, 3));
     // Only an ineligible single backend is skipped.
     let mut down = b.clone();
@@ -240,19 +240,19 @@ fn a_failed_backend_left_alone_in_the_pool_is_single() {
     let b = weighted(&[1, 1]);
     let mut w = SmoothWeightedRoundRobin::new();
     assert_eq!(serve(&mut w, &b, &[1], ms_from(SimTime::ZERO, 2)), "aBa");
-    assert!(w.peers.unavailable(1, 0));
+    assert!(w.inner.peers.unavailable(1, 0));
     // a leaves the pool: b is now the single peer and is picked despite its failure.
     let only_b = [b[1]];
     let view = PoolView::new(&only_b);
     w.on_pool_change(SimTime::ZERO, &view);
-    assert_eq!(w.peers.peers[0].fails, 1);
+    assert_eq!(w.inner.peers.peers[0].fails, 1);
     assert_eq!(
         w.pick(SimTime::ZERO, &view, &RequestInfo::default()),
         Some(0)
     );
     // Any completion clears `fails` for a single peer (even a failure).
     w.on_response(SimTime::ZERO, &view, 0, outcome(OutcomeKind::Refused));
-    assert_eq!(w.peers.peers[0].fails, 0);
+    assert_eq!(w.inner.peers.peers[0].fails, 0);
 }
 
 #[test]
@@ -262,19 +262,22 @@ fn all_unavailable_gives_none_until_fail_timeout_passes() {
     let mut w = SmoothWeightedRoundRobin::new();
     // Both refuse: the request is a 502 after trying both.
     assert_eq!(serve(&mut w, &b, &[0, 1], [SimTime::ZERO]), "AB-");
-    let current = w.current.clone();
+    let current = w.inner.current.clone();
     // No quick recovery: None (nginx 502) through t = 10 s, changing nothing.
     for t in [0, 1, 5, 10] {
         assert_eq!(w.pick(secs(t), &view, &RequestInfo::default()), None, "{t}");
     }
-    assert_eq!(w.current, current);
+    assert_eq!(w.inner.current, current);
     // At t = 11 each gets one trial request: picking it opens a new window
     // (checked = 11) in which it is unavailable again until a success clears `fails`.
     let mut trial = w.clone();
     assert_eq!(sequence_at(&mut trial, &b, secs(11), 4), "ba--");
     // With the trials answered, both are back (effective weight 0, then ramping).
     assert_eq!(serve(&mut w, &b, &[], ms_from(secs(11), 4)), "bbab");
-    assert_eq!((w.peers.peers[0].fails, w.peers.peers[1].fails), (0, 0));
+    assert_eq!(
+        (w.inner.peers.peers[0].fails, w.inner.peers.peers[1].fails),
+        (0, 0)
+    );
 }
 
 fn sequence_at(w: &mut dyn Balancer, b: &[Backend], now: SimTime, n: usize) -> String {
@@ -298,11 +301,23 @@ fn only_refusals_and_timeouts_count() {
         OutcomeKind::Status(504),
     ] {
         w.on_response(SimTime::ZERO, &view, 0, outcome(kind));
-        assert_eq!((w.peers.peers[0].fails, w.peers.peers[0].effective), (0, 2));
+        assert_eq!(
+            (
+                w.inner.peers.peers[0].fails,
+                w.inner.peers.peers[0].effective
+            ),
+            (0, 2)
+        );
     }
     for (i, kind) in [(0, OutcomeKind::Refused), (1, OutcomeKind::TimedOut)] {
         w.on_response(SimTime::ZERO, &view, i, outcome(kind));
-        assert_eq!((w.peers.peers[i].fails, w.peers.peers[i].effective), (1, 0));
+        assert_eq!(
+            (
+                w.inner.peers.peers[i].fails,
+                w.inner.peers.peers[i].effective
+            ),
+            (1, 0)
+        );
     }
     assert_eq!(sequence(&mut w, &b, 1), "-");
 }
@@ -316,9 +331,9 @@ fn max_fails_two_window_and_weight_loss() {
     let ok = outcome(OutcomeKind::Success);
     // First failure: effective 5 − 5/2 = 3; one failure of two, still available.
     w.on_response(SimTime::ZERO, &view, 0, refused);
-    let a = w.peers.peers[0];
+    let a = w.inner.peers.peers[0];
     assert_eq!((a.fails, a.effective), (1, 3));
-    assert!(!w.peers.unavailable(0, 0));
+    assert!(!w.inner.peers.unavailable(0, 0));
     assert_eq!(
         w.poll_passive(),
         None,
@@ -327,10 +342,10 @@ fn max_fails_two_window_and_weight_loss() {
     // A success inside the window (accessed = checked = 0) does not clear the count.
     assert_eq!(w.pick(secs(1), &view, &RequestInfo::default()), Some(0));
     w.on_response(secs(1), &view, 0, ok);
-    assert_eq!(w.peers.peers[0].fails, 1);
+    assert_eq!(w.inner.peers.peers[0].fails, 1);
     // The second failure makes a unavailable until its window (from t = 2) passes.
     w.on_response(secs(2), &view, 0, refused);
-    let a = w.peers.peers[0];
+    let a = w.inner.peers.peers[0];
     assert_eq!((a.fails, a.checked, a.accessed), (2, 2, 2));
     let out = Some(PassiveChange {
         server: b[0].id,
@@ -338,9 +353,9 @@ fn max_fails_two_window_and_weight_loss() {
     });
     assert_eq!(w.poll_passive(), out, "reported once");
     assert_eq!(w.poll_passive(), None);
-    assert!(w.peers.unavailable(0, 12));
+    assert!(w.inner.peers.unavailable(0, 12));
     assert_eq!(sequence_at(&mut w, &b, secs(12), 3), "bbb");
-    assert!(!w.peers.unavailable(0, 13));
+    assert!(!w.inner.peers.unavailable(0, 13));
     // Picked at 13: a new window opens, and a success clears the count.
     let mut picked_a = false;
     for _ in 0..10 {
@@ -357,7 +372,10 @@ fn max_fails_two_window_and_weight_loss() {
         }
     }
     assert!(picked_a);
-    assert_eq!((w.peers.peers[0].checked, w.peers.peers[0].fails), (13, 0));
+    assert_eq!(
+        (w.inner.peers.peers[0].checked, w.inner.peers.peers[0].fails),
+        (13, 0)
+    );
 }
 
 #[test]
@@ -368,11 +386,17 @@ fn late_success_does_not_revive_and_weight_floors_at_zero() {
     // Two requests in flight to a; both fail: effective 1 − 1 − 1 floors at 0.
     w.on_response(SimTime::ZERO, &view, 0, outcome(OutcomeKind::TimedOut));
     w.on_response(SimTime::ZERO, &view, 0, outcome(OutcomeKind::Refused));
-    assert_eq!((w.peers.peers[0].fails, w.peers.peers[0].effective), (2, 0));
+    assert_eq!(
+        (
+            w.inner.peers.peers[0].fails,
+            w.inner.peers.peers[0].effective
+        ),
+        (2, 0)
+    );
     // A third request, sent before the failures, succeeds at t = 3: it was not picked
     // in a new window (accessed = checked), so a stays out.
     w.on_response(secs(3), &view, 0, outcome(OutcomeKind::Success));
-    assert_eq!(w.peers.peers[0].fails, 2);
+    assert_eq!(w.inner.peers.peers[0].fails, 2);
     assert_eq!(sequence_at(&mut w, &b, secs(3), 4), "bcbc");
 }
 
@@ -389,12 +413,13 @@ fn fail_timeout_compares_whole_seconds() {
         0,
         outcome(OutcomeKind::Refused),
     );
-    assert_eq!(w.peers.peers[0].checked, 0);
+    assert_eq!(w.inner.peers.peers[0].checked, 0);
     assert!(
-        w.peers
+        w.inner
+            .peers
             .unavailable(0, whole_seconds(SimTime::from_millis(1999)))
     );
-    assert!(!w.peers.unavailable(0, whole_seconds(secs(2))));
+    assert!(!w.inner.peers.unavailable(0, whole_seconds(secs(2))));
 }
 
 #[test]
@@ -408,23 +433,29 @@ fn passive_state_survives_pool_changes_by_id() {
     next[1].id = 2;
     next[2].id = 5;
     w.on_pool_change(secs(1), &PoolView::new(&next));
-    assert_eq!(w.current, [0, 0, 0]);
-    let ids: Vec<u32> = w.peers.peers.iter().map(|p| p.id).collect();
+    assert_eq!(w.inner.current, [0, 0, 0]);
+    let ids: Vec<u32> = w.inner.peers.peers.iter().map(|p| p.id).collect();
     assert_eq!(ids, [0, 2, 5]);
-    assert_eq!((w.peers.peers[0].fails, w.peers.peers[0].effective), (1, 0));
-    assert_eq!(w.peers.peers[2], Peer::fresh(5, 2));
+    assert_eq!(
+        (
+            w.inner.peers.peers[0].fails,
+            w.inner.peers.peers[0].effective
+        ),
+        (1, 0)
+    );
+    assert_eq!(w.inner.peers.peers[2], Peer::fresh(5, 2));
     assert_eq!(sequence_at(&mut w, &next, secs(1), 3), "cbc");
     // a is re-weighted 5 → 8: it keeps its penalty of 5 (effective 3); c, healthy,
     // takes its new weight at once.
     next[0].weight = 8;
     next[1].weight = 4;
     w.on_pool_change(secs(1), &PoolView::new(&next));
-    assert_eq!(w.peers.peers[0].effective, 3);
-    assert_eq!(w.peers.peers[1].effective, 4);
+    assert_eq!(w.inner.peers.peers[0].effective, 3);
+    assert_eq!(w.inner.peers.peers[1].effective, 4);
     // a leaves and returns: fresh.
     w.on_pool_change(secs(1), &PoolView::new(&next[1..]));
     w.on_pool_change(secs(1), &PoolView::new(&next));
-    assert_eq!(w.peers.peers[0], Peer::fresh(0, 8));
+    assert_eq!(w.inner.peers.peers[0], Peer::fresh(0, 8));
 }
 
 #[test]
@@ -442,8 +473,8 @@ fn unannounced_pool_change_remaps_by_id() {
     // A response is mapped by the pool it comes with.
     let view = PoolView::new(&shifted);
     w.on_response(SimTime::ZERO, &view, 2, outcome(OutcomeKind::Refused));
-    assert_eq!(w.peers.peers[2].id, 9);
-    assert_eq!(w.peers.peers[2].fails, 1);
+    assert_eq!(w.inner.peers.peers[2].id, 9);
+    assert_eq!(w.inner.peers.peers[2].fails, 1);
 }
 
 #[test]
@@ -484,4 +515,23 @@ fn parameters_are_nginx_defaults() {
         spec.name(),
         "weighted-round-robin(max_fails=3,fail_timeout=30s)"
     );
+}
+
+#[test]
+fn the_index_chooses_as_the_scan() {
+    use crate::balancer::least_conn::INDEX_MIN;
+    use crate::balancer::testutil::index_agrees_with_scan;
+    // Equal weights (the index) and now and then a re-weighted backend (the scan until
+    // the weights are equal again), failures sending it back to the scan until clean.
+    for (n, rare, seed) in [(INDEX_MIN, 0, 1), (300, 0, 2), (100, 300, 3)] {
+        let picks = index_agrees_with_scan(
+            || Box::new(SmoothWeightedRoundRobin::new()),
+            n,
+            |r| if rare > 0 && r.below(rare) == 0 { 5 } else { 3 },
+            400,
+            200_000,
+            seed,
+        );
+        assert!(picks > 90_000, "{picks}");
+    }
 }
