@@ -93,6 +93,15 @@ pub(crate) fn write_atomic_bytes(path: &Path, contents: &[u8]) -> Result<(), Cli
     Ok(())
 }
 
+/// Removes the file at `path` if there is one.
+pub(crate) fn remove_if_present(path: &Path) -> Result<(), CliError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("remove", path, e)),
+    }
+}
+
 /// Result files a run writes only when it has something to put in them. A run that does
 /// not write one removes the copy an earlier run left, so charts and reports never mix runs.
 const OPTIONAL_RESULTS: [&str; 6] = [
@@ -112,19 +121,10 @@ pub(crate) fn write_results(
 ) -> Result<(), CliError> {
     fs::create_dir_all(dir).map_err(|e| io_err("create directory", dir, e))?;
     let m = dir.join("manifest.toml");
-    match fs::remove_file(&m) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_err("replace", &m, e)),
-    }
+    remove_if_present(&m)?;
     for name in OPTIONAL_RESULTS {
         if !files.iter().any(|(n, _)| *n == name) {
-            let p = dir.join(name);
-            match fs::remove_file(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err("remove stale", &p, e)),
-            }
+            remove_if_present(&dir.join(name))?;
         }
     }
     for (name, contents) in files {

@@ -12,6 +12,7 @@ mod completions;
 mod files;
 mod list;
 mod memory;
+mod merge;
 mod new;
 mod progress;
 mod report;
@@ -85,8 +86,11 @@ enum Cmd {
     /// crossed with algorithms; one CSV row per point × algorithm × replication plus
     /// aggregates. --shard k/n runs a slice for a cluster; `lblab merge` joins the slices.
     Sweep(sweep::SweepArgs),
-    /// Merge the results directories of a sharded sweep into the unsharded result.
-    Merge(sweep::MergeArgs),
+    /// Merge the results directories of a sharded sweep into the unsharded result: checks
+    /// that they are one sweep (scenario digest, grid, seed, replications, algorithms, lblab
+    /// version) with no shard missing, given twice or unfinished, then writes sweep.csv,
+    /// manifest.toml, the charts and report.html and prints the sweep's table.
+    Merge(merge::MergeArgs),
     /// Follow the first requests of a run step by step (for teaching): which node each
     /// reaches, what the balancer saw (in-flight counts, weights, its own state such as
     /// nginx's current weights) and chose, queueing and service, answers, retries and
@@ -375,7 +379,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Cmd::Run(a) => run::run(a),
         Cmd::Compare(a) => run::compare(a),
         Cmd::Sweep(a) => sweep::sweep(a),
-        Cmd::Merge(a) => sweep::merge(a),
+        Cmd::Merge(a) => merge::merge(a),
         Cmd::Trace(a) => trace::trace(a),
         Cmd::Validate { files, set, format } => validate::validate(&files, &set, format),
         Cmd::List { what, format } => list::list(what, format),

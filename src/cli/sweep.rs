@@ -1,4 +1,4 @@
-//! `lblab sweep`, `--shard`, `--resume` and `lblab merge`.
+//! `lblab sweep`, `--shard` and `--resume` (`lblab merge` is in `merge.rs`).
 //!
 //! A sweep is a grid of points (the cartesian product of `--param` values, first key
 //! outermost) crossed with algorithms. Each point is run with every algorithm on the same
@@ -7,7 +7,8 @@
 //! files in point order. So a sweep split with `--shard k/n` (points i with i mod n = k − 1)
 //! and put back together with `lblab merge` gives exactly the bytes of the unsharded run, and
 //! `--resume` simply skips points whose file exists (after checking that the directory holds
-//! the same sweep: `sweep.toml` records its hash).
+//! the same sweep: `sweep.toml` records its identity). A shard also writes `shard.toml`:
+//! which shard it holds and the manifest the whole sweep would have, for `lblab merge`.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -15,8 +16,9 @@ use std::path::{Path, PathBuf};
 use crate::engine::rng::fnv1a64;
 use crate::metrics::Aggregate;
 use crate::model::WorldConfig;
-use crate::report::{RunInfo, csv_out};
+use crate::report::csv_out;
 
+use super::merge::{Identity, shard_toml};
 use super::run::{replicate_with, run_info};
 use super::variants::{AlgSource, Plan, Variant};
 use super::{CliError, CommonArgs, files, out};
@@ -44,16 +46,6 @@ pub(super) struct SweepArgs {
     /// Metric shown in the terminal table.
     #[arg(long, default_value = "latency_p99_ms")]
     metric: String,
-}
-
-#[derive(clap::Args, Debug)]
-pub(super) struct MergeArgs {
-    /// Results directories of the shards of one sweep.
-    #[arg(required = true)]
-    dirs: Vec<PathBuf>,
-    /// Where to write the merged sweep (default: the first directory).
-    #[arg(short = 'o', long, value_name = "DIR")]
-    out: Option<PathBuf>,
 }
 
 /// Expands `FROM..TO:STEP` (numbers with an optional common unit suffix) or `a,b,c`.
@@ -123,12 +115,22 @@ fn tidy(v: &str) -> String {
     }
 }
 
-struct Sweep {
-    keys: Vec<String>,
-    points: Vec<Vec<String>>,
-    hash: u64,
+/// The points of a grid: the cartesian product of `axes`, the first axis outermost.
+pub(super) fn product(axes: &[Vec<String>]) -> Vec<Vec<String>> {
+    let mut points: Vec<Vec<String>> = vec![Vec::new()];
+    for axis in axes {
+        points = points
+            .iter()
+            .flat_map(|p| {
+                axis.iter()
+                    .map(move |v| p.iter().cloned().chain([v.clone()]).collect())
+            })
+            .collect();
+    }
+    points
 }
 
+/// The swept keys and the values of each (`--param KEY=VALUES`, in order).
 fn grid(params: &[String]) -> Result<(Vec<String>, Vec<Vec<String>>), CliError> {
     let mut keys = Vec::new();
     let mut axes = Vec::new();
@@ -147,20 +149,10 @@ fn grid(params: &[String]) -> Result<(Vec<String>, Vec<Vec<String>>), CliError> 
             expand_values(v).map_err(|e| CliError::Input(format!("lblab: --param {k}: {e}")))?,
         );
     }
-    let mut points: Vec<Vec<String>> = vec![Vec::new()];
-    for axis in &axes {
-        points = points
-            .iter()
-            .flat_map(|p| {
-                axis.iter()
-                    .map(move |v| p.iter().cloned().chain([v.clone()]).collect())
-            })
-            .collect();
-    }
-    Ok((keys, points))
+    Ok((keys, axes))
 }
 
-fn parse_shard(s: &str) -> Result<(usize, usize), CliError> {
+pub(super) fn parse_shard(s: &str) -> Result<(usize, usize), CliError> {
     let bad = || {
         CliError::Input(format!(
             "lblab: --shard expects K/N with 1 ≤ K ≤ N, found \"{s}\""
@@ -177,30 +169,15 @@ fn parse_shard(s: &str) -> Result<(usize, usize), CliError> {
     Ok((k, n))
 }
 
-fn point_file(dir: &Path, i: usize) -> PathBuf {
+pub(super) fn point_file(dir: &Path, i: usize) -> PathBuf {
     dir.join("points").join(format!("{i:05}.csv"))
-}
-
-fn sweep_toml(name: &str, sw: &Sweep, algorithms: &[String]) -> String {
-    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
-    format!(
-        "# A sweep's identity: lblab merge and --resume only combine directories with the same hash.\nscenario = {}\nsweep_hash = \"fnv1a64:{:016x}\"\npoints = {}\nkeys = [{}]\nalgorithms = [{}]\n",
-        q(name),
-        sw.hash,
-        sw.points.len(),
-        sw.keys.iter().map(|k| q(k)).collect::<Vec<_>>().join(", "),
-        algorithms
-            .iter()
-            .map(|a| q(a))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
 }
 
 pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
     let c = &a.common;
     super::run::announce(&c.file, c.quiet);
-    let (keys, points) = grid(&a.params)?;
+    let (keys, axes) = grid(&a.params)?;
+    let points = product(&axes);
     let source = if !a.algorithms.is_empty() {
         AlgSource::Named(&a.algorithms)
     } else {
@@ -217,7 +194,7 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
     }
     plan.notes
         .extend(super::variants::hidden_differences(&base, &keys));
-    let algs: Vec<(String, ())> = base.iter().map(|v| (v.algorithm.clone(), ())).collect();
+    let alg_names: Vec<String> = base.iter().map(|v| v.algorithm.clone()).collect();
     let mut id = format!(
         "{:016x}|{}|{}|{}",
         s.hash,
@@ -229,32 +206,44 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
         id.push('|');
         id.push_str(&p.join(","));
     }
-    for (n, _) in &algs {
+    for n in &alg_names {
         id.push('|');
         id.push_str(n);
     }
-    let sw = Sweep {
+    let ident = Identity {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario: s.name.clone(),
+        scenario_hash: s.hash,
+        seed: s.seed,
+        replications: s.replications,
         keys,
-        points,
-        hash: fnv1a64(id.as_bytes()),
+        values: axes,
+        algorithms: alg_names.clone(),
+        points: points.len(),
+        sweep_hash: fnv1a64(id.as_bytes()),
     };
-    let (k, n) = match &a.shard {
-        Some(sh) => parse_shard(sh)?,
-        None => (1, 1),
-    };
+    let keys = &ident.keys;
+    let shard = a.shard.as_deref().map(parse_shard).transpose()?;
+    let (k, n) = shard.unwrap_or((1, 1));
     let dir = c
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(&s.name).join("sweep"));
-    let alg_names: Vec<String> = algs.iter().map(|(n, _)| n.clone()).collect();
-    let ident = sweep_toml(&s.name, &sw, &alg_names);
+    let ident_text = ident.to_toml();
     let ident_path = dir.join("sweep.toml");
     if a.resume {
         if let Ok(old) = std::fs::read_to_string(&ident_path)
-            && old != ident
+            && old != ident_text
         {
+            let why = match Identity::parse(&old) {
+                Ok(old) => old
+                    .diff(&ident)
+                    .map(|d| format!("its {}: {}, this run's: {}", d.what, d.a, d.b))
+                    .unwrap_or_else(|| "its sweep.toml is laid out differently".into()),
+                Err(e) => e,
+            };
             return Err(CliError::Input(format!(
-                "lblab: {} holds a different sweep (another scenario, grid, seed or algorithms); drop --resume or choose another --out",
+                "lblab: {} holds a different sweep ({why}); drop --resume or choose another --out",
                 dir.display()
             )));
         }
@@ -268,69 +257,13 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
     }
     std::fs::create_dir_all(dir.join("points"))
         .map_err(|e| CliError::Input(format!("lblab: cannot create {}: {e}", dir.display())))?;
-    files::write_atomic(&ident_path, &ident)?;
-    let mine: Vec<usize> = (0..sw.points.len()).filter(|i| i % n == k - 1).collect();
-    let todo: Vec<usize> = mine
-        .iter()
-        .copied()
-        .filter(|&i| !(a.resume && point_file(&dir, i).exists()))
-        .collect();
+    // What marks a complete sweep goes until this one is complete (manifest.toml last);
+    // shard.toml stays only if this run is a shard.
+    for stale in ["manifest.toml", "report.html", "sweep.csv", "shard.toml"] {
+        files::remove_if_present(&dir.join(stale))?;
+    }
+    files::write_atomic(&ident_path, &ident_text)?;
     let info = run_info(&s);
-    let progress = !c.quiet && std::io::stderr().is_terminal();
-    let pb = super::progress::bar(
-        super::progress::runs(&[
-            (todo.len() as u64, "point"),
-            (algs.len() as u64, "algorithm"),
-            (u64::from(s.replications), "replication"),
-        ]),
-        progress,
-    );
-    for &i in &todo {
-        let mut worlds: Vec<WorldConfig> = Vec::new();
-        let point: Vec<String> = sw
-            .keys
-            .iter()
-            .zip(&sw.points[i])
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        for j in 0..plan.algs.len() {
-            worlds.push(plan.variant(&c.file, j, &point, &|x| c.apply(x))?.0.world);
-        }
-        let results =
-            replicate_with(&worlds, s.seed, s.replications, c.jobs, &pb).map_err(|(w, r, e)| {
-                CliError::Sim(format!(
-                    "lblab: {} point {i} ({}), {}: replication {r} failed: {e}",
-                    s.name,
-                    sw.points[i].join(", "),
-                    algs[w].0
-                ))
-            })?;
-        let aggs: Vec<Aggregate> = algs
-            .iter()
-            .zip(results)
-            .map(|((name, _), reps)| Aggregate::new(name.clone(), reps))
-            .collect();
-        files::write_atomic(
-            &point_file(&dir, i),
-            &csv_out::sweep_rows(&info, i, &sw.points[i], &aggs),
-        )?;
-    }
-    pb.finish_and_clear();
-    let done = (0..sw.points.len())
-        .filter(|&i| point_file(&dir, i).exists())
-        .count();
-    if done < sw.points.len() {
-        if !c.quiet {
-            out(&format!(
-                "shard {k}/{n}: {} of {} points done in {}/\n  combine the shards with: lblab merge DIR1 DIR2 ... --out DIR\n",
-                mine.len(),
-                sw.points.len(),
-                dir.display()
-            ))?;
-        }
-        return Ok(());
-    }
-    let summary = assemble(&dir, &sw.keys, sw.points.len())?;
     let file_s = c.file.display().to_string();
     let mut params = c.set.clone();
     params.extend(a.params.iter().map(|p| format!("sweep {p}")));
@@ -356,10 +289,80 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
             notes: &plan.notes,
         },
     );
+    if shard.is_some() {
+        files::write_atomic(&dir.join("shard.toml"), &shard_toml(k, n, &manifest))?;
+    }
+    let mine: Vec<usize> = (0..points.len()).filter(|i| i % n == k - 1).collect();
+    let todo: Vec<usize> = mine
+        .iter()
+        .copied()
+        .filter(|&i| !(a.resume && point_file(&dir, i).exists()))
+        .collect();
+    let progress = !c.quiet && std::io::stderr().is_terminal();
+    let pb = super::progress::bar(
+        super::progress::runs(&[
+            (todo.len() as u64, "point"),
+            (alg_names.len() as u64, "algorithm"),
+            (u64::from(s.replications), "replication"),
+        ]),
+        progress,
+    );
+    for &i in &todo {
+        let mut worlds: Vec<WorldConfig> = Vec::new();
+        let point: Vec<String> = keys
+            .iter()
+            .zip(&points[i])
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        for j in 0..plan.algs.len() {
+            worlds.push(plan.variant(&c.file, j, &point, &|x| c.apply(x))?.0.world);
+        }
+        let results =
+            replicate_with(&worlds, s.seed, s.replications, c.jobs, &pb).map_err(|(w, r, e)| {
+                CliError::Sim(format!(
+                    "lblab: {} point {i} ({}), {}: replication {r} failed: {e}",
+                    s.name,
+                    points[i].join(", "),
+                    alg_names[w]
+                ))
+            })?;
+        let aggs: Vec<Aggregate> = alg_names
+            .iter()
+            .zip(results)
+            .map(|(name, reps)| Aggregate::new(name.clone(), reps))
+            .collect();
+        files::write_atomic(
+            &point_file(&dir, i),
+            &csv_out::sweep_rows(&info, i, &points[i], &aggs),
+        )?;
+    }
+    pb.finish_and_clear();
+    let done = (0..points.len())
+        .filter(|&i| point_file(&dir, i).exists())
+        .count();
+    if done < points.len() {
+        if !c.quiet {
+            out(&format!(
+                "shard {k}/{n}: {} of {} points done in {}/\n  combine the shards with: lblab merge DIR1 DIR2 ... --out DIR\n",
+                mine.len(),
+                points.len(),
+                dir.display()
+            ))?;
+        }
+        return Ok(());
+    }
+    let summary = assemble(&dir, keys, points.len())?;
     files::write_atomic(&dir.join("manifest.toml"), &manifest)?;
     super::report::render_all(&dir)?;
     if !c.quiet {
-        out(&render_table(&summary, &sw, &alg_names, &a.metric, &info))?;
+        out(&render_table(
+            &summary,
+            keys,
+            &points,
+            &alg_names,
+            &a.metric,
+            (&info.scenario, info.replications),
+        ))?;
         for n in &plan.notes {
             out(&format!("note: {n}\n"))?;
         }
@@ -372,7 +375,7 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
 }
 
 /// Writes `sweep.csv` from the point files; returns its text.
-fn assemble(dir: &Path, keys: &[String], n_points: usize) -> Result<String, CliError> {
+pub(super) fn assemble(dir: &Path, keys: &[String], n_points: usize) -> Result<String, CliError> {
     let mut text = csv_out::sweep_header(keys);
     for i in 0..n_points {
         let p = point_file(dir, i);
@@ -385,20 +388,22 @@ fn assemble(dir: &Path, keys: &[String], n_points: usize) -> Result<String, CliE
     Ok(text)
 }
 
-/// Points × algorithms: the chosen metric's mean ± 95% CI.
-fn render_table(
+/// Points × algorithms: the chosen metric's mean ± 95% CI (`run` is the scenario's name
+/// and the number of replications).
+pub(super) fn render_table(
     sweep_csv: &str,
-    sw: &Sweep,
+    keys: &[String],
+    points: &[Vec<String>],
     algs: &[String],
     metric: &str,
-    info: &RunInfo,
+    run: (&str, u32),
 ) -> String {
     let mut rdr = csv::Reader::from_reader(sweep_csv.as_bytes());
     let header = rdr.headers().cloned().unwrap_or_default();
     let Some(col) = header.iter().position(|h| h == metric) else {
         return format!("(no metric named {metric})\n");
     };
-    let stat_col = 3 + sw.keys.len();
+    let stat_col = 3 + keys.len();
     let rows: Vec<csv::StringRecord> = rdr.records().filter_map(Result::ok).collect();
     let cell = |point: usize, alg: &str| -> String {
         let find = |stat: &str| {
@@ -414,15 +419,14 @@ fn render_table(
     };
     let mut out = format!(
         "{}: {metric} by point (mean [95% CI] over {} replications)\n",
-        info.scenario, info.replications
+        run.0, run.1
     );
-    let kw = sw.keys.iter().map(|k| k.len()).collect::<Vec<_>>();
-    let widths: Vec<usize> = sw
-        .keys
+    let kw = keys.iter().map(|k| k.len()).collect::<Vec<_>>();
+    let widths: Vec<usize> = keys
         .iter()
         .enumerate()
         .map(|(j, _)| {
-            sw.points
+            points
                 .iter()
                 .map(|p| p[j].len())
                 .max()
@@ -430,10 +434,10 @@ fn render_table(
                 .max(kw[j])
         })
         .collect();
-    for (k, w) in sw.keys.iter().zip(&widths) {
+    for (k, w) in keys.iter().zip(&widths) {
         out.push_str(&format!("{k:<w$}  "));
     }
-    let cells: Vec<Vec<String>> = (0..sw.points.len())
+    let cells: Vec<Vec<String>> = (0..points.len())
         .map(|i| algs.iter().map(|a| cell(i, a)).collect())
         .collect();
     let aw: Vec<usize> = algs
@@ -452,7 +456,7 @@ fn render_table(
         out.push_str(&format!("{a:>w$}  "));
     }
     out.push('\n');
-    for (i, p) in sw.points.iter().enumerate() {
+    for (i, p) in points.iter().enumerate() {
         for (v, w) in p.iter().zip(&widths) {
             out.push_str(&format!("{v:<w$}  "));
         }
@@ -462,87 +466,4 @@ fn render_table(
         out.push('\n');
     }
     out
-}
-
-pub(super) fn merge(a: MergeArgs) -> Result<(), CliError> {
-    let first = &a.dirs[0];
-    let ident = std::fs::read_to_string(first.join("sweep.toml")).map_err(|e| {
-        CliError::Input(format!(
-            "lblab: {} is not a sweep directory: {e}",
-            first.display()
-        ))
-    })?;
-    let parsed: toml::Table = ident.parse().map_err(|e| {
-        CliError::Input(format!(
-            "lblab: {}: {e}",
-            first.join("sweep.toml").display()
-        ))
-    })?;
-    let n_points = parsed
-        .get("points")
-        .and_then(|v| v.as_integer())
-        .unwrap_or(0) as usize;
-    let keys: Vec<String> = parsed
-        .get("keys")
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let dest = a.out.clone().unwrap_or_else(|| first.clone());
-    std::fs::create_dir_all(dest.join("points"))
-        .map_err(|e| CliError::Input(format!("lblab: cannot create {}: {e}", dest.display())))?;
-    for d in &a.dirs {
-        let other = std::fs::read_to_string(d.join("sweep.toml")).map_err(|e| {
-            CliError::Input(format!(
-                "lblab: {} is not a sweep directory: {e}",
-                d.display()
-            ))
-        })?;
-        if other != ident {
-            return Err(CliError::Input(format!(
-                "lblab: {} and {} hold different sweeps",
-                first.display(),
-                d.display()
-            )));
-        }
-    }
-    let mut missing = Vec::new();
-    for i in 0..n_points {
-        let found: Vec<String> = a
-            .dirs
-            .iter()
-            .filter_map(|d| std::fs::read_to_string(point_file(d, i)).ok())
-            .collect();
-        match found.first() {
-            None => missing.push(i),
-            Some(text) => {
-                if found.iter().any(|t| t != text) {
-                    return Err(CliError::Input(format!(
-                        "lblab: point {i} differs between shards"
-                    )));
-                }
-                if !point_file(&dest, i).exists() {
-                    files::write_atomic(&point_file(&dest, i), text)?;
-                }
-            }
-        }
-    }
-    if !missing.is_empty() {
-        let list: Vec<String> = missing.iter().take(10).map(|i| i.to_string()).collect();
-        return Err(CliError::Input(format!(
-            "lblab: {} of {n_points} points are missing (e.g. {}): run the remaining shards first",
-            missing.len(),
-            list.join(", ")
-        )));
-    }
-    files::write_atomic(&dest.join("sweep.toml"), &ident)?;
-    assemble(&dest, &keys, n_points)?;
-    out(&format!(
-        "merged {} directories: {n_points} points in {}/sweep.csv\n",
-        a.dirs.len(),
-        dest.display()
-    ))
 }

@@ -96,3 +96,84 @@ fn variants_toml(vs: &[ManifestVariant<'_>]) -> String {
     }
     o
 }
+
+/// The manifest of a merged sweep: `manifest` (one that [`manifest_toml`] wrote for a shard)
+/// with `command` in place of the shard's command, followed by `shard_commands`, the
+/// commands that ran the shards.
+pub fn merged_manifest(manifest: &str, command: &str, shard_commands: &[String]) -> String {
+    let mut o = String::new();
+    let mut done = false;
+    for line in manifest.split_inclusive('\n') {
+        if line.starts_with("shard_commands = ") {
+            // A manifest that was merged already: its shards' commands are replaced.
+            continue;
+        }
+        if !done && line.starts_with("command = ") {
+            done = true;
+            o.push_str(&format!(
+                "command = {}\nshard_commands = [{}]\n",
+                q(command),
+                shard_commands
+                    .iter()
+                    .map(|c| q(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        } else {
+            o.push_str(line);
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_merged_manifest_names_the_merge_and_the_shards_commands() {
+        let info = RunInfo {
+            scenario: "s".into(),
+            description: "d".into(),
+            seed: 1,
+            replications: 2,
+            duration_s: 10.0,
+            warmup_s: 1.0,
+            n_servers: 2,
+            notes: Vec::new(),
+            variants: Vec::new(),
+        };
+        let text = manifest_toml(
+            &info,
+            &ManifestExtra {
+                command: "lblab sweep s.toml --shard 1/2",
+                scenario_file: "s.toml",
+                scenario_hash: 7,
+                algorithms: &["random".into()],
+                files: &["sweep.csv"],
+                parameters: &[],
+                variants: &[],
+                notes: &[],
+            },
+        );
+        let merged = merged_manifest(
+            &text,
+            "lblab merge a b",
+            &["lblab sweep s.toml --shard 1/2".into(), "x \"y\"".into()],
+        );
+        let t: toml::Table = merged.parse().unwrap();
+        assert_eq!(t["command"].as_str(), Some("lblab merge a b"));
+        assert_eq!(
+            t["shard_commands"].as_array().unwrap()[1].as_str(),
+            Some("x \"y\"")
+        );
+        // Everything else is the shard's manifest, line for line.
+        let rest = |s: &str| {
+            s.lines()
+                .filter(|l| !l.starts_with("command = ") && !l.starts_with("shard_commands = "))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(rest(&merged), rest(&text));
+    }
+}

@@ -27,6 +27,7 @@ mod probes;
 mod scenarios;
 mod serve;
 mod services;
+mod shards;
 mod sockets;
 mod support;
 mod sweep;

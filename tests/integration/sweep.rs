@@ -75,7 +75,26 @@ fn shards_merge_into_the_unsharded_bytes() {
         whole,
         "merge differs from the unsharded run"
     );
-    // Missing shards are reported, not silently merged.
+    // The merged directory is what the unsharded run wrote: identity, charts, report.
+    assert_eq!(
+        std::fs::read(d.join("m/sweep.toml")).unwrap(),
+        std::fs::read(d.join("all/sweep.toml")).unwrap()
+    );
+    let charts = chart_files(&d.join("all"));
+    assert!(charts.len() >= 4, "{charts:?}");
+    assert_eq!(chart_files(&d.join("m")), charts);
+    for c in &charts {
+        assert_eq!(
+            std::fs::read(d.join("m").join(c)).unwrap(),
+            std::fs::read(d.join("all").join(c)).unwrap(),
+            "{c}"
+        );
+    }
+    assert!(d.join("m/report.html").exists());
+    let manifest = std::fs::read_to_string(d.join("m/manifest.toml")).unwrap();
+    assert!(manifest.contains("command = \"") && manifest.contains(" merge "));
+    assert_eq!(manifest.matches("--shard ").count(), 3, "{manifest}");
+    // Missing shards are reported, not silently merged, and nothing looks complete.
     let o = lblab(&[
         "merge",
         d.join("s1").to_str().unwrap(),
@@ -84,8 +103,163 @@ fn shards_merge_into_the_unsharded_bytes() {
         d.join("m2").to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("missing"));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr).trim_end(),
+        "lblab: shard 3 of 3 missing: run it with --shard 3/3, then merge again"
+    );
+    for f in ["manifest.toml", "report.html", "sweep.csv"] {
+        assert!(!d.join("m2").join(f).exists(), "{f}");
+    }
     let _ = std::fs::remove_dir_all(&d);
+}
+
+/// The chart files of a results directory, sorted.
+fn chart_files(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".svg") || n.ends_with(".png"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn merge_says_which_shard_or_field_is_wrong() {
+    let d = tmp("merge-checks");
+    let p = |name: &str| d.join(name).to_str().unwrap().to_string();
+    for k in 1..=3 {
+        sweep(&d.join(format!("s{k}")), &["--shard", &format!("{k}/3")]);
+    }
+    // Merges `dirs` into a fresh directory; expects exit code 2 with `needle` on stderr and
+    // nothing in the destination that looks like a complete result.
+    let refused = |dirs: &[&str], needle: &str| {
+        let dest = p("refused");
+        let mut args = vec!["merge"];
+        args.extend_from_slice(dirs);
+        args.extend(["--out", &dest]);
+        let o = lblab(&args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+        assert!(err.starts_with("lblab: "), "{err}");
+        for f in ["manifest.toml", "report.html", "sweep.csv"] {
+            assert!(!d.join("refused").join(f).exists(), "{f} after: {err}");
+        }
+        let _ = std::fs::remove_dir_all(d.join("refused"));
+    };
+    let (s1, s2, s3) = (p("s1"), p("s2"), p("s3"));
+    // Another seed, another scenario (a --set that is not swept), another lblab version.
+    sweep(&d.join("seed"), &["--shard", "3/3", "--seed", "7"]);
+    refused(
+        &[&s1, &s2, &p("seed")],
+        &format!(
+            "{} has seed 7, {s1} has 42: give every shard the same --seed",
+            p("seed")
+        ),
+    );
+    sweep(
+        &d.join("digest"),
+        &["--shard", "3/3", "--set", "servers.web.count=5"],
+    );
+    refused(
+        &[&s1, &s2, &p("digest")],
+        "the scenario file or its --set overrides changed between shards",
+    );
+    copy_dir(&d.join("s3"), &d.join("old"));
+    let t = std::fs::read_to_string(d.join("old/sweep.toml")).unwrap();
+    std::fs::write(
+        d.join("old/sweep.toml"),
+        t.replace(
+            &format!("version = \"{}\"", env!("CARGO_PKG_VERSION")),
+            "version = \"0.0.1\"",
+        ),
+    )
+    .unwrap();
+    refused(
+        &[&s1, &s2, &p("old")],
+        &format!(
+            "{} has lblab version 0.0.1, {s1} has {}",
+            p("old"),
+            env!("CARGO_PKG_VERSION")
+        ),
+    );
+    // A shard given twice, a shard of another split, an unfinished shard, one directory twice.
+    copy_dir(&d.join("s2"), &d.join("s2b"));
+    refused(
+        &[&s1, &s2, &s3, &p("s2b")],
+        &format!("lblab: shard 2/3 given twice: {s2} and {}", p("s2b")),
+    );
+    sweep(&d.join("q"), &["--shard", "2/4"]);
+    refused(
+        &[&s1, &p("q")],
+        "shards of different splits (--shard K/3 and K/4)",
+    );
+    std::fs::remove_file(d.join("s2b/points/00004.csv")).unwrap();
+    refused(
+        &[&s1, &p("s2b"), &s3],
+        &format!(
+            "lblab: shard 2/3 in {} has 2 of its 3 points: rerun it with --resume",
+            p("s2b")
+        ),
+    );
+    refused(&[&s1, &s2, &s3, &format!("{s1}/")], "is given twice");
+    // A point that differs where shards overlap.
+    copy_dir(&d.join("s1"), &d.join("all"));
+    for k in ["s2", "s3"] {
+        for e in std::fs::read_dir(d.join(k).join("points")).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), d.join("all/points").join(e.file_name())).unwrap();
+        }
+    }
+    std::fs::remove_file(d.join("all/shard.toml")).unwrap();
+    std::fs::write(
+        d.join("all/manifest.toml"),
+        std::fs::read_to_string(d.join("s1/shard.toml"))
+            .unwrap()
+            .split_once("\nshard = \"1/3\"\n")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    let p4 = d.join("all/points/00004.csv");
+    let text = std::fs::read_to_string(&p4).unwrap();
+    std::fs::write(&p4, text.replace("quick-start,", "quick-start-x,")).unwrap();
+    refused(
+        &[&p("all"), &s2],
+        &format!(
+            "lblab: point 4 (500/s, 3) differs between {} and {s2}",
+            p("all")
+        ),
+    );
+    std::fs::write(&p4, text).unwrap();
+    // A whole sweep merges alone or with its shards; a destination holding another sweep
+    // is refused.
+    for dirs in [vec![p("all")], vec![p("all"), s2.clone(), s3.clone()]] {
+        let mut args = vec!["merge", "-q"];
+        args.extend(dirs.iter().map(String::as_str));
+        let out = p("whole");
+        args.extend(["--out", &out]);
+        let o = lblab(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(d.join("whole/report.html").exists());
+    }
+    let o = lblab(&["merge", &s1, &s2, &s3, "--out", &p("seed")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("holds another sweep"));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to.join("points")).unwrap();
+    for sub in ["", "points"] {
+        for e in std::fs::read_dir(from.join(sub)).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                std::fs::copy(e.path(), to.join(sub).join(e.file_name())).unwrap();
+            }
+        }
+    }
 }
 
 #[test]
