@@ -40,8 +40,9 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
 /// fewest requests in flight instead (the lowest id on ties).
 ///
 /// A pool of [`INDEX_MIN`] backends or more whose owner reports in-flight changes keeps
-/// each backend's [`key`] in a [`MinTree`]: the first backend at the smallest
-/// key is the scan's choice, in O(log n).
+/// each backend's [`key`] (free or saturated) in a [`MinTree`]: the first free backend is
+/// the scan's choice, found in O(log n); only when every backend is saturated does the pick
+/// scan for the least loaded.
 #[derive(Clone, Debug)]
 pub struct First {
     maxconn: u32,
@@ -58,20 +59,20 @@ impl First {
     pub fn new(maxconn: u32) -> Self {
         First {
             maxconn: maxconn.max(1),
-            tree: MinTree::new(OUT),
+            tree: MinTree::first_only(OUT),
             eligible: Vec::new(),
         }
     }
 }
 
-/// The scan's order as one key: 0 for a server with a free slot (the first wins), else
-/// `in_flight + 1` (the least loaded, then the first); [`OUT`] when not eligible.
+/// 0 for a server with a free slot, 1 for a saturated one, [`OUT`] when not eligible: a
+/// saturated server's key changes only when it crosses `maxconn`.
 #[inline]
 fn key(maxconn: u32, eligible: bool, in_flight: u32) -> u64 {
     match eligible {
         false => OUT,
         true if in_flight < maxconn => 0,
-        true => u64::from(in_flight) + 1,
+        true => 1,
     }
 }
 
@@ -87,8 +88,12 @@ impl Balancer for First {
                     key(m, b[j].eligible(), b[j].in_flight)
                 });
             }
-            self.tree.min()?;
-            return Some(self.tree.nth_min(0));
+            match self.tree.min() {
+                None => return None,
+                Some((0, _)) => return Some(self.tree.nth_min(0)),
+                // Every eligible server is saturated: the scan finds the least loaded.
+                Some(_) => {}
+            }
         }
         let mut least: Option<usize> = None;
         for (i, b) in pool.backends.iter().enumerate() {

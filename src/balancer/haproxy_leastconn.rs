@@ -130,7 +130,10 @@ impl HaproxyLeastConn {
             keys: Vec::new(),
             seqs: Vec::new(),
             next_seq: 0,
-            tree: MinTree::new(OUT),
+            tree: match ties {
+                Ties::Random => MinTree::new(OUT),
+                Ties::Fifo => MinTree::first_only(OUT),
+            },
         }
     }
 

@@ -42,41 +42,110 @@ enum TreeId {
 /// the weight trees use `(4096 − eweight, 0)` (heavier first).
 type Key = (i64, i64);
 
-/// An eb32 tree with duplicates, as a sorted vector: smallest key first, equal keys in
-/// insertion order. Stored in *reverse* (the first element is at the end) so that taking
-/// the first is a `pop`. Capacity is reserved on pool changes, so inserts in `pick` do
-/// not allocate.
+/// An eb32 tree with duplicates: smallest key first, equal keys in insertion order. Kept
+/// as an indexed binary heap on `(key, insertion sequence)` with each id's position, so
+/// that inserting, removing any id and taking the first are O(log n) whatever the pool's
+/// size. Capacity is reserved on pool changes, so inserts in `pick` do not allocate.
 #[derive(Clone, Debug, Default)]
 struct EbTree {
-    rev: Vec<(Key, u32)>,
+    heap: Vec<(Key, u64, u32)>,
+    /// Per server id: its position in `heap`, or `NOT_IN`.
+    pos: Vec<u32>,
+    /// The next insertion's sequence number.
+    seq: u64,
 }
+
+/// `EbTree::pos` of an id that is not in the tree.
+const NOT_IN: u32 = u32::MAX;
 
 impl EbTree {
     fn insert(&mut self, key: Key, id: u32) {
-        // Before every entry with a key <= `key`: equal keys already present stay nearer
-        // the end, i.e. are taken first (insertion order among duplicates).
-        let pos = self.rev.partition_point(|e| e.0 > key);
-        self.rev.insert(pos, (key, id));
+        let i = id as usize;
+        if i >= self.pos.len() {
+            self.pos.resize(i + 1, NOT_IN);
+        }
+        debug_assert_eq!(self.pos[i], NOT_IN, "server {id} queued twice");
+        self.heap.push((key, self.seq, id));
+        self.seq += 1;
+        self.sift_up(self.heap.len() - 1);
     }
 
     fn first(&self) -> Option<u32> {
-        self.rev.last().map(|e| e.1)
+        self.heap.first().map(|e| e.2)
     }
 
     fn remove(&mut self, id: u32) {
-        if self.rev.last().is_some_and(|e| e.1 == id) {
-            self.rev.pop();
-        } else if let Some(p) = self.rev.iter().position(|e| e.1 == id) {
-            self.rev.remove(p);
+        let Some(&at) = self.pos.get(id as usize) else {
+            return;
+        };
+        if at == NOT_IN {
+            return;
+        }
+        self.pos[id as usize] = NOT_IN;
+        let at = at as usize;
+        let last = self.heap.pop().expect("a queued id is in the heap");
+        if at < self.heap.len() {
+            self.heap[at] = last;
+            self.pos[last.2 as usize] = at as u32;
+            self.sift_up(at);
+            self.sift_down(self.pos[last.2 as usize] as usize);
         }
     }
 
     fn clear(&mut self) {
-        self.rev.clear();
+        for e in &self.heap {
+            self.pos[e.2 as usize] = NOT_IN;
+        }
+        self.heap.clear();
     }
 
     fn reserve_for(&mut self, n: usize) {
-        self.rev.reserve(n.saturating_sub(self.rev.len()));
+        self.heap.reserve(n.saturating_sub(self.heap.len()));
+    }
+
+    #[inline]
+    fn sift_up(&mut self, mut at: usize) {
+        let x = self.heap[at];
+        while at > 0 {
+            let parent = (at - 1) / 2;
+            let p = self.heap[parent];
+            if (p.0, p.1) <= (x.0, x.1) {
+                break;
+            }
+            self.heap[at] = p;
+            self.pos[p.2 as usize] = at as u32;
+            at = parent;
+        }
+        self.heap[at] = x;
+        self.pos[x.2 as usize] = at as u32;
+    }
+
+    #[inline]
+    fn sift_down(&mut self, mut at: usize) {
+        let n = self.heap.len();
+        let x = self.heap[at];
+        loop {
+            let l = 2 * at + 1;
+            if l >= n {
+                break;
+            }
+            let r = l + 1;
+            let c = if r < n && (self.heap[r].0, self.heap[r].1) < (self.heap[l].0, self.heap[l].1)
+            {
+                r
+            } else {
+                l
+            };
+            let y = self.heap[c];
+            if (x.0, x.1) <= (y.0, y.1) {
+                break;
+            }
+            self.heap[at] = y;
+            self.pos[y.2 as usize] = at as u32;
+            at = c;
+        }
+        self.heap[at] = x;
+        self.pos[x.2 as usize] = at as u32;
     }
 }
 
@@ -659,5 +728,38 @@ mod tests {
             t.remove(id);
         }
         assert_eq!(out, [11, 13, 10, 12]);
+    }
+
+    #[test]
+    fn the_heap_orders_as_a_sorted_list() {
+        // Against the plain model of an eb32 tree with duplicates: a list sorted by key,
+        // equal keys in insertion order; random inserts (few keys, many ties), removals of
+        // any member and of the first.
+        let mut r = crate::balancer::testutil::rng();
+        let mut t = EbTree::default();
+        let mut model: Vec<(Key, u32)> = Vec::new();
+        for step in 0..100_000 {
+            let id = r.below(300) as u32;
+            let queued = model.iter().any(|e| e.1 == id);
+            match r.below(3) {
+                0 | 1 if !queued => {
+                    let key = (r.below(8) as i64, r.below(2) as i64);
+                    t.insert(key, id);
+                    let at = model.partition_point(|e| e.0 <= key);
+                    model.insert(at, (key, id));
+                }
+                0 => {
+                    t.remove(id);
+                    model.retain(|e| e.1 != id);
+                }
+                _ => {
+                    if let Some(first) = t.first() {
+                        t.remove(first);
+                        model.remove(0);
+                    }
+                }
+            }
+            assert_eq!(t.first(), model.first().map(|e| e.1), "step {step}");
+        }
     }
 }

@@ -246,7 +246,7 @@ impl LeastResponseTime {
             conns,
             tau_ns: decay.as_nanos().max(1) as f64,
             means: PerBackend::new(),
-            tree: MinTree::new(OUT),
+            tree: MinTree::first_only(OUT),
             pending: None,
         }
     }
@@ -289,7 +289,7 @@ impl Balancer for LeastResponseTime {
         if pool.tracked() && pool.len() >= INDEX_MIN {
             self.flush();
             if self.tree.epoch != pool.epoch() {
-                let mut tree = std::mem::replace(&mut self.tree, MinTree::new(OUT));
+                let mut tree = std::mem::replace(&mut self.tree, MinTree::first_only(OUT));
                 let b = pool.backends;
                 tree.build(pool.epoch(), b.len(), |j| {
                     if b[j].eligible() {

@@ -28,10 +28,14 @@ pub(super) struct MinTree<K> {
     node: Vec<(K, u32)>,
     /// The key of "not a candidate".
     max: K,
+    /// Whether nodes count the leaves at their minimum (for [`nth_min`](Self::nth_min));
+    /// without, a change stops climbing as soon as a node's minimum stays the same.
+    counts: bool,
 }
 
 impl<K: Copy + Ord> MinTree<K> {
-    /// An empty tree whose "not a candidate" key is `max`.
+    /// An empty tree whose "not a candidate" key is `max`, counting ties (for a uniform
+    /// choice among them).
     pub(super) fn new(max: K) -> Self {
         MinTree {
             epoch: NO_EPOCH,
@@ -39,6 +43,15 @@ impl<K: Copy + Ord> MinTree<K> {
             width: 0,
             node: Vec::new(),
             max,
+            counts: true,
+        }
+    }
+
+    /// An empty tree that finds only the first leaf at the minimum (its counts are all 1).
+    pub(super) fn first_only(max: K) -> Self {
+        MinTree {
+            counts: false,
+            ..Self::new(max)
         }
     }
 
@@ -84,7 +97,7 @@ impl<K: Copy + Ord> MinTree<K> {
         match l.0.cmp(&r.0) {
             std::cmp::Ordering::Less => l,
             std::cmp::Ordering::Greater => r,
-            std::cmp::Ordering::Equal => (l.0, l.1 + r.1),
+            std::cmp::Ordering::Equal => (l.0, if self.counts { l.1 + r.1 } else { 1 }),
         }
     }
 
@@ -118,16 +131,17 @@ impl<K: Copy + Ord> MinTree<K> {
         }
     }
 
-    /// The smallest key and how many leaves hold it; `None` if no leaf holds a key below
-    /// `max`.
+    /// The smallest key and how many leaves hold it (1 if the tree does not count); `None`
+    /// if no leaf holds a key below `max`.
     #[inline]
     pub(super) fn min(&self) -> Option<(K, u32)> {
         (self.n > 0 && self.node[1].0 != self.max).then(|| self.node[1])
     }
 
     /// The `k`-th leaf (0-based, in leaf order) holding the smallest key; `k` must be below
-    /// [`min`](Self::min)'s count.
+    /// [`min`](Self::min)'s count (0 if the tree does not count).
     pub(super) fn nth_min(&self, mut k: u32) -> usize {
+        debug_assert!(self.counts || k == 0);
         let target = self.node[1].0;
         let mut i = 1;
         while i < self.width {
@@ -167,6 +181,8 @@ mod tests {
             let mut keys: Vec<u32> = (0..n).map(|_| rng.below(4) as u32).collect();
             let mut t = MinTree::new(u32::MAX);
             t.build(1, n, |j| keys[j]);
+            let mut f = MinTree::first_only(u32::MAX);
+            f.build(1, n, |j| keys[j]);
             for step in 0..5_000 {
                 let j = rng.below(n as u64) as usize;
                 // Keys from a small range so that ties are common; some leave (max).
@@ -176,10 +192,13 @@ mod tests {
                 };
                 keys[j] = k;
                 t.set(j, k);
+                f.set(j, k);
                 assert_eq!(t.get(j), k);
                 match scan(&keys) {
-                    None => assert_eq!(t.min(), None, "n={n} step={step}"),
+                    None => assert_eq!((t.min(), f.min()), (None, None), "n={n} step={step}"),
                     Some((m, at)) => {
+                        assert_eq!(f.min(), Some((m, 1)), "n={n} step={step}");
+                        assert_eq!(f.nth_min(0), at[0], "n={n} step={step}");
                         assert_eq!(t.min(), Some((m, at.len() as u32)), "n={n} step={step}");
                         for (k, &want) in at.iter().enumerate() {
                             assert_eq!(t.nth_min(k as u32), want, "n={n} step={step} k={k}");

@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use crate::model::WorldConfig;
-use crate::model::memory::{estimate, show_bytes};
+use crate::model::memory::{Outputs, estimate, show_bytes};
 
 use super::CliError;
 
@@ -74,8 +74,8 @@ pub(super) fn parse_size(s: &str) -> Result<f64, String> {
 }
 
 /// Refuses a scenario whose estimate exceeds the limit, naming what needs it.
-pub(crate) fn check(file: &str, w: &WorldConfig) -> Result<(), CliError> {
-    let needs = estimate(w);
+pub(crate) fn check(file: &str, w: &WorldConfig, out: Outputs) -> Result<(), CliError> {
+    let needs = estimate(w, out);
     let total: f64 = needs.iter().map(|n| n.bytes).sum();
     let max = limit();
     if total <= max {

@@ -30,7 +30,11 @@ pub(crate) fn load(file: &Path, sets: &[String]) -> Result<Scenario, CliError> {
     }
     let s =
         read_scenario(file, sets).map_err(|e| CliError::Input(super::color::scenario_error(&e)))?;
-    super::memory::check(&file.display().to_string(), &s.world)?;
+    let outputs = crate::model::memory::Outputs {
+        variants: s.compare.len().max(1) as u32,
+        replications: s.replications,
+    };
+    super::memory::check(&file.display().to_string(), &s.world, outputs)?;
     Ok(s)
 }
 
@@ -283,6 +287,18 @@ pub(crate) fn simulate(
                 .into(),
         );
     }
+    let series_reps = csv_out::server_series_reps(&agg);
+    let reps_run = agg.iter().map(|a| a.reps.len()).max().unwrap_or(0);
+    if series_reps < reps_run
+        && agg
+            .iter()
+            .any(|a| a.reps.iter().any(|r| !r.server_series.is_empty()))
+    {
+        notes.push(format!(
+            "server_timeseries.csv holds the first {series_reps} of the {reps_run} replications of each variant (at most {} rows)",
+            csv_out::MAX_SERVER_SERIES_ROWS
+        ));
+    }
     let notes = &notes;
     let mut info = run_info(s);
     info.notes = notes.clone();
@@ -321,7 +337,7 @@ pub(crate) fn simulate(
     if let Some(f) = csv_out::service_timeseries_csv(&info, &agg) {
         out_files.push(("service_timeseries.csv", f));
     }
-    if let Some(f) = csv_out::server_timeseries_csv(&info, &agg) {
+    if let Some(f) = csv_out::server_timeseries_csv(&info, &agg, series_reps) {
         out_files.push(("server_timeseries.csv", f));
     }
     if let Some(ch) = csv_out::changes_csv(&info, &agg) {

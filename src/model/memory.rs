@@ -9,7 +9,8 @@
 //! per-client state. They are deliberately generous (a factor of about two on the
 //! structures' sizes) and ignore what is small.
 
-use crate::model::{FailureTiming, WorldConfig};
+use crate::engine::SimTime;
+use crate::model::{FailureTiming, Load, WorldConfig};
 
 /// One structure's estimate.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,9 +37,33 @@ const PER_SLOT: f64 = 8.0;
 const PER_FAILURE: f64 = 128.0;
 /// Bytes per client (cookies, session state, addresses, last seen).
 const PER_CLIENT: f64 = 64.0;
+/// Bytes per row of `servers.csv` while the results are written and read back for the
+/// charts (its text, the parsed row and the aggregate it came from; measured: about 660
+/// for 100,000 servers).
+const PER_SERVER_ROW: f64 = 1024.0;
+/// Bytes per cell (server × time bucket) of the per-server time series a replication keeps
+/// (its counters, and the row it becomes in the results).
+const PER_SERIES_CELL: f64 = 64.0;
+/// A replication keeps the per-server time series only up to this many cells.
+const MAX_SERIES_CELLS: f64 = 2_000_000.0;
+/// Bytes per row of `server_timeseries.csv` (its text, and the row read back for the
+/// charts); the file holds at most [`MAX_SERVER_SERIES_ROWS`](crate::report::csv_out::MAX_SERVER_SERIES_ROWS).
+const PER_SERIES_ROW: f64 = 400.0;
 
-/// The estimates of `w`, largest first.
-pub fn estimate(w: &WorldConfig) -> Vec<Need> {
+/// Bytes per cached key (the key, its links and its index slots).
+const PER_CACHED_KEY: f64 = 40.0;
+
+/// The results one command writes: how many variants, each with how many replications.
+#[derive(Copy, Clone, Debug)]
+pub struct Outputs {
+    /// Variants compared (1 for `lblab run`).
+    pub variants: u32,
+    /// Replications per variant.
+    pub replications: u32,
+}
+
+/// The estimates of `w` run as `out` says, largest first.
+pub fn estimate(w: &WorldConfig, out: Outputs) -> Vec<Need> {
     let n = w.n_servers() as f64;
     let nodes = f64::from(w.lb.nodes.max(1));
     let pools = 1.0 + w.classes.iter().filter(|c| c.pool.is_some()).count() as f64;
@@ -106,6 +131,64 @@ pub fn estimate(w: &WorldConfig) -> Vec<Need> {
             });
         }
     }
+    // Caches fill lazily, up to their capacity or the distinct keys there are.
+    let distinct: f64 = w
+        .classes
+        .iter()
+        .filter_map(|c| c.keys.as_ref())
+        .map(|k| {
+            if k.by_client {
+                f64::from(w.population.clients.max(1))
+            } else {
+                k.count as f64
+            }
+        })
+        .sum();
+    let cached: f64 = w
+        .groups
+        .iter()
+        .filter_map(|g| {
+            g.cache
+                .map(|c| f64::from(g.count + g.spare) * f64::from(c).min(distinct))
+        })
+        .sum();
+    // Each request puts at most one key in one cache (twice the expected arrivals of an
+    // open load, for retries and chance).
+    let cached = match &w.clients.load {
+        Load::Open(rate) => cached.min(2.0 * rate.expected_arrivals(SimTime::ZERO, w.duration)),
+        Load::Closed { .. } => cached,
+    };
+    if cached > 0.0 {
+        needs.push(Need {
+            what: "server caches (filled up to their size or the distinct keys)".into(),
+            keys: "servers.*.cache × servers.*.count, at most classes.*.keys.count".into(),
+            bytes: cached * PER_CACHED_KEY,
+        });
+    }
+    // The results: servers.csv's rows (each replication's and four aggregated ones per
+    // server and variant), and the per-server time series (capped per replication).
+    let (variants, reps) = (
+        f64::from(out.variants.max(1)),
+        f64::from(out.replications.max(1)),
+    );
+    needs.push(Need {
+        what: "per-server results (servers.csv and its charts)".into(),
+        keys: "servers.*.count × variants × scenario.replications".into(),
+        bytes: n * variants * (reps + 4.0) * PER_SERVER_ROW,
+    });
+    let buckets = crate::model::world::time_buckets(w) as f64;
+    let cells = if n * buckets <= MAX_SERIES_CELLS {
+        n * buckets
+    } else {
+        0.0
+    };
+    let rows = (cells * variants * reps)
+        .min((cells * variants).max(crate::report::csv_out::MAX_SERVER_SERIES_ROWS as f64));
+    needs.push(Need {
+        what: "per-server time series".into(),
+        keys: "servers.*.count × scenario.duration × variants × scenario.replications".into(),
+        bytes: cells * variants * reps * PER_SERIES_CELL + rows * PER_SERIES_ROW,
+    });
     needs.sort_by(|a, b| b.bytes.total_cmp(&a.bytes));
     needs
 }

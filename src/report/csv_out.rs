@@ -152,6 +152,18 @@ fn per_event_csv<T>(
     list: impl Fn(&RepResult) -> &[T],
     row: impl Fn(&RepResult, &T) -> Vec<String>,
 ) -> Option<String> {
+    per_event_csv_reps(info, aggs, columns, usize::MAX, list, row)
+}
+
+/// [`per_event_csv`] for the first `max_reps` replications of each variant.
+fn per_event_csv_reps<T>(
+    info: &RunInfo,
+    aggs: &[Aggregate],
+    columns: &[&str],
+    max_reps: usize,
+    list: impl Fn(&RepResult) -> &[T],
+    row: impl Fn(&RepResult, &T) -> Vec<String>,
+) -> Option<String> {
     if aggs
         .iter()
         .all(|a| a.reps.iter().all(|r| list(r).is_empty()))
@@ -163,7 +175,7 @@ fn per_event_csv<T>(
     header.extend(columns.iter().map(|c| c.to_string()));
     w.write_record(&header).expect("in-memory write");
     for a in aggs {
-        for (i, r) in a.reps.iter().enumerate() {
+        for (i, r) in a.reps.iter().enumerate().take(max_reps) {
             let rep = i.to_string();
             for e in list(r) {
                 let mut record = rec(info, &a.algorithm, &[&rep]);
@@ -591,11 +603,41 @@ pub fn service_timeseries_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<Stri
     )
 }
 
-/// Renders `server_timeseries.csv`: per replication, time bucket and server, its answers
-/// per second, its share of its service's answers, its error rate and its in-flight count
-/// at the bucket's end. `None` when no replication kept them.
-pub fn server_timeseries_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<String> {
-    per_event_csv(
+/// Rows `server_timeseries.csv` holds at most: it keeps the first replications of every
+/// variant that fit (at least one).
+pub const MAX_SERVER_SERIES_ROWS: usize = 1_000_000;
+
+/// How many replications of each variant `server_timeseries.csv` holds: as many as fit in
+/// [`MAX_SERVER_SERIES_ROWS`], at least one.
+pub fn server_series_reps(aggs: &[Aggregate]) -> usize {
+    let most = aggs.iter().map(|a| a.reps.len()).max().unwrap_or(0);
+    let rows = |k: usize| -> usize {
+        aggs.iter()
+            .map(|a| {
+                a.reps
+                    .iter()
+                    .take(k)
+                    .map(|r| r.server_series.len())
+                    .sum::<usize>()
+            })
+            .sum()
+    };
+    (1..=most)
+        .take_while(|&k| rows(k) <= MAX_SERVER_SERIES_ROWS)
+        .last()
+        .unwrap_or(1)
+}
+
+/// Renders `server_timeseries.csv`: per replication (the first `max_reps` of each variant),
+/// time bucket and server, its answers per second, its share of its service's answers,
+/// its error rate and its in-flight count at the bucket's end. `None` when no replication
+/// kept them.
+pub fn server_timeseries_csv(
+    info: &RunInfo,
+    aggs: &[Aggregate],
+    max_reps: usize,
+) -> Option<String> {
+    per_event_csv_reps(
         info,
         aggs,
         &[
@@ -607,6 +649,7 @@ pub fn server_timeseries_csv(info: &RunInfo, aggs: &[Aggregate]) -> Option<Strin
             "error_rate_pct",
             "in_flight",
         ],
+        max_reps,
         |r| &r.server_series,
         |r, b| {
             vec![

@@ -557,13 +557,20 @@ fn server_table(out: &mut String, a: &Aggregate) {
 /// every server of any variant, each after the one it follows in its own variant.
 fn server_matrix(out: &mut String, aggs: &[Aggregate], width: usize) {
     let mut names: Vec<&str> = Vec::new();
+    // Each name's position in `names`, rebuilt only when a name lands in the middle.
+    let mut pos: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for a in aggs {
         let mut at = 0;
         for s in &a.servers {
-            match names.iter().position(|n| *n == s.name) {
-                Some(p) => at = p + 1,
+            match pos.get(s.name.as_str()) {
+                Some(&p) => at = p + 1,
                 None => {
                     names.insert(at, &s.name);
+                    if at + 1 == names.len() {
+                        pos.insert(&s.name, at);
+                    } else {
+                        pos = names.iter().enumerate().map(|(i, n)| (&n[..], i)).collect();
+                    }
                     at += 1;
                 }
             }

@@ -55,6 +55,11 @@ mod slices;
 mod sockets;
 mod upstream;
 
+/// How many time buckets the series of a run of `cfg` have.
+pub(crate) fn time_buckets(cfg: &WorldConfig) -> usize {
+    metrics::buckets(cfg).1
+}
+
 pub use trace::{ServerMoment, TraceLine};
 
 use crate::balancer::OutcomeKind;

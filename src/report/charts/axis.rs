@@ -28,11 +28,18 @@ impl Axis {
     }
 
     pub(super) fn label(&self, c: f64) -> String {
-        self.ticks
-            .iter()
-            .find(|(t, _)| (t - c).abs() < 1e-9)
-            .map(|(_, l)| l.clone())
-            .unwrap_or_default()
+        let near = |t: f64| (t - c).abs() < 1e-9;
+        // Ticks ascend: a binary search (a category axis may have 100,000 of them).
+        let i = self.ticks.partition_point(|(t, _)| *t < c - 1e-9);
+        match self.ticks.get(i) {
+            Some((t, l)) if near(*t) => l.clone(),
+            _ => self
+                .ticks
+                .iter()
+                .find(|(t, _)| near(*t))
+                .map(|(_, l)| l.clone())
+                .unwrap_or_default(),
+        }
     }
 
     /// A linear axis over [lo, hi] with about six round ticks.

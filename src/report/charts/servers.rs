@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Servers shown one by one in the server-load chart; a larger fleet is sampled evenly.
+const MAX_SHOWN_SERVERS: usize = 500;
+
 /// (c) Each server's share of requests and of busy time per algorithm (means with 95%
 /// CIs), against the equal share: imbalance at a glance. `None` without `servers.csv`.
 pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
@@ -10,15 +13,22 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
     };
     let algs = r.algorithms();
     let lks = looks(&algs);
+    // Servers in order of first appearance, and each one's index.
     let mut servers: Vec<String> = Vec::new();
+    let mut index: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for row in rows {
-        if !servers.contains(&row.server) {
+        if !index.contains_key(row.server.as_str()) {
+            index.insert(&row.server, servers.len());
             servers.push(row.server.clone());
         }
     }
     if servers.is_empty() {
         return Ok(None);
     }
+    // A large fleet is shown as an even sample: every `stride`-th server.
+    let stride = servers.len().div_ceil(MAX_SHOWN_SERVERS);
+    // Per algorithm: how many servers have data (for the equal share), sampled or not.
+    let mut with_data = vec![0usize; algs.len()];
     // (alg index, server index, [share, busy share]) as estimates.
     let mut pts: Vec<(usize, usize, [Estimate; 2])> = Vec::new();
     for (i, a) in algs.iter().enumerate() {
@@ -28,16 +38,32 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
         }
         let first_rep = mine.iter().filter_map(|x| x.replication).min();
         let aggregated = mine.iter().any(|x| x.stat == "mean");
-        for (si, srv) in servers.iter().enumerate() {
+        // Per server, its first row of each statistic: mean, ci95_lo, ci95_hi, and the
+        // first replication's value.
+        let mut by: Vec<[Option<&crate::report::results::ServerLoad>; 4]> =
+            vec![[None; 4]; servers.len()];
+        for x in &mine {
+            let k = match x.stat.as_str() {
+                "mean" => 0,
+                "ci95_lo" => 1,
+                "ci95_hi" => 2,
+                "value" if x.replication == first_rep => 3,
+                _ => continue,
+            };
+            let slot = &mut by[index[x.server.as_str()]][k];
+            if slot.is_none() {
+                *slot = Some(x);
+            }
+        }
+        for (si, rows_of) in by.iter().enumerate() {
             let get = |stat: &str, f: &dyn Fn(&crate::report::results::ServerLoad) -> f64| {
-                mine.iter()
-                    .find(|x| {
-                        &x.server == srv
-                            && x.stat == stat
-                            && (stat != "value" || x.replication == first_rep)
-                    })
-                    .map(|x| f(x))
-                    .unwrap_or(f64::NAN)
+                let k = match stat {
+                    "mean" => 0,
+                    "ci95_lo" => 1,
+                    "ci95_hi" => 2,
+                    _ => 3,
+                };
+                rows_of[k].map(f).unwrap_or(f64::NAN)
             };
             let est = |f: &dyn Fn(&crate::report::results::ServerLoad) -> f64| {
                 if aggregated {
@@ -57,7 +83,10 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
             let share = est(&|x| x.share_pct);
             let busy = est(&|x| x.busy_share_pct);
             if share.mean.is_finite() || busy.mean.is_finite() {
-                pts.push((i, si, [share, busy]));
+                with_data[i] += 1;
+                if si % stride == 0 {
+                    pts.push((i, si / stride, [share, busy]));
+                }
             }
         }
     }
@@ -69,10 +98,7 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
         .collect();
     let n = shown.len();
     // Equal share, if every algorithm has the same servers.
-    let counts: Vec<usize> = shown
-        .iter()
-        .map(|i| pts.iter().filter(|p| p.0 == *i).count())
-        .collect();
+    let counts: Vec<usize> = shown.iter().map(|i| with_data[*i]).collect();
     // With services, shares are within each service: no one equal share fits them all.
     let equal = if r.services.is_none() && counts.windows(2).all(|w| w[0] == w[1]) {
         Some(100.0 / counts[0] as f64)
@@ -106,7 +132,8 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
     if panels.is_empty() {
         return Ok(None);
     }
-    let mut x = Axis::categories(&servers, "server");
+    let sample: Vec<String> = servers.iter().step_by(stride).cloned().collect();
+    let mut x = Axis::categories(&sample, "server");
     x.thin(SIZE.0 as f64 - 110.0);
     let mut items: Vec<(Key, String)> = shown
         .iter()
@@ -115,8 +142,17 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
     if equal.is_some() {
         items.push((Key::HLine(MUTED), "equal share".into()));
     }
-    let whiskers = servers.len() * n <= 120;
-    let dot = if servers.len() * n <= 60 { 5 } else { 3 };
+    let whiskers = sample.len() * n <= 120;
+    let dot = if sample.len() * n <= 60 { 5 } else { 3 };
+    let sampled = if stride > 1 {
+        format!(
+            " Every {}th of the {} servers is shown (all of them are in servers.csv).",
+            stride,
+            servers.len()
+        )
+    } else {
+        String::new()
+    };
     // The dashed line, when there is one equal share to draw.
     let line = match equal {
         Some(_) => "; the dashed line is an equal share, and dots far from it mean imbalance",
@@ -131,7 +167,7 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
             format!(
                 "Each server's share of the requests (top) and of the busy time (bottom) under \
              each variant, with 95% CIs{line}. Equal request counts can still hide unequal \
-             work."
+             work.{sampled}"
             ),
         )
     } else if panels[0].0 == 0 {
@@ -139,7 +175,7 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
             chart_title(r, "share of requests per server"),
             format!(
                 "Each server's share of the requests under each variant, with 95% CIs{line}. \
-             No server was ever busy, so the busy-time panel is left out."
+             No server was ever busy, so the busy-time panel is left out.{sampled}"
             ),
         )
     } else {
@@ -147,7 +183,7 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
             chart_title(r, "share of busy time per server"),
             format!(
                 "Each server's share of the busy time under each variant, with 95% CIs{line}. \
-             No server took a request, so the requests panel is left out."
+             No server took a request, so the requests panel is left out.{sampled}"
             ),
         )
     };
