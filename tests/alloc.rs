@@ -82,8 +82,21 @@ fn plain_model_allocates_nothing_per_request() {
         let set = format!("balancer.algorithm={alg}");
         assert_flat("quick-start", &[&set], "40s", "400s");
     }
-    // 128 servers: least connections keeps its ordered index (no allocation either).
-    for alg in ["least-connections", "weighted-least-connections", "random"] {
+    // 128 servers: the ordered indices and trees of large pools allocate nothing either.
+    for alg in [
+        "least-connections",
+        "weighted-least-connections",
+        "random",
+        "weighted-round-robin",
+        "join-shortest-queue",
+        "haproxy-first",
+        "haproxy-leastconn",
+        "haproxy-roundrobin",
+        "least-response-time-conns",
+        "peak-ewma",
+        "hash",
+        "rendezvous",
+    ] {
         let set = format!("balancer.algorithm={alg}");
         let big = ["servers.web.count=128", "clients.rate=10880/s"];
         assert_flat("quick-start", &[&set, big[0], big[1]], "14s", "50s");

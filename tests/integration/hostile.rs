@@ -230,7 +230,13 @@ fn a_large_fleet_is_charted_by_a_sample() {
     )
     .unwrap();
     let out = dir.join("out");
-    let o = lblab(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    let o = lblab(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let svg = std::fs::read_to_string(out.join("server-load.svg")).unwrap();
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
@@ -240,6 +246,13 @@ fn a_large_fleet_is_charted_by_a_sample() {
     );
     // The sample's labels: s-1, s-41, ...; never s-2.
     assert!(svg.contains("\ns-1\n") && !svg.contains("\ns-2\n"));
-    let rows = std::fs::read_to_string(out.join("servers.csv")).unwrap().lines().count();
-    assert_eq!(rows, 1 + 20_000 * 5, "each server's rows are all in servers.csv");
+    let rows = std::fs::read_to_string(out.join("servers.csv"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(
+        rows,
+        1 + 20_000 * 5,
+        "each server's rows are all in servers.csv"
+    );
 }
