@@ -73,6 +73,24 @@ pub(super) fn parse_size(s: &str) -> Result<f64, String> {
     Ok(bytes)
 }
 
+/// Refuses the worlds of one command (its variants, each run `replications` times) if the
+/// largest one's estimate exceeds the limit, naming what needs it.
+pub(crate) fn check_run(
+    file: &str,
+    worlds: &[&WorldConfig],
+    replications: u32,
+) -> Result<(), CliError> {
+    let out = Outputs {
+        variants: worlds.len().max(1) as u32,
+        replications,
+    };
+    let total = |w: &WorldConfig| estimate(w, out).iter().map(|n| n.bytes).sum::<f64>();
+    match worlds.iter().max_by(|a, b| total(a).total_cmp(&total(b))) {
+        Some(w) => check(file, w, out),
+        None => Ok(()),
+    }
+}
+
 /// Refuses a scenario whose estimate exceeds the limit, naming what needs it.
 pub(crate) fn check(file: &str, w: &WorldConfig, out: Outputs) -> Result<(), CliError> {
     let needs = estimate(w, out);

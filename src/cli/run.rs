@@ -30,9 +30,11 @@ pub(crate) fn load(file: &Path, sets: &[String]) -> Result<Scenario, CliError> {
     }
     let s =
         read_scenario(file, sets).map_err(|e| CliError::Input(super::color::scenario_error(&e)))?;
+    // The simulation itself, before any variant is built; the command checks again with
+    // its variants and replications before it runs them.
     let outputs = crate::model::memory::Outputs {
-        variants: s.compare.len().max(1) as u32,
-        replications: s.replications,
+        variants: 1,
+        replications: 1,
     };
     super::memory::check(&file.display().to_string(), &s.world, outputs)?;
     Ok(s)
@@ -253,6 +255,11 @@ pub(crate) fn simulate(
 ) -> Result<Written, CliError> {
     let file = job.file;
     let worlds: Vec<WorldConfig> = variants.iter().map(|v| v.world.clone()).collect();
+    super::memory::check_run(
+        &file.display().to_string(),
+        &worlds.iter().collect::<Vec<_>>(),
+        s.replications,
+    )?;
     let results = replicate_with(&worlds, s.seed, s.replications, job.jobs, pb).map_err(|(w, r, e)| {
         let sets = shell_sets(&variants[w].sets);
         CliError::Sim(format!(

@@ -317,6 +317,11 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
         for j in 0..plan.algs.len() {
             worlds.push(plan.variant(&c.file, j, &point, &|x| c.apply(x))?.0.world);
         }
+        super::memory::check_run(
+            &c.file.display().to_string(),
+            &worlds.iter().collect::<Vec<_>>(),
+            s.replications,
+        )?;
         let results =
             replicate_with(&worlds, s.seed, s.replications, c.jobs, &pb).map_err(|(w, r, e)| {
                 CliError::Sim(format!(
