@@ -4,6 +4,7 @@
 //! `a a a b a a c` (nginx gives `a a b a c a a`). Servers can change weight or go up and
 //! down without rebuilding anything: they are requeued at their next position.
 
+use super::indexed_heap::IndexedHeap;
 use super::{AlgorithmInfo, Balancer, PoolView, RequestInfo};
 use crate::engine::SimTime;
 
@@ -43,109 +44,47 @@ enum TreeId {
 type Key = (i64, i64);
 
 /// An eb32 tree with duplicates: smallest key first, equal keys in insertion order. Kept
-/// as an indexed binary heap on `(key, insertion sequence)` with each id's position, so
-/// that inserting, removing any id and taking the first are O(log n) whatever the pool's
-/// size. Capacity is reserved on pool changes, so inserts in `pick` do not allocate.
+/// as an [`IndexedHeap`] of server ids on `(key, insertion sequence)`, so that inserting,
+/// removing any id and taking the first are O(log n) whatever the pool's size. Capacity is
+/// reserved on pool changes, so inserts in `pick` do not allocate.
 #[derive(Clone, Debug, Default)]
 struct EbTree {
-    heap: Vec<(Key, u64, u32)>,
-    /// Per server id: its position in `heap`, or `NOT_IN`.
-    pos: Vec<u32>,
+    heap: IndexedHeap,
+    /// Per server id: the `(key, sequence)` it was inserted with.
+    keys: Vec<(Key, u64)>,
     /// The next insertion's sequence number.
     seq: u64,
 }
 
-/// `EbTree::pos` of an id that is not in the tree.
-const NOT_IN: u32 = u32::MAX;
-
 impl EbTree {
     fn insert(&mut self, key: Key, id: u32) {
         let i = id as usize;
-        if i >= self.pos.len() {
-            self.pos.resize(i + 1, NOT_IN);
+        if i >= self.keys.len() {
+            self.keys.resize(i + 1, ((0, 0), 0));
         }
-        debug_assert_eq!(self.pos[i], NOT_IN, "server {id} queued twice");
-        self.heap.push((key, self.seq, id));
+        self.keys[i] = (key, self.seq);
         self.seq += 1;
-        self.sift_up(self.heap.len() - 1);
+        let keys = &self.keys;
+        self.heap
+            .push(id, |a, b| keys[a as usize] < keys[b as usize]);
     }
 
     fn first(&self) -> Option<u32> {
-        self.heap.first().map(|e| e.2)
+        self.heap.first()
     }
 
     fn remove(&mut self, id: u32) {
-        let Some(&at) = self.pos.get(id as usize) else {
-            return;
-        };
-        if at == NOT_IN {
-            return;
-        }
-        self.pos[id as usize] = NOT_IN;
-        let at = at as usize;
-        let last = self.heap.pop().expect("a queued id is in the heap");
-        if at < self.heap.len() {
-            self.heap[at] = last;
-            self.pos[last.2 as usize] = at as u32;
-            self.sift_up(at);
-            self.sift_down(self.pos[last.2 as usize] as usize);
-        }
+        let keys = &self.keys;
+        self.heap
+            .remove(id, |a, b| keys[a as usize] < keys[b as usize]);
     }
 
     fn clear(&mut self) {
-        for e in &self.heap {
-            self.pos[e.2 as usize] = NOT_IN;
-        }
-        self.heap.clear();
+        self.heap.reset(self.keys.len());
     }
 
     fn reserve_for(&mut self, n: usize) {
-        self.heap.reserve(n.saturating_sub(self.heap.len()));
-    }
-
-    #[inline]
-    fn sift_up(&mut self, mut at: usize) {
-        let x = self.heap[at];
-        while at > 0 {
-            let parent = (at - 1) / 2;
-            let p = self.heap[parent];
-            if (p.0, p.1) <= (x.0, x.1) {
-                break;
-            }
-            self.heap[at] = p;
-            self.pos[p.2 as usize] = at as u32;
-            at = parent;
-        }
-        self.heap[at] = x;
-        self.pos[x.2 as usize] = at as u32;
-    }
-
-    #[inline]
-    fn sift_down(&mut self, mut at: usize) {
-        let n = self.heap.len();
-        let x = self.heap[at];
-        loop {
-            let l = 2 * at + 1;
-            if l >= n {
-                break;
-            }
-            let r = l + 1;
-            let c = if r < n && (self.heap[r].0, self.heap[r].1) < (self.heap[l].0, self.heap[l].1)
-            {
-                r
-            } else {
-                l
-            };
-            let y = self.heap[c];
-            if (x.0, x.1) <= (y.0, y.1) {
-                break;
-            }
-            self.heap[at] = y;
-            self.pos[y.2 as usize] = at as u32;
-            at = c;
-        }
-        self.heap[at] = x;
-        self.pos[x.2 as usize] = at as u32;
+        self.heap.reserve(n);
     }
 }
 

@@ -25,6 +25,7 @@ mod envoy_round_robin;
 mod first;
 mod haproxy_leastconn;
 mod haproxy_roundrobin;
+mod indexed_heap;
 mod ip_hash;
 mod jiq;
 mod jsq;
