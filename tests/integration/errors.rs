@@ -88,6 +88,24 @@ fn unknown_keys_get_a_suggestion() {
     );
 }
 
+/// A misspelt `dist` (found by tests/integration/generated.rs: `{ distzz = "exponential",
+/// mean = "2ms" }` reported only the missing `dist`) is also an unknown key, with its hint.
+#[test]
+fn a_misspelt_dist_is_an_unknown_key_too() {
+    let e = broken("{ dist = \"exponential\"", "{ dsit = \"exponential\"");
+    check(&e, "classes[1].service.dist", 15, &["missing key `dist`"]);
+    check(
+        &e,
+        "classes[1].service.dsit",
+        15,
+        &["unknown key", "did you mean `dist`"],
+    );
+    // With an unknown kind, keys of no kind are reported and those of another kind are not.
+    let e = broken("{ dist = \"exponential\"", "{ dist = \"expo\", zz = 1");
+    check(&e, "classes[1].service.zz", 15, &["unknown key"]);
+    assert_eq!(e.problems.len(), 2, "{e}");
+}
+
 #[test]
 fn wrong_types_say_what_was_expected() {
     check(
