@@ -88,6 +88,52 @@ fn unknown_keys_get_a_suggestion() {
     );
 }
 
+/// A misspelt `dist` (found by tests/integration/generated.rs: `{ distzz = "exponential",
+/// mean = "2ms" }` reported only the missing `dist`) is also an unknown key, with its hint.
+#[test]
+fn a_misspelt_dist_is_an_unknown_key_too() {
+    let e = broken("{ dist = \"exponential\"", "{ dsit = \"exponential\"");
+    check(&e, "classes[1].service.dist", 15, &["missing key `dist`"]);
+    check(
+        &e,
+        "classes[1].service.dsit",
+        15,
+        &["unknown key", "did you mean `dist`"],
+    );
+    // With an unknown kind, keys of no kind are reported and those of another kind are not.
+    let e = broken("{ dist = \"exponential\"", "{ dist = \"expo\", zz = 1");
+    check(&e, "classes[1].service.zz", 15, &["unknown key"]);
+    assert_eq!(e.problems.len(), 2, "{e}");
+}
+
+/// A misspelt `algorithm` in a `[compare]` table (found by tests/integration/generated.rs:
+/// `{ algorithmzz = "random" }` reported only the missing `algorithm`), and keys no
+/// algorithm has beside an unknown name, are unknown keys.
+#[test]
+fn a_misspelt_algorithm_key_is_an_unknown_key_too() {
+    let line = GOOD.lines().count() + 3;
+    let text = format!("{GOOD}\n[compare]\nalgorithms = [{{ algoritm = \"random\" }}]\n");
+    let e = parse(&text).expect_err("no algorithm");
+    check(
+        &e,
+        "compare.algorithms[0].algorithm",
+        line,
+        &["missing key"],
+    );
+    check(
+        &e,
+        "compare.algorithms[0].algoritm",
+        line,
+        &["unknown key", "did you mean `algorithm`"],
+    );
+    let e = broken(
+        "algorithm = \"least-connections\"",
+        "algorithm = \"least-conections\"\nmax_fails = 0\nno_such_key = 1",
+    );
+    check(&e, "balancer.no_such_key", 25, &["unknown key"]);
+    assert_eq!(e.problems.len(), 2, "max_fails is some algorithm's: {e}");
+}
+
 #[test]
 fn wrong_types_say_what_was_expected() {
     check(

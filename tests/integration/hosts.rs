@@ -27,6 +27,13 @@ fn placement_and_traffic_policy_errors_name_their_key() {
         "servers[2].on[1]",
         "no server named \"app-3\"",
     );
+    // Server 0 does not exist (found by the fuzz target: `n - 1` was computed before the
+    // range check, an overflow that panicked in builds with overflow checks).
+    problem(
+        &placed.replace("\"app-1\"", "\"app-0\""),
+        "servers[2].on[0]",
+        "no server named \"app-0\"",
+    );
     problem(
         &placed.replace("[\"app-1\", \"app-2\"]", "[\"app-1\"]"),
         "servers[2].on",

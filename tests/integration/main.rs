@@ -12,6 +12,7 @@ mod cli_conventions;
 mod connections;
 mod errors;
 mod failures;
+mod generated;
 mod ha;
 mod health;
 mod hostile;

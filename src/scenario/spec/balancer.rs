@@ -74,20 +74,28 @@ impl Reader<'_> {
         in_compare: bool,
     ) -> Option<AlgorithmSpec> {
         let apath = join(path, "algorithm");
-        let (name, span) = match t.t.get("algorithm") {
-            Some(v) => (self.cx.string(&apath, v)?, v.span()),
+        let named = match t.t.get("algorithm") {
+            Some(v) => self.cx.string(&apath, v).map(|name| (name, v.span())),
             None if in_compare => {
                 self.cx.err(
                     &apath,
                     &span_of(t),
                     "missing key `algorithm`: expected an algorithm name",
                 );
-                return None;
+                None
             }
-            None => ("round-robin".to_string(), span_of(t)),
+            None => Some(("round-robin".to_string(), span_of(t))),
         };
-        let Some((info, implied_d)) = self.resolve_algorithm(&apath, &span, &name) else {
+        let Some((name, span, (info, implied_d))) = named.and_then(|(name, span)| {
+            let found = self.resolve_algorithm(&apath, &span, &name)?;
+            Some((name, span, found))
+        }) else {
             // Still report unknown keys that no algorithm could accept.
+            let mut allowed = vec!["algorithm", "label"];
+            allowed.extend(catalogue().flat_map(|a| a.params.iter().map(|d| d.key)));
+            allowed.sort_unstable();
+            allowed.dedup();
+            self.cx.check_keys(t, &allowed);
             return None;
         };
         let mut allowed: Vec<&str> = vec!["algorithm", "label"];

@@ -10,6 +10,12 @@ use crate::scenario::units::parse_duration;
 
 use super::{Reader, span_of};
 
+/// The keys of every kind of distribution (besides `dist`).
+const ANY_KIND_KEYS: &[&str] = &[
+    "value", "mean", "min", "max", "median", "p99", "mu", "sigma", "alpha", "parts", "file",
+    "column", "unit",
+];
+
 impl Reader<'_> {
     /// A distribution: a table `{ dist = "...", ... }`, or a duration string (a constant).
     pub(super) fn dist(&mut self, path: &str, v: &V<'_>) -> Option<Dist> {
@@ -44,33 +50,46 @@ impl Reader<'_> {
             "mixture",
             "empirical",
         ];
-        let kv = self.cx.require(
-            t,
-            "dist",
-            &format!("the distribution kind, one of: {}", kinds.join(", ")),
-        )?;
-        let kind = self.cx.string(&join(path, "dist"), kv)?;
-        let keys: &[&str] = match kind.as_str() {
-            "constant" => &["value"],
-            "exponential" => &["mean"],
-            "uniform" => &["min", "max"],
-            "lognormal" => &["median", "p99", "mu", "sigma"],
-            "bounded-pareto" => &["alpha", "min", "max"],
-            "mixture" => &["parts"],
-            "empirical" => &["file", "column", "unit"],
-            other => {
+        let kind = self
+            .cx
+            .require(
+                t,
+                "dist",
+                &format!("the distribution kind, one of: {}", kinds.join(", ")),
+            )
+            .and_then(|kv| Some((self.cx.string(&join(path, "dist"), kv)?, kv.span())));
+        let keys: Option<&[&str]> = match kind.as_ref().map(|(k, _)| k.as_str()) {
+            Some("constant") => Some(&["value"]),
+            Some("exponential") => Some(&["mean"]),
+            Some("uniform") => Some(&["min", "max"]),
+            Some("lognormal") => Some(&["median", "p99", "mu", "sigma"]),
+            Some("bounded-pareto") => Some(&["alpha", "min", "max"]),
+            Some("mixture") => Some(&["parts"]),
+            Some("empirical") => Some(&["file", "column", "unit"]),
+            Some(other) => {
                 let hint = did_you_mean(other, kinds).map(|s| format!("did you mean `{s}`?"));
+                let span = kind.as_ref().map_or(0..0, |(_, s)| s.clone());
                 self.cx.err_hint(
                     &join(path, "dist"),
-                    &kv.span(),
+                    &span,
                     format!(
                         "unknown distribution \"{other}\" (expected one of: {})",
                         kinds.join(", ")
                     ),
                     hint,
                 );
-                return None;
+                None
             }
+            None => None,
+        };
+        let (Some(keys), Some((kind, _))) = (keys, kind) else {
+            // Without a known kind, a key that no distribution has (a misspelt `dist`, say)
+            // is still reported.
+            let mut allowed = vec!["dist"];
+            allowed.extend_from_slice(ANY_KIND_KEYS);
+            allowed.extend_from_slice(extra);
+            self.cx.check_keys(t, &allowed);
+            return None;
         };
         let mut allowed = vec!["dist"];
         allowed.extend_from_slice(keys);

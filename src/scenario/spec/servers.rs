@@ -281,7 +281,7 @@ impl Reader<'_> {
                         let found = name.rsplit_once('-').and_then(|(g, n)| {
                             let g = names.iter().position(|x| x == g)?;
                             let n: u32 = n.parse().ok()?;
-                            (n >= 1 && n <= groups[g].count).then_some((g, n - 1))
+                            (n >= 1 && n <= groups[g].count).then(|| (g, n - 1))
                         });
                         match found {
                             Some(x) => hosts.push(x),
