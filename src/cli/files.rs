@@ -19,7 +19,7 @@ pub(crate) fn read(path: &Path) -> std::io::Result<String> {
 /// The UTF-8 text of `bytes` (a UTF-8 byte order mark dropped), or an `InvalidData` error
 /// naming the line, column and byte of the first byte that is not UTF-8, or saying that
 /// the file is UTF-16 or UTF-32.
-pub(crate) fn decode(bytes: Vec<u8>) -> std::io::Result<String> {
+pub fn decode(bytes: Vec<u8>) -> std::io::Result<String> {
     let bad = |msg: String| std::io::Error::new(std::io::ErrorKind::InvalidData, msg);
     let wide = match bytes.as_slice() {
         [0xFF, 0xFE, 0, 0, ..] | [0, 0, 0xFE, 0xFF, ..] => Some("UTF-32"),

@@ -23,6 +23,11 @@ mod trace;
 mod validate;
 pub mod variants;
 
+/// How `lblab` reads a scenario file's bytes (for the scenario reader's fuzz target,
+/// fuzz/fuzz_targets/scenario.rs): UTF-8 with or without a byte order mark, else an error
+/// naming the first bad byte's line and column.
+pub use files::decode;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
