@@ -23,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
     };
     match lblab::scenario::load(file, &[], &read) {
         Ok(s) => {
-            let _ = lblab::model::memory::estimate(&s.world);
+            let out = lblab::model::memory::Outputs {
+                variants: s.compare.len().max(1) as u32,
+                replications: s.replications,
+            };
+            let _ = lblab::model::memory::estimate(&s.world, out);
         }
         Err(e) => {
             let _ = e.to_string();
