@@ -47,8 +47,6 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
 pub struct First {
     maxconn: u32,
     tree: MinTree<u64>,
-    /// Eligibility by pool index, for the tree's keys.
-    eligible: Vec<bool>,
 }
 
 /// The tree key of a backend that is not a candidate.
@@ -60,7 +58,6 @@ impl First {
         First {
             maxconn: maxconn.max(1),
             tree: MinTree::first_only(OUT),
-            eligible: Vec::new(),
         }
     }
 }
@@ -81,8 +78,6 @@ impl Balancer for First {
         if pool.tracked() && pool.len() >= INDEX_MIN {
             if self.tree.epoch != pool.epoch() {
                 let b = pool.backends;
-                self.eligible.clear();
-                self.eligible.extend(b.iter().map(|b| b.eligible()));
                 let m = self.maxconn;
                 self.tree.build(pool.epoch(), b.len(), |j| {
                     key(m, b[j].eligible(), b[j].in_flight)
@@ -116,8 +111,9 @@ impl Balancer for First {
     }
 
     fn on_in_flight(&mut self, index: usize, in_flight: u32) {
-        if self.tree.built() && index < self.tree.len() {
-            let k = key(self.maxconn, self.eligible[index], in_flight);
+        // A backend out of the tree (`OUT`) is not eligible and stays out.
+        if self.tree.built() && index < self.tree.len() && self.tree.get(index) != OUT {
+            let k = key(self.maxconn, true, in_flight);
             self.tree.set(index, k);
         }
     }

@@ -2,7 +2,7 @@
 //! and exit codes for bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::support::root;
 
@@ -10,13 +10,7 @@ fn tmp(name: &str) -> PathBuf {
     crate::support::scratch(&format!("it-{name}"))
 }
 
-fn lblab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lblab"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run lblab")
-}
+use crate::support::lblab;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -3,17 +3,10 @@
 //! is refused with exit code 2 and a message that says where, in bounded output.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use crate::support::{root, scratch};
 
-fn lblab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lblab"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run lblab")
-}
+use crate::support::lblab;
 
 fn file(dir: &str, name: &str, bytes: &[u8]) -> PathBuf {
     let p = scratch(dir).join(name);

@@ -106,3 +106,12 @@ pub fn assert_matches(label: &str, xs: &[f64], theory: f64, bias: f64, max_rel: 
     );
     e
 }
+
+/// Runs the `lblab` binary with `args` from the repository root.
+pub fn lblab(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lblab"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run lblab")
+}

@@ -56,25 +56,20 @@ pub fn server_load(r: &Results) -> Result<Option<Chart>, ChartError> {
             }
         }
         for (si, rows_of) in by.iter().enumerate() {
-            let get = |stat: &str, f: &dyn Fn(&crate::report::results::ServerLoad) -> f64| {
-                let k = match stat {
-                    "mean" => 0,
-                    "ci95_lo" => 1,
-                    "ci95_hi" => 2,
-                    _ => 3,
-                };
+            // Slots as filled above: mean, ci95_lo, ci95_hi, the first replication's value.
+            let get = |k: usize, f: &dyn Fn(&crate::report::results::ServerLoad) -> f64| {
                 rows_of[k].map(f).unwrap_or(f64::NAN)
             };
             let est = |f: &dyn Fn(&crate::report::results::ServerLoad) -> f64| {
                 if aggregated {
                     Estimate {
-                        mean: get("mean", f),
-                        lo: get("ci95_lo", f),
-                        hi: get("ci95_hi", f),
+                        mean: get(0, f),
+                        lo: get(1, f),
+                        hi: get(2, f),
                     }
                 } else {
                     Estimate {
-                        mean: get("value", f),
+                        mean: get(3, f),
                         lo: f64::NAN,
                         hi: f64::NAN,
                     }
