@@ -423,8 +423,10 @@ pub(super) fn render_table(
         }
     };
     let mut out = format!(
-        "{}: {metric} by point (mean [95% CI] over {} replications)\n",
-        run.0, run.1
+        "{}: {metric} by point (mean [95% CI] over {} replication{})\n",
+        run.0,
+        run.1,
+        if run.1 == 1 { "" } else { "s" }
     );
     let kw = keys.iter().map(|k| k.len()).collect::<Vec<_>>();
     let widths: Vec<usize> = keys

@@ -486,7 +486,11 @@ pub fn report_html(r: &Results, charts: &[Chart]) -> String {
             .join(", ")
     )];
     if let Some(n) = &m.replications {
-        let mut f = format!("{} replications", esc(n));
+        let mut f = format!(
+            "{} replication{}",
+            esc(n),
+            if n.trim() == "1" { "" } else { "s" }
+        );
         if let Some(d) = m.duration_s {
             let _ = write!(f, " × {} s", fmt_num(d));
         }
