@@ -59,7 +59,8 @@ pub(super) struct BenchArgs {
     #[arg(long)]
     no_bare: bool,
     /// Run each measurement this many times and keep the fastest (a busy or shared
-    /// machine only ever slows a run down).
+    /// machine only ever slows a run down). The repetitions take an algorithm's sizes and
+    /// bare loops in turn, so a burst of load from elsewhere slows every size alike.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     repeat: u32,
 }
@@ -249,6 +250,130 @@ work = {{ dist = "exponential", mean = "1s" }}
     Ok(w)
 }
 
+/// One measurement of `lblab bench`: the simulator on a world, or the bare loop.
+struct Job {
+    label: String,
+    n: u32,
+    what: What,
+    /// The plain run at its size (the keep-alive model adds a second run per size).
+    first_of_size: bool,
+    wall: f64,
+    requests: u64,
+    mean_s: f64,
+    /// The largest resident set seen across its runs (MiB).
+    rss: Option<f64>,
+}
+
+enum What {
+    Sim(Box<WorldConfig>),
+    Bare(BarePick),
+}
+
+impl Job {
+    fn new(label: String, n: u32, what: What, first_of_size: bool) -> Job {
+        Job {
+            label,
+            n,
+            what,
+            first_of_size,
+            wall: f64::INFINITY,
+            requests: 0,
+            mean_s: f64::NAN,
+            rss: None,
+        }
+    }
+
+    /// Requests simulated per run, warm-up included.
+    fn simulated(&self, a: &BenchArgs) -> u64 {
+        match self.what {
+            What::Sim(_) => self.requests + a.warmup,
+            What::Bare(_) => a.warmup + a.requests,
+        }
+    }
+
+    /// Runs it once; keeps the fastest wall time.
+    fn measure(&mut self, a: &BenchArgs) -> Result<(), CliError> {
+        reset_peak_rss();
+        #[allow(clippy::disallowed_methods)] // the benchmark measures wall time, in cli
+        let start = Instant::now();
+        match &self.what {
+            What::Sim(cfg) => {
+                let r = World::new(cfg, &SeedTree::new(a.seed), 0)
+                    .run()
+                    .map_err(|e| CliError::Sim(format!("lblab bench: {e}")))?;
+                self.requests = r.get(M::Issued) as u64;
+                self.mean_s = r.get(M::LatencyMean) / 1e3;
+            }
+            &What::Bare(pick) => {
+                let lambda = 0.9 * f64::from(self.n);
+                let (done, mean) =
+                    bench_bare::run(pick, self.n as usize, lambda, a.warmup, a.requests, a.seed);
+                self.requests = done;
+                self.mean_s = mean;
+            }
+        }
+        self.wall = self.wall.min(start.elapsed().as_secs_f64());
+        self.rss = match (self.rss, peak_rss_mib()) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(())
+    }
+}
+
+/// Everything `lblab bench` measures for algorithm `name`, in the order it prints them:
+/// per size, the simulator (and its keep-alive variant), then the bare loop.
+fn jobs_for(a: &BenchArgs, name: &str, spec: &AlgorithmSpec) -> Result<Vec<Job>, CliError> {
+    let mut jobs = Vec::new();
+    for &n in &a.servers {
+        let keep_alive_world = |spec: AlgorithmSpec| {
+            let mut cfg = reference_world(spec, a.warmup, a.requests);
+            cfg.population.clients = 100;
+            cfg
+        };
+        let cfg = match a.model {
+            Model::OneTier => reference_world_n(spec.clone(), a.warmup, a.requests, n),
+            Model::KeepAlive => keep_alive_world(spec.clone()),
+            Model::ThreeTier => reference_three_tier(spec.clone(), a.warmup, a.requests)?,
+        };
+        jobs.push(Job::new(
+            name.to_string(),
+            n,
+            What::Sim(Box::new(cfg)),
+            true,
+        ));
+        if a.model == Model::KeepAlive {
+            let mut cfg = keep_alive_world(spec.clone());
+            cfg.connections = Some(crate::model::ConnConfig::defaults(
+                crate::model::Protocol::Http1,
+            ));
+            jobs.push(Job::new(
+                format!("{name} keep-alive"),
+                n,
+                What::Sim(Box::new(cfg)),
+                false,
+            ));
+        }
+        if let (false, Model::OneTier, Some(pick)) =
+            (a.no_bare, a.model, BarePick::for_algorithm(name))
+        {
+            jobs.push(Job::new(
+                format!("bare loop, {name}"),
+                n,
+                What::Bare(pick),
+                false,
+            ));
+        }
+    }
+    Ok(jobs)
+}
+
+/// Resets the process's peak resident set (Linux: `clear_refs` 5), so that the next
+/// [`peak_rss_mib`] is the peak of what ran since; elsewhere it is the process's peak.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -313,119 +438,88 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                 "lblab bench: unknown algorithm \"{name}\" (see lblab list algorithms)"
             ))
         })?;
-        let mut first_size: Option<(u32, f64)> = None;
-        for &n in &a.servers {
-            let keep_alive_world = |spec: AlgorithmSpec| {
-                let mut cfg = reference_world(spec, a.warmup, a.requests);
-                cfg.population.clients = 100;
-                cfg
-            };
-            let mut runs = vec![(
-                name.clone(),
-                match a.model {
-                    Model::OneTier => reference_world_n(spec.clone(), a.warmup, a.requests, n),
-                    Model::KeepAlive => keep_alive_world(spec.clone()),
-                    Model::ThreeTier => reference_three_tier(spec.clone(), a.warmup, a.requests)?,
-                },
-            )];
-            if a.model == Model::KeepAlive {
-                let mut cfg = keep_alive_world(spec.clone());
-                cfg.connections = Some(crate::model::ConnConfig::defaults(
-                    crate::model::Protocol::Http1,
-                ));
-                runs.push((format!("{name} keep-alive"), cfg));
+        let mut jobs = jobs_for(&a, name, &spec)?;
+        // Each repetition runs every size (and bare loop) once, in turn: a burst of load
+        // from elsewhere on the machine then slows every size alike, and the fastest of
+        // the repetitions is kept for each.
+        for _ in 0..a.repeat {
+            for job in &mut jobs {
+                job.measure(&a)?;
             }
-            let mut first_rate = None;
-            for (label, cfg) in runs {
-                let mut wall = f64::INFINITY;
-                let mut r = None;
-                for _ in 0..a.repeat {
-                    #[allow(clippy::disallowed_methods)] // the benchmark measures wall time, in cli
-                    let start = Instant::now();
-                    let res = World::new(&cfg, &SeedTree::new(a.seed), 0)
-                        .run()
-                        .map_err(|e| CliError::Sim(format!("lblab bench: {e}")))?;
-                    wall = wall.min(start.elapsed().as_secs_f64());
-                    r = Some(res);
+        }
+        let mut first_size: Option<(u32, f64)> = None;
+        let mut first_rate = None;
+        for job in jobs {
+            let simulated = job.simulated(&a);
+            let (mean_latency_s, hops) = match &job.what {
+                What::Sim(_) => (job.mean_s, hops),
+                What::Bare(_) => (job.mean_s, 1),
+            };
+            let mut m = Measured {
+                algorithm: job.label.clone(),
+                servers: job.n,
+                requests: job.requests,
+                simulated,
+                wall_s: job.wall,
+                mreq_per_s: simulated as f64 / job.wall / 1e6,
+                mean_latency_s,
+                hops_per_request: hops,
+                mhop_per_s: (simulated * hops) as f64 / job.wall / 1e6,
+                peak_rss_mib: job.rss,
+                vs_first_size: None,
+                vs_bare: None,
+            };
+            match job.what {
+                What::Sim(_) if job.first_of_size => {
+                    // This size against the first one.
+                    first_rate = Some(m.mreq_per_s);
+                    if text {
+                        row(&m)?;
+                    }
+                    match first_size {
+                        None => first_size = Some((job.n, m.mreq_per_s)),
+                        Some((n0, r0)) => {
+                            m.vs_first_size = Some(m.mreq_per_s / r0);
+                            if text {
+                                note(&format!(
+                                    "{:.2}× its speed at {n0} servers",
+                                    m.mreq_per_s / r0
+                                ))?;
+                            }
+                        }
+                    }
                 }
-                let r = r.expect("at least one run");
-                let issued = r.get(M::Issued) as u64;
-                let simulated = issued + a.warmup;
-                let m = Measured {
-                    algorithm: label.clone(),
-                    servers: n,
-                    requests: issued,
-                    simulated,
-                    wall_s: wall,
-                    mreq_per_s: simulated as f64 / wall / 1e6,
-                    mean_latency_s: r.get(M::LatencyMean) / 1e3,
-                    hops_per_request: hops,
-                    mhop_per_s: (simulated * hops) as f64 / wall / 1e6,
-                    peak_rss_mib: peak_rss_mib(),
-                    vs_first_size: None,
-                    vs_bare: None,
-                };
-                if text {
-                    row(&m)?;
-                    if let Some(base) = first_rate {
+                What::Sim(_) => {
+                    if text {
+                        row(&m)?;
+                        if let Some(base) = first_rate {
+                            note(&format!(
+                                "{:.2}× the connection-less speed",
+                                m.mreq_per_s / base
+                            ))?;
+                        }
+                    }
+                }
+                What::Bare(_) => {
+                    // The algorithm at this size against the bare loop.
+                    let rate = first_rate.unwrap_or(f64::NAN);
+                    if let Some(sim) = all
+                        .iter_mut()
+                        .rev()
+                        .find(|x: &&mut Measured| x.algorithm == *name && x.servers == job.n)
+                    {
+                        sim.vs_bare = Some(rate / m.mreq_per_s);
+                    }
+                    if text {
+                        row(&m)?;
                         note(&format!(
-                            "{:.2}× the connection-less speed",
-                            m.mreq_per_s / base
+                            "lblab runs at {:.2}× the bare loop's speed",
+                            rate / m.mreq_per_s
                         ))?;
                     }
                 }
-                first_rate.get_or_insert(m.mreq_per_s);
-                all.push(m);
             }
-            // This size against the first one, and against the bare loop.
-            let rate = first_rate.unwrap_or(f64::NAN);
-            let i = all.len() - 1;
-            match first_size {
-                None => first_size = Some((n, rate)),
-                Some((n0, r0)) => {
-                    all[i].vs_first_size = Some(rate / r0);
-                    if text {
-                        note(&format!("{:.2}× its speed at {n0} servers", rate / r0))?;
-                    }
-                }
-            }
-            if let (false, Model::OneTier, Some(pick)) =
-                (a.no_bare, a.model, BarePick::for_algorithm(name))
-            {
-                let lambda = 0.9 * f64::from(n);
-                let (mut wall, mut done, mut mean) = (f64::INFINITY, 0, f64::NAN);
-                for _ in 0..a.repeat {
-                    #[allow(clippy::disallowed_methods)] // the benchmark measures wall time, in cli
-                    let start = Instant::now();
-                    (done, mean) =
-                        bench_bare::run(pick, n as usize, lambda, a.warmup, a.requests, a.seed);
-                    wall = wall.min(start.elapsed().as_secs_f64());
-                }
-                let simulated = a.warmup + a.requests;
-                let bare = Measured {
-                    algorithm: format!("bare loop, {name}"),
-                    servers: n,
-                    requests: done,
-                    simulated,
-                    wall_s: wall,
-                    mreq_per_s: simulated as f64 / wall / 1e6,
-                    mean_latency_s: mean,
-                    hops_per_request: 1,
-                    mhop_per_s: simulated as f64 / wall / 1e6,
-                    peak_rss_mib: peak_rss_mib(),
-                    vs_first_size: None,
-                    vs_bare: None,
-                };
-                all[i].vs_bare = Some(rate / bare.mreq_per_s);
-                if text {
-                    row(&bare)?;
-                    note(&format!(
-                        "lblab runs at {:.2}× the bare loop's speed",
-                        rate / bare.mreq_per_s
-                    ))?;
-                }
-                all.push(bare);
-            }
+            all.push(m);
         }
     }
     if !text {
