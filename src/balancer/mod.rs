@@ -17,6 +17,7 @@ use crate::engine::{SimRng, SimTime};
 
 pub mod hashfn;
 pub mod params;
+pub mod priority;
 
 mod bounded_load;
 mod edf;

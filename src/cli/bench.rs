@@ -160,6 +160,7 @@ pub fn reference_world_n(
             reconnect: None,
         }],
         groups: vec![ServerGroupConfig {
+            priority: 0,
             name: "s".into(),
             count: n,
             speed: 1.0,

@@ -316,6 +316,8 @@ pub struct LbConfig {
     pub layer: Layer,
     /// Each node's CPU: `None` leaves the load balancers infinitely fast.
     pub cpu: Option<LbCpu>,
+    /// How its pools use backup servers and priority levels (`None`: one level, no panic).
+    pub priority: Option<crate::balancer::priority::PriorityRule>,
 }
 
 /// What a load balancer node sees of a request.
@@ -428,6 +430,7 @@ impl Default for LbConfig {
             topology: Topology::Single,
             layer: Layer::L7,
             cpu: None,
+            priority: None,
         }
     }
 }
@@ -767,6 +770,9 @@ pub struct ServerGroupConfig {
     /// Where its servers run (`on`): servers of another group are their hosts (pods on
     /// nodes). `None`: each server is its own host.
     pub on: Option<Placement>,
+    /// Its priority level in the pools it is in: 0 (primary) first, then 1 (`backup =
+    /// true`), ... (see `LbConfig::priority` for when a request goes past level 0).
+    pub priority: u8,
 }
 
 /// The hosts of a group's servers.

@@ -24,6 +24,7 @@ mod lessons_conn;
 mod mutation;
 mod overrides;
 mod present;
+mod priorities;
 mod probes;
 mod scenarios;
 mod serve;

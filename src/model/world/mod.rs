@@ -46,6 +46,7 @@ mod faults;
 mod health;
 mod liveness;
 mod metrics;
+mod priority;
 mod reconnect;
 mod request;
 mod series;

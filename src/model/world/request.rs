@@ -21,6 +21,7 @@ use crate::balancer::Outcome;
 use crate::balancer::OutcomeKind;
 use crate::balancer::PoolView;
 use crate::balancer::RequestInfo;
+use crate::balancer::priority::PriorityRule;
 use crate::engine::SimTime;
 use crate::metrics::ErrorCause;
 
@@ -160,7 +161,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let t = r.tier as usize;
         let edge = t == 0;
         let n_pools = self.tiers[t].n_pools;
-        let pool = self.tiers[t].class_route[r.class as usize];
+        let mut pool = self.tiers[t].class_route[r.class as usize];
         let node = r.node as usize;
         // A request on a layer-4 connection goes where its connection was sent: no pick,
         // so nothing of the request is looked at.
@@ -194,25 +195,30 @@ impl<const TRACE: bool> World<'_, TRACE> {
             class: r.class,
             attempt: r.attempts.min(255) as u8,
         };
-        let before = traced.then(|| {
-            let t = self.tracer.as_deref().expect("tracing");
-            trace::describe_route(self.cfg, rt, t, self.now, &info)
-        });
-        let view = PoolView::with_epoch(&rt.backends, rt.epoch);
-        let mut pick = rt.balancer.pick(self.now, &view, &info);
-        // A retry avoids the server that just failed, as nginx's `tried` bitmap does: ask
-        // again a couple of times if the balancer offers it.
-        for _ in 0..2 {
-            match pick {
-                Some(i) if r.last_server != NONE && rt.backends[i].id == r.last_server => {
-                    pick = rt.balancer.pick(self.now, &view, &info);
-                }
-                _ => break,
+        // Backup servers and priority levels: the level to start at (and, for HAProxy's
+        // first backup, the server there).
+        let rule = if edge { self.priority_rule(t) } else { None };
+        let base = pool;
+        let mut forced = None;
+        if rule.is_some() {
+            (pool, forced) = self.choose_level(node, base);
+        }
+        let mut level = 0;
+        let pick = loop {
+            let pick = match forced {
+                Some(i) => Some(i),
+                None => self.pick_in(c, &r, t, node * n_pools + pool, &info, traced),
+            };
+            // nginx: a level that yields no peer hands the request to the next one.
+            if pick.is_some() || rule != Some(PriorityRule::Nginx) {
+                break pick;
             }
-        }
-        if let Some(before) = before {
-            self.trace_pick(c, node * n_pools + pool, pick, r.attempts > 0, before);
-        }
+            level += 1;
+            match self.tiers[t].levels[base].get(level) {
+                Some(&next) => pool = next,
+                None => break None,
+            }
+        };
         let rt = &mut self.tiers[t].routes[node * n_pools + pool];
         let Some(idx) = pick else {
             self.fail(c, ErrorCause::NoBackend);
@@ -230,6 +236,40 @@ impl<const TRACE: bool> World<'_, TRACE> {
             self.clients.cookies[slot] = server;
         }
         self.send_attempt(c, r, server, node, pool, true);
+    }
+
+    /// Asks route `ri` of tier `t` for a backend for request `c` (`r`): a retry avoids the
+    /// server that just failed, as nginx's `tried` bitmap does, by asking again a couple of
+    /// times if the balancer offers it. Traced requests record the pick.
+    #[inline]
+    fn pick_in(
+        &mut self,
+        c: u32,
+        r: &ClientReq,
+        t: usize,
+        ri: usize,
+        info: &RequestInfo,
+        traced: bool,
+    ) -> Option<usize> {
+        let rt = &mut self.tiers[t].routes[ri];
+        let before = traced.then(|| {
+            let t = self.tracer.as_deref().expect("tracing");
+            trace::describe_route(self.cfg, rt, t, self.now, info)
+        });
+        let view = PoolView::with_epoch(&rt.backends, rt.epoch);
+        let mut pick = rt.balancer.pick(self.now, &view, info);
+        for _ in 0..2 {
+            match pick {
+                Some(i) if r.last_server != NONE && rt.backends[i].id == r.last_server => {
+                    pick = rt.balancer.pick(self.now, &view, info);
+                }
+                _ => break,
+            }
+        }
+        if let Some(before) = before {
+            self.trace_pick(c, ri, pick, r.attempts > 0, before);
+        }
+        pick
     }
 
     /// Sends an attempt of request `c` (`r`, as it was) to `server` from node `node` of its

@@ -47,6 +47,8 @@ pub(super) struct Route {
     pub(super) epoch: u64,
     /// The balancer wants every in-flight change reported (it keeps a load index).
     pub(super) notify: bool,
+    /// Envoy's panic for this priority level: its balancer sees every member as available.
+    pub(super) panic: bool,
 }
 
 /// A load balancer tier and the service behind it: its pools, their balancers and what
@@ -66,6 +68,13 @@ pub(super) struct Service {
     pub(super) reported: Vec<u32>,
     /// One balancer per (node, pool): `routes[node * n_pools + pool]`.
     pub(super) routes: Vec<Route>,
+    /// Backup servers and priority levels (edge tier with `[lb]` `priority`): per base pool
+    /// (what `class_route` names), its pools by level, level 0 first. Empty: one level.
+    pub(super) levels: Vec<Vec<usize>>,
+    /// Envoy's per-level load and panic, per `(node, base pool)`: `[node * levels.len() + p]`.
+    pub(super) envoy: Vec<crate::balancer::priority::EnvoyLoads>,
+    /// Envoy's per-request priority draw.
+    pub(super) rng_priority: SimRng,
     /// Number of pools (pool 0 is every server; then one per group some class is routed to).
     pub(super) n_pools: usize,
     /// The pool of each class (edge tier; internal tiers have one pool).
@@ -153,17 +162,12 @@ impl Service {
         } else {
             vec![true; cfg.n_allocated()]
         };
-        let mut routes = Vec::with_capacity(cfg.lb.nodes as usize * pools.len());
-        for node in 1..=cfg.lb.nodes {
-            for (groups, name) in &pools {
-                let label = if name.is_empty() {
-                    format!("balancer/lb-{node}")
-                } else {
-                    format!("balancer/lb-{node}/{name}")
-                };
-                // A class routed to one group uses that group's balancer, if it has one;
-                // an entry service's pool, the service's own balancer, if it names one.
-                let alg = match groups.as_deref() {
+        // Each pool's balancer, chosen before the pools split into priority levels: a
+        // level uses its pool's.
+        let mut algs: Vec<&crate::balancer::AlgorithmSpec> = pools
+            .iter()
+            .map(|(groups, _)| {
+                match groups.as_deref() {
                     Some([g]) => cfg.groups[*g].balancer.as_ref(),
                     _ => None,
                 }
@@ -173,12 +177,31 @@ impl Service {
                         .find(|s| s.own_algorithm && groups.as_ref() == Some(&s.groups))
                         .map(|s| &s.algorithm)
                 })
-                .unwrap_or(&cfg.algorithm);
-                routes.push(Route::new(alg, groups.clone(), stream(&label)));
+                .unwrap_or(&cfg.algorithm)
+            })
+            .collect();
+        let levels = super::priority::split_pools(cfg, &mut pools);
+        for l in &levels {
+            for &p in &l[1..] {
+                algs.push(algs[l[0]]);
+                debug_assert_eq!(algs.len(), p + 1);
+            }
+        }
+        let mut routes = Vec::with_capacity(cfg.lb.nodes as usize * pools.len());
+        for node in 1..=cfg.lb.nodes {
+            for (p, (groups, name)) in pools.iter().enumerate() {
+                let label = if name.is_empty() {
+                    format!("balancer/lb-{node}")
+                } else {
+                    format!("balancer/lb-{node}/{name}")
+                };
+                // A class routed to one group uses that group's balancer, if it has one;
+                // an entry service's pool, the service's own balancer, if it names one.
+                routes.push(Route::new(algs[p], groups.clone(), stream(&label)));
             }
         }
         let n_pools = pools.len();
-        Service::with_routes(
+        let mut tier = Service::with_routes(
             cfg,
             None,
             &cfg.lb,
@@ -189,7 +212,15 @@ impl Service {
             class_route,
             "",
             stream,
-        )
+        );
+        if matches!(
+            cfg.lb.priority,
+            Some(crate::balancer::priority::PriorityRule::Envoy { .. })
+        ) {
+            tier.envoy = vec![Default::default(); tier.nodes * levels.len()];
+        }
+        tier.levels = levels;
+        tier
     }
 
     /// The internal tier in front of service `s`: one pool, every server of the service.
@@ -315,6 +346,9 @@ impl Service {
             n_waiting: 0,
             n_retries_active: 0,
             serves,
+            levels: Vec::new(),
+            envoy: Vec::new(),
+            rng_priority: stream(&format!("priority/{label}lb")),
         };
         if let Some(h) = &health.active {
             for node in 0..nodes {
@@ -382,6 +416,7 @@ impl Route {
             passive: alg.passive_checks().is_some(),
             passive_out: 0,
             epoch: 0,
+            panic: false,
         }
     }
 
@@ -431,7 +466,8 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let i = node * self.servers.len() + id;
         let tier = &self.tiers[t];
         !self.servers[id].draining
-            && ((tier.health_up[i] && !tier.ejected[i]) || self.in_panic(t, node))
+            && ((tier.health_up[i] && !tier.ejected[i])
+                || (tier.levels.is_empty() && self.in_panic(t, node)))
     }
 
     /// The weight node `node` of tier `t` sees for server `id`. With slow start configured,
@@ -564,7 +600,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                         } else {
                             self.tiers[t].in_flight[node * n + id]
                         },
-                        available: self.available(t, node, id),
+                        available: self.tiers[t].routes[ri].panic || self.available(t, node, id),
                     });
                 }
             }
@@ -576,6 +612,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             r.balancer
                 .on_pool_change(self.now, &PoolView::with_epoch(&r.backends, r.epoch));
         }
+        self.update_priorities(t);
     }
 
     /// Recomputes availability in every pool view of every tier; tells the balancers whose
@@ -585,9 +622,10 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             for ri in 0..self.tiers[t].routes.len() {
                 let node = ri / self.tiers[t].n_pools;
                 let mut changed = false;
+                let panic = self.tiers[t].routes[ri].panic;
                 for bi in 0..self.tiers[t].routes[ri].backends.len() {
                     let id = self.tiers[t].routes[ri].backends[bi].id as usize;
-                    let a = self.available(t, node, id);
+                    let a = panic || self.available(t, node, id);
                     let w = self.weight(t, node, id);
                     let b = &mut self.tiers[t].routes[ri].backends[bi];
                     if b.available != a || b.weight != w {
@@ -603,6 +641,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                         .on_pool_change(self.now, &PoolView::with_epoch(&r.backends, r.epoch));
                 }
             }
+            self.update_priorities(t);
         }
     }
 

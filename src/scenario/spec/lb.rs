@@ -31,6 +31,9 @@ pub(super) const LB_KEYS: &[&str] = &[
     "request_cost",
     "forwarding",
     "reply_cost",
+    "priority_rule",
+    "allbackups",
+    "overprovisioning_factor",
 ];
 
 /// Keys of `[lb]` that only the edge tier has: its HA topology and its CPU model.
@@ -43,6 +46,9 @@ pub(super) const EDGE_ONLY_LB_KEYS: &[&str] = &[
     "request_cost",
     "forwarding",
     "reply_cost",
+    "priority_rule",
+    "allbackups",
+    "overprovisioning_factor",
 ];
 
 impl Reader<'_> {

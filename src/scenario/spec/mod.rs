@@ -27,6 +27,7 @@ mod dist;
 mod failures;
 mod health;
 mod lb;
+mod priorities;
 mod probes;
 mod servers;
 mod services;
@@ -318,7 +319,7 @@ impl Reader<'_> {
             groups.as_deref(),
             lb.as_ref().map(|l| &l.view),
         );
-        let world = WorldConfig {
+        let mut world = WorldConfig {
             duration: duration?,
             warmup,
             max_events,
@@ -336,6 +337,7 @@ impl Reader<'_> {
             services: services?,
             connections: connections?,
         };
+        self.priorities(root, &mut world, compare.as_deref().unwrap_or(&[]));
         self.check_event_budget(&world, root);
         if world
             .connections

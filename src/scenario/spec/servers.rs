@@ -77,6 +77,8 @@ impl Reader<'_> {
                     "cache",
                     "balancer",
                     "on",
+                    "backup",
+                    "priority",
                 ],
             );
             let name = match t.t.get("name") {
@@ -169,6 +171,22 @@ impl Reader<'_> {
                 }
                 None => Some(None),
             };
+            let priority = match (t.t.get("backup"), t.t.get("priority")) {
+                (Some(b), Some(_)) => {
+                    self.cx.err(
+                        &join(&path, "backup"),
+                        &b.span(),
+                        "expected backup or priority, not both (backup = true is priority 1)",
+                    );
+                    None
+                }
+                (Some(b), None) => self.cx.boolean(&join(&path, "backup"), b).map(u8::from),
+                (None, Some(p)) => self
+                    .cx
+                    .int(&join(&path, "priority"), p, 0, 127)
+                    .map(|p| p as u8),
+                (None, None) => Some(0),
+            };
             let gname = name.clone().unwrap_or_default();
             self.group_index
                 .entry(gname.clone())
@@ -184,6 +202,7 @@ impl Reader<'_> {
                 network_delay,
                 cache,
                 balancer,
+                priority,
             ) {
                 (
                     Some(name),
@@ -195,7 +214,9 @@ impl Reader<'_> {
                     Some(network_delay),
                     Some(cache),
                     Some(balancer),
+                    Some(priority),
                 ) => out.push(ServerGroupConfig {
+                    priority,
                     name,
                     count: count as u32,
                     speed,
