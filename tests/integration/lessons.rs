@@ -515,11 +515,17 @@ fn game_layer_4_forwards_cheaply_layer_7_queues_every_message() {
     assert!((93.0..97.0).contains(&cpu(l7)), "l7 cpu {}", cpu(l7));
 }
 
-/// Every bundled scenario has its lesson checked: here or in `lessons_conn.rs`
+/// Every bundled scenario has its lesson checked: here, in `lessons_conn.rs` or in
+/// `lessons_configs.rs`
 /// (`compare("NAME")`), or, for the textbook queues, against theory in `theory.rs`.
 #[test]
 fn every_bundled_scenario_has_a_lesson_test() {
-    let here = [include_str!("lessons.rs"), include_str!("lessons_conn.rs")].concat();
+    let here = [
+        include_str!("lessons.rs"),
+        include_str!("lessons_conn.rs"),
+        include_str!("lessons_configs.rs"),
+    ]
+    .concat();
     let theory = include_str!("theory.rs");
     for name in lblab::scenario::bundled::names() {
         let quoted = format!("\"{name}\"");

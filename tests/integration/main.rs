@@ -20,6 +20,7 @@ mod hosts;
 mod lab;
 mod lab_scenarios;
 mod lessons;
+mod lessons_configs;
 mod lessons_conn;
 mod mutation;
 mod overrides;

@@ -1,0 +1,27 @@
+//! Lessons of the scenarios about real load balancers' configurations: backup servers and
+//! priority levels (and, as they come, imported configs and presets). Same rules as
+//! `lessons.rs`: the shipped settings, the direction each scenario's comments state.
+
+use lblab::metrics::M;
+
+use crate::lessons::compare;
+
+#[test]
+fn backup_servers_envoy_spills_by_health_haproxy_piles_onto_one_backup() {
+    let r = compare("backup-servers");
+    let (nginx, haproxy, envoy) = (
+        "lb.priority_rule=nginx",
+        "lb.priority_rule=haproxy",
+        "lb.priority_rule=envoy",
+    );
+    let est = |label: &str, m: M| *r[label].get(m);
+    // Partial failure: nginx's three survivors saturate while Envoy spills 30% to the
+    // backups, so Envoy's tail is far lower (interval against interval).
+    let (n99, e99) = (est(nginx, M::LatencyP99), est(envoy, M::LatencyP99));
+    assert!(n99.lo() > 2.0 * e99.hi(), "p99 nginx {n99:?} vs envoy {e99:?}");
+    let (ne, ee) = (est(nginx, M::ErrorRate), est(envoy, M::ErrorRate));
+    assert!(ne.lo() > 3.0 * ee.hi(), "errors nginx {ne:?} vs envoy {ee:?}");
+    // Total outage: HAProxy's single backup fails far more requests than nginx's four.
+    let he = est(haproxy, M::ErrorRate);
+    assert!(he.lo() > 1.5 * ne.hi(), "errors haproxy {he:?} vs nginx {ne:?}");
+}
