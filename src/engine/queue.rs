@@ -193,8 +193,6 @@ pub struct EventQueue<E> {
     /// ... and while it holds many (`radix_mode`).
     heap: RadixHeap<E>,
     radix_mode: bool,
-    /// The key of the last event popped (from any lane): no pending key is smaller.
-    last: u128,
     fifo: VecDeque<Entry<E>>,
     /// One event kept out of the heap: a stream with at most one event pending at a time
     /// (the next open-loop arrival) costs no heap operations.
@@ -215,7 +213,6 @@ impl<E> EventQueue<E> {
             binary: BinaryHeap::with_capacity(RADIX_ABOVE + 1),
             heap: RadixHeap::new(),
             radix_mode: false,
-            last: 0,
             fifo: VecDeque::with_capacity(1024),
             slot: None,
             seq: 0,
@@ -243,7 +240,8 @@ impl<E> EventQueue<E> {
     #[cold]
     fn move_to_radix(&mut self) {
         debug_assert!(self.heap.len == 0);
-        self.heap.last = self.last;
+        // The radix heap's `last` (0, or the last key it popped before it emptied) is
+        // below every pending key: keys only grow.
         self.heap.min = None;
         self.heap.len = self.binary.len();
         for e in self.binary.drain() {
@@ -305,25 +303,32 @@ impl<E> EventQueue<E> {
     /// tuple: the hot loop reads its fields where the queue put them).
     #[inline]
     pub fn pop_entry(&mut self) -> Option<Entry<E>> {
-        let e = self.pop_any();
-        if let Some(e) = &e {
-            self.last = e.key();
-        }
-        e
-    }
-
-    #[inline]
-    fn heap_min(&mut self) -> Option<u128> {
         if self.radix_mode {
-            self.heap.min_key()
+            return self.pop_radix();
+        }
+        if let Some(s) = &self.slot {
+            let key = (s.time, s.seq);
+            let earlier = |e: Option<&Entry<E>>| e.is_some_and(|e| (e.time, e.seq) < key);
+            if !earlier(self.binary.peek()) && !earlier(self.fifo.front()) {
+                return self.slot.take();
+            }
+        }
+        let take_fifo = match (self.binary.peek(), self.fifo.front()) {
+            (None, None) => return None,
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (Some(h), Some(f)) => (f.time, f.seq) < (h.time, h.seq),
+        };
+        if take_fifo {
+            self.fifo.pop_front()
         } else {
-            self.binary.peek().map(Entry::key)
+            self.binary.pop()
         }
     }
 
-    #[inline]
-    fn pop_any(&mut self) -> Option<Entry<E>> {
-        let heap = self.heap_min();
+    /// `pop_entry` while the heap is the radix heap.
+    fn pop_radix(&mut self) -> Option<Entry<E>> {
+        let heap = self.heap.min_key();
         let fifo = self.fifo.front().map(Entry::key);
         let slot = self.slot.as_ref().map(Entry::key);
         let earlier = |a: Option<u128>, b: Option<u128>| match (a, b) {
@@ -336,14 +341,21 @@ impl<E> EventQueue<E> {
             self.fifo.pop_front()
         } else if heap.is_none() {
             None
-        } else if self.radix_mode {
+        } else {
             let e = self.heap.pop_min();
             if self.heap.len < BINARY_BELOW {
                 self.move_to_binary();
             }
             Some(e)
+        }
+    }
+
+    #[inline]
+    fn heap_min(&mut self) -> Option<u128> {
+        if self.radix_mode {
+            self.heap.min_key()
         } else {
-            self.binary.pop()
+            self.binary.peek().map(Entry::key)
         }
     }
 

@@ -18,10 +18,19 @@ fn backup_servers_envoy_spills_by_health_haproxy_piles_onto_one_backup() {
     // Partial failure: nginx's three survivors saturate while Envoy spills 30% to the
     // backups, so Envoy's tail is far lower (interval against interval).
     let (n99, e99) = (est(nginx, M::LatencyP99), est(envoy, M::LatencyP99));
-    assert!(n99.lo() > 2.0 * e99.hi(), "p99 nginx {n99:?} vs envoy {e99:?}");
+    assert!(
+        n99.lo() > 2.0 * e99.hi(),
+        "p99 nginx {n99:?} vs envoy {e99:?}"
+    );
     let (ne, ee) = (est(nginx, M::ErrorRate), est(envoy, M::ErrorRate));
-    assert!(ne.lo() > 3.0 * ee.hi(), "errors nginx {ne:?} vs envoy {ee:?}");
+    assert!(
+        ne.lo() > 3.0 * ee.hi(),
+        "errors nginx {ne:?} vs envoy {ee:?}"
+    );
     // Total outage: HAProxy's single backup fails far more requests than nginx's four.
     let he = est(haproxy, M::ErrorRate);
-    assert!(he.lo() > 1.5 * ne.hi(), "errors haproxy {he:?} vs nginx {ne:?}");
+    assert!(
+        he.lo() > 1.5 * ne.hi(),
+        "errors haproxy {he:?} vs nginx {ne:?}"
+    );
 }
