@@ -1,4 +1,4 @@
-//! `lblab list algorithms|distributions|scenarios`, as text or JSON.
+//! `lblab list algorithms|distributions|scenarios|presets`, as text or JSON.
 
 use serde_json::{Value, json};
 
@@ -11,11 +11,13 @@ pub(super) fn list(what: ListWhat, format: TextFormat) -> Result<(), CliError> {
         (ListWhat::Algorithms, TextFormat::Text) => algorithms_text(),
         (ListWhat::Distributions, TextFormat::Text) => distributions_text(),
         (ListWhat::Scenarios, TextFormat::Text) => scenarios_text()?,
+        (ListWhat::Presets, TextFormat::Text) => presets_text(),
         (what, TextFormat::Json) => {
             let v = match what {
                 ListWhat::Algorithms => algorithms_json(),
                 ListWhat::Distributions => distributions_json(),
                 ListWhat::Scenarios => scenarios_json()?,
+                ListWhat::Presets => presets_json(),
             };
             format!(
                 "{}\n",
@@ -24,6 +26,40 @@ pub(super) fn list(what: ListWhat, format: TextFormat) -> Result<(), CliError> {
         }
     };
     out(&s)
+}
+
+fn presets_text() -> String {
+    use crate::scenario::presets::PRESETS;
+    let w = PRESETS.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    let mut s = String::new();
+    for p in PRESETS {
+        s.push_str(&format!("{:<w$}  {}\n", p.name, p.summary));
+        s.push_str(&format!("{:<w$}  source: {}\n", "", p.source));
+        s.push_str(&format!("{:<w$}  sets: {}\n", "", p.settings.join(", ")));
+        s.push_str(&format!(
+            "{:<w$}  not applied / not public: {}\n",
+            "", p.notes
+        ));
+    }
+    s.push_str("\nUse one with [lb] preset = \"NAME\" (or --set lb.preset=NAME). A preset's\n[balancer] applies only if the scenario has no [balancer] table, its [health.active]\nonly if the scenario has none, and every other key only if the scenario does not set it.\n");
+    s
+}
+
+fn presets_json() -> Value {
+    Value::Array(
+        crate::scenario::presets::PRESETS
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p.name,
+                    "summary": p.summary,
+                    "source": p.source,
+                    "settings": p.settings,
+                    "notes": p.notes,
+                })
+            })
+            .collect(),
+    )
 }
 
 fn algorithms_text() -> String {

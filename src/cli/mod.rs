@@ -181,6 +181,8 @@ enum ListWhat {
     Distributions,
     /// The scenarios bundled in the binary: name, the question each answers, its lesson.
     Scenarios,
+    /// Presets for `[lb] preset`: load balancers people run, their settings and sources.
+    Presets,
 }
 
 /// Output format of list, validate and bench.

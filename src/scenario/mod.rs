@@ -15,6 +15,7 @@ mod doc;
 pub mod error;
 pub mod overrides;
 mod preset;
+pub mod presets;
 mod spec;
 pub mod units;
 

@@ -25,6 +25,7 @@ mod lessons_conn;
 mod mutation;
 mod overrides;
 mod present;
+mod presets;
 mod priorities;
 mod probes;
 mod scenarios;

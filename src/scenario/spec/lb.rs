@@ -34,6 +34,7 @@ pub(super) const LB_KEYS: &[&str] = &[
     "priority_rule",
     "allbackups",
     "overprovisioning_factor",
+    "preset",
 ];
 
 /// Keys of `[lb]` that only the edge tier has: its HA topology and its CPU model.
@@ -49,6 +50,7 @@ pub(super) const EDGE_ONLY_LB_KEYS: &[&str] = &[
     "priority_rule",
     "allbackups",
     "overprovisioning_factor",
+    "preset",
 ];
 
 impl Reader<'_> {
@@ -61,6 +63,15 @@ impl Reader<'_> {
         let t = self.cx.table("lb", v)?;
         self.cx.check_keys(t, LB_KEYS);
         let mut ok = true;
+        if let Some(v) = t.t.get("preset") {
+            let names: Vec<&'static str> = crate::scenario::presets::PRESETS
+                .iter()
+                .map(|p| p.name)
+                .collect();
+            if self.cx.one_of("lb.preset", v, &names).is_none() {
+                ok = false;
+            }
+        }
         if let Some(v) = t.t.get("nodes") {
             match self.cx.int("lb.nodes", v, 1, 100_000) {
                 Some(n) => cfg.nodes = n as u32,

@@ -83,6 +83,7 @@ pub(super) fn parse(
     for (k, s) in sets.iter().enumerate() {
         overrides::apply(&mut doc, k, s, &mut cx);
     }
+    super::presets::apply(&mut doc, &mut cx);
     let stem = Path::new(file)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

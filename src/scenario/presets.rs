@@ -1,0 +1,308 @@
+//! `[lb] preset = "NAME"`: the balancer and health behaviour of a load balancer people run,
+//! with its documented defaults, as scenario keys.
+//!
+//! A preset is a list of `key.path = value` settings that the scenario gets *unless it sets
+//! them itself*: the preset's `[balancer]` applies only if the scenario has no
+//! `[balancer]` table, its `[health.active]` only if the scenario has none, and every other
+//! key one by one. They are applied to the parsed document like `--set` (after the
+//! scenario's own `--set`s, so `--set lb.preset=aws-nlb` works), and checked exactly like
+//! the same keys written in the file; an error in one names the preset.
+//!
+//! Each preset cites where its defaults come from, and says what lblab does not model or
+//! what the vendor does not publish (`lblab list presets`; `docs/lb-semantics.md`).
+
+use toml::de::{DeTable, DeValue};
+
+use super::doc::Cx;
+use super::overrides;
+
+/// One preset.
+#[derive(Debug)]
+pub struct Preset {
+    /// The name a scenario writes.
+    pub name: &'static str,
+    /// One line: what it is.
+    pub summary: &'static str,
+    /// Where the defaults come from.
+    pub source: &'static str,
+    /// The settings, `key.path=value` as `--set` takes them.
+    pub settings: &'static [&'static str],
+    /// What is approximated, not modelled or not public.
+    pub notes: &'static str,
+}
+
+/// Every preset, in the order `lblab list presets` prints them.
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "nginx",
+        summary: "nginx (open source) upstream: smooth weighted round robin with the passive max_fails=1 / fail_timeout=10s check",
+        source: "nginx src/http/ngx_http_upstream_round_robin.c; ngx_http_upstream_module docs (server weight=1 max_fails=1 fail_timeout=10s)",
+        settings: &[
+            "balancer.algorithm=weighted-round-robin",
+            "balancer.max_fails=1",
+            "balancer.fail_timeout=10s",
+            "lb.retry_on=[\"refused\", \"timeout\"]",
+        ],
+        notes: "nginx retries on the next server by default (proxy_next_upstream error timeout, proxy_next_upstream_tries 0 = each server once): set [lb] retries = servers - 1 for that; the preset leaves retries at 0. No active health checks (nginx Plus only).",
+    },
+    Preset {
+        name: "haproxy",
+        summary: "HAProxy backend with `check` on every server: balance random (the default since 3.3: random(2), the less loaded of two draws), active checks inter 2s rise 2 fall 3",
+        source: "HAProxy doc/configuration.txt (balance random, draws 2; default-server inter 2s rise 2 fall 3); src/backend.c, src/check.c; lb-semantics §3",
+        settings: &[
+            "balancer.algorithm=power-of-d",
+            "balancer.d=2",
+            "health.active.style=haproxy",
+            "health.active.inter=2s",
+            "health.active.rise=2",
+            "health.active.fall=3",
+        ],
+        notes: "Before 3.3 the default balance is roundrobin (use [balancer] algorithm = \"haproxy-roundrobin\"). HAProxy's `retries 3` retries a connection on the same server unless `option redispatch`; not applied. Without `check` HAProxy has no health checks.",
+    },
+    Preset {
+        name: "envoy",
+        summary: "Envoy cluster: ROUND_ROBIN (EDF for unequal weights), healthy_panic_threshold 50%",
+        source: "Envoy api/envoy/config/cluster/v3/cluster.proto (lb_policy ROUND_ROBIN, common_lb_config.healthy_panic_threshold 50); source/extensions/load_balancing_policies/round_robin",
+        settings: &[
+            "balancer.algorithm=envoy-round-robin",
+            "health.panic_threshold=50",
+        ],
+        notes: "Envoy has no active health check or outlier detection unless configured: add [health.active] style = \"envoy\" or [health.passive].",
+    },
+    Preset {
+        name: "aws-alb",
+        summary: "AWS Application Load Balancer: round robin per request, HTTP health checks every 30 s (timeout 5 s, 5 healthy / 2 unhealthy), fail open when every target is unhealthy",
+        source: "AWS ELB API CreateTargetGroup (HealthCheckIntervalSeconds 30, HealthyThresholdCount 5, UnhealthyThresholdCount 2); ALB user guide, target group health checks (timeout 5 s, fail open) and attributes (load_balancing.algorithm.type round_robin)",
+        settings: &[
+            "balancer.algorithm=round-robin",
+            "health.active.style=envoy",
+            "health.active.check=http",
+            "health.active.interval=30s",
+            "health.active.timeout=5s",
+            "health.active.unhealthy_threshold=2",
+            "health.active.healthy_threshold=5",
+            "health.panic_threshold=0.001",
+        ],
+        notes: "Fail open is modelled as a panic threshold just above 0% (every target unhealthy). Deregistration delay (300 s) applies to [[changes]] drains you script; slow start is off by default. least_outstanding_requests is the aws-alb-lor preset; weighted_random and anomaly mitigation are not public in enough detail to model. Cross-zone and connection reuse to targets are not modelled here.",
+    },
+    Preset {
+        name: "aws-alb-lor",
+        summary: "AWS ALB with load_balancing.algorithm.type = least_outstanding_requests (otherwise as aws-alb)",
+        source: "ALB user guide, target group attributes (least_outstanding_requests); health checks as aws-alb",
+        settings: &[
+            "balancer.algorithm=least-connections",
+            "balancer.max_fails=0",
+            "health.active.style=envoy",
+            "health.active.check=http",
+            "health.active.interval=30s",
+            "health.active.timeout=5s",
+            "health.active.unhealthy_threshold=2",
+            "health.active.healthy_threshold=5",
+            "health.panic_threshold=0.001",
+        ],
+        notes: "AWS does not publish how least outstanding requests breaks ties; lblab's least-connections breaks them round robin (nginx's rule).",
+    },
+    Preset {
+        name: "aws-nlb",
+        summary: "AWS Network Load Balancer: a target per flow by hash (modelled as uniform random per new connection), TCP health checks every 30 s (timeout 10 s, 5 / 2), fail open",
+        source: "ELB user guide \"How Elastic Load Balancing works\" (flow hash on protocol, addresses, ports, TCP sequence number); AWS ELB API CreateTargetGroup (interval 30, thresholds 5/2); NLB target group health checks (timeout 10 s for TCP, fail open)",
+        settings: &[
+            "lb.layer=l4",
+            "balancer.algorithm=random",
+            "health.active.style=envoy",
+            "health.active.check=tcp",
+            "health.active.interval=30s",
+            "health.active.timeout=10s",
+            "health.active.unhealthy_threshold=2",
+            "health.active.healthy_threshold=5",
+            "health.panic_threshold=0.001",
+        ],
+        notes: "The hash function is not public: a 5-tuple hash with the TCP sequence number is modelled as a uniform random choice per new flow. NLB's always-on passive checks, RST to existing connections of an unhealthy target, cross-zone (off) and the idle timeouts (TCP 350 s, UDP 120 s) are not modelled by the preset.",
+    },
+    Preset {
+        name: "aws-clb",
+        summary: "AWS Classic Load Balancer, HTTP listener: least outstanding requests, health checks every 30 s (timeout 5 s, healthy 10, unhealthy 2)",
+        source: "ELB user guide \"How Elastic Load Balancing works\" (HTTP/HTTPS listeners: least outstanding requests; TCP listeners: round robin); CLB console health-check defaults (30 s, 5 s, 10, 2)",
+        settings: &[
+            "balancer.algorithm=least-connections",
+            "balancer.max_fails=0",
+            "health.active.style=envoy",
+            "health.active.check=http",
+            "health.active.interval=30s",
+            "health.active.timeout=5s",
+            "health.active.unhealthy_threshold=2",
+            "health.active.healthy_threshold=10",
+        ],
+        notes: "The API requires every health-check field (no API defaults); these are the console's. A TCP listener balances round robin: set [balancer] algorithm = \"round-robin\" and [lb] layer = \"l4\".",
+    },
+    Preset {
+        name: "gcp-passthrough-nlb",
+        summary: "Google Cloud passthrough Network Load Balancer: Maglev-style consistent hashing of the client, health checks every 5 s (timeout 5 s, 2 / 2)",
+        source: "Google Cloud docs: passthrough NLB traffic distribution (Maglev; session affinity), health check defaults (check_interval 5 s, timeout 5 s, healthy 2, unhealthy 2)",
+        settings: &[
+            "lb.layer=l4",
+            "balancer.algorithm=maglev",
+            "balancer.hash_on=ip",
+            "health.active.style=envoy",
+            "health.active.check=tcp",
+            "health.active.interval=5s",
+            "health.active.timeout=5s",
+            "health.active.unhealthy_threshold=2",
+            "health.active.healthy_threshold=2",
+        ],
+        notes: "Hashes the client address (CLIENT_IP affinity). The default affinity (NONE) hashes the 5-tuple, i.e. a source port of its own per connection: with [connections], set five_tuple = true. Google's table size and hash function are not public (Envoy's Maglev is used). Connection tracking is not modelled.",
+    },
+    Preset {
+        name: "gcp-alb",
+        summary: "Google Cloud Application Load Balancer (Envoy-based): ROUND_ROBIN locality policy, health checks every 5 s (timeout 5 s, 2 / 2)",
+        source: "Google Cloud docs: backend services (localityLbPolicy ROUND_ROBIN default), health check defaults (5 s, 5 s, 2, 2)",
+        settings: &[
+            "balancer.algorithm=envoy-round-robin",
+            "health.active.style=envoy",
+            "health.active.check=http",
+            "health.active.interval=5s",
+            "health.active.timeout=5s",
+            "health.active.unhealthy_threshold=2",
+            "health.active.healthy_threshold=2",
+        ],
+        notes: "Balancing modes (UTILIZATION, RATE) across backends and the 30 s backend service timeout are not applied.",
+    },
+    Preset {
+        name: "azure-lb",
+        summary: "Azure Load Balancer: 5-tuple hash per flow (modelled as uniform random per new connection), probes every 5 s",
+        source: "Azure Load Balancer docs: distribution modes (5-tuple hash default; Client IP and Client IP and protocol persistence), health probes (interval 5 s)",
+        settings: &[
+            "lb.layer=l4",
+            "balancer.algorithm=random",
+            "health.active.style=envoy",
+            "health.active.check=tcp",
+            "health.active.interval=5s",
+            "health.active.unhealthy_threshold=1",
+            "health.active.healthy_threshold=1",
+        ],
+        notes: "The hash function is not public: a 5-tuple hash is modelled as uniform random per flow; Client IP persistence is hashing the client address (algorithm = \"maglev\", hash_on = \"ip\"). The probe threshold default is not re-verified (probeThreshold replaces the deprecated numberOfProbes); 1 is assumed. TCP idle timeout (4 min) is not applied.",
+    },
+    Preset {
+        name: "kube-proxy-iptables",
+        summary: "Kubernetes Service through kube-proxy in iptables (or nftables) mode: uniform random per new connection",
+        source: "kubernetes/kubernetes pkg/proxy/iptables/proxier.go (statistic --mode random --probability 1/(n-i)), pkg/proxy/nftables/proxier.go (numgen random mod n)",
+        settings: &["lb.layer=l4", "balancer.algorithm=random"],
+        notes: "Readiness comes from the pods' probes: use [health.active] style = \"kubernetes\". sessionAffinity ClientIP (10800 s) and conntrack are not applied by the preset.",
+    },
+    Preset {
+        name: "kube-proxy-ipvs",
+        summary: "Kubernetes Service through kube-proxy in IPVS mode: IPVS rr (the default scheduler when none is set)",
+        source: "kubernetes/kubernetes pkg/proxy/ipvs/proxier.go (\"IPVS scheduler not specified, use rr by default\"); Linux net/netfilter/ipvs/ip_vs_rr.c",
+        settings: &["lb.layer=l4", "balancer.algorithm=round-robin"],
+        notes: "kube-proxy's IPVS mode uses NAT forwarding ([lb] forwarding = \"nat\" with a CPU model). The IPVS mode is deprecated in recent Kubernetes in favour of nftables.",
+    },
+    Preset {
+        name: "docker-swarm",
+        summary: "Docker Swarm routing mesh: IPVS rr per connection in the ingress sandbox",
+        source: "moby/moby libnetwork service_linux.go (SchedName: ipvs.RoundRobin); Docker docs \"Use Swarm mode routing mesh\"",
+        settings: &["lb.layer=l4", "balancer.algorithm=round-robin"],
+        notes: "Container HEALTHCHECK defaults (interval 30 s, timeout 30 s, retries 3) gate which tasks are in the service; add them as [health.active] if the scenario needs them.",
+    },
+    Preset {
+        name: "keepalived",
+        summary: "keepalived VRRP pair in front of the servers: two nodes, active-passive, priority 100, advert 1 s (failover after 3 missed adverts + skew)",
+        source: "RFC 5798 §6.1, §6.4; acassen/keepalived keepalived/vrrp (priority 100, advert_int 1, preempt on); lb-semantics §7",
+        settings: &["lb.nodes=2", "lb.topology=active-passive"],
+        notes: "The balancer behind the VIP is the scenario's (keepalived's virtual_server lb_algo is an IPVS scheduler). keepalived's health checkers (delay_loop) are not applied.",
+    },
+];
+
+/// The preset called `name`.
+pub fn lookup(name: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.name == name)
+}
+
+/// Whether `doc` has a value at dotted `path` (tables only).
+fn has(doc: &DeTable<'_>, path: &str) -> bool {
+    let mut t = doc;
+    let mut parts = path.split('.').peekable();
+    while let Some(k) = parts.next() {
+        let Some(v) = t.get(k) else { return false };
+        if parts.peek().is_none() {
+            return true;
+        }
+        match v.get_ref() {
+            DeValue::Table(inner) => t = inner,
+            _ => return true,
+        }
+    }
+    false
+}
+
+/// The table a setting belongs to as a whole (`balancer`, `health.active`), or `None` for
+/// a key applied on its own.
+fn whole_table(path: &str) -> Option<&'static str> {
+    if path.starts_with("balancer.") {
+        Some("balancer")
+    } else if path.starts_with("health.active.") {
+        Some("health.active")
+    } else {
+        None
+    }
+}
+
+/// Applies the preset `[lb] preset` names (if any, and known: an unknown name is reported
+/// by the `[lb]` reader) to `doc`, below the scenario's own settings.
+pub(super) fn apply(doc: &mut DeTable<'_>, cx: &mut Cx) {
+    let name = match doc.get("lb").map(|v| v.get_ref()) {
+        Some(DeValue::Table(t)) => match t.get("preset").map(|v| v.get_ref()) {
+            Some(DeValue::String(s)) => s.to_string(),
+            _ => return,
+        },
+        _ => return,
+    };
+    let Some(p) = lookup(&name) else { return };
+    let own: Vec<bool> = p
+        .settings
+        .iter()
+        .map(|s| {
+            let path = s.split_once('=').map_or(*s, |(k, _)| k);
+            match whole_table(path) {
+                Some(t) => has(doc, t),
+                None => has(doc, path),
+            }
+        })
+        .collect();
+    for (s, own) in p.settings.iter().zip(own) {
+        if own {
+            continue;
+        }
+        let k = cx.overrides.len();
+        cx.overrides.push(format!("{s} (preset {})", p.name));
+        overrides::apply(doc, k, s, cx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_every_preset_parses_alone() {
+        let mut names: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), PRESETS.len());
+        for p in PRESETS {
+            let text = format!(
+                "[scenario]\nduration = \"10s\"\n[clients]\nrate = \"10/s\"\n[[classes]]\nservice = \"10ms\"\n[[servers]]\ncount = 3\n[lb]\npreset = \"{}\"\n",
+                p.name
+            );
+            let r =
+                crate::scenario::parse("p.toml", &text, std::path::Path::new("."), &[], &|_| {
+                    Err(std::io::Error::other("no files"))
+                });
+            assert!(
+                r.is_ok(),
+                "{}: {}",
+                p.name,
+                r.err().map(|e| e.to_string()).unwrap_or_default()
+            );
+        }
+    }
+}
