@@ -219,3 +219,15 @@ fn a_preset_yields_to_what_the_scenario_sets() {
     // --set lb.preset works, and an unknown preset is named with a suggestion.
     problem_at(&scenario("aws-albb", 4, false, ""), "lb.preset", "aws-alb");
 }
+
+/// `docs/lb-semantics.md` has a section per preset, and the scenario reference the key.
+#[test]
+fn every_preset_is_documented() {
+    let sem = include_str!("../../docs/lb-semantics.md");
+    let reference = include_str!("../../docs/scenario-reference.md");
+    for p in lblab::scenario::presets::PRESETS {
+        assert!(sem.contains(&format!("### `{}`", p.name)), "lb-semantics lacks {}", p.name);
+        assert!(sem.contains(p.source), "lb-semantics: {}'s source differs", p.name);
+    }
+    assert!(reference.contains("| `preset` |"));
+}
