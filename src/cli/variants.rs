@@ -473,6 +473,14 @@ pub fn compare_variants(
         }
     }
     plan.notes.extend(hidden_differences(&variants, &varied));
+    if varied.iter().any(|k| k == "lb.preset") {
+        let names: Vec<&str> = axis
+            .iter()
+            .filter_map(|e| e.first())
+            .filter_map(|s| s.split_once('=').map(|(_, v)| v))
+            .collect();
+        plan.notes.extend(preset_differences(&names));
+    }
     let mut seen: Vec<&str> = Vec::new();
     for v in &variants {
         if seen.contains(&v.label.as_str()) {
@@ -484,6 +492,45 @@ pub fn compare_variants(
         seen.push(&v.label);
     }
     Ok((s, variants, plan.notes))
+}
+
+/// How the note on what compared presets set differently starts.
+pub const PRESET_PREFIX: &str = "the presets differ in more than one setting: ";
+
+/// One line naming every setting that the presets `names` do not share (each preset's
+/// value, "—" where it leaves the key to the scenario), so that a comparison of presets
+/// says what it varies.
+pub(crate) fn preset_differences(names: &[&str]) -> Option<String> {
+    let presets: Vec<&crate::scenario::presets::Preset> = names
+        .iter()
+        .filter_map(|n| crate::scenario::presets::lookup(n))
+        .collect();
+    let mut keys: Vec<&str> = Vec::new();
+    for p in &presets {
+        for s in p.settings {
+            let k = s.split_once('=').map_or(*s, |(k, _)| k);
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    let value = |p: &crate::scenario::presets::Preset, k: &str| {
+        p.settings
+            .iter()
+            .find_map(|s| s.split_once('=').filter(|(kk, _)| *kk == k).map(|(_, v)| v))
+    };
+    let diffs: Vec<String> = keys
+        .iter()
+        .filter(|k| presets.windows(2).any(|w| value(w[0], k) != value(w[1], k)))
+        .map(|k| {
+            let each: Vec<String> = presets
+                .iter()
+                .map(|p| format!("{} {}", p.name, value(p, k).unwrap_or("—")))
+                .collect();
+            format!("{k} ({})", each.join(", "))
+        })
+        .collect();
+    (!diffs.is_empty()).then(|| format!("{PRESET_PREFIX}{}", diffs.join("; ")))
 }
 
 /// nginx's passive check of a variant: `(max_fails, fail_timeout)`, or none.

@@ -34,3 +34,18 @@ fn backup_servers_envoy_spills_by_health_haproxy_piles_onto_one_backup() {
         "errors haproxy {he:?} vs nginx {ne:?}"
     );
 }
+
+#[test]
+fn alb_vs_nlb_http_checks_take_a_failing_target_out_tcp_checks_do_not() {
+    let r = compare("alb-vs-nlb");
+    let (alb, nlb) = ("lb.preset=aws-alb", "lb.preset=aws-nlb");
+    let errors = |l: &str| *r[l].get(M::ErrorRate);
+    let (a, n) = (errors(alb), errors(nlb));
+    // The NLB sends the bad target a quarter of the requests for 300 of the 580 measured
+    // seconds (≈ 13%); the ALB only until its check marks it down (≈ 30–60 s).
+    assert!(n.lo() > 5.0 * a.hi(), "error rate nlb {n:?} vs alb {a:?}");
+    assert!((11.0..15.0).contains(&n.mean), "nlb error rate {n:?}");
+    // The ALB's HTTP check noticed; the NLB's TCP check never did.
+    assert!(r[alb].get(M::DetectionMean).mean <= 60.0);
+    assert!(r[nlb].get(M::DetectionMean).mean.is_nan());
+}

@@ -226,8 +226,16 @@ fn every_preset_is_documented() {
     let sem = include_str!("../../docs/lb-semantics.md");
     let reference = include_str!("../../docs/scenario-reference.md");
     for p in lblab::scenario::presets::PRESETS {
-        assert!(sem.contains(&format!("### `{}`", p.name)), "lb-semantics lacks {}", p.name);
-        assert!(sem.contains(p.source), "lb-semantics: {}'s source differs", p.name);
+        assert!(
+            sem.contains(&format!("### `{}`", p.name)),
+            "lb-semantics lacks {}",
+            p.name
+        );
+        assert!(
+            sem.contains(p.source),
+            "lb-semantics: {}'s source differs",
+            p.name
+        );
     }
     assert!(reference.contains("| `preset` |"));
 }

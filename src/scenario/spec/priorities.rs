@@ -160,9 +160,8 @@ impl Reader<'_> {
             );
             return false;
         }
-        if let Some(v) = root.t.get("connections") {
+        if root.t.contains_key("connections") {
             let (path, span) = group_key(first);
-            let _ = v;
             self.cx.err(
                 &path,
                 &span,
