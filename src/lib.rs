@@ -5,6 +5,7 @@ pub mod balancer;
 pub mod engine;
 pub mod ha;
 pub mod health;
+pub mod import;
 pub mod metrics;
 pub mod model;
 pub mod scenario;

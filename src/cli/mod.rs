@@ -10,6 +10,7 @@ mod bench_bare;
 mod color;
 mod completions;
 mod files;
+mod import;
 mod list;
 mod memory;
 mod merge;
@@ -120,6 +121,16 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = TextFormat::Text)]
         format: TextFormat,
     },
+    /// Translate the load-balancing part of a real nginx or HAProxy configuration (an
+    /// upstream or a backend) into a scenario fragment: [[servers]], [balancer], [lb] and
+    /// [health], with a `# not translated` comment (file:line and why) for everything left
+    /// out. Add [scenario], [clients] and [[classes]] to run it. Exit code 2 on a malformed
+    /// file (with its line) or when the configuration has several upstreams or backends and
+    /// none is chosen.
+    #[command(
+        after_help = "Examples:\n  lblab import nginx /etc/nginx/nginx.conf --upstream api -o api.toml\n  lblab import haproxy haproxy.cfg --backend app\n\nMapping and limits: docs/import.md."
+    )]
+    Import(import::ImportArgs),
     /// List what exists: balancing algorithms, distributions or bundled scenarios.
     List {
         /// What to list.
@@ -390,6 +401,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Cmd::Trace(a) => trace::trace(a),
         Cmd::Validate { files, set, format } => validate::validate(&files, &set, format),
         Cmd::List { what, format } => list::list(what, format),
+        Cmd::Import(a) => import::import(a),
         Cmd::Bench(a) => bench::bench(a),
         Cmd::Report { dir } => report::report(&dir),
         Cmd::New(a) => new::new(a),

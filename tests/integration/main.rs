@@ -17,6 +17,7 @@ mod ha;
 mod health;
 mod hostile;
 mod hosts;
+mod import;
 mod lab;
 mod lab_scenarios;
 mod lessons;

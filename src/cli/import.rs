@@ -1,0 +1,91 @@
+//! `lblab import nginx|haproxy FILE`: the load-balancing part of a real configuration as a
+//! scenario fragment, on stdout or written atomically to `-o OUT`.
+
+use std::path::{Path, PathBuf};
+
+use super::{CliError, files, out};
+
+#[derive(clap::Args, Debug)]
+pub(super) struct ImportArgs {
+    #[command(subcommand)]
+    system: System,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum System {
+    /// Import an nginx `upstream` block: its servers (weight, max_fails, fail_timeout,
+    /// backup; down servers are left out), its method (least_conn, ip_hash, hash KEY
+    /// [consistent], random [two [least_conn]]) and the proxy_next_upstream,
+    /// proxy_next_upstream_tries and proxy_read_timeout in force where a proxy_pass sends
+    /// requests to it. `include` is followed (relative to the main file's directory, globs
+    /// in byte order).
+    #[command(
+        after_help = "Examples:\n  lblab import nginx /etc/nginx/nginx.conf --upstream api\n  lblab import nginx nginx.conf -o api.toml"
+    )]
+    Nginx {
+        /// The nginx configuration file.
+        file: PathBuf,
+        /// The upstream to import (required when the configuration has several).
+        #[arg(long, value_name = "NAME")]
+        upstream: Option<String>,
+        /// Write the fragment to OUT (atomically) instead of stdout.
+        #[arg(short = 'o', long, value_name = "OUT")]
+        out: Option<PathBuf>,
+    },
+    /// Import an HAProxy `backend` or `listen` section with the `defaults` in force for it:
+    /// balance and hash-type, hash-balance-factor, server and default-server lines
+    /// (weight, check, inter, fastinter, downinter, rise, fall, slowstart, backup, maxconn,
+    /// observe, error-limit, on-error, disabled), timeout check, timeout server, retries,
+    /// retry-on, option redispatch, option allbackups, option httpchk.
+    #[command(
+        after_help = "Examples:\n  lblab import haproxy /etc/haproxy/haproxy.cfg --backend app\n  lblab import haproxy haproxy.cfg -o app.toml"
+    )]
+    Haproxy {
+        /// The HAProxy configuration file.
+        file: PathBuf,
+        /// The backend (or listen section) to import (required when there are several).
+        #[arg(long, value_name = "NAME")]
+        backend: Option<String>,
+        /// Write the fragment to OUT (atomically) instead of stdout.
+        #[arg(short = 'o', long, value_name = "OUT")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// The filesystem, for the importer.
+pub struct Disk;
+
+impl crate::import::Files for Disk {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+
+    fn list(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        std::fs::read_dir(dir)?
+            .map(|e| e.map(|e| e.path()))
+            .collect()
+    }
+}
+
+pub(super) fn import(a: ImportArgs) -> Result<(), CliError> {
+    let (result, out_path) = match &a.system {
+        System::Nginx {
+            file,
+            upstream,
+            out,
+        } => (
+            crate::import::nginx::import(file, upstream.as_deref(), &Disk),
+            out,
+        ),
+        System::Haproxy { file, backend, out } => (
+            crate::import::haproxy::import(file, backend.as_deref(), &Disk),
+            out,
+        ),
+    };
+    let imported = result.map_err(|e| CliError::Input(format!("lblab: import: {e}")))?;
+    let text = imported.fragment.to_toml();
+    match out_path {
+        Some(p) => files::write_atomic(p, &text),
+        None => out(&text),
+    }
+}
