@@ -204,6 +204,74 @@ pub const PRESETS: &[Preset] = &[
         notes: "Container HEALTHCHECK defaults (interval 30 s, timeout 30 s, retries 3) gate which tasks are in the service; add them as [health.active] if the scenario needs them.",
     },
     Preset {
+        name: "f5-round-robin",
+        summary: "F5 BIG-IP LTM pool, load-balancing-mode round-robin (the default): the next member in order",
+        source: "F5 BIG-IP LTM \"Load balancing methods\" (Local Traffic Manager: Implementations / K42275060)",
+        settings: &["balancer.algorithm=round-robin"],
+        notes: "Monitors (health checks) are per pool and not applied: add [health.active].",
+    },
+    Preset {
+        name: "f5-ratio",
+        summary: "F5 BIG-IP ratio (member): requests in proportion to each member's ratio (weight)",
+        source: "F5 BIG-IP LTM \"Load balancing methods\" (Ratio (member))",
+        settings: &[
+            "balancer.algorithm=weighted-round-robin",
+            "balancer.max_fails=0",
+        ],
+        notes: "F5 does not publish the order within a ratio cycle (smooth or in bursts): nginx's smooth weighted round robin is used; shares per cycle are exact either way. Ratios are the groups' weights.",
+    },
+    Preset {
+        name: "f5-least-connections",
+        summary: "F5 BIG-IP least connections (member): the member with the fewest current connections",
+        source: "F5 BIG-IP LTM \"Load balancing methods\" (Least Connections (member))",
+        settings: &[
+            "lb.layer=l4",
+            "balancer.algorithm=least-connections",
+            "balancer.max_fails=0",
+        ],
+        notes: "F5 does not publish how ties are broken: lblab's least-connections breaks them round robin (nginx's rule).",
+    },
+    Preset {
+        name: "f5-fastest",
+        summary: "F5 BIG-IP fastest (application): the member with the fewest outstanding layer-7 requests",
+        source: "F5 BIG-IP LTM \"Load balancing methods\" (Fastest (application), needs an HTTP profile)",
+        settings: &[
+            "balancer.algorithm=least-connections",
+            "balancer.max_fails=0",
+        ],
+        notes: "Outstanding requests are the balancer's in-flight count at layer 7; the tie-break is not public (round robin here).",
+    },
+    Preset {
+        name: "f5-observed",
+        summary: "F5 BIG-IP observed (member), APPROXIMATE: ratios from connection counts recomputed each second, modelled as least connections",
+        source: "F5 BIG-IP LTM \"Load balancing methods\" (Observed (member))",
+        settings: &[
+            "balancer.algorithm=least-connections",
+            "balancer.max_fails=0",
+        ],
+        notes: "The ratio formula and its 1 s smoothing are not public: approximated as least connections on the current count. Treat results as indicative.",
+    },
+    Preset {
+        name: "f5-predictive",
+        summary: "F5 BIG-IP predictive (member), APPROXIMATE: like observed, favouring members whose count improves, modelled as least connections",
+        source: "F5 BIG-IP LTM \"Load balancing methods\" (Predictive (member))",
+        settings: &[
+            "balancer.algorithm=least-connections",
+            "balancer.max_fails=0",
+        ],
+        notes: "The formula is not public: approximated as least connections on the current count (no trend term). Treat results as indicative.",
+    },
+    Preset {
+        name: "citrix-netscaler",
+        summary: "Citrix NetScaler ADC virtual server, lbMethod LEASTCONNECTION (the default)",
+        source: "Citrix ADC docs: load balancing algorithms (set lb vserver -lbMethod, default LEASTCONNECTION)",
+        settings: &[
+            "balancer.algorithm=least-connections",
+            "balancer.max_fails=0",
+        ],
+        notes: "NetScaler's startup round robin (round robin for a while after the vserver comes up or a service is added, -startupRRFactor) is not modelled; its tie-break is not public (round robin here).",
+    },
+    Preset {
         name: "keepalived",
         summary: "keepalived VRRP pair in front of the servers: two nodes, active-passive, priority 100, advert 1 s (failover after 3 missed adverts + skew)",
         source: "RFC 5798 §6.1, §6.4; acassen/keepalived keepalived/vrrp (priority 100, advert_int 1, preempt on); lb-semantics §7",

@@ -239,3 +239,33 @@ fn every_preset_is_documented() {
     }
     assert!(reference.contains("| `preset` |"));
 }
+
+/// F5's ratio gives requests in proportion to ratios (weights 3 and 1: exactly 3:1 over
+/// whole cycles); its least-connections family and NetScaler's default send a half-speed
+/// member fewer requests than an equal share.
+#[test]
+fn f5_and_netscaler_methods_follow_their_documented_rule() {
+    let heavy = "[[servers]]\nname = \"h\"\ncount = 1\nslots = 4\nweight = 3\n";
+    let q = requests(&run(
+        &scenario("f5-ratio", 1, false, "").replace("[lb]", &format!("{heavy}\n[lb]"))
+    ));
+    assert!((q[1] / q[0] - 3.0).abs() < 0.001, "ratio 3:1 gives {q:?}");
+    let slow = "[[servers]]\nname = \"slow\"\ncount = 1\nslots = 4\nspeed = 0.5\n";
+    for p in [
+        "f5-least-connections",
+        "f5-fastest",
+        "f5-observed",
+        "f5-predictive",
+        "citrix-netscaler",
+    ] {
+        let q = requests(&run(
+            &scenario(p, 3, false, "").replace("[lb]", &format!("{slow}\n[lb]"))
+        ));
+        let share = q[3] / q.iter().sum::<f64>();
+        assert!(share < 0.24, "{p}: the slow member's share {share}");
+    }
+    let q = requests(&run(
+        &scenario("f5-round-robin", 3, false, "").replace("[lb]", &format!("{slow}\n[lb]"))
+    ));
+    assert!((q[3] / q.iter().sum::<f64>() - 0.25).abs() < 0.001);
+}
