@@ -495,7 +495,7 @@ pub fn compare_variants(
 }
 
 /// How the note on what compared presets set differently starts.
-pub const PRESET_PREFIX: &str = "the presets differ in more than one setting: ";
+pub const PRESET_PREFIX: &str = "the presets set differently: ";
 
 /// One line naming every setting that the presets `names` do not share (each preset's
 /// value, "—" where it leaves the key to the scenario), so that a comparison of presets

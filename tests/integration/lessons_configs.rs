@@ -49,3 +49,23 @@ fn alb_vs_nlb_http_checks_take_a_failing_target_out_tcp_checks_do_not() {
     assert!(r[alb].get(M::DetectionMean).mean <= 60.0);
     assert!(r[nlb].get(M::DetectionMean).mean.is_nan());
 }
+
+#[test]
+fn kube_proxy_modes_ipvs_round_robin_keeps_the_tail_shorter_than_iptables_random() {
+    let r = compare("kube-proxy-modes");
+    let p99 = |l: &str| *r[l].get(M::LatencyP99);
+    let (random, rr) = (
+        p99("lb.preset=kube-proxy-iptables"),
+        p99("lb.preset=kube-proxy-ipvs"),
+    );
+    assert!(
+        rr.hi() < 0.8 * random.lo(),
+        "p99 ipvs {rr:?} vs iptables {random:?}"
+    );
+    let thr = |l: &str| r[l].get(M::Throughput).mean;
+    let (a, b) = (
+        thr("lb.preset=kube-proxy-iptables"),
+        thr("lb.preset=kube-proxy-ipvs"),
+    );
+    assert!((a - b).abs() / a < 0.001, "throughput {a} vs {b}");
+}
