@@ -28,6 +28,8 @@ mod haproxy_leastconn;
 mod haproxy_roundrobin;
 mod indexed_heap;
 mod ip_hash;
+mod ipvs_lc;
+mod ipvs_wrr;
 mod jiq;
 mod jsq;
 mod ketama;
@@ -86,6 +88,8 @@ const FAMILIES: &[&[AlgorithmInfo]] = &[
     rendezvous::ALGORITHMS,
     bounded_load::ALGORITHMS,
     sticky::ALGORITHMS,
+    ipvs_lc::ALGORITHMS,
+    ipvs_wrr::ALGORITHMS,
 ];
 
 /// One backend as the load balancer sees it.
