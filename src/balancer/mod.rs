@@ -29,6 +29,7 @@ mod haproxy_roundrobin;
 mod indexed_heap;
 mod ip_hash;
 mod ipvs_lc;
+mod ipvs_sh;
 mod ipvs_wrr;
 mod jiq;
 mod jsq;
@@ -90,6 +91,7 @@ const FAMILIES: &[&[AlgorithmInfo]] = &[
     sticky::ALGORITHMS,
     ipvs_lc::ALGORITHMS,
     ipvs_wrr::ALGORITHMS,
+    ipvs_sh::ALGORITHMS,
 ];
 
 /// One backend as the load balancer sees it.
