@@ -29,6 +29,7 @@ mod haproxy_roundrobin;
 mod indexed_heap;
 mod ip_hash;
 mod ipvs_lc;
+mod ipvs_mh;
 mod ipvs_sh;
 mod ipvs_wrr;
 mod jiq;
@@ -92,6 +93,7 @@ const FAMILIES: &[&[AlgorithmInfo]] = &[
     ipvs_lc::ALGORITHMS,
     ipvs_wrr::ALGORITHMS,
     ipvs_sh::ALGORITHMS,
+    ipvs_mh::ALGORITHMS,
 ];
 
 /// One backend as the load balancer sees it.

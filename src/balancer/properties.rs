@@ -218,12 +218,15 @@ fn scenario_strategy() -> impl Strategy<Value = Vec<Round>> {
 }
 
 /// Algorithms that may find no backend although some are eligible, because the real
-/// system does: IPVS `sh` without `sh_fallback` drops a connection whose hashed
-/// destination is unavailable (`ip_vs_sh_get`). Their picks are still checked for
-/// eligibility; with `sh_fallback` (also among the specs) the full property holds.
+/// system does: IPVS `sh` and `mh` without `sh_fallback`/`mh_fallback` drop a connection
+/// whose hashed destination is unavailable (`ip_vs_sh_get`, `ip_vs_mh_get`). Their picks
+/// are still checked for eligibility; with the fallback (also among the specs) the full
+/// property holds.
 fn drops_by_design(spec: &AlgorithmSpec) -> bool {
     let p = spec.params();
-    p.has("sh_fallback") && !p.bool("sh_fallback")
+    ["sh_fallback", "mh_fallback"]
+        .iter()
+        .any(|k| p.has(k) && !p.bool(k))
 }
 
 /// Drives a fresh balancer built from `seed` through `rounds`, checking every pick, and
