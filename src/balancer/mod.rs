@@ -28,6 +28,7 @@ mod haproxy_leastconn;
 mod haproxy_roundrobin;
 mod indexed_heap;
 mod ip_hash;
+mod ipvs_lblc;
 mod ipvs_lc;
 mod ipvs_mh;
 mod ipvs_sh;
@@ -94,6 +95,7 @@ const FAMILIES: &[&[AlgorithmInfo]] = &[
     ipvs_wrr::ALGORITHMS,
     ipvs_sh::ALGORITHMS,
     ipvs_mh::ALGORITHMS,
+    ipvs_lblc::ALGORITHMS,
 ];
 
 /// One backend as the load balancer sees it.
