@@ -186,7 +186,7 @@ pub(super) fn scan(rule: Rule, backends: &[Backend]) -> Option<usize> {
 /// * **lc**: the minimum of `overhead = (activeconns << 8) + inactconns` over the
 ///   destinations with weight ≠ 0, strict `<`, so the first minimum in list order. The
 ///   weight's value is otherwise ignored. (The comment in `ip_vs_lc.c` still says `<< 5`;
-///   the code has used `<< 8` since `ip_vs_dest_conn_overhead` was introduced.)
+///   the code uses `<< 8`.)
 /// * **wlc** (ipvsadm's default scheduler, `DEF_SCHED "wlc"`): the first eligible
 ///   destination seeds `least`; a later one replaces it iff `loh·w_d > doh·w_least` (64-bit
 ///   products in the kernel), so the minimum of `overhead/weight`, the first of equals.

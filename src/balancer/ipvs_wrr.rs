@@ -39,8 +39,9 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
 /// failed servers; a scenario that removes the server gets the kernel's `del_dest` reset.
 ///
 /// Defaults: no parameters; the first pick scans from the head with `cw = mw`. Cost per
-/// pick: the kernel's scan, amortised `n·mw/(di·Σw/di)` positions per pick over a cycle
-/// (O(1) for equal weights, up to O(n) per pick when one weight dominates); no index.
+/// pick: the kernel's scan. A cycle of `Σw/di` picks makes about `mw/di` passes over the
+/// `n` backends, so about `n·mw/Σw` positions per pick amortised: O(1) for equal
+/// weights, up to O(n) when one weight dominates; no index.
 #[derive(Clone, Debug)]
 pub struct IpvsWrr {
     /// Index of the destination chosen last; `None` is the list head.
