@@ -28,6 +28,11 @@ mod haproxy_leastconn;
 mod haproxy_roundrobin;
 mod indexed_heap;
 mod ip_hash;
+mod ipvs_lblc;
+mod ipvs_lc;
+mod ipvs_mh;
+mod ipvs_sh;
+mod ipvs_wrr;
 mod jiq;
 mod jsq;
 mod ketama;
@@ -86,6 +91,11 @@ const FAMILIES: &[&[AlgorithmInfo]] = &[
     rendezvous::ALGORITHMS,
     bounded_load::ALGORITHMS,
     sticky::ALGORITHMS,
+    ipvs_lc::ALGORITHMS,
+    ipvs_wrr::ALGORITHMS,
+    ipvs_sh::ALGORITHMS,
+    ipvs_mh::ALGORITHMS,
+    ipvs_lblc::ALGORITHMS,
 ];
 
 /// One backend as the load balancer sees it.
