@@ -504,6 +504,7 @@ pub fn is_keyed(info: &AlgorithmInfo) -> bool {
     info.params.iter().any(|p| p.key == "hash_on")
         || info.name.starts_with("ip-hash")
         || info.name == "haproxy-source"
+        || matches!(info.name, "ipvs-sh" | "ipvs-mh" | "ipvs-lblc")
 }
 
 /// A named algorithm with validated parameters, as a scenario selects it.

@@ -269,3 +269,31 @@ fn f5_and_netscaler_methods_follow_their_documented_rule() {
     ));
     assert!((q[3] / q.iter().sum::<f64>() - 0.25).abs() < 0.001);
 }
+
+/// The LVS/IPVS presets run the kernel's schedulers at layer 4: `sh` drops the clients of
+/// a crashed destination (no fallback by default: "no backend") where `wlc` moves them;
+/// `wrr` gives weights 5,1,1 exactly 5/7, 1/7, 1/7 of the connections.
+#[test]
+fn lvs_presets_run_the_kernel_schedulers() {
+    let checks = "[health.active]\nstyle = \"haproxy\"\ninter = \"1s\"\n";
+    let sh = run(&scenario("lvs-sh", 4, true, checks));
+    assert!(
+        sh.get(M::ErrorsNoBackend) > 1_000.0,
+        "sh: {}",
+        sh.get(M::ErrorsNoBackend)
+    );
+    let wlc = run(&scenario("lvs-wlc", 4, true, checks));
+    assert_eq!(wlc.get(M::ErrorsNoBackend), 0.0);
+    let weighted = "[[servers]]\nname = \"w\"\ncount = 1\nslots = 4\nweight = 5\n";
+    let t = scenario("lvs-wrr", 2, false, "").replace("[lb]", &format!("{weighted}\n[lb]"));
+    let q = requests(&run(&t));
+    let total: f64 = q.iter().sum();
+    assert!((q[2] / total - 5.0 / 7.0).abs() < 0.001, "{q:?}");
+    for p in lblab::scenario::presets::PRESETS
+        .iter()
+        .filter(|p| p.name.starts_with("lvs-"))
+    {
+        let s = parse(&scenario(p.name, 4, false, "")).unwrap();
+        assert_eq!(s.world.lb.layer, lblab::model::Layer::L4, "{}", p.name);
+    }
+}
