@@ -13,7 +13,27 @@ use super::CliError;
 /// Reads a text file (the scenario loader's file reader): UTF-8, with or without a byte
 /// order mark. Anything else is refused with where the first bad byte is.
 pub(crate) fn read(path: &Path) -> std::io::Result<String> {
+    if let Some(text) = overlaid(path) {
+        return Ok(text);
+    }
     decode(fs::read(path)?)
+}
+
+/// Texts that stand in for files for the rest of the command (`lblab run --config`: the
+/// workload file followed by the imported configuration).
+static OVERLAY: std::sync::Mutex<Vec<(std::path::PathBuf, String)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// From now on, reading `path` gives `text`.
+pub(crate) fn set_overlay(path: &Path, text: String) {
+    let mut o = OVERLAY.lock().unwrap_or_else(|e| e.into_inner());
+    o.retain(|(p, _)| p != path);
+    o.push((path.to_path_buf(), text));
+}
+
+fn overlaid(path: &Path) -> Option<String> {
+    let o = OVERLAY.lock().unwrap_or_else(|e| e.into_inner());
+    o.iter().find(|(p, _)| p == path).map(|(_, t)| t.clone())
 }
 
 /// The UTF-8 text of `bytes` (a UTF-8 byte order mark dropped), or an `InvalidData` error

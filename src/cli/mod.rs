@@ -18,6 +18,7 @@ mod new;
 mod progress;
 mod report;
 mod run;
+mod run_config;
 mod serve;
 mod sweep;
 mod trace;
@@ -337,6 +338,19 @@ struct RunArgs {
     /// --set balancer.KEY=V then sets NAME's parameters.
     #[arg(short = 'a', long, value_name = "NAME")]
     algorithm: Option<String>,
+    /// Run a real load balancer configuration (nginx or HAProxy) against FILE's workload:
+    /// FILE holds [scenario], [clients], [[classes]] (and failures, health, ...) but no
+    /// [[servers]]; CONFIG's upstream or backend supplies [[servers]], [balancer], [lb] and
+    /// [health.active] exactly as `lblab import` writes them, and what could not be
+    /// translated is printed as warnings.
+    #[arg(long, value_name = "CONFIG")]
+    config: Option<PathBuf>,
+    /// CONFIG's format (default: haproxy for a file whose name ends in .cfg, else nginx).
+    #[arg(long, value_enum, value_name = "FORMAT", requires = "config")]
+    config_format: Option<run_config::ConfigFormat>,
+    /// The upstream (nginx) or backend (HAProxy) of CONFIG to run, when it has several.
+    #[arg(long, value_name = "NAME", requires = "config")]
+    upstream: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]

@@ -163,6 +163,15 @@ pub(crate) fn command_line() -> String {
 
 pub(super) fn run(a: RunArgs) -> Result<(), CliError> {
     let file = &a.common.file;
+    if let Some(config) = &a.config {
+        super::run_config::overlay(
+            file,
+            config,
+            a.config_format,
+            a.upstream.as_deref(),
+            a.common.quiet,
+        )?;
+    }
     announce(file, a.common.quiet);
     let named: Vec<String> = a.algorithm.iter().cloned().collect();
     let source = if named.is_empty() {

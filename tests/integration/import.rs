@@ -458,3 +458,81 @@ fn truncated_and_corrupted_configs_never_panic() {
     }
     assert!(n_cases > 1000, "{n_cases}");
 }
+
+/// `lblab run WORKLOAD --config CONFIG`: the imported upstream runs against the workload
+/// (servers, weights and the backup as the config says), untranslated directives come out
+/// as warnings, and a workload that sets what the config provides is refused (exit 2)
+/// before anything is written.
+#[test]
+fn run_config_runs_an_upstream_against_a_workload() {
+    let dir = scratch("import-run-config");
+    let workload = dir.join("workload.toml");
+    std::fs::write(
+        &workload,
+        "[scenario]\nname = \"shop\"\nduration = \"30s\"\n\n[clients]\nrate = \"20/s\"\n\n[[classes]]\nservice = \"5ms\"\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let (w, o) = (workload.to_str().unwrap(), out.to_str().unwrap());
+    let cfg = "tests/data/import/nginx/nginx.conf";
+    let r = lblab(&[
+        "run",
+        w,
+        "--config",
+        cfg,
+        "--upstream",
+        "api",
+        "-r",
+        "1",
+        "--out",
+        o,
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("not translated: `keepalive 32`"), "{err}");
+    let servers = std::fs::read_to_string(out.join("servers.csv")).unwrap();
+    // Weights 3 and 2 (least_conn at a light load spreads by weight); the backup idle.
+    let count = |name: &str| -> f64 {
+        // (The variant column holds commas, quoted: read the field after the group.)
+        let key = format!(",{name}-1,{name},");
+        servers
+            .lines()
+            .find_map(|l| l.split_once(&key).map(|(_, rest)| rest))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|x| x.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {servers}"))
+    };
+    let (a, b, backup) = (
+        count("10.0.1.11_8080"),
+        count("10.0.1.12_8080"),
+        count("10.0.9.10_8080"),
+    );
+    assert!(a > b && b > 0.0 && backup == 0.0, "{a} {b} {backup}");
+    // Several upstreams and no --upstream: exit 2 naming them.
+    let r = lblab(&["run", w, "--config", cfg, "--out", o]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("api"));
+    // The workload may not set [lb] when the config provides it.
+    std::fs::write(
+        &workload,
+        format!(
+            "{}\n[lb]\nretries = 1\n",
+            std::fs::read_to_string(&workload).unwrap()
+        ),
+    )
+    .unwrap();
+    let fresh = dir.join("fresh");
+    let r = lblab(&[
+        "run",
+        w,
+        "--config",
+        cfg,
+        "--upstream",
+        "api",
+        "--out",
+        fresh.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("sets [lb]"));
+    assert!(!fresh.exists());
+}
