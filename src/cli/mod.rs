@@ -349,7 +349,12 @@ struct RunArgs {
     #[arg(long, value_enum, value_name = "FORMAT", requires = "config")]
     config_format: Option<run_config::ConfigFormat>,
     /// The upstream (nginx) or backend (HAProxy) of CONFIG to run, when it has several.
-    #[arg(long, value_name = "NAME", requires = "config")]
+    #[arg(
+        long,
+        visible_alias = "backend",
+        value_name = "NAME",
+        requires = "config"
+    )]
     upstream: Option<String>,
 }
 
