@@ -2,7 +2,7 @@
 //! `priority`, one balancer per level, and the rule (`[lb]` `priority_rule`, decided by
 //! `balancer::priority`) that sends a request past level 0.
 
-use super::World;
+use super::{NONE, World};
 use crate::balancer::priority::{EnvoyLoads, LevelCount, PriorityRule};
 use crate::model::config::WorldConfig;
 
@@ -66,12 +66,24 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
     }
 
-    /// Envoy: recomputes every node's per-level load and panic from the servers' health
-    /// (not the panic-widened views), and widens or narrows the views of levels whose
-    /// panic changed.
+    /// After availability changes (every epoch bump of a level's route ends here):
+    /// HAProxy's first usable server of each level, so that a request does not scan the
+    /// pool; Envoy's per-node, per-level load and panic from the servers' health (not the
+    /// panic-widened views), widening or narrowing the views of levels whose panic changed.
     pub(super) fn update_priorities(&mut self, t: usize) {
-        let Some(PriorityRule::Envoy { overprovisioning }) = self.priority_rule(t) else {
-            return;
+        let overprovisioning = match self.priority_rule(t) {
+            Some(PriorityRule::Envoy { overprovisioning }) => overprovisioning,
+            Some(PriorityRule::Haproxy { .. }) => {
+                for r in &mut self.tiers[t].routes {
+                    r.first_usable = r
+                        .backends
+                        .iter()
+                        .position(|b| b.eligible())
+                        .map_or(NONE, |i| i as u32);
+                }
+                return;
+            }
+            _ => return,
         };
         let threshold = self.tier_health(t).panic_threshold;
         let n_base = self.tiers[t].levels.len();
@@ -133,23 +145,18 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 let base = node * tier.n_pools;
                 // The first level with a usable server (level 0 if none has one: its
                 // balancer then finds nothing).
-                let Some((l, &lp)) = levels.iter().enumerate().find(|(_, lp)| {
-                    tier.routes[base + **lp]
-                        .backends
-                        .iter()
-                        .any(|b| b.eligible())
-                }) else {
+                let Some((l, &lp)) = levels
+                    .iter()
+                    .enumerate()
+                    .find(|(_, lp)| tier.routes[base + **lp].first_usable != NONE)
+                else {
                     return (levels[0], None);
                 };
                 if l == 0 || all_backups {
                     return (lp, None);
                 }
                 // Only the first usable backup, in configuration (id) order.
-                let first = tier.routes[base + lp]
-                    .backends
-                    .iter()
-                    .position(|b| b.eligible());
-                (lp, first)
+                (lp, Some(tier.routes[base + lp].first_usable as usize))
             }
             Some(PriorityRule::Envoy { .. }) => {
                 let loads = &tier.envoy[node * tier.levels.len() + pool];

@@ -49,6 +49,9 @@ pub(super) struct Route {
     pub(super) notify: bool,
     /// Envoy's panic for this priority level: its balancer sees every member as available.
     pub(super) panic: bool,
+    /// HAProxy's priority rule: the index of the first eligible backend, or `NONE` (kept
+    /// by `update_priorities` whenever the epoch changes).
+    pub(super) first_usable: u32,
 }
 
 /// A load balancer tier and the service behind it: its pools, their balancers and what
@@ -417,6 +420,7 @@ impl Route {
             passive_out: 0,
             epoch: 0,
             panic: false,
+            first_usable: NONE,
         }
     }
 
