@@ -452,9 +452,11 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
         let mut first_rate = None;
         for job in jobs {
             let simulated = job.simulated(&a);
-            let (mean_latency_s, hops) = match &job.what {
-                What::Sim(_) => (job.mean_s, hops),
-                What::Bare(_) => (job.mean_s, 1),
+            // The bare loop runs the one-tier model: one hop per request.
+            let hops = if matches!(job.what, What::Sim(_)) {
+                hops
+            } else {
+                1
             };
             let mut m = Measured {
                 algorithm: job.label.clone(),
@@ -463,7 +465,7 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                 simulated,
                 wall_s: job.wall,
                 mreq_per_s: simulated as f64 / job.wall / 1e6,
-                mean_latency_s,
+                mean_latency_s: job.mean_s,
                 hops_per_request: hops,
                 mhop_per_s: (simulated * hops) as f64 / job.wall / 1e6,
                 peak_rss_mib: job.rss,
