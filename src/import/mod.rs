@@ -131,7 +131,7 @@ pub struct Entry {
 /// One `[[servers]]` group (one configured server).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Group {
-    /// Group name (letters, digits, '-', '_', '.').
+    /// Group name (letters, digits, '-', '_').
     pub name: String,
     /// The server's weight.
     pub weight: u32,
@@ -300,20 +300,19 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
-/// A group name from a server's address or name: letters, digits, '-', '_' and '.' kept,
-/// anything else '_', no leading '.', unique among `taken` (a `-2`, `-3`… suffix).
+/// A group name from a server's address or name: letters, digits, '-' and '_' kept, '.'
+/// as '-' (so that `--set servers.NAME.KEY=…` can address the group), anything else '_',
+/// no leading '-' or '_', unique among `taken` (a `-2`, `-3`… suffix).
 pub(crate) fn group_name(raw: &str, taken: &[Group]) -> String {
     let mut n: String = raw
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
+        .map(|c| match c {
+            '.' => '-',
+            c if c.is_ascii_alphanumeric() || "-_".contains(c) => c,
+            _ => '_',
         })
         .collect();
-    let trimmed = n.trim_start_matches(['.', '_']).to_string();
+    let trimmed = n.trim_start_matches(['-', '_']).to_string();
     n = if trimmed.is_empty() {
         "server".to_string()
     } else {
@@ -373,9 +372,9 @@ mod tests {
         assert_eq!(
             names,
             [
-                "10.0.0.1_8080",
-                "unix__tmp_a.sock",
-                "10.0.0.1_8080-2",
+                "10-0-0-1_8080",
+                "unix__tmp_a-sock",
+                "10-0-0-1_8080-2",
                 "x",
                 "server"
             ]

@@ -79,9 +79,9 @@ fn nginx_least_conn_upstream_with_a_backup_from_an_include() {
     assert_eq!(
         weights(&s),
         [
-            ("10.0.1.11_8080".to_string(), 3, 0),
-            ("10.0.1.12_8080".to_string(), 2, 0),
-            ("10.0.9.10_8080".to_string(), 1, 1)
+            ("10-0-1-11_8080".to_string(), 3, 0),
+            ("10-0-1-12_8080".to_string(), 2, 0),
+            ("10-0-9-10_8080".to_string(), 1, 1)
         ]
     );
     let alg = &s.world.algorithm;
@@ -503,9 +503,9 @@ fn run_config_runs_an_upstream_against_a_workload() {
             .unwrap_or_else(|| panic!("{name} in {servers}"))
     };
     let (a, b, backup) = (
-        count("10.0.1.11_8080"),
-        count("10.0.1.12_8080"),
-        count("10.0.9.10_8080"),
+        count("10-0-1-11_8080"),
+        count("10-0-1-12_8080"),
+        count("10-0-9-10_8080"),
     );
     assert!(a > b && b > 0.0 && backup == 0.0, "{a} {b} {backup}");
     // Several upstreams and no --upstream: exit 2 naming them.
