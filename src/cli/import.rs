@@ -1,4 +1,4 @@
-//! `lblab import nginx|haproxy FILE`: the load-balancing part of a real configuration as a
+//! `lblab import nginx|haproxy|envoy FILE`: the load-balancing part of a real configuration as a
 //! scenario fragment, on stdout or written atomically to `-o OUT`.
 
 use std::path::{Path, PathBuf};
@@ -50,6 +50,27 @@ enum System {
         #[arg(short = 'o', long, value_name = "OUT")]
         out: Option<PathBuf>,
     },
+    /// Import an Envoy cluster from YAML or JSON (a cluster, a list of clusters, a
+    /// bootstrap's static_resources.clusters, or a discovery response's resources):
+    /// lb_policy or load_balancing_policy with its config (ROUND_ROBIN, LEAST_REQUEST,
+    /// RANDOM, RING_HASH, MAGLEV), the load_assignment's endpoints with their weights and
+    /// priorities, health_checks, outlier_detection, common_lb_config's
+    /// healthy_panic_threshold, slow_start_config, and the timeout and retry_policy of a
+    /// route in the file that sends requests to the cluster (with the retry circuit
+    /// breakers).
+    #[command(
+        after_help = "Examples:\n  lblab import envoy envoy.yaml --cluster payments\n  lblab import envoy cds.json -o payments.toml"
+    )]
+    Envoy {
+        /// The Envoy configuration file (YAML or JSON).
+        file: PathBuf,
+        /// The cluster to import (required when there are several).
+        #[arg(long, value_name = "NAME")]
+        cluster: Option<String>,
+        /// Write the fragment to OUT (atomically) instead of stdout.
+        #[arg(short = 'o', long, value_name = "OUT")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// The filesystem, for the importer.
@@ -79,6 +100,10 @@ pub(super) fn import(a: ImportArgs) -> Result<(), CliError> {
         ),
         System::Haproxy { file, backend, out } => (
             crate::import::haproxy::import(file, backend.as_deref(), &Disk),
+            out,
+        ),
+        System::Envoy { file, cluster, out } => (
+            crate::import::envoy::import(file, cluster.as_deref(), &Disk),
             out,
         ),
     };

@@ -122,14 +122,14 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = TextFormat::Text)]
         format: TextFormat,
     },
-    /// Translate the load-balancing part of a real nginx or HAProxy configuration (an
-    /// upstream or a backend) into a scenario fragment: [[servers]], [balancer], [lb] and
-    /// [health], with a `# not translated` comment (file:line and why) for everything left
-    /// out. Add [scenario], [clients] and [[classes]] to run it. Exit code 2 on a malformed
-    /// file (with its line) or when the configuration has several upstreams or backends and
-    /// none is chosen.
+    /// Translate the load-balancing part of a real nginx, HAProxy or Envoy configuration
+    /// (an upstream, a backend or a cluster) into a scenario fragment: [[servers]],
+    /// [balancer], [lb] and [health], with a `# not translated` comment (file:line and why)
+    /// for everything left out. Add [scenario], [clients] and [[classes]] to run it. Exit
+    /// code 2 on a malformed file (with its line) or when the configuration has several
+    /// upstreams, backends or clusters and none is chosen.
     #[command(
-        after_help = "Examples:\n  lblab import nginx /etc/nginx/nginx.conf --upstream api -o api.toml\n  lblab import haproxy haproxy.cfg --backend app\n\nMapping and limits: docs/import.md."
+        after_help = "Examples:\n  lblab import nginx /etc/nginx/nginx.conf --upstream api -o api.toml\n  lblab import haproxy haproxy.cfg --backend app\n  lblab import envoy envoy.yaml --cluster payments\n\nMapping and limits: docs/import.md."
     )]
     Import(import::ImportArgs),
     /// List what exists: balancing algorithms, distributions or bundled scenarios.
@@ -338,20 +338,22 @@ struct RunArgs {
     /// --set balancer.KEY=V then sets NAME's parameters.
     #[arg(short = 'a', long, value_name = "NAME")]
     algorithm: Option<String>,
-    /// Run a real load balancer configuration (nginx or HAProxy) against FILE's workload:
-    /// FILE holds [scenario], [clients], [[classes]] (and failures, health, ...) but no
-    /// [[servers]]; CONFIG's upstream or backend supplies [[servers]], [balancer], [lb] and
-    /// [health.active] exactly as `lblab import` writes them, and what could not be
+    /// Run a real load balancer configuration (nginx, HAProxy or Envoy) against FILE's
+    /// workload: FILE holds [scenario], [clients], [[classes]] (and failures, ...) but no
+    /// [[servers]]; CONFIG's upstream, backend or cluster supplies [[servers]], [balancer],
+    /// [lb] and [health] exactly as `lblab import` writes them, and what could not be
     /// translated is printed as warnings.
     #[arg(long, value_name = "CONFIG")]
     config: Option<PathBuf>,
-    /// CONFIG's format (default: haproxy for a file whose name ends in .cfg, else nginx).
+    /// CONFIG's format (default: haproxy for a file whose name ends in .cfg, envoy for
+    /// .yaml, .yml or .json, else nginx).
     #[arg(long, value_enum, value_name = "FORMAT", requires = "config")]
     config_format: Option<run_config::ConfigFormat>,
-    /// The upstream (nginx) or backend (HAProxy) of CONFIG to run, when it has several.
+    /// The upstream (nginx), backend (HAProxy) or cluster (Envoy) of CONFIG to run, when it
+    /// has several.
     #[arg(
         long,
-        visible_alias = "backend",
+        visible_aliases = ["backend", "cluster"],
         value_name = "NAME",
         requires = "config"
     )]

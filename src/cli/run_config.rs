@@ -1,5 +1,6 @@
-//! `lblab run WORKLOAD --config CONFIG`: a real nginx or HAProxy configuration run against
-//! a workload file without an intermediate scenario file. The upstream or backend is
+//! `lblab run WORKLOAD --config CONFIG`: a real nginx, HAProxy or Envoy configuration run
+//! against a workload file without an intermediate scenario file. The upstream, backend or
+//! cluster is
 //! imported as `lblab import` would (`crate::import`), appended to the workload's text,
 //! and the combined text stands in for the workload file for the rest of the command
 //! (`files::set_overlay`), so the scenario reader checks it like any scenario: a problem
@@ -18,17 +19,20 @@ pub enum ConfigFormat {
     Nginx,
     /// An HAProxy configuration (its `backend` and `listen` sections).
     Haproxy,
+    /// An Envoy configuration in YAML or JSON (a cluster, or a bootstrap's clusters).
+    Envoy,
 }
 
-/// The format of `config`: as given, or haproxy for a `.cfg` file, else nginx.
+/// The format of `config`: as given, or haproxy for a `.cfg` file, envoy for `.yaml`,
+/// `.yml` and `.json`, else nginx.
 fn format_of(config: &Path, given: Option<ConfigFormat>) -> ConfigFormat {
-    given.unwrap_or_else(|| {
-        if config.extension().is_some_and(|e| e == "cfg") {
-            ConfigFormat::Haproxy
-        } else {
-            ConfigFormat::Nginx
-        }
-    })
+    given.unwrap_or_else(
+        || match config.extension().and_then(|e| e.to_str()).unwrap_or("") {
+            "cfg" => ConfigFormat::Haproxy,
+            "yaml" | "yml" | "json" => ConfigFormat::Envoy,
+            _ => ConfigFormat::Nginx,
+        },
+    )
 }
 
 /// Imports `config`'s `upstream` (block), appends it to `workload`'s text and makes that
@@ -52,6 +56,7 @@ pub(super) fn overlay(
     let imported = match format_of(config, format) {
         ConfigFormat::Nginx => crate::import::nginx::import(config, upstream, &Disk),
         ConfigFormat::Haproxy => crate::import::haproxy::import(config, upstream, &Disk),
+        ConfigFormat::Envoy => crate::import::envoy::import(config, upstream, &Disk),
     }
     .map_err(|e| CliError::Input(format!("lblab: --config: {e}")))?;
     let f = &imported.fragment;
@@ -62,7 +67,13 @@ pub(super) fn overlay(
             ("servers", true),
             ("balancer", !f.balancer.is_empty()),
             ("lb", !f.lb.is_empty()),
-            ("health", !f.active.is_empty() || !f.slow_start.is_empty()),
+            (
+                "health",
+                !f.health.is_empty()
+                    || !f.active.is_empty()
+                    || !f.passive.is_empty()
+                    || !f.slow_start.is_empty(),
+            ),
         ];
         if let Some((key, _)) = provided
             .iter()

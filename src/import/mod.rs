@@ -12,9 +12,11 @@
 //! Malformed input is an [`ImportError`] with the file, line and (where known) column,
 //! never a panic. The same input always gives the same bytes.
 
+pub mod envoy;
 pub mod haproxy;
 mod lex;
 pub mod nginx;
+mod yaml;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -100,6 +102,8 @@ pub enum Value {
     Bool(bool),
     /// An array of strings.
     List(Vec<String>),
+    /// A number, as the TOML literal to write (already checked).
+    Num(String),
 }
 
 impl Value {
@@ -108,6 +112,7 @@ impl Value {
             Value::Int(i) => i.to_string(),
             Value::Str(s) => quote(s),
             Value::Bool(b) => b.to_string(),
+            Value::Num(n) => n.clone(),
             Value::List(l) => format!(
                 "[{}]",
                 l.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ")
@@ -137,6 +142,8 @@ pub struct Group {
     pub weight: u32,
     /// A backup server.
     pub backup: bool,
+    /// Its priority level (Envoy), 0 for the first.
+    pub priority: u32,
     /// The server line as written, with its place, for the comment above the group.
     pub from: String,
 }
@@ -170,8 +177,12 @@ pub struct Fragment {
     pub balancer: Vec<Entry>,
     /// `[lb]`.
     pub lb: Vec<Entry>,
+    /// `[health]` itself (`panic_threshold`).
+    pub health: Vec<Entry>,
     /// `[health.active]`.
     pub active: Vec<Entry>,
+    /// `[health.passive]` (Envoy outlier detection).
+    pub passive: Vec<Entry>,
     /// `[health.slow_start]`.
     pub slow_start: Vec<Entry>,
     /// Every directive of the upstream or backend (for the accounting test): each is
@@ -220,11 +231,16 @@ impl Fragment {
             if g.backup {
                 o.push_str("backup = true\n");
             }
+            if g.priority > 0 {
+                o.push_str(&format!("priority = {}\n", g.priority));
+            }
         }
         for (title, entries) in [
             ("balancer", &self.balancer),
             ("lb", &self.lb),
+            ("health", &self.health),
             ("health.active", &self.active),
+            ("health.passive", &self.passive),
             ("health.slow_start", &self.slow_start),
         ] {
             if entries.is_empty() {
@@ -365,6 +381,7 @@ mod tests {
                 name,
                 weight: 1,
                 backup: false,
+                priority: 0,
                 from: String::new(),
             });
         }

@@ -459,6 +459,7 @@ fn translate(u: &Upstream, f: &mut Fragment, up: &Directive) -> Result<(), Impor
                 name,
                 weight: s.weight,
                 backup: s.backup,
+                priority: 0,
                 from: s.text.clone(),
             });
         }

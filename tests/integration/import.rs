@@ -16,7 +16,7 @@ use lblab::scenario::Scenario;
 use crate::support::{lblab, parse, root, scratch};
 
 /// The filesystem, with some files' bytes replaced (for the mutation test).
-struct Disk(BTreeMap<PathBuf, Vec<u8>>);
+pub(crate) struct Disk(pub BTreeMap<PathBuf, Vec<u8>>);
 
 impl Files for Disk {
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
@@ -33,7 +33,7 @@ impl Files for Disk {
     }
 }
 
-fn data(rel: &str) -> PathBuf {
+pub(crate) fn data(rel: &str) -> PathBuf {
     root().join("tests/data/import").join(rel)
 }
 
@@ -47,7 +47,7 @@ fn hap(rel: &str, backend: Option<&str>) -> Result<Imported, ImportError> {
 
 /// The fragment with a small workload (keyed requests, so hashing has keys), parsed and
 /// run for one short replication.
-fn scenario(imported: &Imported) -> (Scenario, String) {
+pub(crate) fn scenario(imported: &Imported) -> (Scenario, String) {
     let text = format!(
         "{}\n[scenario]\nname = \"imported\"\nseed = 5\nduration = \"20s\"\nreplications = 1\n\n\
          [clients]\nrate = \"200/s\"\ntimeout = \"5s\"\n\n[[classes]]\n\
@@ -63,7 +63,7 @@ fn scenario(imported: &Imported) -> (Scenario, String) {
     (s, text)
 }
 
-fn weights(s: &Scenario) -> Vec<(String, u32, u8)> {
+pub(crate) fn weights(s: &Scenario) -> Vec<(String, u32, u8)> {
     s.world
         .groups
         .iter()

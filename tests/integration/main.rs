@@ -18,6 +18,7 @@ mod health;
 mod hostile;
 mod hosts;
 mod import;
+mod import_envoy;
 mod lab;
 mod lab_scenarios;
 mod lessons;

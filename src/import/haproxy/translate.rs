@@ -35,6 +35,7 @@ pub(super) fn translate(s: &Settings, f: &mut Fragment, be: &Section) -> Result<
                 name,
                 weight: s.weight,
                 backup: s.backup,
+                priority: 0,
                 from: s.line.clone(),
             });
         }
