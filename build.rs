@@ -133,6 +133,29 @@ fn bundle_scenarios() {
         ));
     }
     out.push_str("];\n");
+    // The real configurations that bundled scenarios import (`[import] file`), by their
+    // path relative to the scenarios directory.
+    let configs_dir = dir.join("configs");
+    println!("cargo:rerun-if-changed={}", configs_dir.display());
+    let mut configs: Vec<PathBuf> = std::fs::read_dir(&configs_dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    configs.sort();
+    out.push_str(
+        "/// `(path, text)` of every configuration bundled scenarios import, sorted by path.\npub const BUNDLED_CONFIGS: &[(&str, &str)] = &[\n",
+    );
+    for f in &configs {
+        let name = f.file_name().unwrap_or_default().to_string_lossy();
+        out.push_str(&format!(
+            "    (\"configs/{name}\", include_str!({:?})),\n",
+            f.display().to_string()
+        ));
+    }
+    out.push_str("];\n");
     let dest = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("bundled.rs");
     if std::fs::read_to_string(&dest).ok().as_deref() != Some(out.as_str()) {
         std::fs::write(&dest, out).expect("write bundled.rs");

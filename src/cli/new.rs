@@ -55,18 +55,42 @@ pub(super) fn new(a: NewArgs) -> Result<(), CliError> {
     }
     let from = a.from.strip_suffix(".toml").unwrap_or(&a.from);
     let copy = rename(text, from, &stem);
-    // The copy must read exactly like the original (a bug otherwise).
-    crate::scenario::parse(
-        &path.display().to_string(),
-        &copy,
-        Path::new("."),
-        &[],
-        &files::read,
-    )
+    let dir = path.parent().unwrap_or(Path::new(""));
+    // The copy must read exactly like the original (a bug otherwise), with the bundled
+    // configurations it imports.
+    crate::scenario::parse(&path.display().to_string(), &copy, dir, &[], &|p| match p
+        .strip_prefix(dir)
+        .ok()
+        .and_then(crate::scenario::bundled::config)
+    {
+        Some(t) => Ok(t.to_string()),
+        None => files::read(p),
+    })
     .map_err(|e| input(format!("the copy does not parse (a bug in lblab): {e}")))?;
     files::write_atomic(&path, &copy)?;
+    // Its imported configurations go beside it (an existing file is kept: it may be the
+    // user's edited copy).
+    let mut also = Vec::new();
+    for (rel, text) in crate::scenario::bundled::configs_of(&copy) {
+        let dest = dir.join(rel);
+        if dest.exists() {
+            also.push(format!("{} exists: kept", dest.display()));
+            continue;
+        }
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                CliError::Input(format!("lblab: cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        files::write_atomic(&dest, text)?;
+        also.push(format!(
+            "wrote {} (the configuration it imports)",
+            dest.display()
+        ));
+    }
+    let also: String = also.iter().map(|l| format!("{l}\n")).collect();
     out(&format!(
-        "wrote {} (a copy of the bundled scenario {from}, renamed {stem}); edit it, then:\n  lblab validate {0}\n  lblab compare {0}\n",
+        "wrote {} (a copy of the bundled scenario {from}, renamed {stem}); edit it, then:\n  lblab validate {0}\n  lblab compare {0}\n{also}",
         path.display()
     ))
 }

@@ -47,12 +47,16 @@ pub(crate) fn read_scenario(
     sets: &[String],
 ) -> Result<Scenario, scenario::ScenarioError> {
     match bundled(file) {
+        // Its `[import] file` is a bundled configuration too.
         Some((name, text)) => scenario::parse(
             &format!("{name} (bundled)"),
             text,
             Path::new("."),
             sets,
-            &files::read,
+            &|p| match scenario::bundled::config(p) {
+                Some(t) => Ok(t.to_string()),
+                None => files::read(p),
+            },
         ),
         None => scenario::load(file, sets, &files::read),
     }

@@ -215,7 +215,7 @@ impl Plan {
             AlgSource::Compare if pre.compare.is_empty() => AlgSource::Own,
             s => s,
         };
-        let mut notes = Vec::new();
+        let mut notes = pre.warnings.clone();
         let algs: Vec<AlgChoice> = match source {
             AlgSource::Own => {
                 let meta = load(file, user)?;
@@ -496,6 +496,9 @@ pub fn compare_variants(
 
 /// How the note on what compared presets set differently starts.
 pub const PRESET_PREFIX: &str = "the presets set differently: ";
+
+/// How the note on a scenario's `[import]` starts (what it could not translate).
+pub const IMPORT_PREFIX: &str = crate::scenario::IMPORT_PREFIX;
 
 /// One line naming every setting that the presets `names` do not share (each preset's
 /// value, "—" where it leaves the key to the scenario), so that a comparison of presets

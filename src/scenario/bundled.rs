@@ -15,6 +15,26 @@ pub fn names() -> impl Iterator<Item = &'static str> {
     BUNDLED.iter().map(|(n, _)| *n)
 }
 
+/// The bundled configuration at `path` (`configs/NAME`, or `./configs/NAME`): what a
+/// bundled scenario's `[import] file` names.
+pub fn config(path: &std::path::Path) -> Option<&'static str> {
+    let p = path.strip_prefix(".").unwrap_or(path);
+    let p = p.to_str()?.replace('\\', "/");
+    BUNDLED_CONFIGS
+        .iter()
+        .find(|(n, _)| *n == p)
+        .map(|(_, t)| *t)
+}
+
+/// The bundled configurations a scenario text imports: `(path, text)` of each whose path
+/// it names in quotes.
+pub fn configs_of(text: &str) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+    BUNDLED_CONFIGS
+        .iter()
+        .filter(move |(n, _)| text.contains(&format!("\"{n}\"")))
+        .copied()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

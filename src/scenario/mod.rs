@@ -48,9 +48,15 @@ pub struct Scenario {
     /// `[compare] axis`: the key `lblab compare` varies when no `--axis` is given, as
     /// `key=v1,v2,...`.
     pub compare_axis: Option<String>,
-    /// FNV-1a hash of the scenario text and overrides (for the manifest).
+    /// FNV-1a hash of the scenario text and overrides (for the manifest); with `[import]`,
+    /// of the imported fragment too.
     pub hash: u64,
+    /// What the output must say about the scenario (what `[import]` could not translate).
+    pub warnings: Vec<String>,
 }
+
+/// How a scenario's warning about its `[import]` starts.
+pub const IMPORT_PREFIX: &str = "imported ";
 
 /// Reads a file's text (injected so that this module never touches the filesystem itself).
 pub type ReadFile<'a> = &'a dyn Fn(&Path) -> std::io::Result<String>;

@@ -88,9 +88,14 @@ fn every_bundled_scenario_runs_under_compare_as_shipped() {
         );
         // A comparison of presets lists what they set differently (that is what it
         // compares); nothing else may differ.
-        let prefix = lblab::cli::variants::PRESET_PREFIX;
+        let (prefix, imported) = (
+            lblab::cli::variants::PRESET_PREFIX,
+            lblab::cli::variants::IMPORT_PREFIX,
+        );
         assert!(
-            notes.iter().all(|n| n.starts_with(prefix)),
+            notes
+                .iter()
+                .all(|n| n.starts_with(prefix) || n.starts_with(imported)),
             "{name}: {notes:?}"
         );
         let s = lblab::scenario::parse(
@@ -98,7 +103,12 @@ fn every_bundled_scenario_runs_under_compare_as_shipped() {
             lblab::scenario::bundled::find(name).unwrap(),
             std::path::Path::new("."),
             &[],
-            &|_| Err(std::io::Error::other("no files")),
+            // Only the bundled configurations: nothing from the filesystem.
+            &|p| {
+                lblab::scenario::bundled::config(p)
+                    .map(str::to_string)
+                    .ok_or_else(|| std::io::Error::other("no files"))
+            },
         )
         .unwrap();
         assert!(

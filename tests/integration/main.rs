@@ -19,6 +19,7 @@ mod hostile;
 mod hosts;
 mod import;
 mod import_envoy;
+mod import_scenario;
 mod lab;
 mod lab_scenarios;
 mod lessons;

@@ -26,6 +26,7 @@ mod connections;
 mod dist;
 mod failures;
 mod health;
+mod import;
 mod lb;
 mod priorities;
 mod probes;
@@ -57,12 +58,26 @@ pub(super) fn parse(
     sets: &[String],
     read: ReadFile<'_>,
 ) -> Result<Scenario, ScenarioError> {
+    let imported = match import::prepare(text, base_dir, sets, read) {
+        Ok(i) => i,
+        Err(problems) => {
+            return Err(ScenarioError {
+                file: file.to_string(),
+                source: text.to_string(),
+                problems,
+            });
+        }
+    };
+    let own_len = text.len();
+    // The file's text, followed by the imported fragment if any: messages show lines of
+    // either.
+    let text = imported.as_ref().map_or(text, |i| i.text.as_str());
     let fail = |problems: Vec<Problem>| ScenarioError {
         file: file.to_string(),
         source: text.to_string(),
         problems,
     };
-    let (doc, syntax) = DeTable::parse_recoverable(text);
+    let (doc, syntax) = DeTable::parse_recoverable(&text[..own_len]);
     if !syntax.is_empty() {
         let problems = syntax
             .iter()
@@ -80,6 +95,22 @@ pub(super) fn parse(
         problems: Vec::new(),
         overrides: sets.to_vec(),
     };
+    if let Some(i) = &imported {
+        match DeTable::parse(&text[i.fragment_start..]) {
+            Ok(f) => import::merge(&mut doc, &f.into_inner(), i.fragment_start, &mut cx),
+            Err(e) => {
+                return Err(fail(vec![Problem {
+                    path: "import".into(),
+                    message: format!(
+                        "the imported fragment is not valid TOML (a bug in lblab's importer): {}",
+                        e.message().trim()
+                    ),
+                    hint: None,
+                    origin: Origin::Whole,
+                }]));
+            }
+        }
+    }
     for (k, s) in sets.iter().enumerate() {
         overrides::apply(&mut doc, k, s, &mut cx);
     }
@@ -112,6 +143,7 @@ pub(super) fn parse(
             h.push_str(o);
         }
         s.hash = fnv1a64(h.as_bytes());
+        s.warnings = imported.map(|i| i.warnings).unwrap_or_default();
         return Ok(s);
     }
     // File order; overrides after the file.
@@ -155,6 +187,7 @@ impl Reader<'_> {
                 "trace",
                 "services",
                 "connections",
+                "import",
             ],
         );
         // [scenario]
@@ -379,6 +412,7 @@ impl Reader<'_> {
             compare: compare?,
             compare_axis: compare_axis?,
             hash: 0,
+            warnings: Vec::new(),
         })
     }
 
