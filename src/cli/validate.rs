@@ -118,7 +118,12 @@ fn describe(s: &Scenario) -> String {
             w.lb.topology.name()
         ));
     }
-    parts.push(format!("{} replications × {}", s.replications, w.duration));
+    parts.push(format!(
+        "{} replication{} × {}",
+        s.replications,
+        if s.replications == 1 { "" } else { "s" },
+        w.duration
+    ));
     if let Load::Open(sched) = &w.clients.load {
         let n = sched.expected_arrivals(crate::engine::SimTime::ZERO, w.duration);
         let rate = n / w.duration.as_secs_f64();

@@ -318,12 +318,17 @@ fn case(base: &Base, mutations: &[Mutation]) -> Result<(), TestCaseError> {
     })
 }
 
-/// This process's directory for the cases (with the trace the generated scenarios read).
+/// This process's directory for the cases (with the trace the generated scenarios read
+/// and the configurations the bundled ones import).
 fn scratch_dir() -> &'static Path {
     static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let d = scratch("generated");
         std::fs::write(d.join("trace.csv"), TRACE).unwrap();
+        std::fs::create_dir_all(d.join("configs")).unwrap();
+        for (path, text) in lblab::scenario::bundled::BUNDLED_CONFIGS {
+            std::fs::write(d.join(path), text).unwrap();
+        }
         d
     })
 }

@@ -558,3 +558,36 @@ fn steps_of_one_two_five() {
     assert_eq!(step_125(101.0, true), 200.0);
     assert_eq!(step_125(100.0, true), 100.0);
 }
+
+/// A server's first "up" with no "down" before it (Envoy-style checks start every server
+/// down and bring it up at its first passed check) is not drawn as a recovery; later
+/// changes are.
+#[test]
+fn initial_check_results_are_not_drawn_as_recoveries() {
+    let mut files = fixture::compare();
+    let algs = fixture::load(&files).algorithms();
+    for (n, t) in &mut files {
+        if *n == "health.csv" {
+            let mut lines: Vec<String> = t.lines().map(str::to_string).collect();
+            let alg = &algs[0];
+            lines.insert(
+                1,
+                format!("fixture,{alg},0,0.001000,1,web-1,up,active,false"),
+            );
+            lines.insert(
+                2,
+                format!("fixture,{alg},0,0.001000,1,web-2,up,active,false"),
+            );
+            *t = lines.join("\n") + "\n";
+        }
+    }
+    let m = markers(&fixture::load(&files), &algs, 60.0);
+    let first: Vec<(f64, bool)> = m
+        .health
+        .iter()
+        .filter(|h| h.2 == 0)
+        .map(|h| (h.0, h.1))
+        .collect();
+    // Only the crash of web-2 (detected at 21 s) and its recovery at 31 s.
+    assert_eq!(first, vec![(21.0, true), (31.0, false)]);
+}

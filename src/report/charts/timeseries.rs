@@ -79,9 +79,19 @@ pub(super) fn markers(r: &Results, algs: &[String], t_end: f64) -> Marker {
     }
     if let Some(hs) = &r.health {
         let rep = hs.iter().map(|h| h.replication).min();
+        // A server's first "up" with no "down" before it is its initial check result
+        // (Envoy-style checks start every server down), not a recovery: no ▲ for it.
+        let mut been_down = std::collections::BTreeSet::new();
         for h in hs.iter().filter(|h| Some(h.replication) == rep) {
+            let down = h.state == "down";
+            let who = (h.algorithm.as_str(), h.node, h.server.as_str());
+            if down {
+                been_down.insert(who);
+            } else if !been_down.contains(&who) {
+                continue;
+            }
             if let Some(i) = algs.iter().position(|a| *a == h.algorithm) {
-                m.health.push((h.at_s, h.state == "down", i));
+                m.health.push((h.at_s, down, i));
             }
         }
     }

@@ -251,23 +251,54 @@ pub(super) fn merge<'i>(doc: &mut DeTable<'i>, fragment: &DeTable<'i>, by: usize
     let Some(DeValue::Table(defaults)) = defaults.map(Spanned::get_ref) else {
         return;
     };
+    // The [[servers]] keys a configuration never sets.
+    const SETTABLE: &[&str] = &[
+        "slots",
+        "queue",
+        "speed",
+        "network_delay",
+        "cache",
+        "balancer",
+        "on",
+    ];
+    let mut ok = true;
+    for (k, _) in defaults.iter() {
+        let key: &str = k.get_ref();
+        if SETTABLE.contains(&key) {
+            continue;
+        }
+        ok = false;
+        let path = format!("import.servers.{key}");
+        if matches!(key, "name" | "count" | "weight" | "backup" | "priority") {
+            cx.err(
+                &path,
+                &k.span(),
+                format!("`{key}` of each server is set by the imported configuration"),
+            );
+        } else {
+            let hint = match super::super::error::did_you_mean(key, SETTABLE.iter().copied()) {
+                Some(m) => format!("did you mean `{m}`?"),
+                None => format!("expected one of: {}", SETTABLE.join(", ")),
+            };
+            cx.err_hint(
+                &path,
+                &k.span(),
+                format!("unknown key `{key}` in import.servers"),
+                Some(hint),
+            );
+        }
+    }
     let Some(DeValue::Array(groups)) = doc.get_mut("servers").map(Spanned::get_mut) else {
         return;
     };
+    if !ok {
+        return;
+    }
     for g in groups.iter_mut() {
         let DeValue::Table(g) = g.get_mut() else {
             continue;
         };
         for (k, v) in defaults.iter() {
-            let key: &str = k.get_ref();
-            if g.contains_key(key) {
-                cx.err(
-                    &format!("import.servers.{key}"),
-                    &k.span(),
-                    format!("`{key}` of each server is set by the imported configuration"),
-                );
-                return;
-            }
             g.insert(k.clone(), v.clone());
         }
     }
