@@ -637,7 +637,7 @@ pub(crate) fn haproxy_lines(file: &str, text: &str) -> Result<Vec<Vec<Word>>, Im
 // ----- HAProxy sections and server parameters -----
 
 /// Words that start a section.
-const SECTIONS: &[&str] = &[
+pub(crate) const SECTIONS: &[&str] = &[
     "global",
     "defaults",
     "frontend",

@@ -330,6 +330,25 @@ fn malformed_files_are_refused_at_their_line() {
     }
 }
 
+/// HAProxy's `.if` blocks: literal conditions choose the branch; a condition on the
+/// machine outside the backend is commented, inside it refused at its line.
+#[test]
+fn haproxy_conditional_blocks_keep_the_branch_haproxy_reads() {
+    let i = hap("haproxy/conditional.cfg", None).unwrap();
+    let names: Vec<&str> = i.fragment.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["app1", "app2"]);
+    let text = i.fragment.to_toml();
+    for needle in [
+        "conditional.cfg:8: `.if defined(HAPROXY_LOCALPEER) ... .endif`",
+        "conditional.cfg:24: `.warning app: two servers`",
+    ] {
+        assert!(text.contains(needle), "{needle}:\n{text}");
+    }
+    let e = hap("haproxy/bad/machine-if.cfg", None).unwrap_err();
+    assert_eq!(e.line, Some(3), "{e}");
+    assert!(e.message.contains("version_atleast()"), "{e}");
+}
+
 #[test]
 fn several_upstreams_need_a_choice_on_the_command_line() {
     let path = data("nginx/nginx.conf");

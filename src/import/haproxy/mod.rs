@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+mod cond;
 mod translate;
 
 use super::lex::{self, Line, Section, Word, params, sections};
@@ -37,7 +38,8 @@ pub fn import(
         .read(path)
         .map_err(|e| ImportError::whole(&file, format!("cannot read: {e}")))?;
     let text = lex::decode(&file, bytes)?;
-    let sections = sections(lex::haproxy_lines(&file, &text)?)?;
+    let resolved = cond::resolve(lex::haproxy_lines(&file, &text)?)?;
+    let sections = sections(resolved.lines)?;
     let backends: Vec<&Section> = sections
         .iter()
         .filter(|s| s.kind == "backend" || s.kind == "listen")
@@ -94,6 +96,28 @@ pub fn import(
         ),
         ..Fragment::default()
     };
+    for (at, m) in resolved.messages {
+        f.skip(&at, m, "a message HAProxy prints when it starts");
+    }
+    // A conditional block lblab cannot evaluate matters if it is in the backend, its
+    // defaults or global, or if it starts sections (then which section a line is in is
+    // unknown).
+    let be_index = sections.iter().position(|s| std::ptr::eq(s, be));
+    for u in resolved.unknown {
+        let inside = sections.iter().rposition(|s| s.head[0].at.line < u.at.line);
+        let matters = u.has_section
+            || inside.is_some_and(|i| {
+                Some(i) == be_index || Some(i) == be.defaults || sections[i].kind == "global"
+            });
+        if matters {
+            return Err(u.error);
+        }
+        f.skip(
+            &u.at,
+            format!("{} ... .endif", u.text),
+            "its condition depends on the machine HAProxy runs on, which lblab cannot know; the block is outside the imported backend, so it is left out",
+        );
+    }
     let mut s = Settings::default();
     if let Some(d) = be.defaults {
         apply(&sections[d].lines, &mut s, None)?;
