@@ -342,7 +342,7 @@ struct RunArgs {
     /// workload: FILE holds [scenario], [clients], [[classes]] (and failures, ...) but no
     /// [[servers]]; CONFIG's upstream, backend or cluster supplies [[servers]], [balancer],
     /// [lb] and [health] exactly as `lblab import` writes them, and what could not be
-    /// translated is printed as warnings.
+    /// translated is printed as warnings. `--workload FILE` may name FILE.
     #[arg(long, value_name = "CONFIG")]
     config: Option<PathBuf>,
     /// CONFIG's format (default: haproxy for a file whose name ends in .cfg, envoy for
@@ -386,7 +386,7 @@ struct CompareArgs {
 pub fn main() -> ExitCode {
     install_panic_hook();
     // --color is read before parsing so that clap's own errors and help follow it too.
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args = workload_spelling(std::env::args_os().collect());
     let when = color::from_args(&args);
     color::init(when);
     let parsed = Cli::command()
@@ -410,6 +410,33 @@ pub fn main() -> ExitCode {
             ExitCode::from(e.code())
         }
     }
+}
+
+/// `lblab run --config CONFIG --workload FILE` (the spelling of issue and docs alike) is
+/// `lblab run FILE --config CONFIG`: the value of `--workload` becomes the positional FILE.
+fn workload_spelling(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let Some(run) = args.iter().position(|a| a == "run") else {
+        return args;
+    };
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let Some(i) = (run + 1..end).find(|&i| {
+        let a = args[i].to_string_lossy();
+        a == "--workload" || a.starts_with("--workload=")
+    }) else {
+        return args;
+    };
+    let flag = args.remove(i).to_string_lossy().into_owned();
+    let value = match flag.strip_prefix("--workload=") {
+        Some(v) => v.into(),
+        None if i < args.len() => args.remove(i),
+        // `--workload` without a value: leave it for clap to report.
+        None => {
+            args.insert(i, flag.into());
+            return args;
+        }
+    };
+    args.insert(run + 1, value);
+    args
 }
 
 fn dispatch(cli: Cli) -> Result<(), CliError> {
@@ -460,4 +487,41 @@ fn install_panic_hook() {
             "lblab: internal error (a bug in lblab; please report it with the scenario): {msg}{at}"
         );
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::workload_spelling;
+
+    fn args(s: &str) -> Vec<std::ffi::OsString> {
+        s.split(' ').map(Into::into).collect()
+    }
+
+    #[test]
+    fn workload_option_becomes_the_scenario_file() {
+        for (given, want) in [
+            (
+                "lblab run --config n.conf --workload w.toml -r 1",
+                "lblab run w.toml --config n.conf -r 1",
+            ),
+            (
+                "lblab --color never run --workload=w.toml --config n.conf",
+                "lblab --color never run w.toml --config n.conf",
+            ),
+            (
+                "lblab run w.toml --config n.conf",
+                "lblab run w.toml --config n.conf",
+            ),
+            (
+                "lblab run --config n.conf --workload",
+                "lblab run --config n.conf --workload",
+            ),
+            (
+                "lblab run w.toml -- --workload x",
+                "lblab run w.toml -- --workload x",
+            ),
+        ] {
+            assert_eq!(workload_spelling(args(given)), args(want), "{given}");
+        }
+    }
 }
