@@ -24,18 +24,25 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
 /// it returns. With `a, b, c` all eligible the sequence is `a b c a b c …`.
 ///
 /// Defaults: no parameters; the first pick starts at index 0. A pool change keeps the
-/// cursor (reduced modulo the new pool length at the next pick), as IPVS keeps its list
-/// position when destinations are edited.
+/// list position as IPVS does: the scan goes on after the backend chosen last, wherever
+/// it now is; if it was removed, after the nearest backend before it that remains (IPVS
+/// `ip_vs_rr_del_dest` steps its cursor back to the previous destination), pool order
+/// being id order.
 #[derive(Clone, Debug, Default)]
 pub struct RoundRobin {
     /// Index at which the next scan starts (one past the backend chosen last).
     next: usize,
+    /// The id of the backend chosen last.
+    last: Option<u32>,
 }
 
 impl RoundRobin {
     /// A rotation whose first pick is the first eligible backend.
     pub fn new() -> Self {
-        RoundRobin { next: 0 }
+        RoundRobin {
+            next: 0,
+            last: None,
+        }
     }
 }
 
@@ -50,10 +57,36 @@ impl Balancer for RoundRobin {
             let i = (start + k) % n;
             if pool.backends[i].eligible() {
                 self.next = (i + 1) % n;
+                self.last = Some(pool.backends[i].id);
                 return Some(i);
             }
         }
         None
+    }
+
+    fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
+        let Some(last) = self.last else {
+            return;
+        };
+        let b = pool.backends;
+        // Fast path: nothing moved before it (health changes, additions after it).
+        let at = self
+            .next
+            .checked_sub(1)
+            .unwrap_or(b.len().saturating_sub(1));
+        if b.get(at).is_some_and(|x| x.id == last) {
+            return;
+        }
+        self.next = match b.iter().position(|x| x.id == last) {
+            Some(j) => j + 1,
+            // Removed: after the nearest remaining backend before it (none: the head).
+            None => b
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.id < last)
+                .max_by_key(|(_, x)| x.id)
+                .map_or(0, |(j, _)| j + 1),
+        };
     }
 
     fn explain(
@@ -118,7 +151,37 @@ mod tests {
         assert_eq!(sequence(&mut rr, &big, 4), "abcd");
         let small = weighted_available(&[(1, true); 2]);
         rr.on_pool_change(SimTime::ZERO, &PoolView::new(&small));
-        // Cursor 4 reduces to 0 modulo 2.
+        // d (chosen last) and c before it are gone: IPVS steps back to b, then on to a.
         assert_eq!(sequence(&mut rr, &small, 4), "abab");
+    }
+
+    /// Removing a backend before the cursor does not skip a pick (the cursor follows the
+    /// backend chosen last, as IPVS's list position does); removing the one chosen last
+    /// goes on with the one after it.
+    #[test]
+    fn keeps_its_list_position_when_backends_are_removed() {
+        // Picks as letters of the backends' ids (a = id 0), not of their indices.
+        let ids = |rr: &mut RoundRobin, pool: &[crate::balancer::Backend], n: usize| {
+            let view = PoolView::new(pool);
+            (0..n)
+                .map(|_| {
+                    let i = rr
+                        .pick(SimTime::ZERO, &view, &RequestInfo::default())
+                        .unwrap();
+                    char::from(b'a' + pool[i].id as u8)
+                })
+                .collect::<String>()
+        };
+        let mut rr = RoundRobin::new();
+        let all = weighted_available(&[(1, true); 5]);
+        assert_eq!(ids(&mut rr, &all, 3), "abc");
+        // a is removed: the next pick is d (an index cursor would skip to e).
+        let without_a: Vec<_> = all[1..].to_vec();
+        rr.on_pool_change(SimTime::ZERO, &PoolView::new(&without_a));
+        assert_eq!(ids(&mut rr, &without_a, 3), "deb");
+        // b (chosen last) is removed: on with c.
+        let without_b: Vec<_> = without_a[1..].to_vec();
+        rr.on_pool_change(SimTime::ZERO, &PoolView::new(&without_b));
+        assert_eq!(ids(&mut rr, &without_b, 3), "cde");
     }
 }

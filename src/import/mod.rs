@@ -285,6 +285,69 @@ pub struct Imported {
     pub fragment: Fragment,
 }
 
+/// The file's name as the importer writes it, and its UTF-8 text.
+pub(crate) fn read_text(path: &Path, files: &dyn Files) -> Result<(String, String), ImportError> {
+    let file = path.display().to_string();
+    let bytes = files
+        .read(path)
+        .map_err(|e| ImportError::whole(&file, format!("cannot read: {e}")))?;
+    let text = lex::decode(&file, bytes)?;
+    Ok((file, text))
+}
+
+/// The block to import among those `found` (name, place, block): the one named `want`,
+/// or the only one. Otherwise an error: none found (`none`, e.g. "upstream block", and a
+/// `hint` of what lblab imports), no such name (listing them), or several and no `flag`
+/// given (at the second one's line).
+pub(crate) fn choose<T: Copy>(
+    file: &str,
+    what: &str,
+    flag: &str,
+    none: &str,
+    hint: &str,
+    found: &[(&str, &Loc, T)],
+    want: Option<&str>,
+) -> Result<T, ImportError> {
+    let listed = || {
+        found
+            .iter()
+            .map(|(n, at, _)| format!("{n} ({at})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match want {
+        Some(n) => found
+            .iter()
+            .find(|(name, _, _)| *name == n)
+            .map(|x| x.2)
+            .ok_or_else(|| {
+                ImportError::whole(
+                    file,
+                    if found.is_empty() {
+                        format!("no {what} \"{n}\": the configuration has no {none}")
+                    } else {
+                        format!("no {what} \"{n}\"; the {what}s are: {}", listed())
+                    },
+                )
+            }),
+        None => match found {
+            [one] => Ok(one.2),
+            [] => Err(ImportError::whole(
+                file,
+                format!("no {none} found ({hint})"),
+            )),
+            [_, second, ..] => {
+                let mut e = ImportError::at(
+                    second.1,
+                    format!("several {what}s: choose one with {flag} NAME: {}", listed()),
+                );
+                e.column = None;
+                Err(e)
+            }
+        },
+    }
+}
+
 /// A key with its value and origin.
 pub(crate) fn entry(k: &str, v: Value, from: String) -> Entry {
     Entry {

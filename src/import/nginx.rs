@@ -38,47 +38,19 @@ pub fn import(
     let file = path.display().to_string();
     let mut ups: Vec<(&Directive, bool)> = Vec::new();
     find_upstreams(&tree, false, &mut ups)?;
-    let listed = || {
-        ups.iter()
-            .map(|(d, _)| format!("{} ({})", d.args[0].text, d.name.at))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let (up, stream) = match upstream {
-        Some(n) => *ups
-            .iter()
-            .find(|(d, _)| d.args[0].text == n)
-            .ok_or_else(|| {
-                ImportError::whole(
-                    &file,
-                    if ups.is_empty() {
-                        format!("no upstream \"{n}\": the configuration has no upstream block")
-                    } else {
-                        format!("no upstream \"{n}\"; the upstreams are: {}", listed())
-                    },
-                )
-            })?,
-        None => match ups.as_slice() {
-            [one] => *one,
-            [] => {
-                return Err(ImportError::whole(
-                    &file,
-                    "no upstream block found (lblab imports the servers of an `upstream NAME { ... }` block)",
-                ));
-            }
-            [_, second, ..] => {
-                let mut e = ImportError::at(
-                    &second.0.name.at,
-                    format!(
-                        "several upstreams: choose one with --upstream NAME: {}",
-                        listed()
-                    ),
-                );
-                e.column = None;
-                return Err(e);
-            }
-        },
-    };
+    let found: Vec<(&str, &Loc, (&Directive, bool))> = ups
+        .iter()
+        .map(|&(d, stream)| (d.args[0].text.as_str(), &d.name.at, (d, stream)))
+        .collect();
+    let (up, stream) = super::choose(
+        &file,
+        "upstream",
+        "--upstream",
+        "upstream block",
+        "lblab imports the servers of an `upstream NAME { ... }` block",
+        &found,
+        upstream,
+    )?;
     let name = up.args[0].text.clone();
     let mut f = Fragment {
         title: format!(

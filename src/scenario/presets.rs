@@ -180,7 +180,7 @@ pub const PRESETS: &[Preset] = &[
             "health.active.unhealthy_threshold=1",
             "health.active.healthy_threshold=1",
         ],
-        notes: "The hash function is not public: a 5-tuple hash is modelled as uniform random per flow; Client IP persistence is hashing the client address (algorithm = \"maglev\", hash_on = \"ip\"). The probe threshold default is not re-verified (probeThreshold replaces the deprecated numberOfProbes); 1 is assumed. TCP idle timeout (4 min) is not applied.",
+        notes: "The hash function is not public: a 5-tuple hash is modelled as uniform random per flow; Client IP persistence is hashing the client address (algorithm = \"maglev\", hash_on = \"ip\"). The 5 s interval is the portal's; the REST API's ProbePropertiesFormat documents intervalInSeconds with a default of 15 s (minimum 5). probeThreshold (which replaces the deprecated numberOfProbes) is documented as the consecutive successes or failures that mark an instance, without a stated default: 1 is assumed. TCP idle timeout (4 min) is not applied.",
     },
     Preset {
         name: "lvs-rr",
@@ -191,7 +191,7 @@ pub const PRESETS: &[Preset] = &[
             "lb.forwarding=dr",
             "balancer.algorithm=round-robin",
         ],
-        notes: "lblab counts the balancer's in-flight requests or connections as activeconns and has no inactive count (UDP flows, which IPVS counts as inactive, are not told apart). Forwarding is IPVS's default, direct routing ([lb] forwarding = \"nat\" with cores for NAT's CPU cost). Persistence (-p) and thresholds are not applied. lblab's round-robin keeps its cursor as a pool index: removing a server before the cursor skips one pick, where IPVS keeps its place in the list.",
+        notes: "lblab counts the balancer's in-flight requests or connections as activeconns and has no inactive count (UDP flows, which IPVS counts as inactive, are not told apart). Forwarding is IPVS's default, direct routing ([lb] forwarding = \"nat\" with cores for NAT's CPU cost). Persistence (-p) and thresholds are not applied. Like IPVS, lblab's round-robin keeps its place in the list when servers are removed (after the one chosen last, or the nearest one before it if that one went).",
     },
     Preset {
         name: "lvs-wrr",

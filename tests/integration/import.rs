@@ -402,18 +402,10 @@ fn output_goes_to_stdout_or_atomically_to_a_file_and_is_byte_identical() {
     assert_eq!(names.len(), 1);
 }
 
-/// Every test configuration cut after each line, and with bytes replaced at random: the
-/// importer returns a fragment or an error with a line, and never panics.
-#[test]
-fn truncated_and_corrupted_configs_never_panic() {
+/// The files of `tests/data/import/SUB` for each of `subs`, sorted.
+pub(crate) fn files_in(subs: &[&str]) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for sub in [
-        "nginx",
-        "nginx/conf.d",
-        "nginx/bad",
-        "haproxy",
-        "haproxy/bad",
-    ] {
+    for sub in subs {
         for e in std::fs::read_dir(data(sub)).unwrap() {
             let p = e.unwrap().path();
             if p.is_file() {
@@ -422,7 +414,20 @@ fn truncated_and_corrupted_configs_never_panic() {
         }
     }
     files.sort();
-    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    files
+}
+
+/// Feeds `import` each of `files` cut after each line, and 40 copies with 1–4 bytes
+/// replaced by bytes of `table` (from a fixed seed): it must return a fragment (which
+/// renders) or an error with a line (or one that starts with one of `no_line`), and
+/// never panic. Returns the number of cases.
+pub(crate) fn never_panics(
+    files: &[PathBuf],
+    mut seed: u64,
+    table: &[u8],
+    no_line: &[&str],
+    import: &dyn Fn(&Path, &Disk) -> Result<Imported, ImportError>,
+) -> usize {
     let mut next = move || {
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -430,7 +435,7 @@ fn truncated_and_corrupted_configs_never_panic() {
         seed
     };
     let mut n_cases = 0;
-    for p in &files {
+    for p in files {
         let bytes = std::fs::read(p).unwrap();
         let mut variants: Vec<Vec<u8>> = bytes
             .iter()
@@ -443,39 +448,58 @@ fn truncated_and_corrupted_configs_never_panic() {
             for _ in 0..1 + next() % 4 {
                 if !v.is_empty() {
                     let i = (next() % v.len() as u64) as usize;
-                    let table = b"{};\"'#\\ \n\xff\x00x5s=*";
                     v[i] = table[(next() % table.len() as u64) as usize];
                 }
             }
             variants.push(v);
         }
-        let haproxy = p.to_string_lossy().contains("haproxy");
         for v in variants {
             n_cases += 1;
             let disk = Disk(BTreeMap::from([(p.clone(), v.clone())]));
-            let r = std::panic::catch_unwind(|| {
-                let r = if haproxy {
-                    haproxy::import(p, None, &disk)
-                } else {
-                    nginx::import(p, None, &disk)
-                };
-                r.map(|i| i.fragment.to_toml())
-            });
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                import(p, &disk).map(|i| i.fragment.to_toml())
+            }));
             let shown = String::from_utf8_lossy(&v).into_owned();
             match r {
                 Err(_) => panic!("{} panicked on:\n{shown}", p.display()),
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => assert!(
-                    e.line.is_some()
-                        || e.message.starts_with("no upstream")
-                        || e.message.starts_with("no backend"),
+                    e.line.is_some() || no_line.iter().any(|n| e.message.starts_with(n)),
                     "{}: an error without a line: {e}\n{shown}",
                     p.display()
                 ),
             }
         }
     }
-    assert!(n_cases > 1000, "{n_cases}");
+    n_cases
+}
+
+/// Every nginx and HAProxy test configuration cut after each line, and with bytes
+/// replaced at random: the importer returns a fragment or an error with a line, and never
+/// panics.
+#[test]
+fn truncated_and_corrupted_configs_never_panic() {
+    let files = files_in(&[
+        "nginx",
+        "nginx/conf.d",
+        "nginx/bad",
+        "haproxy",
+        "haproxy/bad",
+    ]);
+    let n = never_panics(
+        &files,
+        0x9E37_79B9_7F4A_7C15,
+        b"{};\"'#\\ \n\xff\x00x5s=*",
+        &["no upstream", "no backend"],
+        &|p, disk| {
+            if p.to_string_lossy().contains("haproxy") {
+                haproxy::import(p, None, disk)
+            } else {
+                nginx::import(p, None, disk)
+            }
+        },
+    );
+    assert!(n > 1000, "{n}");
 }
 
 /// `lblab run WORKLOAD --config CONFIG`: the imported upstream runs against the workload

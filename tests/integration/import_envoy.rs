@@ -11,7 +11,7 @@ use lblab::balancer::priority::PriorityRule;
 use lblab::import::{ImportError, Imported, envoy};
 use lblab::model::{ActiveStyle, CheckType, SlowStartStyle};
 
-use super::import::{Disk, data, scenario, weights};
+use super::import::{Disk, data, files_in, never_panics, scenario, weights};
 use crate::support::{lblab, scratch};
 
 fn env(rel: &str, cluster: Option<&str>) -> Result<Imported, ImportError> {
@@ -213,68 +213,21 @@ fn malformed_files_are_refused_at_their_line() {
 /// or an error with a line, never a panic.
 #[test]
 fn truncated_and_corrupted_yaml_never_panics() {
-    let mut files = Vec::new();
-    for sub in ["envoy", "envoy/bad"] {
-        for e in std::fs::read_dir(data(sub)).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_file() {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let mut n_cases = 0;
-    for p in &files {
-        let bytes = std::fs::read(p).unwrap();
-        let mut variants: Vec<Vec<u8>> = bytes
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| **b == b'\n')
-            .map(|(i, _)| bytes[..i].to_vec())
-            .collect();
-        for _ in 0..40 {
-            let mut v = bytes.clone();
-            for _ in 0..1 + next() % 4 {
-                if !v.is_empty() {
-                    let i = (next() % v.len() as u64) as usize;
-                    let table = b"{}[]:,-&*!|>'\"# \n\t\xff\x00x5s";
-                    v[i] = table[(next() % table.len() as u64) as usize];
-                }
-            }
-            variants.push(v);
-        }
-        for v in variants {
-            n_cases += 1;
-            let disk = Disk(BTreeMap::from([(p.clone(), v.clone())]));
+    let files = files_in(&["envoy", "envoy/bad"]);
+    let n = never_panics(
+        &files,
+        0x2545_F491_4F6C_DD1D,
+        b"{}[]:,-&*!|>'\"# \n\t\xff\x00x5s",
+        &["no cluster", "no configuration"],
+        &|p, disk| {
             let cluster = p
                 .file_name()
                 .is_some_and(|n| n == "envoy.yaml")
                 .then_some("payments");
-            let r = std::panic::catch_unwind(|| {
-                envoy::import(p, cluster, &disk).map(|i| i.fragment.to_toml())
-            });
-            let shown = String::from_utf8_lossy(&v).into_owned();
-            match r {
-                Err(_) => panic!("{} panicked on:\n{shown}", p.display()),
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => assert!(
-                    e.line.is_some()
-                        || e.message.starts_with("no cluster")
-                        || e.message.starts_with("no configuration"),
-                    "{}: an error without a line: {e}\n{shown}",
-                    p.display()
-                ),
-            }
-        }
-    }
-    assert!(n_cases > 800, "{n_cases}");
+            envoy::import(p, cluster, disk)
+        },
+    );
+    assert!(n > 800, "{n}");
 }
 
 /// `lblab run WORKLOAD --config envoy.yaml --cluster NAME`: the format follows the file's

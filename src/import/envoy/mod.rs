@@ -21,7 +21,7 @@ mod value;
 use std::path::Path;
 
 use super::yaml::{self, Kind, Node};
-use super::{Files, Fragment, Group, ImportError, Imported, Loc, lex};
+use super::{Files, Fragment, Group, ImportError, Imported, Loc};
 use value::{text, uint};
 
 /// Imports cluster `cluster` (or the only one) of the Envoy configuration at `path`.
@@ -30,57 +30,27 @@ pub fn import(
     cluster: Option<&str>,
     files: &dyn Files,
 ) -> Result<Imported, ImportError> {
-    let file = path.display().to_string();
-    let bytes = files
-        .read(path)
-        .map_err(|e| ImportError::whole(&file, format!("cannot read: {e}")))?;
-    let text = lex::decode(&file, bytes)?;
+    let (file, text) = super::read_text(path, files)?;
     let root = yaml::parse(&file, &text)?;
     let (clusters, assignments) = find_clusters(&root);
-    let named: Vec<(&str, &Node)> = clusters
+    let found: Vec<(&str, &Loc, (&str, &Node))> = clusters
         .iter()
-        .filter_map(|c| c.get("name").and_then(Node::text).map(|n| (n, *c)))
+        .filter_map(|c| {
+            c.get("name")
+                .and_then(Node::text)
+                .map(|n| (n, &c.at, (n, *c)))
+        })
         .collect();
-    let listed = || {
-        named
-            .iter()
-            .map(|(n, c)| format!("{n} ({})", c.at))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let (name, c) = match cluster {
-        Some(want) => *named.iter().find(|(n, _)| *n == want).ok_or_else(|| {
-            ImportError::whole(
-                &file,
-                if named.is_empty() {
-                    format!("no cluster \"{want}\": the configuration has no cluster")
-                } else {
-                    format!("no cluster \"{want}\"; the clusters are: {}", listed())
-                },
-            )
-        })?,
-        None => match named.as_slice() {
-            [one] => *one,
-            [] => {
-                return Err(ImportError::whole(
-                    &file,
-                    "no cluster found (lblab imports an Envoy cluster: a mapping with `name` and \
-                     `load_assignment`, or a bootstrap's static_resources.clusters)",
-                ));
-            }
-            [_, (_, second), ..] => {
-                let mut e = ImportError::at(
-                    &second.at,
-                    format!(
-                        "several clusters: choose one with --cluster NAME: {}",
-                        listed()
-                    ),
-                );
-                e.column = None;
-                return Err(e);
-            }
-        },
-    };
+    let (name, c) = super::choose(
+        &file,
+        "cluster",
+        "--cluster",
+        "cluster",
+        "lblab imports an Envoy cluster: a mapping with `name` and `load_assignment`, or a \
+         bootstrap's static_resources.clusters",
+        &found,
+        cluster,
+    )?;
     if !matches!(c.kind, Kind::Map(_)) {
         return Err(ImportError::at(&c.at, "a cluster must be a mapping"));
     }

@@ -33,61 +33,32 @@ pub fn import(
     backend: Option<&str>,
     files: &dyn Files,
 ) -> Result<Imported, ImportError> {
-    let file = path.display().to_string();
-    let bytes = files
-        .read(path)
-        .map_err(|e| ImportError::whole(&file, format!("cannot read: {e}")))?;
-    let text = lex::decode(&file, bytes)?;
+    let (file, text) = super::read_text(path, files)?;
     let resolved = cond::resolve(lex::haproxy_lines(&file, &text)?)?;
     let sections = sections(resolved.lines)?;
     let backends: Vec<&Section> = sections
         .iter()
         .filter(|s| s.kind == "backend" || s.kind == "listen")
         .collect();
-    let listed = || {
-        backends
-            .iter()
-            .filter_map(|s| s.name.as_ref().map(|n| format!("{} ({})", n.text, n.at)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let be = match backend {
-        Some(n) => *backends
-            .iter()
-            .find(|s| s.name.as_ref().is_some_and(|w| w.text == n))
-            .ok_or_else(|| {
-                ImportError::whole(
-                    &file,
-                    if backends.is_empty() {
-                        format!(
-                            "no backend \"{n}\": the configuration has no backend or listen section"
-                        )
-                    } else {
-                        format!("no backend \"{n}\"; the backends are: {}", listed())
-                    },
-                )
-            })?,
-        None => match backends.as_slice() {
-            [one] => *one,
-            [] => {
-                return Err(ImportError::whole(
-                    &file,
-                    "no backend found (lblab imports the servers of a `backend NAME` or `listen NAME` section)",
-                ));
-            }
-            [_, second, ..] => {
-                let mut e = ImportError::at(
-                    &second.head[0].at,
-                    format!(
-                        "several backends: choose one with --backend NAME: {}",
-                        listed()
-                    ),
-                );
-                e.column = None;
-                return Err(e);
-            }
-        },
-    };
+    let found: Vec<(&str, &Loc, &Section)> = backends
+        .iter()
+        .map(|s| {
+            (
+                s.name.as_ref().map_or("", |w| w.text.as_str()),
+                s.name.as_ref().map_or(&s.head[0].at, |w| &w.at),
+                *s,
+            )
+        })
+        .collect();
+    let be = super::choose(
+        &file,
+        "backend",
+        "--backend",
+        "backend or listen section",
+        "lblab imports the servers of a `backend NAME` or `listen NAME` section",
+        &found,
+        backend,
+    )?;
     let name = be.name.as_ref().map_or(String::new(), |w| w.text.clone());
     let mut f = Fragment {
         title: format!(
