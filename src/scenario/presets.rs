@@ -72,7 +72,7 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "aws-alb",
         summary: "AWS Application Load Balancer: round robin per request, HTTP health checks every 30 s (timeout 5 s, 5 healthy / 2 unhealthy), fail open when every target is unhealthy",
-        source: "AWS ELB API CreateTargetGroup (HealthCheckIntervalSeconds 30, HealthyThresholdCount 5, UnhealthyThresholdCount 2); ALB user guide, target group health checks (timeout 5 s, fail open) and attributes (load_balancing.algorithm.type round_robin)",
+        source: "AWS ELB API CreateTargetGroup (HealthCheckIntervalSeconds 30, HealthyThresholdCount 5, UnhealthyThresholdCount 2); ALB user guide, target group health checks (timeout 5 s, fail open) and attributes (load_balancing.algorithm.type round_robin, deregistration_delay.timeout_seconds 300)",
         settings: &[
             "balancer.algorithm=round-robin",
             "health.active.style=envoy",
@@ -82,8 +82,9 @@ pub const PRESETS: &[Preset] = &[
             "health.active.unhealthy_threshold=2",
             "health.active.healthy_threshold=5",
             "health.panic_threshold=0.001",
+            "lb.drain_delay=300s",
         ],
-        notes: "Fail open is modelled as a panic threshold just above 0% (every target unhealthy). Deregistration delay (300 s) applies to [[changes]] drains you script; slow start is off by default. least_outstanding_requests is the aws-alb-lor preset; weighted_random and anomaly mitigation are not public in enough detail to model. Cross-zone and connection reuse to targets are not modelled here.",
+        notes: "Fail open is modelled as a panic threshold just above 0% (every target unhealthy). The deregistration delay (deregistration_delay.timeout_seconds, 300 s) is the default delay of a `drain` failure (lb.drain_delay): [[changes]] removals are immediate. Slow start is off by default. least_outstanding_requests is the aws-alb-lor preset; weighted_random and anomaly mitigation are not public in enough detail to model. Cross-zone and connection reuse to targets are not modelled here.",
     },
     Preset {
         name: "aws-alb-lor",
@@ -99,13 +100,14 @@ pub const PRESETS: &[Preset] = &[
             "health.active.unhealthy_threshold=2",
             "health.active.healthy_threshold=5",
             "health.panic_threshold=0.001",
+            "lb.drain_delay=300s",
         ],
         notes: "AWS does not publish how least outstanding requests breaks ties; lblab's least-connections breaks them round robin (nginx's rule).",
     },
     Preset {
         name: "aws-nlb",
         summary: "AWS Network Load Balancer: a target per flow by hash (modelled as uniform random per new connection), TCP health checks every 30 s (timeout 10 s, 5 / 2), fail open",
-        source: "ELB user guide \"How Elastic Load Balancing works\" (flow hash on protocol, addresses, ports, TCP sequence number); AWS ELB API CreateTargetGroup (interval 30, thresholds 5/2); NLB target group health checks (timeout 10 s for TCP, fail open)",
+        source: "ELB user guide \"How Elastic Load Balancing works\" (flow hash on protocol, addresses, ports, TCP sequence number); AWS ELB API CreateTargetGroup (interval 30, thresholds 5/2); NLB target group health checks (timeout 10 s for TCP, fail open); target group attributes (deregistration_delay.timeout_seconds 300)",
         settings: &[
             "lb.layer=l4",
             "balancer.algorithm=random",
@@ -116,6 +118,7 @@ pub const PRESETS: &[Preset] = &[
             "health.active.unhealthy_threshold=2",
             "health.active.healthy_threshold=5",
             "health.panic_threshold=0.001",
+            "lb.drain_delay=300s",
         ],
         notes: "The hash function is not public: a 5-tuple hash with the TCP sequence number is modelled as a uniform random choice per new flow. NLB's always-on passive checks, RST to existing connections of an unhealthy target, cross-zone (off) and the idle timeouts (TCP 350 s, UDP 120 s) are not modelled by the preset.",
     },

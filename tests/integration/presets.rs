@@ -297,3 +297,39 @@ fn lvs_presets_run_the_kernel_schedulers() {
         assert_eq!(s.world.lb.layer, lblab::model::Layer::L4, "{}", p.name);
     }
 }
+
+/// AWS target groups' deregistration delay (deregistration_delay.timeout_seconds, 300 s)
+/// is the default delay of a `drain` under the AWS presets; `[lb] drain_delay` sets it
+/// for any scenario, and a failure's own `delay` wins.
+#[test]
+fn aws_presets_drain_with_the_deregistration_delay() {
+    let delay_of = |lb: &str, failure_delay: &str| {
+        let text = format!(
+            "[scenario]\nname = \"t\"\nduration = \"60s\"\n\n[clients]\nrate = \"10/s\"\n\n\
+             [[classes]]\nservice = \"5ms\"\n\n[[servers]]\nname = \"p\"\ncount = 2\n\n\
+             [lb]\n{lb}\n\n[[failures]]\ntarget = \"p-1\"\nkind = \"drain\"\nat = \"10s\"\n\
+             duration = \"20s\"\n{failure_delay}\n"
+        );
+        let s = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        match s.world.failures[0].kind {
+            lblab::model::FailureKind::Drain { delay } => delay.as_secs_f64(),
+            ref k => panic!("{k:?}"),
+        }
+    };
+    assert_eq!(delay_of("", ""), 30.0);
+    for p in ["aws-alb", "aws-alb-lor", "aws-nlb"] {
+        assert_eq!(delay_of(&format!("preset = \"{p}\""), ""), 300.0, "{p}");
+    }
+    assert_eq!(
+        delay_of("preset = \"aws-alb\"\ndrain_delay = \"45s\"", ""),
+        45.0
+    );
+    assert_eq!(delay_of("preset = \"aws-alb\"", "delay = \"5s\""), 5.0);
+    assert_eq!(delay_of("drain_delay = \"90s\"", ""), 90.0);
+    let e = parse(
+        "[scenario]\nname = \"t\"\nduration = \"60s\"\n[clients]\nrate = \"10/s\"\n\
+         [[classes]]\nservice = \"5ms\"\n[[servers]]\nname = \"p\"\n[lb]\ndrain_delay = \"0s\"\n",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("lb.drain_delay"), "{e}");
+}

@@ -138,7 +138,7 @@ impl Reader<'_> {
                         up.zip(down)
                             .map(|(up, down)| FailureKind::Flap { up, down })
                     }
-                    "drain" => dur(&mut self.cx, "delay", Some(SimTime::from_secs(30)))
+                    "drain" => dur(&mut self.cx, "delay", Some(self.drain_delay))
                         .map(|delay| FailureKind::Drain { delay }),
                     "stop" => Some(FailureKind::Stop),
                     other => {

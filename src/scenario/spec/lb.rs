@@ -35,6 +35,7 @@ pub(super) const LB_KEYS: &[&str] = &[
     "allbackups",
     "overprovisioning_factor",
     "preset",
+    "drain_delay",
 ];
 
 /// Keys of `[lb]` that only the edge tier has: its HA topology and its CPU model.
@@ -51,6 +52,7 @@ pub(super) const EDGE_ONLY_LB_KEYS: &[&str] = &[
     "allbackups",
     "overprovisioning_factor",
     "preset",
+    "drain_delay",
 ];
 
 impl Reader<'_> {
@@ -75,6 +77,17 @@ impl Reader<'_> {
         if let Some(v) = t.t.get("nodes") {
             match self.cx.int("lb.nodes", v, 1, 100_000) {
                 Some(n) => cfg.nodes = n as u32,
+                None => ok = false,
+            }
+        }
+        if let Some(v) = t.t.get("drain_delay") {
+            match self.cx.duration("lb.drain_delay", v) {
+                Some(d) if d > SimTime::ZERO => self.drain_delay = d,
+                Some(_) => {
+                    self.cx
+                        .err("lb.drain_delay", &v.span(), "expected a positive duration");
+                    ok = false;
+                }
                 None => ok = false,
             }
         }

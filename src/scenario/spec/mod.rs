@@ -49,6 +49,8 @@ struct Reader<'r> {
     base_dir: &'r Path,
     read: ReadFile<'r>,
     stem: String,
+    /// `[lb] drain_delay`: the default `delay` of `drain` failures.
+    drain_delay: SimTime,
 }
 
 pub(super) fn parse(
@@ -123,6 +125,7 @@ pub(super) fn parse(
         cx,
         group_names: Vec::new(),
         group_index: std::collections::BTreeMap::new(),
+        drain_delay: SimTime::from_secs(30),
         base_dir,
         read,
         stem,
