@@ -19,6 +19,15 @@ pub(crate) fn read(path: &Path) -> std::io::Result<String> {
     decode(fs::read(path)?)
 }
 
+/// Reads a file for a bundled scenario: the configurations it imports
+/// (`./configs/NAME`) are bundled too; anything else is read as [`read`] does.
+pub(crate) fn read_bundled(path: &Path) -> std::io::Result<String> {
+    match crate::scenario::bundled::config(path) {
+        Some(t) => Ok(t.to_string()),
+        None => read(path),
+    }
+}
+
 /// Texts that stand in for files for the rest of the command (`lblab run --config`: the
 /// workload file followed by the imported configuration).
 static OVERLAY: std::sync::Mutex<Vec<(std::path::PathBuf, String)>> =
@@ -167,7 +176,7 @@ pub(crate) fn list_scenarios() -> Result<Vec<ScenarioEntry>, CliError> {
         .iter()
         .map(|(name, text)| ScenarioEntry {
             name: name.to_string(),
-            loaded: crate::scenario::parse(name, text, Path::new("."), &[], &read)
+            loaded: crate::scenario::parse(name, text, Path::new("."), &[], &read_bundled)
                 .ok()
                 .map(|s| (s.description, s.question, s.lesson)),
         })

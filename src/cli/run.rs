@@ -53,10 +53,7 @@ pub(crate) fn read_scenario(
             text,
             Path::new("."),
             sets,
-            &|p| match scenario::bundled::config(p) {
-                Some(t) => Ok(t.to_string()),
-                None => files::read(p),
-            },
+            &files::read_bundled,
         ),
         None => scenario::load(file, sets, &files::read),
     }

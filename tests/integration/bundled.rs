@@ -31,6 +31,7 @@ fn list_run_and_new_work_outside_the_repository() {
         assert!(out.contains(name), "{name} missing from:\n{out}");
     }
     assert!(out.contains("lesson: "), "{out}");
+    assert!(!out.contains("does not parse"), "{out}");
     // A bundled name runs, and lblab says which scenario it used.
     let o = lblab(
         &d,

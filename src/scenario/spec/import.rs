@@ -54,6 +54,7 @@ impl crate::import::Files for Reading<'_> {
 /// configuration it names. `None` without `[import]` (or when the file does not parse:
 /// the reader reports that).
 pub(super) fn prepare(
+    file_name: &str,
     text: &str,
     base_dir: &Path,
     sets: &[String],
@@ -178,13 +179,8 @@ pub(super) fn prepare(
     let f = &imported.fragment;
     let mut warnings = Vec::new();
     if !f.untranslated.is_empty() || !f.notes.is_empty() {
-        warnings.push(format!(
-            "{}{} ({format} {}): {} setting(s) not translated, {} approximation(s); `lblab import {format} {}{}` lists them",
-            super::super::IMPORT_PREFIX,
-            config.display(),
-            imported.name,
-            f.untranslated.len(),
-            f.notes.len(),
+        let command = format!(
+            "`lblab import {format} {}{}`",
             config.display(),
             match (&name, format.as_str()) {
                 (Some(n), "nginx") => format!(" --upstream {n}"),
@@ -192,6 +188,21 @@ pub(super) fn prepare(
                 (Some(n), _) => format!(" --cluster {n}"),
                 (None, _) => String::new(),
             }
+        );
+        // A bundled scenario's configuration is in the binary: a copy first.
+        let how = match file_name.strip_suffix(" (bundled)") {
+            Some(b) => format!(
+                "`lblab new {b} --from {b}` writes it beside a copy, then {command} lists them"
+            ),
+            None => format!("{command} lists them"),
+        };
+        warnings.push(format!(
+            "{}{} ({format} {}): {} setting(s) not translated, {} approximation(s); {how}",
+            super::super::IMPORT_PREFIX,
+            config.display(),
+            imported.name,
+            f.untranslated.len(),
+            f.notes.len(),
         ));
     }
     let mut text = text.to_string();

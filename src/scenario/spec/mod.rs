@@ -60,7 +60,7 @@ pub(super) fn parse(
     sets: &[String],
     read: ReadFile<'_>,
 ) -> Result<Scenario, ScenarioError> {
-    let imported = match import::prepare(text, base_dir, sets, read) {
+    let imported = match import::prepare(file, text, base_dir, sets, read) {
         Ok(i) => i,
         Err(problems) => {
             return Err(ScenarioError {
