@@ -20,7 +20,9 @@ use crate::metrics::stats;
 
 /// Metrics that look better when requests fail: they count only the requests that
 /// succeeded (latency, queue wait, service time) or that were attempted (attempts,
-/// retries, attempts sent to failed servers).
+/// retries, attempts sent to failed servers), or they measure evenness, which a variant
+/// that keeps a failing server in rotation has and one that takes it out does not
+/// (imbalance).
 pub(super) fn flattered_by_failure(key: &str) -> bool {
     [
         "latency_",
@@ -29,6 +31,7 @@ pub(super) fn flattered_by_failure(key: &str) -> bool {
         "attempts_per",
         "retries",
         "sent_to_failed",
+        "imbalance_",
     ]
     .iter()
     .any(|p| key.starts_with(p))
@@ -70,7 +73,7 @@ impl Failing {
             ("s", "fail", "their")
         };
         Some(format!(
-            "{} {verb} significantly more requests than <b>{}</b> (error rate{many} {} vs {}; the paired 95% CI of the difference lies above zero), so {their} latency, attempts and retries, which count only what succeeded, are left out of those comparisons and best marks.",
+            "{} {verb} significantly more requests than <b>{}</b> (error rate{many} {} vs {}; the paired 95% CI of the difference lies above zero), so {their} latency, attempts and retries (which count only what succeeded) and imbalance (keeping a failing server in rotation spreads the load evenly) are left out of those comparisons and best marks.",
             join(&names),
             esc(&self.lowest.0),
             join(&rates),
@@ -620,6 +623,7 @@ mod tests {
         assert!(
             flattered_by_failure("latency_p99_ms") && flattered_by_failure("attempts_per_request")
         );
+        assert!(flattered_by_failure("imbalance_requests_cov"));
         assert!(!flattered_by_failure("error_rate_pct") && !flattered_by_failure("throughput_rps"));
     }
 }
