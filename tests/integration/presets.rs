@@ -77,13 +77,16 @@ fn assert_detection(preset: &str, interval: f64, threshold: f64) {
 
 #[test]
 fn cloud_presets_detect_a_crash_within_interval_times_threshold() {
-    // ALB, NLB, CLB: 30 s × 2; Google Cloud: 5 s × 2; Azure: 5 s × 1 (assumed).
+    // ALB, NLB, CLB: 30 s × 2; GWLB: 10 s × 2; Google Cloud: 5 s × 2; Azure: 5 s × 1
+    // (assumed).
     for p in ["aws-alb", "aws-alb-lor", "aws-nlb", "aws-clb"] {
         assert_detection(p, 30.0, 2.0);
     }
     for p in ["gcp-passthrough-nlb", "gcp-alb"] {
         assert_detection(p, 5.0, 2.0);
     }
+    // GWLB (GENEVE target group): 10 s × 2.
+    assert_detection("aws-gwlb", 10.0, 2.0);
     assert_detection("azure-lb", 5.0, 1.0);
     // HAProxy: inter 2 s, fall 3.
     assert_detection("haproxy", 2.0, 3.0);
@@ -95,7 +98,7 @@ fn cloud_presets_detect_a_crash_within_interval_times_threshold() {
 fn aws_fails_open_when_every_target_is_unhealthy() {
     let all =
         "[[failures]]\ntarget = \"p\"\nkind = \"crash\"\nat = \"100s\"\nduration = \"100s\"\n";
-    for p in ["aws-alb", "aws-nlb"] {
+    for p in ["aws-alb", "aws-nlb", "aws-gwlb"] {
         let r = run(&scenario(p, 3, false, all));
         assert_eq!(r.get(M::ErrorsNoBackend), 0.0, "{p}");
         assert!(
@@ -317,7 +320,7 @@ fn aws_presets_drain_with_the_deregistration_delay() {
         }
     };
     assert_eq!(delay_of("", ""), 30.0);
-    for p in ["aws-alb", "aws-alb-lor", "aws-nlb"] {
+    for p in ["aws-alb", "aws-alb-lor", "aws-nlb", "aws-gwlb"] {
         assert_eq!(delay_of(&format!("preset = \"{p}\""), ""), 300.0, "{p}");
     }
     assert_eq!(
