@@ -36,7 +36,9 @@ enum System {
     /// balance and hash-type, hash-balance-factor, server and default-server lines
     /// (weight, check, inter, fastinter, downinter, rise, fall, slowstart, backup, maxconn,
     /// observe, error-limit, on-error, disabled), timeout check, timeout server, retries,
-    /// retry-on, option redispatch, option allbackups, option httpchk.
+    /// retry-on, option redispatch, option allbackups, option httpchk. Conditional blocks
+    /// (.if/.elif/.else/.endif) are read as HAProxy reads them; a condition on the machine
+    /// (defined(), feature(), version_atleast(), ...) is refused where it matters.
     #[command(
         after_help = "Examples:\n  lblab import haproxy /etc/haproxy/haproxy.cfg --backend app\n  lblab import haproxy haproxy.cfg -o app.toml"
     )]
