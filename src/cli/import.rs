@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{CliError, files, out};
+use crate::import::Format;
 
 #[derive(clap::Args, Debug)]
 pub(super) struct ImportArgs {
@@ -91,24 +92,16 @@ impl crate::import::Files for Disk {
 }
 
 pub(super) fn import(a: ImportArgs) -> Result<(), CliError> {
-    let (result, out_path) = match &a.system {
+    let (format, file, name, out_path) = match &a.system {
         System::Nginx {
             file,
             upstream,
             out,
-        } => (
-            crate::import::nginx::import(file, upstream.as_deref(), &Disk),
-            out,
-        ),
-        System::Haproxy { file, backend, out } => (
-            crate::import::haproxy::import(file, backend.as_deref(), &Disk),
-            out,
-        ),
-        System::Envoy { file, cluster, out } => (
-            crate::import::envoy::import(file, cluster.as_deref(), &Disk),
-            out,
-        ),
+        } => (Format::Nginx, file, upstream, out),
+        System::Haproxy { file, backend, out } => (Format::Haproxy, file, backend, out),
+        System::Envoy { file, cluster, out } => (Format::Envoy, file, cluster, out),
     };
+    let result = format.import(file, name.as_deref(), &Disk);
     let imported = result.map_err(|e| CliError::Input(format!("lblab: import: {e}")))?;
     let text = imported.fragment.to_toml();
     match out_path {

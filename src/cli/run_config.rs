@@ -11,6 +11,7 @@ use std::path::Path;
 
 use super::import::Disk;
 use super::{CliError, files};
+use crate::import::Format;
 
 /// The configuration's format.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -23,16 +24,14 @@ pub enum ConfigFormat {
     Envoy,
 }
 
-/// The format of `config`: as given, or haproxy for a `.cfg` file, envoy for `.yaml`,
-/// `.yml` and `.json`, else nginx.
-fn format_of(config: &Path, given: Option<ConfigFormat>) -> ConfigFormat {
-    given.unwrap_or_else(
-        || match config.extension().and_then(|e| e.to_str()).unwrap_or("") {
-            "cfg" => ConfigFormat::Haproxy,
-            "yaml" | "yml" | "json" => ConfigFormat::Envoy,
-            _ => ConfigFormat::Nginx,
-        },
-    )
+/// The format of `config`: as given, else as its file name suggests.
+fn format_of(config: &Path, given: Option<ConfigFormat>) -> Format {
+    match given {
+        Some(ConfigFormat::Nginx) => Format::Nginx,
+        Some(ConfigFormat::Haproxy) => Format::Haproxy,
+        Some(ConfigFormat::Envoy) => Format::Envoy,
+        None => Format::of_path(config),
+    }
 }
 
 /// Imports `config`'s `upstream` (block), appends it to `workload`'s text and makes that
@@ -53,12 +52,9 @@ pub(super) fn overlay(
     }
     let text = files::read(workload)
         .map_err(|e| CliError::Input(format!("lblab: cannot read {w}: {e}")))?;
-    let imported = match format_of(config, format) {
-        ConfigFormat::Nginx => crate::import::nginx::import(config, upstream, &Disk),
-        ConfigFormat::Haproxy => crate::import::haproxy::import(config, upstream, &Disk),
-        ConfigFormat::Envoy => crate::import::envoy::import(config, upstream, &Disk),
-    }
-    .map_err(|e| CliError::Input(format!("lblab: --config: {e}")))?;
+    let imported = format_of(config, format)
+        .import(config, upstream, &Disk)
+        .map_err(|e| CliError::Input(format!("lblab: --config: {e}")))?;
     let f = &imported.fragment;
     // The workload may not set what the configuration provides (TOML would refuse the
     // table twice anyway; say why).

@@ -500,6 +500,12 @@ pub const PRESET_PREFIX: &str = "the presets set differently: ";
 /// How the note on a scenario's `[import]` starts (what it could not translate).
 pub const IMPORT_PREFIX: &str = crate::scenario::IMPORT_PREFIX;
 
+/// Whether a comparison's note says what it compares, not a hidden difference: what the
+/// presets it compares set differently, or what a scenario's `[import]` left out.
+pub fn is_declared(note: &str) -> bool {
+    note.starts_with(PRESET_PREFIX) || note.starts_with(IMPORT_PREFIX)
+}
+
 /// One line naming every setting that the presets `names` do not share (each preset's
 /// value, "—" where it leaves the key to the scenario), so that a comparison of presets
 /// says what it varies.

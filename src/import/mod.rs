@@ -21,6 +21,69 @@ mod yaml;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// The configuration formats lblab imports.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// nginx: an `upstream` block.
+    Nginx,
+    /// HAProxy: a `backend` or `listen` section.
+    Haproxy,
+    /// Envoy: a cluster, in YAML or JSON.
+    Envoy,
+}
+
+impl Format {
+    /// Every format, in the order messages list them.
+    pub const ALL: [Format; 3] = [Format::Nginx, Format::Haproxy, Format::Envoy];
+
+    /// Its name (`lblab import NAME`, `[import] format`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Nginx => "nginx",
+            Format::Haproxy => "haproxy",
+            Format::Envoy => "envoy",
+        }
+    }
+
+    /// The format named `name`.
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The format a file's name suggests: haproxy for `.cfg`, envoy for `.yaml`, `.yml`
+    /// and `.json`, else nginx.
+    pub fn of_path(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+            "cfg" => Format::Haproxy,
+            "yaml" | "yml" | "json" => Format::Envoy,
+            _ => Format::Nginx,
+        }
+    }
+
+    /// The option that names the block to import (`--upstream`, `--backend`, `--cluster`).
+    pub fn name_flag(self) -> &'static str {
+        match self {
+            Format::Nginx => "--upstream",
+            Format::Haproxy => "--backend",
+            Format::Envoy => "--cluster",
+        }
+    }
+
+    /// Imports block `name` (or the only one) of the configuration at `path`.
+    pub fn import(
+        self,
+        path: &Path,
+        name: Option<&str>,
+        files: &dyn Files,
+    ) -> Result<Imported, ImportError> {
+        match self {
+            Format::Nginx => nginx::import(path, name, files),
+            Format::Haproxy => haproxy::import(path, name, files),
+            Format::Envoy => envoy::import(path, name, files),
+        }
+    }
+}
+
 /// How the importer reads files: the configuration and what it includes.
 pub trait Files {
     /// The bytes of the file at `path`.
@@ -102,8 +165,8 @@ pub enum Value {
     Bool(bool),
     /// An array of strings.
     List(Vec<String>),
-    /// A number, as the TOML literal to write (already checked).
-    Num(String),
+    /// A TOML literal written as is (a number, an inline table), already checked.
+    Raw(String),
 }
 
 impl Value {
@@ -112,7 +175,7 @@ impl Value {
             Value::Int(i) => i.to_string(),
             Value::Str(s) => quote(s),
             Value::Bool(b) => b.to_string(),
-            Value::Num(n) => n.clone(),
+            Value::Raw(n) => n.clone(),
             Value::List(l) => format!(
                 "[{}]",
                 l.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ")

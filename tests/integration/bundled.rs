@@ -89,14 +89,8 @@ fn every_bundled_scenario_runs_under_compare_as_shipped() {
         );
         // A comparison of presets lists what they set differently (that is what it
         // compares); nothing else may differ.
-        let (prefix, imported) = (
-            lblab::cli::variants::PRESET_PREFIX,
-            lblab::cli::variants::IMPORT_PREFIX,
-        );
         assert!(
-            notes
-                .iter()
-                .all(|n| n.starts_with(prefix) || n.starts_with(imported)),
+            notes.iter().all(|n| lblab::cli::variants::is_declared(n)),
             "{name}: {notes:?}"
         );
         let s = lblab::scenario::parse(

@@ -502,6 +502,18 @@ fn truncated_and_corrupted_configs_never_panic() {
     assert!(n > 1000, "{n}");
 }
 
+/// The requests server `NAME-1` (of one-server group `NAME`) got, from a servers.csv.
+pub(crate) fn requests(servers: &str, name: &str) -> u64 {
+    // (The variant column holds commas, quoted: read the field after the group.)
+    let key = format!(",{name}-1,{name},");
+    servers
+        .lines()
+        .find_map(|l| l.split_once(&key).map(|(_, rest)| rest))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|x| x.parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in\n{servers}"))
+}
+
 /// `lblab run WORKLOAD --config CONFIG`: the imported upstream runs against the workload
 /// (servers, weights and the backup as the config says), untranslated directives come out
 /// as warnings, and a workload that sets what the config provides is refused (exit 2)
@@ -535,16 +547,7 @@ fn run_config_runs_an_upstream_against_a_workload() {
     assert!(err.contains("not translated: `keepalive 32`"), "{err}");
     let servers = std::fs::read_to_string(out.join("servers.csv")).unwrap();
     // Weights 3 and 2 (least_conn at a light load spreads by weight); the backup idle.
-    let count = |name: &str| -> f64 {
-        // (The variant column holds commas, quoted: read the field after the group.)
-        let key = format!(",{name}-1,{name},");
-        servers
-            .lines()
-            .find_map(|l| l.split_once(&key).map(|(_, rest)| rest))
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|x| x.parse().ok())
-            .unwrap_or_else(|| panic!("{name} in {servers}"))
-    };
+    let count = |name: &str| requests(&servers, name) as f64;
     let (a, b, backup) = (
         count("10-0-1-11_8080"),
         count("10-0-1-12_8080"),

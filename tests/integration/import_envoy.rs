@@ -11,7 +11,7 @@ use lblab::balancer::priority::PriorityRule;
 use lblab::import::{ImportError, Imported, envoy};
 use lblab::model::{ActiveStyle, CheckType, SlowStartStyle};
 
-use super::import::{Disk, data, files_in, never_panics, scenario, weights};
+use super::import::{Disk, data, files_in, never_panics, requests, scenario, weights};
 use crate::support::{lblab, scratch};
 
 fn env(rel: &str, cluster: Option<&str>) -> Result<Imported, ImportError> {
@@ -263,15 +263,7 @@ fn run_config_runs_an_envoy_cluster_against_a_workload() {
         "{err}"
     );
     let servers = std::fs::read_to_string(out.join("servers.csv")).unwrap();
-    let requests = |name: &str| -> u64 {
-        let key = format!(",{name}-1,{name},");
-        servers
-            .lines()
-            .find_map(|l| l.split_once(&key).map(|(_, rest)| rest))
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("{name} not in\n{servers}"))
-    };
+    let requests = |name: &str| requests(&servers, name);
     assert!(requests("10-0-1-11_8443") > 400);
     assert!(requests("10-0-1-12_8443") > 400);
     assert_eq!(requests("10-1-1-21_8443") + requests("10-1-1-22_8443"), 0);

@@ -24,14 +24,8 @@ pub(crate) fn compare(name: &str) -> BTreeMap<String, Aggregate> {
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
     // A comparison of presets varies the preset, and says what the presets set
     // differently: that note is the comparison, not a hidden difference.
-    let (prefix, imported) = (
-        lblab::cli::variants::PRESET_PREFIX,
-        lblab::cli::variants::IMPORT_PREFIX,
-    );
     assert!(
-        notes
-            .iter()
-            .all(|n| n.starts_with(prefix) || n.starts_with(imported)),
+        notes.iter().all(|n| lblab::cli::variants::is_declared(n)),
         "{name}: the comparison should vary one thing only, but: {notes:?}"
     );
     let seeds = SeedTree::new(s.seed);

@@ -51,7 +51,7 @@ pub(super) fn common(c: &Node, f: &mut Fragment) -> Result<(), ImportError> {
             "Envoy default healthy_panic_threshold 50%".into(),
         )
     });
-    f.health.push(entry("panic_threshold", Value::Num(p), from));
+    f.health.push(entry("panic_threshold", Value::Raw(p), from));
     Ok(())
 }
 

@@ -161,7 +161,7 @@ pub(super) fn policy(c: &Node, routes: &Routes, f: &mut Fragment) -> Result<(), 
             }
             ("envoy-least-request", "active_request_bias") => {
                 let b = number(v, "active_request_bias", 0.0, 1000.0)?;
-                f.balancer.push(entry("active_request_bias", Value::Num(b), at(&path, kat)));
+                f.balancer.push(entry("active_request_bias", Value::Raw(b), at(&path, kat)));
             }
             ("envoy-least-request", "selection_method") => {
                 let m = match text(v, "selection_method")? {
@@ -289,7 +289,7 @@ fn slow_start(s: &Node, f: &mut Fragment) -> Result<(), ImportError> {
                 let a = number(v, "aggression", 0.0, 100.0)?;
                 f.slow_start.push(entry(
                     "aggression",
-                    Value::Num(a),
+                    Value::Raw(a),
                     at("slow_start_config.aggression", kat),
                 ));
             }
@@ -297,7 +297,7 @@ fn slow_start(s: &Node, f: &mut Fragment) -> Result<(), ImportError> {
                 let p = number(v, "min_weight_percent", 0.0, 100.0)?;
                 f.slow_start.push(entry(
                     "min_weight_percent",
-                    Value::Num(p),
+                    Value::Raw(p),
                     at("slow_start_config.min_weight_percent", kat),
                 ));
             }

@@ -376,7 +376,7 @@ fn route_settings(
         };
         f.lb.push(entry(
             "retry_budget",
-            Value::Num(format!(
+            Value::Raw(format!(
                 "{{ percent = {percent}, min_concurrency = {min} }}"
             )),
             from,

@@ -17,6 +17,7 @@ use super::super::ReadFile;
 use super::super::doc::{Cx, SET_MARK};
 use super::super::error::Problem;
 use super::super::overrides;
+use crate::import::Format;
 
 /// The scenario's text with the imported fragment appended, where the fragment starts,
 /// and the import's warnings.
@@ -25,9 +26,6 @@ pub(super) struct Imported {
     pub fragment_start: usize,
     pub warnings: Vec<String>,
 }
-
-/// The configuration formats `[import]` reads.
-const FORMATS: &[&str] = &["nginx", "haproxy", "envoy"];
 
 /// Files for the importer: through the scenario reader's `read`, so that bundled
 /// configurations and overlays are seen as the scenario reader sees them.
@@ -115,17 +113,17 @@ pub(super) fn prepare(
         };
         match key {
             "file" => file = Some((s, v.span())),
-            "format" => {
-                if FORMATS.contains(&s.as_str()) {
-                    format = Some(s);
-                } else {
+            "format" => match Format::from_name(&s) {
+                Some(f) => format = Some(f),
+                None => {
+                    let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
                     cx.err(
                         &path,
                         &v.span(),
-                        format!("expected one of {}, not \"{s}\"", FORMATS.join(", ")),
+                        format!("expected one of {}, not \"{s}\"", names.join(", ")),
                     );
                 }
-            }
+            },
             "name" => name = Some(s),
             _ => cx.err_hint(
                 &path,
@@ -147,24 +145,9 @@ pub(super) fn prepare(
         return Err(cx.problems);
     }
     let config = base_dir.join(&file);
-    let format = format.unwrap_or_else(|| {
-        match Path::new(&file)
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-        {
-            "cfg" => "haproxy",
-            "yaml" | "yml" | "json" => "envoy",
-            _ => "nginx",
-        }
-        .to_string()
-    });
-    let files = Reading(read);
-    let result = match format.as_str() {
-        "haproxy" => crate::import::haproxy::import(&config, name.as_deref(), &files),
-        "envoy" => crate::import::envoy::import(&config, name.as_deref(), &files),
-        _ => crate::import::nginx::import(&config, name.as_deref(), &files),
-    };
+    let fmt = format.unwrap_or_else(|| Format::of_path(Path::new(&file)));
+    let result = fmt.import(&config, name.as_deref(), &Reading(read));
+    let format = fmt.name();
     let imported = match result {
         Ok(i) => i,
         Err(e) => {
@@ -182,12 +165,9 @@ pub(super) fn prepare(
         let command = format!(
             "`lblab import {format} {}{}`",
             config.display(),
-            match (&name, format.as_str()) {
-                (Some(n), "nginx") => format!(" --upstream {n}"),
-                (Some(n), "haproxy") => format!(" --backend {n}"),
-                (Some(n), _) => format!(" --cluster {n}"),
-                (None, _) => String::new(),
-            }
+            name.as_ref()
+                .map(|n| format!(" {} {n}", fmt.name_flag()))
+                .unwrap_or_default()
         );
         // A bundled scenario's configuration is in the binary: a copy first.
         let how = match file_name.strip_suffix(" (bundled)") {
