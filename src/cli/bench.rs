@@ -100,7 +100,8 @@ struct Measured {
     mhop_per_s: f64,
     /// Peak resident memory of the process so far (Linux; null elsewhere).
     peak_rss_mib: Option<f64>,
-    /// Speed relative to the same algorithm at the first `--servers` size.
+    /// Speed relative to the same algorithm at the first `--servers` size (a bare loop's:
+    /// relative to that bare loop at the first size).
     vs_first_size: Option<f64>,
     /// Speed relative to the bare loop at the same size (random, least connections).
     vs_bare: Option<f64>,
@@ -449,6 +450,9 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
             }
         }
         let mut first_size: Option<(u32, f64)> = None;
+        // The bare loop's own speed at the first size: what the machine's caches cost a
+        // loop with nothing to dilute them, beside the simulator's ratio.
+        let mut first_bare: Option<(u32, f64)> = None;
         let mut first_rate = None;
         for job in jobs {
             let simulated = job.simulated(&a);
@@ -513,10 +517,20 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                     {
                         sim.vs_bare = Some(rate / m.mreq_per_s);
                     }
+                    match first_bare {
+                        None => first_bare = Some((job.n, m.mreq_per_s)),
+                        Some((_, r0)) => m.vs_first_size = Some(m.mreq_per_s / r0),
+                    }
                     if text {
                         row(&m)?;
+                        let own = match (m.vs_first_size, first_bare) {
+                            (Some(v), Some((n0, _))) => {
+                                format!(" (the bare loop: {v:.2}× its speed at {n0} servers)")
+                            }
+                            _ => String::new(),
+                        };
                         note(&format!(
-                            "lblab runs at {:.2}× the bare loop's speed",
+                            "lblab runs at {:.2}× the bare loop's speed{own}",
                             rate / m.mreq_per_s
                         ))?;
                     }

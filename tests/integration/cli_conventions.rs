@@ -328,6 +328,49 @@ fn bench_measures_several_fleet_sizes() {
         let t = x["mean_latency_s"].as_f64().unwrap();
         assert!((3.0..12.0).contains(&t), "{x}");
     }
+    // The bare loop's rows relate it to itself at the first size, as the text says.
+    let o = lblab(&[
+        "bench",
+        "--servers",
+        "16,64",
+        "--requests",
+        "20000",
+        "--warmup",
+        "1000",
+        "--algorithms",
+        "random",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("× the bare loop's speed (the bare loop: ")
+            && text.contains("× its speed at 16 servers)"),
+        "{text}"
+    );
+    let o = lblab(&[
+        "bench",
+        "--servers",
+        "16,64",
+        "--requests",
+        "20000",
+        "--warmup",
+        "1000",
+        "--algorithms",
+        "random",
+        "--format",
+        "json",
+    ]);
+    let v = json(&o);
+    let bare: Vec<&Value> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["algorithm"].as_str().unwrap().starts_with("bare loop"))
+        .collect();
+    assert_eq!(bare.len(), 2);
+    assert!(bare[0]["vs_first_size"].is_null());
+    let r = bare[1]["mreq_per_s"].as_f64().unwrap() / bare[0]["mreq_per_s"].as_f64().unwrap();
+    assert!((bare[1]["vs_first_size"].as_f64().unwrap() - r).abs() < 1e-9 * r);
     for bad in [
         vec!["bench", "--servers", "0"],
         vec!["bench", "--servers", "2000000"],

@@ -55,6 +55,7 @@ mod service;
 mod slices;
 mod sockets;
 mod upstream;
+mod workers;
 
 /// How many time buckets the series of a run of `cfg` have.
 pub(crate) fn time_buckets(cfg: &WorldConfig) -> usize {
