@@ -7,7 +7,7 @@
 
 pub mod imbalance;
 pub mod series;
-pub use series::{HopRow, ServerBucket, ServiceBucket};
+pub use series::{HopRow, ServerBucket, ServerSeries, ServiceBucket};
 pub mod slices;
 pub mod stats;
 
@@ -227,7 +227,7 @@ pub struct RepResult {
     /// pooled connections at layer 7); empty when neither is modelled.
     pub connections: Vec<ConnRow>,
     /// Per time bucket and server (empty when too many cells; see `server_series_skipped`).
-    pub server_series: Vec<ServerBucket>,
+    pub server_series: ServerSeries,
     /// Servers × buckets was too many to keep per-server series.
     pub server_series_skipped: bool,
 }

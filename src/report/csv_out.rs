@@ -637,10 +637,17 @@ pub fn server_timeseries_csv(
     aggs: &[Aggregate],
     max_reps: usize,
 ) -> Option<String> {
-    per_event_csv_reps(
-        info,
-        aggs,
-        &[
+    // The rows are made from each replication's counters as they are written.
+    if aggs
+        .iter()
+        .all(|a| a.reps.iter().all(|r| r.server_series.is_empty()))
+    {
+        return None;
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = head(info, &["replication"]);
+    header.extend(
+        [
             "t_s",
             "bucket_s",
             "server",
@@ -648,19 +655,28 @@ pub fn server_timeseries_csv(
             "share_pct",
             "error_rate_pct",
             "in_flight",
-        ],
-        max_reps,
-        |r| &r.server_series,
-        |r, b| {
-            vec![
-                csv_float(b.t_s, 3),
-                csv_float(b.width_s, 3),
-                r.servers[b.server as usize].name.clone(),
-                csv_float(b.answers_per_s, 6),
-                csv_float(b.share_pct, 6),
-                csv_float(b.error_rate_pct, 6),
-                b.in_flight.to_string(),
-            ]
-        },
-    )
+        ]
+        .iter()
+        .map(|c| c.to_string()),
+    );
+    w.write_record(&header).expect("in-memory write");
+    for a in aggs {
+        for (i, r) in a.reps.iter().enumerate().take(max_reps) {
+            let rep = i.to_string();
+            for b in r.server_series.rows() {
+                let mut record = rec(info, &a.algorithm, &[&rep]);
+                record.extend([
+                    csv_float(b.t_s, 3),
+                    csv_float(b.width_s, 3),
+                    r.servers[b.server as usize].name.clone(),
+                    csv_float(b.answers_per_s, 6),
+                    csv_float(b.share_pct, 6),
+                    csv_float(b.error_rate_pct, 6),
+                    b.in_flight.to_string(),
+                ]);
+                w.write_record(&record).expect("in-memory write");
+            }
+        }
+    }
+    Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
 }

@@ -57,7 +57,7 @@ fn liveness_restarts_a_hung_server() {
     for r in &without.reps {
         for b in r
             .server_series
-            .iter()
+            .rows()
             .filter(|b| b.t_s >= 15.0 && b.t_s < 65.0)
         {
             match r.servers[b.server as usize].name.as_str() {

@@ -18,6 +18,7 @@ use crate::metrics::N_CAUSES;
 use crate::metrics::N_METRICS;
 use crate::metrics::RepResult;
 use crate::metrics::ServerRow;
+use crate::metrics::ServerSeries;
 use crate::metrics::imbalance::imbalance;
 use crate::model::config::LbView;
 use crate::model::config::WorldConfig;
@@ -287,7 +288,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         self.conn_settle();
         self.upstream_settle();
-        Ok(self.result(out_measured))
+        let mut r = self.result(out_measured);
+        r.server_series = self.server_series();
+        Ok(r)
     }
 
     /// The time buckets: throughput, errors and p99 per bucket.
@@ -649,7 +652,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             hops: self.hop_rows(),
             service_series: self.service_series(),
             connections: self.conn_rows(),
-            server_series: self.server_series(),
+            server_series: ServerSeries::default(), // handed over by `finish`
             server_series_skipped: !self.series.servers_kept(),
             slices: self
                 .stats

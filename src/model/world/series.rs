@@ -17,7 +17,7 @@
 use super::NONE;
 use super::World;
 use crate::engine::SimTime;
-use crate::metrics::{HopRow, ServerBucket, ServiceBucket};
+use crate::metrics::{HopRow, ServerSeries, ServiceBucket};
 use crate::model::config::WorldConfig;
 
 /// Per-server series are kept up to this many server × bucket cells (12 bytes each).
@@ -196,52 +196,23 @@ impl<const TRACE: bool> World<'_, TRACE> {
         out
     }
 
-    /// Per server and bucket: answers, share of its service's answers, error rate and
-    /// in-flight count at the bucket's end (servers in the pool at some time only).
-    pub(super) fn server_series(&self) -> Vec<ServerBucket> {
-        let s = &self.series;
+    /// Per server and bucket: answers, error answers and in-flight count at the bucket's
+    /// end, handed over to the result (which makes the rows as they are read).
+    pub(super) fn server_series(&mut self) -> ServerSeries {
+        let s = &mut self.series;
         if s.srv_answers.is_empty() {
-            return Vec::new();
+            return ServerSeries::default();
         }
-        let width = s.bucket_ns as f64 * 1e-9;
-        let end = self.cfg.duration.as_secs_f64();
-        let n_services = self.cfg.services.len().max(1);
-        let mut out = Vec::new();
-        let mut per_service = vec![0u64; n_services];
-        for b in 0..s.n_buckets {
-            let t = b as f64 * width;
-            let w = width.min(end - t).max(1e-9);
-            per_service.fill(0);
-            for (id, srv) in self.servers.iter().enumerate() {
-                per_service[srv.service] += u64::from(s.srv_answers[b * s.n_servers + id]);
-            }
-            for (id, srv) in self.servers.iter().enumerate() {
-                if !srv.ever_member {
-                    continue;
-                }
-                let i = b * s.n_servers + id;
-                let answers = f64::from(s.srv_answers[i]);
-                let total = per_service[srv.service] as f64;
-                out.push(ServerBucket {
-                    t_s: t,
-                    width_s: w,
-                    server: id as u32,
-                    answers_per_s: answers / w,
-                    share_pct: if total > 0.0 {
-                        100.0 * answers / total
-                    } else {
-                        f64::NAN
-                    },
-                    error_rate_pct: if answers > 0.0 {
-                        100.0 * f64::from(s.srv_errors[i]) / answers
-                    } else {
-                        f64::NAN
-                    },
-                    in_flight: s.srv_in_flight[i],
-                });
-            }
+        ServerSeries {
+            width_s: s.bucket_ns as f64 * 1e-9,
+            end_s: self.cfg.duration.as_secs_f64(),
+            n_buckets: s.n_buckets,
+            service: self.servers.iter().map(|x| x.service as u32).collect(),
+            kept: self.servers.iter().map(|x| x.ever_member).collect(),
+            answers: std::mem::take(&mut s.srv_answers),
+            errors: std::mem::take(&mut s.srv_errors),
+            in_flight: std::mem::take(&mut s.srv_in_flight),
         }
-        out
     }
 
     /// Per class and service it reaches: requests per client request, and time at the
