@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 
 /// A server's state. Laid out by hand (`repr(C)`) so that what every request reads and
 /// writes sits together: the first cache line holds what its arrival and its service read
-/// (workers, speed, failure flags, the request count), the second its queue and the
+/// (workers, speed, failure flags, its group, the request count), the second its queue and the
 /// attempts its workers hold, the third the rest of a completion's writes and the cache;
 /// everything after is read only by changes, faults and the results. With 1,024 servers,
 /// state spread over five lines cost each request several more cache misses.
@@ -32,8 +32,8 @@ pub(super) struct Server {
     pub(super) speed: f64,
     pub(super) slow: f64,
     pub(super) err_rate: f64,
-    /// Services whose instances cannot reach it (bit per service; a partition `from`).
-    pub(super) cut_from: u64,
+    /// Its group (every request reads the group's network delay).
+    pub(super) group: usize,
     pub(super) n_requests: u64,
     pub(super) crashed: bool,
     pub(super) hung: bool,
@@ -54,7 +54,9 @@ pub(super) struct Server {
     pub(super) answer_errors: u32,
     pub(super) busy_ns: u64,
     pub(super) cache: Option<Box<Lru>>,
-    pub(super) group: usize,
+    /// Services whose instances cannot reach it (bit per service; a partition `from`; read
+    /// only for calls between services).
+    pub(super) cut_from: u64,
     /// The server it runs on (itself unless its group runs `on` another's: pods on nodes).
     pub(super) host: u32,
     pub(super) err_status: u16,
@@ -290,8 +292,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let at = &self.book.atts[a as usize];
         let srv = &self.servers[at.server as usize];
         srv.partitioned
-            || (srv.cut_from != 0
-                && at.tier != 0
+            || (at.tier != 0
+                && srv.cut_from != 0
                 && srv.cut_from >> self.servers[at.client as usize].service & 1 == 1)
     }
 
@@ -397,7 +399,7 @@ mod layout {
             offset_of!(Server, speed),
             offset_of!(Server, slow),
             offset_of!(Server, err_rate),
-            offset_of!(Server, cut_from),
+            offset_of!(Server, group),
             offset_of!(Server, n_requests),
             offset_of!(Server, crashed),
             offset_of!(Server, hung),
@@ -410,6 +412,7 @@ mod layout {
         }
         assert_eq!(line(offset_of!(Server, answer_errors)), 2);
         assert_eq!(line(offset_of!(Server, cache)), 2);
+        assert_eq!(line(offset_of!(Server, cut_from)), 2);
         assert_eq!(line(offset_of!(Server, busy_ns)), 2);
     }
 }
