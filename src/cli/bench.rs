@@ -52,7 +52,9 @@ pub(super) struct BenchArgs {
     model: Model,
     /// Fleet sizes to measure the one-tier model at (comma-separated; λ = 0.9 × servers,
     /// so every size is 90% busy). Each algorithm's speed is also given relative to its
-    /// speed at the first size, and to a bare event loop for random and least connections.
+    /// speed at the first size, and to a bare event loop for random and least connections
+    /// (whose own speed is also given relative to the first size: what the machine's
+    /// caches cost a loop with nothing else to do).
     #[arg(long, value_delimiter = ',', default_value = "16")]
     servers: Vec<u32>,
     /// Skip the bare event loop.

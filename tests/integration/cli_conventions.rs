@@ -329,17 +329,22 @@ fn bench_measures_several_fleet_sizes() {
         assert!((3.0..12.0).contains(&t), "{x}");
     }
     // The bare loop's rows relate it to itself at the first size, as the text says.
-    let o = lblab(&[
-        "bench",
-        "--servers",
-        "16,64",
-        "--requests",
-        "20000",
-        "--warmup",
-        "1000",
-        "--algorithms",
-        "random",
-    ]);
+    let with_bare = |format: &str| {
+        lblab(&[
+            "bench",
+            "--servers",
+            "16,64",
+            "--requests",
+            "20000",
+            "--warmup",
+            "1000",
+            "--algorithms",
+            "random",
+            "--format",
+            format,
+        ])
+    };
+    let o = with_bare("text");
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -347,19 +352,7 @@ fn bench_measures_several_fleet_sizes() {
             && text.contains("× its speed at 16 servers)"),
         "{text}"
     );
-    let o = lblab(&[
-        "bench",
-        "--servers",
-        "16,64",
-        "--requests",
-        "20000",
-        "--warmup",
-        "1000",
-        "--algorithms",
-        "random",
-        "--format",
-        "json",
-    ]);
+    let o = with_bare("json");
     let v = json(&o);
     let bare: Vec<&Value> = v["results"]
         .as_array()
