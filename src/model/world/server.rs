@@ -17,10 +17,10 @@ use std::collections::VecDeque;
 
 /// A server's state. Laid out by hand (`repr(C)`) so that what every request reads and
 /// writes sits together: the first cache line holds what its arrival and its service read
-/// (workers, speed, failure flags, its group, the request count), the second its queue and the
-/// attempts its workers hold, the third the rest of a completion's writes and the cache;
-/// everything after is read only by changes, faults and the results. With 1,024 servers,
-/// state spread over five lines cost each request several more cache misses.
+/// (workers, speed, failure flags, its group, the request count), the second its queue
+/// and the attempts its workers hold, the third the rest of a completion's writes and the
+/// cache; everything after is read only by changes, faults and the results. With 1,024
+/// servers, state spread over five lines cost each request several more cache misses.
 #[repr(C, align(64))]
 pub(super) struct Server {
     // Line 1: arrival and service.
