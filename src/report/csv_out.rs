@@ -152,22 +152,31 @@ fn per_event_csv<T>(
     list: impl Fn(&RepResult) -> &[T],
     row: impl Fn(&RepResult, &T) -> Vec<String>,
 ) -> Option<String> {
-    per_event_csv_reps(info, aggs, columns, usize::MAX, list, row)
+    per_rep_csv(
+        info,
+        aggs,
+        columns,
+        usize::MAX,
+        |r| list(r).is_empty(),
+        |r, emit| {
+            for e in list(r) {
+                emit(row(r, e));
+            }
+        },
+    )
 }
 
-/// [`per_event_csv`] for the first `max_reps` replications of each variant.
-fn per_event_csv_reps<T>(
+/// The writer behind [`per_event_csv`], for the first `max_reps` replications of each
+/// variant: `rows` gives a replication's rows to `emit` (`empty`: it has none).
+fn per_rep_csv(
     info: &RunInfo,
     aggs: &[Aggregate],
     columns: &[&str],
     max_reps: usize,
-    list: impl Fn(&RepResult) -> &[T],
-    row: impl Fn(&RepResult, &T) -> Vec<String>,
+    empty: impl Fn(&RepResult) -> bool,
+    rows: impl Fn(&RepResult, &mut dyn FnMut(Vec<String>)),
 ) -> Option<String> {
-    if aggs
-        .iter()
-        .all(|a| a.reps.iter().all(|r| list(r).is_empty()))
-    {
+    if aggs.iter().all(|a| a.reps.iter().all(&empty)) {
         return None;
     }
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -177,11 +186,11 @@ fn per_event_csv_reps<T>(
     for a in aggs {
         for (i, r) in a.reps.iter().enumerate().take(max_reps) {
             let rep = i.to_string();
-            for e in list(r) {
+            rows(r, &mut |row| {
                 let mut record = rec(info, &a.algorithm, &[&rep]);
-                record.extend(row(r, e));
+                record.extend(row);
                 w.write_record(&record).expect("in-memory write");
-            }
+            });
         }
     }
     Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
@@ -637,17 +646,10 @@ pub fn server_timeseries_csv(
     aggs: &[Aggregate],
     max_reps: usize,
 ) -> Option<String> {
-    // The rows are made from each replication's counters as they are written.
-    if aggs
-        .iter()
-        .all(|a| a.reps.iter().all(|r| r.server_series.is_empty()))
-    {
-        return None;
-    }
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header = head(info, &["replication"]);
-    header.extend(
-        [
+    per_rep_csv(
+        info,
+        aggs,
+        &[
             "t_s",
             "bucket_s",
             "server",
@@ -655,17 +657,13 @@ pub fn server_timeseries_csv(
             "share_pct",
             "error_rate_pct",
             "in_flight",
-        ]
-        .iter()
-        .map(|c| c.to_string()),
-    );
-    w.write_record(&header).expect("in-memory write");
-    for a in aggs {
-        for (i, r) in a.reps.iter().enumerate().take(max_reps) {
-            let rep = i.to_string();
+        ],
+        max_reps,
+        |r| r.server_series.is_empty(),
+        // The rows are made from the replication's counters as they are written.
+        |r, emit| {
             for b in r.server_series.rows() {
-                let mut record = rec(info, &a.algorithm, &[&rep]);
-                record.extend([
+                emit(vec![
                     csv_float(b.t_s, 3),
                     csv_float(b.width_s, 3),
                     r.servers[b.server as usize].name.clone(),
@@ -674,9 +672,7 @@ pub fn server_timeseries_csv(
                     csv_float(b.error_rate_pct, 6),
                     b.in_flight.to_string(),
                 ]);
-                w.write_record(&record).expect("in-memory write");
             }
-        }
-    }
-    Some(String::from_utf8(w.into_inner().expect("in-memory flush")).expect("utf-8 csv"))
+        },
+    )
 }

@@ -81,28 +81,14 @@ impl Reader<'_> {
             }
         }
         if let Some(v) = t.t.get("drain_delay") {
-            match self.cx.duration("lb.drain_delay", v) {
-                Some(d) if d > SimTime::ZERO => self.drain_delay = d,
-                Some(_) => {
-                    self.cx
-                        .err("lb.drain_delay", &v.span(), "expected a positive duration");
-                    ok = false;
-                }
+            match self.positive_duration("lb.drain_delay", v) {
+                Some(d) => self.drain_delay = d,
                 None => ok = false,
             }
         }
         let interval = match t.t.get("report_interval") {
-            Some(v) => match self.cx.duration("lb.report_interval", v) {
-                Some(d) if d > SimTime::ZERO => Some((d, v.span())),
-                Some(_) => {
-                    self.cx.err(
-                        "lb.report_interval",
-                        &v.span(),
-                        "expected a positive duration",
-                    );
-                    ok = false;
-                    None
-                }
+            Some(v) => match self.positive_duration("lb.report_interval", v) {
+                Some(d) => Some((d, v.span())),
                 None => {
                     ok = false;
                     None
@@ -111,16 +97,8 @@ impl Reader<'_> {
             None => None,
         };
         if let Some(v) = t.t.get("upstream_timeout") {
-            match self.cx.duration("lb.upstream_timeout", v) {
-                Some(d) if d > SimTime::ZERO => cfg.upstream_timeout = Some(d),
-                Some(_) => {
-                    self.cx.err(
-                        "lb.upstream_timeout",
-                        &v.span(),
-                        "expected a positive duration",
-                    );
-                    ok = false;
-                }
+            match self.positive_duration("lb.upstream_timeout", v) {
+                Some(d) => cfg.upstream_timeout = Some(d),
                 None => ok = false,
             }
         }
