@@ -1,5 +1,5 @@
-//! The event queue: a binary heap ordered by `(time, insertion sequence)`, plus a FIFO lane
-//! and a single slot.
+//! The event queue: a heap ordered by `(time, insertion sequence)` (see `heap.rs`), plus a
+//! FIFO lane and a single slot.
 //!
 //! Same-time events come out in the order they were scheduled (FIFO), which makes the run
 //! reproducible without any tie-breaking by payload. Events whose times are scheduled in
@@ -7,9 +7,9 @@
 //! [`EventQueue::push_fifo`], an O(1) deque that is merged with the heap by the same
 //! `(time, seq)` key; the order is exactly the one a single heap would give.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
+use super::heap::{Heap, Key};
 use super::time::SimTime;
 
 /// A scheduled event, as [`EventQueue::pop_entry`] returns it.
@@ -21,27 +21,16 @@ pub struct Entry<E> {
     pub event: E,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Entry<E> {
-    /// Reversed so that `BinaryHeap` (a max-heap) pops the earliest `(time, seq)`.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+impl<E> Entry<E> {
+    #[inline]
+    fn key(&self) -> Key {
+        Key::new(self.time, self.seq)
     }
 }
 
 /// A deterministic priority queue of events.
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: Heap<E>,
     fifo: VecDeque<Entry<E>>,
     /// One event kept out of the heap: a stream with at most one event pending at a time
     /// (the next open-loop arrival) costs no heap operations.
@@ -49,17 +38,17 @@ pub struct EventQueue<E> {
     seq: u64,
 }
 
-impl<E> Default for EventQueue<E> {
+impl<E: Copy> Default for EventQueue<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> EventQueue<E> {
+impl<E: Copy> EventQueue<E> {
     /// An empty queue.
     pub fn new() -> Self {
         EventQueue {
-            heap: BinaryHeap::with_capacity(1024),
+            heap: Heap::with_capacity(1024),
             fifo: VecDeque::with_capacity(1024),
             slot: None,
             seq: 0,
@@ -70,7 +59,7 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn push(&mut self, time: SimTime, event: E) {
         let seq = self.next_seq();
-        self.heap.push(Entry { time, seq, event });
+        self.heap.push(Key::new(time, seq), event);
     }
 
     /// Schedules `event` at `time`, which must not be earlier than the last `push_fifo` time.
@@ -112,23 +101,27 @@ impl<E> EventQueue<E> {
     /// tuple: the hot loop reads its fields where the heap put them).
     #[inline]
     pub fn pop_entry(&mut self) -> Option<Entry<E>> {
+        let heap = self.heap.peek();
         if let Some(s) = &self.slot {
-            let key = (s.time, s.seq);
-            let earlier = |e: Option<&Entry<E>>| e.is_some_and(|e| (e.time, e.seq) < key);
-            if !earlier(self.heap.peek()) && !earlier(self.fifo.front()) {
+            let key = s.key();
+            if heap.is_none_or(|h| h >= key) && self.fifo.front().is_none_or(|f| f.key() >= key) {
                 return self.slot.take();
             }
         }
-        let take_fifo = match (self.heap.peek(), self.fifo.front()) {
+        let take_fifo = match (heap, self.fifo.front()) {
             (None, None) => return None,
             (Some(_), None) => false,
             (None, Some(_)) => true,
-            (Some(h), Some(f)) => (f.time, f.seq) < (h.time, h.seq),
+            (Some(h), Some(f)) => f.key() < h,
         };
         if take_fifo {
             self.fifo.pop_front()
         } else {
-            self.heap.pop()
+            self.heap.pop().map(|(k, event)| Entry {
+                time: k.time(),
+                seq: k.seq(),
+                event,
+            })
         }
     }
 
@@ -136,9 +129,9 @@ impl<E> EventQueue<E> {
     pub fn peek_time(&self) -> Option<SimTime> {
         let queued = match (self.heap.peek(), self.fifo.front()) {
             (None, None) => None,
-            (Some(h), None) => Some(h.time),
+            (Some(h), None) => Some(h.time()),
             (None, Some(f)) => Some(f.time),
-            (Some(h), Some(f)) => Some(h.time.min(f.time)),
+            (Some(h), Some(f)) => Some(h.time().min(f.time)),
         };
         match (queued, &self.slot) {
             (Some(q), Some(s)) => Some(q.min(s.time)),
@@ -190,12 +183,15 @@ mod tests {
                     rng.below(4) == 0
                 };
                 if grow {
-                    let delay = match rng.below(6) {
+                    let delay = match rng.below(7) {
                         0 => 0,
                         1 => rng.below(10),
                         2 => rng.below(1_000_000),
                         3 => rng.below(1 << 40),
                         4 => u64::MAX / 4 - rng.below(1 << 20),
+                        // The end of time (`now + delay` saturates): beside the heap's
+                        // sentinels.
+                        5 => u64::MAX,
                         _ => rng.exp(1e6) as u64,
                     };
                     let t = now.saturating_add(delay);
