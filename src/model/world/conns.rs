@@ -528,7 +528,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             let p = if last == NONE {
                 NONE
             } else {
-                rt.pos[last as usize]
+                rt.pos(last as usize)
             };
             if alive && p != NONE && rt.backends[p as usize].eligible() {
                 self.in_flight_add(0, node, last, true);

@@ -31,6 +31,9 @@ pub(super) struct Faults {
     pub(super) records: Vec<FaultRecord>,
     /// Per server: index in `records` of the fault it is in, or `NONE`.
     pub(super) open: Vec<u32>,
+    /// Servers whose `open` is not `NONE`: while 0, an attempt need not look its server
+    /// up in `open` (a cache miss per attempt in a large pool).
+    pub(super) n_open: usize,
     /// Per failure: its random timings.
     pub(super) rng: Vec<SimRng>,
     /// Which requests an erroring server fails.
@@ -42,6 +45,7 @@ impl Faults {
         Faults {
             records: Vec::new(),
             open: vec![NONE; n],
+            n_open: 0,
             rng: (0..cfg.failures.len())
                 .map(|i| stream(&format!("failures/{i}")))
                 .collect(),
@@ -66,6 +70,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let f = &self.cfg.failures[spec];
         let s = server as usize;
         if !recover {
+            if self.faults.open[s] == NONE {
+                self.faults.n_open += 1;
+            }
             self.faults.open[s] = self.faults.records.len() as u32;
             self.faults.records.push(FaultRecord {
                 spec,
@@ -138,6 +145,9 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 .find(|r| r.spec == spec && r.server == server && r.end.is_none())
             {
                 r.end = Some(self.now);
+            }
+            if self.faults.open[s] != NONE {
+                self.faults.n_open -= 1;
             }
             self.faults.open[s] = NONE;
             match f.kind {

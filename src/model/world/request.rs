@@ -292,9 +292,11 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if counted {
             self.in_flight_add(t, node, server, true);
         }
-        let f = self.faults.open[server as usize];
-        if f != NONE {
-            self.faults.records[f as usize].sent += 1;
+        if self.faults.n_open != 0 {
+            let f = self.faults.open[server as usize];
+            if f != NONE {
+                self.faults.records[f as usize].sent += 1;
+            }
         }
         let retry = r.attempts > 0;
         if measured {
@@ -440,7 +442,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         let n_pools = self.tiers[t].n_pools;
         let rt = &mut self.tiers[t].routes[at.node as usize * n_pools + at.pool as usize];
-        let p = rt.pos[at.server as usize];
+        let p = rt.pos(at.server as usize);
         // A layer-4 node sees no request's outcome: its balancer learns nothing from it.
         if p != NONE && at.counted {
             rt.balancer.on_response(
@@ -462,13 +464,11 @@ impl<const TRACE: bool> World<'_, TRACE> {
             }
         }
         // Attempts sent during the fault that then failed (not client aborts).
-        let f = self.faults.open[at.server as usize];
-        if f != NONE
-            && !outcome.ok
-            && outcome.kind != OutcomeKind::Cancelled
-            && at.dispatched >= self.faults.records[f as usize].start
-        {
-            self.faults.records[f as usize].failed += 1;
+        if !outcome.ok && outcome.kind != OutcomeKind::Cancelled && self.faults.n_open != 0 {
+            let f = self.faults.open[at.server as usize];
+            if f != NONE && at.dispatched >= self.faults.records[f as usize].start {
+                self.faults.records[f as usize].failed += 1;
+            }
         }
         self.health_feedback(t, at.node as usize, at.server as usize, outcome);
     }

@@ -33,8 +33,12 @@ pub(super) struct Route {
     /// The groups of the pool (`None`: every server the tier serves).
     pub(super) groups: Option<Vec<usize>>,
     pub(super) backends: Vec<Backend>,
-    /// Server id → index in `backends`, or `NONE`.
-    pub(super) pos: Vec<u32>,
+    /// Server id → index in `backends`, or `NONE`: read it through [`Route::pos`].
+    pos: Vec<u32>,
+    /// `backends` holds every server, in id order: a server's index is its id, and
+    /// [`Route::pos`] need not look it up (one cache miss fewer, twice per request, in a
+    /// large pool).
+    whole: bool,
     /// The balancer keeps sessions by cookie.
     pub(super) sticky: bool,
     /// The balancer carries nginx's passive check (`max_fails`): poll it after responses.
@@ -407,6 +411,12 @@ impl Service {
 }
 
 impl Route {
+    /// Server `s`'s index in `backends`, or `NONE` if it is not in this pool.
+    #[inline]
+    pub(super) fn pos(&self, s: usize) -> u32 {
+        if self.whole { s as u32 } else { self.pos[s] }
+    }
+
     fn new(alg: &crate::balancer::AlgorithmSpec, groups: Option<Vec<usize>>, rng: SimRng) -> Route {
         let balancer = alg.build(rng);
         Route {
@@ -415,6 +425,7 @@ impl Route {
             groups,
             backends: Vec::new(),
             pos: Vec::new(),
+            whole: false,
             sticky: alg.info().name == "sticky",
             passive: alg.passive_checks().is_some(),
             passive_out: 0,
@@ -610,6 +621,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             }
             let r = &mut self.tiers[t].routes[ri];
             r.groups = groups;
+            r.whole = backends.len() == n;
             r.backends = backends;
             r.pos = pos;
             r.epoch += 1;
@@ -674,7 +686,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         if tier.own_view {
             let count = tier.in_flight[at];
             for r in &mut tier.routes[node * tier.n_pools..(node + 1) * tier.n_pools] {
-                let p = r.pos[s];
+                let p = r.pos(s);
                 if p != NONE {
                     r.backends[p as usize].in_flight = count;
                     if r.notify {
@@ -728,7 +740,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 continue;
             };
             for r in &mut self.tiers[0].routes {
-                let i = r.pos[p.server as usize];
+                let i = r.pos(p.server as usize);
                 if i != NONE {
                     r.balancer.on_response(
                         SimTime::ZERO,
