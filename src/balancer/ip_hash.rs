@@ -133,8 +133,8 @@ pub(super) fn rehash_walk(
 /// configured weight, from its own current weights. In a pool of
 /// [`INDEX_MIN`] backends or more whose owner keeps epochs and whose eligible peers all have
 /// the same weight, the step
-/// goes through a flat [`LcIndex`] (O(log n), the same choice and current weights); a
-/// pool with unequal weights is scanned.
+/// goes through a flat [`LcIndex`] (a rotation, O(1); the same choice and current
+/// weights); a pool with unequal weights is scanned.
 #[derive(Clone, Debug)]
 pub(super) struct RoundRobinFallback {
     /// `current_weight` per backend, indexed like the pool (the index holds the eligible

@@ -15,9 +15,24 @@
 //! The owner falls back to the scan whenever that premise fails (a failure, a recovering
 //! effective weight, unequal weights) and rebuilds the index from the current weights once
 //! it holds again.
+//!
+//! **Flat** (nginx's round robin: one level whatever the in-flight counts), a step's winner
+//! loses `m·w` (`m` members) and, once the current weights lie within `m·w` of each other
+//! (from the first round on, after a reset), lands behind every other member: the order is
+//! a rotation. The flat index therefore keeps its members in a ring in the order `(−d,
+//! index)` and puts each winner back by scanning from the end, O(1) per pick; should a
+//! winner need more than [`ROTATE_SCAN`] places (current weights spread out by
+//! availability changes), the index moves its members into the heap for the rest of the
+//! epoch, so no pick costs more than O(log n).
+
+use std::collections::VecDeque;
 
 use super::indexed_heap::{IndexedHeap, OUT};
 use super::{Backend, NO_EPOCH, PoolView};
+
+/// How far from the end of a flat index's ring a winner may go back in before the index
+/// turns to its heap.
+const ROTATE_SCAN: usize = 8;
 
 /// See the module documentation. The order is kept in an indexed binary heap whose top is
 /// the entry `(level, −d, index)` that sorts first; its arrays are sized to the pool when
@@ -37,6 +52,11 @@ pub(super) struct LcIndex {
     add: Vec<i64>,
     /// The effective weight every member adds per step.
     w: i64,
+    /// Flat and rotating: the members in the order `(−d, index)` (the heap is empty).
+    ring: VecDeque<u32>,
+    rotating: bool,
+    /// [`ROTATE_SCAN`], or another limit for tests.
+    rotate_scan: usize,
 }
 
 impl Default for LcIndex {
@@ -49,6 +69,9 @@ impl Default for LcIndex {
             count: Vec::new(),
             add: Vec::new(),
             w: 1,
+            ring: VecDeque::new(),
+            rotating: false,
+            rotate_scan: ROTATE_SCAN,
         }
     }
 }
@@ -77,6 +100,8 @@ impl LcIndex {
         self.add.clear();
         // Room for in-flight counts up to a few per backend before anything grows.
         self.grow(16);
+        self.ring.clear();
+        self.rotating = flat;
         for (i, b) in pool.backends.iter().enumerate() {
             if usable(i, b) {
                 let lv = if flat { 0 } else { b.in_flight };
@@ -84,10 +109,43 @@ impl LcIndex {
                 self.level[i] = lv;
                 self.d[i] = current[i];
                 self.count[lv as usize] += 1;
-                let (level, d) = (&self.level, &self.d);
-                self.heap.push(i as u32, |a, b| before(level, d, a, b));
+                if flat {
+                    self.ring.push_back(i as u32);
+                } else {
+                    let (level, d) = (&self.level, &self.d);
+                    self.heap.push(i as u32, |a, b| before(level, d, a, b));
+                }
             }
         }
+        if flat {
+            let d = &self.d;
+            self.ring
+                .make_contiguous()
+                .sort_unstable_by_key(|&i| (-d[i as usize], i));
+        }
+    }
+
+    /// A flat index's ring after its winner `i` (already out of it) lost its step: `i` goes
+    /// back in its place from the end, or, if that is too far, every member goes into the
+    /// heap.
+    fn rotate(&mut self, i: u32) {
+        let d = &self.d;
+        let key = |x: u32| (-d[x as usize], x);
+        let k = key(i);
+        let mut p = self.ring.len();
+        while p > 0 && key(self.ring[p - 1]) > k {
+            if self.ring.len() - p == self.rotate_scan {
+                self.rotating = false;
+                self.ring.push_back(i);
+                for x in std::mem::take(&mut self.ring) {
+                    let (level, d) = (&self.level, &self.d);
+                    self.heap.push(x, |a, b| before(level, d, a, b));
+                }
+                return;
+            }
+            p -= 1;
+        }
+        self.ring.insert(p, i);
     }
 
     fn grow(&mut self, level: u32) {
@@ -128,6 +186,17 @@ impl LcIndex {
     /// smooth-WRR step over that level (which moves the current weights).
     #[inline]
     pub(super) fn pick(&mut self) -> Option<usize> {
+        if self.rotating {
+            let i = *self.ring.front()?;
+            let tied = self.count[0];
+            if tied > 1 {
+                self.add[0] += self.w;
+                self.d[i as usize] -= i64::from(tied) * self.w;
+                self.ring.pop_front();
+                self.rotate(i);
+            }
+            return Some(i as usize);
+        }
         let i = self.heap.first()?;
         let lv = self.level[i as usize] as usize;
         let tied = self.count[lv];
@@ -144,6 +213,12 @@ impl LcIndex {
     /// nothing if it is not built.
     pub(super) fn materialize(&self, current: &mut [i64]) {
         if !self.built() {
+            return;
+        }
+        if self.rotating {
+            for &i in &self.ring {
+                current[i as usize] = self.d[i as usize] + self.add[0];
+            }
             return;
         }
         for (i, at) in self.heap.positions() {
@@ -207,6 +282,71 @@ mod tests {
             seed,
         );
         assert!(picks > 100_000, "{picks} picks");
+    }
+
+    /// Flat: the ring chooses as nginx's round-robin scan over the eligible backends and
+    /// leaves the same current weights, through availability changes that spread the
+    /// current weights out (each change hands them back and rebuilds, as the owners do).
+    /// With every scan limit, down to none (every winner that does not land last sends the
+    /// members to the heap).
+    #[test]
+    fn the_flat_ring_chooses_as_the_scan() {
+        use super::super::ip_hash::swrr_all;
+        use super::{Backend, LcIndex, PoolView, ROTATE_SCAN};
+        use crate::engine::SimRng;
+        for (limit, seed) in [(0, 1), (1, 2), (2, 3), (ROTATE_SCAN, 4)] {
+            let mut rng = SimRng::from_seed_u64(seed);
+            let (n, w) = (40usize, 3u32);
+            let mut pool: Vec<Backend> = (0..n as u32)
+                .map(|id| Backend {
+                    id,
+                    weight: w,
+                    in_flight: 0,
+                    available: true,
+                })
+                .collect();
+            let (mut scan, mut handed) = (vec![0i64; n], vec![0i64; n]);
+            let mut index = LcIndex {
+                rotate_scan: limit,
+                ..LcIndex::default()
+            };
+            let (mut epoch, mut ring_picks, mut heap_picks) = (1u64, 0u32, 0u32);
+            for step in 0..60_000 {
+                if rng.below(60) == 0 {
+                    index.hand_back(&mut handed);
+                    assert_eq!(handed, scan, "limit {limit}, step {step}");
+                    let i = rng.below(n as u64) as usize;
+                    pool[i].available = !pool[i].available;
+                    epoch += 1;
+                }
+                if !index.built() {
+                    let view = PoolView::with_epoch(&pool, epoch);
+                    index.build(&view, &handed, i64::from(w), true, |_, b| b.eligible());
+                }
+                let before = index.rotating;
+                assert_eq!(
+                    index.pick(),
+                    swrr_all(&pool, &mut scan),
+                    "limit {limit}, step {step}"
+                );
+                if before {
+                    ring_picks += 1;
+                } else {
+                    heap_picks += 1;
+                }
+            }
+            index.materialize(&mut handed);
+            assert_eq!(handed, scan);
+            // Both ways were taken; at the shipped limit, with an availability change
+            // every 60 picks, the ring still takes more than 95% of them.
+            assert!(ring_picks > 1000 && heap_picks > 0 || limit == ROTATE_SCAN);
+            if limit == ROTATE_SCAN {
+                assert!(
+                    heap_picks * 20 < ring_picks,
+                    "{heap_picks} through the heap"
+                );
+            }
+        }
     }
 
     #[test]

@@ -457,9 +457,9 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
 /// It is [`LeastConnections`] with every backend equally loaded (nginx's `least_conn`
 /// with all in-flight counts equal is exactly this round robin), so it shares its state
 /// and its ordered index: in a pool of [`INDEX_MIN`](super::least_conn::INDEX_MIN)
-/// backends or more whose owner keeps epochs, a pick is O(log n) while every usable
-/// backend adds the same effective weight (equal weights, no failure being counted), and a
-/// scan otherwise (unequal weights, or a failure until every backend is clean again).
+/// backends or more whose owner keeps epochs, a pick is O(1) (the flat index's rotation)
+/// while every usable backend adds the same effective weight (equal weights, no failure
+/// being counted), and a scan otherwise (unequal weights, or a failure until every backend is clean again).
 #[derive(Clone, Debug)]
 pub struct SmoothWeightedRoundRobin {
     pub(super) inner: LeastConnections,
