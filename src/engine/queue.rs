@@ -97,8 +97,8 @@ impl<E: Copy> EventQueue<E> {
         self.pop_entry().map(|e| (e.time, e.event))
     }
 
-    /// Removes and returns the earliest event as the queue stores it (no re-layout into a
-    /// tuple: the hot loop reads its fields where the heap put them).
+    /// Removes and returns the earliest event with its time and sequence number (not
+    /// re-laid out into a tuple: the hot loop reads its fields where they are).
     #[inline]
     pub fn pop_entry(&mut self) -> Option<Entry<E>> {
         let heap = self.heap.peek();
