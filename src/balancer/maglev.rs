@@ -456,14 +456,19 @@ mod tests {
         assert!(lb.narrow.is_empty() && lb.table.len() == 131_071);
         assert!(lb.table.iter().any(|&i| i > u32::from(u16::MAX)));
         for k in 0..2_000u64 {
-            let req = RequestInfo {
-                key: Some(k),
-                ..RequestInfo::default()
-            };
-            let h = hashfn::xxh64(k.to_string().as_bytes(), 0);
-            let want = lb.table[(h % 131_071) as usize] as usize;
-            assert_eq!(lb.pick(SimTime::ZERO, &view, &req), Some(want));
+            picks_its_slot(&mut lb, &view, k);
         }
+    }
+
+    /// Key `k` goes to the table's slot `xxh64("k") % M`.
+    fn picks_its_slot(lb: &mut Maglev, view: &PoolView<'_>, k: u64) {
+        let req = RequestInfo {
+            key: Some(k),
+            ..RequestInfo::default()
+        };
+        let h = hashfn::xxh64(k.to_string().as_bytes(), 0);
+        let want = lb.table[(h % lb.table_size) as usize] as usize;
+        assert_eq!(lb.pick(SimTime::ZERO, view, &req), Some(want));
     }
 
     #[test]
@@ -472,14 +477,9 @@ mod tests {
         let view = PoolView::new(&b);
         let mut lb = Maglev::new("key", 65537, rng());
         lb.on_pool_change(SimTime::ZERO, &view);
+        assert_eq!(lb.table_size, 65537);
         for k in [0u64, 1, 42, 123_456_789] {
-            let req = RequestInfo {
-                key: Some(k),
-                ..RequestInfo::default()
-            };
-            let h = hashfn::xxh64(k.to_string().as_bytes(), 0);
-            let want = lb.table[(h % 65537) as usize] as usize;
-            assert_eq!(lb.pick(SimTime::ZERO, &view, &req), Some(want));
+            picks_its_slot(&mut lb, &view, k);
         }
         let mut lb = Maglev::new("ip", 65537, rng());
         let req = RequestInfo {

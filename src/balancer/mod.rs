@@ -260,6 +260,8 @@ impl PoolSnapshot {
 pub(crate) struct EligibleSet {
     epoch: u64,
     idx: Vec<u32>,
+    /// Every backend is eligible: the `k`-th eligible one is backend `k`.
+    all: bool,
 }
 
 impl Default for EligibleSet {
@@ -267,6 +269,7 @@ impl Default for EligibleSet {
         EligibleSet {
             epoch: NO_EPOCH,
             idx: Vec::new(),
+            all: false,
         }
     }
 }
@@ -285,8 +288,17 @@ impl EligibleSet {
                     .filter(|(_, b)| b.eligible())
                     .map(|(i, _)| i as u32),
             );
+            self.all = self.idx.len() == pool.backends.len();
         }
         &self.idx
+    }
+
+    /// The `k`-th eligible backend of the pool last given to [`of`](Self::of): `k` itself
+    /// while every backend is eligible, without reading the list (a cache miss per pick
+    /// in a large pool).
+    #[inline]
+    pub(crate) fn nth(&self, k: usize) -> usize {
+        if self.all { k } else { self.idx[k] as usize }
     }
 }
 

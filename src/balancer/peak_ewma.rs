@@ -201,11 +201,10 @@ impl Balancer for PeakEwma {
     fn pick(&mut self, now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
         self.sync(now, pool);
         let backends = pool.backends;
-        let eligible = self.eligible.of(pool);
-        let m = eligible.len();
+        let m = self.eligible.of(pool).len();
         match m {
             0 => return None,
-            1 => return Some(eligible[0] as usize),
+            1 => return Some(self.eligible.nth(0)),
             _ => {}
         }
         let a = self.rng.below(m as u64) as usize;
@@ -213,7 +212,7 @@ impl Balancer for PeakEwma {
         if b >= a {
             b += 1;
         }
-        let (a, b) = (eligible[a] as usize, eligible[b] as usize);
+        let (a, b) = (self.eligible.nth(a), self.eligible.nth(b));
         let load_a = self.costs.get_mut(a).load(now, backends[a].in_flight);
         let load_b = self.costs.get_mut(b).load(now, backends[b].in_flight);
         Some(if load_a < load_b { a } else { b })

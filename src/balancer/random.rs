@@ -47,18 +47,12 @@ impl Random {
 
 impl Balancer for Random {
     fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, _req: &RequestInfo) -> Option<usize> {
-        let eligible = self.eligible.of(pool);
-        if eligible.is_empty() {
+        let m = self.eligible.of(pool).len();
+        if m == 0 {
             return None;
         }
-        let k = self.rng.below(eligible.len() as u64) as usize;
-        // With every backend eligible the k-th is backend k: no need to read the list (a
-        // cache miss per pick in a large pool).
-        Some(if eligible.len() == pool.backends.len() {
-            k
-        } else {
-            eligible[k] as usize
-        })
+        let k = self.rng.below(m as u64) as usize;
+        Some(self.eligible.nth(k))
     }
 }
 

@@ -459,7 +459,8 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
 /// and its ordered index: in a pool of [`INDEX_MIN`](super::least_conn::INDEX_MIN)
 /// backends or more whose owner keeps epochs, a pick is O(1) (the flat index's rotation)
 /// while every usable backend adds the same effective weight (equal weights, no failure
-/// being counted), and a scan otherwise (unequal weights, or a failure until every backend is clean again).
+/// being counted), and a scan otherwise (unequal weights, or a failure until every backend
+/// is clean again).
 #[derive(Clone, Debug)]
 pub struct SmoothWeightedRoundRobin {
     pub(super) inner: LeastConnections,

@@ -80,24 +80,25 @@ impl ServerSeries {
     pub fn rows(&self) -> impl Iterator<Item = ServerBucket> + '_ {
         let n = self.service.len();
         let n_services = self.service.iter().max().map_or(0, |&s| s as usize + 1);
-        let mut per_service = vec![0u64; n_services];
         let buckets = if self.answers.is_empty() {
             0
         } else {
             self.n_buckets
         };
-        (0..buckets).flat_map(move |b| {
-            let t = b as f64 * self.width_s;
-            let w = self.width_s.min(self.end_s - t).max(1e-9);
-            per_service.fill(0);
-            for id in 0..n {
-                per_service[self.service[id] as usize] += u64::from(self.answers[b * n + id]);
-            }
-            let totals = per_service.clone();
-            (0..n).filter(|&id| self.kept[id]).map(move |id| {
+        // Per bucket and service: its servers' answers (shares are of these).
+        let mut totals = vec![0u64; buckets * n_services];
+        for (i, &a) in self.answers.iter().enumerate().take(buckets * n) {
+            totals[i / n * n_services + self.service[i % n] as usize] += u64::from(a);
+        }
+        (0..buckets)
+            .flat_map(move |b| (0..n).map(move |id| (b, id)))
+            .filter(|&(_, id)| self.kept[id])
+            .map(move |(b, id)| {
+                let t = b as f64 * self.width_s;
+                let w = self.width_s.min(self.end_s - t).max(1e-9);
                 let i = b * n + id;
                 let answers = f64::from(self.answers[i]);
-                let total = totals[self.service[id] as usize] as f64;
+                let total = totals[b * n_services + self.service[id] as usize] as f64;
                 ServerBucket {
                     t_s: t,
                     width_s: w,
@@ -116,7 +117,6 @@ impl ServerSeries {
                     in_flight: self.in_flight[i],
                 }
             })
-        })
     }
 }
 

@@ -41,6 +41,17 @@ pub(super) struct Faults {
 }
 
 impl Faults {
+    /// The record of the fault server `s` is in, if any (without a lookup while no fault
+    /// is open).
+    #[inline]
+    pub(super) fn open_record(&mut self, s: u32) -> Option<&mut FaultRecord> {
+        if self.n_open == 0 {
+            return None;
+        }
+        let f = self.open[s as usize];
+        (f != NONE).then(|| &mut self.records[f as usize])
+    }
+
     pub(super) fn new(cfg: &WorldConfig, n: usize, stream: &dyn Fn(&str) -> SimRng) -> Faults {
         Faults {
             records: Vec::new(),

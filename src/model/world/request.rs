@@ -292,11 +292,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if counted {
             self.in_flight_add(t, node, server, true);
         }
-        if self.faults.n_open != 0 {
-            let f = self.faults.open[server as usize];
-            if f != NONE {
-                self.faults.records[f as usize].sent += 1;
-            }
+        if let Some(f) = self.faults.open_record(server) {
+            f.sent += 1;
         }
         let retry = r.attempts > 0;
         if measured {
@@ -464,11 +461,12 @@ impl<const TRACE: bool> World<'_, TRACE> {
             }
         }
         // Attempts sent during the fault that then failed (not client aborts).
-        if !outcome.ok && outcome.kind != OutcomeKind::Cancelled && self.faults.n_open != 0 {
-            let f = self.faults.open[at.server as usize];
-            if f != NONE && at.dispatched >= self.faults.records[f as usize].start {
-                self.faults.records[f as usize].failed += 1;
-            }
+        if !outcome.ok
+            && outcome.kind != OutcomeKind::Cancelled
+            && let Some(f) = self.faults.open_record(at.server)
+            && at.dispatched >= f.start
+        {
+            f.failed += 1;
         }
         self.health_feedback(t, at.node as usize, at.server as usize, outcome);
     }
