@@ -101,6 +101,12 @@ impl<E: Copy> Heap<E> {
         (self.len > 0).then(|| self.groups[0].0[3])
     }
 
+    /// The earliest event.
+    #[inline]
+    pub(super) fn peek_event(&self) -> Option<&E> {
+        (self.len > 0).then(|| &self.events[self.slots[0] as usize])
+    }
+
     pub(super) fn push(&mut self, key: Key, event: E) {
         debug_assert!(key < SENTINEL);
         let slot = match self.free.pop() {

@@ -6,6 +6,7 @@
 //! `(seed, replication, label)` so that adding a draw in one component never shifts another.
 
 mod heap;
+pub mod prefetch;
 pub mod queue;
 pub mod rng;
 pub mod time;

@@ -125,6 +125,13 @@ impl<E: Copy> EventQueue<E> {
         }
     }
 
+    /// The earliest event in the heap: usually the next to come out, but not always (the
+    /// FIFO lane and the slot are not looked at). For cache hints, not for decisions.
+    #[inline]
+    pub fn peek_heap(&self) -> Option<&E> {
+        self.heap.peek_event()
+    }
+
     /// The time of the earliest event, if any.
     pub fn peek_time(&self) -> Option<SimTime> {
         let queued = match (self.heap.peek(), self.fifo.front()) {

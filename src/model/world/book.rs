@@ -9,6 +9,7 @@
 use super::NONE;
 use super::World;
 use crate::engine::SimTime;
+use crate::engine::prefetch::{When, hint};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(super) enum Phase {
@@ -145,6 +146,26 @@ impl<const TRACE: bool> World<'_, TRACE> {
 }
 
 impl Book {
+    /// Hints that attempt `a`'s record will be read: both of its cache lines (it spans two;
+    /// `counted` is its last field, as a test checks).
+    #[inline]
+    pub(super) fn hint_att(&self, a: u32, when: When) {
+        if let Some(at) = self.atts.get(a as usize) {
+            hint(at, when);
+            hint(&at.counted, when);
+        }
+    }
+
+    /// Hints that request `c`'s record will be read (nothing for `NONE`): both lines, as for
+    /// an attempt (`handshake` is its last field).
+    #[inline]
+    pub(super) fn hint_creq(&self, c: u32, when: When) {
+        if let Some(r) = self.creqs.get(c as usize) {
+            hint(r, when);
+            hint(&r.handshake, when);
+        }
+    }
+
     pub(super) fn new() -> Book {
         Book {
             creqs: Vec::with_capacity(1024),
@@ -152,5 +173,20 @@ impl Book {
             atts: Vec::with_capacity(1024),
             free_atts: Vec::with_capacity(1024),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    /// The hints cover a whole record with two lines: its start and its last field, which
+    /// must sit in its last bytes (a reordered struct would leave a line unhinted).
+    #[test]
+    fn the_hinted_fields_end_their_records() {
+        assert!(size_of::<Attempt>() <= 128 && size_of::<ClientReq>() <= 128);
+        assert!(offset_of!(Attempt, counted) + 8 >= size_of::<Attempt>());
+        assert!(offset_of!(ClientReq, handshake) + 8 >= size_of::<ClientReq>());
     }
 }

@@ -66,6 +66,7 @@ pub use trace::{ServerMoment, TraceLine};
 
 use crate::balancer::OutcomeKind;
 
+use crate::engine::prefetch::{When, hint};
 use crate::engine::{EventQueue, SeedTree, SimRng, SimTime};
 
 use crate::metrics::RepResult;
@@ -121,6 +122,9 @@ enum Ev {
         att: u32,
         generation: u32,
         epoch: u32,
+        /// The attempt's server and request (only cache hints: `att` says the same).
+        server: u32,
+        creq: u32,
     },
     /// A server's answer reaches the load balancer.
     ToLb {
@@ -360,6 +364,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             }
             debug_assert!(t >= self.now, "time went backwards");
             self.now = t;
+            self.prefetch_next();
             self.handle(entry.event);
         }
         self.now = end;
@@ -419,6 +424,39 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         }
     }
 
+    /// Asks the CPU to start loading what the next event will touch while this one is
+    /// handled: a completion's attempt, request, server, the next attempt in its queue and
+    /// the answer's counters (other events are not worth it). The event carries the
+    /// server and request so that no hint waits for the attempt's line.
+    #[inline]
+    fn prefetch_next(&self) {
+        let Some(&Ev::ServiceDone {
+            att, server, creq, ..
+        }) = self.q.peek_heap()
+        else {
+            return;
+        };
+        self.book.hint_att(att, When::Soon);
+        self.book.hint_creq(creq, When::Soon);
+        let srv = &self.servers[server as usize];
+        srv.hint_hot_lines();
+        if let Some(&next) = srv.queue.front() {
+            self.book.hint_att(next, When::Soon);
+        }
+        // The answer's counters where one node holds the whole pool in one route (the
+        // common case; elsewhere the hint is merely wasted).
+        if let Some(t0) = self.tiers.first() {
+            if let [r] = &t0.routes[..]
+                && let Some(b) = r.backends.get(server as usize)
+            {
+                hint(b, When::Soon);
+            }
+            if let Some(n) = t0.in_flight.get(server as usize) {
+                hint(n, When::Soon);
+            }
+        }
+    }
+
     #[inline]
     fn handle(&mut self, ev: Ev) {
         match ev {
@@ -436,6 +474,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
                 att,
                 generation,
                 epoch,
+                ..
             } => self.service_done(att, generation, epoch),
             Ev::ToLb {
                 att,

@@ -228,7 +228,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             rt.backends[idx].eligible(),
             "balancer picked an ineligible backend"
         );
-        let server = rt.backends[idx].id;
+        let server = rt.id(idx);
         if rt.sticky && edge {
             if cookie.is_some_and(|c| c != server) && measured {
                 self.stats.sessions_broken += 1;

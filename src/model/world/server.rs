@@ -9,6 +9,7 @@ use super::book::Phase;
 use super::trace::ms;
 use super::workers::Workers;
 use crate::engine::SimTime;
+use crate::engine::prefetch::{When, hint};
 use crate::model::cache::Lru;
 use crate::model::config::SessionState;
 use crate::model::config::WorldConfig;
@@ -119,6 +120,16 @@ pub(super) fn fleet(cfg: &WorldConfig) -> Vec<Server> {
     servers
 }
 
+impl Server {
+    /// Hints that a completion will read and write the first three lines.
+    #[inline]
+    pub(super) fn hint_hot_lines(&self) {
+        hint(&self.busy, When::Soon);
+        hint(&self.queue, When::Soon);
+        hint(&self.answers, When::Soon);
+    }
+}
+
 impl<const TRACE: bool> World<'_, TRACE> {
     #[inline]
     pub(super) fn net_delay(&mut self, server: u32) -> Option<SimTime> {
@@ -185,6 +196,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 }
             }
         }
+        // Its request is read when it is answered, a service time from now.
+        self.book.hint_creq(at.creq, When::Later);
         let mut service = SimTime::from_nanos_f64(work / srv.speed * srv.slow);
         let epoch = srv.epoch;
         // Session state belongs to clients' requests at their entry service.
@@ -240,6 +253,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
                 att: a,
                 generation,
                 epoch,
+                server: s as u32,
+                creq: at.creq,
             },
         );
     }
@@ -268,6 +283,11 @@ impl<const TRACE: bool> World<'_, TRACE> {
         srv.busy -= 1;
         srv.in_service.remove(a);
         if let Some(next) = srv.queue.pop_front() {
+            // The attempt after it starts a service time from now: by then a first-level
+            // copy would be gone, a second-level one not.
+            if let Some(&after) = srv.queue.front() {
+                self.book.hint_att(after, When::Later);
+            }
             self.start_service(s, next);
         }
     }
@@ -410,6 +430,8 @@ mod layout {
         for o in [offset_of!(Server, queue), offset_of!(Server, in_service)] {
             assert_eq!(line(o), 1);
         }
+        // `hint_hot_lines` names `busy`, `queue` and `answers`: one in each line.
+        assert_eq!(line(offset_of!(Server, answers)), 2);
         assert_eq!(line(offset_of!(Server, answer_errors)), 2);
         assert_eq!(line(offset_of!(Server, cache)), 2);
         assert_eq!(line(offset_of!(Server, cut_from)), 2);

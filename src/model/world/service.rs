@@ -417,6 +417,18 @@ impl Route {
         if self.whole { s as u32 } else { self.pos[s] }
     }
 
+    /// The server at index `i` of `backends` (its own index in a whole pool: the server's
+    /// line can then load without waiting for the backend's).
+    #[inline]
+    pub(super) fn id(&self, i: usize) -> u32 {
+        debug_assert!(!self.whole || self.backends[i].id == i as u32);
+        if self.whole {
+            i as u32
+        } else {
+            self.backends[i].id
+        }
+    }
+
     fn new(alg: &crate::balancer::AlgorithmSpec, groups: Option<Vec<usize>>, rng: SimRng) -> Route {
         let balancer = alg.build(rng);
         Route {
