@@ -40,9 +40,10 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
 /// fewest requests in flight instead (the lowest id on ties).
 ///
 /// A pool of [`INDEX_MIN`] backends or more whose owner reports in-flight changes keeps
-/// each backend's [`key`] (free or saturated) in a [`MinTree`]: the first free backend is
-/// the scan's choice, found in O(log n); only when every backend is saturated does the pick
-/// scan for the least loaded.
+/// each backend's [`key`] (free, or saturated with its load) in a [`MinTree`] that finds
+/// the first of equal keys: the first free backend, or with every backend saturated the
+/// least loaded, lowest id first, which is the scan's choice either way; O(1) per pick and
+/// O(log n) per in-flight change.
 #[derive(Clone, Debug)]
 pub struct First {
     maxconn: u32,
@@ -62,14 +63,14 @@ impl First {
     }
 }
 
-/// 0 for a server with a free slot, 1 for a saturated one, [`OUT`] when not eligible: a
-/// saturated server's key changes only when it crosses `maxconn`.
+/// 0 for a server with a free slot, `1 + in flight` for a saturated one, [`OUT`] when not
+/// eligible: the least key is the first free server, else the least loaded.
 #[inline]
 fn key(maxconn: u32, eligible: bool, in_flight: u32) -> u64 {
     match eligible {
         false => OUT,
         true if in_flight < maxconn => 0,
-        true => 1,
+        true => 1 + u64::from(in_flight),
     }
 }
 
@@ -83,12 +84,8 @@ impl Balancer for First {
                     key(m, b[j].eligible(), b[j].in_flight)
                 });
             }
-            match self.tree.min() {
-                None => return None,
-                Some((0, _)) => return Some(self.tree.nth_min(0)),
-                // Every eligible server is saturated: the scan finds the least loaded.
-                Some(_) => {}
-            }
+            self.tree.min()?;
+            return Some(self.tree.nth_min(0));
         }
         let mut least: Option<usize> = None;
         for (i, b) in pool.backends.iter().enumerate() {

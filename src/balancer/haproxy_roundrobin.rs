@@ -4,7 +4,7 @@
 //! `a a a b a a c` (nginx gives `a a b a c a a`). Servers can change weight or go up and
 //! down without rebuilding anything: they are requeued at their next position.
 
-use super::indexed_heap::IndexedHeap;
+use super::eb_tree::EbTree;
 use super::{AlgorithmInfo, Balancer, PoolView, RequestInfo};
 use crate::engine::SimTime;
 
@@ -36,56 +36,6 @@ enum TreeId {
     Curr,
     T0,
     T1,
-}
-
-/// A tree key. The `curr` tree uses `(npos, (4096 + rweight − eweight) / 16)`, which for
-/// weights ≤ 256 orders exactly like HAProxy's `256·npos + (4096 + rweight − eweight)/16`;
-/// the weight trees use `(4096 − eweight, 0)` (heavier first).
-type Key = (i64, i64);
-
-/// An eb32 tree with duplicates: smallest key first, equal keys in insertion order. Kept
-/// as an [`IndexedHeap`] of server ids on `(key, insertion sequence)`, so that inserting,
-/// removing any id and taking the first are O(log n) whatever the pool's size. Capacity is
-/// reserved on pool changes, so inserts in `pick` do not allocate.
-#[derive(Clone, Debug, Default)]
-struct EbTree {
-    heap: IndexedHeap,
-    /// Per server id: the `(key, sequence)` it was inserted with.
-    keys: Vec<(Key, u64)>,
-    /// The next insertion's sequence number.
-    seq: u64,
-}
-
-impl EbTree {
-    fn insert(&mut self, key: Key, id: u32) {
-        let i = id as usize;
-        if i >= self.keys.len() {
-            self.keys.resize(i + 1, ((0, 0), 0));
-        }
-        self.keys[i] = (key, self.seq);
-        self.seq += 1;
-        let keys = &self.keys;
-        self.heap
-            .push(id, |a, b| keys[a as usize] < keys[b as usize]);
-    }
-
-    fn first(&self) -> Option<u32> {
-        self.heap.first()
-    }
-
-    fn remove(&mut self, id: u32) {
-        let keys = &self.keys;
-        self.heap
-            .remove(id, |a, b| keys[a as usize] < keys[b as usize]);
-    }
-
-    fn clear(&mut self) {
-        self.heap.reset(self.keys.len());
-    }
-
-    fn reserve_for(&mut self, n: usize) {
-        self.heap.reserve(n);
-    }
 }
 
 /// Per-server FWRR state (fields of HAProxy's `struct server`).
@@ -652,53 +602,5 @@ mod tests {
         let b3 = weighted(&[1, 1, 1, 1]);
         let s = sequence(&mut lb, &b3, 8);
         assert!(s.chars().all(|c| ('a'..='d').contains(&c)), "{s}");
-    }
-
-    #[test]
-    fn ties_in_insertion_order() {
-        let mut t = EbTree::default();
-        t.insert((1, 0), 10);
-        t.insert((0, 0), 11);
-        t.insert((1, 0), 12);
-        t.insert((0, 0), 13);
-        let mut out = Vec::new();
-        while let Some(id) = t.first() {
-            out.push(id);
-            t.remove(id);
-        }
-        assert_eq!(out, [11, 13, 10, 12]);
-    }
-
-    #[test]
-    fn the_heap_orders_as_a_sorted_list() {
-        // Against the plain model of an eb32 tree with duplicates: a list sorted by key,
-        // equal keys in insertion order; random inserts (few keys, many ties), removals of
-        // any member and of the first.
-        let mut r = crate::balancer::testutil::rng();
-        let mut t = EbTree::default();
-        let mut model: Vec<(Key, u32)> = Vec::new();
-        for step in 0..100_000 {
-            let id = r.below(300) as u32;
-            let queued = model.iter().any(|e| e.1 == id);
-            match r.below(3) {
-                0 | 1 if !queued => {
-                    let key = (r.below(8) as i64, r.below(2) as i64);
-                    t.insert(key, id);
-                    let at = model.partition_point(|e| e.0 <= key);
-                    model.insert(at, (key, id));
-                }
-                0 => {
-                    t.remove(id);
-                    model.retain(|e| e.1 != id);
-                }
-                _ => {
-                    if let Some(first) = t.first() {
-                        t.remove(first);
-                        model.remove(0);
-                    }
-                }
-            }
-            assert_eq!(t.first(), model.first().map(|e| e.1), "step {step}");
-        }
     }
 }

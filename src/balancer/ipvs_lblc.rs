@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use super::ipvs_lc::{Rule, scan};
+use super::ipvs_lc::{IpvsLeastConn, Rule};
+use super::least_conn::INDEX_MIN;
 use super::{
-    AlgorithmInfo, Backend, Balancer, Explanation, ParamDef, ParamKind, ParamValue, PoolView,
-    RequestInfo,
+    AlgorithmInfo, Backend, Balancer, Explanation, NO_EPOCH, ParamDef, ParamKind, ParamValue,
+    PoolView, RequestInfo,
 };
 use crate::engine::SimTime;
 
@@ -31,13 +32,11 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
     build: |p, _| Box::new(IpvsLblc::new(p.duration("lblc_expiration"))),
 }];
 
-/// `is_overloaded` in `ip_vs_lblc.c`: more active connections than its weight while
-/// *some* destination of the list (any, flags not checked) has `2·active < weight`.
-fn is_overloaded(d: &Backend, all: &[Backend]) -> bool {
-    d.in_flight > d.weight
-        && all
-            .iter()
-            .any(|x| u64::from(x.in_flight) * 2 < u64::from(x.weight))
+/// The other half of `is_overloaded` in `ip_vs_lblc.c`: a destination counts if
+/// `2·active < weight` (any destination of the list: flags not checked).
+#[inline]
+fn under_half(in_flight: u32, weight: u32) -> bool {
+    u64::from(in_flight) * 2 < u64::from(weight)
 }
 
 /// Linux IPVS locality-based least-connection (`lblc`), keyed on the request key.
@@ -66,15 +65,26 @@ fn is_overloaded(d: &Backend, all: &[Backend]) -> bool {
 /// (`ip_vs_lblc_check_expire`), so the cache here never evicts an entry still younger
 /// than the expiration.
 ///
-/// Cost per pick: a lookup in an ordered map (O(log k) for k cached keys);
-/// `is_overloaded` scans the pool when the cached server has more in flight than its
-/// weight, and a reschedule is the O(n) wlc scan. A new key inserts into the cache (one
-/// node allocation).
+/// Cost per pick: a lookup in an ordered map (O(log k) for k cached keys); the wlc pick
+/// is [`IpvsLeastConn`]'s (an index in pools of [`INDEX_MIN`] or more whose owner reports
+/// in-flight changes, else the kernel's scan). In such pools `is_overloaded`'s "some
+/// destination under half its weight" is a count kept up to date on every in-flight
+/// change, O(1) per pick; smaller or untracked pools scan for it when the cached server
+/// has more in flight than its weight. A new key inserts into the cache (one node
+/// allocation). Both ways choose the same backend (`the_index_chooses_as_the_scan`).
 #[derive(Clone, Debug)]
 pub struct IpvsLblc {
     expiration: SimTime,
     /// Request key → (server id, last use).
     cache: BTreeMap<u64, (u32, SimTime)>,
+    /// IPVS `wlc`: the pick for a key not cached or whose server may not be reused.
+    wlc: IpvsLeastConn,
+    /// Large tracked pools: each backend's (in flight, weight) as last reported, for pool
+    /// epoch `epoch` ([`NO_EPOCH`]: not kept).
+    loads: Vec<(u32, u32)>,
+    /// How many of `loads` are under half their weight.
+    n_under_half: usize,
+    epoch: u64,
 }
 
 impl IpvsLblc {
@@ -83,7 +93,42 @@ impl IpvsLblc {
         IpvsLblc {
             expiration,
             cache: BTreeMap::new(),
+            wlc: IpvsLeastConn::new(Rule::Wlc),
+            loads: Vec::new(),
+            n_under_half: 0,
+            epoch: NO_EPOCH,
         }
+    }
+
+    /// Keeps the under-half count for `pool` if it is large and tracked (rebuilt when the
+    /// pool's epoch changed).
+    fn track(&mut self, pool: &PoolView<'_>) {
+        if !pool.tracked() || pool.len() < INDEX_MIN || self.epoch == pool.epoch() {
+            return;
+        }
+        self.loads.clear();
+        self.loads
+            .extend(pool.backends.iter().map(|b| (b.in_flight, b.weight)));
+        self.n_under_half = self
+            .loads
+            .iter()
+            .filter(|&&(a, w)| under_half(a, w))
+            .count();
+        self.epoch = pool.epoch();
+    }
+
+    /// `is_overloaded` in `ip_vs_lblc.c`: more active connections than its weight while
+    /// some destination of the list has `2·active < weight`.
+    fn is_overloaded(&self, d: &Backend, pool: &PoolView<'_>) -> bool {
+        if d.in_flight <= d.weight {
+            return false;
+        }
+        if pool.tracked() && self.epoch == pool.epoch() {
+            return self.n_under_half > 0;
+        }
+        pool.backends
+            .iter()
+            .any(|x| under_half(x.in_flight, x.weight))
     }
 
     /// The cached server's index if it may be reused at `now` (no state change).
@@ -92,26 +137,48 @@ impl IpvsLblc {
         if now.saturating_sub(last) >= self.expiration {
             return None;
         }
-        let i = pool.backends.binary_search_by_key(&id, |b| b.id).ok()?;
+        let i = pool.index_of(id)?;
         let d = &pool.backends[i];
-        (d.eligible() && !is_overloaded(d, pool.backends)).then_some(i)
+        (d.eligible() && !self.is_overloaded(d, pool)).then_some(i)
     }
 }
 
 impl Balancer for IpvsLblc {
     fn pick(&mut self, now: SimTime, pool: &PoolView<'_>, req: &RequestInfo) -> Option<usize> {
         let Some(key) = req.key else {
-            return scan(Rule::Wlc, pool.backends);
+            return self.wlc.pick(now, pool, req);
         };
+        self.track(pool);
         if let Some(i) = self.cached(now, pool, key) {
             if let Some(e) = self.cache.get_mut(&key) {
                 e.1 = now;
             }
             return Some(i);
         }
-        let i = scan(Rule::Wlc, pool.backends)?;
+        let i = self.wlc.pick(now, pool, req)?;
         self.cache.insert(key, (pool.backends[i].id, now));
         Some(i)
+    }
+
+    fn wants_in_flight(&self) -> bool {
+        true
+    }
+
+    fn on_in_flight(&mut self, index: usize, in_flight: u32) {
+        self.wlc.on_in_flight(index, in_flight);
+        if self.epoch != NO_EPOCH
+            && let Some(l) = self.loads.get_mut(index)
+        {
+            let was = under_half(l.0, l.1);
+            l.0 = in_flight;
+            let is = under_half(l.0, l.1);
+            self.n_under_half = self.n_under_half + usize::from(is) - usize::from(was);
+        }
+    }
+
+    fn on_pool_change(&mut self, now: SimTime, pool: &PoolView<'_>) {
+        // The under-half count follows the pool's epoch on its own (`track`).
+        self.wlc.on_pool_change(now, pool);
     }
 
     fn explain(&self, now: SimTime, pool: &PoolView<'_>, req: &RequestInfo) -> Option<Explanation> {
@@ -209,6 +276,22 @@ mod tests {
             "use refreshed it"
         );
         assert_eq!(pick_key(&mut lb, &b, 4, 3 * 24 * 3600), Some(0), "expired");
+    }
+
+    #[test]
+    fn the_index_chooses_as_the_scan() {
+        use crate::balancer::testutil::index_agrees_with_scan;
+        for (n, seed) in [(INDEX_MIN, 1), (300, 2)] {
+            let picks = index_agrees_with_scan(
+                || Box::new(day()),
+                n,
+                |r| r.below(4) as u32,
+                0,
+                100_000,
+                seed,
+            );
+            assert!(picks > 40_000, "{n}: {picks}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod params;
 pub mod priority;
 
 mod bounded_load;
+mod eb_tree;
 mod edf;
 mod envoy_least_request;
 mod envoy_round_robin;
@@ -199,6 +200,17 @@ impl<'a> PoolView<'a> {
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.backends.is_empty()
+    }
+
+    /// The index of the backend with id `id`, if it is in the pool. O(1) when the pool
+    /// holds server `id` at index `id` (every server of a tier, the common case; one cache
+    /// line read), else a binary search.
+    #[inline]
+    pub fn index_of(&self, id: u32) -> Option<usize> {
+        match self.backends.get(id as usize) {
+            Some(b) if b.id == id => Some(id as usize),
+            _ => self.backends.binary_search_by_key(&id, |b| b.id).ok(),
+        }
     }
 }
 
@@ -638,4 +650,29 @@ pub(crate) fn show_ratio(n: u64, d: u64) -> String {
         return format!("{n}/0");
     }
     format!("{n}/{d}={}", show_num(n as f64 / d as f64, 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A backend is found by id whether it sits at its own index or not.
+    #[test]
+    fn index_of_finds_every_id_and_only_those() {
+        let b = |id| Backend {
+            id,
+            weight: 1,
+            in_flight: 0,
+            available: true,
+        };
+        let whole: Vec<Backend> = (0..10).map(b).collect();
+        let gaps: Vec<Backend> = [0, 2, 3, 7, 9, 40].into_iter().map(b).collect();
+        for pool in [&whole[..], &gaps[..], &[]] {
+            let view = PoolView::new(pool);
+            for id in 0..50 {
+                let want = pool.iter().position(|x| x.id == id);
+                assert_eq!(view.index_of(id), want, "{id} in {pool:?}");
+            }
+        }
+    }
 }

@@ -116,6 +116,11 @@ pub struct Rendezvous {
     /// Per eligible host in pool order: the end of its share of the total weight, and its
     /// index (for requests with nothing to hash).
     draw: Vec<(u64, u32)>,
+    /// The weight every eligible host has, or 0 if they differ: a draw `r` is then host
+    /// `r / width` of `draw`, with no search.
+    width: u64,
+    /// `draw` holds every backend: its `k`-th host is backend `k`.
+    all: bool,
     /// Large pools: `(request hash, epoch, index)` of recent picks, slot by hash.
     cache: Vec<(u64, u64, u32)>,
 }
@@ -134,6 +139,8 @@ impl Rendezvous {
             epoch: NO_EPOCH,
             total: 0.0,
             draw: Vec::new(),
+            width: 0,
+            all: false,
             cache: Vec::new(),
         }
     }
@@ -161,6 +168,14 @@ impl Rendezvous {
             end += u64::from(b.weight);
             self.draw.push((end, i as u32));
         }
+        let first = self.draw.first().map_or(0, |&(w, _)| w);
+        let uniform = self
+            .draw
+            .iter()
+            .zip(1u64..)
+            .all(|(&(e, _), k)| e == k * first);
+        self.width = if uniform { first } else { 0 };
+        self.all = self.draw.len() == backends.len();
         if backends.len() >= INDEX_MIN && self.cache.is_empty() {
             self.cache = vec![(0, NO_EPOCH, 0); CACHE];
         }
@@ -200,8 +215,11 @@ impl Balancer for Rendezvous {
         let mut buf = [0u8; 20];
         let Some(text) = hashfn::request_text(req, self.hash_on, &mut buf) else {
             let r = self.rng.below(total);
-            let k = self.draw.partition_point(|&(end, _)| end <= r);
-            return Some(self.draw[k].1 as usize);
+            let k = match r.checked_div(self.width) {
+                Some(k) => k as usize,
+                None => self.draw.partition_point(|&(end, _)| end <= r),
+            };
+            return Some(if self.all { k } else { self.draw[k].1 as usize });
         };
         let mut h = xxh64(text, 0);
         if req.attempt > 0 {
@@ -533,5 +551,45 @@ mod tests {
             let want = n as f64 * w / 8.0;
             assert!((f64::from(c[i]) - want).abs() < 5.0 * 137.0, "{c:?}");
         }
+    }
+
+    /// Equal weights draw by division instead of a search, and read no table when every
+    /// backend is eligible; the picks are the search's, with a host down or not.
+    #[test]
+    fn equal_weights_draw_as_the_search() {
+        let req = RequestInfo::default();
+        for down in [None, Some(0), Some(37), Some(99)] {
+            for w in [1, 3] {
+                let mut b = weighted(&[w; 100]);
+                if let Some(d) = down {
+                    b[d].available = false;
+                }
+                let view = PoolView::new(&b);
+                let (mut fast, mut search) =
+                    (Rendezvous::new("key", rng()), Rendezvous::new("key", rng()));
+                assert_eq!(
+                    fast.pick(SimTime::ZERO, &view, &req),
+                    search.pick(SimTime::ZERO, &view, &req)
+                );
+                assert_eq!((fast.width, fast.all), (u64::from(w), down.is_none()));
+                search.width = 0;
+                search.all = false;
+                let mut seen = [false; 100];
+                for _ in 0..5_000 {
+                    let i = fast.pick(SimTime::ZERO, &view, &req).unwrap();
+                    assert_eq!(Some(i), search.pick(SimTime::ZERO, &view, &req));
+                    seen[i] = true;
+                }
+                assert_eq!(
+                    seen.iter().filter(|&&x| x).count(),
+                    100 - usize::from(down.is_some())
+                );
+            }
+        }
+        // Unequal weights keep the search.
+        let mut lb = Rendezvous::new("key", rng());
+        let b = weighted(&[1, 2, 2]);
+        lb.pick(SimTime::ZERO, &PoolView::new(&b), &req);
+        assert_eq!(lb.width, 0);
     }
 }

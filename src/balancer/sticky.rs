@@ -52,7 +52,7 @@ impl Sticky {
 impl Balancer for Sticky {
     fn pick(&mut self, now: SimTime, pool: &PoolView<'_>, req: &RequestInfo) -> Option<usize> {
         if let Some(id) = req.cookie
-            && let Ok(i) = pool.backends.binary_search_by_key(&id, |b| b.id)
+            && let Some(i) = pool.index_of(id)
             && pool.backends[i].eligible()
         {
             return Some(i);
