@@ -107,7 +107,28 @@ struct Measured {
     vs_first_size: Option<f64>,
     /// Speed relative to the bare loop at the same size (random, least connections).
     vs_bare: Option<f64>,
+    /// The one-tier model ran overloaded (mean time in system above
+    /// [`OVERLOADED_MEAN_S`]): its speed is a growing backlog's, not a pick's.
+    overloaded: bool,
 }
+
+/// A one-tier run whose mean time in system exceeds this is overloaded: twice random
+/// choice's 10 s (M/M/1 at ρ = 0.9 with mean service 1 s; the slowest stable algorithms of
+/// the catalogue stay near it, at most 11 s). Above it some servers get more than they can
+/// serve (an algorithm hashing the clients' addresses: 1,000 clients over the pool), their
+/// queues grow for as long as the run lasts, and the requests in the system outnumber a
+/// stable run's many times over. Such a mean grows with the run, so a run much shorter
+/// than the default million requests may not reach it yet.
+const OVERLOADED_MEAN_S: f64 = 20.0;
+
+/// Printed under the table when a row was overloaded.
+const OVERLOADED_NOTE: &str =
+    "overloaded: mean time in system above 20 s, twice random choice's 10 s (M/M/1 at ρ = 0.9).
+The algorithm sends some servers more than they can serve (here: it hashes the addresses of
+the model's 1,000 clients), their queues grow for as long as the run lasts, and its speed
+is the cost of that backlog, which differs from one size to the next, not the cost of a
+pick. Compare its cost per pick by instructions (README, Benchmarks).
+";
 
 /// One table row.
 fn row(m: &Measured) -> Result<(), CliError> {
@@ -451,7 +472,7 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                 job.measure(&a)?;
             }
         }
-        let mut first_size: Option<(u32, f64)> = None;
+        let mut first_size: Option<(u32, f64, bool)> = None;
         // The bare loop's own speed at the first size: what the machine's caches cost a
         // loop with nothing to dilute them, beside the simulator's ratio.
         let mut first_bare: Option<(u32, f64)> = None;
@@ -472,6 +493,7 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                 wall_s: job.wall,
                 mreq_per_s: simulated as f64 / job.wall / 1e6,
                 mean_latency_s: job.mean_s,
+                overloaded: a.model == Model::OneTier && job.mean_s > OVERLOADED_MEAN_S,
                 hops_per_request: hops,
                 mhop_per_s: (simulated * hops) as f64 / job.wall / 1e6,
                 peak_rss_mib: job.rss,
@@ -486,12 +508,17 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                         row(&m)?;
                     }
                     match first_size {
-                        None => first_size = Some((job.n, m.mreq_per_s)),
-                        Some((n0, r0)) => {
+                        None => first_size = Some((job.n, m.mreq_per_s, m.overloaded)),
+                        Some((n0, r0, over0)) => {
                             m.vs_first_size = Some(m.mreq_per_s / r0);
                             if text {
+                                let why = if over0 || m.overloaded {
+                                    " (overloaded: a backlog's speed, not a pick's; see below)"
+                                } else {
+                                    ""
+                                };
                                 note(&format!(
-                                    "{:.2}× its speed at {n0} servers",
+                                    "{:.2}× its speed at {n0} servers{why}",
                                     m.mreq_per_s / r0
                                 ))?;
                             }
@@ -540,6 +567,9 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
             }
             all.push(m);
         }
+    }
+    if text && all.iter().any(|m| m.overloaded) {
+        out(&format!("\n{OVERLOADED_NOTE}"))?;
     }
     if !text {
         let doc = serde_json::json!({

@@ -375,6 +375,67 @@ fn bench_measures_several_fleet_sizes() {
     }
 }
 
+/// A run whose mean time in system passes twice random choice's 10 s is flagged as
+/// overloaded and its size ratio is not presented as a cost per pick: hashing the 1,000
+/// clients' full addresses overloads some servers (means of 45 s and 27 s here), random
+/// choice does not (about 9.5 s).
+#[test]
+fn bench_flags_overloaded_runs() {
+    let run = |format: &str| {
+        lblab(&[
+            "bench",
+            "--servers",
+            "16,64",
+            "--requests",
+            "40000",
+            "--warmup",
+            "1000",
+            "--algorithms",
+            "random,ip-hash-full",
+            "--no-bare",
+            "--format",
+            format,
+        ])
+    };
+    let o = run("json");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    let rs = v["results"].as_array().unwrap();
+    let flags: Vec<(&str, bool)> = rs
+        .iter()
+        .map(|r| {
+            (
+                r["algorithm"].as_str().unwrap(),
+                r["overloaded"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("random", false),
+            ("random", false),
+            ("ip-hash-full", true),
+            ("ip-hash-full", true)
+        ]
+    );
+    for r in rs {
+        let t = r["mean_latency_s"].as_f64().unwrap();
+        assert_eq!(t > 20.0, r["overloaded"].as_bool().unwrap(), "{r}");
+    }
+    let o = run("text");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        text.matches("(overloaded: a backlog's speed").count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        text.contains("\noverloaded: mean time in system above 20 s"),
+        "{text}"
+    );
+}
+
 #[test]
 fn bench_three_tier_counts_three_hop_requests_per_request() {
     let o = lblab(&[
