@@ -70,7 +70,13 @@ pub(super) struct Cost {
 const OUT: Cost = Cost { num: 0, den: 0 };
 
 impl Ord for Cost {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
+        // Equal weights (always for lc) order as their numerators: no products. Two
+        // non-candidates are both `OUT`, equal either way.
+        if self.den == other.den {
+            return self.num.cmp(&other.num);
+        }
         match (self.den, other.den) {
             (0, 0) => Ordering::Equal,
             (0, _) => Ordering::Greater,
