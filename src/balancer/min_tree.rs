@@ -93,12 +93,16 @@ impl<K: Copy + Ord> MinTree<K> {
     /// Node `i` as its children make it.
     #[inline(always)]
     fn merged(&self, i: usize) -> (K, u32) {
+        use std::hint::select_unpredictable as select;
         let (l, r) = (self.node[2 * i], self.node[2 * i + 1]);
-        match l.0.cmp(&r.0) {
-            std::cmp::Ordering::Less => l,
-            std::cmp::Ordering::Greater => r,
-            std::cmp::Ordering::Equal => (l.0, if self.counts { l.1 + r.1 } else { 1 }),
+        // Selects, not branches: which child holds the minimum is as good as random, and
+        // a mispredicted branch at every level of every climb cost more than the work.
+        let key = select(r.0 < l.0, r.0, l.0);
+        if !self.counts {
+            return (key, 1);
         }
+        let count = select(l.0 == key, l.1, 0) + select(r.0 == key, r.1, 0);
+        (key, count)
     }
 
     /// The key of leaf `j`.
@@ -124,7 +128,8 @@ impl<K: Copy + Ord> MinTree<K> {
         while i > 1 {
             i /= 2;
             let m = self.merged(i);
-            if m == self.node[i] {
+            let n = self.node[i];
+            if (m.0 == n.0) & (m.1 == n.1) {
                 break;
             }
             self.node[i] = m;
@@ -144,16 +149,15 @@ impl<K: Copy + Ord> MinTree<K> {
         debug_assert!(self.counts || k == 0);
         let target = self.node[1].0;
         let mut i = 1;
+        // Written without branches on the keys: which way the search goes is as good as
+        // random, and a mispredicted branch per level cost more than the arithmetic.
         while i < self.width {
             let l = 2 * i;
-            if self.node[l].0 == target {
-                if k < self.node[l].1 {
-                    i = l;
-                    continue;
-                }
-                k -= self.node[l].1;
-            }
-            i = l + 1;
+            let (key, count) = self.node[l];
+            let at_min = key == target;
+            let left = at_min && k < count;
+            k -= if at_min && !left { count } else { 0 };
+            i = l + usize::from(!left);
         }
         i - self.width
     }
