@@ -54,7 +54,9 @@ pub(super) struct BenchArgs {
     /// so every size is 90% busy). Each algorithm's speed is also given relative to its
     /// speed at the first size, and to a bare event loop for random and least connections
     /// (whose own speed is also given relative to the first size: what the machine's
-    /// caches cost a loop with nothing else to do).
+    /// caches cost a loop with nothing else to do). A run whose mean time in system is
+    /// above 20 s (twice random choice's) is marked overloaded: its queues grew for the
+    /// whole run, so its speed is a backlog's, not a pick's.
     #[arg(long, value_delimiter = ',', default_value = "16")]
     servers: Vec<u32>,
     /// Skip the bare event loop.
