@@ -293,12 +293,9 @@ fn bench_as_json() {
     );
 }
 
-/// `--servers` runs the reference model at each size (λ = 0.9 × servers: random choice
-/// keeps every server an M/M/1 queue at ρ = 0.9, so the mean stays near 10 s), relates
-/// each size's speed to the first's, and refuses sizes it cannot run.
-#[test]
-fn bench_measures_several_fleet_sizes() {
-    let o = lblab(&[
+/// `lblab bench` of `algorithms` at 16 and 64 servers, 40,000 requests, no bare loop.
+fn bench_16_and_64(algorithms: &str, format: &str) -> Output {
+    lblab(&[
         "bench",
         "--servers",
         "16,64",
@@ -307,11 +304,19 @@ fn bench_measures_several_fleet_sizes() {
         "--warmup",
         "1000",
         "--algorithms",
-        "random",
+        algorithms,
         "--no-bare",
         "--format",
-        "json",
-    ]);
+        format,
+    ])
+}
+
+/// `--servers` runs the reference model at each size (λ = 0.9 × servers: random choice
+/// keeps every server an M/M/1 queue at ρ = 0.9, so the mean stays near 10 s), relates
+/// each size's speed to the first's, and refuses sizes it cannot run.
+#[test]
+fn bench_measures_several_fleet_sizes() {
+    let o = bench_16_and_64("random", "json");
     assert!(o.status.success(), "{}", stderr(&o));
     let v = json(&o);
     let rs = v["results"].as_array().unwrap();
@@ -381,22 +386,7 @@ fn bench_measures_several_fleet_sizes() {
 /// choice does not (about 9.5 s).
 #[test]
 fn bench_flags_overloaded_runs() {
-    let run = |format: &str| {
-        lblab(&[
-            "bench",
-            "--servers",
-            "16,64",
-            "--requests",
-            "40000",
-            "--warmup",
-            "1000",
-            "--algorithms",
-            "random,ip-hash-full",
-            "--no-bare",
-            "--format",
-            format,
-        ])
-    };
+    let run = |format: &str| bench_16_and_64("random,ip-hash-full", format);
     let o = run("json");
     assert!(o.status.success(), "{}", stderr(&o));
     let v = json(&o);
