@@ -179,9 +179,7 @@ impl HaproxyRoundRobin {
 
     /// Slot of the server with this id (every id in a tree is in `srv`).
     fn slot(&self, id: u32) -> usize {
-        self.srv
-            .binary_search_by_key(&id, |s| s.id)
-            .expect("queued server is known")
+        super::index_by_id(&self.srv, id, |s| s.id).expect("queued server is known")
     }
 
     /// `fwrr_init_server_groups`: every eligible server into `init`, by weight.

@@ -207,10 +207,17 @@ impl<'a> PoolView<'a> {
     /// line read), else a binary search.
     #[inline]
     pub fn index_of(&self, id: u32) -> Option<usize> {
-        match self.backends.get(id as usize) {
-            Some(b) if b.id == id => Some(id as usize),
-            _ => self.backends.binary_search_by_key(&id, |b| b.id).ok(),
-        }
+        index_by_id(self.backends, id, |b| b.id)
+    }
+}
+
+/// The index of the item with id `id` in `items`, sorted by id: O(1) when item `id` sits
+/// at index `id` (a pool of every server), else a binary search.
+#[inline]
+pub(crate) fn index_by_id<T>(items: &[T], id: u32, id_of: impl Fn(&T) -> u32) -> Option<usize> {
+    match items.get(id as usize) {
+        Some(x) if id_of(x) == id => Some(id as usize),
+        _ => items.binary_search_by_key(&id, id_of).ok(),
     }
 }
 

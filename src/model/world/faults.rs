@@ -29,11 +29,12 @@ pub(super) struct FaultRecord {
 /// Injected failures as they happened.
 pub(super) struct Faults {
     pub(super) records: Vec<FaultRecord>,
-    /// Per server: index in `records` of the fault it is in, or `NONE`.
-    pub(super) open: Vec<u32>,
+    /// Per server: index in `records` of the fault it is in, or `NONE` (set through
+    /// [`Faults::set_open`], which keeps `n_open`).
+    open: Vec<u32>,
     /// Servers whose `open` is not `NONE`: while 0, an attempt need not look its server
     /// up in `open` (a cache miss per attempt in a large pool).
-    pub(super) n_open: usize,
+    n_open: usize,
     /// Per failure: its random timings.
     pub(super) rng: Vec<SimRng>,
     /// Which requests an erroring server fails.
@@ -50,6 +51,19 @@ impl Faults {
         }
         let f = self.open[s as usize];
         (f != NONE).then(|| &mut self.records[f as usize])
+    }
+
+    /// The record of the fault server `s` is in, if any.
+    pub(super) fn open_of(&self, s: usize) -> Option<&FaultRecord> {
+        let f = self.open[s];
+        (f != NONE).then(|| &self.records[f as usize])
+    }
+
+    /// Server `s` is now in fault record `record` (`None`: in none).
+    fn set_open(&mut self, s: usize, record: Option<u32>) {
+        let was = self.open[s] != NONE;
+        self.open[s] = record.unwrap_or(NONE);
+        self.n_open = self.n_open + usize::from(record.is_some()) - usize::from(was);
     }
 
     pub(super) fn new(cfg: &WorldConfig, n: usize, stream: &dyn Fn(&str) -> SimRng) -> Faults {
@@ -81,10 +95,8 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let f = &self.cfg.failures[spec];
         let s = server as usize;
         if !recover {
-            if self.faults.open[s] == NONE {
-                self.faults.n_open += 1;
-            }
-            self.faults.open[s] = self.faults.records.len() as u32;
+            let record = self.faults.records.len() as u32;
+            self.faults.set_open(s, Some(record));
             self.faults.records.push(FaultRecord {
                 spec,
                 server,
@@ -157,10 +169,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             {
                 r.end = Some(self.now);
             }
-            if self.faults.open[s] != NONE {
-                self.faults.n_open -= 1;
-            }
-            self.faults.open[s] = NONE;
+            self.faults.set_open(s, None);
             match f.kind {
                 FailureKind::Crash | FailureKind::Hang => self.restart(s),
                 FailureKind::Slow { .. } => self.servers[s].slow = 1.0,

@@ -309,7 +309,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         // A server the kubelet is restarting is really down.
         let false_alarm = !up
-            && self.faults.open[server] == NONE
+            && self.faults.open_of(server).is_none()
             && self.servers[server].member
             && !self.servers[server].restarting;
         self.stats.health_log.push(HealthEvent {

@@ -196,13 +196,13 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
         let srv = &mut self.servers[s];
         srv.restarting = false;
         // An injected crash still open keeps it down until the fault ends.
-        let crash_open = self.faults.open[s] != super::NONE && srv.crashed && {
-            let f = &self.faults.records[self.faults.open[s] as usize];
-            matches!(
-                self.cfg.failures[f.spec].kind,
-                crate::model::FailureKind::Crash | crate::model::FailureKind::Flap { .. }
-            )
-        };
+        let crash_open = srv.crashed
+            && self.faults.open_of(s).is_some_and(|f| {
+                matches!(
+                    self.cfg.failures[f.spec].kind,
+                    crate::model::FailureKind::Crash | crate::model::FailureKind::Flap { .. }
+                )
+            });
         if !crash_open {
             self.restart(s);
         }
