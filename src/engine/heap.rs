@@ -1,8 +1,9 @@
-//! The event queue's heap: a 4-ary min-heap of 16-byte `(time, seq)` keys, laid out so that
-//! a node's four children share one 64-byte cache line, with the events themselves in a
-//! slab beside it.
+//! The event queue's heap, which holds the events while fewer than about a hundred are
+//! pending (and for good if a calendar queue is defeated, see `queue.rs`): a 4-ary
+//! min-heap of 16-byte `(time, seq)` keys, laid out so that a node's four children share
+//! one 64-byte cache line, with the events themselves in a slab beside it.
 //!
-//! At a thousand servers the heap holds about a thousand pending completions, and
+//! With a thousand pending completions (1,024 servers; the calendar holds them now), a
 //! `std::collections::BinaryHeap` of 40-byte entries, walking its ten levels, cost 6.2
 //! more L1 misses per request than at 16 servers (cachegrind, `lblab bench --servers
 //! 1024`). Here a pop walks at most five levels, each one cache line of keys; the keys of
@@ -21,6 +22,9 @@ use super::time::SimTime;
 pub(super) struct Key(u128);
 
 impl Key {
+    /// Greater than or equal to every key.
+    pub(super) const MAX: Key = Key(u128::MAX);
+
     #[inline]
     pub(super) fn new(time: SimTime, seq: u64) -> Key {
         Key(u128::from(time.0) << 64 | u128::from(seq))
@@ -38,7 +42,7 @@ impl Key {
 }
 
 /// Greater than every key a queue gives out.
-const SENTINEL: Key = Key(u128::MAX);
+const SENTINEL: Key = Key::MAX;
 
 /// Four sibling keys: one cache line.
 #[derive(Copy, Clone)]

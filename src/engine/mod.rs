@@ -5,6 +5,7 @@
 //! `(time, insertion sequence)`, and every random stream is derived from
 //! `(seed, replication, label)` so that adding a draw in one component never shifts another.
 
+mod calendar;
 mod heap;
 pub mod prefetch;
 pub mod queue;

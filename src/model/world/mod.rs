@@ -105,7 +105,7 @@ pub enum RunError {
     Invariant(String),
 }
 
-/// One scheduled happening; 24 bytes, kept in the event heap's slab and read once, when it
+/// One scheduled happening; 24 bytes, kept in the event store's slab and read once, when it
 /// is popped (`EventQueue::pop_entry`, which hands it over without re-laying it out into a
 /// `(time, event)` tuple: that cost a store-forwarding stall per event, about 8% of the
 /// whole run, with the heap before).
@@ -432,7 +432,7 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
     fn prefetch_next(&self) {
         let Some(&Ev::ServiceDone {
             att, server, creq, ..
-        }) = self.q.peek_heap()
+        }) = self.q.peek_store()
         else {
             return;
         };
