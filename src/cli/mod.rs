@@ -142,7 +142,9 @@ enum Cmd {
     },
     /// Measure simulation speed and memory on the reference model
     /// (16 servers × 1 slot, exponential service mean 1, Poisson λ = 14.4; other fleet
-    /// sizes with --servers, beside a bare event loop).
+    /// sizes with --servers, beside a bare event loop). Speed is simulated requests per
+    /// CPU second of the run's thread on Linux (time it waited for the CPU does not
+    /// count), per wall-clock second elsewhere.
     Bench(bench::BenchArgs),
     /// Write an editable copy of a bundled scenario (default: quick-start) to NAME.toml in
     /// this directory, renamed NAME; then `lblab validate NAME.toml` and run it.

@@ -185,7 +185,7 @@ impl<E: Copy> Heap<E> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// The layout the heap's speed rests on: one group is one aligned cache line, and
@@ -203,28 +203,30 @@ mod tests {
         assert_eq!(at(0), (0, 3));
     }
 
+    /// Keys at the very end of time, pushed in this order (event = position)...
+    pub(in crate::engine) const END_OF_TIME: [(u64, u64); 5] =
+        [(u64::MAX, 7), (u64::MAX, 3), (5, 9), (u64::MAX, 1), (0, 0)];
+    /// ...come out in this order: `(time, seq, event)`.
+    pub(in crate::engine) const END_OF_TIME_POPS: [(u64, u64, usize); 5] = [
+        (0, 0, 4),
+        (5, 9, 2),
+        (u64::MAX, 1, 3),
+        (u64::MAX, 3, 1),
+        (u64::MAX, 7, 0),
+    ];
+
     /// Keys at the very end of time still come out in order, ahead of the sentinels.
     #[test]
     fn end_of_time_keys_pop_in_order() {
         let mut h = Heap::with_capacity(4);
-        let keys = [(u64::MAX, 7), (u64::MAX, 3), (5, 9), (u64::MAX, 1), (0, 0)];
-        for (n, &(t, s)) in keys.iter().enumerate() {
+        for (n, &(t, s)) in END_OF_TIME.iter().enumerate() {
             h.push(Key::new(SimTime(t), s), n);
         }
         let mut out = Vec::new();
         while let Some((k, e)) = h.pop() {
             out.push((k.time().0, k.seq(), e));
         }
-        assert_eq!(
-            out,
-            [
-                (0, 0, 4),
-                (5, 9, 2),
-                (u64::MAX, 1, 3),
-                (u64::MAX, 3, 1),
-                (u64::MAX, 7, 0)
-            ]
-        );
+        assert_eq!(out, END_OF_TIME_POPS);
         assert_eq!(h.len(), 0);
     }
 }

@@ -266,15 +266,23 @@ fn bench_as_json() {
         // Poisson arrivals: the count is near 20,000 (well within ±5 standard deviations).
         assert!(req.abs_diff(20_000) < 5 * 142, "{r}");
         assert_eq!(r["simulated"].as_u64(), Some(req + 1000));
-        let (wall, rate) = (
+        // The speed is per CPU second of the run's thread (Linux), never more than its
+        // wall-clock time.
+        let (wall, cpu, rate) = (
             r["wall_s"].as_f64().unwrap(),
+            r["cpu_s"].as_f64(),
             r["mreq_per_s"].as_f64().unwrap(),
         );
-        assert!((rate * wall * 1e6 - (req + 1000) as f64).abs() < 1.0, "{r}");
+        let secs = cpu.unwrap_or(wall);
+        assert!((rate * secs * 1e6 - (req + 1000) as f64).abs() < 1.0, "{r}");
+        if cfg!(target_os = "linux") {
+            let cpu = cpu.expect("Linux reads the thread's CPU time");
+            assert!(cpu > 0.0 && cpu <= wall * 1.01 + 1e-3, "{r}");
+        }
         // Mean response time is at least the mean service time (1 s), give or take noise.
         assert!(r["mean_latency_s"].as_f64().unwrap() > 0.9, "{r}");
     }
-    // Same seed, same simulation: only the wall-clock figures may differ.
+    // Same seed, same simulation: only the clocks' figures may differ.
     let again = json(&lblab(&[
         "bench",
         "--requests",
