@@ -44,13 +44,16 @@ pub(super) fn total_weight(backends: &[Backend]) -> u64 {
 
 /// Each peer's end offset in nginx's weight walk (the sum of the weights up to and
 /// including it, every peer counted), kept while the pool's epoch stays the same, so that
-/// finding the peer an offset lands on is a binary search rather than nginx's
+/// finding the peer an offset lands on is a division when every peer has the same weight
+/// (O(1)), else a binary search, rather than nginx's
 /// `while (w >= peer->weight) { w -= peer->weight; peer = peer->next; }` over the list:
-/// the same peer, in O(log n).
+/// the same peer either way.
 #[derive(Clone, Debug)]
 pub(super) struct WeightOffsets {
     epoch: u64,
     ends: Vec<u64>,
+    /// Every peer's weight when all are equal and positive, else 0.
+    uniform: u64,
 }
 
 impl Default for WeightOffsets {
@@ -58,6 +61,7 @@ impl Default for WeightOffsets {
         WeightOffsets {
             epoch: super::NO_EPOCH,
             ends: Vec::new(),
+            uniform: 0,
         }
     }
 }
@@ -86,6 +90,12 @@ impl WeightOffsets {
             end += u64::from(b.weight);
             end
         }));
+        let first = backends.first().map_or(0, |b| u64::from(b.weight));
+        self.uniform = if backends.iter().all(|b| u64::from(b.weight) == first) {
+            first
+        } else {
+            0
+        };
     }
 
     /// nginx `peers->total_weight`.
@@ -98,7 +108,11 @@ impl WeightOffsets {
     #[inline]
     pub(super) fn peer_at(&self, w: u64) -> usize {
         debug_assert!(w < self.total());
-        self.ends.partition_point(|&e| e <= w)
+        match self.uniform {
+            0 => self.ends.partition_point(|&e| e <= w),
+            1 => w as usize,
+            u => (w / u) as usize,
+        }
     }
 }
 
@@ -526,12 +540,18 @@ mod tests {
     fn offsets_land_where_nginx_walks() {
         // nginx's walk, literally, against the binary search, for every offset of pools
         // with weight-0 peers among them.
+        // Equal weights (1, 3) take the division, the others the search.
         let mut r = crate::balancer::testutil::rng();
-        for n in [1usize, 2, 7, 100] {
-            let ws: Vec<u32> = (0..n).map(|_| r.below(4) as u32).collect();
+        let pools = [1usize, 2, 7, 100].into_iter().flat_map(|n| {
+            let random: Vec<u32> = (0..n).map(|_| r.below(4) as u32).collect();
+            [random, vec![1; n], vec![3; n]]
+        });
+        for ws in pools {
             let b = weighted(&ws);
             let off = WeightOffsets::from_backends(&b);
             assert_eq!(off.total(), total_weight(&b));
+            let equal = ws.iter().all(|&w| w == ws[0] && w > 0);
+            assert_eq!(off.uniform != 0, equal, "{ws:?}");
             for w0 in 0..off.total() {
                 let (mut w, mut p) = (w0, 0);
                 while w >= u64::from(b[p].weight) {

@@ -1,6 +1,7 @@
-//! The event queue's main structure: a calendar queue (R. Brown, "Calendar queues: a fast
-//! O(1) priority queue implementation for the simulation event set problem", CACM 31(10),
-//! 1988) of `(time, seq)` keys, each with an event.
+//! Where the event queue keeps its events while many are pending (`queue.rs`, `Store`): a
+//! calendar queue (R. Brown, "Calendar queues: a fast O(1) priority queue implementation
+//! for the simulation event set problem", CACM 31(10), 1988) of `(time, seq)` keys, each
+//! with an event.
 //!
 //! Time is cut into *days* of `2^shift` ns; a day's entries go to bucket `day mod
 //! buckets`, so one bucket holds days a *year* (`buckets` days) apart. Each bucket is a
@@ -19,7 +20,9 @@
 //! Work that cannot adapt away is bounded: a burst of events at one time is appended at a
 //! bucket's tail in O(1) (same-time keys arrive in sequence order), a year with no entry
 //! at all ends in one pass over the buckets' heads, and re-cutting is O(n log n) once per
-//! n operations.
+//! n operations. A spread that no cut of days serves (bursts a millisecond apart, each a
+//! few nanoseconds wide) keeps the checks slow after re-cutting; two slow checks in a row
+//! and [`Calendar::defeated`] says so, and the event queue moves the events to its heap.
 
 use super::heap::Key;
 #[cfg(test)]
