@@ -9,6 +9,7 @@
 use super::least_conn::INDEX_MIN;
 use super::least_conn_index::LcIndex;
 use super::smooth_wrr::swrr_step;
+use super::weights::Cumulative;
 use super::{AlgorithmInfo, Backend, Balancer, PoolView, RequestInfo};
 use crate::engine::SimTime;
 
@@ -42,26 +43,22 @@ pub(super) fn total_weight(backends: &[Backend]) -> u64 {
     backends.iter().map(|b| u64::from(b.weight)).sum()
 }
 
-/// Each peer's end offset in nginx's weight walk (the sum of the weights up to and
-/// including it, every peer counted), kept while the pool's epoch stays the same, so that
-/// finding the peer an offset lands on is a division when every peer has the same weight
-/// (O(1)), else a binary search, rather than nginx's
-/// `while (w >= peer->weight) { w -= peer->weight; peer = peer->next; }` over the list:
-/// the same peer either way.
+/// Each peer's end offset in nginx's weight walk (every peer counted), kept while the
+/// pool's epoch stays the same, so that finding the peer an offset lands on is a division
+/// when every peer has the same weight (O(1)), else a binary search ([`Cumulative`]),
+/// rather than nginx's `while (w >= peer->weight) { w -= peer->weight; peer = peer->next; }`
+/// over the list: the same peer either way.
 #[derive(Clone, Debug)]
 pub(super) struct WeightOffsets {
     epoch: u64,
-    ends: Vec<u64>,
-    /// Every peer's weight when all are equal and positive, else 0.
-    uniform: u64,
+    ends: Cumulative,
 }
 
 impl Default for WeightOffsets {
     fn default() -> Self {
         WeightOffsets {
             epoch: super::NO_EPOCH,
-            ends: Vec::new(),
-            uniform: 0,
+            ends: Cumulative::default(),
         }
     }
 }
@@ -71,7 +68,7 @@ impl WeightOffsets {
     pub(super) fn of(&mut self, pool: &PoolView<'_>) -> &Self {
         if self.epoch != pool.epoch() {
             self.epoch = pool.epoch();
-            self.fill(pool.backends);
+            self.ends.fill(pool.backends.iter().map(|b| b.weight));
         }
         self
     }
@@ -79,40 +76,20 @@ impl WeightOffsets {
     /// The offsets of `backends`, built afresh (`explain`, tests).
     pub(super) fn from_backends(backends: &[Backend]) -> Self {
         let mut w = WeightOffsets::default();
-        w.fill(backends);
+        w.ends.fill(backends.iter().map(|b| b.weight));
         w
-    }
-
-    fn fill(&mut self, backends: &[Backend]) {
-        self.ends.clear();
-        let mut end = 0u64;
-        self.ends.extend(backends.iter().map(|b| {
-            end += u64::from(b.weight);
-            end
-        }));
-        let first = backends.first().map_or(0, |b| u64::from(b.weight));
-        self.uniform = if backends.iter().all(|b| u64::from(b.weight) == first) {
-            first
-        } else {
-            0
-        };
     }
 
     /// nginx `peers->total_weight`.
     #[inline]
     pub(super) fn total(&self) -> u64 {
-        self.ends.last().copied().unwrap_or(0)
+        self.ends.total()
     }
 
     /// The peer that weight offset `w < total` lands on (never a weight-0 peer).
     #[inline]
     pub(super) fn peer_at(&self, w: u64) -> usize {
-        debug_assert!(w < self.total());
-        match self.uniform {
-            0 => self.ends.partition_point(|&e| e <= w),
-            1 => w as usize,
-            u => (w / u) as usize,
-        }
+        self.ends.at(w)
     }
 }
 
@@ -551,7 +528,7 @@ mod tests {
             let off = WeightOffsets::from_backends(&b);
             assert_eq!(off.total(), total_weight(&b));
             let equal = ws.iter().all(|&w| w == ws[0] && w > 0);
-            assert_eq!(off.uniform != 0, equal, "{ws:?}");
+            assert_eq!(off.ends.uniform != 0, equal, "{ws:?}");
             for w0 in 0..off.total() {
                 let (mut w, mut p) = (w0, 0);
                 while w >= u64::from(b[p].weight) {

@@ -53,6 +53,7 @@ mod smooth_wrr;
 mod source_hash;
 mod static_rr;
 mod sticky;
+mod weights;
 
 #[cfg(test)]
 mod properties;

@@ -8,6 +8,7 @@
 use super::NO_EPOCH;
 use super::hashfn::{self, xxh64};
 use super::least_conn::INDEX_MIN;
+use super::weights::Cumulative;
 use super::{AlgorithmInfo, Backend, Balancer, PoolView, RequestInfo};
 use crate::engine::{SimRng, SimTime};
 
@@ -113,12 +114,12 @@ pub struct Rendezvous {
     epoch: u64,
     /// The eligible hosts' total weight (Envoy's normaliser).
     total: f64,
-    /// Per eligible host in pool order: the end of its share of the total weight, and its
-    /// index (for requests with nothing to hash).
-    draw: Vec<(u64, u32)>,
-    /// The weight every eligible host has, or 0 if they differ: a draw `r` is then host
-    /// `r / width` of `draw`, with no search.
-    width: u64,
+    /// The eligible hosts' weights in pool order, end to end, for requests with nothing to
+    /// hash: a draw below their sum lands on the `draw.at(r)`-th of them (by division when
+    /// their weights are equal).
+    draw: Cumulative,
+    /// The pool index of each eligible host of `draw`.
+    draw_index: Vec<u32>,
     /// `draw` holds every backend: its `k`-th host is backend `k`.
     all: bool,
     /// Large pools: `(request hash, epoch, index)` of recent picks, slot by hash.
@@ -138,8 +139,8 @@ impl Rendezvous {
             hosts: Vec::new(),
             epoch: NO_EPOCH,
             total: 0.0,
-            draw: Vec::new(),
-            width: 0,
+            draw: Cumulative::default(),
+            draw_index: Vec::new(),
             all: false,
             cache: Vec::new(),
         }
@@ -162,19 +163,10 @@ impl Rendezvous {
             .filter(|b| b.eligible())
             .map(|b| f64::from(b.weight))
             .sum();
-        self.draw.clear();
-        let mut end = 0u64;
-        for (i, b) in backends.iter().enumerate().filter(|(_, b)| b.eligible()) {
-            end += u64::from(b.weight);
-            self.draw.push((end, i as u32));
-        }
-        let first = self.draw.first().map_or(0, |&(w, _)| w);
-        let uniform = self
-            .draw
-            .iter()
-            .zip(1u64..)
-            .all(|(&(e, _), k)| e == k * first);
-        self.width = if uniform { first } else { 0 };
+        let eligible = || backends.iter().enumerate().filter(|(_, b)| b.eligible());
+        self.draw.fill(eligible().map(|(_, b)| b.weight));
+        self.draw_index.clear();
+        self.draw_index.extend(eligible().map(|(i, _)| i as u32));
         self.all = self.draw.len() == backends.len();
         if backends.len() >= INDEX_MIN && self.cache.is_empty() {
             self.cache = vec![(0, NO_EPOCH, 0); CACHE];
@@ -211,15 +203,17 @@ impl Rendezvous {
 impl Balancer for Rendezvous {
     fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, req: &RequestInfo) -> Option<usize> {
         self.sync(pool);
-        let &(total, _) = self.draw.last()?;
+        if self.draw.is_empty() {
+            return None;
+        }
         let mut buf = [0u8; 20];
         let Some(text) = hashfn::request_text(req, self.hash_on, &mut buf) else {
-            let r = self.rng.below(total);
-            let k = match r.checked_div(self.width) {
-                Some(k) => k as usize,
-                None => self.draw.partition_point(|&(end, _)| end <= r),
-            };
-            return Some(if self.all { k } else { self.draw[k].1 as usize });
+            let k = self.draw.at(self.rng.below(self.draw.total()));
+            return Some(if self.all {
+                k
+            } else {
+                self.draw_index[k] as usize
+            });
         };
         let mut h = xxh64(text, 0);
         if req.attempt > 0 {
@@ -571,8 +565,11 @@ mod tests {
                     fast.pick(SimTime::ZERO, &view, &req),
                     search.pick(SimTime::ZERO, &view, &req)
                 );
-                assert_eq!((fast.width, fast.all), (u64::from(w), down.is_none()));
-                search.width = 0;
+                assert_eq!(
+                    (fast.draw.uniform, fast.all),
+                    (u64::from(w), down.is_none())
+                );
+                search.draw.uniform = 0;
                 search.all = false;
                 let mut seen = [false; 100];
                 for _ in 0..5_000 {
@@ -590,6 +587,6 @@ mod tests {
         let mut lb = Rendezvous::new("key", rng());
         let b = weighted(&[1, 2, 2]);
         lb.pick(SimTime::ZERO, &PoolView::new(&b), &req);
-        assert_eq!(lb.width, 0);
+        assert_eq!(lb.draw.uniform, 0);
     }
 }

@@ -328,6 +328,11 @@ impl Job {
         }
     }
 
+    /// The fastest run's seconds that speeds are per: CPU where it can be read, else wall.
+    fn seconds(&self) -> f64 {
+        self.cpu.unwrap_or(self.wall)
+    }
+
     /// Runs it once; keeps the fastest wall and CPU times.
     fn measure(&mut self, a: &BenchArgs) -> Result<(), CliError> {
         reset_peak_rss();
@@ -410,8 +415,6 @@ fn jobs_for(a: &BenchArgs, name: &str, spec: &AlgorithmSpec) -> Result<Vec<Job>,
     Ok(jobs)
 }
 
-/// Resets the process's peak resident set (Linux: `clear_refs` 5), so that the next
-/// [`peak_rss_mib`] is the peak of what ran since; elsewhere it is the process's peak.
 /// CPU seconds this thread has run (Linux: the first field of
 /// `/proc/thread-self/schedstat`, nanoseconds on the CPU; not time waiting for it). The
 /// kernel brings that count up to date when the thread yields (else it can be a
@@ -423,6 +426,8 @@ fn thread_cpu_s() -> Option<f64> {
     Some(ns as f64 / 1e9)
 }
 
+/// Resets the process's peak resident set (Linux: `clear_refs` 5), so that the next
+/// [`peak_rss_mib`] is the peak of what ran since; elsewhere it is the process's peak.
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
@@ -524,11 +529,11 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                 simulated,
                 wall_s: job.wall,
                 cpu_s: job.cpu,
-                mreq_per_s: simulated as f64 / job.cpu.unwrap_or(job.wall) / 1e6,
+                mreq_per_s: simulated as f64 / job.seconds() / 1e6,
                 mean_latency_s: job.mean_s,
                 overloaded: a.model == Model::OneTier && job.mean_s > OVERLOADED_MEAN_S,
                 hops_per_request: hops,
-                mhop_per_s: (simulated * hops) as f64 / job.cpu.unwrap_or(job.wall) / 1e6,
+                mhop_per_s: (simulated * hops) as f64 / job.seconds() / 1e6,
                 peak_rss_mib: job.rss,
                 vs_first_size: None,
                 vs_bare: None,

@@ -327,8 +327,9 @@ impl<E: Copy> Calendar<E> {
         for &e in &live {
             self.link(e);
         }
-        self.min = live.first().copied().unwrap_or(NIL);
+        self.min = NIL;
         if let Some(&m) = live.first() {
+            self.min = m;
             self.day = self.day_of(self.keys[m as usize]);
         }
         live.clear();
@@ -365,9 +366,17 @@ pub(super) mod tests {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
 
-    /// Pushes and pops per `ops` (true: push at the given time) against the standard
-    /// library's binary heap; every pop must agree.
-    fn agrees_with_binary_heap(ops: impl IntoIterator<Item = Option<u64>>) -> usize {
+    /// How a pushed time in `ops` is meant.
+    #[derive(Copy, Clone)]
+    enum Times {
+        /// After the last popped time (saturating).
+        AfterNow,
+        Absolute,
+    }
+
+    /// Pushes (`Some(time)`) and pops (`None`) per `ops` against the standard library's
+    /// binary heap; every pop, peek and length must agree. Returns the number of pops.
+    fn agrees_with_binary_heap(ops: impl IntoIterator<Item = Option<u64>>, times: Times) -> usize {
         let mut cal = Calendar::with_capacity(4);
         let mut oracle = BinaryHeap::new();
         let mut seq = 0u64;
@@ -375,8 +384,12 @@ pub(super) mod tests {
         let mut now = 0u64;
         for op in ops {
             match op {
-                Some(dt) => {
-                    let k = Key::new(SimTime(now.saturating_add(dt)), seq);
+                Some(t) => {
+                    let t = match times {
+                        Times::AfterNow => now.saturating_add(t),
+                        Times::Absolute => t,
+                    };
+                    let k = Key::new(SimTime(t), seq);
                     cal.push(k, seq);
                     oracle.push(Reverse((k, seq)));
                     seq += 1;
@@ -400,25 +413,6 @@ pub(super) mod tests {
         assert_eq!(cal.pop(), None);
         assert_eq!(cal.len(), 0);
         popped
-    }
-
-    /// As [`agrees_with_binary_heap`], with absolute times.
-    fn agrees_with_binary_heap_absolute(ops: impl IntoIterator<Item = Option<u64>>) {
-        let mut cal = Calendar::with_capacity(4);
-        let mut oracle = BinaryHeap::new();
-        for (seq, op) in ops.into_iter().enumerate() {
-            match op {
-                Some(t) => {
-                    let k = Key::new(SimTime(t), seq as u64);
-                    cal.push(k, seq);
-                    oracle.push(Reverse((k, seq)));
-                }
-                None => assert_eq!(cal.pop(), oracle.pop().map(|Reverse(x)| x)),
-            }
-        }
-        while let Some(Reverse(want)) = oracle.pop() {
-            assert_eq!(cal.pop(), Some(want));
-        }
     }
 
     /// Random mixes: exponential gaps at several scales, bursts at one instant, far-future
@@ -449,7 +443,7 @@ pub(super) mod tests {
                 }
             }
         }
-        assert!(agrees_with_binary_heap(ops) > 8000);
+        assert!(agrees_with_binary_heap(ops, Times::AfterNow) > 8000);
     }
 
     /// Keys at the very end of time still come out in order (the heap's test vector).
@@ -544,7 +538,7 @@ pub(super) mod tests {
         let ops = (0..10_000)
             .map(|i| Some(burst_time(i)))
             .chain((10_000..30_000).flat_map(|i| [None, Some(burst_time(i))]));
-        agrees_with_binary_heap_absolute(ops);
+        agrees_with_binary_heap(ops, Times::Absolute);
     }
 
     /// Draining hands over every entry once.

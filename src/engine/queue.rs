@@ -230,7 +230,8 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// The earliest event in the store (heap or calendar): usually the next to come out,
-    /// but not always (the FIFO lane and the slot are not looked at). For cache hints, not for decisions.
+    /// but not always (the FIFO lane and the slot are not looked at). For cache hints, not
+    /// for decisions.
     #[inline]
     pub fn peek_store(&self) -> Option<&E> {
         self.store.peek_event()
@@ -265,10 +266,6 @@ impl<E: Copy> EventQueue<E> {
 mod tests {
     use super::*;
 
-    /// Against a reference ordered set, over random schedules like a simulation's: pushes
-    /// from `now` on at every scale (equal times, nanoseconds, seconds, far future), FIFO
-    /// lane and slot mixed in, pending counts from a handful to thousands. Every pop must
-    /// be the reference's smallest `(time, seq)`.
     /// Bursts defeat the calendar (`calendar.rs`, `bursts_defeat_it_and_it_says_so`): the
     /// queue moves to its heap for good, and every pop stays exact.
     #[test]
@@ -298,6 +295,10 @@ mod tests {
         assert!(q.is_empty());
     }
 
+    /// Against a reference ordered set, over random schedules like a simulation's: pushes
+    /// from `now` on at every scale (equal times, nanoseconds, seconds, far future), FIFO
+    /// lane and slot mixed in, pending counts from a handful to thousands. Every pop must
+    /// be the reference's smallest `(time, seq)`.
     #[test]
     fn pops_exactly_in_time_then_insertion_order() {
         use crate::engine::SimRng;
