@@ -238,3 +238,57 @@ fn a_retry_budget_stops_a_retry_storm() {
         "budget caps retries: {budgeted} vs {unbounded}"
     );
 }
+
+/// The per-server series count every answer a server sends, in the bucket it is sent: with
+/// no network delay and no retries a server's answer is its client's at the same instant,
+/// so in every bucket the servers' answers add up to the summary's completions and errors,
+/// and only the failing server's error answers, only while it fails, are errors.
+#[test]
+fn per_server_series_count_every_answer_in_its_bucket() {
+    let s = parse(&scenario(
+        "kind = \"errors\"\nrate = 0.5\nat = \"20s\"\nduration = \"20s\"",
+        "",
+    ))
+    .unwrap();
+    let a = run(&s);
+    for r in &a.reps {
+        let series: Vec<_> = r.server_series.rows().collect();
+        assert_eq!(series.len(), r.timeseries.len() * 4);
+        for (b, bucket) in r.timeseries.iter().enumerate() {
+            let w = bucket.width_s;
+            let rows = &series[b * 4..(b + 1) * 4];
+            let answers: f64 = rows.iter().map(|x| x.answers_per_s * w).sum();
+            let errors: f64 = rows
+                .iter()
+                .filter(|x| x.answers_per_s > 0.0)
+                .map(|x| x.answers_per_s * w * x.error_rate_pct / 100.0)
+                .sum();
+            let done = (bucket.throughput_rps + bucket.errors_per_s) * w;
+            assert!(
+                (answers - done).abs() < 1e-6,
+                "bucket {b}: {answers} vs {done}"
+            );
+            assert!(
+                (errors - bucket.errors_per_s * w).abs() < 1e-6,
+                "bucket {b}: {errors}"
+            );
+            for x in rows {
+                let failing = x.server == 1 && (20.0..40.0).contains(&bucket.t_s);
+                if !failing && x.answers_per_s > 0.0 {
+                    assert_eq!(x.error_rate_pct, 0.0, "{x:?}");
+                }
+            }
+        }
+        // Half of web-2's answers while it fails are errors (≈ 1,000 answers: 5 sd ≈ 0.08).
+        let failing: Vec<_> = series
+            .iter()
+            .filter(|x| x.server == 1 && (20.0..40.0).contains(&x.t_s))
+            .collect();
+        let sent: f64 = failing.iter().map(|x| x.answers_per_s * x.width_s).sum();
+        let bad: f64 = failing
+            .iter()
+            .map(|x| x.answers_per_s * x.width_s * x.error_rate_pct / 100.0)
+            .sum();
+        assert!((bad / sent - 0.5).abs() < 0.08, "{bad} of {sent}");
+    }
+}

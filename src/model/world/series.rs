@@ -2,8 +2,8 @@
 //!
 //! * Per service and time bucket (with `[[services]]`): requests answered, errors, and
 //!   their latency sum (every request to the service, clients' and calls').
-//! * Per server and time bucket: answers it sent, error answers (differences of the
-//!   server's own counters at bucket boundaries), and its in-flight count
+//! * Per server and time bucket: answers it sent and error answers (counted straight into
+//!   the current bucket's row, which a `Sample` closes), and its in-flight count
 //!   at the bucket's end as the load balancers see it (attempts every node of every tier
 //!   counts outstanding to it: what least-connections balances on), sampled by a
 //!   `Sample` event at every bucket boundary. Skipped when servers × buckets exceeds
@@ -37,10 +37,13 @@ pub(super) struct Series {
     n_servers: usize,
     /// Per `bucket * n_servers + server` (empty when skipped).
     srv_answers: Vec<u32>,
+    /// Made at the first error answer: most runs have none, and a huge pool's buckets
+    /// would be memory the kernel has to map and zero for nothing.
     srv_errors: Vec<u32>,
     srv_in_flight: Vec<u32>,
-    /// Each server's answer and error counters at the last boundary.
-    last_answers: Vec<(u32, u32)>,
+    /// Where the current bucket's row starts in `srv_answers` and `srv_errors`; past
+    /// their end once the last bucket is closed (and when they are skipped).
+    srv_row: usize,
     /// Per `class * n_services + service`, in the measured window: requests (each caller
     /// try counts) and their time at the service itself.
     hop_tries: Vec<u64>,
@@ -73,13 +76,34 @@ impl Series {
             svc_latency_ns: vec![0; n_services * n_buckets],
             n_servers,
             srv_answers: vec![0; cells],
-            srv_errors: vec![0; cells],
+            srv_errors: Vec::new(),
             srv_in_flight: vec![0; cells],
-            last_answers: vec![(0, 0); if cells > 0 { n_servers } else { 0 }],
+            srv_row: 0,
             hop_tries: vec![0; hops],
             hop_self_ns: vec![0; hops],
             calls_ns: Vec::new(),
         }
+    }
+
+    /// Server `s` sent an answer (`error`: an error answer): counted in the current
+    /// bucket (nowhere when the series are skipped or the last bucket is closed).
+    #[inline]
+    pub(super) fn answered(&mut self, s: usize, error: bool) {
+        let i = self.srv_row + s;
+        if let Some(a) = self.srv_answers.get_mut(i) {
+            *a = a.wrapping_add(1);
+            if error {
+                self.error_answer(i);
+            }
+        }
+    }
+
+    #[cold]
+    fn error_answer(&mut self, i: usize) {
+        if self.srv_errors.is_empty() {
+            self.srv_errors = vec![0; self.srv_answers.len()];
+        }
+        self.srv_errors[i] = self.srv_errors[i].wrapping_add(1);
     }
 
     /// Whether per-server series are kept.
@@ -94,17 +118,12 @@ impl Series {
 }
 
 impl<const TRACE: bool> World<'_, TRACE> {
-    /// A bucket boundary: every server's in-flight count closes the bucket that ends now.
+    /// A bucket boundary: the bucket that ends now is closed, with every server's
+    /// in-flight count.
     pub(super) fn sample(&mut self) {
         let b = self.series.cur;
         if !self.series.srv_in_flight.is_empty() {
             let n = self.series.n_servers;
-            for (s, srv) in self.servers.iter().enumerate() {
-                let (a0, e0) = self.series.last_answers[s];
-                self.series.srv_answers[b * n + s] = srv.answers.wrapping_sub(a0);
-                self.series.srv_errors[b * n + s] = srv.answer_errors.wrapping_sub(e0);
-                self.series.last_answers[s] = (srv.answers, srv.answer_errors);
-            }
             let row = &mut self.series.srv_in_flight[b * n..(b + 1) * n];
             for tier in &self.tiers {
                 for (i, &x) in tier.in_flight.iter().enumerate() {
@@ -114,8 +133,12 @@ impl<const TRACE: bool> World<'_, TRACE> {
         }
         if b + 1 < self.series.n_buckets {
             self.series.cur = b + 1;
+            self.series.srv_row = (b + 1) * self.series.n_servers;
             let next = self.series.boundary(b + 1);
             self.q.push(next.min(self.cfg.duration), super::Ev::Sample);
+        } else {
+            // Answers after the last boundary (at the run's last instant) are in no bucket.
+            self.series.srv_row = self.series.srv_answers.len();
         }
     }
 
@@ -202,6 +225,14 @@ impl<const TRACE: bool> World<'_, TRACE> {
         let s = &mut self.series;
         if s.srv_answers.is_empty() {
             return ServerSeries::default();
+        }
+        // Sample events run up to the run's end, the last one at it.
+        debug_assert!(
+            s.srv_row >= s.srv_answers.len(),
+            "the last bucket is closed"
+        );
+        if s.srv_errors.is_empty() {
+            s.srv_errors = vec![0; s.srv_answers.len()];
         }
         ServerSeries {
             width_s: s.bucket_ns as f64 * 1e-9,

@@ -49,10 +49,6 @@ pub(super) struct Server {
     pub(super) queue: VecDeque<u32>,
     pub(super) in_service: Workers,
     // Line 3: completions, the cache, the network.
-    /// Answers it sent, and error answers, since the start (the per-server time series
-    /// takes differences at bucket boundaries).
-    pub(super) answers: u32,
-    pub(super) answer_errors: u32,
     pub(super) busy_ns: u64,
     pub(super) cache: Option<Box<Lru>>,
     /// Services whose instances cannot reach it (bit per service; a partition `from`; read
@@ -107,8 +103,6 @@ pub(super) fn fleet(cfg: &WorldConfig) -> Vec<Server> {
                 hung: false,
                 partitioned: false,
                 cut_from: 0,
-                answers: 0,
-                answer_errors: 0,
                 draining: false,
                 flapping: false,
                 slow: 1.0,
@@ -126,7 +120,7 @@ impl Server {
     pub(super) fn hint_hot_lines(&self) {
         hint(&self.busy, When::Soon);
         hint(&self.queue, When::Soon);
-        hint(&self.answers, When::Soon);
+        hint(&self.busy_ns, When::Soon);
     }
 }
 
@@ -320,11 +314,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
     /// Sends the server's answer back toward the load balancer.
     pub(super) fn respond(&mut self, a: u32, reply: Reply) {
         let server = self.book.atts[a as usize].server;
-        let srv = &mut self.servers[server as usize];
-        srv.answers = srv.answers.wrapping_add(1);
-        srv.answer_errors = srv
-            .answer_errors
-            .wrapping_add(u32::from(reply != Reply::Ok));
+        self.series.answered(server as usize, reply != Reply::Ok);
         if self.cut_off(a) {
             self.book.atts[a as usize].phase = Phase::Lost;
             return;
@@ -430,9 +420,7 @@ mod layout {
         for o in [offset_of!(Server, queue), offset_of!(Server, in_service)] {
             assert_eq!(line(o), 1);
         }
-        // `hint_hot_lines` names `busy`, `queue` and `answers`: one in each line.
-        assert_eq!(line(offset_of!(Server, answers)), 2);
-        assert_eq!(line(offset_of!(Server, answer_errors)), 2);
+        // `hint_hot_lines` names `busy`, `queue` and `busy_ns`: one in each line.
         assert_eq!(line(offset_of!(Server, cache)), 2);
         assert_eq!(line(offset_of!(Server, cut_from)), 2);
         assert_eq!(line(offset_of!(Server, busy_ns)), 2);
