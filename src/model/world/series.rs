@@ -125,9 +125,10 @@ impl<const TRACE: bool> World<'_, TRACE> {
         if !self.series.srv_in_flight.is_empty() {
             let n = self.series.n_servers;
             let row = &mut self.series.srv_in_flight[b * n..(b + 1) * n];
-            for tier in &self.tiers {
-                for (i, &x) in tier.in_flight.iter().enumerate() {
-                    row[i % n] += x;
+            // A tier's counts are per node, then server: one row of the pool per node.
+            for node in self.tiers.iter().flat_map(|t| t.in_flight.chunks_exact(n)) {
+                for (sum, &x) in row.iter_mut().zip(node) {
+                    *sum += x;
                 }
             }
         }
