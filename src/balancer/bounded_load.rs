@@ -6,9 +6,10 @@
 //! "Consistent Hashing with Bounded Loads", arXiv:1608.01350).
 
 use super::hashfn::{self, HASH_ON};
+use super::ring_index::RingIndex;
 use super::{
-    AlgorithmInfo, Backend, Balancer, ParamDef, ParamKind, ParamValue, PoolSnapshot, PoolView,
-    RequestInfo,
+    AlgorithmInfo, Backend, Balancer, NO_EPOCH, ParamDef, ParamKind, ParamValue, PoolSnapshot,
+    PoolView, RequestInfo,
 };
 use crate::engine::SimTime;
 
@@ -112,6 +113,15 @@ pub struct HaproxyConsistent {
     balance_factor: u32,
     /// `(key, pool index)`, ascending by key.
     nodes: Vec<(u32, u32)>,
+    /// Where each range of the hash space starts among the nodes: HAProxy's
+    /// `eb32_lookup_ge` in expected O(1).
+    index: RingIndex,
+    /// With bounded loads in a tracked pool: each backend's in-flight count and their sum
+    /// (HAProxy's `served`), kept up to date by `on_in_flight` for the pool epoch
+    /// `served_epoch` (`NO_EPOCH`: not kept; the sum is then taken over the pool).
+    in_flight: Vec<u32>,
+    served: u64,
+    served_epoch: u64,
     /// Effective weight per pool index (0 if not in the tree).
     eweight: Vec<u32>,
     /// Cumulative effective weight of the usable servers before each pool index.
@@ -131,6 +141,10 @@ impl HaproxyConsistent {
             hash_on,
             balance_factor,
             nodes: Vec::new(),
+            index: RingIndex::default(),
+            in_flight: Vec::new(),
+            served: 0,
+            served_epoch: NO_EPOCH,
             eweight: Vec::new(),
             cumulative: Vec::new(),
             tot_weight: 0,
@@ -162,6 +176,7 @@ impl HaproxyConsistent {
         self.tot_weight = cum;
         // Stable: equal keys stay in insertion order, as in HAProxy's ebtree.
         self.nodes.sort_by_key(|n| n.0);
+        self.index = RingIndex::build(&self.nodes, |n| n.0);
         self.last = None;
     }
 
@@ -180,7 +195,7 @@ impl HaproxyConsistent {
     /// The tree must not be empty.
     fn closest(&self, h: u32) -> usize {
         let n = self.nodes.len();
-        let next = match self.nodes.partition_point(|nd| nd.0 < h) {
+        let next = match self.index.find(&self.nodes, |n| n.0, h) {
             i if i == n => 0,
             i => i,
         };
@@ -206,8 +221,31 @@ impl HaproxyConsistent {
         s.max(1)
     }
 
+    /// Requests in flight over the whole pool (HAProxy's `served`): kept up to date in a
+    /// tracked pool, summed over it otherwise.
+    fn served(&mut self, pool: &PoolView<'_>) -> u64 {
+        if !pool.tracked() {
+            return served(pool.backends);
+        }
+        if self.served_epoch != pool.epoch() {
+            self.in_flight.clear();
+            self.in_flight
+                .extend(pool.backends.iter().map(|b| b.in_flight));
+            self.served = served(pool.backends);
+            self.served_epoch = pool.epoch();
+        }
+        debug_assert_eq!(self.served, served(pool.backends));
+        self.served
+    }
+
     /// The server for request hash `h`.
+    #[cfg(test)]
     fn pick_hash(&self, backends: &[Backend], h: u32) -> Option<usize> {
+        self.pick_hash_served(backends, h, served(backends))
+    }
+
+    /// The server for request hash `h` with `served` requests in flight in the pool.
+    fn pick_hash_served(&self, backends: &[Backend], h: u32, served: u64) -> Option<usize> {
         if self.nodes.is_empty() {
             return None;
         }
@@ -215,7 +253,6 @@ impl HaproxyConsistent {
         if self.balance_factor == 0 {
             return Some(self.nodes[start].1 as usize);
         }
-        let served: u64 = backends.iter().map(|b| u64::from(b.in_flight)).sum();
         let tot = self.total_slots(served);
         let n = self.nodes.len();
         // Walking every node once from `start` finds what HAProxy's walk (at most one wrap
@@ -228,6 +265,11 @@ impl HaproxyConsistent {
         }
         least_loaded(backends)
     }
+}
+
+/// Requests in flight to every backend of the pool.
+fn served(backends: &[Backend]) -> u64 {
+    backends.iter().map(|b| u64::from(b.in_flight)).sum()
 }
 
 /// The eligible backend with the fewest in flight per unit of weight (first on ties).
@@ -253,7 +295,14 @@ impl Balancer for HaproxyConsistent {
             return None;
         }
         match self.request_hash(req) {
-            Some(h) => self.pick_hash(pool.backends, h),
+            Some(h) => {
+                let served = if self.balance_factor > 0 {
+                    self.served(pool)
+                } else {
+                    0
+                };
+                self.pick_hash_served(pool.backends, h, served)
+            }
             None => {
                 // chash_get_next_server: the node after the last one used.
                 let k = self.last.map_or(0, |l| (l + 1) % self.nodes.len());
@@ -266,6 +315,22 @@ impl Balancer for HaproxyConsistent {
     fn on_pool_change(&mut self, _now: SimTime, pool: &PoolView<'_>) {
         if self.built_from.update(pool) {
             self.rebuild(pool);
+        }
+        self.served_epoch = NO_EPOCH;
+    }
+
+    /// With bounded loads: keeps `served` for the next pick.
+    fn wants_in_flight(&self) -> bool {
+        self.balance_factor > 0
+    }
+
+    fn on_in_flight(&mut self, index: usize, in_flight: u32) {
+        if self.served_epoch == NO_EPOCH {
+            return;
+        }
+        if let Some(n) = self.in_flight.get_mut(index) {
+            self.served = self.served - u64::from(*n) + u64::from(in_flight);
+            *n = in_flight;
         }
     }
 
@@ -296,8 +361,7 @@ impl Balancer for HaproxyConsistent {
         if self.balance_factor == 0 {
             return Some(super::Explanation::note(note));
         }
-        let served: u64 = pool.backends.iter().map(|b| u64::from(b.in_flight)).sum();
-        let tot = self.total_slots(served);
+        let tot = self.total_slots(served(pool.backends));
         let values = pool
             .backends
             .iter()
@@ -649,6 +713,24 @@ mod tests {
                     assert!(e.label.contains("slots of 7"), "{e:?}");
                 }
             }
+        }
+    }
+
+    /// A tracked pool keeps `served` up to date instead of summing it per pick: the same
+    /// choices as summing, through picks, completions, weight and availability changes.
+    #[test]
+    fn kept_served_count_chooses_as_the_sum() {
+        use crate::balancer::testutil::index_agrees_with_scan;
+        for (factor, n, seed) in [(125, 40, 1), (101, 300, 2), (0, 64, 3)] {
+            let picks = index_agrees_with_scan(
+                || Box::new(HaproxyConsistent::new("key", factor)),
+                n,
+                |r| r.below(3) as u32,
+                0,
+                100_000,
+                seed,
+            );
+            assert!(picks > 45_000, "{picks}");
         }
     }
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use super::hashfn::{self, HASH_ON};
 use super::ip_hash::{RoundRobinFallback, swrr_all};
+use super::ring_index::RingIndex;
 use super::smooth_wrr::swrr_step;
 use super::{
     AlgorithmInfo, Backend, Balancer, ParamDef, ParamKind, ParamValue, PoolSnapshot, PoolView,
@@ -56,10 +57,11 @@ pub(super) const ALGORITHMS: &[AlgorithmInfo] = &[AlgorithmInfo {
 /// stores a point's group.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Ring {
-    /// Point hashes, ascending, without duplicates.
-    hashes: Vec<u32>,
-    /// The server group of each point.
-    owner: Vec<u32>,
+    /// `(hash, server group)` of each point, ascending by hash, without duplicate hashes
+    /// (side by side: a lookup reads one line).
+    points: Vec<(u32, u32)>,
+    /// Where each range of the hash space starts among `points`.
+    index: RingIndex,
     /// Group `g` has members `members[start[g]..start[g + 1]]` (entry indices, list order).
     start: Vec<u32>,
     members: Vec<u32>,
@@ -128,8 +130,8 @@ impl Ring {
         points.sort_unstable();
         points.dedup_by_key(|p| p.0);
         Ring {
-            hashes: points.iter().map(|p| p.0).collect(),
-            owner: points.iter().map(|p| p.1).collect(),
+            index: RingIndex::build(&points, |p| p.0),
+            points,
             start,
             members,
         }
@@ -137,13 +139,23 @@ impl Ring {
 
     /// Number of points.
     pub(crate) fn len(&self) -> usize {
-        self.hashes.len()
+        self.points.len()
+    }
+
+    /// The hash of point `i`.
+    pub(crate) fn hash(&self, i: usize) -> u32 {
+        self.points[i].0
+    }
+
+    /// The server group of point `i`.
+    pub(crate) fn owner(&self, i: usize) -> u32 {
+        self.points[i].1
     }
 
     /// Index of the first point with hash `≥ h` (`len()` if none: lookups wrap), as
-    /// `ngx_http_upstream_find_chash_point`.
+    /// `ngx_http_upstream_find_chash_point`'s binary search finds it, in expected O(1).
     pub(crate) fn find(&self, h: u32) -> usize {
-        self.hashes.partition_point(|&p| p < h)
+        self.index.find(&self.points, |p| p.0, h)
     }
 
     /// The ring part of [`pick`](Ring::pick) when every group has one member (a step
@@ -157,7 +169,7 @@ impl Ring {
         }
         let first = self.find(h);
         (0..MAX_POINT_TRIES).find_map(|t| {
-            let g = self.owner[(first + t) % n] as usize;
+            let g = self.owner((first + t) % n) as usize;
             self.members[self.start[g] as usize..self.start[g + 1] as usize]
                 .iter()
                 .map(|&m| m as usize)
@@ -175,7 +187,7 @@ impl Ring {
         if n > 0 {
             let first = self.find(h);
             for t in 0..MAX_POINT_TRIES {
-                let g = self.owner[(first + t) % n] as usize;
+                let g = self.owner((first + t) % n) as usize;
                 let group = &self.members[self.start[g] as usize..self.start[g + 1] as usize];
                 let candidates = group
                     .iter()
@@ -315,7 +327,7 @@ impl Balancer for Ketama {
         }
         let h = hashfn::crc32(text);
         let k = self.ring.find(h) % n;
-        let g = self.ring.owner[k] as usize;
+        let g = self.ring.owner(k) as usize;
         let members =
             &self.ring.members[self.ring.start[g] as usize..self.ring.start[g + 1] as usize];
         let owners: Vec<String> = members.iter().map(|m| format!("#{}", m + 1)).collect();
@@ -327,7 +339,7 @@ impl Balancer for Ketama {
         Some(super::Explanation::note(format!(
             "crc32(\"{}\") = {h} → ring point {} ({} of {n}{wrap}) → {}",
             String::from_utf8_lossy(text),
-            self.ring.hashes[k],
+            self.ring.hash(k),
             k + 1,
             owners.join("/")
         )))
@@ -446,14 +458,15 @@ mod tests {
         let p1 = hashfn::crc32_update(base, &p0.to_le_bytes()) ^ 0xffff_ffff;
         assert_eq!((p0, p1), (0xa2ad_5d56, 0x0bde_b0ab));
         let ring = Ring::build(&[("10.0.0.1:80", 1)], 160);
-        assert!(ring.hashes.contains(&0xa2ad_5d56) && ring.hashes.contains(&0x0bde_b0ab));
+        let hashes: Vec<u32> = ring.points.iter().map(|p| p.0).collect();
+        assert!(hashes.contains(&0xa2ad_5d56) && hashes.contains(&0x0bde_b0ab));
         // Three equal peers: 480 points (no duplicates among them).
         let three = Ring::build(
             &[("10.0.0.1:80", 1), ("10.0.0.2:80", 1), ("10.0.0.3:80", 1)],
             160,
         );
         assert_eq!(three.len(), 480);
-        assert!(three.hashes.windows(2).all(|w| w[0] < w[1]));
+        assert!(three.points.windows(2).all(|w| w[0].0 < w[1].0));
     }
 
     #[test]
@@ -532,11 +545,11 @@ mod tests {
                     .unwrap()
             })
             .collect();
-        let ring_before = lb.ring.hashes.clone();
+        let ring_before = lb.ring.points.clone();
         b[1].available = false;
         lb.on_pool_change(SimTime::ZERO, &PoolView::new(&b));
         // Availability alone does not rebuild the ring.
-        assert_eq!(lb.ring.hashes, ring_before);
+        assert_eq!(lb.ring.points, ring_before);
         let ring = lb.ring.clone();
         for (k, &was) in before.iter().enumerate() {
             let got = lb
@@ -549,10 +562,10 @@ mod tests {
                 let h = hashfn::crc32(k.to_string().as_bytes());
                 let n = ring.len();
                 let mut i = ring.find(h);
-                while ring.owner[i % n] == 1 {
+                while ring.owner(i % n) == 1 {
                     i += 1;
                 }
-                assert_eq!(got, ring.owner[i % n] as usize, "key {k}");
+                assert_eq!(got, ring.owner(i % n) as usize, "key {k}");
             }
         }
         // Nothing eligible: None; everything down but one: that one.
@@ -581,9 +594,10 @@ mod tests {
                 _ => 1 + i % 2,
             })
             .collect();
+        let points: Vec<(u32, u32)> = (0..40).map(|i| i * 100).zip(owner).collect();
         let ring = Ring {
-            hashes: (0..40).map(|i| i * 100).collect(),
-            owner,
+            index: RingIndex::build(&points, |p| p.0),
+            points,
             start: vec![0, 1, 2, 3],
             members: vec![0, 1, 2],
         };
@@ -596,7 +610,7 @@ mod tests {
         assert_eq!(current, [0, -1, 1]);
         // The 21st point is still tried.
         let mut r2 = ring.clone();
-        r2.owner[20] = 2;
+        r2.points[20].1 = 2;
         let mut current = vec![0i64; 3];
         assert_eq!(r2.pick(0, &b, &mut current), Some(2));
         // A key above the last point wraps to point 0.
@@ -700,7 +714,7 @@ mod tests {
         assert_eq!(ring.len(), 320);
         let b = weighted(&[1, 1, 1]);
         let mut current = vec![0i64; 3];
-        let h = ring.hashes[(0..ring.len()).find(|&i| ring.owner[i] == 0).unwrap()];
+        let h = ring.hash((0..ring.len()).find(|&i| ring.owner(i) == 0).unwrap());
         let picks: Vec<Option<usize>> = (0..4).map(|_| ring.pick(h, &b, &mut current)).collect();
         assert_eq!(picks, [Some(0), Some(1), Some(0), Some(1)]);
     }

@@ -48,6 +48,7 @@ mod peak_ewma;
 mod power_of_d;
 mod random;
 mod rendezvous;
+mod ring_index;
 mod round_robin;
 mod smooth_wrr;
 mod source_hash;
