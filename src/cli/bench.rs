@@ -19,7 +19,8 @@ use crate::balancer::AlgorithmSpec;
 use crate::engine::{SeedTree, SimTime};
 use crate::metrics::M;
 use crate::model::{
-    ClassConfig, ClientsConfig, Dist, Load, RateSchedule, ServerGroupConfig, World, WorldConfig,
+    ClassConfig, ClientsConfig, Dist, KeySpace, Load, RateSchedule, ServerGroupConfig, World,
+    WorldConfig,
 };
 
 use super::bench_bare::{self, BarePick};
@@ -64,6 +65,11 @@ pub(super) struct BenchArgs {
     /// Skip the bare event loop.
     #[arg(long)]
     no_bare: bool,
+    /// Give every request one of this many keys, uniformly (the one-tier model): the
+    /// hashing algorithms then hash each request's key instead of falling back to their
+    /// keyless pick. Without it requests carry no key.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000))]
+    keys: Option<u64>,
     /// Run each measurement this many times and keep the fastest (a busy or shared
     /// machine only ever slows a run down). The repetitions take an algorithm's sizes and
     /// bare loops in turn, so a burst of load from elsewhere slows every size alike.
@@ -379,7 +385,15 @@ fn jobs_for(a: &BenchArgs, name: &str, spec: &AlgorithmSpec) -> Result<Vec<Job>,
             cfg
         };
         let cfg = match a.model {
-            Model::OneTier => reference_world_n(spec.clone(), a.warmup, a.requests, n),
+            Model::OneTier => {
+                let mut cfg = reference_world_n(spec.clone(), a.warmup, a.requests, n);
+                cfg.classes[0].keys = a.keys.map(|count| KeySpace {
+                    count,
+                    zipf: 0.0,
+                    by_client: false,
+                });
+                cfg
+            }
             Model::KeepAlive => keep_alive_world(spec.clone()),
             Model::ThreeTier => reference_three_tier(spec.clone(), a.warmup, a.requests)?,
         };
@@ -470,6 +484,15 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
         format!(
             "{sizes} servers × 1 slot, exp(1) service, Poisson λ = 0.9 × servers (ρ = 0.9), one thread"
         )
+    };
+    if a.model != Model::OneTier && a.keys.is_some() {
+        return Err(CliError::Input(
+            "lblab bench: --keys is for the one-tier model (--model one-tier)".into(),
+        ));
+    }
+    let model_one = match a.keys {
+        Some(k) => format!("{model_one}; each request carries one of {k} keys, uniformly"),
+        None => model_one,
     };
     let (model, hops) = match a.model {
         Model::OneTier => (model_one.as_str(), 1),
@@ -613,6 +636,7 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
         let doc = serde_json::json!({
             "model": model,
             "seed": a.seed,
+            "keys": a.keys,
             "warmup_requests": a.warmup,
             "results": all,
         });

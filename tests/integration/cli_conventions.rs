@@ -388,6 +388,58 @@ fn bench_measures_several_fleet_sizes() {
     }
 }
 
+/// `--keys` gives every request a key, so the hashing algorithms hash it instead of
+/// falling back: nginx's `hash` without a key is round robin (at ρ = 0.9 its mean time in
+/// system is well below random choice's 10 s), with 1,000 keys it spreads them unevenly
+/// (above it). The key count is in the model line and the JSON; other models refuse it.
+#[test]
+fn bench_keys_make_the_hash_family_hash_keys() {
+    let mean = |keys: &[&str]| {
+        let mut args = vec![
+            "bench",
+            "--requests",
+            "40000",
+            "--warmup",
+            "1000",
+            "--algorithms",
+            "hash",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(keys);
+        let v = json(&lblab(&args));
+        let keys = v["keys"].clone();
+        (v["results"][0]["mean_latency_s"].as_f64().unwrap(), keys)
+    };
+    let (keyless, k0) = mean(&[]);
+    let (keyed, k1) = mean(&["--keys", "1000"]);
+    assert!(k0.is_null() && k1 == 1000, "{k0} {k1}");
+    assert!(keyless < 7.0 && keyed > 9.0, "{keyless} {keyed}");
+    let o = lblab(&[
+        "bench",
+        "--requests",
+        "1000",
+        "--warmup",
+        "0",
+        "--keys",
+        "7",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("each request carries one of 7 keys"),
+        "{text}"
+    );
+    for bad in [
+        vec!["bench", "--keys", "0"],
+        vec!["bench", "--keys", "5", "--model", "three-tier"],
+    ] {
+        let o = lblab(&bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        assert!(stderr(&o).contains("--keys"), "{}", stderr(&o));
+    }
+}
+
 /// A run whose mean time in system passes twice random choice's 10 s is flagged as
 /// overloaded and its size ratio is not presented as a cost per pick: hashing the 1,000
 /// clients' full addresses overloads some servers (means of 45 s and 27 s here), random
