@@ -34,10 +34,13 @@ fn xorshift_mult64(mut x: u64) -> u64 {
     x.wrapping_mul(XORSHIFT_MULT)
 }
 
+/// The low 53 bits of a mixed hash: the numerator of [`normalize`]'s fraction.
+const LOW53: u64 = (1u64 << 53) - 1;
+
 /// The low 53 bits as a fraction in `[0, 1)` (Envoy `normalizeHash`).
 #[inline]
 fn normalize(h: u64) -> f64 {
-    (h & ((1u64 << 53) - 1)) as f64 * (1.0 / (1u64 << 53) as f64)
+    (h & LOW53) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// Envoy's `fastLog2`: the exponent plus a rational approximation of `log2(1 + t)` on the
@@ -92,10 +95,12 @@ fn score(key: u64, host_hash: u64, weight: f64) -> f64 {
 /// number when its hash policy yields nothing; the scores are independent exponential
 /// races, which host `i` wins with probability `w_i / Σw`), in O(log n).
 ///
-/// Cost: a keyed pick scores every eligible host, as Envoy's `chooseHost` does; in a pool
-/// of [`INDEX_MIN`] hosts or more the winner for each request hash is remembered in a
-/// direct-mapped cache of [`CACHE`] entries until the pool's epoch changes, so a key seen
-/// again costs O(1). The choice is the same either way.
+/// Cost: a keyed pick looks at every eligible host, as Envoy's `chooseHost` does; no exact
+/// pick can do less, since any host may win any key. With equal weights it scores only the
+/// hosts whose fraction is within 2^−30 of the largest (see [`Rendezvous::choose_equal`]),
+/// which is the same choice at a fraction of the cost. In a pool of [`INDEX_MIN`] hosts or
+/// more the winner for each request hash is remembered in a direct-mapped cache of
+/// [`CACHE`] entries until the pool's epoch changes, so a key seen again costs O(1).
 ///
 /// Defaults: `hash_on = "key"`; no bounded load (Envoy's `hash_balance_factor` is a
 /// separate wrapper). Differences from Envoy: only eligible hosts take part (Envoy's
@@ -110,6 +115,8 @@ pub struct Rendezvous {
     rng: SimRng,
     /// `(id, xxh64(address))` per backend, in pool order.
     hosts: Vec<(u32, u64)>,
+    /// The eligible hosts all have the same weight (for [`Rendezvous::choose_equal`]).
+    equal: bool,
     /// The pool epoch `hosts`, `total` and `draw` are for.
     epoch: u64,
     /// The eligible hosts' total weight (Envoy's normaliser).
@@ -137,6 +144,7 @@ impl Rendezvous {
             hash_on,
             rng,
             hosts: Vec::new(),
+            equal: false,
             epoch: NO_EPOCH,
             total: 0.0,
             draw: Cumulative::default(),
@@ -164,6 +172,9 @@ impl Rendezvous {
             .map(|b| f64::from(b.weight))
             .sum();
         let eligible = || backends.iter().enumerate().filter(|(_, b)| b.eligible());
+        let mut weights = eligible().map(|(_, b)| b.weight);
+        let first = weights.next();
+        self.equal = weights.all(|w| Some(w) == first);
         self.draw.fill(eligible().map(|(_, b)| b.weight));
         self.draw_index.clear();
         self.draw_index.extend(eligible().map(|(i, _)| i as u32));
@@ -184,6 +195,60 @@ impl Rendezvous {
 
     /// The eligible backend with the highest score for request hash `h`.
     fn choose(&self, backends: &[Backend], h: u64) -> Option<usize> {
+        if self.equal {
+            self.choose_equal(backends, h)
+        } else {
+            self.choose_scored(backends, h)
+        }
+    }
+
+    /// [`choose_scored`](Rendezvous::choose_scored) when every eligible host has the same
+    /// weight `w`, without scoring.
+    ///
+    /// Host `i`'s score is `−w / fastLog(x_i / 2^53)`, `x_i` the low 53 bits of its mixed
+    /// hash; the fraction is exact, and every later step (`fastLog2`, whose rational part
+    /// has a positive derivative and which steps up, never down, between binades; the
+    /// product by ln 2; `−w / y` for `y < 0`) is non-decreasing in it, so a larger `x`
+    /// never scores less. A host whose `x` is below the largest, `x_max`, by more than
+    /// `x_max · 2^−30` scores less than its owner: it is at least `0.72 · 2^−30` behind in
+    /// `fastLog2` (the derivative is at least `0.72 / x` in every binade), many orders of
+    /// magnitude more than the few units in the last place that rounding can take back
+    /// (it does: fractions one unit apart can score the same, and the earlier host wins).
+    /// So when the runner-up's `x` is that far behind, the host with `x_max` wins; when it
+    /// is not (about one key in 2^30 / n, or an exact tie), every host is scored.
+    fn choose_equal(&self, backends: &[Backend], h: u64) -> Option<usize> {
+        let x = |host_hash: u64| xorshift_mult64(h ^ host_hash) & LOW53;
+        // (index of the first largest x, the largest, the largest of the others)
+        let top_two = |best: Option<(usize, u64, u64)>, (i, v): (usize, u64)| match best {
+            None => Some((i, v, 0)),
+            Some((_, top, second)) if v > top => Some((i, v, second.max(top))),
+            Some((at, top, second)) => Some((at, top, second.max(v))),
+        };
+        let (at, top, second) = if self.all {
+            self.hosts
+                .iter()
+                .enumerate()
+                .map(|(i, &(_, hh))| (i, x(hh)))
+                .fold(None, top_two)?
+        } else {
+            backends
+                .iter()
+                .zip(&self.hosts)
+                .enumerate()
+                .filter(|(_, (b, _))| b.eligible())
+                .map(|(i, (_, &(_, hh)))| (i, x(hh)))
+                .fold(None, top_two)?
+        };
+        if second < top - (top >> 30) {
+            Some(at)
+        } else {
+            self.choose_scored(backends, h)
+        }
+    }
+
+    /// The eligible backend with the highest score for request hash `h`, scoring every
+    /// one (Envoy's `chooseHost`).
+    fn choose_scored(&self, backends: &[Backend], h: u64) -> Option<usize> {
         let total = self.total;
         let mut best: Option<(usize, f64)> = None;
         for (i, (b, &(_, host_hash))) in backends.iter().zip(&self.hosts).enumerate() {
@@ -588,5 +653,85 @@ mod tests {
         let b = weighted(&[1, 2, 2]);
         lb.pick(SimTime::ZERO, &PoolView::new(&b), &req);
         assert_eq!(lb.draw.uniform, 0);
+    }
+
+    /// `xorshift_mult64` undone: the value whose mix is `y`.
+    fn unmix(y: u64) -> u64 {
+        // The inverse of the odd multiplier mod 2^64, by Newton's iteration.
+        let mut inv: u64 = 1;
+        for _ in 0..6 {
+            inv = inv.wrapping_mul(2u64.wrapping_sub(XORSHIFT_MULT.wrapping_mul(inv)));
+        }
+        let mut x = y.wrapping_mul(inv);
+        x ^= (x >> 27) ^ (x >> 54);
+        x ^= (x << 25) ^ (x << 50);
+        x ^= (x >> 12) ^ (x >> 24) ^ (x >> 36) ^ (x >> 48) ^ (x >> 60);
+        x
+    }
+
+    /// With equal weights only the hosts near the largest fraction are scored, and the
+    /// choice is the full scoring's: over random pools (some hosts down) and keys, and
+    /// over hosts built to tie exactly or to differ by one unit of the fraction at every
+    /// scale, where the first in pool order must win a tie.
+    #[test]
+    fn equal_weights_choose_as_scoring_every_host() {
+        let mut r = SimRng::from_seed_u64(5);
+        for v in [0u64, 1, 12_345, u64::MAX, 1 << 63] {
+            assert_eq!(unmix(xorshift_mult64(v)), v);
+        }
+        let mut lb = Rendezvous::new("key", rng());
+        for round in 0..300 {
+            let n = 1 + r.below(300) as usize;
+            let mut b = weighted(&vec![3; n]);
+            if round % 2 == 1 {
+                for x in &mut b {
+                    x.available = r.below(4) != 0;
+                }
+            }
+            lb.sync(&PoolView::with_epoch(&b, round));
+            assert!(lb.equal);
+            for _ in 0..200 {
+                let h = r.below(u64::MAX);
+                assert_eq!(lb.choose_equal(&b, h), lb.choose_scored(&b, h));
+            }
+        }
+        // Hosts whose fractions are given: exact ties, neighbours one unit apart, at the
+        // top of the range, in the middle and near zero.
+        let h = 0x0123_4567_89ab_cdef;
+        for top in [LOW53, 1 << 52, (1 << 40) + 7, 1 << 31, 1 << 30, 3, 1] {
+            for pattern in [[0, 1, 0, 1], [1, 0, 0, 1], [0, 0, 1, 1], [1, 1, 0, 0]] {
+                let b = weighted(&[1, 1, 1, 1]);
+                let mut lb = Rendezvous::new("key", rng());
+                lb.sync(&PoolView::with_epoch(&b, 1));
+                for (i, &below) in pattern.iter().enumerate() {
+                    let x = top - below;
+                    // High bits above the fraction's 53 do not count.
+                    let y = x | (r.below(1 << 11) << 53);
+                    lb.hosts[i].1 = unmix(y) ^ h;
+                    assert_eq!(xorshift_mult64(h ^ lb.hosts[i].1) & LOW53, x);
+                }
+                let got = lb.choose_equal(&b, h);
+                assert_eq!(got, lb.choose_scored(&b, h), "top {top}, {pattern:?}");
+                // The first host with the largest fraction wins (ties in score included).
+                let first_top = pattern.iter().position(|&p| p == 0);
+                assert_eq!(got, first_top, "top {top}, {pattern:?}");
+            }
+        }
+        // Rounding ties: one unit below these fractions scores the same (weight 1/4), so
+        // the earlier host, with the smaller fraction, wins, as scoring every host says.
+        for x in [6_755_399_441_055_729u64, 3_377_699_720_527_851] {
+            let b = weighted(&[1, 1, 1, 1]);
+            let mut lb = Rendezvous::new("key", rng());
+            lb.sync(&PoolView::with_epoch(&b, 1));
+            for (i, v) in [x - 1, x, 5, 9].into_iter().enumerate() {
+                lb.hosts[i].1 = unmix(v) ^ h;
+            }
+            assert_eq!(score(h, lb.hosts[0].1, 0.25), score(h, lb.hosts[1].1, 0.25));
+            assert_eq!(lb.choose_scored(&b, h), Some(0));
+            assert_eq!(lb.choose_equal(&b, h), Some(0));
+        }
+        // Unequal weights are scored in full.
+        lb.sync(&PoolView::with_epoch(&weighted(&[1, 2]), 999));
+        assert!(!lb.equal);
     }
 }
