@@ -139,7 +139,8 @@ const OVERLOADED_NOTE: &str =
     "overloaded: mean time in system above 20 s, twice random choice's 10 s (M/M/1 at ρ = 0.9).
 The algorithm sends some servers more than they can serve (here: it hashes the addresses of
 the model's 1,000 clients; nginx's ip_hash also has only 6,271 hash values, so at 1,024
-servers 127 of them get 7/6,271 of the load, ρ = 1.03, whatever the clients; least
+servers 127 of them get 7/6,271 of the load, ρ = 1.03, whatever the clients; consistent
+hashing without bounded loads gives some servers longer arcs of its ring; least
 response time herds), their queues grow for as long as the run lasts, and its speed is
 the cost of that backlog, which differs from one size to the next, not the cost of a pick.
 Compare its cost per pick by instructions (README, Benchmarks).
