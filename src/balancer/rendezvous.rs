@@ -96,9 +96,9 @@ fn score(key: u64, host_hash: u64, weight: f64) -> f64 {
 /// races, which host `i` wins with probability `w_i / Σw`), in O(log n).
 ///
 /// Cost: a keyed pick looks at every eligible host, as Envoy's `chooseHost` does; no exact
-/// pick can do less, since any host may win any key. With equal weights it scores only the
-/// hosts whose fraction is within 2^−30 of the largest (see [`Rendezvous::choose_equal`]),
-/// which is the same choice at a fraction of the cost. In a pool of [`INDEX_MIN`] hosts or
+/// pick can do less, since any host may win any key. With equal weights the largest mixed
+/// fraction wins without scoring, unless another is within 2^−30 of it; then every host is
+/// scored (see [`Rendezvous::choose_equal`]): the same choice at a fraction of the cost. In a pool of [`INDEX_MIN`] hosts or
 /// more the winner for each request hash is remembered in a direct-mapped cache of
 /// [`CACHE`] entries until the pool's epoch changes, so a key seen again costs O(1).
 ///
@@ -115,8 +115,6 @@ pub struct Rendezvous {
     rng: SimRng,
     /// `(id, xxh64(address))` per backend, in pool order.
     hosts: Vec<(u32, u64)>,
-    /// The eligible hosts all have the same weight (for [`Rendezvous::choose_equal`]).
-    equal: bool,
     /// The pool epoch `hosts`, `total` and `draw` are for.
     epoch: u64,
     /// The eligible hosts' total weight (Envoy's normaliser).
@@ -144,7 +142,6 @@ impl Rendezvous {
             hash_on,
             rng,
             hosts: Vec::new(),
-            equal: false,
             epoch: NO_EPOCH,
             total: 0.0,
             draw: Cumulative::default(),
@@ -172,9 +169,6 @@ impl Rendezvous {
             .map(|b| f64::from(b.weight))
             .sum();
         let eligible = || backends.iter().enumerate().filter(|(_, b)| b.eligible());
-        let mut weights = eligible().map(|(_, b)| b.weight);
-        let first = weights.next();
-        self.equal = weights.all(|w| Some(w) == first);
         self.draw.fill(eligible().map(|(_, b)| b.weight));
         self.draw_index.clear();
         self.draw_index.extend(eligible().map(|(i, _)| i as u32));
@@ -193,9 +187,14 @@ impl Rendezvous {
         );
     }
 
+    /// The eligible hosts all have the same weight (for [`Rendezvous::choose_equal`]).
+    fn equal(&self) -> bool {
+        self.draw.uniform != 0
+    }
+
     /// The eligible backend with the highest score for request hash `h`.
     fn choose(&self, backends: &[Backend], h: u64) -> Option<usize> {
-        if self.equal {
+        if self.equal() {
             self.choose_equal(backends, h)
         } else {
             self.choose_scored(backends, h)
@@ -689,7 +688,7 @@ mod tests {
                 }
             }
             lb.sync(&PoolView::with_epoch(&b, round));
-            assert!(lb.equal);
+            assert!(lb.equal());
             for _ in 0..200 {
                 let h = r.below(u64::MAX);
                 assert_eq!(lb.choose_equal(&b, h), lb.choose_scored(&b, h));
@@ -732,6 +731,6 @@ mod tests {
         }
         // Unequal weights are scored in full.
         lb.sync(&PoolView::with_epoch(&weighted(&[1, 2]), 999));
-        assert!(!lb.equal);
+        assert!(!lb.equal());
     }
 }

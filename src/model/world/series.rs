@@ -100,10 +100,16 @@ impl Series {
 
     #[cold]
     fn error_answer(&mut self, i: usize) {
+        let errors = self.srv_errors_made();
+        errors[i] = errors[i].wrapping_add(1);
+    }
+
+    /// The error rows, made (all zero, like the answers') if no error came yet.
+    fn srv_errors_made(&mut self) -> &mut Vec<u32> {
         if self.srv_errors.is_empty() {
             self.srv_errors = vec![0; self.srv_answers.len()];
         }
-        self.srv_errors[i] = self.srv_errors[i].wrapping_add(1);
+        &mut self.srv_errors
     }
 
     /// Whether per-server series are kept.
@@ -232,9 +238,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
             s.srv_row >= s.srv_answers.len(),
             "the last bucket is closed"
         );
-        if s.srv_errors.is_empty() {
-            s.srv_errors = vec![0; s.srv_answers.len()];
-        }
+        s.srv_errors_made();
         ServerSeries {
             width_s: s.bucket_ns as f64 * 1e-9,
             end_s: self.cfg.duration.as_secs_f64(),
