@@ -6,7 +6,7 @@
 //! "Consistent Hashing with Bounded Loads", arXiv:1608.01350).
 
 use super::hashfn::{self, HASH_ON};
-use super::ring_index::RingIndex;
+use super::ring_index::{KeysAhead, RingIndex};
 use super::{
     AlgorithmInfo, Backend, Balancer, NO_EPOCH, ParamDef, ParamKind, ParamValue, PoolSnapshot,
     PoolView, RequestInfo,
@@ -132,6 +132,8 @@ pub struct HaproxyConsistent {
     built_from: PoolSnapshot,
     /// Node last used by the keyless round robin.
     last: Option<usize>,
+    /// Keys told ahead and their hashes (`hash_on = "key"` only).
+    ahead: KeysAhead,
 }
 
 impl HaproxyConsistent {
@@ -150,6 +152,7 @@ impl HaproxyConsistent {
             tot_weight: 0,
             built_from: PoolSnapshot::new(true),
             last: None,
+            ahead: KeysAhead::default(),
         }
     }
 
@@ -294,7 +297,8 @@ impl Balancer for HaproxyConsistent {
         if self.nodes.is_empty() {
             return None;
         }
-        match self.request_hash(req) {
+        let told = req.key.and_then(|k| self.ahead.hash_of(k));
+        match told.or_else(|| self.request_hash(req)) {
             Some(h) => {
                 let served = if self.balance_factor > 0 {
                     self.served(pool)
@@ -317,6 +321,23 @@ impl Balancer for HaproxyConsistent {
             self.rebuild(pool);
         }
         self.served_epoch = NO_EPOCH;
+    }
+
+    fn wants_key_hints(&self) -> bool {
+        self.hash_on == "key"
+    }
+
+    fn hint_key(&mut self, key: u64) {
+        let req = RequestInfo {
+            key: Some(key),
+            ..RequestInfo::default()
+        };
+        if let (true, Some(h)) = (self.wants_key_hints(), self.request_hash(&req)) {
+            self.index.hint_range(h);
+            if let Some(previous) = self.ahead.tell(key, h) {
+                self.index.hint_point(&self.nodes, previous);
+            }
+        }
     }
 
     /// With bounded loads: keeps `served` for the next pick.

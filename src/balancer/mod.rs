@@ -7,7 +7,8 @@
 //! the event queue, the clock or a server's true state, and it draws randomness only from
 //! the [`SimRng`] it was built with.
 //!
-//! **Architecture invariant:** this module imports only `engine::{time, rng}`.
+//! **Architecture invariant:** this module imports only `engine::{time, rng}`, and
+//! `engine::prefetch`, whose cache hints change no result.
 //!
 //! Each algorithm lives in its own file with a doc comment citing the real system whose
 //! semantics it follows. [`AlgorithmSpec`] names and parameterises them; [`catalogue`] lists
@@ -440,6 +441,21 @@ pub trait Balancer: Send {
     /// (un)available. Owners call it on every such change, never for in-flight counts;
     /// indices may shift, so balancers keyed by index remap by `id`.
     fn on_pool_change(&mut self, _now: SimTime, _pool: &PoolView<'_>) {}
+
+    /// Whether the balancer takes [`hint_key`](Balancer::hint_key): it hashes request keys,
+    /// and in a large pool its pick for a key reads memory that is seldom in cache. Asked
+    /// once, when the owner builds it.
+    fn wants_key_hints(&self) -> bool {
+        false
+    }
+
+    /// Tells the balancer of a key that a pick will come for soon: the owner draws request
+    /// keys ahead and tells each one as it is drawn, two picks before the pick for it (for
+    /// the pool's next requests with keys, if the pool stays the same). The balancer may
+    /// start loading what that pick will read, and remember the key's hash. It changes no
+    /// pick: every pick is what it would have been without hints. A performance hint only,
+    /// so an owner may call it for keys whose requests go elsewhere.
+    fn hint_key(&mut self, _key: u64) {}
 
     /// Whether the balancer wants [`on_in_flight`](Balancer::on_in_flight) (to keep an
     /// index ordered by load). Asked once, when the owner builds it.

@@ -5,7 +5,7 @@
 //!   in-range index of an eligible backend, and `None` comes back exactly when nothing is
 //!   eligible, whatever the pool, the requests, the in-flight counts and the responses.
 //! * **Determinism** ([`every_algorithm_is_deterministic`]): the same seed and inputs give
-//!   the same picks.
+//!   the same picks; keys told ahead ([`key_hints_change_no_pick`]) change none.
 //! * **Weighted convergence**: the deterministic weighted round robins give every backend
 //!   its weight's share over whole windows of `W = Σw` picks (exactly, or within one pick
 //!   where the real system is not exact: see [`weighted_round_robins_give_weight_shares`]);
@@ -236,16 +236,37 @@ fn drops_by_design(spec: &AlgorithmSpec) -> bool {
 /// pool, counts a picked request in flight, and reports a finished request (looked up by
 /// backend id, since indices shift between pools) with the pool after it stopped counting
 /// it; a request whose backend has left the pool is dropped silently.
+///
+/// With `hints`, the driver also tells the balancer every request key two picks ahead, as
+/// the simulator does ([`Balancer::hint_key`]), and a decoy key that no request carries
+/// after every third pick.
 fn drive(
     spec: &AlgorithmSpec,
     seed: u64,
     rounds: &[Round],
+    hints: bool,
 ) -> Result<Vec<Option<usize>>, TestCaseError> {
     let name = spec.name();
     let mut lb: Box<dyn Balancer> = spec.build(SeedTree::new(seed).stream(0, "balancer"));
     let mut now = SimTime::ZERO;
     let mut outstanding: Vec<u32> = Vec::new();
     let mut picks = Vec::new();
+    let keys: Vec<u64> = rounds
+        .iter()
+        .flat_map(|r| &r.steps)
+        .filter_map(|s| s.req.key)
+        .collect();
+    let mut told = 0;
+    let mut tell = |lb: &mut Box<dyn Balancer>, picks: usize, upto: usize| {
+        while hints && told < keys.len().min(upto) {
+            lb.hint_key(keys[told]);
+            told += 1;
+        }
+        if hints && picks % 3 == 2 {
+            lb.hint_key(u64::MAX - picks as u64);
+        }
+    };
+    let mut keyed = 0;
     for round in rounds {
         let mut backends = round.pool.clone();
         lb.on_pool_change(now, &PoolView::new(&backends));
@@ -258,6 +279,8 @@ fn drive(
                 backends[i].in_flight = load;
             }
             let any_eligible = backends.iter().any(Backend::eligible);
+            keyed += usize::from(step.req.key.is_some());
+            tell(&mut lb, picks.len(), keyed + 2);
             let got = lb.pick(now, &PoolView::new(&backends), &step.req);
             match got {
                 Some(i) => {
@@ -311,7 +334,7 @@ proptest! {
         rounds in scenario_strategy(),
     ) {
         for spec in specs() {
-            drive(&spec, seed, &rounds)?;
+            drive(&spec, seed, &rounds, false)?;
         }
     }
 }
@@ -328,9 +351,29 @@ proptest! {
     #[test]
     fn every_algorithm_is_deterministic(seed in any::<u64>(), rounds in scenario_strategy()) {
         for spec in specs() {
-            let first = drive(&spec, seed, &rounds)?;
-            let second = drive(&spec, seed, &rounds)?;
+            let first = drive(&spec, seed, &rounds, false)?;
+            let second = drive(&spec, seed, &rounds, false)?;
             prop_assert_eq!(first, second, "{} is not deterministic", spec.name());
+        }
+    }
+}
+
+// Property 2b: hints change nothing. Keys told ahead (and decoys) leave every pick as it
+// was: a balancer may only remember what it hashed and load memory early.
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        rng_seed: FIXED_SEED,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn key_hints_change_no_pick(seed in any::<u64>(), rounds in scenario_strategy()) {
+        for spec in specs() {
+            let plain = drive(&spec, seed, &rounds, false)?;
+            let hinted = drive(&spec, seed, &rounds, true)?;
+            prop_assert_eq!(plain, hinted, "hints changed {}'s picks", spec.name());
         }
     }
 }

@@ -9,6 +9,8 @@
 //! start and end and searches only between them: the same point, in expected constant
 //! time.
 
+use crate::engine::prefetch::{When, hint};
+
 /// Points per range, on average: 4 keeps the index a quarter of the ring's length and a
 /// lookup within one or two cache lines.
 const POINTS_PER_RANGE: usize = 4;
@@ -46,12 +48,59 @@ impl RingIndex {
 
     /// The index of the first point of `ring` (the ring it was built from) whose `hash`
     /// is `≥ h`, or `ring.len()` if none is: `ring.partition_point(|p| hash(p) < h)`.
+    /// Hints that a lookup of `h` will read its range's start and end: the first stage
+    /// of looking up a key told ahead (see [`KeysAhead`]).
+    #[inline]
+    pub(crate) fn hint_range(&self, h: u32) {
+        if let Some(s) = self.starts.get((u64::from(h) >> self.shift) as usize) {
+            hint(s, When::Soon);
+        }
+    }
+
+    /// Hints the ring point that a lookup of `h` starts its search at: the second stage,
+    /// once [`hint_range`](RingIndex::hint_range) has brought the range's start in.
+    #[inline]
+    pub(crate) fn hint_point<T>(&self, ring: &[T], h: u32) {
+        let start = self.starts.get((u64::from(h) >> self.shift) as usize);
+        if let Some(p) = start.and_then(|&s| ring.get(s as usize)) {
+            hint(p, When::Soon);
+        }
+    }
+
     #[inline]
     pub(crate) fn find<T>(&self, ring: &[T], hash: impl Fn(&T) -> u32, h: u32) -> usize {
         debug_assert_eq!(self.starts.last().map(|&n| n as usize), Some(ring.len()));
         let r = (u64::from(h) >> self.shift) as usize;
         let (lo, hi) = (self.starts[r] as usize, self.starts[r + 1] as usize);
         lo + ring[lo..hi].partition_point(|p| hash(p) < h)
+    }
+}
+
+/// The keys a ring balancer was told of ahead ([`Balancer::hint_key`]) and their hashes,
+/// newest last. Each told key is looked up in two stages, one hint apart: its range's
+/// start when it is told, its ring point when the next key is told. Its pick, one hint
+/// later still, finds both in cache and takes its hash from here instead of hashing the
+/// key again.
+///
+/// [`Balancer::hint_key`]: super::Balancer::hint_key
+#[derive(Clone, Debug, Default)]
+pub(crate) struct KeysAhead {
+    told: [Option<(u64, u32)>; 3],
+}
+
+impl KeysAhead {
+    /// Records `key`, hashed to `h`; returns the hash of the key told just before it,
+    /// whose ring point is the one to load now.
+    pub(crate) fn tell(&mut self, key: u64, h: u32) -> Option<u32> {
+        let previous = self.told[2].map(|(_, h)| h);
+        self.told = [self.told[1], self.told[2], Some((key, h))];
+        previous
+    }
+
+    /// The hash of `key` if it is one of the last three told.
+    #[inline]
+    pub(crate) fn hash_of(&self, key: u64) -> Option<u32> {
+        self.told.iter().flatten().find(|t| t.0 == key).map(|t| t.1)
     }
 }
 

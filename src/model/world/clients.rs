@@ -1,6 +1,7 @@
 //! The client population: arrivals (open loop) and users (closed loop), request classes and keys.
 
 use super::Ev;
+use super::NO_KEY;
 use super::NONE;
 use super::World;
 use crate::engine::SimRng;
@@ -89,6 +90,15 @@ impl Arrivals {
     }
 }
 
+/// A class's next keys, drawn ahead: the stream's order is kept, so a request gets the
+/// key it would have drawn itself.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct KeysAhead {
+    /// The edge tier's route (its only node's, the class's pool) that hears of each key.
+    route: u32,
+    next: [u64; 2],
+}
+
 /// The client population and what it asks for.
 pub(super) struct Clients {
     pub(super) population: Population,
@@ -101,6 +111,10 @@ pub(super) struct Clients {
     pub(super) rng_service: Vec<SimRng>,
     pub(super) rng_hit: Vec<SimRng>,
     pub(super) rng_keys: Vec<SimRng>,
+    /// Per class: its next two keys, drawn ahead of its requests, and the edge route whose
+    /// balancer is told of each key as it is drawn (`None`: keys are drawn as requests
+    /// come; see [`World::arm_key_hints`]).
+    pub(super) keys_ahead: Vec<Option<KeysAhead>>,
     /// Per (class, service): the work of a call to that service (`class * n_services + s`).
     pub(super) rng_hop: Vec<SimRng>,
     pub(super) rng_think: SimRng,
@@ -114,6 +128,60 @@ pub(super) struct Clients {
 }
 
 impl<const TRACE: bool> World<'_, TRACE> {
+    /// Draws keys ahead for every class whose pool's balancer takes key hints
+    /// ([`Balancer::hint_key`](crate::balancer::Balancer::hint_key)), so that it can load
+    /// what a pick will read two picks early: a key-hashing balancer over a large pool (a
+    /// 1.3 MB ketama ring at 1,024 servers) would otherwise wait for memory on each pick.
+    /// Only with one load-balancer node: with more, a request's node is not known ahead.
+    /// Called once, when the world is built and its routes are.
+    pub(super) fn arm_key_hints(&mut self) {
+        let edge = &mut self.tiers[0];
+        if edge.nodes != 1 {
+            return;
+        }
+        for (class, keys) in self.clients.class_keys.iter().enumerate() {
+            let Some((KeyDraw::Zipf(z), base)) = keys else {
+                continue;
+            };
+            let route = edge.class_route[class];
+            let balancer = &mut edge.routes[route].balancer;
+            if !balancer.wants_key_hints() {
+                continue;
+            }
+            let rng = &mut self.clients.rng_keys[class];
+            let next = [base + z.sample(rng), base + z.sample(rng)];
+            next.iter().for_each(|&k| balancer.hint_key(k));
+            self.clients.keys_ahead[class] = Some(KeysAhead {
+                route: route as u32,
+                next,
+            });
+        }
+    }
+
+    /// The key of a new request of `class` (`NO_KEY` if the class has none). With keys
+    /// drawn ahead it is the older one, and the new draw is told to the balancer.
+    #[inline]
+    pub(super) fn draw_key(&mut self, class: usize, client: u32) -> u64 {
+        let c = &mut self.clients;
+        match &c.class_keys[class] {
+            Some((KeyDraw::Client, base)) => base + u64::from(client),
+            Some((KeyDraw::Zipf(z), base)) => {
+                let drawn = base + z.sample(&mut c.rng_keys[class]);
+                match &mut c.keys_ahead[class] {
+                    None => drawn,
+                    Some(ahead) => {
+                        let key = ahead.next[0];
+                        ahead.next = [ahead.next[1], drawn];
+                        let route = ahead.route as usize;
+                        self.tiers[0].routes[route].balancer.hint_key(drawn);
+                        key
+                    }
+                }
+            }
+            None => NO_KEY,
+        }
+    }
+
     pub(super) fn schedule_arrival(&mut self) {
         let Load::Open(s) = &self.cfg.clients.load else {
             return;
@@ -196,6 +264,7 @@ impl Clients {
             rng_service: per_class("service"),
             rng_hit: per_class("hit"),
             rng_keys: per_class("keys"),
+            keys_ahead: vec![None; cfg.classes.len()],
             rng_hop: cfg
                 .classes
                 .iter()
@@ -211,5 +280,67 @@ impl Clients {
             cookies: vec![NONE; n_clients * n_pools],
             session_server: vec![NONE; n_clients * n_pools],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::SeedTree;
+    use crate::model::World;
+    use std::path::Path;
+
+    /// Keys drawn ahead are the keys the requests would have drawn themselves: a run whose
+    /// ketama balancer is told keys ahead equals the same run drawing each key as its
+    /// request comes. Two classes with keys of their own, interleaved, and a third
+    /// without keys; ketama spreads keys over the servers, so a shifted or reordered key
+    /// stream would move requests between servers.
+    #[test]
+    fn keys_drawn_ahead_are_the_keys_drawn_in_place() {
+        let text = r#"
+[scenario]
+name = "keys-ahead"
+seed = 11
+duration = "60s"
+replications = 1
+[clients]
+rate = "400/s"
+[[classes]]
+name = "a"
+share = 0.5
+service = { dist = "exponential", mean = "10ms" }
+keys = { count = 5000, zipf = 0.8 }
+[[classes]]
+name = "b"
+share = 0.3
+service = { dist = "exponential", mean = "10ms" }
+keys = { count = 300 }
+[[classes]]
+name = "c"
+share = 0.2
+service = { dist = "exponential", mean = "10ms" }
+[[servers]]
+count = 12
+[balancer]
+algorithm = "ketama"
+"#;
+        let no_files = |_: &Path| Err(std::io::Error::other("no files here"));
+        let s = crate::scenario::parse("keys-ahead.toml", text, Path::new("."), &[], &no_files)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let seeds = SeedTree::new(s.seed);
+        let ahead = World::new(&s.world, &seeds, 0);
+        let armed = ahead.clients.keys_ahead.iter().map(Option::is_some);
+        assert_eq!(armed.collect::<Vec<_>>(), [true, true, false]);
+        let ahead = ahead.run().expect("runs");
+        let in_place = World::without_key_hints(&s.world, &seeds, 0)
+            .run()
+            .expect("runs");
+        let requests = |r: &crate::metrics::RepResult| -> Vec<u64> {
+            r.servers.iter().map(|s| s.requests).collect()
+        };
+        assert!(requests(&ahead).iter().all(|&n| n > 500));
+        assert_eq!(requests(&ahead), requests(&in_place));
+        // Every other measurement too (compared as text: some are NaN, unequal to itself).
+        let same = format!("{ahead:?}") == format!("{in_place:?}");
+        assert!(same, "the runs differ beyond their servers' rows");
     }
 }

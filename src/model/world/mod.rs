@@ -285,14 +285,31 @@ pub struct World<'c, const TRACE: bool = false> {
 impl<'c> World<'c> {
     /// Builds replication `replication` of `cfg` with randomness from `seeds`.
     pub fn new(cfg: &'c WorldConfig, seeds: &SeedTree, replication: u32) -> World<'c> {
-        World::build(cfg, seeds, replication)
+        World::build(cfg, seeds, replication, true)
+    }
+
+    /// The same world with every class drawing its keys as its requests come, none ahead:
+    /// what drawing keys ahead must not change.
+    #[cfg(test)]
+    pub(crate) fn without_key_hints(
+        cfg: &'c WorldConfig,
+        seeds: &SeedTree,
+        replication: u32,
+    ) -> World<'c> {
+        World::build(cfg, seeds, replication, false)
     }
 }
 
 impl<'c, const TRACE: bool> World<'c, TRACE> {
     /// Builds the world; `TRACE` compiles `lblab trace`'s hooks in (`World::new` leaves
-    /// them out, so ordinary runs do not pay for them).
-    fn build(cfg: &'c WorldConfig, seeds: &SeedTree, replication: u32) -> World<'c, TRACE> {
+    /// them out, so ordinary runs do not pay for them). `key_hints`: draw keys ahead for
+    /// the balancers that take hints (always, but in a test of that).
+    fn build(
+        cfg: &'c WorldConfig,
+        seeds: &SeedTree,
+        replication: u32,
+        key_hints: bool,
+    ) -> World<'c, TRACE> {
         let stream = |label: &str| seeds.stream(replication, label);
         let servers = server::fleet(cfg);
         let servers_n = servers.len();
@@ -344,6 +361,9 @@ impl<'c, const TRACE: bool> World<'c, TRACE> {
             }),
         };
         w.rebuild_routes();
+        if key_hints {
+            w.arm_key_hints();
+        }
         w
     }
 

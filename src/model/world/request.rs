@@ -11,7 +11,6 @@ use super::World;
 use super::book::Attempt;
 use super::book::ClientReq;
 use super::book::Phase;
-use super::clients::KeyDraw;
 use super::clients::NO_USER;
 use super::tier::LOST;
 use super::tier::Path;
@@ -63,11 +62,7 @@ impl<const TRACE: bool> World<'_, TRACE> {
         tries: u16,
     ) {
         let cc = &self.cfg.classes[class];
-        let key = match &self.clients.class_keys[class] {
-            Some((KeyDraw::Client, base)) => base + u64::from(client),
-            Some((KeyDraw::Zipf(z), base)) => base + z.sample(&mut self.clients.rng_keys[class]),
-            None => NO_KEY,
-        };
+        let key = self.draw_key(class, client);
         // A client idle for longer than the session timeout starts a new session.
         let last = self.clients.last_seen[client as usize];
         if last != SimTime::MAX && self.now - last > self.cfg.sessions.idle_timeout {

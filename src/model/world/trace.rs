@@ -107,7 +107,8 @@ impl<'c> World<'c> {
     /// window, in time order. The same world as [`run`](World::run), built again with the
     /// trace hooks compiled in.
     pub fn trace(self, requests: u64, from: SimTime) -> Result<Vec<TraceLine>, RunError> {
-        World::<'c, true>::build(self.cfg, &self.seeds, self.replication).run_trace(requests, from)
+        World::<'c, true>::build(self.cfg, &self.seeds, self.replication, true)
+            .run_trace(requests, from)
     }
 }
 
