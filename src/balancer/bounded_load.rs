@@ -328,11 +328,14 @@ impl Balancer for HaproxyConsistent {
     }
 
     fn hint_key(&mut self, key: u64) {
+        if !self.wants_key_hints() {
+            return;
+        }
         let req = RequestInfo {
             key: Some(key),
             ..RequestInfo::default()
         };
-        if let (true, Some(h)) = (self.wants_key_hints(), self.request_hash(&req)) {
+        if let Some(h) = self.request_hash(&req) {
             self.index.hint_range(h);
             if let Some(previous) = self.ahead.tell(key, h) {
                 self.index.hint_point(&self.nodes, previous);
