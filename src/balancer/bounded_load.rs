@@ -331,11 +331,7 @@ impl Balancer for HaproxyConsistent {
         if !self.wants_key_hints() {
             return;
         }
-        let req = RequestInfo {
-            key: Some(key),
-            ..RequestInfo::default()
-        };
-        if let Some(h) = self.request_hash(&req) {
+        if let Some(h) = self.request_hash(&RequestInfo::keyed(key)) {
             self.index.hint_range(h);
             if let Some(previous) = self.ahead.tell(key, h) {
                 self.index.hint_point(&self.nodes, previous);

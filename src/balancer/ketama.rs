@@ -329,11 +329,8 @@ impl Balancer for Ketama {
         if !self.wants_key_hints() {
             return;
         }
-        let req = RequestInfo {
-            key: Some(key),
-            ..RequestInfo::default()
-        };
         let mut buf = [0u8; 20];
+        let req = RequestInfo::keyed(key);
         if let Some(text) = hashfn::request_text(&req, self.hash_on, &mut buf) {
             let h = hashfn::crc32(text);
             let previous = self.ahead.tell(key, h);

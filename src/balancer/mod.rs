@@ -342,6 +342,17 @@ pub struct RequestInfo {
     pub attempt: u8,
 }
 
+impl RequestInfo {
+    /// A request with key `key` and nothing else (what a balancer hashes for a key told
+    /// ahead, [`Balancer::hint_key`]).
+    pub fn keyed(key: u64) -> RequestInfo {
+        RequestInfo {
+            key: Some(key),
+            ..RequestInfo::default()
+        }
+    }
+}
+
 /// What the load balancer observed when a request to a backend finished.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
