@@ -79,6 +79,14 @@ impl Balancer for Sticky {
     fn on_in_flight(&mut self, index: usize, in_flight: u32) {
         self.base.on_in_flight(index, in_flight);
     }
+
+    fn wants_key_hints(&self) -> bool {
+        self.base.wants_key_hints()
+    }
+
+    fn hint_key(&mut self, key: u64) {
+        self.base.hint_key(key);
+    }
 }
 
 #[cfg(test)]
