@@ -143,7 +143,7 @@ servers 127 of them get 7/6,271 of the load, ρ = 1.03, whatever the clients; co
 hashing without bounded loads gives some servers longer arcs of its ring; least
 response time herds), their queues grow for as long as the run lasts, and its speed is
 the cost of that backlog, which differs from one size to the next, not the cost of a pick.
-Compare its cost per pick by instructions (README, Benchmarks).
+Compare its cost per pick by instructions (docs/benchmarks.md).
 ";
 
 /// One table row.
