@@ -332,10 +332,8 @@ impl Balancer for HaproxyConsistent {
             return;
         }
         if let Some(h) = self.request_hash(&RequestInfo::keyed(key)) {
-            self.index.hint_range(h);
-            if let Some(previous) = self.ahead.tell(key, h) {
-                self.index.hint_point(&self.nodes, previous);
-            }
+            let previous = self.ahead.tell(key, h);
+            self.index.hint(&self.nodes, h, previous);
         }
     }
 
@@ -406,13 +404,6 @@ mod tests {
         let mut lb = HaproxyConsistent::new(hash_on, factor);
         lb.on_pool_change(SimTime::ZERO, &PoolView::new(b));
         lb
-    }
-
-    fn key_req(k: u64) -> RequestInfo {
-        RequestInfo {
-            key: Some(k),
-            ..RequestInfo::default()
-        }
     }
 
     #[test]
@@ -516,7 +507,7 @@ mod tests {
         for k in [0u64, 7, 1234, 99_999] {
             let h = hashfn::full_hash(hashfn::sdbm(k.to_string().as_bytes()));
             let want = lb.pick_hash(&b, h);
-            assert_eq!(lb.pick(SimTime::ZERO, &view, &key_req(k)), want);
+            assert_eq!(lb.pick(SimTime::ZERO, &view, &RequestInfo::keyed(k)), want);
         }
         let mut lb = built("client", 0, &b);
         let req = RequestInfo {
@@ -574,7 +565,7 @@ mod tests {
             }
             let served: u64 = b.iter().map(|x| u64::from(x.in_flight)).sum();
             let i = lb
-                .pick(SimTime::ZERO, &PoolView::new(&b), &key_req(5))
+                .pick(SimTime::ZERO, &PoolView::new(&b), &RequestInfo::keyed(5))
                 .unwrap();
             let tot = lb.total_slots(served);
             assert!(
@@ -590,10 +581,10 @@ mod tests {
         let mut off = HaproxyConsistent::new("key", 0);
         let b0 = in_flight(&[50, 0, 0, 0]);
         let owner = off
-            .pick(SimTime::ZERO, &PoolView::new(&b0), &key_req(5))
+            .pick(SimTime::ZERO, &PoolView::new(&b0), &RequestInfo::keyed(5))
             .unwrap();
         assert_eq!(
-            off.pick(SimTime::ZERO, &PoolView::new(&b0), &key_req(5)),
+            off.pick(SimTime::ZERO, &PoolView::new(&b0), &RequestInfo::keyed(5)),
             Some(owner)
         );
     }
@@ -640,7 +631,7 @@ mod tests {
         let keys = 3000u64;
         let before: Vec<u32> = (0..keys)
             .map(|k| {
-                b[lb.pick(SimTime::ZERO, &PoolView::new(&b), &key_req(k))
+                b[lb.pick(SimTime::ZERO, &PoolView::new(&b), &RequestInfo::keyed(k))
                     .unwrap()]
                 .id
             })
@@ -650,7 +641,7 @@ mod tests {
         lb.on_pool_change(SimTime::ZERO, &PoolView::new(&b));
         for k in 0..keys {
             let id = b[lb
-                .pick(SimTime::ZERO, &PoolView::new(&b), &key_req(k))
+                .pick(SimTime::ZERO, &PoolView::new(&b), &RequestInfo::keyed(k))
                 .unwrap()]
             .id;
             assert_ne!(id, 1);
@@ -664,11 +655,11 @@ mod tests {
         let mut lb2 = built("key", 0, &b2);
         for k in 0..keys {
             let id2 = b2[lb2
-                .pick(SimTime::ZERO, &PoolView::new(&b2), &key_req(k))
+                .pick(SimTime::ZERO, &PoolView::new(&b2), &RequestInfo::keyed(k))
                 .unwrap()]
             .id;
             let id = b[lb
-                .pick(SimTime::ZERO, &PoolView::new(&b), &key_req(k))
+                .pick(SimTime::ZERO, &PoolView::new(&b), &RequestInfo::keyed(k))
                 .unwrap()]
             .id;
             assert_eq!(id, id2);
@@ -677,7 +668,7 @@ mod tests {
         let none = weighted_available(&[(1, false), (0, true)]);
         let mut lb = HaproxyConsistent::new("key", 125);
         assert_eq!(
-            lb.pick(SimTime::ZERO, &PoolView::new(&none), &key_req(1)),
+            lb.pick(SimTime::ZERO, &PoolView::new(&none), &RequestInfo::keyed(1)),
             None
         );
         assert_eq!(
@@ -699,7 +690,7 @@ mod tests {
         let mut lb = built("key", 0, &b);
         let mut c = [0u32; 2];
         for k in 0..20_000 {
-            c[lb.pick(SimTime::ZERO, &PoolView::new(&b), &key_req(k))
+            c[lb.pick(SimTime::ZERO, &PoolView::new(&b), &RequestInfo::keyed(k))
                 .unwrap()] += 1;
         }
         let share = f64::from(c[1]) / 20_000.0;

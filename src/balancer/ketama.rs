@@ -161,10 +161,7 @@ impl Ring {
     /// Starts loading what [`find`](Ring::find) will read for `h`, and for the key told
     /// before it (`previous`): the two stages of [`KeysAhead`].
     pub(crate) fn hint(&self, h: u32, previous: Option<u32>) {
-        self.index.hint_range(h);
-        if let Some(p) = previous {
-            self.index.hint_point(&self.points, p);
-        }
+        self.index.hint(&self.points, h, previous);
     }
 
     /// The ring part of [`pick`](Ring::pick) when every group has one member (a step
@@ -294,14 +291,17 @@ impl Ketama {
 impl Balancer for Ketama {
     fn pick(&mut self, _now: SimTime, pool: &PoolView<'_>, req: &RequestInfo) -> Option<usize> {
         self.sync(pool);
+        // A key told ahead was hashed then (only under `hash_on = "key"`, so it has text).
         let mut buf = [0u8; 20];
-        match hashfn::request_text(req, self.hash_on, &mut buf) {
-            Some(text) if pool.len() >= 2 => {
+        let h = match req.key.and_then(|k| self.ahead.hash_of(k)) {
+            Some(h) => Some(h),
+            None => hashfn::request_text(req, self.hash_on, &mut buf).map(hashfn::crc32),
+        };
+        match h {
+            Some(h) if pool.len() >= 2 => {
                 if !self.singles {
                     self.rr.hand_back();
                 }
-                let told = req.key.and_then(|k| self.ahead.hash_of(k));
-                let h = told.unwrap_or_else(|| hashfn::crc32(text));
                 if self.rr.flat.built() {
                     // A ring step over one backend leaves the current weights alone; only
                     // its last resort, the fallback, goes through the index.
@@ -486,13 +486,6 @@ mod tests {
         assert!(keyless > 100_000 && keyed > 20_000);
     }
 
-    fn key_req(k: u64) -> RequestInfo {
-        RequestInfo {
-            key: Some(k),
-            ..RequestInfo::default()
-        }
-    }
-
     /// Picks for keys `user0..user{n-1}` on a ring over the given servers, all up.
     fn user_keys(servers: &[(&str, u32)], n: usize) -> String {
         let ring = Ring::build(servers, 160);
@@ -569,7 +562,11 @@ mod tests {
         for k in 0..200u64 {
             let h = hashfn::crc32(k.to_string().as_bytes());
             let want = ring.pick(h, &b, &mut current);
-            assert_eq!(lb.pick(SimTime::ZERO, &view, &key_req(k)), want, "key {k}");
+            assert_eq!(
+                lb.pick(SimTime::ZERO, &view, &RequestInfo::keyed(k)),
+                want,
+                "key {k}"
+            );
         }
         // hash_on = "ip" hashes the dotted quad.
         let mut lb = Ketama::new("ip", 160);
@@ -599,7 +596,7 @@ mod tests {
         lb.on_pool_change(SimTime::ZERO, &PoolView::new(&b));
         let before: Vec<usize> = (0..2000)
             .map(|k| {
-                lb.pick(SimTime::ZERO, &PoolView::new(&b), &key_req(k))
+                lb.pick(SimTime::ZERO, &PoolView::new(&b), &RequestInfo::keyed(k))
                     .unwrap()
             })
             .collect();
@@ -611,7 +608,11 @@ mod tests {
         let ring = lb.ring.clone();
         for (k, &was) in before.iter().enumerate() {
             let got = lb
-                .pick(SimTime::ZERO, &PoolView::new(&b), &key_req(k as u64))
+                .pick(
+                    SimTime::ZERO,
+                    &PoolView::new(&b),
+                    &RequestInfo::keyed(k as u64),
+                )
                 .unwrap();
             if was != 1 {
                 assert_eq!(got, was, "key {k} moved although its server is up");
@@ -629,13 +630,13 @@ mod tests {
         // Nothing eligible: None; everything down but one: that one.
         let none = weighted_available(&[(1, false), (1, false), (1, false)]);
         assert_eq!(
-            lb.pick(SimTime::ZERO, &PoolView::new(&none), &key_req(3)),
+            lb.pick(SimTime::ZERO, &PoolView::new(&none), &RequestInfo::keyed(3)),
             None
         );
         let one = weighted_available(&[(1, false), (0, true), (1, true)]);
         for k in 0..50 {
             assert_eq!(
-                lb.pick(SimTime::ZERO, &PoolView::new(&one), &key_req(k)),
+                lb.pick(SimTime::ZERO, &PoolView::new(&one), &RequestInfo::keyed(k)),
                 Some(2)
             );
         }
@@ -684,7 +685,7 @@ mod tests {
         let before: Vec<u32> = (0..keys)
             .map(|k| {
                 b3[lb
-                    .pick(SimTime::ZERO, &PoolView::new(&b3), &key_req(k))
+                    .pick(SimTime::ZERO, &PoolView::new(&b3), &RequestInfo::keyed(k))
                     .unwrap()]
                 .id
             })
@@ -696,7 +697,7 @@ mod tests {
         let mut moved = 0;
         for k in 0..keys {
             let id = b2[lb
-                .pick(SimTime::ZERO, &PoolView::new(&b2), &key_req(k))
+                .pick(SimTime::ZERO, &PoolView::new(&b2), &RequestInfo::keyed(k))
                 .unwrap()]
             .id;
             if before[k as usize] == 1 {
@@ -721,7 +722,7 @@ mod tests {
         let keys = 10_000u64;
         let before: Vec<usize> = (0..keys)
             .map(|k| {
-                lb.pick(SimTime::ZERO, &PoolView::new(&b3), &key_req(k))
+                lb.pick(SimTime::ZERO, &PoolView::new(&b3), &RequestInfo::keyed(k))
                     .unwrap()
             })
             .collect();
@@ -729,7 +730,7 @@ mod tests {
         let mut moved = 0u32;
         for k in 0..keys {
             let got = lb
-                .pick(SimTime::ZERO, &PoolView::new(&b4), &key_req(k))
+                .pick(SimTime::ZERO, &PoolView::new(&b4), &RequestInfo::keyed(k))
                 .unwrap();
             if got != before[k as usize] {
                 assert_eq!(got, 3, "key {k} moved between old servers");
@@ -754,7 +755,7 @@ mod tests {
         assert_eq!(lb.ring.len(), 320);
         for k in 0..500 {
             assert_ne!(
-                lb.pick(SimTime::ZERO, &PoolView::new(&b), &key_req(k)),
+                lb.pick(SimTime::ZERO, &PoolView::new(&b), &RequestInfo::keyed(k)),
                 Some(0)
             );
         }
@@ -784,13 +785,13 @@ mod tests {
         let b = weighted(&[1, 1, 1, 1, 1]);
         for k in 0..100 {
             let i = lb
-                .pick(SimTime::ZERO, &PoolView::new(&b), &key_req(k))
+                .pick(SimTime::ZERO, &PoolView::new(&b), &RequestInfo::keyed(k))
                 .unwrap();
             assert!(i < 5);
         }
         assert_eq!(lb.ring.len(), 800);
         assert_eq!(
-            lb.pick(SimTime::ZERO, &PoolView::new(&[]), &key_req(1)),
+            lb.pick(SimTime::ZERO, &PoolView::new(&[]), &RequestInfo::keyed(1)),
             None
         );
     }
@@ -802,7 +803,7 @@ mod tests {
         let mut lb = Ketama::new("key", 160);
         lb.on_pool_change(SimTime::ZERO, &view);
         for k in 0..200 {
-            let req = key_req(k);
+            let req = RequestInfo::keyed(k);
             let note = lb.explain(SimTime::ZERO, &view, &req).unwrap().note;
             let h = hashfn::crc32(k.to_string().as_bytes());
             assert!(

@@ -151,13 +151,6 @@ mod tests {
         letter(lb.pick(SimTime::ZERO, &PoolView::new(backends), &req))
     }
 
-    fn keyed(k: u64) -> RequestInfo {
-        RequestInfo {
-            key: Some(k),
-            ..RequestInfo::default()
-        }
-    }
-
     #[test]
     fn nginx_vectors() {
         // lb-semantics §2 [run]: three equal peers.
@@ -203,8 +196,10 @@ mod tests {
         assert_eq!(hash_peer(&b, b"951"), Some((9, 350_989)));
         assert_eq!(hash_peer(&b, b"217"), None);
         let mut lb = KeyHash::new("key");
-        assert_eq!(pick(&mut lb, &b, keyed(951)), 'j');
-        let fallback: String = (0..4).map(|_| pick(&mut lb, &b, keyed(217))).collect();
+        assert_eq!(pick(&mut lb, &b, RequestInfo::keyed(951)), 'j');
+        let fallback: String = (0..4)
+            .map(|_| pick(&mut lb, &b, RequestInfo::keyed(217)))
+            .collect();
         assert_eq!(fallback, "ajaj");
     }
 
@@ -213,8 +208,8 @@ mod tests {
         let b = weighted(&[1, 1, 1]);
         let mut lb = KeyHash::new("key");
         // Request key 7 hashes the text "7" (27327 % 3 = 0 ⇒ a); 42 ⇒ c.
-        assert_eq!(pick(&mut lb, &b, keyed(7)), 'a');
-        assert_eq!(pick(&mut lb, &b, keyed(42)), 'c');
+        assert_eq!(pick(&mut lb, &b, RequestInfo::keyed(7)), 'a');
+        assert_eq!(pick(&mut lb, &b, RequestInfo::keyed(42)), 'c');
         // hash_on = "client": the client id's text.
         let mut lb = KeyHash::new("client");
         let req = RequestInfo {
@@ -243,13 +238,13 @@ mod tests {
     #[test]
     fn small_pools_and_nothing_eligible() {
         let mut lb = KeyHash::new("key");
-        assert_eq!(pick(&mut lb, &weighted(&[2]), keyed(1)), 'a');
-        assert_eq!(pick(&mut lb, &[], keyed(1)), '-');
+        assert_eq!(pick(&mut lb, &weighted(&[2]), RequestInfo::keyed(1)), 'a');
+        assert_eq!(pick(&mut lb, &[], RequestInfo::keyed(1)), '-');
         let none = weighted_available(&[(1, false), (0, true), (2, false)]);
-        assert_eq!(pick(&mut lb, &none, keyed(1)), '-');
+        assert_eq!(pick(&mut lb, &none, RequestInfo::keyed(1)), '-');
         let one = weighted_available(&[(1, false), (1, false), (1, true)]);
         for k in 0..500 {
-            assert_eq!(pick(&mut lb, &one, keyed(k)), 'c');
+            assert_eq!(pick(&mut lb, &one, RequestInfo::keyed(k)), 'c');
         }
     }
 
@@ -261,7 +256,7 @@ mod tests {
         let mut lb = KeyHash::new("key");
         let mut counts = [0f64; 3];
         for k in 0..6000 {
-            counts[(pick(&mut lb, &b, keyed(k)) as u8 - b'a') as usize] += 1.0;
+            counts[(pick(&mut lb, &b, RequestInfo::keyed(k)) as u8 - b'a') as usize] += 1.0;
         }
         for (c, p) in counts.iter().zip([1.0f64 / 6.0, 1.0 / 3.0, 0.5]) {
             let sd = (6000.0 * p * (1.0 - p)).sqrt();

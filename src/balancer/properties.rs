@@ -526,14 +526,6 @@ proptest! {
     }
 }
 
-/// A request with key `k` and nothing else.
-fn keyed(k: u64) -> RequestInfo {
-    RequestInfo {
-        key: Some(k),
-        ..RequestInfo::default()
-    }
-}
-
 /// The hashing families' shares over many keys converge to the weight shares.
 ///
 /// Fixed seed, six weight vectors (2..=6 backends, weights 1..=10), `K = 20000` keys
@@ -579,7 +571,7 @@ fn hashing_families_give_weight_shares_over_many_keys() {
             let mut counts = vec![0u64; n];
             for k in 0..KEYS {
                 let i = lb
-                    .pick(SimTime::ZERO, &view, &keyed(k))
+                    .pick(SimTime::ZERO, &view, &RequestInfo::keyed(k))
                     .expect("all eligible");
                 counts[i] += 1;
             }
@@ -625,7 +617,7 @@ fn owners(lb: &mut dyn Balancer, pool: &[Backend]) -> Vec<u32> {
     (0..REMAP_KEYS)
         .map(|k| {
             let i = lb
-                .pick(SimTime::ZERO, &view, &keyed(k))
+                .pick(SimTime::ZERO, &view, &RequestInfo::keyed(k))
                 .expect("all eligible");
             pool[i].id
         })

@@ -98,9 +98,10 @@ fn score(key: u64, host_hash: u64, weight: f64) -> f64 {
 /// Cost: a keyed pick looks at every eligible host, as Envoy's `chooseHost` does; no exact
 /// pick can do less, since any host may win any key. With equal weights the largest mixed
 /// fraction wins without scoring, unless another is within 2^−30 of it; then every host is
-/// scored (see [`Rendezvous::choose_equal`]): the same choice at a fraction of the cost. In a pool of [`INDEX_MIN`] hosts or
-/// more the winner for each request hash is remembered in a direct-mapped cache of
-/// [`CACHE`] entries until the pool's epoch changes, so a key seen again costs O(1).
+/// scored (see [`Rendezvous::choose_equal`]): the same choice at a fraction of the cost.
+/// In a pool of [`INDEX_MIN`] hosts or more the winner for each request hash is remembered
+/// in a direct-mapped cache of [`CACHE`] entries until the pool's epoch changes, so a key
+/// seen again costs O(1).
 ///
 /// Defaults: `hash_on = "key"`; no bounded load (Envoy's `hash_balance_factor` is a
 /// separate wrapper). Differences from Envoy: only eligible hosts take part (Envoy's
@@ -350,19 +351,15 @@ mod tests {
     use super::*;
     use crate::balancer::testutil::{backends, counts, rng, weighted, weighted_available};
 
-    fn keyed(k: u64) -> RequestInfo {
-        RequestInfo {
-            key: Some(k),
-            ..RequestInfo::default()
-        }
-    }
-
     /// Picks for keys `0..n`, as pool indices.
     fn assign(lb: &mut Rendezvous, backends: &[Backend], n: u64) -> Vec<usize> {
         let view = PoolView::new(backends);
         lb.on_pool_change(SimTime::ZERO, &view);
         (0..n)
-            .map(|k| lb.pick(SimTime::ZERO, &view, &keyed(k)).expect("eligible"))
+            .map(|k| {
+                lb.pick(SimTime::ZERO, &view, &RequestInfo::keyed(k))
+                    .expect("eligible")
+            })
             .collect()
     }
 
@@ -408,7 +405,7 @@ mod tests {
                 .map(|i| score(h, lb.hosts[i].1, f64::from(b[i].weight) / 6.0))
                 .collect();
             let argmax = (0..3).fold(0, |m, i| if scores[i] > scores[m] { i } else { m });
-            let got = lb.pick(SimTime::ZERO, &PoolView::new(&b), &keyed(k));
+            let got = lb.pick(SimTime::ZERO, &PoolView::new(&b), &RequestInfo::keyed(k));
             assert_eq!(got, Some(argmax));
         }
     }
@@ -521,16 +518,22 @@ mod tests {
         let mut lb = Rendezvous::new("key", rng());
         let none = weighted_available(&[(1, false), (0, true)]);
         assert_eq!(
-            lb.pick(SimTime::ZERO, &PoolView::new(&none), &keyed(1)),
+            lb.pick(SimTime::ZERO, &PoolView::new(&none), &RequestInfo::keyed(1)),
             None
         );
-        assert_eq!(lb.pick(SimTime::ZERO, &PoolView::new(&[]), &keyed(1)), None);
+        assert_eq!(
+            lb.pick(SimTime::ZERO, &PoolView::new(&[]), &RequestInfo::keyed(1)),
+            None
+        );
         // A different pool without on_pool_change: host hashes are rebuilt by id.
         let b = weighted(&[1, 1, 1]);
         let direct = assign(&mut Rendezvous::new("key", rng()), &b, 100);
         let view = PoolView::new(&b);
         let lazy: Vec<usize> = (0..100)
-            .map(|k| lb.pick(SimTime::ZERO, &view, &keyed(k)).unwrap())
+            .map(|k| {
+                lb.pick(SimTime::ZERO, &view, &RequestInfo::keyed(k))
+                    .unwrap()
+            })
             .collect();
         assert_eq!(lazy, direct);
     }
@@ -542,14 +545,18 @@ mod tests {
         let mut lb = Rendezvous::new("key", rng());
         lb.on_pool_change(SimTime::ZERO, &view);
         for k in 0..200 {
-            let e = lb.explain(SimTime::ZERO, &view, &keyed(k)).unwrap();
+            let e = lb
+                .explain(SimTime::ZERO, &view, &RequestInfo::keyed(k))
+                .unwrap();
             let best = e
                 .values
                 .iter()
                 .max_by(|x, y| x.1.parse::<f64>().unwrap().total_cmp(&y.1.parse().unwrap()))
                 .unwrap()
                 .0;
-            let i = lb.pick(SimTime::ZERO, &view, &keyed(k)).unwrap();
+            let i = lb
+                .pick(SimTime::ZERO, &view, &RequestInfo::keyed(k))
+                .unwrap();
             assert_eq!(best, b[i].id, "{k}: {e:?}");
         }
     }

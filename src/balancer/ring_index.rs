@@ -46,31 +46,33 @@ impl RingIndex {
         RingIndex { shift, starts }
     }
 
-    /// The index of the first point of `ring` (the ring it was built from) whose `hash`
-    /// is `≥ h`, or `ring.len()` if none is: `ring.partition_point(|p| hash(p) < h)`.
-    /// Hints that a lookup of `h` will read its range's start and end: the first stage
-    /// of looking up a key told ahead (see [`KeysAhead`]).
+    /// The range hash `h` falls in.
     #[inline]
-    pub(crate) fn hint_range(&self, h: u32) {
-        if let Some(s) = self.starts.get((u64::from(h) >> self.shift) as usize) {
+    fn range(&self, h: u32) -> usize {
+        (u64::from(h) >> self.shift) as usize
+    }
+
+    /// Starts loading what [`find`](RingIndex::find) will read for a key told ahead (see
+    /// [`KeysAhead`]): the range of its hash `h` at once, and the first point of the range
+    /// of `previous`, the hash of the key told before it, whose range start is in cache by
+    /// now.
+    #[inline]
+    pub(crate) fn hint<T>(&self, ring: &[T], h: u32, previous: Option<u32>) {
+        if let Some(s) = self.starts.get(self.range(h)) {
             hint(s, When::Soon);
         }
-    }
-
-    /// Hints the ring point that a lookup of `h` starts its search at: the second stage,
-    /// once [`hint_range`](RingIndex::hint_range) has brought the range's start in.
-    #[inline]
-    pub(crate) fn hint_point<T>(&self, ring: &[T], h: u32) {
-        let start = self.starts.get((u64::from(h) >> self.shift) as usize);
-        if let Some(p) = start.and_then(|&s| ring.get(s as usize)) {
-            hint(p, When::Soon);
+        let start = previous.and_then(|p| self.starts.get(self.range(p)));
+        if let Some(point) = start.and_then(|&s| ring.get(s as usize)) {
+            hint(point, When::Soon);
         }
     }
 
+    /// The index of the first point of `ring` (the ring it was built from) whose `hash`
+    /// is `≥ h`, or `ring.len()` if none is: `ring.partition_point(|p| hash(p) < h)`.
     #[inline]
     pub(crate) fn find<T>(&self, ring: &[T], hash: impl Fn(&T) -> u32, h: u32) -> usize {
         debug_assert_eq!(self.starts.last().map(|&n| n as usize), Some(ring.len()));
-        let r = (u64::from(h) >> self.shift) as usize;
+        let r = self.range(h);
         let (lo, hi) = (self.starts[r] as usize, self.starts[r + 1] as usize);
         lo + ring[lo..hi].partition_point(|p| hash(p) < h)
     }
