@@ -302,9 +302,10 @@ impl Balancer for Ketama {
                 if !self.singles {
                     self.rr.hand_back();
                 }
-                if self.rr.flat.built() {
-                    // A ring step over one backend leaves the current weights alone; only
-                    // its last resort, the fallback, goes through the index.
+                if self.singles {
+                    // A ring step over one backend leaves the current weights alone (it
+                    // adds the backend's weight and takes it back), wherever they are kept;
+                    // only its last resort, the fallback, needs them.
                     if let Some(i) = self.ring.pick_on_ring(h, pool.backends) {
                         return Some(i);
                     }
