@@ -72,7 +72,9 @@ pub(super) struct BenchArgs {
     keys: Option<u64>,
     /// Run each measurement this many times and keep the fastest (a busy or shared
     /// machine only ever slows a run down). The repetitions take an algorithm's sizes and
-    /// bare loops in turn, so a burst of load from elsewhere slows every size alike.
+    /// bare loops in turn, so a burst of load from elsewhere slows every size alike; a
+    /// ratio to the first size then also gives the range of the repetitions' own ratios,
+    /// how far the machine moved it.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     repeat: u32,
 }
@@ -118,6 +120,10 @@ struct Measured {
     /// Speed relative to the same algorithm at the first `--servers` size (a bare loop's:
     /// relative to that bare loop at the first size).
     vs_first_size: Option<f64>,
+    /// With `--repeat` above 1: the smallest and the largest of the repetitions' own
+    /// ratios to the first size (each repetition runs every size in turn). How far the
+    /// machine moved the ratio; `vs_first_size`, the fastest runs' ratio, lies between them.
+    vs_first_size_range: Option<[f64; 2]>,
     /// Speed relative to the bare loop at the same size (random, least connections).
     vs_bare: Option<f64>,
     /// The one-tier model ran overloaded (mean time in system above
@@ -305,6 +311,8 @@ struct Job {
     mean_s: f64,
     /// The largest resident set seen across its runs (MiB).
     rss: Option<f64>,
+    /// Each run's seconds (as [`Job::seconds`]), in the order they ran.
+    runs: Vec<f64>,
 }
 
 enum What {
@@ -324,6 +332,7 @@ impl Job {
             requests: 0,
             mean_s: f64::NAN,
             rss: None,
+            runs: Vec::new(),
         }
     }
 
@@ -338,6 +347,12 @@ impl Job {
     /// The fastest run's seconds that speeds are per: CPU where it can be read, else wall.
     fn seconds(&self) -> f64 {
         self.cpu.unwrap_or(self.wall)
+    }
+
+    /// Each run's speed in millions of requests per second, in the order they ran.
+    fn rates(&self, a: &BenchArgs) -> Vec<f64> {
+        let simulated = self.simulated(a) as f64;
+        self.runs.iter().map(|s| simulated / s / 1e6).collect()
     }
 
     /// Runs it once; keeps the fastest wall and CPU times.
@@ -362,17 +377,37 @@ impl Job {
                 self.mean_s = mean;
             }
         }
-        self.wall = self.wall.min(start.elapsed().as_secs_f64());
-        self.cpu = match (self.cpu, cpu0, thread_cpu_s()) {
-            (best, Some(t0), Some(t1)) => Some(best.unwrap_or(f64::INFINITY).min(t1 - t0)),
+        let wall = start.elapsed().as_secs_f64();
+        self.wall = self.wall.min(wall);
+        let cpu = match (cpu0, thread_cpu_s()) {
+            (Some(t0), Some(t1)) => Some(t1 - t0),
             _ => None,
         };
+        self.cpu = match (self.cpu, cpu) {
+            (best, Some(c)) => Some(best.unwrap_or(f64::INFINITY).min(c)),
+            _ => None,
+        };
+        self.runs.push(cpu.unwrap_or(wall));
         self.rss = match (self.rss, peak_rss_mib()) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
         Ok(())
     }
+}
+
+/// The smallest and the largest of the repetitions' own ratios `rates[k] / first[k]`; none
+/// for a single repetition.
+fn ratio_range(first: &[f64], rates: &[f64]) -> Option<[f64; 2]> {
+    (rates.len() > 1).then(|| {
+        first
+            .iter()
+            .zip(rates)
+            .map(|(f, r)| r / f)
+            .fold([f64::INFINITY, f64::NEG_INFINITY], |[lo, hi], x| {
+                [lo.min(x), hi.max(x)]
+            })
+    })
 }
 
 /// Everything `lblab bench` measures for algorithm `name`, in the order it prints them:
@@ -533,10 +568,10 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                 job.measure(&a)?;
             }
         }
-        let mut first_size: Option<(u32, f64, bool)> = None;
+        let mut first_size: Option<(u32, f64, bool, Vec<f64>)> = None;
         // The bare loop's own speed at the first size: what the machine's caches cost a
         // loop with nothing to dilute them, beside the simulator's ratio.
-        let mut first_bare: Option<(u32, f64)> = None;
+        let mut first_bare: Option<(u32, f64, Vec<f64>)> = None;
         let mut first_rate = None;
         for job in jobs {
             let simulated = job.simulated(&a);
@@ -560,8 +595,10 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                 mhop_per_s: (simulated * hops) as f64 / job.seconds() / 1e6,
                 peak_rss_mib: job.rss,
                 vs_first_size: None,
+                vs_first_size_range: None,
                 vs_bare: None,
             };
+            let rates = job.rates(&a);
             match job.what {
                 What::Sim(_) if job.first_of_size => {
                     // This size against the first one.
@@ -569,18 +606,26 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                     if text {
                         row(&m)?;
                     }
-                    match first_size {
-                        None => first_size = Some((job.n, m.mreq_per_s, m.overloaded)),
-                        Some((n0, r0, over0)) => {
+                    match &first_size {
+                        None => first_size = Some((job.n, m.mreq_per_s, m.overloaded, rates)),
+                        Some((n0, r0, over0, rates0)) => {
                             m.vs_first_size = Some(m.mreq_per_s / r0);
+                            m.vs_first_size_range = ratio_range(rates0, &rates);
                             if text {
-                                let why = if over0 || m.overloaded {
+                                let spread = match m.vs_first_size_range {
+                                    Some([lo, hi]) => format!(
+                                        " (its {} repetitions: {lo:.2}–{hi:.2}×)",
+                                        rates.len()
+                                    ),
+                                    None => String::new(),
+                                };
+                                let why = if *over0 || m.overloaded {
                                     " (overloaded: a backlog's speed, not a pick's; see below)"
                                 } else {
                                     ""
                                 };
                                 note(&format!(
-                                    "{:.2}× its speed at {n0} servers{why}",
+                                    "{:.2}× its speed at {n0} servers{spread}{why}",
                                     m.mreq_per_s / r0
                                 ))?;
                             }
@@ -608,14 +653,17 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                     {
                         sim.vs_bare = Some(rate / m.mreq_per_s);
                     }
-                    match first_bare {
-                        None => first_bare = Some((job.n, m.mreq_per_s)),
-                        Some((_, r0)) => m.vs_first_size = Some(m.mreq_per_s / r0),
+                    match &first_bare {
+                        None => first_bare = Some((job.n, m.mreq_per_s, rates)),
+                        Some((_, r0, rates0)) => {
+                            m.vs_first_size = Some(m.mreq_per_s / r0);
+                            m.vs_first_size_range = ratio_range(rates0, &rates);
+                        }
                     }
                     if text {
                         row(&m)?;
-                        let own = match (m.vs_first_size, first_bare) {
-                            (Some(v), Some((n0, _))) => {
+                        let own = match (m.vs_first_size, &first_bare) {
+                            (Some(v), Some((n0, ..))) => {
                                 format!(" (the bare loop: {v:.2}× its speed at {n0} servers)")
                             }
                             _ => String::new(),
@@ -647,4 +695,20 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
         ))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ratio_range;
+
+    /// Each repetition's ratio is its own size's speed over the first size's in the same
+    /// repetition, not over the fastest.
+    #[test]
+    fn the_range_is_of_each_repetitions_own_ratio() {
+        assert_eq!(
+            ratio_range(&[2.0, 4.0, 5.0], &[1.0, 3.0, 4.0]),
+            Some([0.5, 0.8])
+        );
+        assert_eq!(ratio_range(&[2.0], &[1.0]), None);
+    }
 }

@@ -340,7 +340,47 @@ fn bench_measures_several_fleet_sizes() {
         // A short run from empty: the mean is below the steady state's 10 s, not near 0.
         let t = x["mean_latency_s"].as_f64().unwrap();
         assert!((3.0..12.0).contains(&t), "{x}");
+        // One repetition: no range of repetitions.
+        assert!(x["vs_first_size_range"].is_null(), "{x}");
     }
+    // With repetitions, the fastest runs' ratio lies within the range of each
+    // repetition's own (the fastest 16-server run's repetition gives at most it, the
+    // fastest 64-server run's at least it), and the text gives the range.
+    let repeated = |format: &str| {
+        lblab(&[
+            "bench",
+            "--servers",
+            "16,64",
+            "--requests",
+            "20000",
+            "--warmup",
+            "1000",
+            "--algorithms",
+            "random",
+            "--repeat",
+            "3",
+            "--format",
+            format,
+        ])
+    };
+    let v = json(&repeated("json"));
+    for x in v["results"].as_array().unwrap() {
+        let Some(r) = x["vs_first_size"].as_f64() else {
+            assert!(x["vs_first_size_range"].is_null(), "{x}");
+            continue;
+        };
+        let range = &x["vs_first_size_range"];
+        let (lo, hi) = (range[0].as_f64().unwrap(), range[1].as_f64().unwrap());
+        assert!(
+            lo <= hi && lo <= r * (1.0 + 1e-12) && r <= hi * (1.0 + 1e-12),
+            "{x}"
+        );
+    }
+    let text = String::from_utf8_lossy(&repeated("text").stdout).into_owned();
+    assert!(
+        text.contains("× its speed at 16 servers (its 3 repetitions: "),
+        "{text}"
+    );
     // The bare loop's rows relate it to itself at the first size, as the text says.
     let with_bare = |format: &str| {
         lblab(&[
