@@ -476,6 +476,36 @@ fn thread_cpu_s() -> Option<f64> {
     Some(ns as f64 / 1e9)
 }
 
+/// The processor's model name (Linux: `/proc/cpuinfo`; null elsewhere).
+fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("model name"))?;
+    Some(line.split_once(':')?.1.trim().to_string())
+}
+
+/// The CPUs this process may run on.
+fn cpus() -> Option<usize> {
+    std::thread::available_parallelism().ok().map(|n| n.get())
+}
+
+/// What measured: lblab's version and the machine, so that figures from two machines or
+/// two versions are not compared unawares.
+fn machine_line() -> String {
+    let cpu = cpu_model().unwrap_or_else(|| "an unknown processor".into());
+    let cpus = cpus().map_or(String::new(), |n| {
+        format!(", {n} CPU{} available", if n == 1 { "" } else { "s" })
+    });
+    let per = if thread_cpu_s().is_some() {
+        "CPU second of the one thread"
+    } else {
+        "wall-clock second"
+    };
+    format!(
+        "lblab {} on {cpu}{cpus}; speeds are per {per}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
 /// Resets the process's peak resident set (Linux: `clear_refs` 5), so that the next
 /// [`peak_rss_mib`] is the peak of what ran since; elsewhere it is the process's peak.
 fn reset_peak_rss() {
@@ -537,7 +567,8 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
     };
     if text {
         out(&format!(
-            "lblab bench: {model}\n{:<30} {:>8} {:>12} {:>10} {:>9} {:>11} {:>11} {:>13}\n",
+            "lblab bench: {model}\n{}\n{:<30} {:>8} {:>12} {:>10} {:>9} {:>11} {:>11} {:>13}\n",
+            machine_line(),
             "algorithm",
             "servers",
             "requests",
@@ -687,6 +718,9 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
             "seed": a.seed,
             "keys": a.keys,
             "warmup_requests": a.warmup,
+            "lblab_version": env!("CARGO_PKG_VERSION"),
+            "cpu": cpu_model(),
+            "cpus": cpus(),
             "results": all,
         });
         out(&format!(

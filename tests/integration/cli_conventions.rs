@@ -250,6 +250,16 @@ fn bench_as_json() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v = json(&o);
     assert_eq!(v["warmup_requests"], 1000);
+    // What measured: this build, and the machine's CPUs (its model where /proc/cpuinfo
+    // names it; ARM kernels do not).
+    assert_eq!(v["lblab_version"], env!("CARGO_PKG_VERSION"));
+    assert!(v["cpus"].as_u64().is_some_and(|n| n >= 1), "{v}");
+    let named = std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|s| s.contains("model name"));
+    assert_eq!(
+        v["cpu"].as_str().is_some_and(|c| !c.is_empty()),
+        named,
+        "{v}"
+    );
     let rs = v["results"].as_array().unwrap();
     // Least connections has a bare event loop beside it; round robin has none.
     assert_eq!(rs.len(), 3);
