@@ -72,9 +72,10 @@ pub(super) struct BenchArgs {
     keys: Option<u64>,
     /// Run each measurement this many times and keep the fastest (a busy or shared
     /// machine only ever slows a run down). The repetitions take an algorithm's sizes and
-    /// bare loops in turn, so a burst of load from elsewhere slows every size alike; a
-    /// ratio to the first size then also gives the range of the repetitions' own ratios,
-    /// how far the machine moved it.
+    /// bare loops in turn, so a burst of load from elsewhere does not fall on one size
+    /// alone (though it slows a large pool, which waits on memory more, the most); a ratio
+    /// to the first size then also gives the range of the repetitions' own ratios, how far
+    /// the machine moved it.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     repeat: u32,
 }
@@ -592,8 +593,9 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
         })?;
         let mut jobs = jobs_for(&a, name, &spec)?;
         // Each repetition runs every size (and bare loop) once, in turn: a burst of load
-        // from elsewhere on the machine then slows every size alike, and the fastest of
-        // the repetitions is kept for each.
+        // from elsewhere on the machine then does not fall on one size alone, the fastest
+        // of the repetitions is kept for each, and each repetition's own ratios show how
+        // far the machine moved them.
         for _ in 0..a.repeat {
             for job in &mut jobs {
                 job.measure(&a)?;
