@@ -353,10 +353,8 @@ fn bench_measures_several_fleet_sizes() {
         // One repetition: no range of repetitions.
         assert!(x["vs_first_size_range"].is_null(), "{x}");
     }
-    // With repetitions, the fastest runs' ratio lies within the range of each
-    // repetition's own (the fastest 16-server run's repetition gives at most it, the
-    // fastest 64-server run's at least it), and the text gives the range.
-    let repeated = |format: &str| {
+    // Random at 16 and 64 servers with the bare loop, run `repeat` times.
+    let random_16_64 = |repeat: &str, format: &str| {
         lblab(&[
             "bench",
             "--servers",
@@ -368,12 +366,15 @@ fn bench_measures_several_fleet_sizes() {
             "--algorithms",
             "random",
             "--repeat",
-            "3",
+            repeat,
             "--format",
             format,
         ])
     };
-    let v = json(&repeated("json"));
+    // With repetitions, the fastest runs' ratio lies within the range of each
+    // repetition's own (the fastest 16-server run's repetition gives at most it, the
+    // fastest 64-server run's at least it), and the text gives the range.
+    let v = json(&random_16_64("3", "json"));
     for x in v["results"].as_array().unwrap() {
         let Some(r) = x["vs_first_size"].as_f64() else {
             assert!(x["vs_first_size_range"].is_null(), "{x}");
@@ -386,28 +387,13 @@ fn bench_measures_several_fleet_sizes() {
             "{x}"
         );
     }
-    let text = String::from_utf8_lossy(&repeated("text").stdout).into_owned();
+    let text = String::from_utf8_lossy(&random_16_64("3", "text").stdout).into_owned();
     assert!(
         text.contains("× its speed at 16 servers (its 3 repetitions: "),
         "{text}"
     );
     // The bare loop's rows relate it to itself at the first size, as the text says.
-    let with_bare = |format: &str| {
-        lblab(&[
-            "bench",
-            "--servers",
-            "16,64",
-            "--requests",
-            "20000",
-            "--warmup",
-            "1000",
-            "--algorithms",
-            "random",
-            "--format",
-            format,
-        ])
-    };
-    let o = with_bare("text");
+    let o = random_16_64("1", "text");
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -415,7 +401,7 @@ fn bench_measures_several_fleet_sizes() {
             && text.contains("× its speed at 16 servers)"),
         "{text}"
     );
-    let o = with_bare("json");
+    let o = random_16_64("1", "json");
     let v = json(&o);
     let bare: Vec<&Value> = v["results"]
         .as_array()
