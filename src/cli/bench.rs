@@ -411,6 +411,14 @@ fn ratio_range(first: &[f64], rates: &[f64]) -> Option<[f64; 2]> {
     })
 }
 
+/// ` (its 5 repetitions: 0.79–0.88×)` after a ratio, for a range of `n` repetitions.
+fn spread(range: Option<[f64; 2]>, n: usize) -> String {
+    match range {
+        Some([lo, hi]) => format!(" (its {n} repetitions: {lo:.2}–{hi:.2}×)"),
+        None => String::new(),
+    }
+}
+
 /// Everything `lblab bench` measures for algorithm `name`, in the order it prints them:
 /// per size, the simulator (and its keep-alive variant), then the bare loop.
 fn jobs_for(a: &BenchArgs, name: &str, spec: &AlgorithmSpec) -> Result<Vec<Job>, CliError> {
@@ -606,6 +614,8 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
         // loop with nothing to dilute them, beside the simulator's ratio.
         let mut first_bare: Option<(u32, f64, Vec<f64>)> = None;
         let mut first_rate = None;
+        // Its runs' speeds at this size (the keep-alive variant's ratio is to them).
+        let mut size_rates = Vec::new();
         for job in jobs {
             let simulated = job.simulated(&a);
             // The bare loop runs the one-tier model: one hop per request.
@@ -636,6 +646,7 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                 What::Sim(_) if job.first_of_size => {
                     // This size against the first one.
                     first_rate = Some(m.mreq_per_s);
+                    size_rates.clone_from(&rates);
                     if text {
                         row(&m)?;
                     }
@@ -645,13 +656,7 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                             m.vs_first_size = Some(m.mreq_per_s / r0);
                             m.vs_first_size_range = ratio_range(rates0, &rates);
                             if text {
-                                let spread = match m.vs_first_size_range {
-                                    Some([lo, hi]) => format!(
-                                        " (its {} repetitions: {lo:.2}–{hi:.2}×)",
-                                        rates.len()
-                                    ),
-                                    None => String::new(),
-                                };
+                                let spread = spread(m.vs_first_size_range, rates.len());
                                 let why = if *over0 || m.overloaded {
                                     " (overloaded: a backlog's speed, not a pick's; see below)"
                                 } else {
@@ -669,8 +674,9 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                     if text {
                         row(&m)?;
                         if let Some(base) = first_rate {
+                            let spread = spread(ratio_range(&size_rates, &rates), rates.len());
                             note(&format!(
-                                "{:.2}× the connection-less speed",
+                                "{:.2}× the connection-less speed{spread}",
                                 m.mreq_per_s / base
                             ))?;
                         }

@@ -556,6 +556,47 @@ fn bench_three_tier_counts_three_hop_requests_per_request() {
     assert!(r["mean_latency_s"].as_f64().unwrap() > 1.2, "{r}");
 }
 
+/// The keep-alive model runs each algorithm on one workload twice, without connections and
+/// then with keep-alive ones: the same requests, routed differently (random picks once per
+/// connection instead of once per request), and the second's speed relative to the first.
+#[test]
+fn bench_keep_alive_runs_each_algorithm_without_then_with_connections() {
+    let run = |format: &str| {
+        lblab(&[
+            "bench",
+            "--model",
+            "keep-alive",
+            "--requests",
+            "20000",
+            "--warmup",
+            "1000",
+            "--algorithms",
+            "random",
+            "--no-bare",
+            "--repeat",
+            "2",
+            "--format",
+            format,
+        ])
+    };
+    let o = run("json");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    let rs = v["results"].as_array().unwrap();
+    assert_eq!(rs.len(), 2, "{v}");
+    assert_eq!(
+        (rs[0]["algorithm"].as_str(), rs[1]["algorithm"].as_str()),
+        (Some("random"), Some("random keep-alive"))
+    );
+    assert_eq!(rs[0]["requests"], rs[1]["requests"]);
+    assert_ne!(rs[0]["mean_latency_s"], rs[1]["mean_latency_s"]);
+    let text = String::from_utf8_lossy(&run("text").stdout).into_owned();
+    assert!(
+        text.contains("× the connection-less speed (its 2 repetitions: "),
+        "{text}"
+    );
+}
+
 const ESC: &str = "\u{1b}[";
 
 /// Removes ANSI SGR sequences (`ESC [ ... m`).
