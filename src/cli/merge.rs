@@ -24,7 +24,7 @@ pub(super) struct MergeArgs {
     /// Where to write the merged sweep (default: the first directory).
     #[arg(short = 'o', long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Metric shown in the terminal table.
+    /// Metric shown in the terminal table, as `lblab sweep --metric` takes it.
     #[arg(long, default_value = "latency_p99_ms")]
     metric: String,
     /// Print nothing but errors (the files are still written).
@@ -417,6 +417,7 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 }
 
 pub(super) fn merge(a: MergeArgs) -> Result<(), CliError> {
+    let metric = super::sweep::metric_column(&a.metric)?;
     let parts: Vec<Part> = a
         .dirs
         .iter()
@@ -578,7 +579,7 @@ pub(super) fn merge(a: MergeArgs) -> Result<(), CliError> {
         &id.keys,
         &points,
         &id.algorithms,
-        &a.metric,
+        metric,
         (&id.scenario, id.replications),
     );
     for n in notes {

@@ -43,9 +43,19 @@ pub(super) struct SweepArgs {
     /// Skip points already complete in the output directory.
     #[arg(long)]
     resume: bool,
-    /// Metric shown in the terminal table.
+    /// Metric shown in the terminal table: a column of sweep.csv (like latency_p99_ms), the
+    /// same without its unit suffix, or a short name (p50, p99, mean, ...). Checked before
+    /// anything runs.
     #[arg(long, default_value = "latency_p99_ms")]
     metric: String,
+}
+
+/// The sweep.csv column `--metric` names, as `--metrics` names rows: exit 2 before anything
+/// runs on a name that is none.
+pub(super) fn metric_column(name: &str) -> Result<&'static str, CliError> {
+    crate::report::table::metric_by_name(name)
+        .map(|i| crate::metrics::METRICS[i].key)
+        .map_err(|e| CliError::Input(format!("lblab: --metric: {e}")))
 }
 
 /// Expands `FROM..TO:STEP` (numbers with an optional common unit suffix) or `a,b,c`.
@@ -175,6 +185,7 @@ pub(super) fn point_file(dir: &Path, i: usize) -> PathBuf {
 
 pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
     let c = &a.common;
+    let metric = metric_column(&a.metric)?;
     super::run::announce(&c.file, c.quiet);
     let (keys, axes) = grid(&a.params)?;
     let points = product(&axes);
@@ -365,7 +376,7 @@ pub(super) fn sweep(a: SweepArgs) -> Result<(), CliError> {
             keys,
             &points,
             &alg_names,
-            &a.metric,
+            metric,
             (&info.scenario, info.replications),
         ))?;
         for n in &plan.notes {

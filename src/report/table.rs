@@ -75,7 +75,7 @@ pub fn metric_by_name(name: &str) -> Result<usize, String> {
         None => String::new(),
     };
     Err(format!(
-        "no metric named `{name}`{hint} (expected a column of summary.csv such as latency_p99_ms or error_rate_pct, the same without its unit suffix, or one of {}; `all` shows every row)",
+        "no metric named `{name}`{hint} (expected a column of summary.csv such as latency_p99_ms or error_rate_pct, the same without its unit suffix, or one of {})",
         crate::metrics::METRIC_ALIASES
             .iter()
             .map(|(a, _)| *a)
@@ -92,7 +92,7 @@ pub fn metrics_by_names(names: &[String]) -> Result<Vec<usize>, String> {
     }
     let mut out = Vec::new();
     for n in names.iter().filter(|n| !n.trim().is_empty()) {
-        let i = metric_by_name(n)?;
+        let i = metric_by_name(n).map_err(|e| format!("{e}; `all` shows every row"))?;
         if !out.contains(&i) {
             out.push(i);
         }
@@ -653,6 +653,14 @@ mod tests {
         );
         let e = metrics_by_names(&["eror_rate".into()]).unwrap_err();
         assert!(e.contains("did you mean `error_rate`"), "{e}");
+        assert!(e.ends_with("; `all` shows every row"), "{e}");
+        // One metric by name (sweep's --metric): no `all` there.
+        assert_eq!(
+            METRICS[metric_by_name("p99").unwrap()].key,
+            "latency_p99_ms"
+        );
+        let e = metric_by_name("all").unwrap_err();
+        assert!(!e.contains("shows every row"), "{e}");
         assert!(metrics_by_names(&[String::new()]).is_err());
         assert!(uninformative([0.0, f64::NAN]) && !uninformative([0.0, 1.0]));
     }

@@ -342,3 +342,55 @@ fn ranges_and_lists_expand() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `--metric` names the table's metric as `--metrics` names rows (a short name works); a
+/// name that is none is refused with exit 2 before anything runs or is written, by `sweep`
+/// and by `merge` alike.
+#[test]
+fn the_table_metric_is_checked_before_anything_runs() {
+    let d = tmp("metric");
+    let small = |out: &std::path::Path, metric: &str| {
+        lblab(&[
+            "sweep",
+            "scenarios/quick-start.toml",
+            "--param",
+            "clients.rate=300/s,600/s",
+            "--algorithms",
+            "round-robin",
+            "-r",
+            "2",
+            "--set",
+            "scenario.duration=20s",
+            "--metric",
+            metric,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let o = small(&d.join("mean"), "mean");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("quick-start: latency_mean_ms by point"),
+        "{}",
+        text(&o.stdout)
+    );
+    let typo = "--metric: no metric named `p9`; did you mean `p90`?";
+    let o = small(&d.join("typo"), "p9");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains(typo), "{}", text(&o.stderr));
+    assert!(!d.join("typo").exists(), "nothing written");
+    let mean = d.join("mean");
+    let mean = mean.to_str().unwrap();
+    let o = lblab(&["merge", mean, "--metric", "p9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains(typo), "{}", text(&o.stderr));
+    let o = lblab(&["merge", mean, "--metric", "p99"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("quick-start: latency_p99_ms by point"),
+        "{}",
+        text(&o.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
