@@ -52,9 +52,27 @@ pub(super) fn overlay(
     }
     let text = files::read(workload)
         .map_err(|e| CliError::Input(format!("lblab: cannot read {w}: {e}")))?;
-    let imported = format_of(config, format)
-        .import(config, upstream, &Disk)
-        .map_err(|e| CliError::Input(format!("lblab: --config: {e}")))?;
+    let fmt = format_of(config, format);
+    let imported = fmt.import(config, upstream, &Disk).map_err(|e| {
+        // A format guessed from the file's name may be the wrong one: say which it was,
+        // and how to name another.
+        let guessed = match format {
+            Some(_) => String::new(),
+            None => {
+                let others: Vec<&str> = Format::ALL
+                    .iter()
+                    .filter(|&&f| f != fmt)
+                    .map(|f| f.name())
+                    .collect();
+                format!(
+                    " (read as {} configuration from its name; --config-format {} if it is not)",
+                    fmt.name(),
+                    others.join(" or ")
+                )
+            }
+        };
+        CliError::Input(format!("lblab: --config: {e}{guessed}"))
+    })?;
     let f = &imported.fragment;
     // The workload may not set what the configuration provides (TOML would refuse the
     // table twice anyway; say why).

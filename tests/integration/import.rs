@@ -582,3 +582,73 @@ fn run_config_runs_an_upstream_against_a_workload() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("sets [lb]"));
     assert!(!fresh.exists());
 }
+
+/// `--config-format` names the configuration's format when its file name suggests another
+/// (`.conf` reads as nginx); without it, the error says which format was guessed and how to
+/// name the right one.
+#[test]
+fn config_format_overrides_the_format_the_name_suggests() {
+    let dir = scratch("import-config-format");
+    let workload = dir.join("workload.toml");
+    std::fs::write(
+        &workload,
+        "[scenario]\nname = \"shop\"\nduration = \"30s\"\n\n[clients]\nrate = \"20/s\"\n\n[[classes]]\nservice = \"5ms\"\n",
+    )
+    .unwrap();
+    let config = dir.join("lb.conf");
+    std::fs::write(
+        &config,
+        "backend app\n    balance roundrobin\n    server a 10.0.0.1:80\n    server b 10.0.0.2:80 weight 3\n",
+    )
+    .unwrap();
+    let (w, c) = (workload.to_str().unwrap(), config.to_str().unwrap());
+    let out = dir.join("out");
+    let o = out.to_str().unwrap();
+    let r = lblab(&["run", w, "--config", c, "-r", "1", "-q", "--out", o]);
+    assert_eq!(r.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("(read as nginx configuration from its name; --config-format haproxy or envoy if it is not)"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let r = lblab(&[
+        "run",
+        w,
+        "--config",
+        c,
+        "--config-format",
+        "haproxy",
+        "-r",
+        "1",
+        "-q",
+        "--out",
+        o,
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    // HAProxy's roundrobin over weights 1 and 3: a quarter and three quarters.
+    let servers = std::fs::read_to_string(out.join("servers.csv")).unwrap();
+    let (a, b) = (requests(&servers, "a"), requests(&servers, "b"));
+    // (Within one round of four of exact: the run may end mid-round.)
+    assert!(a > 0 && (3 * a).abs_diff(b) <= 3, "a {a}, b {b}");
+    // Naming the format the name suggests changes nothing but the message.
+    let r = lblab(&[
+        "run",
+        w,
+        "--config",
+        c,
+        "--config-format",
+        "nginx",
+        "-r",
+        "1",
+        "-q",
+        "--out",
+        o,
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        !String::from_utf8_lossy(&r.stderr).contains("from its name"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+}

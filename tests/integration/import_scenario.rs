@@ -124,7 +124,7 @@ fn clashes_and_bad_imports_are_reported_at_their_place() {
         ),
         (
             with("file = \"missing.conf\"", ""),
-            "cannot import the nginx configuration",
+            "cannot import the nginx configuration (the format its name suggests; `format` names another)",
             "file = \"missing.conf\"",
         ),
         (

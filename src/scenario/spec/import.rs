@@ -147,6 +147,12 @@ pub(super) fn prepare(
     let config = base_dir.join(&file);
     let fmt = format.unwrap_or_else(|| Format::of_path(Path::new(&file)));
     let result = fmt.import(&config, name.as_deref(), &Reading(read));
+    // A format guessed from the file's name may be the wrong one.
+    let guessed = if format.is_none() {
+        " (the format its name suggests; `format` names another)"
+    } else {
+        ""
+    };
     let format = fmt.name();
     let imported = match result {
         Ok(i) => i,
@@ -154,7 +160,7 @@ pub(super) fn prepare(
             cx.err(
                 "import.file",
                 &file_span,
-                format!("cannot import the {format} configuration: {e}"),
+                format!("cannot import the {format} configuration{guessed}: {e}"),
             );
             return Err(cx.problems);
         }
