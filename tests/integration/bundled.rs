@@ -64,6 +64,15 @@ fn list_run_and_new_work_outside_the_repository() {
     assert!(copy.contains("name = \"mine\""));
     let o = lblab(&d, &["new", "mine"]);
     assert_eq!(o.status.code(), Some(2), "no silent overwrite");
+    assert_eq!(std::fs::read_to_string(d.join("mine.toml")).unwrap(), copy);
+    // --force overwrites: now a copy of quick-start, the default.
+    let o = lblab(&d, &["new", "mine", "--force"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let forced = std::fs::read_to_string(d.join("mine.toml")).unwrap();
+    assert!(
+        forced.contains("name = \"mine\"") && forced != copy,
+        "{forced}"
+    );
     std::fs::write(d.join("slow-query"), copy.replace("seed = 7", "seed = 8")).unwrap();
     let o = lblab(&d, &["validate", "slow-query"]);
     assert!(o.status.success());

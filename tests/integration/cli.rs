@@ -385,6 +385,62 @@ fn paired_intervals_shrink_with_replications() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// `--baseline` chooses the variant the others are paired with: the table says "versus"
+/// it, paired.csv names it and pairs the other with it; a label that is no variant is
+/// refused before anything runs, with the labels there are.
+#[test]
+fn baseline_chooses_the_variant_the_others_are_paired_with() {
+    let d = tmp("baseline");
+    let compare = |baseline: &str, out: &std::path::Path| {
+        lblab(&[
+            "compare",
+            "scenarios/quick-start.toml",
+            "--algorithms",
+            "round-robin,least-connections",
+            "--baseline",
+            baseline,
+            "-r",
+            "2",
+            "--set",
+            "scenario.duration=20s",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let o = compare("least-connections", &d.join("lc"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("versus least-connections ("),
+        "{}",
+        stdout(&o)
+    );
+    let paired = String::from_utf8(read(&d.join("lc/paired.csv"))).unwrap();
+    let mut rdr = csv::Reader::from_reader(paired.as_bytes());
+    let h = rdr.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|c| c == n).unwrap();
+    let (base, variant) = (col("baseline"), col("variant"));
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert!(!rows.is_empty());
+    for r in &rows {
+        assert_eq!(
+            (&r[base], &r[variant]),
+            ("least-connections", "round-robin")
+        );
+    }
+    let out = d.join("none");
+    let o = compare("leastconn", &out);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(
+            "--baseline leastconn is not one of the variants: round-robin, least-connections"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists(), "nothing written");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 /// Variants with different servers (an axis over a group's `count`): the terminal's
 /// per-server table has a row for every server of any variant, in its place, with "—"
 /// where a variant has no such server.

@@ -184,6 +184,37 @@ fn the_cli_prints_a_table_csv_or_json_and_rejects_a_late_start() {
     let o = run(&["scenarios/quick-start.toml", "--from", "1h"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--from 1h is not before the end"));
+    // --replication k tells replication k's story: its own random streams, another
+    // story than replication 0's.
+    let s = crate::support::load("quick-start", &[]);
+    let events = |k: u32| {
+        let o = run(&[
+            "scenarios/quick-start.toml",
+            "-n",
+            "3",
+            "--format",
+            "json",
+            "--replication",
+            &k.to_string(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let cli: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["event"].as_str().unwrap().to_string())
+            .collect();
+        let world: Vec<String> = World::new(&s.world, &SeedTree::new(s.seed), k)
+            .trace(3, SimTime::ZERO)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.event)
+            .collect();
+        assert_eq!(cli, world, "replication {k}");
+        cli
+    };
+    assert_ne!(events(0), events(3));
 }
 
 /// Health checking step by step: after the crash at 100.4 s, lb-1's probes of app-3 are
