@@ -296,3 +296,50 @@ fn a_trace_is_the_command_lines_trace_with_the_servers_named() {
     assert_eq!(st, 400);
     assert!(v.contains("not before the end"), "{v}");
 }
+
+/// `--bind` another loopback address (the whole of 127/8 is this machine on Linux): the
+/// lab listens there, says so in the address it prints, and answers requests that name it
+/// in `Host`, but still not a page elsewhere's.
+#[cfg(target_os = "linux")]
+#[test]
+fn bind_listens_where_it_says_and_answers_that_host() {
+    let dir = scratch("serve-bind");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lblab"))
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.2",
+            "--port",
+            "0",
+            "--jobs",
+            "1",
+            "--out",
+        ])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line
+        .split("http://127.0.0.2:")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no 127.0.0.2 address in {line:?}"));
+    let get = |host: &str| {
+        let mut s = TcpStream::connect(("127.0.0.2", port)).unwrap();
+        write!(s, "GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out.split(' ').nth(1).and_then(|c| c.parse::<u16>().ok())
+    };
+    let (own, other) = (get(&format!("127.0.0.2:{port}")), get("evil.example"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!((own, other), (Some(200), Some(403)));
+}

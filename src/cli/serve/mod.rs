@@ -99,8 +99,12 @@ pub(super) fn serve(a: ServeArgs) -> Result<(), CliError> {
         format!("localhost:{port}"),
         format!("[::1]:{port}"),
     ];
-    if !a.bind.is_loopback() {
+    // The address it is bound to (another loopback address than 127.0.0.1 too: the whole
+    // of 127/8 is this machine's).
+    if !hosts.contains(&local.to_string()) {
         hosts.push(local.to_string());
+    }
+    if !a.bind.is_loopback() {
         if a.bind.is_unspecified() {
             hosts.clear(); // every address of the machine: the Host check cannot know them
         }
@@ -108,11 +112,7 @@ pub(super) fn serve(a: ServeArgs) -> Result<(), CliError> {
             "lblab: serve: listening on {local}, reachable from the network; anyone who reaches it can run simulations and read files this user can read"
         );
     }
-    let url = if a.bind.is_loopback() {
-        format!("http://127.0.0.1:{port}/")
-    } else {
-        format!("http://{local}/")
-    };
+    let url = format!("http://{local}/");
     println!(
         "lblab lab: {url}  (Ctrl-C stops it; results go to {})",
         dir.display()
