@@ -574,6 +574,21 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
         Model::ThreeTier => (MODEL3, 3),
         Model::KeepAlive => (MODEL_KA, 1),
     };
+    // Every name first: a typo in the last of many algorithms must not cost the
+    // measurements before it.
+    let specs = a
+        .algorithms
+        .iter()
+        .map(|name| {
+            AlgorithmSpec::named(name)
+                .map(|s| (name, s))
+                .ok_or_else(|| {
+                    CliError::Input(format!(
+                        "lblab bench: unknown algorithm \"{name}\" (see lblab list algorithms)"
+                    ))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     if text {
         out(&format!(
             "lblab bench: {model}\n{}\n{:<30} {:>8} {:>12} {:>10} {:>9} {:>11} {:>11} {:>13}\n",
@@ -593,13 +608,8 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
         ))?;
     }
     let mut all = Vec::new();
-    for name in &a.algorithms {
-        let spec = AlgorithmSpec::named(name).ok_or_else(|| {
-            CliError::Input(format!(
-                "lblab bench: unknown algorithm \"{name}\" (see lblab list algorithms)"
-            ))
-        })?;
-        let mut jobs = jobs_for(&a, name, &spec)?;
+    for &(name, ref spec) in &specs {
+        let mut jobs = jobs_for(&a, name, spec)?;
         // Each repetition runs every size (and bare loop) once, in turn: a burst of load
         // from elsewhere on the machine then does not fall on one size alone, the fastest
         // of the repetitions is kept for each, and each repetition's own ratios show how

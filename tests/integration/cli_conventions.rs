@@ -556,6 +556,30 @@ fn bench_three_tier_counts_three_hop_requests_per_request() {
     assert!(r["mean_latency_s"].as_f64().unwrap() > 1.2, "{r}");
 }
 
+/// Every algorithm name is checked before anything is measured: a typo in the last one
+/// costs nothing, and nothing is printed as if measured.
+#[test]
+fn bench_checks_every_algorithm_name_before_measuring() {
+    let o = lblab(&[
+        "bench",
+        "--requests",
+        "20000",
+        "--algorithms",
+        "random,least-connections,leastconn",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown algorithm \"leastconn\""),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
 /// The keep-alive model runs each algorithm on one workload twice, without connections and
 /// then with keep-alive ones: the same requests, routed differently (random picks once per
 /// connection instead of once per request), and the second's speed relative to the first.
