@@ -24,9 +24,16 @@ impl Drop for Lab {
 }
 
 fn start(tag: &str) -> Lab {
+    start_on(tag, "127.0.0.1")
+}
+
+/// A lab bound to `host` (`--bind`), whose address it prints.
+fn start_on(tag: &str, host: &str) -> Lab {
     let dir = scratch(&format!("serve-{tag}"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_lblab"))
-        .args(["serve", "--port", "0", "--jobs", "1", "--out"])
+        .args([
+            "serve", "--bind", host, "--port", "0", "--jobs", "1", "--out",
+        ])
         .arg(&dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -38,11 +45,11 @@ fn start(tag: &str) -> Lab {
         .read_line(&mut line)
         .unwrap();
     let port = line
-        .split("http://127.0.0.1:")
+        .split(&format!("http://{host}:"))
         .nth(1)
         .and_then(|r| r.split('/').next())
         .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+        .unwrap_or_else(|| panic!("no {host} address in {line:?}"));
     Lab { child, port, dir }
 }
 
@@ -303,33 +310,8 @@ fn a_trace_is_the_command_lines_trace_with_the_servers_named() {
 #[cfg(target_os = "linux")]
 #[test]
 fn bind_listens_where_it_says_and_answers_that_host() {
-    let dir = scratch("serve-bind");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lblab"))
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.2",
-            "--port",
-            "0",
-            "--jobs",
-            "1",
-            "--out",
-        ])
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line
-        .split("http://127.0.0.2:")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no 127.0.0.2 address in {line:?}"));
+    let lab = start_on("bind", "127.0.0.2");
+    let port = lab.port;
     let get = |host: &str| {
         let mut s = TcpStream::connect(("127.0.0.2", port)).unwrap();
         write!(s, "GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").unwrap();
@@ -338,8 +320,5 @@ fn bind_listens_where_it_says_and_answers_that_host() {
         out.split(' ').nth(1).and_then(|c| c.parse::<u16>().ok())
     };
     let (own, other) = (get(&format!("127.0.0.2:{port}")), get("evil.example"));
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!((own, other), (Some(200), Some(403)));
 }
