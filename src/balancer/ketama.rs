@@ -298,19 +298,17 @@ impl Balancer for Ketama {
             None => hashfn::request_text(req, self.hash_on, &mut buf).map(hashfn::crc32),
         };
         match h {
+            // A ring step over one backend leaves the current weights alone (it adds the
+            // backend's weight and takes it back), wherever they are kept; only its last
+            // resort, the fallback, needs them.
+            Some(h) if pool.len() >= 2 && self.singles => self
+                .ring
+                .pick_on_ring(h, pool.backends)
+                .or_else(|| self.rr.pick(pool)),
+            // Steps over groups of several change the current weights: the index hands
+            // them back first.
             Some(h) if pool.len() >= 2 => {
-                if !self.singles {
-                    self.rr.hand_back();
-                }
-                if self.singles {
-                    // A ring step over one backend leaves the current weights alone (it
-                    // adds the backend's weight and takes it back), wherever they are kept;
-                    // only its last resort, the fallback, needs them.
-                    if let Some(i) = self.ring.pick_on_ring(h, pool.backends) {
-                        return Some(i);
-                    }
-                    return self.rr.pick(pool);
-                }
+                self.rr.hand_back();
                 self.ring.pick(h, pool.backends, &mut self.rr.current)
             }
             _ => self.rr.pick(pool),
