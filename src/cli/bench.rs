@@ -397,6 +397,27 @@ impl Job {
     }
 }
 
+/// A run later ones are related to: its size, its speed (the fastest run's) and each
+/// repetition's, and whether it ran overloaded.
+#[derive(Clone)]
+struct Base {
+    n: u32,
+    rate: f64,
+    rates: Vec<f64>,
+    overloaded: bool,
+}
+
+impl Base {
+    /// `other`'s speed relative to this one's, and the range of the repetitions' own
+    /// ratios.
+    fn relate(&self, other: &Base) -> (f64, Option<[f64; 2]>) {
+        (
+            other.rate / self.rate,
+            ratio_range(&self.rates, &other.rates),
+        )
+    }
+}
+
 /// The smallest and the largest of the repetitions' own ratios `rates[k] / first[k]`; none
 /// for a single repetition.
 fn ratio_range(first: &[f64], rates: &[f64]) -> Option<[f64; 2]> {
@@ -619,13 +640,12 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                 job.measure(&a)?;
             }
         }
-        let mut first_size: Option<(u32, f64, bool, Vec<f64>)> = None;
+        let mut first_size: Option<Base> = None;
         // The bare loop's own speed at the first size: what the machine's caches cost a
         // loop with nothing to dilute them, beside the simulator's ratio.
-        let mut first_bare: Option<(u32, f64, Vec<f64>)> = None;
-        let mut first_rate = None;
-        // Its runs' speeds at this size (the keep-alive variant's ratio is to them).
-        let mut size_rates = Vec::new();
+        let mut first_bare: Option<Base> = None;
+        // This size's plain run (the keep-alive variant and the bare loop are related to it).
+        let mut size: Option<Base> = None;
         for job in jobs {
             let simulated = job.simulated(&a);
             // The bare loop runs the one-tier model: one hop per request.
@@ -651,50 +671,52 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                 vs_first_size_range: None,
                 vs_bare: None,
             };
-            let rates = job.rates(&a);
+            let this = Base {
+                n: job.n,
+                rate: m.mreq_per_s,
+                rates: job.rates(&a),
+                overloaded: m.overloaded,
+            };
             match job.what {
                 What::Sim(_) if job.first_of_size => {
                     // This size against the first one.
-                    first_rate = Some(m.mreq_per_s);
-                    size_rates.clone_from(&rates);
                     if text {
                         row(&m)?;
                     }
-                    match &first_size {
-                        None => first_size = Some((job.n, m.mreq_per_s, m.overloaded, rates)),
-                        Some((n0, r0, over0, rates0)) => {
-                            m.vs_first_size = Some(m.mreq_per_s / r0);
-                            m.vs_first_size_range = ratio_range(rates0, &rates);
-                            if text {
-                                let spread = spread(m.vs_first_size_range, rates.len());
-                                let why = if *over0 || m.overloaded {
-                                    " (overloaded: a backlog's speed, not a pick's; see below)"
-                                } else {
-                                    ""
-                                };
-                                note(&format!(
-                                    "{:.2}× its speed at {n0} servers{spread}{why}",
-                                    m.mreq_per_s / r0
-                                ))?;
-                            }
+                    if let Some(first) = &first_size {
+                        let (vs, range) = first.relate(&this);
+                        (m.vs_first_size, m.vs_first_size_range) = (Some(vs), range);
+                        if text {
+                            let why = if first.overloaded || m.overloaded {
+                                " (overloaded: a backlog's speed, not a pick's; see below)"
+                            } else {
+                                ""
+                            };
+                            note(&format!(
+                                "{vs:.2}× its speed at {} servers{}{why}",
+                                first.n,
+                                spread(range, this.rates.len())
+                            ))?;
                         }
                     }
+                    first_size.get_or_insert_with(|| this.clone());
+                    size = Some(this);
                 }
                 What::Sim(_) => {
                     if text {
                         row(&m)?;
-                        if let Some(base) = first_rate {
-                            let spread = spread(ratio_range(&size_rates, &rates), rates.len());
+                        if let Some(plain) = &size {
+                            let (vs, range) = plain.relate(&this);
                             note(&format!(
-                                "{:.2}× the connection-less speed{spread}",
-                                m.mreq_per_s / base
+                                "{vs:.2}× the connection-less speed{}",
+                                spread(range, this.rates.len())
                             ))?;
                         }
                     }
                 }
                 What::Bare(_) => {
                     // The algorithm at this size against the bare loop.
-                    let rate = first_rate.unwrap_or(f64::NAN);
+                    let rate = size.as_ref().map_or(f64::NAN, |s| s.rate);
                     if let Some(sim) = all
                         .iter_mut()
                         .rev()
@@ -702,19 +724,17 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                     {
                         sim.vs_bare = Some(rate / m.mreq_per_s);
                     }
-                    match &first_bare {
-                        None => first_bare = Some((job.n, m.mreq_per_s, rates)),
-                        Some((_, r0, rates0)) => {
-                            m.vs_first_size = Some(m.mreq_per_s / r0);
-                            m.vs_first_size_range = ratio_range(rates0, &rates);
-                        }
+                    if let Some(first) = &first_bare {
+                        let (vs, range) = first.relate(&this);
+                        (m.vs_first_size, m.vs_first_size_range) = (Some(vs), range);
                     }
                     if text {
                         row(&m)?;
                         let own = match (m.vs_first_size, &first_bare) {
-                            (Some(v), Some((n0, ..))) => {
-                                format!(" (the bare loop: {v:.2}× its speed at {n0} servers)")
-                            }
+                            (Some(v), Some(first)) => format!(
+                                " (the bare loop: {v:.2}× its speed at {} servers)",
+                                first.n
+                            ),
                             _ => String::new(),
                         };
                         note(&format!(
@@ -722,6 +742,7 @@ pub(super) fn bench(a: BenchArgs) -> Result<(), CliError> {
                             rate / m.mreq_per_s
                         ))?;
                     }
+                    first_bare.get_or_insert(this);
                 }
             }
             all.push(m);
