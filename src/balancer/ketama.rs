@@ -389,8 +389,8 @@ mod tests {
     /// index; it must choose as nginx's scan does (one SWRR step over every eligible
     /// backend, the current weights kept across availability changes), with keyed picks
     /// in between (a ring step over one backend leaves the current weights alone). Keyed
-    /// picks must be those of a twin fed untracked views, which walks the ring as
-    /// `Ring::pick` does (no index, no shortcut for one-member groups), with a third of
+    /// picks must be those of a twin fed untracked views, whose keyed picks walk the ring
+    /// with `Ring::pick` (no index, no shortcut for one-member groups), with a third of
     /// the pool down on average so that some walks are long.
     #[test]
     fn the_round_robin_fallback_index_chooses_as_the_scan() {
@@ -449,7 +449,11 @@ mod tests {
                         ..RequestInfo::default()
                     };
                     let got = lb.pick(SimTime::ZERO, &PoolView::with_epoch(&pool, epoch), &req);
-                    let want = twin.pick(SimTime::ZERO, &PoolView::new(&pool), &req);
+                    // The twin walks the ring with `Ring::pick` itself (the direct step
+                    // would compare the shortcut with itself).
+                    twin.sync(&PoolView::new(&pool));
+                    let h = hashfn::crc32(hashfn::decimal(key, &mut buf));
+                    let want = twin.ring.pick(h, &pool, &mut twin.rr.current);
                     assert!(got.is_some_and(|i| pool[i].eligible()));
                     assert_eq!(got, want, "step {step}");
                     keyed += 1;
